@@ -1,0 +1,107 @@
+"""Infokanal: a WhatsApp information channel for a German county or town."""
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, jsonify
+
+from . import config as config_module
+from . import db, logs, texts, vault
+
+log = logging.getLogger(__name__)
+
+DEMO_BANNER = (
+    "\n" + "=" * 72 + "\n"
+    "  DEMO MODE: no Twilio credentials configured.\n"
+    "  Nothing is sent to WhatsApp; replies and broadcasts go to the local outbox\n"
+    "  (database table 'outbox', logged with masked numbers). Signature checks are OFF.\n"
+    "  Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.\n"
+    + "=" * 72
+)
+
+
+@dataclass
+class Services:
+    """What the app assembled at start, for views and commands (``app.extensions``)."""
+
+    demo: bool
+    fernet: object
+    vault: vault.Vault
+    texts: texts.Texts
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logs.configure()
+    settings = config_module.load(app.instance_path, test_config)
+    app.config.update(settings)
+    mode = config_module.Mode.of(settings)
+
+    if mode.demo:
+        log.warning(DEMO_BANNER)
+        if not app.config["DATA_KEY"]:
+            app.config["DATA_KEY"] = _instance_secret(app, "demo-data-key", vault.new_key)
+        if not app.config["ADMIN_TOKEN"]:
+            app.config["ADMIN_TOKEN"] = _instance_secret(
+                app, "demo-admin-token", lambda: secrets.token_urlsafe(24))
+            log.warning("Demo API token is in %s",
+                        os.path.join(app.instance_path, "demo-admin-token"))
+    elif not app.config["DATA_KEY"]:
+        raise config_module.ConfigError(
+            "DATA_KEY is not set. Phone numbers are stored encrypted and need a key: run "
+            "'flask --app wsgi keys new', put the printed line into .env, keep a copy safe.")
+    if not mode.demo and not app.config["PUBLIC_URL"]:
+        log.warning("PUBLIC_URL is not set: signatures are checked against the URL this "
+                    "app sees, which is wrong behind a proxy or TLS terminator.")
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(
+            app, "secret-key", lambda: secrets.token_urlsafe(32))
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+
+    fernet = vault.parse_data_key(app.config["DATA_KEY"])
+    lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)
+    app.extensions["infokanal"] = Services(
+        demo=mode.demo,
+        fernet=fernet,
+        vault=vault.Vault(fernet, lookup_key),
+        texts=texts.load_texts(app.config),
+    )
+
+    db.init_app(app)
+    from . import api, commands, health, webhook
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    commands.init_app(app)
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return jsonify(error="request too large"), 413
+
+    return app
+
+
+def _instance_secret(app, name, make):
+    """A secret kept in the instance folder, created once even when workers start together."""
+    path = os.path.join(app.instance_path, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, encoding="ascii") as fh:
+            value = fh.read().strip()
+        if value:
+            return value
+        # Another worker created it a moment ago and is still writing.
+        import time
+
+        time.sleep(0.2)
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(make())
+    with open(path, encoding="ascii") as fh:
+        return fh.read().strip()

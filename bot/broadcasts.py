@@ -1,0 +1,345 @@
+"""Broadcasts and their deliveries: the durable outbox that the sender works through.
+
+A broadcast is a row with a status; every recipient is a delivery row. The sender claims
+deliveries, sends, and records the outcome; Twilio's later status callbacks land in
+``message_status`` (by sid) and are joined in when counting. Nothing here knows Flask or Twilio.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+from .db import now_iso, to_iso
+
+ACTIVE = ("queued", "sending")
+OPEN = ("scheduled", "queued", "sending", "paused")
+COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
+
+
+# WhatsApp's limits: a template variable holds 1,024 characters, a free-form body 1,600.
+TEMPLATE_TEXT_LIMIT = 1024
+FREEFORM_TEXT_LIMIT = 1600
+
+
+class InvalidBroadcast(Exception):
+    """The request cannot become a broadcast; the message says why, in plain words."""
+
+
+class BroadcastNotFound(Exception):
+    pass
+
+
+class BroadcastClosed(Exception):
+    """The broadcast is already done or cancelled."""
+
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    broadcast_id: int
+    subscriber_id: int
+    attempts: int
+
+
+def text_limit(template_mode):
+    return TEMPLATE_TEXT_LIMIT if template_mode else FREEFORM_TEXT_LIMIT
+
+
+def validate(data, template_mode, tz_name="Europe/Berlin"):
+    """Check a broadcast request (API JSON or console form) → keyword arguments for create().
+
+    Times without a zone are read as local time of ``tz_name``: a press officer in Germany who
+    types 18:00 means 18:00 in Germany.
+    """
+    if not isinstance(data, dict):
+        raise InvalidBroadcast("expected a JSON object with a \"text\" field")
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidBroadcast("text is missing or empty")
+    text = text.strip()
+    if "\x00" in text:
+        raise InvalidBroadcast("text contains a NUL character")
+    limit = text_limit(template_mode)
+    if len(text) > limit:
+        mode = "template variable" if template_mode else "free-form message"
+        raise InvalidBroadcast(
+            f"text is {len(text)} characters; a {mode} holds at most {limit}")
+    media_url = data.get("media_url") or None
+    if media_url is not None:
+        if not isinstance(media_url, str) or len(media_url) > 2000:
+            raise InvalidBroadcast("media_url must be an http(s) URL")
+        parsed = urlparse(media_url.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
+            raise InvalidBroadcast("media_url must be an http(s) URL")
+        if template_mode:
+            raise InvalidBroadcast(
+                "media_url cannot be sent with the text template (BROADCAST_CONTENT_SID); "
+                "send the text alone")
+        media_url = media_url.strip()
+    urgent = data.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise InvalidBroadcast("urgent must be true or false")
+    now = now_iso()
+    send_at = _parse_time(data.get("send_at"), "send_at", tz_name)
+    if send_at is not None and send_at < now_iso(-60):
+        raise InvalidBroadcast("send_at is in the past")
+    expires_at = _parse_time(data.get("expires_at"), "expires_at", tz_name)
+    if expires_at is not None and expires_at <= max(now, send_at or now):
+        raise InvalidBroadcast("expires_at must be in the future and after send_at")
+    return {"text": text, "media_url": media_url, "send_at": send_at,
+            "expires_at": expires_at, "urgent": urgent}
+
+
+def _parse_time(value, name, tz_name):
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidBroadcast(f"{name} must be an ISO-8601 date and time")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidBroadcast(
+            f"{name} is not an ISO-8601 date and time (e.g. 2026-12-24T18:00:00+01:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz_name))
+    if moment.year < 2000 or moment.year > 2100:
+        raise InvalidBroadcast(f"{name} is out of range")
+    return to_iso(moment.astimezone(timezone.utc))
+
+
+def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
+           created_by=None):
+    """Write a broadcast; unless scheduled, also one delivery per active subscriber.
+
+    Returns (id, status, recipients). The caller holds the write transaction, so the broadcast
+    and all its deliveries become durable together.
+    """
+    now = now_iso()
+    scheduled = send_at is not None and send_at > now
+    status = "scheduled" if scheduled else "queued"
+    broadcast_id = conn.execute(
+        "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
+        "expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by),
+    ).fetchone()[0]
+    if scheduled:
+        recipients = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
+    else:
+        recipients = _materialize(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET recipients = ? WHERE id = ?", (recipients, broadcast_id))
+    return broadcast_id, status, recipients
+
+
+def _materialize(conn, broadcast_id):
+    cursor = conn.execute(
+        "INSERT INTO deliveries (broadcast_id, subscriber_id) "
+        "SELECT ?, id FROM subscribers ORDER BY id", (broadcast_id,))
+    return cursor.rowcount
+
+
+def cancel(conn, broadcast_id):
+    row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
+    if row is None:
+        raise BroadcastNotFound(broadcast_id)
+    if row[0] not in OPEN:
+        raise BroadcastClosed(row[0])
+    conn.execute("UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' "
+                 "WHERE broadcast_id = ? AND state = 'queued'", (broadcast_id,))
+    conn.execute("UPDATE broadcasts SET status = 'cancelled', finished_at = ? WHERE id = ?",
+                 (now_iso(), broadcast_id))
+
+
+def resume(conn, broadcast_id):
+    """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
+    row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
+    if row is None:
+        raise BroadcastNotFound(broadcast_id)
+    if row[0] != "paused":
+        raise BroadcastClosed(row[0])
+    conn.execute("UPDATE broadcasts SET status = 'sending', pause_reason = NULL, "
+                 "resume_at = NULL WHERE id = ?", (broadcast_id,))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+_COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_at",
+            "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
+            "resume_at", "retries_unknown")
+
+
+def get(conn, broadcast_id):
+    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM broadcasts WHERE id = ?",
+                       (broadcast_id,)).fetchone()
+    if row is None:
+        raise BroadcastNotFound(broadcast_id)
+    return _with_counts(conn, dict(zip(_COLUMNS, row)))
+
+
+def list_recent(conn, limit=50, offset=0):
+    rows = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM broadcasts ORDER BY id DESC LIMIT ? OFFSET ?",
+        (limit, offset)).fetchall()
+    return [_with_counts(conn, dict(zip(_COLUMNS, row))) for row in rows]
+
+
+def _with_counts(conn, broadcast):
+    broadcast["urgent"] = bool(broadcast["urgent"])
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    errors = {}
+    rows = conn.execute(
+        "SELECT CASE WHEN d.state IN ('queued', 'sending') THEN 'queued' "
+        "            WHEN d.state IN ('failed', 'skipped') THEN d.state "
+        "            ELSE coalesce(m.status, 'sent') END AS bucket, "
+        "       CASE WHEN d.state = 'failed' THEN d.error_code "
+        "            WHEN m.status = 'failed' THEN m.error_code END AS code, "
+        "       count(*) "
+        "FROM deliveries d LEFT JOIN message_status m ON m.sid = d.sid "
+        "WHERE d.broadcast_id = ? GROUP BY bucket, code", (broadcast["id"],))
+    for bucket, code, number in rows:
+        counts[bucket] += number
+        if bucket == "failed":
+            key = code or "unknown"
+            errors[key] = errors.get(key, 0) + number
+    if broadcast["status"] == "scheduled":
+        counts["queued"] = broadcast["recipients"]
+    broadcast["counts"] = counts
+    broadcast["errors"] = errors
+    return broadcast
+
+
+# --- status callbacks ------------------------------------------------------------------------
+
+def record_status(conn, update):
+    """Keep the highest status Twilio reported for a sid (callbacks come in any order)."""
+    conn.execute(
+        "INSERT INTO message_status (sid, rank, status, error_code, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, "
+        "status = excluded.status, error_code = excluded.error_code, "
+        "updated_at = excluded.updated_at WHERE excluded.rank > message_status.rank",
+        (update.sid, update.rank, update.status, update.error_code, now_iso()))
+
+
+def subscriber_for_sid(conn, sid):
+    row = conn.execute("SELECT subscriber_id FROM deliveries WHERE sid = ?", (sid,)).fetchone()
+    return row[0] if row else None
+
+
+# --- the sender's side -----------------------------------------------------------------------
+
+def recover_in_flight(conn):
+    """After a crash: deliveries claimed but never recorded go back to the queue.
+
+    They may have reached Twilio before the crash, so each counts as a possible duplicate.
+    """
+    rows = conn.execute(
+        "UPDATE deliveries SET state = 'queued' WHERE state = 'sending' "
+        "RETURNING broadcast_id").fetchall()
+    per_broadcast = {}
+    for (broadcast_id,) in rows:
+        per_broadcast[broadcast_id] = per_broadcast.get(broadcast_id, 0) + 1
+    for broadcast_id, number in per_broadcast.items():
+        conn.execute("UPDATE broadcasts SET retries_unknown = retries_unknown + ? WHERE id = ?",
+                     (number, broadcast_id))
+    return len(rows)
+
+
+def housekeeping(conn):
+    """Start due broadcasts, resume paused ones whose time has come, expire, finish."""
+    now = now_iso()
+    due = conn.execute("SELECT id FROM broadcasts WHERE status = 'scheduled' AND send_at <= ?",
+                       (now,)).fetchall()
+    for (broadcast_id,) in due:
+        recipients = _materialize(conn, broadcast_id)
+        conn.execute("UPDATE broadcasts SET status = 'queued', recipients = ? WHERE id = ?",
+                     (recipients, broadcast_id))
+    conn.execute("UPDATE broadcasts SET status = 'sending', pause_reason = NULL, "
+                 "resume_at = NULL WHERE status = 'paused' AND resume_at <= ?", (now,))
+    expired = conn.execute(
+        "SELECT id FROM broadcasts WHERE status IN ('scheduled', 'queued', 'sending', 'paused') "
+        "AND expires_at IS NOT NULL AND expires_at <= ?", (now,)).fetchall()
+    for (broadcast_id,) in expired:
+        conn.execute("UPDATE deliveries SET state = 'skipped', error_code = 'expired' "
+                     "WHERE broadcast_id = ? AND state = 'queued'", (broadcast_id,))
+        conn.execute("UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ?",
+                     (now, broadcast_id))
+    # A send that was in flight during a cancel comes back as a retry: it must not stay queued.
+    conn.execute(
+        "UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' WHERE state = 'queued' "
+        "AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'cancelled')")
+    for (broadcast_id,) in conn.execute(
+            "SELECT id FROM broadcasts WHERE status IN ('queued', 'sending')").fetchall():
+        pending = conn.execute(
+            "SELECT 1 FROM deliveries WHERE broadcast_id = ? AND state IN ('queued', 'sending') "
+            "LIMIT 1", (broadcast_id,)).fetchone()
+        if pending is None:
+            conn.execute("UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ?",
+                         (now, broadcast_id))
+
+
+def active_order(conn):
+    """Broadcasts the sender may work on, urgent first, then oldest first."""
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM broadcasts WHERE status IN ('queued', 'sending') "
+        "ORDER BY urgent DESC, id")]
+
+
+def claim(conn, broadcast_id, limit, now_epoch):
+    """Mark up to ``limit`` due deliveries of one broadcast as in flight and return them."""
+    rows = conn.execute(
+        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id IN ("
+        "  SELECT id FROM deliveries WHERE broadcast_id = ? AND state = 'queued' "
+        "  AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
+        "RETURNING id, broadcast_id, subscriber_id, attempts",
+        (broadcast_id, now_epoch, limit)).fetchall()
+    if rows:
+        conn.execute("UPDATE broadcasts SET status = 'sending', started_at = coalesce("
+                     "started_at, ?) WHERE id = ? AND status = 'queued'",
+                     (now_iso(), broadcast_id))
+    return [Claimed(*row) for row in rows]
+
+
+def recipient(conn, subscriber_id):
+    """The encrypted number of a subscriber still subscribed now, else None (Stop wins)."""
+    row = conn.execute("SELECT phone_enc, phone_hash FROM subscribers WHERE id = ?",
+                       (subscriber_id,)).fetchone()
+    return row
+
+
+def broadcast_content(conn, broadcast_id):
+    return conn.execute("SELECT text, media_url, status FROM broadcasts WHERE id = ?",
+                        (broadcast_id,)).fetchone()
+
+
+def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries):
+    """Write a batch of send results in one transaction.
+
+    sent: [(sid, delivery_id)]; failed: [(code, delivery_id)]; skipped: [(reason, delivery_id)];
+    retry: [(next_attempt_epoch, delivery_id)]; unknown_retries: {broadcast_id: n}.
+    """
+    if sent:
+        conn.executemany("UPDATE deliveries SET state = 'sent', sid = ? WHERE id = ?", sent)
+    if failed:
+        conn.executemany("UPDATE deliveries SET state = 'failed', error_code = ? WHERE id = ?",
+                         failed)
+    if skipped:
+        conn.executemany("UPDATE deliveries SET state = 'skipped', error_code = ? WHERE id = ?",
+                         skipped)
+    if retry:
+        conn.executemany("UPDATE deliveries SET state = 'queued', next_attempt_at = ? "
+                         "WHERE id = ? AND state = 'sending'", retry)
+    for broadcast_id, number in unknown_retries.items():
+        conn.execute("UPDATE broadcasts SET retries_unknown = retries_unknown + ? WHERE id = ?",
+                     (number, broadcast_id))
+
+
+def pause(conn, broadcast_id, reason, resume_at=None):
+    conn.execute("UPDATE broadcasts SET status = 'paused', pause_reason = ?, resume_at = ? "
+                 "WHERE id = ? AND status IN ('queued', 'sending')",
+                 (reason, resume_at, broadcast_id))
+
+
+def is_sendable(conn, broadcast_id):
+    row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
+    return row is not None and row[0] in ACTIVE

@@ -1,0 +1,102 @@
+"""Configuration: defaults, then the environment (and ``.env``), then a test mapping.
+
+Every name here is documented in the README's configuration table; names given by an issue are
+a public contract and never change.
+"""
+
+import os
+from dataclasses import dataclass
+
+from dotenv import load_dotenv
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message tells the operator what to change."""
+
+
+# name → (default, type). Types: str, int, float, bool.
+SETTINGS = {
+    "TWILIO_ACCOUNT_SID": ("", str),
+    "TWILIO_AUTH_TOKEN": ("", str),
+    "TWILIO_WHATSAPP_FROM": ("", str),
+    "TWILIO_API_URL": ("https://api.twilio.com", str),
+    "PUBLIC_URL": ("", str),
+    "ADMIN_TOKEN": ("", str),
+    "DATABASE_PATH": ("", str),
+    "DATA_KEY": ("", str),
+    "SECRET_KEY": ("", str),
+    "AUTHORITY_NAME": ("Ihrer Verwaltung", str),
+    "CONTACT_INFO": ("die Telefonnummer oder Website Ihrer Verwaltung", str),
+    "LANGUAGE": ("de", str),
+    "LANGUAGES": ("", str),
+    "TEXTS_FILE": ("", str),
+    "KEYWORDS_START": ("", str),
+    "KEYWORDS_STOP": ("", str),
+    "KEYWORDS_HELP": ("", str),
+    "NOTICE_WINDOW_HOURS": (24.0, float),
+    "BROADCAST_CONTENT_SID": ("", str),
+    "SEND_RATE_LIMIT": (80.0, float),
+    "SEND_CONCURRENCY": (0, int),
+    "SEND_BATCH_SIZE": (200, int),
+    "SEND_TIMEOUT_SECONDS": (15.0, float),
+    "SEND_MAX_ATTEMPTS": (8, int),
+    "MESSAGING_LIMIT_24H": (0, int),
+    "LIMIT_PAUSE_MINUTES": (60.0, float),
+    "SENDER_POLL_SECONDS": (0.5, float),
+    "TIMEZONE": ("Europe/Berlin", str),
+}
+
+_TRUE = {"1", "true", "yes", "on", "ja"}
+_FALSE = {"0", "false", "no", "off", "nein", ""}
+
+
+def _coerce(name, raw, kind):
+    if kind is str:
+        return str(raw).strip()
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+
+
+def load(instance_path, test_config=None):
+    """Return the settings as a dict for ``app.config``."""
+    if test_config is None:
+        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    values = {}
+    for name, (default, kind) in SETTINGS.items():
+        raw = os.environ.get(name, default) if test_config is None else default
+        if test_config is not None and name in test_config:
+            raw = test_config[name]
+        values[name] = _coerce(name, raw, kind)
+    if test_config:
+        for key, value in test_config.items():
+            values.setdefault(key, value)
+    if not values["DATABASE_PATH"]:
+        values["DATABASE_PATH"] = os.path.join(instance_path, "infokanal.db")
+    if values["SEND_RATE_LIMIT"] <= 0:
+        raise ConfigError("SEND_RATE_LIMIT must be above 0")
+    if values["PUBLIC_URL"]:
+        values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    from_address = values["TWILIO_WHATSAPP_FROM"]
+    if from_address and not from_address.startswith("whatsapp:+"):
+        raise ConfigError("TWILIO_WHATSAPP_FROM must look like whatsapp:+49…")
+    return values
+
+
+@dataclass(frozen=True)
+class Mode:
+    demo: bool
+
+    @classmethod
+    def of(cls, config):
+        return cls(demo=not (config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"]))

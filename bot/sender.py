@@ -1,0 +1,291 @@
+"""The send loop: works through the deliveries outbox at the configured rate.
+
+It knows nothing of Flask; it depends on two narrow things: the database (where recipients come
+from, where outcomes go) and a transport with ``async send(message) -> sid`` (Twilio, or the demo
+outbox). One asyncio loop keeps enough requests in flight to reach ``SEND_RATE_LIMIT`` while a
+token bucket keeps every second under it.
+"""
+
+import asyncio
+import logging
+import random
+import time
+
+from . import broadcasts, db, outbox, subscribers
+from . import twilio_gateway as gateway
+from .db import now_iso, write
+
+log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    """At most ``rate`` per second, with a burst of a fiftieth of a second's worth."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.capacity = max(1.0, rate / 50)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.blocked_until = 0.0
+
+    def hold(self, seconds):
+        """Send nothing for a while (the API said 429)."""
+        self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
+        self.tokens = 0.0
+
+    async def take(self):
+        while True:
+            now = time.monotonic()
+            if now < self.blocked_until:
+                await asyncio.sleep(self.blocked_until - now)
+                self.updated = time.monotonic()
+                continue
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class Outcomes:
+    """Send results waiting to be written; flushed in one short transaction."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.sent, self.failed, self.skipped, self.retry = [], [], [], []
+        self.unknown_retries = {}
+        self.opted_out = []
+
+    def __len__(self):
+        return len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
+
+
+def backoff(attempts):
+    """Seconds before the next try: 1, 2, 4 … 120, with jitter so retries do not march."""
+    return min(120.0, 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+class Sender:
+    def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
+                 max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0):
+        self.database = database
+        self.conn = database.conn
+        self.vault = vault
+        self.transport = transport
+        self.bucket = TokenBucket(rate)
+        # Enough in flight for the rate at an API answering in up to ~0.4 s, within Twilio's
+        # concurrent-request allowance.
+        self.concurrency = concurrency or int(min(400, max(8, rate * 0.4)))
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.limit_pause_seconds = limit_pause_seconds
+        self.outcomes = Outcomes()
+        self.stopping = asyncio.Event()
+        self.in_flight = set()
+        self.sendable = set()
+        self.sent_total = 0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, until_idle=False):
+        with write(self.database) as conn:
+            recovered = broadcasts.recover_in_flight(conn)
+        if recovered:
+            log.warning("%d deliveries were in flight at the last stop; sending them again "
+                        "(counted as possible duplicates)", recovered)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            while not self.stopping.is_set():
+                batch = self._next_batch()
+                if not batch:
+                    if until_idle and not self.in_flight and not self._pending_work():
+                        break
+                    await self._sleep(self.poll_seconds)
+                    continue
+                for item in batch:
+                    if self.stopping.is_set() or item.broadcast_id not in self.sendable:
+                        self.outcomes.retry.append((0, item.delivery_id))
+                        continue
+                    await self.bucket.take()
+                    await semaphore.acquire()
+                    task = asyncio.create_task(self._send_one(item))
+                    self.in_flight.add(task)
+                    task.add_done_callback(self._done(semaphore))
+        finally:
+            if self.in_flight:
+                await asyncio.gather(*self.in_flight, return_exceptions=True)
+            flusher.cancel()
+            self.flush()
+
+    def _done(self, semaphore):
+        def callback(task):
+            self.in_flight.discard(task)
+            semaphore.release()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("send task failed: %r", task.exception())
+        return callback
+
+    async def _sleep(self, seconds):
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _flush_periodically(self):
+        while True:
+            await asyncio.sleep(0.1)
+            self.flush()
+
+    def stop(self):
+        self.stopping.set()
+
+    # -- storage ----------------------------------------------------------------------------
+
+    def _next_batch(self):
+        """Housekeeping, then claim due deliveries, urgent broadcasts first."""
+        self.flush()
+        with write(self.database) as conn:
+            broadcasts.housekeeping(conn)
+            order = broadcasts.active_order(conn)
+            self.sendable = set(order)
+            for broadcast_id in order:
+                claimed = broadcasts.claim(conn, broadcast_id, self.batch_size, time.time())
+                if claimed:
+                    return claimed
+        return []
+
+    def _pending_work(self):
+        row = self.conn.execute(
+            "SELECT 1 FROM broadcasts WHERE status IN ('scheduled', 'queued', 'sending') "
+            "LIMIT 1").fetchone()
+        return row is not None
+
+    def flush(self):
+        out = self.outcomes
+        if not len(out) and not out.opted_out:
+            return
+        with write(self.database) as conn:
+            broadcasts.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
+                                       out.unknown_retries)
+            for subscriber_id in out.opted_out:
+                subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
+        out.clear()
+
+    # -- one message ------------------------------------------------------------------------
+
+    async def _send_one(self, item):
+        content = broadcasts.broadcast_content(self.conn, item.broadcast_id)
+        row = broadcasts.recipient(self.conn, item.subscriber_id)
+        if row is None:
+            # Stop wins: checked now, not when the batch was claimed.
+            self.outcomes.skipped.append(("unsubscribed", item.delivery_id))
+            return
+        text, media_url, _status = content
+        message = gateway.OutgoingMessage(
+            to=self.vault.decrypt(row[0]), body=text, media_url=media_url,
+            broadcast_id=item.broadcast_id, to_hash=row[1])
+        try:
+            sid = await self.transport.send(message)
+        except gateway.SendError as error:
+            self._handle_error(item, error)
+            return
+        self.outcomes.sent.append((sid, item.delivery_id))
+        self.sent_total += 1
+
+    def _handle_error(self, item, error):
+        out = self.outcomes
+        code = str(error.code) if error.code is not None else None
+        if error.kind in (gateway.THROTTLED, gateway.UNKNOWN):
+            if error.kind == gateway.THROTTLED:
+                self.bucket.hold(1.0)
+            else:
+                out.unknown_retries[item.broadcast_id] = (
+                    out.unknown_retries.get(item.broadcast_id, 0) + 1)
+            if item.attempts >= self.max_attempts:
+                out.failed.append((code or "retries-exhausted", item.delivery_id))
+            else:
+                out.retry.append((time.time() + backoff(item.attempts), item.delivery_id))
+            return
+        if error.kind == gateway.HALT:
+            log.error("Twilio refused our credentials or sender (%s): broadcast %d paused. "
+                      "Fix the configuration, then resume it.", code, item.broadcast_id)
+            self._pause(item, f"credentials ({code})", None)
+            return
+        if error.kind == gateway.LIMIT:
+            log.warning("WhatsApp messaging limit reached (%s): broadcast %d paused for %d "
+                        "minutes", code, item.broadcast_id, self.limit_pause_seconds // 60)
+            self._pause(item, f"messaging limit ({code})", now_iso(self.limit_pause_seconds))
+            return
+        out.failed.append((code or "unknown", item.delivery_id))
+        if error.kind == gateway.OPTED_OUT:
+            out.opted_out.append(item.subscriber_id)
+
+    def _pause(self, item, reason, resume_at):
+        self.outcomes.retry.append((0, item.delivery_id))
+        if item.broadcast_id in self.sendable:
+            self.sendable.discard(item.broadcast_id)
+            self.flush()
+            with write(self.database) as conn:
+                broadcasts.pause(conn, item.broadcast_id, reason, resume_at)
+
+
+class OutboxTransport:
+    """Demo mode: 'sends' into the local outbox table."""
+
+    def __init__(self, database):
+        self.database = database
+
+    async def send(self, message):
+        with write(self.database) as conn:
+            return outbox.add(conn, message.to, message.to_hash, message.body, "broadcast",
+                              message.media_url, message.broadcast_id)
+
+    async def close(self):
+        pass
+
+
+def build(config, vault, demo):
+    """A Sender for this configuration (Twilio, or the outbox in demo mode)."""
+    database = db.connect(config["DATABASE_PATH"])
+    if demo:
+        transport = OutboxTransport(db.connect(config["DATABASE_PATH"]))
+    else:
+        callback = f"{config['PUBLIC_URL']}/twilio/status" if config["PUBLIC_URL"] else None
+        if callback is None:
+            log.warning("PUBLIC_URL is not set: no delivery status callbacks will arrive")
+        rate = config["SEND_RATE_LIMIT"]
+        transport = gateway.TwilioTransport(
+            config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+            config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
+            status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
+            max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
+            timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
+    return Sender(
+        database, vault, transport, rate=config["SEND_RATE_LIMIT"],
+        concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
+        max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
+        limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60)
+
+
+async def serve(config, vault, demo, until_idle=False):
+    """Run a sender until SIGTERM/SIGINT (or until idle), then close cleanly."""
+    import signal
+
+    sender = build(config, vault, demo)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sender.stop)
+    log.info("Sender running at up to %.0f messages/s (%s)", sender.bucket.rate,
+             "demo outbox" if demo else "Twilio")
+    try:
+        await sender.run(until_idle=until_idle)
+    finally:
+        await sender.transport.close()
+        sender.database.conn.close()
+    log.info("Sender stopped after %d messages", sender.sent_total)
+    return sender.sent_total

@@ -1,0 +1,105 @@
+-- Infokanal schema. Every statement is safe to run again: the app applies it on every start.
+-- No phone number is stored in clear: `phone_hash` is an HMAC of the E.164 number (for finding
+-- a citizen again), `phone_enc` its Fernet encryption (for sending), see bot/vault.py.
+
+-- The lookup key for phone_hash, wrapped (encrypted) under DATA_KEY.
+CREATE TABLE IF NOT EXISTS app_keys (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Active subscribers only: a Stop deletes the row.
+CREATE TABLE IF NOT EXISTS subscribers (
+    id INTEGER PRIMARY KEY,
+    phone_hash TEXT NOT NULL UNIQUE,
+    phone_enc TEXT NOT NULL,
+    subscribed_at TEXT NOT NULL
+);
+
+-- Proof of consent and of its withdrawal, kept under the hash only.
+CREATE TABLE IF NOT EXISTS consent_events (
+    id INTEGER PRIMARY KEY,
+    phone_hash TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('subscribe', 'unsubscribe')),
+    keyword TEXT NOT NULL,
+    message_sid TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consent_events_phone_hash ON consent_events (phone_hash);
+CREATE INDEX IF NOT EXISTS consent_events_at ON consent_events (at);
+
+-- Webhook deduplication: a replayed MessageSid fails the primary key.
+CREATE TABLE IF NOT EXISTS inbound_messages (
+    message_sid TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbound_messages_received_at ON inbound_messages (received_at);
+
+-- When the auto-notice last went to a sender (by hash), for the once-per-window throttle.
+CREATE TABLE IF NOT EXISTS notice_throttle (
+    phone_hash TEXT PRIMARY KEY,
+    sent_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS broadcasts (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    media_url TEXT,
+    status TEXT NOT NULL CHECK (status IN
+        ('scheduled', 'queued', 'sending', 'paused', 'done', 'cancelled')),
+    urgent INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    send_at TEXT,
+    expires_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    recipients INTEGER NOT NULL DEFAULT 0,
+    -- why it is paused, and when the sender may resume it by itself (NULL: only by hand)
+    pause_reason TEXT,
+    resume_at TEXT,
+    -- sends retried after an unknown outcome (5xx, timeout, crash): possible duplicates
+    retries_unknown INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT
+);
+CREATE INDEX IF NOT EXISTS broadcasts_status ON broadcasts (status);
+
+-- One row per recipient of a broadcast. `state` is the sender's side of the story; what Twilio
+-- reports later lives in message_status, keyed by the sid.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+    subscriber_id INTEGER,
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN
+        ('queued', 'sending', 'sent', 'failed', 'skipped')),
+    sid TEXT,
+    error_code TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (broadcast_id, state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_sid ON deliveries (sid);
+CREATE INDEX IF NOT EXISTS deliveries_subscriber ON deliveries (subscriber_id);
+
+-- Twilio's status callbacks, highest status kept. Written by the web app independently of the
+-- sender, because a callback can arrive before the sender has recorded the sid.
+CREATE TABLE IF NOT EXISTS message_status (
+    sid TEXT PRIMARY KEY,
+    rank INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    updated_at TEXT NOT NULL
+);
+
+-- Demo mode: what would have gone to Twilio. Numbers only as hash and masked form.
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    to_hash TEXT NOT NULL,
+    to_masked TEXT NOT NULL,
+    body TEXT NOT NULL,
+    media_url TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('reply', 'broadcast')),
+    broadcast_id INTEGER,
+    sid TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_to_hash ON outbox (to_hash);

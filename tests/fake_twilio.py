@@ -1,0 +1,257 @@
+"""A fake Twilio REST API on loopback, for tests and benchmarks.
+
+The real ``twilio`` client talks HTTP to it. It checks Basic auth, accepts
+``POST /2010-04-01/Accounts/<sid>/Messages.json``, answers with Twilio-shaped JSON (and
+Twilio-shaped error bodies), and can be told to be slow, to answer 429/500, to drop connections,
+to refuse given recipients with given error codes, and to send signed status callbacks back.
+
+In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
+``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
+steered over ``/_fake/*`` (JSON).
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "test-auth-token-not-a-real-one"
+
+
+class FakeTwilio:
+    def __init__(self, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, latency=0.0,
+                 host="127.0.0.1", port=0):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.latency = latency
+        self.host = host
+        self.port = port
+        self.messages = []          # accepted message params, in order
+        self.requests = 0           # every Messages.json request, accepted or not
+        self.per_second = Counter()  # accepted messages by whole second (time.time())
+        self.recipient_errors = {}  # "+49…" → (http status, twilio code)
+        self.error_queue = []       # [(http status or "drop", code)], consumed one per request
+        self.rate_429 = 0.0
+        self.rate_500 = 0.0
+        self.rate_drop = 0.0
+        self.callbacks = []         # statuses to send back, e.g. ["sent", "delivered", "read"]
+        self.callback_shuffle = False
+        self.callback_repeat = 1
+        self.callback_error_code = None
+        self.callback_results = Counter()
+        self._loop = None
+        self._runner = None
+        self._thread = None
+        self._session = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def app(self):
+        application = web.Application()
+        application.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        application.router.add_get("/_fake/stats", self._stats)
+        application.router.add_post("/_fake/config", self._config)
+        application.router.add_post("/_fake/reset", self._reset)
+        return application
+
+    async def _start_async(self):
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+
+    def start(self):
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start_async())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="fake-twilio", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Twilio did not start")
+        return self
+
+    def stop(self):
+        if self._loop is None:
+            return
+
+        async def shutdown():
+            await self._session.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def reset(self):
+        with self._lock:
+            self.messages.clear()
+            self.requests = 0
+            self.per_second.clear()
+            self.recipient_errors.clear()
+            self.error_queue.clear()
+            self.rate_429 = self.rate_500 = self.rate_drop = 0.0
+            self.callbacks = []
+            self.callback_results.clear()
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def _authorized(self, request):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == self.account_sid and password == self.auth_token
+
+    @staticmethod
+    def _error(status, code, message):
+        body = {"code": code, "message": message, "status": status,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+        return web.json_response(body, status=status)
+
+    async def _create(self, request):
+        self.requests += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self._authorized(request) or request.match_info["account"] != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        injected = self._injected()
+        if injected == "drop":
+            request.transport.abort()
+            return web.Response(status=500)
+        if injected:
+            status, code = injected
+            return self._error(status, code, "Injected fault")
+        form = await request.post()
+        to = form.get("To", "")
+        if not to.startswith("whatsapp:+"):
+            return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if not form.get("Body") and not form.get("ContentSid") and not form.get("MediaUrl"):
+            return self._error(400, 21619, "A text message body or media URL must be specified.")
+        number = to[len("whatsapp:"):]
+        if number in self.recipient_errors:
+            status, code = self.recipient_errors[number]
+            return self._error(status, code, "Injected recipient error")
+        sid = "SM" + secrets.token_hex(16)
+        record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
+                  for key in form.keys()}
+        record["sid"] = sid
+        with self._lock:
+            self.messages.append(record)
+            self.per_second[int(time.time())] += 1
+        callback = form.get("StatusCallback")
+        if callback and self.callbacks:
+            asyncio.get_running_loop().create_task(self._send_callbacks(callback, sid, form))
+        return web.json_response(self._resource(sid, form), status=201)
+
+    def _injected(self):
+        if self.error_queue:
+            return self.error_queue.pop(0)
+        roll = random.random()
+        if roll < self.rate_429:
+            return (429, 20429)
+        if roll < self.rate_429 + self.rate_500:
+            return (500, 20500)
+        if roll < self.rate_429 + self.rate_500 + self.rate_drop:
+            return "drop"
+        return None
+
+    def _resource(self, sid, form):
+        now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+        return {
+            "account_sid": self.account_sid, "api_version": "2010-04-01",
+            "body": form.get("Body", ""), "date_created": now, "date_sent": None,
+            "date_updated": now, "direction": "outbound-api", "error_code": None,
+            "error_message": None, "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": str(len(form.getall("MediaUrl", []))), "num_segments": "1",
+            "price": None, "price_unit": None, "sid": sid, "status": "queued",
+            "subresource_uris": {}, "to": form.get("To"),
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+
+    async def _send_callbacks(self, url, sid, form):
+        statuses = list(self.callbacks) * self.callback_repeat
+        if self.callback_shuffle:
+            random.shuffle(statuses)
+        validator = RequestValidator(self.auth_token)
+        for status in statuses:
+            params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status,
+                      "SmsStatus": status, "AccountSid": self.account_sid,
+                      "To": form.get("To"), "From": form.get("From"),
+                      "ChannelPrefix": "whatsapp", "ApiVersion": "2010-04-01"}
+            if status in ("failed", "undelivered") and self.callback_error_code:
+                params["ErrorCode"] = str(self.callback_error_code)
+            if status == "read":
+                params["EventType"] = "READ"
+            headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+            try:
+                async with self._session.post(url, data=params, headers=headers) as resp:
+                    self.callback_results[resp.status] += 1
+            except aiohttp.ClientError:
+                self.callback_results["error"] += 1
+
+    # -- steering over HTTP (benchmarks) -----------------------------------------------------
+
+    async def _stats(self, request):
+        return web.json_response({
+            "messages": len(self.messages), "requests": self.requests,
+            "per_second": sorted(self.per_second.items()),
+            "to": Counter(m.get("To") for m in self.messages).most_common(3),
+        })
+
+    async def _config(self, request):
+        data = await request.json()
+        for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
+                    "callback_shuffle", "callback_repeat", "callback_error_code"):
+            if key in data:
+                setattr(self, key, data[key])
+        return web.json_response({"ok": True})
+
+    async def _reset(self, request):
+        self.reset()
+        return web.json_response({"ok": True})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--latency", type=float, default=0.15)
+    args = parser.parse_args()
+    fake = FakeTwilio(latency=args.latency, port=args.port)
+
+    async def run():
+        await fake._start_async()
+        print(f"fake Twilio on {fake.url}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

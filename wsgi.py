@@ -1,0 +1,3 @@
+from bot import create_app
+
+app = create_app()
