@@ -10,7 +10,7 @@ import phonenumbers
 
 _ADDRESS = re.compile(r"^whatsapp:(\+[0-9]{6,15})$")
 # Any run that looks like a phone number (international or national), for masking log lines.
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w])(\+|00)?[1-9][0-9 ]{7,16}[0-9](?![\w])")
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w+])\+?[0-9][0-9 ]{6,18}[0-9](?![\w])")
 
 
 class InvalidAddress(Exception):

@@ -1,0 +1,248 @@
+"""Fixtures in layers: fake Twilio → config → app → client/citizen; and Procfile processes."""
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from twilio.request_validator import RequestValidator
+
+from bot import create_app
+from bot.vault import new_key
+from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTY_NUMBER = "whatsapp:+4930901820"
+PUBLIC_URL = "https://infokanal.example.de"
+ADMIN_TOKEN = "admin-token-for-tests"
+_numbers = itertools.count(1)
+_sids = itertools.count(1)
+
+
+def new_number():
+    """A fresh, possible German mobile number for each citizen in a test run."""
+    return f"+49151{next(_numbers):08d}"
+
+
+def new_sid():
+    return f"SM{next(_sids):032x}"
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def twilio_api(fake_twilio):
+    fake_twilio.reset()
+    fake_twilio.latency = 0.0
+    return fake_twilio
+
+
+@pytest.fixture
+def config(tmp_path, twilio_api):
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER,
+        "TWILIO_API_URL": twilio_api.url,
+        "PUBLIC_URL": PUBLIC_URL,
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "DATA_KEY": new_key(),
+        "DATABASE_PATH": str(tmp_path / "infokanal.db"),
+        "AUTHORITY_NAME": "Landkreis Musterstadt",
+        "CONTACT_INFO": "Bürgertelefon 0800 123 456",
+        "SEND_RATE_LIMIT": 500,
+        "SENDER_POLL_SECONDS": 0.05,
+    }
+
+
+@pytest.fixture
+def app(config):
+    return create_app(config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Citizen:
+    """Someone writing to the county's number; posts webhooks signed the way Twilio signs."""
+
+    def __init__(self, post, public_url=PUBLIC_URL, number=None, auth_token=AUTH_TOKEN):
+        self._post = post
+        self.public_url = public_url
+        self.number = number or new_number()
+        self.auth_token = auth_token
+
+    def params(self, body, **extra):
+        params = {
+            "MessageSid": new_sid(), "AccountSid": ACCOUNT_SID,
+            "From": f"whatsapp:{self.number}", "To": COUNTY_NUMBER, "Body": body,
+            "NumMedia": "0", "ProfileName": "Erika", "WaId": self.number.lstrip("+"),
+            "ApiVersion": "2010-04-01",
+        }
+        params.update(extra)
+        return {k: v for k, v in params.items() if v is not None}
+
+    def send(self, body, **extra):
+        return self.post_signed("/twilio/messages", self.params(body, **extra))
+
+    def post_signed(self, path, params, signature=None):
+        if signature is None:
+            signature = RequestValidator(self.auth_token).compute_signature(
+                self.public_url + path, params)
+        return self._post(path, params, {"X-Twilio-Signature": signature})
+
+
+def reply_text(xml):
+    """The text of the TwiML <Message>, or None for an empty <Response/>."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    assert root.tag == "Response"
+    message = root.find("Message")
+    return None if message is None else (message.text or "")
+
+
+@pytest.fixture
+def citizen(client):
+    def post(path, params, headers):
+        response = client.post(path, data=params, headers=headers)
+        response.text = response.get_data(as_text=True)
+        return response
+
+    return lambda number=None: Citizen(post, number=number)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile_command(name):
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise KeyError(name)
+
+
+class Process:
+    """A Procfile command running as its own process group."""
+
+    def __init__(self, name, env, cwd=ROOT):
+        self.name = name
+        self.log_path = Path(env["DATABASE_PATH"]).parent / f"{name}-{time.monotonic_ns()}.log"
+        self.log = open(self.log_path, "wb")
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+        full_env.update({k: str(v) for k, v in env.items()})
+        full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env["PATH"]
+        self.proc = subprocess.Popen(["bash", "-c", "exec " + procfile_command(name)],
+                                     cwd=cwd, env=full_env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def send_signal(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        self.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+        self.log.close()
+
+
+class WebServer(Process):
+    def __init__(self, env):
+        self.port = free_port()
+        env = dict(env, PORT=self.port, HOST="127.0.0.1")
+        env.setdefault("WEB_CONCURRENCY", "2")
+        super().__init__("web", env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.session = requests.Session()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.session.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"web did not start:\n{self.output()}")
+            time.sleep(0.1)
+
+    def post(self, path, params, headers):
+        return self.session.post(self.url + path, data=params, headers=headers, timeout=10)
+
+    def citizen(self, number=None):
+        return Citizen(self.post, number=number)
+
+    def api(self, method, path, **kwargs):
+        headers = kwargs.pop("headers", {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        return self.session.request(method, self.url + path, headers=headers, timeout=30,
+                                    **kwargs)
+
+
+@pytest.fixture
+def env(config):
+    """The configuration as environment variables, for Procfile processes."""
+    return {k: str(v) for k, v in config.items()}
+
+
+@pytest.fixture
+def start_web():
+    started = []
+
+    def start(env):
+        server = WebServer(env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_worker():
+    started = []
+
+    def start(env):
+        worker = Process("worker", env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate, timeout=20, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")

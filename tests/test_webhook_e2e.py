@@ -1,0 +1,115 @@
+"""The citizen webhook through the Procfile's web command (gunicorn, several workers)."""
+
+import concurrent.futures
+import sqlite3
+
+import pytest
+
+from bot.vault import new_key
+from tests.conftest import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, COUNTY_NUMBER, PUBLIC_URL,
+                            WebServer, reply_text)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    path = tmp_path_factory.mktemp("web") / "infokanal.db"
+    web = WebServer({
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER, "PUBLIC_URL": PUBLIC_URL,
+        "ADMIN_TOKEN": ADMIN_TOKEN, "DATA_KEY": new_key(), "DATABASE_PATH": str(path),
+        "CONTACT_INFO": "www.musterstadt.de/kontakt", "WEB_CONCURRENCY": "3",
+    })
+    yield web
+    web.stop()
+
+
+def active(server):
+    return server.api("GET", "/api/stats").json()["subscribers"]
+
+
+def test_start_stop_and_notice_over_gunicorn(server):
+    erika = server.citizen()
+    before = active(server)
+    welcome = erika.send("Start")
+    assert welcome.status_code == 200
+    assert welcome.headers["Content-Type"].startswith("application/xml")
+    assert "Willkommen" in reply_text(welcome.text)
+    assert active(server) == before + 1
+    assert "www.musterstadt.de/kontakt" in reply_text(erika.send("Wo ist das Bürgerbüro?").text)
+    assert "abgemeldet" in reply_text(erika.send("Stop").text)
+    assert active(server) == before
+
+
+def test_replay_is_answered_with_empty_response(server):
+    erika = server.citizen()
+    params = erika.params("Start")
+    assert "Willkommen" in reply_text(erika.post_signed("/twilio/messages", params).text)
+    replay = erika.post_signed("/twilio/messages", params)
+    assert replay.status_code == 200 and reply_text(replay.text) is None
+
+
+def test_forged_signature_is_403(server):
+    erika = server.citizen()
+    before = active(server)
+    response = erika.post_signed("/twilio/messages", erika.params("Start"), signature="AAAA")
+    assert response.status_code == 403
+    assert active(server) == before
+
+
+@pytest.mark.parametrize("body", ["x" * 5000, "a\x00b", "\u202eStart", "😀" * 100,
+                                  "1; DELETE FROM subscribers"],
+                         ids=["5000-chars", "nul", "rtl-mark", "emoji", "sql"])
+def test_bad_bodies_never_give_5xx(server, body):
+    response = server.citizen().send(body)
+    assert response.status_code == 200
+    assert reply_text(response.text)
+
+
+def test_malformed_from_is_400(server):
+    erika = server.citizen()
+    response = erika.post_signed("/twilio/messages", erika.params("Start", From="whatsapp:abc"))
+    assert response.status_code == 400 and "From" in response.text
+
+
+def test_oversized_request_is_refused_without_5xx(server):
+    erika = server.citizen()
+    response = erika.post_signed("/twilio/messages", erika.params("y" * 400_000))
+    assert response.status_code in (403, 413)
+
+
+def test_concurrent_starts_from_many_workers_neither_lose_nor_double(server):
+    citizens = [server.citizen() for _ in range(60)]
+    before = active(server)
+    # Every citizen sends Start twice, all at once, across the gunicorn workers.
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda c: c.send("Start"), citizens * 2))
+    assert all(r.status_code == 200 for r in replies)
+    texts = [reply_text(r.text) for r in replies]
+    assert sum("Willkommen" in t for t in texts) == 60
+    assert sum("schon angemeldet" in t for t in texts) == 60
+    assert active(server) == before + 60
+
+
+def test_healthz_over_gunicorn(server):
+    assert server.session.get(server.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_stats_needs_the_token(server):
+    response = server.api("GET", "/api/stats", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401 and response.json()["error"]
+
+
+def test_no_phone_number_in_the_server_log(server):
+    erika = server.citizen()
+    erika.send("Start")
+    erika.send("Stop")
+    assert erika.number.lstrip("+")[-8:] not in server.output()
+
+
+def test_database_file_never_holds_a_number_in_clear(server):
+    erika = server.citizen()
+    erika.send("Start")
+    path = server.log_path.parent / "infokanal.db"
+    with sqlite3.connect(path) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert erika.number.lstrip("+") not in dump
