@@ -3,6 +3,7 @@
 import asyncio
 
 import click
+from flask.cli import with_appcontext
 from flask import current_app
 
 from . import broadcasts, sender
@@ -10,6 +11,7 @@ from .api import submit_broadcast
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to send.")
 def worker_command(until_idle):
     """Run the sender: works through queued broadcasts until stopped (SIGTERM)."""
@@ -19,6 +21,7 @@ def worker_command(until_idle):
 
 
 @click.command("broadcast")
+@with_appcontext
 @click.argument("text")
 @click.option("--urgent", is_flag=True, help="Send ahead of regular broadcasts.")
 @click.option("--send-at", default=None, help="ISO-8601 time to send (default: now).")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 import sqlite_utils
 from flask import current_app, g
 
@@ -108,6 +109,7 @@ def close_db(exc=None):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create or migrate the database schema (the app also does this on start)."""
     from flask import current_app as app

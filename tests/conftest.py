@@ -175,7 +175,7 @@ class Process:
 
 class WebServer(Process):
     def __init__(self, env):
-        self.port = free_port()
+        self.port = int(env.get("PORT") or free_port())
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
         env.setdefault("WEB_CONCURRENCY", "2")
         super().__init__("web", env)

@@ -1,0 +1,191 @@
+"""The broadcast API's contract, through the Flask app (no sender running)."""
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def count(app, table):
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def subscribe(citizen, n):
+    people = [citizen() for _ in range(n)]
+    for person in people:
+        person.send("Start")
+    return people
+
+
+def in_minutes(minutes):
+    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat()
+
+
+def test_post_queues_one_delivery_per_active_subscriber(app, client, citizen):
+    people = subscribe(citizen, 3)
+    people[0].send("Stop")
+    response = client.post("/api/broadcasts", json={"text": "Straße gesperrt"}, headers=AUTH)
+    assert response.status_code == 202
+    body = response.json
+    assert body["status"] == "queued" and body["recipients"] == 2 and body["id"] == 1
+    assert count(app, "deliveries") == 2
+
+
+def test_scheduled_broadcast_waits_and_reports_current_audience(app, client, citizen):
+    subscribe(citizen, 2)
+    response = client.post("/api/broadcasts", json={"text": "Markt", "send_at": in_minutes(60)},
+                           headers=AUTH)
+    assert response.status_code == 202
+    assert response.json["status"] == "scheduled" and response.json["recipients"] == 2
+    detail = client.get(f"/api/broadcasts/{response.json['id']}", headers=AUTH).json
+    assert detail["status"] == "scheduled" and detail["send_at"]
+
+
+def test_get_shows_status_counts_and_errors_never_numbers(app, client, citizen):
+    people = subscribe(citizen, 2)
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Info", "urgent": True,
+                                                        "expires_at": in_minutes(30)},
+                               headers=AUTH).json["id"]
+    detail = client.get(f"/api/broadcasts/{broadcast_id}", headers=AUTH)
+    assert detail.status_code == 200
+    body = detail.json
+    for key in ("id", "text", "status", "created_at", "recipients", "counts", "errors",
+                "urgent", "expires_at"):
+        assert key in body
+    assert body["counts"] == {"queued": 2, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
+                              "skipped": 0}
+    assert body["urgent"] is True
+    text = detail.get_data(as_text=True)
+    assert all(p.number.lstrip("+")[-7:] not in text for p in people)
+
+
+def test_list_is_newest_first(client):
+    for text in ("eins", "zwei", "drei"):
+        client.post("/api/broadcasts", json={"text": text}, headers=AUTH)
+    listed = client.get("/api/broadcasts", headers=AUTH).json["broadcasts"]
+    assert [b["text"] for b in listed] == ["drei", "zwei", "eins"]
+
+
+def test_unknown_broadcast_is_404_json(client):
+    response = client.get("/api/broadcasts/999", headers=AUTH)
+    assert response.status_code == 404 and "error" in response.json
+    assert client.post("/api/broadcasts/999/cancel", headers=AUTH).status_code == 404
+
+
+def test_cancel_skips_what_is_not_sent_and_cannot_repeat(app, client, citizen):
+    subscribe(citizen, 3)
+    broadcast_id = client.post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json["id"]
+    response = client.post(f"/api/broadcasts/{broadcast_id}/cancel", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json["status"] == "cancelled"
+    assert response.json["counts"]["skipped"] == 3 and response.json["counts"]["queued"] == 0
+    assert client.post(f"/api/broadcasts/{broadcast_id}/cancel", headers=AUTH).status_code == 409
+
+
+def test_recipients_above_the_messaging_tier_get_a_warning(config, citizen):
+    from bot import create_app
+
+    app = create_app(dict(config, MESSAGING_LIMIT_24H=1))
+    client = app.test_client()
+    from tests.conftest import Citizen
+
+    def post(path, params, headers):
+        return client.post(path, data=params, headers=headers)
+
+    for _ in range(2):
+        Citizen(post).send("Start")
+    body = client.post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
+    assert body["recipients"] == 2 and "messaging limit" in body["warnings"][0]
+
+
+BAD = [
+    ({}, "text"),
+    ({"text": ""}, "text"),
+    ({"text": "   \n\t "}, "text"),
+    ({"text": 42}, "text"),
+    ({"text": "x" * 1601}, "1600"),
+    ({"text": "a\x00b"}, "NUL"),
+    ({"text": "ok", "media_url": "javascript:alert(1)"}, "media_url"),
+    ({"text": "ok", "media_url": "ftp://example.org/a.jpg"}, "media_url"),
+    ({"text": "ok", "media_url": "https://"}, "media_url"),
+    ({"text": "ok", "send_at": "morgen früh"}, "send_at"),
+    ({"text": "ok", "send_at": "2020-01-01T10:00:00+01:00"}, "past"),
+    ({"text": "ok", "send_at": 1700000000}, "send_at"),
+    ({"text": "ok", "expires_at": "2020-01-01T10:00:00Z"}, "expires_at"),
+    ({"text": "ok", "urgent": "yes"}, "urgent"),
+    (["not", "an", "object"], "JSON object"),
+]
+
+
+@pytest.mark.parametrize("payload,reason", BAD, ids=[r for _, r in BAD])
+def test_bad_input_is_400_with_a_reason_and_nothing_queued(app, client, citizen, payload,
+                                                           reason):
+    subscribe(citizen, 1)
+    response = client.post("/api/broadcasts", json=payload, headers=AUTH)
+    assert response.status_code == 400
+    assert reason in response.json["error"]
+    assert count(app, "broadcasts") == 0 and count(app, "deliveries") == 0
+
+
+def test_body_that_is_not_json_is_400(app, client):
+    response = client.post("/api/broadcasts", data="text=hallo", headers=AUTH,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "JSON" in response.json["error"]
+    response = client.post("/api/broadcasts", data="{broken", headers=AUTH,
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert count(app, "broadcasts") == 0
+
+
+def test_template_mode_limits_text_to_1024_and_refuses_media(config):
+    from bot import create_app
+
+    client = create_app(dict(config, BROADCAST_CONTENT_SID="HX" + "1" * 32)).test_client()
+    too_long = client.post("/api/broadcasts", json={"text": "x" * 1025}, headers=AUTH)
+    assert too_long.status_code == 400 and "1024" in too_long.json["error"]
+    media = client.post("/api/broadcasts", json={"text": "x", "media_url": "https://a.de/b.jpg"},
+                        headers=AUTH)
+    assert media.status_code == 400
+    assert client.post("/api/broadcasts", json={"text": "x" * 1024},
+                       headers=AUTH).status_code == 202
+
+
+def test_broadcast_api_needs_the_token(client):
+    assert client.post("/api/broadcasts", json={"text": "x"}).status_code == 401
+    assert client.get("/api/broadcasts").status_code == 401
+    assert client.get("/api/broadcasts/1",
+                      headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_naive_times_are_read_as_german_local_time(client):
+    body = client.post("/api/broadcasts", json={"text": "x", "send_at": "2099-07-01T18:00:00"},
+                       headers=AUTH).json
+    assert body["send_at"].startswith("2099-07-01T16:00:00")  # CEST is UTC+2
+
+
+def test_status_callback_for_unknown_sid_is_acknowledged(client, citizen):
+    response = citizen().post_signed("/twilio/status", {"MessageSid": "SM" + "f" * 32,
+                                                        "MessageStatus": "delivered"})
+    assert response.status_code == 204
+
+
+def test_status_callback_with_forged_signature_is_403(client, citizen):
+    response = citizen().post_signed("/twilio/status", {"MessageSid": "SM1",
+                                                        "MessageStatus": "read"},
+                                     signature="Zm9yZ2Vk")
+    assert response.status_code == 403
+
+
+def test_cli_broadcast_queues_like_the_api(app, citizen):
+    subscribe(citizen, 2)
+    result = app.test_cli_runner().invoke(args=["broadcast", "Probealarm", "--urgent"])
+    assert result.exit_code == 0, result.output
+    assert "2 subscribers" in result.output
+    assert count(app, "deliveries") == 2
+    bad = app.test_cli_runner().invoke(args=["broadcast", "   "])
+    assert bad.exit_code != 0 and "text" in bad.output
