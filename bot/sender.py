@@ -79,7 +79,9 @@ class Sender:
         # Enough in flight for the rate at an API answering in up to ~0.4 s, within Twilio's
         # concurrent-request allowance.
         self.concurrency = concurrency or int(min(400, max(8, rate * 0.4)))
-        self.batch_size = batch_size
+        # A quarter second's worth at most, so that an urgent broadcast or a cancel is seen
+        # quickly instead of after a long batch of the one before.
+        self.batch_size = int(min(batch_size, max(5, rate / 4)))
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self.limit_pause_seconds = limit_pause_seconds
@@ -87,6 +89,7 @@ class Sender:
         self.stopping = asyncio.Event()
         self.in_flight = set()
         self.sendable = set()
+        self.sendable_checked = 0.0
         self.sent_total = 0
 
     # -- the loop ---------------------------------------------------------------------------
@@ -108,6 +111,7 @@ class Sender:
                     await self._sleep(self.poll_seconds)
                     continue
                 for item in batch:
+                    self._refresh_sendable()
                     if self.stopping.is_set() or item.broadcast_id not in self.sendable:
                         self.outcomes.retry.append((0, item.delivery_id))
                         continue
@@ -153,11 +157,19 @@ class Sender:
             broadcasts.housekeeping(conn)
             order = broadcasts.active_order(conn)
             self.sendable = set(order)
+            self.sendable_checked = time.monotonic()
             for broadcast_id in order:
                 claimed = broadcasts.claim(conn, broadcast_id, self.batch_size, time.time())
                 if claimed:
                     return claimed
         return []
+
+    def _refresh_sendable(self, every=0.25):
+        """Notice cancels and pauses made while a batch is being sent."""
+        now = time.monotonic()
+        if now - self.sendable_checked >= every:
+            self.sendable = set(broadcasts.active_order(self.conn))
+            self.sendable_checked = now
 
     def _pending_work(self):
         row = self.conn.execute(

@@ -179,6 +179,7 @@ class WebServer(Process):
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
         env.setdefault("WEB_CONCURRENCY", "2")
         super().__init__("web", env)
+        self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         self.url = f"http://127.0.0.1:{self.port}"
         self.session = requests.Session()
         deadline = time.monotonic() + 30
@@ -192,11 +193,16 @@ class WebServer(Process):
                 raise RuntimeError(f"web did not start:\n{self.output()}")
             time.sleep(0.1)
 
+    def stop(self, sig=signal.SIGQUIT, timeout=15):
+        # SIGQUIT is gunicorn's quick shutdown; a graceful SIGTERM costs seconds per test.
+        self.session.close()
+        super().stop(sig, timeout)
+
     def post(self, path, params, headers):
         return self.session.post(self.url + path, data=params, headers=headers, timeout=10)
 
     def citizen(self, number=None):
-        return Citizen(self.post, number=number)
+        return Citizen(self.post, public_url=self.public_url, number=number)
 
     def api(self, method, path, **kwargs):
         headers = kwargs.pop("headers", {"Authorization": f"Bearer {ADMIN_TOKEN}"})

@@ -33,6 +33,7 @@ class FakeTwilio:
                  host="127.0.0.1", port=0):
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self._configured_token = auth_token
         self.latency = latency
         self.host = host
         self.port = port
@@ -107,6 +108,7 @@ class FakeTwilio:
 
     def reset(self):
         with self._lock:
+            self.auth_token = self._configured_token
             self.messages.clear()
             self.requests = 0
             self.per_second.clear()
@@ -114,6 +116,9 @@ class FakeTwilio:
             self.error_queue.clear()
             self.rate_429 = self.rate_500 = self.rate_drop = 0.0
             self.callbacks = []
+            self.callback_shuffle = False
+            self.callback_repeat = 1
+            self.callback_error_code = None
             self.callback_results.clear()
 
     # -- the API ----------------------------------------------------------------------------

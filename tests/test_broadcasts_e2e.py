@@ -1,0 +1,300 @@
+"""Broadcasts end to end: the Procfile's web and worker, the real twilio client, a fake API."""
+
+import json
+import signal
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+
+@pytest.fixture
+def deployment(env, twilio_api, start_web, start_worker):
+    """Web server whose PUBLIC_URL is its own loopback address, so status callbacks arrive."""
+
+    class Deployment:
+        def __init__(self):
+            port = free_port()
+            self.env = dict(env, PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}",
+                            SENDER_POLL_SECONDS="0.05")
+            self.web = None
+            self.worker = None
+            self.api = twilio_api
+
+        def start(self, **overrides):
+            self.env.update({k: str(v) for k, v in overrides.items()})
+            self.web = start_web(self.env)
+            return self
+
+        def start_worker(self):
+            self.worker = start_worker(self.env)
+            return self.worker
+
+        def citizens(self, n):
+            people = [self.web.citizen() for _ in range(n)]
+            for person in people:
+                assert person.send("Start").status_code == 200
+            return people
+
+        def post(self, **payload):
+            response = self.web.api("POST", "/api/broadcasts", json=payload)
+            assert response.status_code == 202, response.text
+            return response.json()
+
+        def get(self, broadcast_id):
+            return self.web.api("GET", f"/api/broadcasts/{broadcast_id}").json()
+
+        def wait_status(self, broadcast_id, *statuses, timeout=30):
+            return wait_for(lambda: (b := self.get(broadcast_id))["status"] in statuses and b,
+                            timeout=timeout, message=f"broadcast {broadcast_id} {statuses}")
+
+        def received(self):
+            """How many messages each number got from the fake API."""
+            return Counter(m["To"].removeprefix("whatsapp:") for m in self.api.messages)
+
+    return Deployment()
+
+
+def test_every_active_subscriber_gets_exactly_one_message(deployment):
+    d = deployment.start()
+    people = d.citizens(12)
+    leavers = people[:3]
+    for person in leavers:
+        person.send("Stop")
+    answer = d.post(text="Sperrung der B 27 ab 20 Uhr.")
+    assert answer["recipients"] == 9
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done")
+    received = d.received()
+    assert received == Counter({p.number: 1 for p in people[3:]})
+    assert done["counts"]["sent"] + done["counts"]["delivered"] + done["counts"]["read"] == 9
+    message = d.api.messages[0]
+    assert message["Body"] == "Sperrung der B 27 ab 20 Uhr."
+    assert message["From"] == "whatsapp:+4930901820"
+    assert message["StatusCallback"] == d.env["PUBLIC_URL"] + "/twilio/status"
+
+
+def test_template_mode_sends_content_sid_and_variables_without_body(deployment):
+    d = deployment.start(BROADCAST_CONTENT_SID="HX" + "a" * 32)
+    d.citizens(2)
+    answer = d.post(text="Hochwasserwarnung Stufe 2")
+    d.start_worker()
+    d.wait_status(answer["id"], "done")
+    for message in d.api.messages:
+        assert message["ContentSid"] == "HX" + "a" * 32
+        assert json.loads(message["ContentVariables"]) == {"1": "Hochwasserwarnung Stufe 2"}
+        assert "Body" not in message
+
+
+def test_status_callbacks_out_of_order_and_repeated_keep_the_highest(deployment):
+    d = deployment.start()
+    d.api.callbacks = ["sent", "delivered", "read"]
+    d.api.callback_shuffle = True
+    d.api.callback_repeat = 2
+    d.citizens(5)
+    answer = d.post(text="Info")
+    d.start_worker()
+    d.wait_status(answer["id"], "done")
+    final = wait_for(lambda: (b := d.get(answer["id"]))["counts"]["read"] == 5 and b,
+                     message="all read")
+    assert final["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "read": 5, "failed": 0,
+                               "skipped": 0}
+    assert d.api.callback_results[204] == 5 * 3 * 2
+
+
+def test_failed_callback_counts_as_failed_with_its_code(deployment):
+    d = deployment.start()
+    d.api.callbacks = ["sent", "undelivered"]
+    d.api.callback_error_code = 63024
+    d.citizens(2)
+    answer = d.post(text="Info")
+    d.start_worker()
+    final = wait_for(lambda: (b := d.get(answer["id"]))["counts"]["failed"] == 2 and b,
+                     message="failed callbacks counted")
+    assert final["errors"] == {"63024": 2}
+
+
+def test_permanent_errors_fail_one_delivery_and_the_rest_go_on(deployment):
+    d = deployment.start()
+    people = d.citizens(6)
+    d.api.recipient_errors[people[0].number] = (400, 21211)
+    d.api.recipient_errors[people[1].number] = (400, 63003)
+    d.api.recipient_errors[people[2].number] = (400, 63016)
+    answer = d.post(text="Info")
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done")
+    assert done["counts"]["failed"] == 3 and done["counts"]["sent"] == 3
+    assert done["errors"] == {"21211": 1, "63003": 1, "63016": 1}
+    assert d.api.requests == 6, "permanent errors are not retried"
+
+
+def test_opted_out_recipient_is_failed_and_unsubscribed(deployment):
+    d = deployment.start()
+    people = d.citizens(3)
+    d.api.recipient_errors[people[0].number] = (400, 21610)
+    answer = d.post(text="Info")
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done")
+    assert done["errors"] == {"21610": 1}
+    wait_for(lambda: d.web.api("GET", "/api/stats").json()["subscribers"] == 2,
+             message="opted-out citizen unsubscribed")
+
+
+def test_throttling_and_server_errors_are_retried_until_everyone_has_it(deployment):
+    d = deployment.start(SEND_RATE_LIMIT=200)
+    people = d.citizens(10)
+    d.api.error_queue = [(429, 20429), (429, 20429), (500, 20500), (503, 20503), "drop"]
+    answer = d.post(text="Sturmwarnung")
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done", timeout=40)
+    received = d.received()
+    assert set(received) == {p.number for p in people}
+    assert done["counts"]["failed"] == 0
+    # 5xx and dropped connections may have reached Twilio: counted as possible duplicates.
+    assert done["retries_unknown"] == 3
+
+
+def test_bad_credentials_pause_the_broadcast_instead_of_failing_everyone(deployment):
+    d = deployment.start()
+    d.citizens(4)
+    d.api.auth_token = "rotated-at-twilio"  # our configured token no longer works
+    answer = d.post(text="Info")
+    d.start_worker()
+    paused = d.wait_status(answer["id"], "paused")
+    assert "credentials" in paused["pause_reason"]
+    assert paused["counts"]["failed"] == 0
+    assert paused["counts"]["queued"] == 4
+
+
+def test_messaging_limit_pauses_and_resumes_by_itself(deployment):
+    d = deployment.start(LIMIT_PAUSE_MINUTES=0.03)  # about two seconds
+    people = d.citizens(4)
+    d.api.error_queue = [(429, 63018)]
+    answer = d.post(text="Info")
+    d.start_worker()
+    d.wait_status(answer["id"], "paused")
+    done = d.wait_status(answer["id"], "done", timeout=30)
+    assert done["counts"]["failed"] == 0
+    assert set(d.received()) == {p.number for p in people}
+
+
+def test_stop_wins_over_a_queued_delivery(deployment):
+    d = deployment.start()
+    people = d.citizens(3)
+    answer = d.post(text="Info")
+    people[0].send("Stop")
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done")
+    assert people[0].number not in d.received()
+    assert done["counts"]["skipped"] == 1
+
+
+def test_cancel_stops_what_has_not_been_sent(deployment):
+    d = deployment.start(SEND_RATE_LIMIT=20)
+    d.citizens(40)
+    answer = d.post(text="Versehentlich")
+    d.start_worker()
+    wait_for(lambda: len(d.api.messages) >= 5, message="first sends")
+    response = d.web.api("POST", f"/api/broadcasts/{answer['id']}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    time.sleep(0.5)
+    sent = len(d.api.messages)
+    time.sleep(0.5)
+    assert len(d.api.messages) == sent < 40
+    final = d.get(answer["id"])
+    assert final["counts"]["skipped"] == 40 - sent and final["counts"]["queued"] == 0
+
+
+def test_scheduled_broadcast_goes_out_at_its_time(deployment):
+    d = deployment.start()
+    people = d.citizens(2)
+    send_at = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
+    answer = d.post(text="Termin", send_at=send_at)
+    assert answer["status"] == "scheduled"
+    d.start_worker()
+    time.sleep(0.8)
+    assert d.api.messages == []
+    late = d.citizens(1)  # subscribed before the send time: included
+    d.wait_status(answer["id"], "done")
+    assert set(d.received()) == {p.number for p in people + late}
+
+
+def test_urgent_broadcast_overtakes_a_regular_one(deployment):
+    d = deployment.start(SEND_RATE_LIMIT=40)
+    d.citizens(30)
+    regular = d.post(text="Stellenangebot")
+    d.start_worker()
+    wait_for(lambda: len(d.api.messages) >= 3, message="regular broadcast under way")
+    urgent = d.post(text="Unwetterwarnung", urgent=True)
+    d.wait_status(urgent["id"], "done", timeout=30)
+    bodies = [m["Body"] for m in d.api.messages]
+    assert bodies.count("Unwetterwarnung") == 30
+    assert bodies.count("Stellenangebot") < 30, "the job offer waited"
+    d.wait_status(regular["id"], "done", timeout=30)
+
+
+def test_expired_broadcast_is_skipped_even_after_downtime(deployment):
+    d = deployment.start()
+    d.citizens(3)
+    expires = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    answer = d.post(text="Sturm heute Nacht", expires_at=expires)
+    time.sleep(1.5)  # the sender was down until after the storm
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done")
+    assert d.api.messages == []
+    assert done["counts"]["skipped"] == 3
+
+
+def test_sender_killed_mid_broadcast_loses_nothing(deployment):
+    d = deployment.start(SEND_RATE_LIMIT=30)
+    people = d.citizens(60)
+    answer = d.post(text="Evakuierung")
+    worker = d.start_worker()
+    wait_for(lambda: len(d.api.messages) >= 15, message="broadcast under way")
+    worker.send_signal(signal.SIGKILL)
+    worker.proc.wait(5)
+    sent_before = len(d.api.messages)
+    assert sent_before < 60
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done", timeout=40)
+    received = d.received()
+    assert set(received) == {p.number for p in people}
+    duplicates = sum(n - 1 for n in received.values())
+    assert duplicates <= done["retries_unknown"]
+
+
+def test_web_process_killed_mid_broadcast_loses_nothing(deployment):
+    d = deployment.start(SEND_RATE_LIMIT=30)
+    people = d.citizens(40)
+    answer = d.post(text="Evakuierung")
+    d.start_worker()
+    wait_for(lambda: len(d.api.messages) >= 10, message="broadcast under way")
+    d.web.send_signal(signal.SIGKILL)
+    d.web.proc.wait(5)
+    d.start()
+    d.wait_status(answer["id"], "done", timeout=40)
+    assert set(d.received()) == {p.number for p in people}
+
+
+def test_demo_mode_delivers_into_the_outbox(env, start_web, start_worker, tmp_path):
+    demo_env = {k: v for k, v in env.items() if not k.startswith("TWILIO_")}
+    demo_env["SENDER_POLL_SECONDS"] = "0.05"
+    web = start_web(demo_env)
+    # No signature checks in demo mode: an unsigned webhook is accepted.
+    reply = web.post("/twilio/messages", {"MessageSid": "SMdemo1",
+                                          "From": "whatsapp:+4915199999999", "Body": "Start"},
+                     {})
+    assert reply.status_code == 200 and "Willkommen" in reply.text
+    answer = web.api("POST", "/api/broadcasts", json={"text": "Probealarm"}).json()
+    worker = start_worker(demo_env)
+    wait_for(lambda: web.api("GET", f"/api/broadcasts/{answer['id']}").json()["status"] == "done",
+             message="demo broadcast done")
+    import sqlite3
+
+    with sqlite3.connect(demo_env["DATABASE_PATH"]) as conn:
+        rows = conn.execute("SELECT kind, to_masked, body FROM outbox ORDER BY id").fetchall()
+    assert ("broadcast", "+49151•••9999", "Probealarm") in rows
+    assert "DEMO MODE" in web.output() and "DEMO MODE" in worker.output()
