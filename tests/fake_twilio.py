@@ -76,7 +76,9 @@ class FakeTwilio:
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        # No keep-alive: an idle pooled connection would hold up the web server's shutdown.
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=64, force_close=True))
 
     def start(self):
         ready = threading.Event()
