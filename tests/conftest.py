@@ -193,7 +193,7 @@ class WebServer(Process):
                 raise RuntimeError(f"web did not start:\n{self.output()}")
             time.sleep(0.1)
 
-    def stop(self, sig=signal.SIGQUIT, timeout=15):
+    def stop(self, sig=signal.SIGQUIT, timeout=3):
         # SIGQUIT is gunicorn's quick shutdown; a graceful SIGTERM costs seconds per test.
         self.session.close()
         super().stop(sig, timeout)
