@@ -7,6 +7,8 @@ A leaf module (it imports nothing of ours). Everything else sees:
 """
 
 import asyncio
+import functools
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -33,12 +35,14 @@ OPTED_OUT = "opted_out"      # permanent, and the citizen asked to leave
 HALT = "halt"                # the channel is misconfigured: pause, nothing will work
 LIMIT = "limit"              # WhatsApp's messaging limit: pause and resume later by itself
 
+OPT_OUT_CODE = 21610
+
 _CODE_KINDS = {
     20429: THROTTLED,
     63018: LIMIT,
     20003: HALT,
     20404: HALT,  # the account or sender does not exist: configuration, not the recipient
-    21610: OPTED_OUT,
+    OPT_OUT_CODE: OPTED_OUT,
 }
 
 # Our closed status vocabulary for what Twilio reports after a send, ranked so that
@@ -74,11 +78,21 @@ class StatusUpdate:
     rank: int
     error_code: str = None
 
+    @property
+    def opted_out(self):
+        """The platform says this citizen opted out: honour it as a Stop."""
+        return self.error_code == str(OPT_OUT_CODE)
+
 
 def signature_is_valid(auth_token, url, form, signature):
     if not signature:
         return False
-    return RequestValidator(auth_token).validate(url, form, signature)
+    validator = RequestValidator(auth_token)
+    # Fast path: the URL exactly as configured. Only when that fails, let the validator also
+    # try the default-port variants Twilio may have signed (it computes both every time).
+    if hmac.compare_digest(validator.compute_signature(url, form).encode(), signature.encode()):
+        return True
+    return validator.validate(url, form, signature)
 
 
 def sign(auth_token, url, params):
@@ -86,7 +100,9 @@ def sign(auth_token, url, params):
     return RequestValidator(auth_token).compute_signature(url, params)
 
 
+@functools.lru_cache(maxsize=256)
 def twiml(text=None):
+    # Replies come from a handful of configured texts: build each document once.
     response = MessagingResponse()
     if text:
         response.message(text)

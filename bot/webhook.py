@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import outbox, subscribers
 from . import twilio_gateway as gateway
-from .broadcasts import record_status
+from .broadcasts import record_status, subscriber_for_sid
 from .db import get_db, write
 from .phone import InvalidAddress, e164_from_address
 
@@ -111,4 +111,8 @@ def status():
         return _plain("bad request: MessageSid is malformed", 400)
     with write(get_db()) as conn:
         record_status(conn, update)
+        if update.opted_out:
+            subscriber_id = subscriber_for_sid(conn, update.sid)
+            if subscriber_id is not None:
+                subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
     return Response(status=204)

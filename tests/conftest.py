@@ -190,7 +190,9 @@ class WebServer(Process):
             except requests.RequestException:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web did not start:\n{self.output()}")
+                output = self.output()
+                super().stop(signal.SIGKILL)
+                raise RuntimeError(f"web did not start:\n{output}")
             time.sleep(0.1)
 
     def stop(self, sig=signal.SIGQUIT, timeout=3):

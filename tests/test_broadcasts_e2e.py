@@ -118,6 +118,18 @@ def test_failed_callback_counts_as_failed_with_its_code(deployment):
     assert final["errors"] == {"63024": 2}
 
 
+def test_opt_out_reported_in_a_callback_unsubscribes_the_citizen(deployment):
+    d = deployment.start()
+    d.api.callbacks = ["sent", "failed"]
+    d.api.callback_error_code = 21610
+    d.citizens(2)
+    answer = d.post(text="Info")
+    d.start_worker()
+    wait_for(lambda: d.get(answer["id"])["errors"] == {"21610": 2}, message="opt-outs counted")
+    wait_for(lambda: d.web.api("GET", "/api/stats").json()["subscribers"] == 0,
+             message="both unsubscribed")
+
+
 def test_permanent_errors_fail_one_delivery_and_the_rest_go_on(deployment):
     d = deployment.start()
     people = d.citizens(6)
