@@ -90,6 +90,10 @@ CREATE TABLE IF NOT EXISTS message_status (
     updated_at TEXT NOT NULL
 );
 
+-- Opt-outs reported by callbacks (Twilio error 21610), found again cheaply by the sender.
+CREATE INDEX IF NOT EXISTS message_status_opted_out ON message_status (sid)
+    WHERE error_code = '21610';
+
 -- Demo mode: what would have gone to Twilio. Numbers only as hash and masked form.
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from . import subscribers
 from .db import now_iso, to_iso
 
 ACTIVE = ("queued", "sending")
@@ -248,6 +249,13 @@ def recover_in_flight(conn):
 def housekeeping(conn):
     """Start due broadcasts, resume paused ones whose time has come, expire, finish."""
     now = now_iso()
+    # A callback that reported an opt-out before the sender had recorded the sid could not be
+    # matched to a subscriber then; it is matched here.
+    for (subscriber_id,) in conn.execute(
+            "SELECT d.subscriber_id FROM message_status m JOIN deliveries d ON d.sid = m.sid "
+            "JOIN subscribers s ON s.id = d.subscriber_id "
+            "WHERE m.error_code = '21610'").fetchall():
+        subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
     due = conn.execute("SELECT id FROM broadcasts WHERE status = 'scheduled' AND send_at <= ?",
                        (now,)).fetchall()
     for (broadcast_id,) in due:
