@@ -1,0 +1,89 @@
+"""The sender's parts that need no processes: error classes, backoff, the rate limiter."""
+
+import asyncio
+import time
+from collections import Counter
+
+import aiohttp
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from bot import twilio_gateway as gateway
+from bot.sender import TokenBucket, backoff
+
+
+def rest_error(status, code):
+    return TwilioRestException(status, "https://api.twilio.com/x", "msg", code)
+
+
+@pytest.mark.parametrize("status,code,kind", [
+    (429, 20429, gateway.THROTTLED),
+    (429, None, gateway.THROTTLED),
+    (500, 20500, gateway.UNKNOWN),
+    (503, None, gateway.UNKNOWN),
+    (401, 20003, gateway.HALT),
+    (400, 21211, gateway.PERMANENT),
+    (400, 63003, gateway.PERMANENT),
+    (400, 63024, gateway.PERMANENT),
+    (400, 63016, gateway.PERMANENT),
+    (400, 21610, gateway.OPTED_OUT),
+    (429, 63018, gateway.LIMIT),
+])
+def test_twilio_errors_are_classified_once(status, code, kind):
+    error = gateway.classify(rest_error(status, code))
+    assert error.kind == kind
+    assert error.code == (code or status)
+
+
+@pytest.mark.parametrize("exc", [aiohttp.ServerDisconnectedError(), asyncio.TimeoutError(),
+                                 aiohttp.ClientConnectionError("reset")])
+def test_dropped_connections_and_timeouts_are_unknown_outcomes(exc):
+    assert gateway.classify(exc).kind == gateway.UNKNOWN
+
+
+def test_programming_errors_are_not_swallowed():
+    assert gateway.classify(KeyError("x")) is None
+
+
+def test_backoff_grows_and_is_capped():
+    assert 0.8 <= backoff(1) <= 1.2
+    assert backoff(4) > backoff(2)
+    assert backoff(50) <= 120 * 1.2
+
+
+@pytest.mark.parametrize("status,expected", [
+    ("queued", ("sent", 1)), ("sent", ("sent", 2)), ("delivered", ("delivered", 3)),
+    ("read", ("read", 4)), ("undelivered", ("failed", 9)), ("failed", ("failed", 9)),
+])
+def test_status_callbacks_map_into_a_ranked_vocabulary(status, expected):
+    update = gateway.parse_status({"MessageSid": "SM1", "MessageStatus": status,
+                                   "ErrorCode": "63024"})
+    assert (update.status, update.rank) == expected
+    assert (update.error_code == "63024") == (expected[0] == "failed")
+
+
+def test_unknown_statuses_are_ignored():
+    assert gateway.parse_status({"MessageSid": "SM1", "MessageStatus": "teleported"}) is None
+    assert gateway.parse_status({"MessageStatus": "sent"}) is None
+
+
+def test_rate_limiter_never_exceeds_its_rate_in_any_second():
+    rate = 300
+
+    async def run():
+        bucket = TokenBucket(rate)
+        stamps = []
+        end = time.monotonic() + 2.2
+        while time.monotonic() < end:
+            await bucket.take()
+            stamps.append(time.monotonic())
+        return stamps
+
+    stamps = asyncio.run(run())
+    start = stamps[0]
+    # Every one-second window, sliding by 50 ms, holds at most the rate plus the small burst.
+    worst = max(sum(1 for s in stamps if t0 <= s < t0 + 1)
+                for t0 in (start + i * 0.05 for i in range(25)))
+    assert worst <= rate * 1.05
+    per_second = Counter(int(s - start) for s in stamps)
+    assert per_second[0] >= rate * 0.9, "and it does reach the rate"
