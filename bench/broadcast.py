@@ -17,7 +17,8 @@ import time
 
 import requests
 
-from common import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, base_env, fake_stats, procfile,
+from common import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, base_env, cpu_seconds, fake_stats,
+                    procfile,
                     rss_mb, seed_subscribers, start_fake_twilio, start_web)
 
 
@@ -58,6 +59,7 @@ def run_throughput(subscribers, rate, latency):
         tutorial = tutorial_rate(fake.url)
         requests.post(fake.url + "/_fake/reset", timeout=5)
         posted_at = time.time()
+        cpu_before = cpu_seconds(worker.pid)
         answer, post_seconds = post_broadcast(web, "Unwetterwarnung: Sturmböen bis 100 km/h.")
         deadline = time.monotonic() + subscribers / rate * 4 + 60
         while time.monotonic() < deadline:
@@ -66,6 +68,7 @@ def run_throughput(subscribers, rate, latency):
                 break
             time.sleep(0.2)
         finished_at = time.time()
+        worker_cpu = cpu_seconds(worker.pid) - cpu_before
         stats = fake_stats(fake)
         per_second = [count for _, count in stats["per_second"]]
         full_seconds = per_second[1:-1] or per_second
@@ -79,6 +82,7 @@ def run_throughput(subscribers, rate, latency):
             "max_second": max(per_second) if per_second else 0,
             "tutorial_mps": tutorial,
             "worker_rss_mb": rss_mb(worker.pid),
+            "worker_cpu_ms_per_message": worker_cpu / max(1, stats["messages"]) * 1000,
         }
         result["speedup_vs_tutorial"] = result["mean_mps"] / tutorial
         return result
@@ -88,7 +92,7 @@ def run_throughput(subscribers, rate, latency):
         fake.stop()
 
 
-def run_large(subscribers, rate, latency):
+def run_large(subscribers, rate, latency, seconds=20):
     """POST latency and the sender's memory while it works through a very large broadcast."""
     workdir = tempfile.mkdtemp(prefix="bench-large-")
     fake = start_fake_twilio(latency)
@@ -116,7 +120,7 @@ def run_large(subscribers, rate, latency):
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        time.sleep(20)  # long enough to see whether memory grows with the work done
+        time.sleep(seconds)  # long enough to see whether memory grows with the work done
         stop.set()
         sampler.join()
         sent = fake_stats(fake)["messages"]
@@ -125,7 +129,7 @@ def run_large(subscribers, rate, latency):
                 "worker_rss_idle_mb": idle_rss, "worker_rss_peak_mb": peak,
                 "worker_rss_first_mb": samples[0] if samples else None,
                 "worker_rss_last_mb": samples[-1] if samples else None,
-                "sent_in_20s": sent}
+                "sent": sent, "seconds": seconds}
     finally:
         worker.stop()
         web.stop()
@@ -139,6 +143,8 @@ def main():
     parser.add_argument("--latency", type=float, default=0.15)
     parser.add_argument("--large", type=int, default=0,
                         help="also run the large-broadcast check with this many subscribers")
+    parser.add_argument("--large-seconds", type=int, default=20,
+                        help="how long to watch the sender's memory in the large check")
     args = parser.parse_args()
     result = run_throughput(args.subscribers, args.rate, args.latency)
     print(f"broadcast to {result['subscribers']:,} subscribers, SEND_RATE_LIMIT="
@@ -150,9 +156,10 @@ def main():
           f"mean {result['mean_mps']:.0f} msg/s; busiest second {result['max_second']}")
     print(f"  tutorial loop in the same run: {result['tutorial_mps']:.1f} msg/s -> "
           f"{result['speedup_vs_tutorial']:.0f}x faster")
-    print(f"  worker RSS at the end: {result['worker_rss_mb']:.0f} MB")
+    print(f"  worker RSS at the end: {result['worker_rss_mb']:.0f} MB; worker CPU "
+          f"{result['worker_cpu_ms_per_message']:.2f} ms per message")
     if args.large:
-        large = run_large(args.large, args.rate, args.latency)
+        large = run_large(args.large, args.rate, args.latency, args.large_seconds)
         print(f"large broadcast: {large['subscribers']:,} subscribers "
               f"(seeded in {large['seed_seconds']:.0f} s)")
         print(f"  POST /api/broadcasts answered in {large['post_seconds'] * 1000:.0f} ms "
@@ -160,7 +167,7 @@ def main():
         print(f"  worker RSS: idle {large['worker_rss_idle_mb']:.0f} MB, first sample "
               f"{large['worker_rss_first_mb']:.0f} MB, last {large['worker_rss_last_mb']:.0f} MB, "
               f"peak {large['worker_rss_peak_mb']:.0f} MB while sending "
-              f"{large['sent_in_20s']:,} messages in 20 s")
+              f"{large['sent']:,} messages in {large['seconds']} s")
     return 0
 
 

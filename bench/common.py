@@ -134,3 +134,9 @@ def rss_mb(pid):
         except FileNotFoundError:
             pass
     return total / 1024
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

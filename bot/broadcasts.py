@@ -316,7 +316,7 @@ def recipient(conn, subscriber_id):
 
 
 def broadcast_content(conn, broadcast_id):
-    return conn.execute("SELECT text, media_url, status FROM broadcasts WHERE id = ?",
+    return conn.execute("SELECT text, media_url FROM broadcasts WHERE id = ?",
                         (broadcast_id,)).fetchone()
 
 

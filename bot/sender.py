@@ -90,6 +90,7 @@ class Sender:
         self.in_flight = set()
         self.sendable = set()
         self.sendable_checked = 0.0
+        self.contents = {}
         self.sent_total = 0
 
     # -- the loop ---------------------------------------------------------------------------
@@ -158,6 +159,7 @@ class Sender:
             order = broadcasts.active_order(conn)
             self.sendable = set(order)
             self.sendable_checked = time.monotonic()
+            self.contents = {k: v for k, v in self.contents.items() if k in self.sendable}
             for broadcast_id in order:
                 claimed = broadcasts.claim(conn, broadcast_id, self.batch_size, time.time())
                 if claimed:
@@ -191,13 +193,17 @@ class Sender:
     # -- one message ------------------------------------------------------------------------
 
     async def _send_one(self, item):
-        content = broadcasts.broadcast_content(self.conn, item.broadcast_id)
+        content = self.contents.get(item.broadcast_id)
+        if content is None:
+            # A broadcast's text never changes once written; read it once.
+            content = self.contents[item.broadcast_id] = broadcasts.broadcast_content(
+                self.conn, item.broadcast_id)
         row = broadcasts.recipient(self.conn, item.subscriber_id)
         if row is None:
             # Stop wins: checked now, not when the batch was claimed.
             self.outcomes.skipped.append(("unsubscribed", item.delivery_id))
             return
-        text, media_url, _status = content
+        text, media_url = content
         message = gateway.OutgoingMessage(
             to=self.vault.decrypt(row[0]), body=text, media_url=media_url,
             broadcast_id=item.broadcast_id, to_hash=row[1])
