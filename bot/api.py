@@ -50,7 +50,7 @@ def submit_broadcast(data, created_by):
     Returns the answer dict; raises broadcasts.InvalidBroadcast.
     """
     fields = broadcasts.validate(data, template_mode(), current_app.config["TIMEZONE"])
-    with write(get_db()) as conn:
+    with write(get_db(), durable=True) as conn:
         broadcast_id, status, recipients = broadcasts.create(conn, created_by=created_by,
                                                              **fields)
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,

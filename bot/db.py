@@ -48,7 +48,7 @@ _write_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def write(db):
+def write(db, durable=False):
     """A short write transaction that takes the write lock up front.
 
     ``BEGIN IMMEDIATE`` waits (busy timeout) for the lock instead of failing half-way through
@@ -56,6 +56,10 @@ def write(db):
     gunicorn workers write at once.
     """
     conn = db.conn
+    if durable:
+        # WAL with synchronous=NORMAL survives a killed process but may lose the last commits
+        # on power loss; what must survive that too (a posted warning) syncs on commit.
+        conn.execute("PRAGMA synchronous = FULL")
     # Writers queue on a lock (threads) and an flock (processes) instead of in SQLite's busy
     # handler, which polls in sleeps of 1 to 100 ms and so lets one busy process starve the
     # others. The kernel wakes the next waiter as soon as the lock is free. SQLite's own locking
@@ -74,6 +78,8 @@ def write(db):
                 conn.commit()
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+            if durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
 
 
 _lock_files = {}
