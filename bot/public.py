@@ -141,6 +141,8 @@ def _qr():
 @bp.get("/")
 def index():
     before = request.args.get("vor", type=int)
+    if before is not None and not 0 < before < 2**62:
+        before = None
     entries = archive.published(get_db().conn, limit=20, before_id=before)
     return render_template("public/index.html", channel=channel(), entries=entries,
                            older=entries[-1]["id"] if len(entries) == 20 else None)
