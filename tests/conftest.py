@@ -175,7 +175,10 @@ class Process:
 
 class WebServer(Process):
     def __init__(self, env):
-        self.port = free_port()
+        # A test that needs Twilio's callbacks to reach this server picks the port itself and
+        # sets PUBLIC_URL to match.
+        self.port = int(env.get("PORT") or free_port())
+        self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
         env.setdefault("WEB_CONCURRENCY", "2")
         super().__init__("web", env)
@@ -196,7 +199,7 @@ class WebServer(Process):
         return self.session.post(self.url + path, data=params, headers=headers, timeout=10)
 
     def citizen(self, number=None):
-        return Citizen(self.post, number=number)
+        return Citizen(self.post, public_url=self.public_url, number=number)
 
     def api(self, method, path, **kwargs):
         headers = kwargs.pop("headers", {"Authorization": f"Bearer {ADMIN_TOKEN}"})
