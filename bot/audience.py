@@ -28,7 +28,7 @@ def daily(conn, days, tz_name, today=None):
     return [(day, sub, unsub) for day, (sub, unsub) in sorted(counts.items())]
 
 
-def chart(rows, width=600, height=200, margin=20):
+def chart(rows, width=360, height=170, margin=18):
     """Bar geometry for a server-drawn SVG: no chart library, no script, no inline style."""
     top = max([1] + [max(sub, unsub) for _, sub, unsub in rows])
     plot_height = height - 2 * margin
@@ -43,6 +43,8 @@ def chart(rows, width=600, height=200, margin=20):
                          "width": round(bar, 1), "height": round(h, 1), "kind": kind,
                          "day": day, "value": value})
     labels = [{"x": round(margin + index * slot, 1), "text": day.strftime("%d.%m.")}
-              for index, (day, _, _) in enumerate(rows) if index % 7 == 0]
+              # a date label needs about four bars' width; the last week's would be cut off
+              for index, (day, _, _) in enumerate(rows)
+              if index % 7 == 0 and index <= len(rows) - 4]
     return {"width": width, "height": height, "margin": margin, "top": top, "bars": bars,
             "labels": labels, "baseline": height - margin}
