@@ -60,8 +60,10 @@ def send():
     number = _number()
     body = request.form.get("body", "")[:1600]
     if body.strip():
+        # Stamped before handling, so the citizen's message sorts before the reply to it.
+        sent_at = now_iso()
         handle_inbound(number, body, "SMsim" + secrets.token_hex(14))
-        session["sim_sent"] = (session.get("sim_sent", []) + [[now_iso(), body]])[-HISTORY:]
+        session["sim_sent"] = (session.get("sim_sent", []) + [[sent_at, body]])[-HISTORY:]
     return redirect(url_for("simulator.page") + "#eingabe")
 
 

@@ -406,3 +406,20 @@ def test_simulator_needs_a_session_and_a_csrf_token(config):
     client = create_app(demo).test_client()
     assert client.get("/admin/simulator").status_code == 302
     assert client.post("/admin/simulator", data={"body": "Start"}).status_code == 400
+
+
+def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    app = create_app(demo)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                  input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    console.post("/admin/simulator", {"body": "Start"}, token_page="/admin/simulator")
+    send_from_console(console, "Probealarm: nur ein Test")
+    with app.app_context():  # the worker command is a plain click command
+        assert runner.invoke(args=["worker", "--until-idle"]).exit_code == 0
+    page = console.client.get("/admin/simulator").get_data(as_text=True)
+    chat = page[page.index('id="chat"'):page.index('id="eingabe"')]
+    assert "Meldung ·" in chat and "Probealarm: nur ein Test" in chat
