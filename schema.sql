@@ -107,3 +107,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_to_hash ON outbox (to_hash);
+
+-- Press officers who sign in to the console (/admin). Created by the operator with
+-- `flask --app wsgi users add NAME`; passwords only as Werkzeug hashes.
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- Failed sign-ins, one row each, keyed by account name or by a keyed hash of the client
+-- address. In the database (not in memory) so that every gunicorn worker sees the same count.
+CREATE TABLE IF NOT EXISTS signin_failures (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signin_failures_key_at ON signin_failures (key, at);

@@ -70,13 +70,28 @@ def create_app(test_config=None):
         texts=texts.load_texts(app.config),
     )
 
+    if app.config["PROXY_COUNT"]:
+        # Only the client address: the throttle needs the real one, and PUBLIC_URL already
+        # fixes scheme and host for signatures.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=0,
+                                x_host=0, x_port=0, x_prefix=0)
+
     db.init_app(app)
-    from . import api, commands, health, webhook
+    from . import api, auth, commands, console, health, public, simulator, users, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    public.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(simulator.bp)
     commands.init_app(app)
+    users.init_app(app)
 
     @app.errorhandler(413)
     def too_large(error):

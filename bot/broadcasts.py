@@ -351,3 +351,10 @@ def pause(conn, broadcast_id, reason, resume_at=None):
 def is_sendable(conn, broadcast_id):
     row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
     return row is not None and row[0] in ACTIVE
+
+
+def skip_reasons(conn, broadcast_id):
+    """Why deliveries of a broadcast were skipped: {reason: count} (no recipients named)."""
+    return dict(conn.execute(
+        "SELECT coalesce(error_code, 'unknown'), count(*) FROM deliveries "
+        "WHERE broadcast_id = ? AND state = 'skipped' GROUP BY 1", (broadcast_id,)).fetchall())

@@ -44,6 +44,12 @@ SETTINGS = {
     "LIMIT_PAUSE_MINUTES": (60.0, float),
     "SENDER_POLL_SECONDS": (0.5, float),
     "TIMEZONE": ("Europe/Berlin", str),
+    "CHANNEL_DESCRIPTION": ("", str),
+    "PRIVACY_TEXT_FILE": ("", str),
+    "SIGNIN_MAX_FAILURES": (5, int),
+    "SIGNIN_LOCK_MINUTES": (15.0, float),
+    "CONSOLE_SESSION_HOURS": (12.0, float),
+    "PROXY_COUNT": (0, int),
 }
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
@@ -85,6 +91,10 @@ def load(instance_path, test_config=None):
         values["DATABASE_PATH"] = os.path.join(instance_path, "infokanal.db")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
+    if values["SIGNIN_MAX_FAILURES"] < 1:
+        raise ConfigError("SIGNIN_MAX_FAILURES must be at least 1")
+    if values["PROXY_COUNT"] < 0:
+        raise ConfigError("PROXY_COUNT must be 0 or more")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     from_address = values["TWILIO_WHATSAPP_FROM"]

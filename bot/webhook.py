@@ -62,20 +62,28 @@ def inbound():
     except InvalidAddress as exc:
         return _plain(f"bad request: {exc}", 400)
 
+    return _twiml(handle_inbound(e164, form.get("Body", ""), message_sid))
+
+
+def handle_inbound(e164, body, message_sid):
+    """Handle one citizen message once: the reply text, or None (replay, or nothing to say).
+
+    The webhook and demo mode's citizen simulator both come through here, so the simulator
+    shows exactly what a citizen on WhatsApp would get.
+    """
     services = current_app.extensions["infokanal"]
-    texts = services.texts
-    action, language = texts.classify(form.get("Body", ""))
+    action, language = services.texts.classify(body)
     phone_hash = services.vault.hash(e164)
-    keyword = (form.get("Body") or "").strip()[:40] if action else None
+    keyword = (body or "").strip()[:40] if action else None
 
     with write(get_db()) as conn:
         if not subscribers.record_inbound(conn, message_sid):
-            return _twiml()
+            return None
         reply = _reply(conn, services, action, language, e164, phone_hash, keyword,
                        message_sid)
         if reply and services.demo:
             outbox.add(conn, e164, phone_hash, reply, "reply")
-    return _twiml(reply)
+    return reply
 
 
 def _reply(conn, services, action, language, e164, phone_hash, keyword, message_sid):

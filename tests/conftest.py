@@ -175,11 +175,13 @@ class Process:
 
 class WebServer(Process):
     def __init__(self, env):
+        # A test that needs Twilio's callbacks to reach this server picks the port itself and
+        # sets PUBLIC_URL to match.
         self.port = int(env.get("PORT") or free_port())
+        self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
         env.setdefault("WEB_CONCURRENCY", "2")
         super().__init__("web", env)
-        self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         self.url = f"http://127.0.0.1:{self.port}"
         self.session = requests.Session()
         deadline = time.monotonic() + 30
@@ -254,3 +256,53 @@ def wait_for(predicate, timeout=20, interval=0.05, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+OFFICER = "presse"
+OFFICER_PASSWORD = "ein-langes-Passwort-1"
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def officer(runner):
+    """A press officer account, made the way the operator makes it: with the CLI."""
+    result = runner.invoke(args=["users", "add", OFFICER],
+                           input=f"{OFFICER_PASSWORD}\n{OFFICER_PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    return OFFICER
+
+
+def csrf_from(html):
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+class Console:
+    """A browser-less press officer: the Flask test client plus the form's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, path="/admin/login"):
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def sign_in(self, name=OFFICER, password=OFFICER_PASSWORD, **kwargs):
+        return self.client.post("/admin/login", data={
+            "csrf_token": self.token(), "name": name, "password": password}, **kwargs)
+
+    def post(self, path, data=None, token_page="/admin/compose"):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token(token_page))
+        return self.client.post(path, data=data)
+
+
+@pytest.fixture
+def console(client, officer):
+    signed = Console(client)
+    assert signed.sign_in().status_code == 302
+    return signed

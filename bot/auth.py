@@ -1,0 +1,167 @@
+"""Signing press officers in and out of the console: session, CSRF tokens, sign-in throttle.
+
+The API keeps its bearer token for machines; everything under ``/admin`` needs a session that
+this module opened. Every state-changing form carries a CSRF token bound to the session.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from functools import wraps
+
+from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template,
+                   request, session, url_for)
+
+from . import users
+from .db import get_db, now_iso, write
+
+bp = Blueprint("auth", __name__, url_prefix="/admin")
+
+# Machines authenticate these with a bearer token or a Twilio signature, never with a cookie,
+# so a forged cross-site form cannot act through them.
+CSRF_EXEMPT_BLUEPRINTS = {"api", "webhook"}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def init_app(app):
+    app.config.update(
+        SESSION_COOKIE_NAME="infokanal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["PUBLIC_URL"].startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["CONSOLE_SESSION_HOURS"]),
+    )
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+def csrf_token():
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf():
+    if request.method in _SAFE_METHODS or request.endpoint is None:
+        return None
+    if request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
+        return None
+    expected = session.get("csrf", "")
+    given = request.form.get("csrf_token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return render_template("error.html", title="Formular abgelaufen",
+                               message="Das Formular ist abgelaufen oder kam nicht von dieser "
+                                       "Seite. Bitte laden Sie die Seite neu und versuchen Sie "
+                                       "es noch einmal."), 400
+    return None
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = users.load(get_db().conn, session.get("user_id", -1))
+        if user is None or not hmac.compare_digest(user[1], session.get("stamp", "")):
+            session.pop("user_id", None)
+            session.pop("stamp", None)
+            if request.path.endswith(".json"):
+                return jsonify(error="not signed in"), 401
+            return redirect(url_for("auth.login", next=request.path))
+        g.user = user[0]
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target):
+    """Only our own console pages: never send a fresh session to another site."""
+    if target and target.startswith("/admin") and not target.startswith("//") \
+            and "\\" not in target:
+        return target
+    return url_for("console.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_page = request.values.get("next", "")
+    if request.method == "GET":
+        return render_template("login.html", next_page=next_page, name="")
+    name = request.form.get("name", "").strip()[:64]
+    password = request.form.get("password", "")[:1024]
+    keys = _throttle_keys(name)
+    database = get_db()
+    locked_until = _locked_until(database.conn, keys)
+    if locked_until:
+        minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
+                             .total_seconds() // 60) + 1)
+        message = (f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in "
+                   f"{minutes} Minuten noch einmal.")
+        return render_template("login.html", next_page=next_page, name=name,
+                               error=message), 429
+    user_id = users.authenticate(database.conn, name, password) if name else None
+    with write(database) as conn:
+        if user_id is None:
+            _record_failure(conn, keys)
+        else:
+            conn.execute(f"DELETE FROM signin_failures WHERE key IN "
+                         f"({', '.join('?' * len(keys))})", keys)
+    if user_id is None:
+        return render_template("login.html", next_page=next_page, name=name,
+                               error="Name oder Passwort stimmt nicht."), 401
+    stamp = users.load(database.conn, user_id)[1]
+    # A new session on every sign-in, so a cookie planted before cannot be carried over.
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user_id
+    session["stamp"] = stamp
+    csrf_token()
+    return redirect(_safe_next(next_page))
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    flash("Sie sind abgemeldet.")
+    return redirect(url_for("auth.login"))
+
+
+# --- throttle --------------------------------------------------------------------------------
+
+def _throttle_keys(name):
+    """One key for the account name, one for the client address. The address is stored only
+    as a keyed hash: failed sign-ins are no reason to keep people's IP addresses."""
+    address = request.remote_addr or "unknown"
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(),
+                      hashlib.sha256).hexdigest()[:32]
+    return (f"name:{name.casefold()}", f"ip:{digest}")
+
+
+def _window_seconds():
+    return current_app.config["SIGNIN_LOCK_MINUTES"] * 60
+
+
+def _locked_until(conn, keys):
+    """When the lock of the most restricted key ends, or None when none is locked."""
+    limit = current_app.config["SIGNIN_MAX_FAILURES"]
+    cutoff = now_iso(-_window_seconds())
+    latest_unlock = None
+    for key in keys:
+        rows = conn.execute("SELECT at FROM signin_failures WHERE key = ? AND at > ? "
+                            "ORDER BY at DESC LIMIT ?", (key, cutoff, limit)).fetchall()
+        if len(rows) >= limit:
+            oldest = datetime.fromisoformat(rows[-1][0].replace("Z", "+00:00"))
+            unlock = oldest + timedelta(seconds=_window_seconds())
+            latest_unlock = unlock if latest_unlock is None else max(latest_unlock, unlock)
+    return latest_unlock
+
+
+def _record_failure(conn, keys):
+    now = now_iso()
+    conn.executemany("INSERT INTO signin_failures (key, at) VALUES (?, ?)",
+                     [(key, now) for key in keys])
+    conn.execute("DELETE FROM signin_failures WHERE at < ?", (now_iso(-_window_seconds()),))
+

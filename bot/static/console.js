@@ -1,0 +1,95 @@
+// The console's small helpers. Every page works without them; they only make it livelier.
+// No inline script anywhere: this file is loaded with <script src> so a strict
+// Content-Security-Policy can forbid inline code.
+(function () {
+  "use strict";
+
+  // WhatsApp counts characters (code points), not UTF-16 units: an emoji is one.
+  function length(text) {
+    return Array.from(text.trim()).length;
+  }
+
+  function setupCompose() {
+    var text = document.getElementById("text");
+    var counter = document.getElementById("counter");
+    if (!text || !counter) return;
+    var limit = parseInt(text.getAttribute("data-limit"), 10);
+    var preview = document.getElementById("preview-text");
+    var media = document.getElementById("media_url");
+    var mediaLine = document.getElementById("preview-media");
+    var mediaUrl = document.getElementById("preview-media-url");
+    function update() {
+      var used = length(text.value);
+      counter.textContent = used + " von " + limit + " Zeichen";
+      counter.classList.toggle("over", used > limit);
+      if (used > limit) counter.textContent += ": " + (used - limit) + " zu viel";
+      if (preview) preview.textContent = text.value;
+      if (media && mediaLine) {
+        mediaUrl.textContent = media.value.trim();
+        mediaLine.hidden = media.value.trim() === "";
+      }
+    }
+    text.addEventListener("input", update);
+    if (media) media.addEventListener("input", update);
+    update();
+  }
+
+  function setupConfirmations() {
+    var forms = document.querySelectorAll("form[data-confirm]");
+    Array.prototype.forEach.call(forms, function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+  }
+
+  function renderReasons(list, reasons, none) {
+    if (!list) return;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    if (reasons.length === 0) reasons = [{ reason: none, count: null }];
+    reasons.forEach(function (item) {
+      var li = document.createElement("li");
+      li.textContent = item.count === null ? item.reason : item.reason + ": " + item.count;
+      list.appendChild(li);
+    });
+  }
+
+  function setupCounts() {
+    var box = document.getElementById("counts");
+    if (!box) return;
+    var url = box.getAttribute("data-counts-url");
+    var status = document.getElementById("status");
+    var started = Date.now();
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          Object.keys(data.counts).forEach(function (key) {
+            var cell = box.querySelector('[data-count="' + key + '"]');
+            if (cell) cell.textContent = data.counts[key];
+          });
+          if (status) status.textContent = data.status_label;
+          renderReasons(document.getElementById("failed-reasons"), data.failed, "Keine Fehler.");
+          renderReasons(document.getElementById("skipped-reasons"), data.skipped,
+                        "Nichts übersprungen.");
+          // Delivery and read receipts keep coming after the last send, so a finished
+          // broadcast is still watched, just less often, for a while.
+          var finished = data.status === "done" || data.status === "cancelled";
+          if (Date.now() - started < 15 * 60 * 1000) {
+            window.setTimeout(poll, finished ? 5000 : 1000);
+          }
+        })
+        .catch(function () {
+          window.setTimeout(poll, 5000);
+        });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
+  setupCompose();
+  setupConfirmations();
+  setupCounts();
+})();

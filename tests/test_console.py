@@ -1,0 +1,425 @@
+"""The press office console through the Flask test client, with a real database."""
+
+import re
+import sqlite3
+import time
+
+import pytest
+
+from bot import broadcasts, create_app
+from bot.api import submit_broadcast
+from bot.db import get_db, write
+from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, csrf_from
+
+
+def rows(app, sql, *params):
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def confirm_page(console, text, **fields):
+    return console.post("/admin/compose", dict(text=text, **fields))
+
+
+def send_from_console(console, text, **fields):
+    page = confirm_page(console, text, **fields)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+    form = dict(text=text, nonce=nonce, csrf_token=csrf_from(html), **fields)
+    return console.client.post("/admin/compose", data=form), nonce
+
+
+# --- accounts and the users command ---------------------------------------------------------
+
+def test_users_add_prompts_twice_and_stores_only_a_hash(app, runner):
+    result = runner.invoke(args=["users", "add", "anna"],
+                           input="sehr-geheimes-Wort\nsehr-geheimes-Wort\n")
+    assert result.exit_code == 0 and "anna" in result.output
+    [(stored,)] = rows(app, "SELECT password_hash FROM users WHERE name = 'anna'")
+    assert "sehr-geheimes-Wort" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+    assert "anna" in runner.invoke(args=["users", "list"]).output
+
+
+def test_users_add_refuses_mismatch_short_password_and_duplicates(app, runner):
+    mismatch = runner.invoke(args=["users", "add", "bernd"],
+                             input="erstes-Passwort-x\nzweites-Passwort\n")
+    assert mismatch.exit_code != 0
+    short = runner.invoke(args=["users", "add", "bernd", "--password-stdin"], input="kurz\n")
+    assert short.exit_code != 0 and "12" in short.output
+    ok = runner.invoke(args=["users", "add", "bernd", "--password-stdin"],
+                       input="aus-einem-Skript-123\n")
+    assert ok.exit_code == 0, ok.output
+    again = runner.invoke(args=["users", "add", "bernd", "--password-stdin"],
+                          input="aus-einem-Skript-123\n")
+    assert again.exit_code != 0 and "exists" in again.output
+    bad_name = runner.invoke(args=["users", "add", "a b", "--password-stdin"],
+                             input="aus-einem-Skript-123\n")
+    assert bad_name.exit_code != 0
+    assert rows(app, "SELECT name FROM users") == [("bernd",)]
+
+
+def test_every_users_command_has_help_and_is_in_the_readme(runner):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for command in ("add", "list", "remove", "password"):
+        result = runner.invoke(args=["users", command, "--help"])
+        assert result.exit_code == 0 and result.output.strip()
+        assert f"users {command}" in readme
+
+
+def test_removed_account_loses_its_session(app, console, runner):
+    assert console.client.get("/admin").status_code == 200
+    assert runner.invoke(args=["users", "remove", OFFICER]).exit_code == 0
+    response = console.client.get("/admin")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_new_password_ends_old_sessions(app, console, runner):
+    result = runner.invoke(args=["users", "password", OFFICER, "--password-stdin"],
+                           input="ein-ganz-neues-Passwort\n")
+    assert result.exit_code == 0, result.output
+    assert console.client.get("/admin").status_code == 302
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/compose", "/admin/broadcasts/1",
+                                  "/admin/audience"])
+def test_console_pages_without_session_redirect_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+
+
+def test_counts_endpoint_without_session_is_401_json(client):
+    response = client.get("/admin/broadcasts/1/counts.json")
+    assert response.status_code == 401 and response.json["error"]
+
+
+def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(client, officer):
+    console = Console(client)
+    response = console.sign_in()
+    assert response.status_code == 302 and response.headers["Location"] == "/admin"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie  # PUBLIC_URL is https in the test configuration
+    assert client.get("/admin").status_code == 200
+    out = console.post("/admin/logout", token_page="/admin")
+    assert out.status_code == 302
+    assert client.get("/admin").status_code == 302
+
+
+def test_cookie_is_not_secure_for_a_plain_http_public_url(config, officer):
+    app = create_app(dict(config, PUBLIC_URL="http://127.0.0.1:8000"))
+    app.test_cli_runner().invoke(args=["users", "add", "carla", "--password-stdin"],
+                                 input="noch-ein-Passwort-1\n")
+    response = Console(app.test_client()).sign_in("carla", "noch-ein-Passwort-1")
+    assert response.status_code == 302 and "Secure" not in response.headers["Set-Cookie"]
+
+
+def test_wrong_password_is_refused_in_german(client, officer):
+    response = Console(client).sign_in(password="falsch-falsch-falsch")
+    assert response.status_code == 401
+    assert "Name oder Passwort stimmt nicht" in response.get_data(as_text=True)
+    assert client.get("/admin").status_code == 302
+
+
+def test_sign_in_only_redirects_into_the_console(client, officer):
+    console = Console(client)
+    response = client.post("/admin/login", data={
+        "csrf_token": console.token(), "name": OFFICER, "password": OFFICER_PASSWORD,
+        "next": "//evil.example/admin"})
+    assert response.headers["Location"] == "/admin"
+
+
+def test_sign_in_returns_to_the_page_asked_for(client, officer):
+    console = Console(client)
+    response = client.post("/admin/login", data={
+        "csrf_token": console.token(), "name": OFFICER, "password": OFFICER_PASSWORD,
+        "next": "/admin/audience"})
+    assert response.headers["Location"] == "/admin/audience"
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+def test_sign_in_without_csrf_token_is_refused(client, officer):
+    response = client.post("/admin/login", data={"name": OFFICER, "password": OFFICER_PASSWORD})
+    assert response.status_code == 400
+    assert "Formular" in response.get_data(as_text=True)
+    assert client.get("/admin").status_code == 302
+
+
+def test_compose_with_a_foreign_csrf_token_creates_nothing(app, console, citizen):
+    citizen().send("Start")
+    for token in (None, "x" * 43):
+        data = {"text": "Gefälscht", "nonce": "egal"}
+        if token:
+            data["csrf_token"] = token
+        response = console.client.post("/admin/compose", data=data)
+        assert response.status_code == 400
+    assert rows(app, "SELECT count(*) FROM broadcasts") == [(0,)]
+
+
+def test_cancel_without_csrf_token_changes_nothing(app, console):
+    with app.app_context():
+        answer = submit_broadcast({"text": "Bleibt"}, created_by="test")
+    response = console.client.post(f"/admin/broadcasts/{answer['id']}/cancel")
+    assert response.status_code == 400
+    assert rows(app, "SELECT status FROM broadcasts") == [("queued",)]
+
+
+def test_api_and_webhook_need_no_csrf_token(console, citizen):
+    from tests.conftest import ADMIN_TOKEN
+
+    assert citizen().send("Start").status_code == 200
+    response = console.client.post("/api/broadcasts", json={"text": "Per API"},
+                                   headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 202
+
+
+# --- throttle --------------------------------------------------------------------------------
+
+def test_sign_in_is_throttled_after_five_failures_even_with_the_right_password(client, officer):
+    console = Console(client)
+    for _ in range(5):
+        assert console.sign_in(password="falsch-geraten-1").status_code == 401
+    locked = console.sign_in()
+    assert locked.status_code == 429
+    assert "Zu viele fehlgeschlagene Anmeldungen" in locked.get_data(as_text=True)
+    assert client.get("/admin").status_code == 302
+
+
+def test_throttle_counts_per_client_address_across_account_names(app, officer):
+    attacker = Console(app.test_client())
+    for number in range(5):
+        attacker.sign_in(name=f"rate{number}", password="falsch-geraten-1")
+    assert attacker.sign_in().status_code == 429
+    colleague = Console(app.test_client())
+    response = colleague.sign_in(environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert response.status_code == 302
+
+
+def test_throttle_counts_per_account_across_client_addresses(app, officer):
+    for number in range(5):
+        Console(app.test_client()).sign_in(password="falsch-geraten-1",
+                                           environ_base={"REMOTE_ADDR": f"10.0.0.{number}"})
+    response = Console(app.test_client()).sign_in(environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 429
+
+
+def test_throttle_lifts_after_the_lock_time(config):
+    app = create_app(dict(config, SIGNIN_LOCK_MINUTES=0.02))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    for _ in range(5):
+        console.sign_in(password="falsch-geraten-1")
+    assert console.sign_in().status_code == 429
+    time.sleep(1.3)
+    assert console.sign_in().status_code == 302
+
+
+def test_throttle_never_stores_the_client_address(app, officer):
+    Console(app.test_client()).sign_in(password="falsch-geraten-1",
+                                       environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    keys = [key for (key,) in rows(app, "SELECT key FROM signin_failures")]
+    assert len(keys) == 2 and not any("192.0.2.77" in key for key in keys)
+
+
+# --- compose and send ------------------------------------------------------------------------
+
+def test_confirmation_says_how_many_subscribers_it_will_reach(console, citizen):
+    for _ in range(3):
+        citizen().send("Start")
+    page = confirm_page(console, "Sperrung der B7 ab Montag").get_data(as_text=True)
+    assert "<strong>3</strong> Abonnentinnen und Abonnenten" in page
+    assert "Sperrung der B7 ab Montag" in page
+
+
+def test_sending_from_the_console_queues_one_delivery_per_subscriber(app, console, citizen):
+    for _ in range(3):
+        citizen().send("Start")
+    response, nonce = send_from_console(console, "Hochwasserwarnung für die Altstadt",
+                                        urgent="1")
+    assert response.status_code == 302
+    assert rows(app, "SELECT text, status, recipients, urgent, created_by FROM broadcasts") == [
+        ("Hochwasserwarnung für die Altstadt", "queued", 3, 1, f"console:{OFFICER}")]
+    assert rows(app, "SELECT count(*) FROM deliveries") == [(3,)]
+    detail = console.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "wird an 3 Abonnentinnen und Abonnenten gesendet" in detail
+
+
+def test_sending_the_same_confirmation_twice_queues_it_once(app, console, citizen):
+    citizen().send("Start")
+    response, nonce = send_from_console(console, "Nur einmal")
+    again = console.post("/admin/compose", {"text": "Nur einmal", "nonce": nonce})
+    assert again.status_code == 302 and again.headers["Location"] == "/admin"
+    assert rows(app, "SELECT count(*) FROM broadcasts") == [(1,)]
+
+
+def test_scheduled_broadcast_from_the_console(app, console):
+    response, _ = send_from_console(console, "Termin", send_at="2099-12-24T18:00")
+    assert response.status_code == 302
+    [(status, send_at)] = rows(app, "SELECT status, send_at FROM broadcasts")
+    assert status == "scheduled" and send_at.startswith("2099-12-24T17:00")
+
+
+@pytest.mark.parametrize("fields, german", [
+    ({"text": "   "}, "Bitte geben Sie einen Text ein"),
+    ({"text": "x" * 1601}, "Der Text hat 1601 Zeichen; erlaubt sind höchstens 1600"),
+    ({"text": "Bild", "media_url": "ftp://x"}, "Bild-Adresse"),
+    ({"text": "Alt", "send_at": "2001-01-01T10:00"}, "Vergangenheit"),
+    ({"text": "Kaputt", "send_at": "morgen früh"}, "kein gültiges Datum"),
+])
+def test_invalid_compose_is_explained_in_german_without_5xx(app, console, fields, german):
+    response = console.post("/admin/compose", fields)
+    assert response.status_code == 400
+    assert german in response.get_data(as_text=True)
+    assert rows(app, "SELECT count(*) FROM broadcasts") == [(0,)]
+
+
+def test_template_mode_limits_the_counter_to_1024(config, officer):
+    app = create_app(dict(config, BROADCAST_CONTENT_SID="HX" + "0" * 32))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    page = console.client.get("/admin/compose").get_data(as_text=True)
+    assert 'data-limit="1024"' in page and 'id="media_url"' not in page
+
+
+# --- list, detail, cancel --------------------------------------------------------------------
+
+def test_detail_groups_failures_and_skips_in_plain_german(app, console, citizen):
+    for _ in range(6):
+        citizen().send("Start")
+    with app.app_context():
+        answer = submit_broadcast({"text": "Test"}, created_by="test")
+        with write(get_db()) as conn:
+            claimed = broadcasts.claim(conn, answer["id"], 10, time.time())
+            ids = [item.delivery_id for item in claimed]
+            broadcasts.record_outcomes(
+                conn, sent=[("SM" + "a" * 32, ids[0])],
+                failed=[("63003", ids[1]), ("21211", ids[2]), ("63016", ids[3]),
+                        ("99999", ids[4])],
+                skipped=[("unsubscribed", ids[5])], retry=[], unknown_retries={})
+    page = console.client.get(f"/admin/broadcasts/{answer['id']}").get_data(as_text=True)
+    assert "Nummer nicht bei WhatsApp / ungültig: 2" in page
+    assert "Vorlage fehlt (außerhalb 24-Stunden-Fenster): 1" in page
+    assert "Sonstiger Fehler (Code 99999): 1" in page
+    assert "Vor dem Versand abgemeldet: 1" in page
+    counts = console.client.get(f"/admin/broadcasts/{answer['id']}/counts.json").json
+    assert counts["counts"]["failed"] == 4 and counts["counts"]["sent"] == 1
+    assert counts["failed"][0] == {"reason": "Nummer nicht bei WhatsApp / ungültig", "count": 2}
+
+
+def test_cancel_from_the_console(app, console, citizen):
+    citizen().send("Start")
+    with app.app_context():
+        answer = submit_broadcast({"text": "Abbrechen"}, created_by="test")
+    detail = f"/admin/broadcasts/{answer['id']}"
+    response = console.post(f"{detail}/cancel", token_page=detail)
+    assert response.status_code == 302
+    assert rows(app, "SELECT status FROM broadcasts") == [("cancelled",)]
+    page = console.client.get(detail).get_data(as_text=True)
+    assert "abgebrochen" in page and 'id="cancel"' not in page
+    again = console.post(f"{detail}/cancel", token_page=detail)
+    assert again.status_code == 302
+
+
+def test_unknown_broadcast_is_404_not_5xx(console):
+    assert console.client.get("/admin/broadcasts/999").status_code == 404
+    assert console.client.get("/admin/broadcasts/999/counts.json").status_code == 404
+    assert console.post("/admin/broadcasts/999/cancel").status_code == 404
+
+
+def test_list_shows_broadcasts_with_status(app, console):
+    with app.app_context():
+        submit_broadcast({"text": "Erste Meldung"}, created_by="test")
+    page = console.client.get("/admin").get_data(as_text=True)
+    assert "Erste Meldung" in page and "wartet" in page
+
+
+# --- audience --------------------------------------------------------------------------------
+
+def test_audience_shows_counts_per_day_and_never_a_number(console, citizen):
+    erika, max_ = citizen(), citizen()
+    erika.send("Start")
+    max_.send("Start")
+    max_.send("Stop")
+    page = console.client.get("/admin/audience").get_data(as_text=True)
+    assert re.search(r'id="active">\s*1\s*<', page)
+    assert "2 Anmeldungen, 1 Abmeldungen" in page
+    assert "<svg" in page and 'class="subscribed"' in page
+    for number in (erika.number, max_.number):
+        assert number[-7:] not in page
+
+
+def test_console_pages_have_no_inline_script_or_style(app, console, citizen):
+    citizen().send("Start")
+    with app.app_context():
+        answer = submit_broadcast({"text": "Inline?"}, created_by="test")
+    pages = ["/admin", "/admin/compose", f"/admin/broadcasts/{answer['id']}", "/admin/audience"]
+    pages.append(None)
+    html = [console.client.get(path).get_data(as_text=True) for path in pages if path]
+    html.append(confirm_page(console, "Vorschau").get_data(as_text=True))
+    for page in html:
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page)
+        assert not re.search(r"\son[a-z]+\s*=", page)
+        assert " style=" not in page
+
+
+# --- simulator -------------------------------------------------------------------------------
+
+def test_simulator_does_not_exist_with_twilio_credentials(console):
+    assert console.client.get("/admin/simulator").status_code == 404
+
+
+@pytest.fixture
+def demo_console(config):
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    app = create_app(demo)
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    assert console.sign_in().status_code == 302
+    return console
+
+
+def test_simulator_answers_like_whatsapp_and_masks_the_number(demo_console):
+    sent = demo_console.post("/admin/simulator", {"body": "Start"},
+                             token_page="/admin/simulator")
+    assert sent.status_code == 302
+    page = demo_console.client.get("/admin/simulator").get_data(as_text=True)
+    assert "Willkommen beim Infokanal" in page
+    masked = re.search(r'id="sim-number">([^<]+)<', page).group(1)
+    assert "•••" in masked
+    assert not re.search(r"\+49155\d{8}", page)
+    demo_console.post("/admin/simulator", {"body": "Stop"}, token_page="/admin/simulator")
+    assert "abgemeldet" in demo_console.client.get("/admin/simulator").get_data(as_text=True)
+
+
+def test_simulator_needs_a_session_and_a_csrf_token(config):
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    client = create_app(demo).test_client()
+    assert client.get("/admin/simulator").status_code == 302
+    assert client.post("/admin/simulator", data={"body": "Start"}).status_code == 400
+
+
+def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    app = create_app(demo)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                  input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    console.post("/admin/simulator", {"body": "Start"}, token_page="/admin/simulator")
+    send_from_console(console, "Probealarm: nur ein Test")
+    with app.app_context():  # the worker command is a plain click command
+        assert runner.invoke(args=["worker", "--until-idle"]).exit_code == 0
+    page = console.client.get("/admin/simulator").get_data(as_text=True)
+    chat = page[page.index('id="chat"'):page.index('id="eingabe"')]
+    assert "Meldung ·" in chat and "Probealarm: nur ein Test" in chat
