@@ -45,9 +45,9 @@ def write(db):
 
     ``BEGIN IMMEDIATE`` waits (busy timeout) for the lock instead of failing half-way through
     the way a deferred transaction upgrading from read to write can, which matters when many
-    gunicorn workers write at once.
+    gunicorn workers write at once. Takes a sqlite-utils Database or a plain connection.
     """
-    conn = db.conn
+    conn = getattr(db, "conn", db)
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
