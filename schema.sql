@@ -103,3 +103,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_to_hash ON outbox (to_hash);
+
+-- Small facts the service keeps about itself, e.g. when the retention cleanup last ran.
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

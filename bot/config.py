@@ -44,7 +44,16 @@ SETTINGS = {
     "LIMIT_PAUSE_MINUTES": (60.0, float),
     "SENDER_POLL_SECONDS": (0.5, float),
     "TIMEZONE": ("Europe/Berlin", str),
+    "RETENTION_INBOUND_DAYS": (30.0, float),
+    "RETENTION_DELIVERY_DAYS": (30.0, float),
+    "RETENTION_CONSENT_YEARS": (3.0, float),
+    "CLEANUP_INTERVAL_HOURS": (24.0, float),
 }
+
+# Retention must end: zero or less would mean "keep forever" or "delete at once", and neither
+# is a retention period a data-protection officer can sign.
+_POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
+             "CLEANUP_INTERVAL_HOURS")
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
@@ -85,6 +94,9 @@ def load(instance_path, test_config=None):
         values["DATABASE_PATH"] = os.path.join(instance_path, "infokanal.db")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
+    for name in _POSITIVE:
+        if values[name] <= 0:
+            raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     from_address = values["TWILIO_WHATSAPP_FROM"]
