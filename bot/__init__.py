@@ -74,13 +74,14 @@ def create_app(test_config=None):
     )
 
     db.init_app(app)
-    from . import api, commands, health, keys, retention, webhook
+    from . import api, commands, health, keys, privacy, retention, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     commands.init_app(app)
     keys.init_app(app)
+    privacy.init_app(app)
     retention.init_app(app)
 
     @app.errorhandler(413)
@@ -100,6 +101,7 @@ def _keyless_cli_app(app, error):
 
     log.error("%s", error)
     keys.init_app(app)
+    privacy.init_app(app)
     retention.init_app(app)
 
     @app.before_request
