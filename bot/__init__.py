@@ -74,7 +74,7 @@ def create_app(test_config=None):
     )
 
     db.init_app(app)
-    from . import api, commands, health, keys, privacy, retention, webhook
+    from . import api, backup, commands, health, keys, privacy, retention, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
@@ -83,6 +83,7 @@ def create_app(test_config=None):
     keys.init_app(app)
     privacy.init_app(app)
     retention.init_app(app)
+    backup.init_app(app)
 
     @app.errorhandler(413)
     def too_large(error):
@@ -103,6 +104,7 @@ def _keyless_cli_app(app, error):
     keys.init_app(app)
     privacy.init_app(app)
     retention.init_app(app)
+    backup.init_app(app)
 
     @app.before_request
     def refuse():
