@@ -74,8 +74,9 @@ def create_app(test_config=None):
     )
 
     db.init_app(app)
-    from . import api, backup, commands, health, keys, privacy, retention, webhook
+    from . import api, backup, commands, health, keys, privacy, retention, security, webhook
 
+    security.init_app(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -102,9 +103,6 @@ def _keyless_cli_app(app, error):
 
     log.error("%s", error)
     keys.init_app(app)
-    privacy.init_app(app)
-    retention.init_app(app)
-    backup.init_app(app)
 
     @app.before_request
     def refuse():
