@@ -125,3 +125,9 @@ CREATE TABLE IF NOT EXISTS signin_failures (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signin_failures_key_at ON signin_failures (key, at);
+
+-- Small facts the service keeps about itself, e.g. when the retention cleanup last ran.
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -50,9 +50,12 @@ def create_app(test_config=None):
             log.warning("Demo API token is in %s",
                         os.path.join(app.instance_path, "demo-admin-token"))
     elif not app.config["DATA_KEY"]:
-        raise config_module.ConfigError(
+        error = config_module.ConfigError(
             "DATA_KEY is not set. Phone numbers are stored encrypted and need a key: run "
             "'flask --app wsgi keys new', put the printed line into .env, keep a copy safe.")
+        if test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+            return _keyless_cli_app(app, error)
+        raise error
     if not mode.demo and not app.config["PUBLIC_URL"]:
         log.warning("PUBLIC_URL is not set: signatures are checked against the URL this "
                     "app sees, which is wrong behind a proxy or TLS terminator.")
@@ -79,8 +82,10 @@ def create_app(test_config=None):
                                 x_host=0, x_port=0, x_prefix=0)
 
     db.init_app(app)
-    from . import api, auth, commands, console, health, public, simulator, users, webhook
+    from . import (api, auth, backup, commands, console, health, keys, privacy, public,
+                   retention, security, simulator, users, webhook)
 
+    security.init_app(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -92,10 +97,32 @@ def create_app(test_config=None):
     app.register_blueprint(simulator.bp)
     commands.init_app(app)
     users.init_app(app)
+    keys.init_app(app)
+    privacy.init_app(app)
+    retention.init_app(app)
+    backup.init_app(app)
 
     @app.errorhandler(413)
     def too_large(error):
         return jsonify(error="request too large"), 413
+
+    return app
+
+
+def _keyless_cli_app(app, error):
+    """The app the Flask CLI gets when DATA_KEY is missing: it can only make a key.
+
+    ``flask --app wsgi keys new`` must work in exactly the situation that needs it, yet the
+    service itself must not start; gunicorn never runs under the Flask CLI, so it still fails.
+    """
+    from . import keys
+
+    log.error("%s", error)
+    keys.init_app(app)
+
+    @app.before_request
+    def refuse():
+        return str(error) + "\n", 503
 
     return app
 

@@ -50,7 +50,16 @@ SETTINGS = {
     "SIGNIN_LOCK_MINUTES": (15.0, float),
     "CONSOLE_SESSION_HOURS": (12.0, float),
     "PROXY_COUNT": (0, int),
+    "RETENTION_INBOUND_DAYS": (30.0, float),
+    "RETENTION_DELIVERY_DAYS": (30.0, float),
+    "RETENTION_CONSENT_YEARS": (3.0, float),
+    "CLEANUP_INTERVAL_HOURS": (24.0, float),
 }
+
+# Retention must end: zero or less would mean "keep forever" or "delete at once", and neither
+# is a retention period a data-protection officer can sign.
+_POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
+             "CLEANUP_INTERVAL_HOURS")
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
@@ -95,6 +104,9 @@ def load(instance_path, test_config=None):
         raise ConfigError("SIGNIN_MAX_FAILURES must be at least 1")
     if values["PROXY_COUNT"] < 0:
         raise ConfigError("PROXY_COUNT must be 0 or more")
+    for name in _POSITIVE:
+        if values[name] <= 0:
+            raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     from_address = values["TWILIO_WHATSAPP_FROM"]

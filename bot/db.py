@@ -53,9 +53,9 @@ def write(db, durable=False):
 
     ``BEGIN IMMEDIATE`` waits (busy timeout) for the lock instead of failing half-way through
     the way a deferred transaction upgrading from read to write can, which matters when many
-    gunicorn workers write at once.
+    gunicorn workers write at once. Takes a sqlite-utils Database or a plain connection.
     """
-    conn = db.conn
+    conn = getattr(db, "conn", db)
     if durable:
         # WAL with synchronous=NORMAL survives a killed process but may lose the last commits
         # on power loss; what must survive that too (a posted warning) syncs on commit.
@@ -65,7 +65,7 @@ def write(db, durable=False):
     # others. The kernel wakes the next waiter as soon as the lock is free. SQLite's own locking
     # and busy timeout stay underneath for anything that does not come through here.
     with _write_lock:
-        fd = _lock_file(db.lock_path)
+        fd = _lock_file(getattr(db, "lock_path", None) or _lock_path_of(conn))
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -83,6 +83,11 @@ def write(db, durable=False):
 
 
 _lock_files = {}
+
+
+def _lock_path_of(conn):
+    """The lock file of a plain sqlite3 connection (one not opened through connect())."""
+    return conn.execute("PRAGMA database_list").fetchone()[2] + "-writelock"
 
 
 def _lock_file(path):

@@ -9,9 +9,10 @@ token bucket keeps every second under it.
 import asyncio
 import logging
 import random
+import sqlite3
 import time
 
-from . import broadcasts, db, outbox, subscribers
+from . import broadcasts, db, outbox, retention, subscribers
 from . import twilio_gateway as gateway
 from .db import now_iso, write
 
@@ -92,6 +93,8 @@ class Sender:
         self.sendable_checked = 0.0
         self.contents = {}
         self.sent_total = 0
+        self.retention_settings = None  # build() sets it; None: no cleanup (unit tests)
+        self.cleanup_checked = float("-inf")
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class Sender:
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             while not self.stopping.is_set():
+                self._cleanup_if_due()
                 batch = self._next_batch()
                 if not batch:
                     if until_idle and not self.in_flight and not self._pending_work():
@@ -148,6 +152,21 @@ class Sender:
 
     def stop(self):
         self.stopping.set()
+
+    def _cleanup_if_due(self, check_every_seconds=60):
+        """The daily retention cleanup; the database knows when it last ran."""
+        if self.retention_settings is None:
+            return
+        if time.monotonic() - self.cleanup_checked < check_every_seconds:
+            return
+        self.cleanup_checked = time.monotonic()
+        try:
+            counts = retention.run_if_due(self.database, self.retention_settings)
+        except sqlite3.Error:
+            log.exception("Retention cleanup failed; trying again in a minute")
+            return
+        if counts is not None:
+            log.info("Retention cleanup: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
 
     # -- storage ----------------------------------------------------------------------------
 
@@ -283,11 +302,13 @@ def build(config, vault, demo):
             status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
             max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
             timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
-    return Sender(
+    sender = Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
         max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
         limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60)
+    sender.retention_settings = config
+    return sender
 
 
 async def serve(config, vault, demo, until_idle=False):

@@ -35,9 +35,11 @@ def subscribe(conn, vault, e164, phone_hash, keyword, message_sid):
 
 
 def unsubscribe(conn, phone_hash, keyword, message_sid):
-    cursor = conn.execute("DELETE FROM subscribers WHERE phone_hash = ?", (phone_hash,))
-    if cursor.rowcount == 0:
+    row = conn.execute("DELETE FROM subscribers WHERE phone_hash = ? RETURNING id",
+                       (phone_hash,)).fetchone()
+    if row is None:
         return NOT_SUBSCRIBED
+    _unlink_deliveries(conn, row[0])
     _consent(conn, phone_hash, "unsubscribe", keyword, message_sid, now_iso())
     return REMOVED
 
@@ -47,7 +49,18 @@ def unsubscribe_by_id(conn, subscriber_id, reason):
     row = conn.execute("DELETE FROM subscribers WHERE id = ? RETURNING phone_hash",
                        (subscriber_id,)).fetchone()
     if row:
+        _unlink_deliveries(conn, subscriber_id)
         _consent(conn, row[0], "unsubscribe", reason, None, now_iso())
+
+
+def _unlink_deliveries(conn, subscriber_id):
+    """Whoever leaves is no longer linked to what they were sent; the counts stay.
+
+    It also keeps a later subscriber who gets the same row id (SQLite reuses the highest one)
+    from inheriting someone else's deliveries; queued ones are skipped by the sender.
+    """
+    return conn.execute("UPDATE deliveries SET subscriber_id = NULL WHERE subscriber_id = ?",
+                        (subscriber_id,)).rowcount
 
 
 def is_subscribed(conn, phone_hash):

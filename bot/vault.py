@@ -22,16 +22,30 @@ def new_key():
     return Fernet.generate_key().decode("ascii")
 
 
-def parse_data_key(value):
+def split_data_key(value):
+    """The Fernet keys in DATA_KEY, newest (the one that encrypts) first."""
     keys = [k.strip() for k in (value or "").split(",") if k.strip()]
     if not keys:
         raise DataKeyError("DATA_KEY is empty")
     try:
-        return MultiFernet([Fernet(k.encode("ascii")) for k in keys])
+        return [Fernet(k.encode("ascii")) for k in keys]
     except (ValueError, UnicodeEncodeError) as exc:
         raise DataKeyError(
             "DATA_KEY must be Fernet keys (32 random bytes, url-safe base64), comma-separated"
         ) from exc
+
+
+def parse_data_key(value):
+    return MultiFernet(split_data_key(value))
+
+
+def opens(fernet, token):
+    """True when this one key decrypts the token (it was written under it)."""
+    try:
+        fernet.decrypt(token.encode("ascii"))
+    except InvalidToken:
+        return False
+    return True
 
 
 def new_lookup_key():

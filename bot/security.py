@@ -1,0 +1,51 @@
+"""Security headers on every response, and JSON (never a traceback) for failures under /api.
+
+The policy allows scripts and styles from this site only: no inline script, no inline style,
+so that injected markup cannot run. Pages may not be framed (clickjacking), and no page tells
+another site which page a citizen came from.
+"""
+
+from flask import jsonify, request
+from werkzeug.exceptions import InternalServerError
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+HSTS_SECONDS = 365 * 24 * 3600
+
+
+def headers(public_url):
+    values = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    # Only when the public address is HTTPS: on plain HTTP (demo, tests) it would be ignored,
+    # and behind a TLS terminator the app never sees the scheme itself.
+    if public_url.startswith("https://"):
+        values["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
+    return values
+
+
+def _json_errors(path):
+    return path.startswith("/api/") or path.startswith("/twilio/")
+
+
+def init_app(app):
+    fixed = headers(app.config["PUBLIC_URL"])
+
+    @app.after_request
+    def add_headers(response):
+        for name, value in fixed.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(error):
+        # Flask has logged the exception (numbers masked) before calling this; the client
+        # learns only that it failed.
+        if _json_errors(request.path):
+            return jsonify(error="internal server error"), 500
+        return error

@@ -1,0 +1,28 @@
+"""The operator commands and settings of the privacy issue are documented and explain
+themselves: the README names each one, and each answers --help."""
+
+from pathlib import Path
+
+import pytest
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [["keys", "new"], ["keys", "rotate"], ["privacy", "export"],
+                                     ["privacy", "erase"], ["backup"], ["cleanup"]])
+def test_command_has_help_and_is_in_the_readme(app, command):
+    result = app.test_cli_runner().invoke(args=[*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert f"flask --app wsgi {' '.join(command)}" in README
+
+
+@pytest.mark.parametrize("name", ["DATA_KEY", "RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS",
+                                  "RETENTION_CONSENT_YEARS", "CLEANUP_INTERVAL_HOURS",
+                                  "ACCESS_LOG"])
+def test_setting_is_in_the_configuration_table(name):
+    assert f"| `{name}` |" in README
+
+
+def test_readme_has_the_sections_for_the_data_protection_officer():
+    assert "## Datenschutz" in README and "Verzeichnis von Verarbeitungstätigkeiten" in README
+    assert "## Operations: keys, backup and restore" in README
