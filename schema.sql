@@ -29,17 +29,18 @@ CREATE INDEX IF NOT EXISTS consent_events_phone_hash ON consent_events (phone_ha
 CREATE INDEX IF NOT EXISTS consent_events_at ON consent_events (at);
 
 -- Webhook deduplication: a replayed MessageSid fails the primary key.
+-- WITHOUT ROWID and no index on received_at: one B-tree to write per webhook; the daily
+-- retention cleanup can afford a scan.
 CREATE TABLE IF NOT EXISTS inbound_messages (
     message_sid TEXT PRIMARY KEY,
     received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbound_messages_received_at ON inbound_messages (received_at);
+) WITHOUT ROWID;
 
 -- When the auto-notice last went to a sender (by hash), for the once-per-window throttle.
 CREATE TABLE IF NOT EXISTS notice_throttle (
     phone_hash TEXT PRIMARY KEY,
     sent_at TEXT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS broadcasts (
     id INTEGER PRIMARY KEY,

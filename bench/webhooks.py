@@ -95,11 +95,13 @@ def main():
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     workdir = tempfile.mkdtemp(prefix="bench-webhooks-")
-    env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers)
+    env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers,
+                   WEB_THREADS=args.threads)
     seed_subscribers(env, 20_000)
     web = start_web(env)
     try:
@@ -116,7 +118,7 @@ def main():
         status = wrk(web.url + "/twilio/status", args.seconds, args.connections, status_script)
     finally:
         web.stop()
-    print(f"gunicorn ({args.workers} workers x 4 threads), wrk -t2 -c{args.connections} "
+    print(f"gunicorn ({args.workers} workers x {args.threads} threads), wrk -t2 -c{args.connections} "
           f"-d{args.seconds}s, loopback")
     for name, result in (("GET /healthz", health), ("POST /twilio/messages", inbound),
                          ("POST /twilio/status", status)):

@@ -6,6 +6,7 @@ connection per request, closed on teardown), the sender calls ``connect()`` once
 
 import contextlib
 import fcntl
+import itertools
 import os
 import sqlite3
 import threading
@@ -39,6 +40,9 @@ def connect(path):
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Checkpoints run after the write lock is released (see write()), not inside a commit
+    # that every other writer is waiting for.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     database = sqlite_utils.Database(conn)
     database.lock_path = f"{path}-writelock"
     return database
@@ -80,6 +84,21 @@ def write(db, durable=False):
             fcntl.flock(fd, fcntl.LOCK_UN)
             if durable:
                 conn.execute("PRAGMA synchronous = NORMAL")
+        _checkpoint_now_and_then(conn)
+
+
+_commits = itertools.count(1)
+CHECKPOINT_EVERY = 200
+
+
+def _checkpoint_now_and_then(conn):
+    """Copy the WAL back into the database every few hundred commits of this process.
+
+    PASSIVE never waits for readers or writers; the WAL stays small as SQLite's own
+    auto-checkpoint would keep it, but the work is done outside the write lock.
+    """
+    if next(_commits) % CHECKPOINT_EVERY == 0:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 _lock_files = {}

@@ -35,7 +35,7 @@ def cleanup(conn, settings, now=None):
     consent_cutoff = before(days=settings["RETENTION_CONSENT_YEARS"] * DAYS_PER_YEAR)
     counts = {
         "inbound_messages": _batched(
-            conn, "DELETE FROM inbound_messages WHERE rowid IN (SELECT rowid FROM "
+            conn, "DELETE FROM inbound_messages WHERE message_sid IN (SELECT message_sid FROM "
                   "inbound_messages WHERE received_at < ? LIMIT ?)",
             before(days=settings["RETENTION_INBOUND_DAYS"])),
         "deliveries_unlinked": _batched(
@@ -49,7 +49,7 @@ def cleanup(conn, settings, now=None):
                   "message_status m WHERE m.updated_at < ? AND NOT EXISTS ("
                   "SELECT 1 FROM deliveries d WHERE d.sid = m.sid) LIMIT ?)", delivery_cutoff),
         "notice_throttle": _batched(
-            conn, "DELETE FROM notice_throttle WHERE rowid IN (SELECT rowid FROM "
+            conn, "DELETE FROM notice_throttle WHERE phone_hash IN (SELECT phone_hash FROM "
                   "notice_throttle WHERE sent_at < ? LIMIT ?)",
             before(hours=settings["NOTICE_WINDOW_HOURS"])),
         "consent_events": _batched(

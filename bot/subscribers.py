@@ -22,12 +22,13 @@ def record_inbound(conn, message_sid):
     return True
 
 
-def subscribe(conn, vault, e164, phone_hash, keyword, message_sid):
+def subscribe(conn, vault, e164, phone_hash, keyword, message_sid, phone_enc=None):
+    """``phone_enc`` may be encrypted beforehand, to keep the write lock short."""
     at = now_iso()
     cursor = conn.execute(
         "INSERT INTO subscribers (phone_hash, phone_enc, subscribed_at) VALUES (?, ?, ?) "
         "ON CONFLICT (phone_hash) DO NOTHING",
-        (phone_hash, vault.encrypt(e164), at))
+        (phone_hash, phone_enc or vault.encrypt(e164), at))
     if cursor.rowcount == 0:
         return ALREADY
     _consent(conn, phone_hash, "subscribe", keyword, message_sid, at)

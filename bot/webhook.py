@@ -75,22 +75,25 @@ def handle_inbound(e164, body, message_sid):
     action, language = services.texts.classify(body)
     phone_hash = services.vault.hash(e164)
     keyword = (body or "").strip()[:40] if action else None
+    # Encrypt before taking the write lock: every other webhook waits while it is held.
+    phone_enc = services.vault.encrypt(e164) if action == "start" else None
 
     with write(get_db()) as conn:
         if not subscribers.record_inbound(conn, message_sid):
             return None
         reply = _reply(conn, services, action, language, e164, phone_hash, keyword,
-                       message_sid)
+                       message_sid, phone_enc)
         if reply and services.demo:
             outbox.add(conn, e164, phone_hash, reply, "reply")
     return reply
 
 
-def _reply(conn, services, action, language, e164, phone_hash, keyword, message_sid):
+def _reply(conn, services, action, language, e164, phone_hash, keyword, message_sid,
+           phone_enc):
     texts = services.texts
     if action == "start":
         result = subscribers.subscribe(conn, services.vault, e164, phone_hash, keyword,
-                                       message_sid)
+                                       message_sid, phone_enc)
         return texts.get("welcome" if result == subscribers.NEW else "already_subscribed",
                          language)
     if action == "stop":
