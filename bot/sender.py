@@ -15,6 +15,7 @@ import time
 from . import broadcasts, db, outbox, retention, subscribers
 from . import twilio_gateway as gateway
 from .db import now_iso, write
+from .vault import DataKeyError
 
 log = logging.getLogger(__name__)
 
@@ -223,13 +224,26 @@ class Sender:
             self.outcomes.skipped.append(("unsubscribed", item.delivery_id))
             return
         text, media_url = content
-        message = gateway.OutgoingMessage(
-            to=self.vault.decrypt(row[0]), body=text, media_url=media_url,
-            broadcast_id=item.broadcast_id, to_hash=row[1])
+        try:
+            to = self.vault.decrypt(row[0])
+        except DataKeyError:
+            log.error("DATA_KEY cannot decrypt a subscriber of broadcast %d: paused. Start "
+                      "the worker with the key the numbers were written under (DATA_KEY=new,old "
+                      "during a rotation), then resume it.", item.broadcast_id)
+            self._pause(item, "data key", None)
+            return
+        message = gateway.OutgoingMessage(to=to, body=text, media_url=media_url,
+                                          broadcast_id=item.broadcast_id, to_hash=row[1])
         try:
             sid = await self.transport.send(message)
         except gateway.SendError as error:
             self._handle_error(item, error)
+            return
+        except Exception:  # noqa: BLE001 - a bug must not strand the delivery in 'sending'
+            log.exception("unexpected error sending a delivery of broadcast %d; retrying later",
+                          item.broadcast_id)
+            self.outcomes.retry.append((time.time() + backoff(item.attempts),
+                                        item.delivery_id))
             return
         self.outcomes.sent.append((sid, item.delivery_id))
         self.sent_total += 1

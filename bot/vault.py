@@ -64,7 +64,10 @@ class Vault:
         return self._fernet.encrypt(e164.encode("ascii")).decode("ascii")
 
     def decrypt(self, token):
-        return self._fernet.decrypt(token.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("ascii")
+        except InvalidToken as exc:
+            raise DataKeyError("no key in DATA_KEY opens this number") from exc
 
     def rotate(self, token):
         """Re-encrypt a token under the newest key."""

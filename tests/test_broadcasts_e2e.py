@@ -182,6 +182,28 @@ def test_bad_credentials_pause_the_broadcast_instead_of_failing_everyone(deploym
     assert paused["counts"]["queued"] == 4
 
 
+def test_numbers_the_data_key_cannot_open_pause_the_broadcast(deployment):
+    import sqlite3
+
+    from cryptography.fernet import Fernet
+
+    from bot.vault import new_key
+
+    d = deployment.start()
+    d.citizens(3)
+    answer = d.post(text="Info")
+    # As if the numbers had been written under a key the worker was not given.
+    foreign = Fernet(new_key().encode()).encrypt(b"+4915100000000").decode()
+    with sqlite3.connect(d.env["DATABASE_PATH"]) as conn:
+        conn.execute("UPDATE subscribers SET phone_enc = ?", (foreign,))
+    d.start_worker()
+    paused = d.wait_status(answer["id"], "paused")
+    assert paused["pause_reason"] == "data key"
+    assert paused["counts"]["queued"] == 3 and paused["counts"]["failed"] == 0
+    assert d.api.messages == []
+    assert "DATA_KEY cannot decrypt" in d.worker.output()
+
+
 def test_messaging_limit_pauses_and_resumes_by_itself(deployment):
     d = deployment.start(LIMIT_PAUSE_MINUTES=0.03)  # about two seconds
     people = d.citizens(4)
