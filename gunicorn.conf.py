@@ -14,3 +14,6 @@ access_log_format = ACCESS_FORMAT
 errorlog = "-"
 logconfig_dict = gunicorn_config(accesslog)
 graceful_timeout = 20
+# gunicorn 27's control socket defaults to one path per user: a second instance on the same host
+# (another county, a test server) would take it over. Nothing here uses it.
+control_socket_disable = True
