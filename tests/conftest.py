@@ -4,6 +4,7 @@ import itertools
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -115,14 +116,45 @@ def reply_text(xml):
     return None if message is None else (message.text or "")
 
 
-@pytest.fixture
-def citizen(client):
+def citizens_of(client):
+    """A factory of citizens who write to the app behind a Flask test client."""
+
     def post(path, params, headers):
         response = client.post(path, data=params, headers=headers)
         response.text = response.get_data(as_text=True)
         return response
 
     return lambda number=None: Citizen(post, number=number)
+
+
+@pytest.fixture
+def citizen(client):
+    return citizens_of(client)
+
+
+def database(app):
+    """The app's database as the storage code opens it."""
+    from bot.db import connect
+
+    return connect(app.config["DATABASE_PATH"])
+
+
+def rows(app, sql, *params):
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def scalar(app, sql, *params):
+    return rows(app, sql, *params)[0][0]
+
+
+def broadcast(app, text="Probealarm"):
+    """A broadcast queued straight through storage, as the API would."""
+    from bot import broadcasts
+    from bot.db import write
+
+    with write(database(app)) as conn:
+        return broadcasts.create(conn, text)[0]
 
 
 def free_port():

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, citizens_of
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -92,13 +92,8 @@ def test_recipients_above_the_messaging_tier_get_a_warning(config, citizen):
 
     app = create_app(dict(config, MESSAGING_LIMIT_24H=1))
     client = app.test_client()
-    from tests.conftest import Citizen
-
-    def post(path, params, headers):
-        return client.post(path, data=params, headers=headers)
-
     for _ in range(2):
-        Citizen(post).send("Start")
+        citizens_of(client)().send("Start")
     body = client.post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
     assert body["recipients"] == 2 and "messaging limit" in body["warnings"][0]
 

@@ -1,29 +1,15 @@
 """A citizen's rights: export and erasure, through the app and a real database file."""
 
-import sqlite3
 
 import pytest
 
 from bot import broadcasts, privacy
-from bot.db import connect, write
-
-
-def database(app):
-    return connect(app.config["DATABASE_PATH"])
+from bot.db import write
+from tests.conftest import broadcast, database, scalar
 
 
 def vault(app):
     return app.extensions["infokanal"].vault
-
-
-def scalar(app, sql, *params):
-    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
-        return conn.execute(sql, params).fetchone()[0]
-
-
-def broadcast(app, text="Probealarm"):
-    with write(database(app)) as conn:
-        return broadcasts.create(conn, text)[0]
 
 
 def test_export_holds_subscription_consent_deliveries_and_notice(app, citizen):

@@ -1,26 +1,12 @@
 """Retention: what the daily cleanup removes, and what it must keep."""
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from bot import broadcasts, retention
-from bot.db import connect, now_iso, write
-
-
-def database(app):
-    return connect(app.config["DATABASE_PATH"])
-
-
-def scalar(app, sql, *params):
-    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
-        return conn.execute(sql, params).fetchone()[0]
-
-
-def broadcast(app, text="Probealarm"):
-    with write(database(app)) as conn:
-        return broadcasts.create(conn, text)[0]
+from bot.db import now_iso, write
+from tests.conftest import broadcast, database, scalar
 
 
 def finish(app, broadcast_id):

@@ -1,15 +1,8 @@
 """What a citizen experiences, through the Flask app with signed webhooks and a real database."""
 
-import sqlite3
-
 import pytest
 
-from tests.conftest import PUBLIC_URL, reply_text
-
-
-def rows(app, sql, *params):
-    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
-        return conn.execute(sql, params).fetchall()
+from tests.conftest import PUBLIC_URL, citizens_of, reply_text, rows
 
 
 def database_bytes(path):
@@ -100,15 +93,7 @@ def test_notice_window_is_configurable(config, citizen):
     from bot import create_app
 
     app = create_app(dict(config, NOTICE_WINDOW_HOURS=0))
-    client = app.test_client()
-    from tests.conftest import Citizen
-
-    def post(path, params, headers):
-        response = client.post(path, data=params, headers=headers)
-        response.text = response.get_data(as_text=True)
-        return response
-
-    erika = Citizen(post)
+    erika = citizens_of(app.test_client())()
     assert reply_text(erika.send("Hallo?").text)
     assert reply_text(erika.send("Hallo??").text)
 
@@ -258,13 +243,6 @@ def test_stats_without_the_right_token_is_401_json(client, header):
 
 def test_english_keyword_gets_an_english_answer_when_configured(config):
     from bot import create_app
-    from tests.conftest import Citizen
 
     client = create_app(dict(config, LANGUAGES="de,en")).test_client()
-
-    def post(path, params, headers):
-        response = client.post(path, data=params, headers=headers)
-        response.text = response.get_data(as_text=True)
-        return response
-
-    assert "Welcome" in reply_text(Citizen(post).send("Subscribe").text)
+    assert "Welcome" in reply_text(citizens_of(client)().send("Subscribe").text)
