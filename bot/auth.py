@@ -94,7 +94,12 @@ def login():
     password = request.form.get("password", "")[:1024]
     keys = _throttle_keys(name)
     database = get_db()
-    locked_until = _locked_until(database.conn, keys)
+    # Checking the lock and counting this attempt happen in one write transaction (serialised
+    # across threads and gunicorn workers), before the password is looked at: parallel guesses
+    # cannot all pass the check before any of them has been counted.
+    with write(database) as conn:
+        locked_until = _locked_until(conn, keys)
+        attempt = None if locked_until else _record_attempt(conn, keys)
     if locked_until:
         minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
                              .total_seconds() // 60) + 1)
@@ -103,15 +108,16 @@ def login():
         return render_template("login.html", next_page=next_page, name=name,
                                error=message), 429
     user_id = users.authenticate(database.conn, name, password) if name else None
-    with write(database) as conn:
-        if user_id is None:
-            _record_failure(conn, keys)
-        else:
-            conn.execute(f"DELETE FROM signin_failures WHERE key IN "
-                         f"({', '.join('?' * len(keys))})", keys)
     if user_id is None:
+        # The attempt stays counted as a failure.
         return render_template("login.html", next_page=next_page, name=name,
                                error="Name oder Passwort stimmt nicht."), 401
+    # Only this attempt is taken back. Earlier failures stay until the window ends: were a
+    # success to clear them, anyone with an account of their own could reset the count of
+    # their address between guesses at someone else's password.
+    with write(database) as conn:
+        conn.execute(f"DELETE FROM signin_failures WHERE id IN ({', '.join('?' * len(attempt))})",
+                     attempt)
     stamp = users.load(database.conn, user_id)[1]
     # A new session on every sign-in, so a cookie planted before cannot be carried over.
     session.clear()
@@ -159,9 +165,9 @@ def _locked_until(conn, keys):
     return latest_unlock
 
 
-def _record_failure(conn, keys):
+def _record_attempt(conn, keys):
+    """Count an attempt as failed until its password proves right; returns the row ids."""
     now = now_iso()
-    conn.executemany("INSERT INTO signin_failures (key, at) VALUES (?, ?)",
-                     [(key, now) for key in keys])
     conn.execute("DELETE FROM signin_failures WHERE at < ?", (now_iso(-_window_seconds()),))
-
+    return [conn.execute("INSERT INTO signin_failures (key, at) VALUES (?, ?) RETURNING id",
+                         (key, now)).fetchone()[0] for key in keys]

@@ -1,0 +1,59 @@
+"""Sign-in throttle under parallel guessing, and what a sign-out ends."""
+
+import threading
+
+import pytest
+
+from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, rows
+
+WRONG = "falsch-geraten-1"
+
+
+def guess_in_parallel(app, attempts):
+    """Post wrong passwords all at once, each from its own client: [(status, name, address)]."""
+    consoles = [Console(app.test_client()) for _ in attempts]
+    tokens = [console.token() for console in consoles]
+    start = threading.Barrier(len(attempts))
+    results = [None] * len(attempts)
+
+    def guess(index):
+        name, address = attempts[index]
+        start.wait()
+        response = consoles[index].client.post(
+            "/admin/login", data={"csrf_token": tokens[index], "name": name, "password": WRONG},
+            environ_base={"REMOTE_ADDR": address})
+        results[index] = response.status_code
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.parametrize("shared", ["address", "name"])
+def test_parallel_guesses_get_no_more_than_the_allowed_failures(app, officer, shared):
+    if shared == "address":
+        attempts = [(f"rate{n}", "10.0.0.1") for n in range(12)]
+    else:
+        attempts = [(OFFICER, f"10.0.1.{n}") for n in range(12)]
+    results = guess_in_parallel(app, attempts)
+    assert sorted(results) == [401] * 5 + [429] * 7
+    # The lock holds afterwards, also for the right password.
+    address = "10.0.0.1" if shared == "address" else "10.0.2.1"
+    locked = Console(app.test_client()).sign_in(environ_base={"REMOTE_ADDR": address})
+    assert locked.status_code == 429
+
+
+def test_a_successful_sign_in_does_not_reset_the_count_for_more_guesses(app, officer):
+    """A colleague with an account cannot clear their address's count between guesses."""
+    app.test_cli_runner().invoke(args=["users", "add", "kollege", "--password-stdin"],
+                                 input="eigenes-Passwort-123\n")
+    guesser = Console(app.test_client())
+    for number in range(4):
+        assert guesser.sign_in(name=f"rate{number}", password=WRONG).status_code == 401
+    assert guesser.sign_in("kollege", "eigenes-Passwort-123").status_code == 302
+    assert guesser.sign_in(name="rate9", password=WRONG).status_code == 401
+    assert guesser.sign_in(name="rate10", password=WRONG).status_code == 429
+    assert len(rows(app, "SELECT key FROM signin_failures")) == 10
