@@ -64,10 +64,12 @@ def _check_csrf():
 def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        user = users.load(get_db().conn, session.get("user_id", -1))
-        if user is None or not hmac.compare_digest(user[1], session.get("stamp", "")):
-            session.pop("user_id", None)
-            session.pop("stamp", None)
+        conn = get_db().conn
+        user = users.load(conn, session.get("user_id", -1))
+        if user is None or not hmac.compare_digest(user[1], session.get("stamp", "")) \
+                or not _session_open(conn, session.get("sid"), session.get("user_id")):
+            for name in ("user_id", "stamp", "sid"):
+                session.pop(name, None)
             if request.path.endswith(".json"):
                 return jsonify(error="not signed in"), 401
             return redirect(url_for("auth.login", next=request.path))
@@ -118,21 +120,68 @@ def login():
     with write(database) as conn:
         conn.execute(f"DELETE FROM signin_failures WHERE id IN ({', '.join('?' * len(attempt))})",
                      attempt)
+        session_id = _open_session(conn, user_id)
     stamp = users.load(database.conn, user_id)[1]
     # A new session on every sign-in, so a cookie planted before cannot be carried over.
     session.clear()
     session.permanent = True
     session["user_id"] = user_id
     session["stamp"] = stamp
+    session["sid"] = session_id
     csrf_token()
     return redirect(_safe_next(next_page))
 
 
 @bp.post("/logout")
 def logout():
+    if session.get("sid"):
+        with write(get_db()) as conn:
+            _close_session(conn, session["sid"])
     session.clear()
     flash("Sie sind abgemeldet.")
     return redirect(url_for("auth.login"))
+
+
+# The cookie is signed but lives in the browser: a copy taken before sign-out would stay valid
+# for its whole lifetime. So every sign-in also opens a session on the server, and the cookie
+# counts only while that is open. Kept in ``meta`` (one row per session, by a hash of its id)
+# because sessions need nothing but a name, an owner and an end.
+SESSION_PREFIX = "console_session:"
+
+
+def _session_row_name(session_id):
+    return SESSION_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _open_session(conn, user_id):
+    session_id = secrets.token_urlsafe(32)
+    ends = now_iso(current_app.config["CONSOLE_SESSION_HOURS"] * 3600)
+    close_expired_sessions(conn)
+    conn.execute("INSERT INTO meta (name, value) VALUES (?, ?)",
+                 (_session_row_name(session_id), f"{ends} {user_id}"))
+    return session_id
+
+
+def _session_open(conn, session_id, user_id):
+    if not isinstance(session_id, str) or not session_id:
+        return False
+    row = conn.execute("SELECT value FROM meta WHERE name = ?",
+                       (_session_row_name(session_id),)).fetchone()
+    if row is None:
+        return False
+    ends, _, owner = row[0].partition(" ")
+    return ends > now_iso() and owner == str(user_id)
+
+
+def _close_session(conn, session_id):
+    conn.execute("DELETE FROM meta WHERE name = ?", (_session_row_name(session_id),))
+
+
+def close_expired_sessions(conn):
+    """Forget sessions past their end (the value starts with the end time, ISO, so text
+    comparison is time comparison); returns how many."""
+    return conn.execute("DELETE FROM meta WHERE name >= ? AND name < ? AND value < ?",
+                        (SESSION_PREFIX, SESSION_PREFIX[:-1] + ";", now_iso())).rowcount
 
 
 # --- throttle --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Sign-in throttle under parallel guessing, and what a sign-out ends."""
 
 import threading
+import time
 
 import pytest
 
@@ -57,3 +58,43 @@ def test_a_successful_sign_in_does_not_reset_the_count_for_more_guesses(app, off
     assert guesser.sign_in(name="rate9", password=WRONG).status_code == 401
     assert guesser.sign_in(name="rate10", password=WRONG).status_code == 429
     assert len(rows(app, "SELECT key FROM signin_failures")) == 10
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+def session_cookie(client):
+    return client.get_cookie("infokanal_session").value
+
+
+def test_a_cookie_copied_before_sign_out_no_longer_works(app, client, officer):
+    console = Console(client)
+    assert console.sign_in().status_code == 302
+    copied = session_cookie(client)
+    assert console.post("/admin/logout", token_page="/admin").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("infokanal_session", copied)
+    response = thief.get("/admin")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    assert thief.get("/admin/broadcasts/1/counts.json").status_code == 401
+
+
+def test_signing_out_in_one_browser_keeps_the_other_signed_in(app, officer):
+    office, phone = Console(app.test_client()), Console(app.test_client())
+    assert office.sign_in().status_code == 302 and phone.sign_in().status_code == 302
+    office.post("/admin/logout", token_page="/admin")
+    assert office.client.get("/admin").status_code == 302
+    assert phone.client.get("/admin").status_code == 200
+
+
+def test_ended_sessions_are_swept_from_the_database(config, officer):
+    from bot import create_app
+
+    app = create_app(dict(config, CONSOLE_SESSION_HOURS=0.0003))  # about a second
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    assert console.sign_in().status_code == 302
+    time.sleep(1.3)
+    assert console.client.get("/admin").status_code == 302
+    assert console.sign_in().status_code == 302
+    assert len(rows(app, "SELECT name FROM meta WHERE name LIKE 'console_session:%'")) == 1
