@@ -92,6 +92,8 @@ def list_broadcasts():
         offset = max(int(request.args.get("offset", 0)), 0)
     except ValueError:
         return error("limit and offset must be whole numbers", 400)
+    if offset > broadcasts.SQLITE_INT_MAX:
+        return error(f"offset must be at most {broadcasts.SQLITE_INT_MAX}", 400)
     return jsonify(broadcasts=broadcasts.list_recent(get_db().conn, limit, offset))
 
 

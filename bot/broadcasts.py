@@ -18,6 +18,9 @@ OPEN = ("scheduled", "queued", "sending", "paused")
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
 
+# SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
+SQLITE_INT_MAX = 2 ** 63 - 1
+
 # WhatsApp's limits: a template variable holds 1,024 characters, a free-form body 1,600.
 TEMPLATE_TEXT_LIMIT = 1024
 FREEFORM_TEXT_LIMIT = 1600
@@ -140,12 +143,25 @@ def _materialize(conn, broadcast_id):
     return cursor.rowcount
 
 
-def cancel(conn, broadcast_id):
+def _status_of(conn, broadcast_id):
+    """The broadcast's status; BroadcastNotFound also for ids no SQLite row can have."""
+    if not _storable_id(broadcast_id):
+        raise BroadcastNotFound(broadcast_id)
     row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
     if row is None:
         raise BroadcastNotFound(broadcast_id)
-    if row[0] not in OPEN:
-        raise BroadcastClosed(row[0])
+    return row[0]
+
+
+def _storable_id(value):
+    # Web routes hand over whatever digits were in the URL.
+    return isinstance(value, int) and -SQLITE_INT_MAX - 1 <= value <= SQLITE_INT_MAX
+
+
+def cancel(conn, broadcast_id):
+    status = _status_of(conn, broadcast_id)
+    if status not in OPEN:
+        raise BroadcastClosed(status)
     conn.execute("UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' "
                  "WHERE broadcast_id = ? AND state = 'queued'", (broadcast_id,))
     conn.execute("UPDATE broadcasts SET status = 'cancelled', finished_at = ? WHERE id = ?",
@@ -154,11 +170,9 @@ def cancel(conn, broadcast_id):
 
 def resume(conn, broadcast_id):
     """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
-    row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
-    if row is None:
-        raise BroadcastNotFound(broadcast_id)
-    if row[0] != "paused":
-        raise BroadcastClosed(row[0])
+    status = _status_of(conn, broadcast_id)
+    if status != "paused":
+        raise BroadcastClosed(status)
     conn.execute("UPDATE broadcasts SET status = 'sending', pause_reason = NULL, "
                  "resume_at = NULL WHERE id = ?", (broadcast_id,))
 
@@ -171,6 +185,8 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
 
 
 def get(conn, broadcast_id):
+    if not _storable_id(broadcast_id):
+        raise BroadcastNotFound(broadcast_id)
     row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM broadcasts WHERE id = ?",
                        (broadcast_id,)).fetchone()
     if row is None:
@@ -179,6 +195,9 @@ def get(conn, broadcast_id):
 
 
 def list_recent(conn, limit=50, offset=0):
+    if offset > SQLITE_INT_MAX:
+        return []  # past the end of any table SQLite can hold
+    limit = min(limit, SQLITE_INT_MAX)
     rows = conn.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM broadcasts ORDER BY id DESC LIMIT ? OFFSET ?",
         (limit, offset)).fetchall()

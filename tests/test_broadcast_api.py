@@ -184,3 +184,45 @@ def test_cli_broadcast_queues_like_the_api(app, citizen):
     assert count(app, "deliveries") == 2
     bad = app.test_cli_runner().invoke(args=["broadcast", "   "])
     assert bad.exit_code != 0 and "text" in bad.output
+
+
+HUGE_ID = "9" * 30  # beyond SQLite's 64-bit integers
+
+
+def test_ids_beyond_sqlites_range_are_unknown_not_a_crash(client):
+    assert client.get(f"/api/broadcasts/{HUGE_ID}", headers=AUTH).status_code == 404
+    for action in ("cancel", "resume"):
+        response = client.post(f"/api/broadcasts/{HUGE_ID}/{action}", headers=AUTH)
+        assert response.status_code == 404 and "error" in response.json
+    largest = client.get(f"/api/broadcasts/{2 ** 63 - 1}", headers=AUTH)
+    assert largest.status_code == 404
+
+
+@pytest.mark.parametrize("query", [f"offset={HUGE_ID}", "offset=zwei", "limit=1.5",
+                                   f"offset={2 ** 63}"])
+def test_bad_paging_is_400_with_a_reason(client, query):
+    response = client.get(f"/api/broadcasts?{query}", headers=AUTH)
+    assert response.status_code == 400
+    assert "offset" in response.json["error"]
+
+
+def test_paging_at_the_end_of_sqlites_range_is_an_empty_list(client):
+    client.post("/api/broadcasts", json={"text": "eins"}, headers=AUTH)
+    response = client.get(f"/api/broadcasts?offset={2 ** 63 - 1}&limit={HUGE_ID}", headers=AUTH)
+    assert response.status_code == 200 and response.json["broadcasts"] == []
+
+
+def test_storage_treats_out_of_range_ids_as_unknown(app):
+    from bot import broadcasts
+    from bot.db import write
+    from tests.conftest import database
+
+    huge = int(HUGE_ID)
+    conn = database(app).conn
+    for action in (broadcasts.cancel, broadcasts.resume):
+        with pytest.raises(broadcasts.BroadcastNotFound):
+            with write(conn) as tx:
+                action(tx, huge)
+    with pytest.raises(broadcasts.BroadcastNotFound):
+        broadcasts.get(conn, -huge)
+    assert broadcasts.list_recent(conn, limit=huge, offset=huge) == []
