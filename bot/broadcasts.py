@@ -69,7 +69,9 @@ def validate(data, template_mode, tz_name="Europe/Berlin"):
         mode = "template variable" if template_mode else "free-form message"
         raise InvalidBroadcast(
             f"text is {len(text)} characters; a {mode} holds at most {limit}")
-    media_url = data.get("media_url") or None
+    # Only absent or null means "no image": 0, false or "" are mistakes worth a 400, not a
+    # silent text-only broadcast.
+    media_url = data.get("media_url")
     if media_url is not None:
         if not isinstance(media_url, str) or len(media_url) > 2000:
             raise InvalidBroadcast("media_url must be an http(s) URL")

@@ -108,6 +108,11 @@ BAD = [
     ({"text": "ok", "media_url": "javascript:alert(1)"}, "media_url"),
     ({"text": "ok", "media_url": "ftp://example.org/a.jpg"}, "media_url"),
     ({"text": "ok", "media_url": "https://"}, "media_url"),
+    ({"text": "ok", "media_url": ""}, "media_url"),
+    ({"text": "ok", "media_url": "   "}, "media_url"),
+    ({"text": "ok", "media_url": 0}, "media_url"),
+    ({"text": "ok", "media_url": False}, "media_url"),
+    ({"text": "ok", "media_url": []}, "media_url"),
     ({"text": "ok", "send_at": "morgen früh"}, "send_at"),
     ({"text": "ok", "send_at": "2020-01-01T10:00:00+01:00"}, "past"),
     ({"text": "ok", "send_at": 1700000000}, "send_at"),
@@ -117,7 +122,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("payload,reason", BAD, ids=[r for _, r in BAD])
+@pytest.mark.parametrize("payload,reason", BAD, ids=[f"{r}-{i}" for i, (_, r) in enumerate(BAD)])
 def test_bad_input_is_400_with_a_reason_and_nothing_queued(app, client, citizen, payload,
                                                            reason):
     subscribe(citizen, 1)
@@ -226,3 +231,11 @@ def test_storage_treats_out_of_range_ids_as_unknown(app):
     with pytest.raises(broadcasts.BroadcastNotFound):
         broadcasts.get(conn, -huge)
     assert broadcasts.list_recent(conn, limit=huge, offset=huge) == []
+
+
+def test_absent_or_null_media_url_means_text_only(app, client):
+    for payload in ({"text": "ohne Bild"}, {"text": "ohne Bild", "media_url": None}):
+        response = client.post("/api/broadcasts", json=payload, headers=AUTH)
+        assert response.status_code == 202
+        detail = client.get(f"/api/broadcasts/{response.json['id']}", headers=AUTH).json
+        assert detail["media_url"] is None
