@@ -15,8 +15,9 @@ DEFAULT_KEYWORDS = {
     "stop": ["Stop", "Stopp", "Abmelden", "Unsubscribe"],
     "help": ["Hilfe", "Help", "Info"],
 }
-# Added when English is switched on (LANGUAGES contains "en"); a citizen who uses one of the
-# English words is answered in English.
+# Added when English is in use (LANGUAGE=en, or LANGUAGES contains "en"): the English texts
+# tell citizens to send "Subscribe". With German as the main language, a citizen who uses one of
+# the English words is answered in English.
 ENGLISH_KEYWORDS = {"start": ["Subscribe"], "stop": [], "help": []}
 ENGLISH_WORDS = {"subscribe", "unsubscribe", "help"}
 
@@ -149,10 +150,11 @@ def load_texts(config):
         if env_value:
             keywords[action] = _split_words(env_value)
     english = set()
-    if "en" in languages and language != "en":
+    if "en" in languages or language == "en":
         for action, words in ENGLISH_KEYWORDS.items():
             keywords[action] = keywords[action] + words
-        english = set(ENGLISH_WORDS)
+        if language != "en":
+            english = set(ENGLISH_WORDS)
 
     seen = {}
     folded = {}

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -74,3 +75,34 @@ def test_default_texts_are_short_enough_for_a_phone_screen():
 
 def test_normalize_folds_case_and_trailing_punctuation():
     assert normalize("  Stopp!!! ") == "stopp"
+
+
+QUOTED = re.compile(r'"([^"]+)"')
+LANGUAGE_SETTINGS = [{}, {"LANGUAGE": "en"}, {"LANGUAGES": "de,en"},
+                     {"LANGUAGE": "en", "LANGUAGES": "en"}, {"LANGUAGE": "en", "LANGUAGES": "en,de"}]
+# What the word a text quotes must do: the texts that invite to join quote Start, the others Stop
+# or all three (help).
+INVITES = {"welcome": {"stop"}, "already_subscribed": {"stop"}, "goodbye": {"start"},
+           "not_subscribed": {"start"}, "notice_join": {"start"},
+           "help": {"start", "stop", "help"}}
+
+
+@pytest.mark.parametrize("settings", LANGUAGE_SETTINGS, ids=lambda s: str(s) or "default")
+def test_every_keyword_a_text_quotes_works(settings):
+    texts = load_texts(dict(BASE, **settings))
+    languages = ["default"] + (["en"] if texts.english_messages else [])
+    checked = 0
+    for language in languages:
+        for key, allowed in INVITES.items():
+            for word in QUOTED.findall(texts.get(key, language)):
+                action, answered_in = texts.classify(word)
+                assert texts.classify(word)[0] in allowed, (
+                    f"{key} ({language}) tells citizens to send {word!r}")
+                checked += 1
+    assert checked >= 6
+
+
+def test_english_deployment_understands_subscribe():
+    texts = load_texts(dict(BASE, LANGUAGE="en"))
+    assert texts.classify("subscribe!")[0] == "start"
+    assert texts.get("welcome", texts.classify("Subscribe")[1]).startswith("Welcome")
