@@ -111,11 +111,18 @@ class Texts:
 
 
 def _fill(messages, authority, contact):
-    contact_line = messages["contact_line"].format(contact=contact) if contact else ""
     out = {}
-    for key, text in messages.items():
-        out[key] = text.format(authority=authority, contact=contact,
-                               contact_line=contact_line).strip()
+    try:
+        contact_line = messages["contact_line"].format(contact=contact) if contact else ""
+        for key, text in messages.items():
+            out[key] = text.format(authority=authority, contact=contact,
+                                   contact_line=contact_line).strip()
+    except (KeyError, IndexError, ValueError) as exc:
+        # An operator's typo in a placeholder must stop the start with a clear message.
+        raise TextsFileError(
+            f"a text has a placeholder other than {{authority}}, {{contact}} or "
+            f"{{contact_line}}, or a stray brace ({exc!r}); write literal braces as {{{{ }}}}"
+        ) from None
     out["notice_join"] = " " + out["notice_join"]
     return out
 
@@ -124,27 +131,76 @@ def _split_words(value):
     return [w.strip() for w in value.split(",") if w.strip()]
 
 
+def _read_texts_file(path):
+    """The operator's TEXTS_FILE → (texts of the main language, {language: texts}, keywords).
+
+    Flat entries ({"welcome": …}) are the main language's, as they always were; an entry named
+    after a language ({"en": {"welcome": …}}) replaces texts of that language only.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise TextsFileError(f"TEXTS_FILE {path} cannot be read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TextsFileError(f"TEXTS_FILE {path} must hold a JSON object")
+    text_keys = set(DEFAULT_TEXTS["de"])
+    unknown = set(data) - text_keys - {"keywords"} - set(DEFAULT_TEXTS)
+    if unknown:
+        raise TextsFileError(f"TEXTS_FILE has unknown entries: {sorted(unknown)} (texts: "
+                             f"{sorted(text_keys)}; languages: {sorted(DEFAULT_TEXTS)})")
+    flat = {k: v for k, v in data.items() if k in text_keys}
+    per_language = {}
+    for language in DEFAULT_TEXTS:
+        if language not in data:
+            continue
+        block = data[language]
+        if not isinstance(block, dict):
+            raise TextsFileError(f"TEXTS_FILE entry {language!r} must be an object of texts")
+        unknown = set(block) - text_keys
+        if unknown:
+            raise TextsFileError(
+                f"TEXTS_FILE entry {language!r} has unknown texts: {sorted(unknown)}")
+        per_language[language] = block
+    for where, texts in [("", flat)] + [(f"{lang}.", b) for lang, b in per_language.items()]:
+        for key, value in texts.items():
+            if not isinstance(value, str):
+                raise TextsFileError(f"TEXTS_FILE text {where}{key} must be a string")
+    keywords = data.get("keywords", {})
+    if not isinstance(keywords, dict) or not all(
+            isinstance(words, list) and all(isinstance(w, str) for w in words)
+            for words in keywords.values()):
+        raise TextsFileError('TEXTS_FILE "keywords" must map start/stop/help to lists of words')
+    return flat, per_language, keywords
+
+
+def _texts_for(language, main_language, flat, per_language):
+    texts = dict(DEFAULT_TEXTS[language])
+    block = per_language.get(language, {})
+    texts.update(block)
+    if language == main_language:
+        twice = sorted(set(flat) & set(block))
+        if twice:
+            # Which one was meant is a guess; say so instead of picking one silently.
+            raise TextsFileError(f"TEXTS_FILE gives {twice} both at the top level and under "
+                                 f"{language!r}; keep one")
+        texts.update(flat)
+    return texts
+
+
 def load_texts(config):
-    """Build the deployment's Texts from configuration (see README, "Texte und Stichwörter")."""
+    """Build the deployment's Texts from configuration (see README, "Texts and keywords")."""
     language = config.get("LANGUAGE", "de")
     if language not in DEFAULT_TEXTS:
         raise TextsFileError(f"LANGUAGE must be one of {sorted(DEFAULT_TEXTS)}, not {language!r}")
     languages = _split_words(config.get("LANGUAGES") or language)
-    overrides = {}
+    flat, per_language, keyword_overrides = {}, {}, {}
     path = config.get("TEXTS_FILE")
     if path:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                overrides = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise TextsFileError(f"TEXTS_FILE {path} cannot be read: {exc}") from exc
-        unknown = set(overrides) - set(DEFAULT_TEXTS["de"]) - {"keywords"}
-        if unknown:
-            raise TextsFileError(f"TEXTS_FILE has unknown entries: {sorted(unknown)}")
+        flat, per_language, keyword_overrides = _read_texts_file(path)
 
     keywords = {k: list(v) for k, v in DEFAULT_KEYWORDS.items()}
-    keywords.update({k: list(v) for k, v in overrides.get("keywords", {}).items()
-                     if k in keywords})
+    keywords.update({k: list(v) for k, v in keyword_overrides.items() if k in keywords})
     for action in keywords:
         env_value = config.get(f"KEYWORDS_{action.upper()}")
         if env_value:
@@ -169,9 +225,9 @@ def load_texts(config):
 
     authority = config.get("AUTHORITY_NAME", "")
     contact = config.get("CONTACT_INFO", "")
-    base = dict(DEFAULT_TEXTS[language])
-    base.update({k: v for k, v in overrides.items() if k != "keywords"})
+    messages = _fill(_texts_for(language, language, flat, per_language), authority, contact)
     english_messages = {}
     if english:
-        english_messages = _fill(DEFAULT_TEXTS["en"], authority, contact)
-    return Texts(folded, _fill(base, authority, contact), english, english_messages)
+        english_messages = _fill(_texts_for("en", language, flat, per_language), authority,
+                                 contact)
+    return Texts(folded, messages, english, english_messages)

@@ -106,3 +106,51 @@ def test_english_deployment_understands_subscribe():
     texts = load_texts(dict(BASE, LANGUAGE="en"))
     assert texts.classify("subscribe!")[0] == "start"
     assert texts.get("welcome", texts.classify("Subscribe")[1]).startswith("Welcome")
+
+
+def write_texts(tmp_path, data):
+    path = tmp_path / "texte.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def test_a_texts_file_configures_english_texts_per_language(tmp_path):
+    path = write_texts(tmp_path, {
+        "welcome": "Hallo aus {authority}!",
+        "en": {"welcome": "Hello from {authority}! To leave, send \"Stop\"."}})
+    texts = load_texts(dict(BASE, TEXTS_FILE=path, LANGUAGES="de,en"))
+    assert texts.get("welcome") == "Hallo aus Stadt Beispiel!"
+    assert texts.get("welcome", "en") == "Hello from Stadt Beispiel! To leave, send \"Stop\"."
+    assert texts.get("goodbye", "en").startswith("You are unsubscribed")
+
+
+def test_an_english_deployment_takes_its_texts_from_the_en_entry_or_the_flat_form(tmp_path):
+    per_language = write_texts(tmp_path, {"en": {"help": "Ask {contact}."}})
+    assert load_texts(dict(BASE, LANGUAGE="en", TEXTS_FILE=per_language)).get("help") == (
+        "Ask Tel. 0800 1.")
+    flat = write_texts(tmp_path, {"help": "Just ask {contact}."})
+    assert load_texts(dict(BASE, LANGUAGE="en", TEXTS_FILE=flat)).get("help") == (
+        "Just ask Tel. 0800 1.")
+
+
+def test_a_german_entry_changes_german_texts_only(tmp_path):
+    path = write_texts(tmp_path, {"de": {"notice": "Keine Anfragen hier."}})
+    texts = load_texts(dict(BASE, TEXTS_FILE=path, LANGUAGES="de,en"))
+    assert texts.get("notice") == "Keine Anfragen hier."
+    assert texts.get("notice", "en").startswith("This channel does not answer")
+
+
+@pytest.mark.parametrize("data,reason", [
+    ({"fr": {"welcome": "Bonjour"}}, "fr"),
+    ({"en": {"welcom": "typo"}}, "welcom"),
+    ({"en": "Hello"}, "'en'"),
+    ({"welcome": "A", "de": {"welcome": "B"}}, "both"),
+    ({"welcome": 42}, "welcome"),
+    ({"en": {"help": "{authorty}"}}, "placeholder"),
+    ({"keywords": {"start": "Los"}}, "keywords"),
+    (["welcome"], "JSON object"),
+])
+def test_a_texts_file_that_cannot_be_meant_is_refused_with_a_reason(tmp_path, data, reason):
+    path = write_texts(tmp_path, data)
+    with pytest.raises(TextsFileError, match=re.escape(reason)):
+        load_texts(dict(BASE, TEXTS_FILE=path, LANGUAGES="de,en"))
