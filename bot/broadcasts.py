@@ -293,10 +293,15 @@ def housekeeping(conn):
                      "WHERE broadcast_id = ? AND state = 'queued'", (broadcast_id,))
         conn.execute("UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ?",
                      (now, broadcast_id))
-    # A send that was in flight during a cancel comes back as a retry: it must not stay queued.
+    # A send that was in flight when its broadcast was cancelled or expired comes back as a
+    # retry (429, 5xx, a crash): it must not stay queued in a closed broadcast. Only a cancel or
+    # an expiry closes a broadcast while something is in flight, so only those are looked at.
     conn.execute(
-        "UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' WHERE state = 'queued' "
-        "AND broadcast_id IN (SELECT id FROM broadcasts WHERE status = 'cancelled')")
+        "UPDATE deliveries SET state = 'skipped', error_code = (SELECT CASE b.status "
+        "  WHEN 'cancelled' THEN 'cancelled' ELSE 'expired' END FROM broadcasts b "
+        "  WHERE b.id = deliveries.broadcast_id) "
+        "WHERE state = 'queued' AND broadcast_id IN (SELECT id FROM broadcasts "
+        "  WHERE status = 'cancelled' OR (status = 'done' AND expires_at <= ?))", (now,))
     for (broadcast_id,) in conn.execute(
             "SELECT id FROM broadcasts WHERE status IN ('queued', 'sending')").fetchall():
         pending = conn.execute(
