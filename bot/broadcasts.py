@@ -43,7 +43,7 @@ class Claimed:
     delivery_id: int
     broadcast_id: int
     subscriber_id: int
-    attempts: int
+    attempts: int  # earlier sends of this delivery whose outcome was unknown (5xx, timeout)
 
 
 def text_limit(template_mode):
@@ -320,9 +320,13 @@ def active_order(conn):
 
 
 def claim(conn, broadcast_id, limit, now_epoch):
-    """Mark up to ``limit`` due deliveries of one broadcast as in flight and return them."""
+    """Mark up to ``limit`` due deliveries of one broadcast as in flight and return them.
+
+    Claiming is not an attempt: a claim undone by a pause, a cancel, a 429 or a crash must not
+    bring a delivery closer to failing. Only unknown outcomes count (record_outcomes).
+    """
     rows = conn.execute(
-        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id IN ("
+        "UPDATE deliveries SET state = 'sending' WHERE id IN ("
         "  SELECT id FROM deliveries WHERE broadcast_id = ? AND state = 'queued' "
         "  AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
         "RETURNING id, broadcast_id, subscriber_id, attempts",
@@ -346,11 +350,13 @@ def broadcast_content(conn, broadcast_id):
                         (broadcast_id,)).fetchone()
 
 
-def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries):
+def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):
     """Write a batch of send results in one transaction.
 
     sent: [(sid, delivery_id)]; failed: [(code, delivery_id)]; skipped: [(reason, delivery_id)];
-    retry: [(next_attempt_epoch, delivery_id)]; unknown_retries: {broadcast_id: n}.
+    retry: [(next_attempt_epoch, delivery_id)] for sends that never reached Twilio or were
+    never processed (429, pause, cancel); counted_retry: the same for unknown outcomes, which
+    count toward the attempt limit; unknown_retries: {broadcast_id: n}.
     """
     if sent:
         conn.executemany("UPDATE deliveries SET state = 'sent', sid = ? WHERE id = ?", sent)
@@ -363,6 +369,10 @@ def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries):
     if retry:
         conn.executemany("UPDATE deliveries SET state = 'queued', next_attempt_at = ? "
                          "WHERE id = ? AND state = 'sending'", retry)
+    if counted_retry:
+        conn.executemany("UPDATE deliveries SET state = 'queued', next_attempt_at = ?, "
+                         "attempts = attempts + 1 WHERE id = ? AND state = 'sending'",
+                         counted_retry)
     for broadcast_id, number in unknown_retries.items():
         conn.execute("UPDATE broadcasts SET retries_unknown = retries_unknown + ? WHERE id = ?",
                      (number, broadcast_id))

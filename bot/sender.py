@@ -58,21 +58,24 @@ class Outcomes:
 
     def clear(self):
         self.sent, self.failed, self.skipped, self.retry = [], [], [], []
+        self.counted_retry = []
         self.unknown_retries = {}
         self.opted_out = []
 
     def __len__(self):
-        return len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
+        return (len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
+                + len(self.counted_retry))
 
 
-def backoff(attempts):
-    """Seconds before the next try: 1, 2, 4 … 120, with jitter so retries do not march."""
-    return min(120.0, 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+def backoff(attempts, cap=120.0):
+    """Seconds before the next try: 1, 2, 4 … cap, with jitter so retries do not march."""
+    return min(cap, 2 ** min(max(0, attempts - 1), 32)) * random.uniform(0.8, 1.2)
 
 
 class Sender:
     def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
-                 max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0):
+                 max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
+                 throttle_backoff_cap=30.0):
         self.database = database
         self.conn = database.conn
         self.vault = vault
@@ -87,6 +90,11 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self.limit_pause_seconds = limit_pause_seconds
+        # 429s never fail a delivery; they slow the whole sender down, more the longer they go
+        # on, and a successful send ends that.
+        self.throttle_backoff_cap = throttle_backoff_cap
+        self.throttle_level = 0
+        self.throttled_until = 0.0
         self.outcomes = Outcomes()
         self.stopping = asyncio.Event()
         self.in_flight = set()
@@ -205,7 +213,7 @@ class Sender:
             return
         with write(self.database) as conn:
             broadcasts.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
-                                       out.unknown_retries)
+                                       out.unknown_retries, out.counted_retry)
             for subscriber_id in out.opted_out:
                 subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
         out.clear()
@@ -242,25 +250,41 @@ class Sender:
         except Exception:  # noqa: BLE001 - a bug must not strand the delivery in 'sending'
             log.exception("unexpected error sending a delivery of broadcast %d; retrying later",
                           item.broadcast_id)
-            self.outcomes.retry.append((time.time() + backoff(item.attempts),
-                                        item.delivery_id))
+            self.outcomes.counted_retry.append((time.time() + backoff(item.attempts + 1),
+                                                item.delivery_id))
             return
         self.outcomes.sent.append((sid, item.delivery_id))
         self.sent_total += 1
+        self.throttle_level = 0
+
+    def _throttle_delay(self):
+        """How long to hold everything after a 429: longer while 429s keep coming."""
+        now = time.monotonic()
+        # A 429 for a request sent before the current hold says nothing new; one that comes
+        # after the hold has run out means it was not long enough.
+        if now >= self.throttled_until:
+            self.throttle_level += 1
+            self.throttled_until = now + backoff(self.throttle_level, self.throttle_backoff_cap)
+        return self.throttled_until - now
 
     def _handle_error(self, item, error):
         out = self.outcomes
         code = str(error.code) if error.code is not None else None
-        if error.kind in (gateway.THROTTLED, gateway.UNKNOWN):
-            if error.kind == gateway.THROTTLED:
-                self.bucket.hold(1.0)
+        if error.kind == gateway.THROTTLED:
+            # Never processed, so never a duplicate and never the recipient's fault: retried
+            # until sent, cancelled or expired, without counting toward SEND_MAX_ATTEMPTS.
+            delay = self._throttle_delay()
+            self.bucket.hold(delay)
+            out.retry.append((time.time() + delay, item.delivery_id))
+            return
+        if error.kind == gateway.UNKNOWN:
+            attempts = item.attempts + 1
+            if attempts >= self.max_attempts:
+                out.failed.append((code or "retries-exhausted", item.delivery_id))
             else:
                 out.unknown_retries[item.broadcast_id] = (
                     out.unknown_retries.get(item.broadcast_id, 0) + 1)
-            if item.attempts >= self.max_attempts:
-                out.failed.append((code or "retries-exhausted", item.delivery_id))
-            else:
-                out.retry.append((time.time() + backoff(item.attempts), item.delivery_id))
+                out.counted_retry.append((time.time() + backoff(attempts), item.delivery_id))
             return
         if error.kind == gateway.HALT:
             log.error("Twilio refused our credentials or sender (%s): broadcast %d paused. "

@@ -6,7 +6,7 @@ import pytest
 
 from bot import broadcasts
 from bot.db import now_iso, write
-from tests.conftest import broadcast, database
+from tests.conftest import broadcast, database, rows
 
 
 @pytest.fixture
@@ -73,3 +73,28 @@ def test_a_send_retried_after_a_cancel_is_skipped_as_cancelled(app, conn, citize
     housekeeping(conn)
     assert broadcasts.skip_reasons(conn, broadcast_id) == {"cancelled": 1}
     assert broadcasts.get(conn, broadcast_id)["counts"]["queued"] == 0
+
+
+def attempts(app):
+    return [n for (n,) in rows(app, "SELECT attempts FROM deliveries ORDER BY id")]
+
+
+def test_only_unknown_outcomes_count_as_attempts(app, conn, citizen):
+    subscribe(citizen, 3)
+    broadcast_id = broadcast(app)
+    # A pause or a cancel hands claimed deliveries back; a 429 retries them; a crash requeues.
+    for _ in range(3):
+        claimed = in_flight(conn, broadcast_id)
+        with write(conn) as tx:
+            broadcasts.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed], {})
+        in_flight(conn, broadcast_id)
+        with write(conn) as tx:
+            broadcasts.recover_in_flight(tx)
+    assert attempts(app) == [0, 0, 0]
+    claimed = in_flight(conn, broadcast_id)
+    assert [c.attempts for c in claimed] == [0, 0, 0]
+    with write(conn) as tx:  # the first answered 5xx: that one counts
+        broadcasts.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed[1:]],
+                                   {broadcast_id: 1}, counted_retry=[(0, claimed[0].delivery_id)])
+    assert attempts(app) == [1, 0, 0]
+    assert [c.attempts for c in in_flight(conn, broadcast_id)] == [1, 0, 0]
