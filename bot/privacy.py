@@ -14,7 +14,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import subscribers
+from . import retention, subscribers
 from .db import connect, now_iso, write
 from .phone import InvalidAddress, e164_from_input
 
@@ -83,8 +83,12 @@ def erase(conn, vault, e164):
                                 (phone_hash,)).fetchone()
         unlinked = 0
         if subscriber is not None:
-            unlinked = tx.execute("SELECT count(*) FROM deliveries WHERE subscriber_id = ?",
-                                  (subscriber[0],)).fetchone()[0]
+            delivery_ids = [row[0] for row in tx.execute(
+                "SELECT id FROM deliveries WHERE subscriber_id = ?", (subscriber[0],))]
+            unlinked = len(delivery_ids)
+            # Twilio can tell from a message SID which number it went to; the counts keep the
+            # status without it (a later receipt for a message still under way is lost).
+            retention.forget_sids(tx, delivery_ids)
         # The same path as a Stop, so the withdrawal is recorded like any other.
         result = subscribers.unsubscribe(tx, phone_hash, "erasure", None)
         throttle = tx.execute("DELETE FROM notice_throttle WHERE phone_hash = ?",
@@ -148,8 +152,8 @@ def erase_command(number):
                    "reach it.")
     else:
         click.echo("The number was not subscribed; nothing encrypted was stored for it.")
-    click.echo(f"Removed: {report.deliveries_unlinked} delivery links (the broadcast counts stay, "
-               f"without the link), {report.notice_throttle_removed} auto-notice records, "
+    click.echo(f"Removed: {report.deliveries_unlinked} delivery links and their Twilio message "
+               f"SIDs (the broadcast counts stay, without the link), {report.notice_throttle_removed} auto-notice records, "
                f"{report.outbox_removed} demo outbox messages.")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
