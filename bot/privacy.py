@@ -153,7 +153,8 @@ def erase_command(number):
     else:
         click.echo("The number was not subscribed; nothing encrypted was stored for it.")
     click.echo(f"Removed: {report.deliveries_unlinked} delivery links and their Twilio message "
-               f"SIDs (the broadcast counts stay, without the link), {report.notice_throttle_removed} auto-notice records, "
+               f"SIDs (the broadcast counts stay, without the link), "
+               f"{report.notice_throttle_removed} auto-notice records, "
                f"{report.outbox_removed} demo outbox messages.")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
