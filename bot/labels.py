@@ -44,6 +44,32 @@ REASONS = {
 }
 
 
+# Why the sender paused a broadcast (broadcasts.pause_reason, written in English by sender.py)
+# → what the press office should know: what happened, and whether it goes on by itself.
+_PAUSE_REASONS = [
+    (re.compile(r"^data key$"),
+     "Der Datenschlüssel (DATA_KEY) passt nicht zu den gespeicherten Nummern. Die IT muss "
+     "den richtigen Schlüssel einsetzen; danach kann die Meldung fortgesetzt werden."),
+    (re.compile(r"^credentials \((\w+)\)$"),
+     "Twilio hat die Zugangsdaten oder die Absendernummer abgelehnt (Code {0}). Die IT muss "
+     "die Einstellungen prüfen; danach kann die Meldung fortgesetzt werden."),
+    (re.compile(r"^messaging limit \((\w+)\)$"),
+     "Das Tageslimit von WhatsApp für diese Nummer ist erreicht (Code {0}). Der Versand geht "
+     "später von selbst weiter."),
+]
+
+
+def pause_reason(reason):
+    if not reason:
+        return "Kein Grund angegeben."
+    for pattern, german in _PAUSE_REASONS:
+        match = pattern.match(reason)
+        if match:
+            return german.format(*match.groups())
+    # A reason added to the sender later still shows, rather than nothing.
+    return f"Ein technisches Problem beim Versand ({reason}). Bitte wenden Sie sich an die IT."
+
+
 def status(code):
     return STATUS.get(code, code)
 

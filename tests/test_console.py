@@ -9,7 +9,7 @@ import pytest
 from bot import broadcasts, create_app
 from bot.api import submit_broadcast
 from bot.db import get_db, write
-from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, csrf_from
+from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, csrf_from, database
 
 
 def rows(app, sql, *params):
@@ -423,3 +423,37 @@ def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
     page = console.client.get("/admin/simulator").get_data(as_text=True)
     chat = page[page.index('id="chat"'):page.index('id="eingabe"')]
     assert "Meldung ·" in chat and "Probealarm: nur ein Test" in chat
+
+
+# --- pause reasons ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("error, german", [
+    ((401, 20003), "Twilio hat die Zugangsdaten oder die Absendernummer abgelehnt (Code 20003)"),
+    ((400, 63018), "Das Tageslimit von WhatsApp für diese Nummer ist erreicht (Code 63018)"),
+])
+def test_a_paused_broadcast_says_why_in_plain_german(app, console, citizen, twilio_api, error,
+                                                     german):
+    citizen().send("Start")
+    twilio_api.error_queue = [error]
+    with app.app_context():
+        answer = submit_broadcast({"text": "Pausiert?"}, created_by="test")
+        assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    assert rows(app, "SELECT status FROM broadcasts") == [("paused",)]
+    page = console.client.get(f"/admin/broadcasts/{answer['id']}").get_data(as_text=True)
+    assert german in page
+    assert "credentials" not in page and "messaging limit" not in page
+
+
+@pytest.mark.parametrize("reason, german, english", [
+    ("data key", "Der Datenschlüssel (DATA_KEY) passt nicht", "data key"),
+    ("disk on fire", "Ein technisches Problem beim Versand (disk on fire)", None),
+])
+def test_every_pause_reason_reads_as_german(app, console, reason, german, english):
+    with app.app_context():
+        answer = submit_broadcast({"text": "Pausiert?"}, created_by="test")
+    with write(database(app)) as conn:
+        broadcasts.pause(conn, answer["id"], reason)
+    page = console.client.get(f"/admin/broadcasts/{answer['id']}").get_data(as_text=True)
+    assert german in page
+    if english:
+        assert english not in page
