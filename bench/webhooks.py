@@ -2,29 +2,47 @@
 
     python bench/webhooks.py            # needs wrk (Debian: apt-get install wrk)
 
-In one run against one server: ``GET /healthz``, signed inbound messages (a mix of Start, Stop
-and questions, each with its own MessageSid, so none is a cheap replay), and signed status
-callbacks. Prints requests/s, the ratio to /healthz and latency percentiles at 32 connections.
+One server, several rounds; each round runs ``GET /healthz``, signed inbound messages (a mix of
+Start, Stop and questions) and signed status callbacks one after the other, in an order that
+rotates between rounds, so that a noisy neighbour on the shared machine hits all three alike.
+Every inbound message and status callback in the whole run is distinct (no wrk thread repeats
+another's, no round repeats an earlier one): none is a cheap replay. Prints, per endpoint, the
+median over the rounds of requests/s, of the ratio to /healthz in the same round, and of the
+latency percentiles, and the CPU the gunicorn workers spent per request.
 """
 
 import argparse
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
-from common import AUTH_TOKEN, PUBLIC_URL, base_env, seed_subscribers, start_web
+from common import AUTH_TOKEN, PUBLIC_URL, base_env, cpu_seconds, seed_subscribers, start_web
 from twilio.request_validator import RequestValidator
 
+WRK_THREADS = 2
+
+# Request number k of a run: thread `id` of `nthreads` sends offset + id, offset + id + n, ...
 LUA = """
-local i = 0
-local n = #bodies
+local next_id = 1
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  offset = tonumber(args[1])
+  nthreads = tonumber(args[2])
+  sent = 0
+end
 request = function()
-  i = i + 1
-  local k = ((i - 1) %% n) + 1
+  local k = offset + sent * nthreads + id
+  sent = sent + 1
+  if k > #bodies then k = ((k - 1) %% #bodies) + 1 end
   return wrk.format("POST", "%s", {["Content-Type"] = "application/x-www-form-urlencoded",
                                   ["X-Twilio-Signature"] = sigs[k]}, bodies[k])
 end
@@ -36,8 +54,6 @@ def lua_string(text):
 
 
 def write_script(path, url_path, requests_params, public_url):
-    from urllib.parse import urlencode
-
     validator = RequestValidator(AUTH_TOKEN)
     bodies, sigs = [], []
     for params in requests_params:
@@ -50,13 +66,14 @@ def write_script(path, url_path, requests_params, public_url):
 
 def inbound_mix(count, subscribed):
     """Start from new numbers, Stop from subscribed ones, questions from anyone."""
+    stoppers = random.sample(range(subscribed), min(subscribed, count))
     out = []
     for i in range(count):
         roll = i % 10
         if roll < 4:
             number, body = f"+49170{i:08d}", "Start"
         elif roll < 6:
-            number, body = f"+49151{random.randrange(subscribed):08d}", "Stop"
+            number, body = f"+49151{stoppers[i % len(stoppers)]:08d}", "Stop"
         else:
             number, body = f"+49172{i:08d}", "Wann ist die Straße wieder frei?"
         out.append({"MessageSid": f"SMbench{i:026d}", "AccountSid": "AC" + "0" * 32,
@@ -77,22 +94,39 @@ def status_mix(count):
     return out
 
 
-def wrk(url, seconds, connections, script=None):
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def wrk(url, seconds, connections, script=None, offset=0):
+    args = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         args[1:1] = ["-s", script]
+        args += ["--", str(offset), str(WRK_THREADS)]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M))
+    latency = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M)}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rate": rate, "latency": latency, "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "requests": total}
 
 
+def _ms(text):
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def workers_cpu(web):
+    """CPU seconds used so far by the gunicorn master and its workers."""
+    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True)
+    return sum(cpu_seconds(pid) for pid in [web.pid, *map(int, children.stdout.split())])
+
+
+ENDPOINTS = (("GET /healthz", "/healthz"), ("POST /twilio/messages", "/twilio/messages"),
+             ("POST /twilio/status", "/twilio/status"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=4, help="per endpoint and round")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
@@ -104,32 +138,48 @@ def main():
                    WEB_THREADS=args.threads)
     seed_subscribers(env, 20_000)
     web = start_web(env)
+    # Enough distinct requests for every round at well above the rates seen here.
+    per_round = args.seconds * 8000
+    total = per_round * args.rounds
+    scripts = {"/twilio/messages": f"{workdir}/inbound.lua", "/twilio/status": f"{workdir}/status.lua"}
+    write_script(scripts["/twilio/messages"], "/twilio/messages", inbound_mix(total, 20_000),
+                 PUBLIC_URL)
+    write_script(scripts["/twilio/status"], "/twilio/status", status_mix(total), PUBLIC_URL)
+    results = {name: [] for name, _ in ENDPOINTS}
     try:
-        inbound_script = f"{workdir}/inbound.lua"
-        status_script = f"{workdir}/status.lua"
-        expected = args.seconds * 6000  # enough distinct requests that none repeats
-        write_script(inbound_script, "/twilio/messages", inbound_mix(expected, 20_000),
-                     PUBLIC_URL)
-        write_script(status_script, "/twilio/status", status_mix(expected), PUBLIC_URL)
         wrk(web.url + "/healthz", 2, args.connections)  # warm-up
-        health = wrk(web.url + "/healthz", args.seconds, args.connections)
-        inbound = wrk(web.url + "/twilio/messages", args.seconds, args.connections,
-                      inbound_script)
-        status = wrk(web.url + "/twilio/status", args.seconds, args.connections, status_script)
+        for round_no in range(args.rounds):
+            order = ENDPOINTS[round_no % 3:] + ENDPOINTS[:round_no % 3]
+            for name, path in order:
+                before = workers_cpu(web)
+                result = wrk(web.url + path, args.seconds, args.connections, scripts.get(path),
+                             offset=round_no * per_round)
+                result["cpu_us"] = (workers_cpu(web) - before) / result["requests"] * 1e6
+                results[name].append(result)
     finally:
         web.stop()
-    print(f"gunicorn ({args.workers} workers x {args.threads} threads), wrk -t2 -c{args.connections} "
-          f"-d{args.seconds}s, loopback")
-    for name, result in (("GET /healthz", health), ("POST /twilio/messages", inbound),
-                         ("POST /twilio/status", status)):
-        lat = result["latency"]
-        print(f"  {name:24s} {result['rate']:7.0f} req/s  ratio {result['rate'] / health['rate']:.2f}"
-              f"  p50 {lat.get('50')}  p99 {lat.get('99')}  non-2xx {result['non2xx']}"
-              f" of {result['requests']}")
-    for name, result in (("inbound", inbound), ("status", status)):
-        if result["requests"] > expected:
-            print(f"  note: {name} ran out of distinct requests; later ones were replays")
+    report(args, results, per_round)
     return 0
+
+
+def report(args, results, per_round):
+    print(f"gunicorn ({args.workers} workers x {args.threads} threads), wrk -t{WRK_THREADS} "
+          f"-c{args.connections}, {args.rounds} rounds of {args.seconds} s per endpoint, loopback")
+    print(f"  {'endpoint':24s} {'req/s':>7s} {'ratio':>6s} {'(range)':>12s} {'p50 ms':>7s} "
+          f"{'p99 ms':>7s} {'(worst)':>8s} {'cpu/req':>8s}  non-2xx")
+    health = results["GET /healthz"]
+    for name, runs in results.items():
+        ratios = [run["rate"] / h["rate"] for run, h in zip(runs, health)]
+        median = statistics.median
+        print(f"  {name:24s} {median(r['rate'] for r in runs):7.0f} {median(ratios):6.2f} "
+              f"{min(ratios):5.2f}-{max(ratios):4.2f} "
+              f"{median(r['latency']['50'] for r in runs):7.1f} "
+              f"{median(r['latency']['99'] for r in runs):7.1f} "
+              f"{max(r['latency']['99'] for r in runs):8.1f} "
+              f"{median(r['cpu_us'] for r in runs):6.0f}us  "
+              f"{sum(r['non2xx'] for r in runs)}")
+        if any(r["requests"] > per_round for r in runs):
+            print(f"    note: a round of {name} ran out of distinct requests")
 
 
 if __name__ == "__main__":
