@@ -14,6 +14,8 @@ from . import subscribers
 from .db import now_iso, to_iso
 
 ACTIVE = ("queued", "sending")
+# pause_reason of a broadcast paused for WhatsApp's messaging limit; it resumes by itself.
+LIMIT_PAUSE_REASON = "messaging limit"
 OPEN = ("scheduled", "queued", "sending", "paused")
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
@@ -234,13 +236,49 @@ def _with_counts(conn, broadcast):
 # --- status callbacks ------------------------------------------------------------------------
 
 def record_status(conn, update):
-    """Keep the highest status Twilio reported for a sid (callbacks come in any order)."""
+    """Keep the highest status Twilio reported for a sid (callbacks come in any order).
+
+    A message refused for WhatsApp's messaging limit pauses its broadcast and goes out again
+    after the pause, as when the refusal comes straight from the REST call.
+    """
     conn.execute(
         "INSERT INTO message_status (sid, rank, status, error_code, updated_at) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, "
         "status = excluded.status, error_code = excluded.error_code, "
         "updated_at = excluded.updated_at WHERE excluded.rank > message_status.rank",
         (update.sid, update.rank, update.status, update.error_code, now_iso()))
+    if getattr(update, "limit_reached", False):
+        # Before the sender has stored the sid this finds nothing; record_outcomes looks again.
+        refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
+                               (update.sid,)).fetchall()
+        requeue_for_limit(conn, [row[0] for row in refused], update.error_code)
+
+
+def requeue_for_limit(conn, delivery_ids, code):
+    """Send these deliveries again later and pause their broadcasts for the messaging limit.
+
+    The pause gets no resume_at here: the web process, which records callbacks, does not know
+    LIMIT_PAUSE_MINUTES; the sender's housekeeping sets it. A cancelled or expired broadcast
+    is left alone (the refusal stays counted as failed). Returns the paused broadcasts' ids.
+    """
+    now = now_iso()
+    paused = set()
+    for delivery_id in delivery_ids:
+        row = conn.execute(
+            "UPDATE deliveries SET state = 'queued', sid = NULL, next_attempt_at = 0 "
+            "WHERE id = ? AND state = 'sent' AND broadcast_id IN (SELECT id FROM broadcasts "
+            "  WHERE status IN ('queued', 'sending', 'paused') "
+            "  OR (status = 'done' AND (expires_at IS NULL OR expires_at > ?))) "
+            "RETURNING broadcast_id", (delivery_id, now)).fetchone()
+        if row is not None:
+            paused.add(row[0])
+    for broadcast_id in paused:
+        # A broadcast already paused keeps its reason: credentials still need a hand.
+        conn.execute(
+            "UPDATE broadcasts SET status = 'paused', pause_reason = ?, resume_at = NULL, "
+            "finished_at = NULL WHERE id = ? AND status IN ('queued', 'sending', 'done')",
+            (f"{LIMIT_PAUSE_REASON} ({code})", broadcast_id))
+    return paused
 
 
 def subscriber_for_sid(conn, sid):
@@ -267,9 +305,17 @@ def recover_in_flight(conn):
     return len(rows)
 
 
-def housekeeping(conn):
-    """Start due broadcasts, resume paused ones whose time has come, expire, finish."""
+def housekeeping(conn, limit_pause_seconds=3600.0):
+    """Start due broadcasts, resume paused ones whose time has come, expire, finish.
+
+    Returns [(id, pause_reason)] of broadcasts that a status callback paused for the messaging
+    limit and that now got their resume time (``limit_pause_seconds`` from now).
+    """
     now = now_iso()
+    limit_paused = conn.execute(
+        "UPDATE broadcasts SET resume_at = ? WHERE status = 'paused' AND resume_at IS NULL "
+        "AND pause_reason LIKE ? RETURNING id, pause_reason",
+        (now_iso(limit_pause_seconds), LIMIT_PAUSE_REASON + " (%")).fetchall()
     # A callback that reported an opt-out before the sender had recorded the sid could not be
     # matched to a subscriber then; it is matched here.
     for (subscriber_id,) in conn.execute(
@@ -310,6 +356,7 @@ def housekeeping(conn):
         if pending is None:
             conn.execute("UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ?",
                          (now, broadcast_id))
+    return limit_paused
 
 
 def active_order(conn):
@@ -350,16 +397,20 @@ def broadcast_content(conn, broadcast_id):
                         (broadcast_id,)).fetchone()
 
 
-def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):
+def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=(),
+                    limit_codes=()):
     """Write a batch of send results in one transaction.
 
     sent: [(sid, delivery_id)]; failed: [(code, delivery_id)]; skipped: [(reason, delivery_id)];
     retry: [(next_attempt_epoch, delivery_id)] for sends that never reached Twilio or were
     never processed (429, pause, cancel); counted_retry: the same for unknown outcomes, which
-    count toward the attempt limit; unknown_retries: {broadcast_id: n}.
+    count toward the attempt limit; unknown_retries: {broadcast_id: n}. ``limit_codes``: the
+    error codes of WhatsApp's messaging limit, for callbacks that came before the sid was here.
     """
     if sent:
         conn.executemany("UPDATE deliveries SET state = 'sent', sid = ? WHERE id = ?", sent)
+        if limit_codes:
+            _requeue_early_limit_refusals(conn, sent, limit_codes)
     if failed:
         conn.executemany("UPDATE deliveries SET state = 'failed', error_code = ? WHERE id = ?",
                          failed)
@@ -376,6 +427,20 @@ def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted
     for broadcast_id, number in unknown_retries.items():
         conn.execute("UPDATE broadcasts SET retries_unknown = retries_unknown + ? WHERE id = ?",
                      (number, broadcast_id))
+
+
+def _requeue_early_limit_refusals(conn, sent, limit_codes):
+    """A limit refusal reported by a callback before its sid was recorded (see record_status)."""
+    codes = list(limit_codes)
+    by_sid = dict(sent)
+    for start in range(0, len(sent), 500):
+        sids = [sid for sid, _ in sent[start:start + 500]]
+        refused = conn.execute(
+            f"SELECT sid, error_code FROM message_status WHERE sid IN "
+            f"({', '.join('?' * len(sids))}) AND error_code IN ({', '.join('?' * len(codes))})",
+            sids + codes).fetchall()
+        for sid, code in refused:
+            requeue_for_limit(conn, [by_sid[sid]], code)
 
 
 def pause(conn, broadcast_id, reason, resume_at=None):

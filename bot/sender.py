@@ -125,12 +125,15 @@ class Sender:
                     await self._sleep(self.poll_seconds)
                     continue
                 for item in batch:
-                    self._refresh_sendable()
-                    if self.stopping.is_set() or item.broadcast_id not in self.sendable:
-                        self.outcomes.retry.append((0, item.delivery_id))
+                    if not self._may_send(item):
                         continue
                     await self.bucket.take()
                     await semaphore.acquire()
+                    # Again after waiting for the rate and a free slot, right before the send,
+                    # so that a pause or cancel made meanwhile stops it.
+                    if not self._may_send(item):
+                        semaphore.release()
+                        continue
                     task = asyncio.create_task(self._send_one(item))
                     self.in_flight.add(task)
                     task.add_done_callback(self._done(semaphore))
@@ -139,6 +142,14 @@ class Sender:
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
             flusher.cancel()
             self.flush()
+
+    def _may_send(self, item):
+        """False (and the delivery handed back, no attempt used) once it must not go out now."""
+        self._refresh_sendable()
+        if self.stopping.is_set() or item.broadcast_id not in self.sendable:
+            self.outcomes.retry.append((0, item.delivery_id))
+            return False
+        return True
 
     def _done(self, semaphore):
         def callback(task):
@@ -183,16 +194,21 @@ class Sender:
         """Housekeeping, then claim due deliveries, urgent broadcasts first."""
         self.flush()
         with write(self.database) as conn:
-            broadcasts.housekeeping(conn)
+            limit_paused = broadcasts.housekeeping(conn, self.limit_pause_seconds)
             order = broadcasts.active_order(conn)
             self.sendable = set(order)
             self.sendable_checked = time.monotonic()
             self.contents = {k: v for k, v in self.contents.items() if k in self.sendable}
+            claimed = []
             for broadcast_id in order:
                 claimed = broadcasts.claim(conn, broadcast_id, self.batch_size, time.time())
                 if claimed:
-                    return claimed
-        return []
+                    break
+        for broadcast_id, reason in limit_paused:
+            log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
+                        "broadcast %d paused for %d minutes; the refused messages go out again "
+                        "then", reason, broadcast_id, self.limit_pause_seconds // 60)
+        return claimed
 
     def _refresh_sendable(self, every=0.25):
         """Notice cancels and pauses made while a batch is being sent."""
@@ -213,7 +229,8 @@ class Sender:
             return
         with write(self.database) as conn:
             broadcasts.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
-                                       out.unknown_retries, out.counted_retry)
+                                       out.unknown_retries, out.counted_retry,
+                                       limit_codes=gateway.LIMIT_ERROR_CODES)
             for subscriber_id in out.opted_out:
                 subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
         out.clear()
@@ -294,7 +311,8 @@ class Sender:
         if error.kind == gateway.LIMIT:
             log.warning("WhatsApp messaging limit reached (%s): broadcast %d paused for %d "
                         "minutes", code, item.broadcast_id, self.limit_pause_seconds // 60)
-            self._pause(item, f"messaging limit ({code})", now_iso(self.limit_pause_seconds))
+            self._pause(item, f"{broadcasts.LIMIT_PAUSE_REASON} ({code})",
+                        now_iso(self.limit_pause_seconds))
             return
         out.failed.append((code or "unknown", item.delivery_id))
         if error.kind == gateway.OPTED_OUT:

@@ -36,10 +36,13 @@ HALT = "halt"                # the channel is misconfigured: pause, nothing will
 LIMIT = "limit"              # WhatsApp's messaging limit: pause and resume later by itself
 
 OPT_OUT_CODE = 21610
+LIMIT_CODE = 63018
+# As they appear in status callbacks and in the database.
+LIMIT_ERROR_CODES = (str(LIMIT_CODE),)
 
 _CODE_KINDS = {
     20429: THROTTLED,
-    63018: LIMIT,
+    LIMIT_CODE: LIMIT,
     20003: HALT,
     20404: HALT,  # the account or sender does not exist: configuration, not the recipient
     OPT_OUT_CODE: OPTED_OUT,
@@ -82,6 +85,11 @@ class StatusUpdate:
     def opted_out(self):
         """The platform says this citizen opted out: honour it as a Stop."""
         return self.error_code == str(OPT_OUT_CODE)
+
+    @property
+    def limit_reached(self):
+        """Refused for WhatsApp's messaging limit, not for anything about the recipient."""
+        return self.error_code in LIMIT_ERROR_CODES
 
 
 def signature_is_valid(auth_token, url, form, signature):

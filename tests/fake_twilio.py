@@ -49,6 +49,10 @@ class FakeTwilio:
         self.callback_shuffle = False
         self.callback_repeat = 1
         self.callback_error_code = None
+        # Error codes for the next accepted messages, one each: such a message gets "sent" and
+        # then "failed" with that code instead of ``callbacks`` (e.g. [63018] for WhatsApp's
+        # messaging limit, which Twilio often reports only after accepting the message).
+        self.callback_failures = []
         self.callback_results = Counter()
         self._loop = None
         self._runner = None
@@ -121,6 +125,7 @@ class FakeTwilio:
             self.callback_shuffle = False
             self.callback_repeat = 1
             self.callback_error_code = None
+            self.callback_failures = []
             self.callback_results.clear()
 
     # -- the API ----------------------------------------------------------------------------
@@ -171,9 +176,11 @@ class FakeTwilio:
         with self._lock:
             self.messages.append(record)
             self.per_second[int(time.time())] += 1
+            failure = self.callback_failures.pop(0) if self.callback_failures else None
         callback = form.get("StatusCallback")
-        if callback and self.callbacks:
-            asyncio.get_running_loop().create_task(self._send_callbacks(callback, sid, form))
+        if callback and (self.callbacks or failure):
+            asyncio.get_running_loop().create_task(
+                self._send_callbacks(callback, sid, form, failure))
         return web.json_response(self._resource(sid, form), status=201)
 
     def _injected(self):
@@ -202,9 +209,12 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 
-    async def _send_callbacks(self, url, sid, form):
+    async def _send_callbacks(self, url, sid, form, failure=None):
         statuses = list(self.callbacks) * self.callback_repeat
-        if self.callback_shuffle:
+        error_code = self.callback_error_code
+        if failure is not None:
+            statuses, error_code = ["sent", "failed"], failure
+        elif self.callback_shuffle:
             random.shuffle(statuses)
         validator = RequestValidator(self.auth_token)
         for status in statuses:
@@ -212,8 +222,8 @@ class FakeTwilio:
                       "SmsStatus": status, "AccountSid": self.account_sid,
                       "To": form.get("To"), "From": form.get("From"),
                       "ChannelPrefix": "whatsapp", "ApiVersion": "2010-04-01"}
-            if status in ("failed", "undelivered") and self.callback_error_code:
-                params["ErrorCode"] = str(self.callback_error_code)
+            if status in ("failed", "undelivered") and error_code:
+                params["ErrorCode"] = str(error_code)
             if status == "read":
                 params["EventType"] = "READ"
             headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
@@ -235,7 +245,8 @@ class FakeTwilio:
     async def _config(self, request):
         data = await request.json()
         for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
-                    "callback_shuffle", "callback_repeat", "callback_error_code"):
+                    "callback_shuffle", "callback_repeat", "callback_error_code",
+                    "callback_failures"):
             if key in data:
                 setattr(self, key, data[key])
         return web.json_response({"ok": True})

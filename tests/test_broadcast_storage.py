@@ -98,3 +98,96 @@ def test_only_unknown_outcomes_count_as_attempts(app, conn, citizen):
                                    {broadcast_id: 1}, counted_retry=[(0, claimed[0].delivery_id)])
     assert attempts(app) == [1, 0, 0]
     assert [c.attempts for c in in_flight(conn, broadcast_id)] == [1, 0, 0]
+
+
+def callback(conn, sid, status="failed", error_code="63018"):
+    """Record a status callback the way the webhook does."""
+    from bot import twilio_gateway as gateway
+
+    update = gateway.parse_status({"MessageSid": sid, "MessageStatus": status,
+                                   "ErrorCode": error_code})
+    with write(conn) as tx:
+        broadcasts.record_status(tx, update)
+
+
+def sent(conn, claimed):
+    """Record the sends as the sender does; returns their sids."""
+    from bot import twilio_gateway as gateway
+
+    sids = [f"SM{c.delivery_id:032x}" for c in claimed]
+    with write(conn) as tx:
+        broadcasts.record_outcomes(tx, list(zip(sids, [c.delivery_id for c in claimed])), [],
+                                   [], [], {}, limit_codes=gateway.LIMIT_ERROR_CODES)
+    return sids
+
+
+def test_a_limit_refusal_in_a_callback_pauses_and_sends_that_message_again(app, conn, citizen):
+    subscribe(citizen, 3)
+    broadcast_id = broadcast(app)
+    sids = sent(conn, in_flight(conn, broadcast_id))
+    callback(conn, sids[0])
+    paused = broadcasts.get(conn, broadcast_id)
+    assert paused["status"] == "paused" and paused["pause_reason"] == "messaging limit (63018)"
+    assert paused["counts"]["failed"] == 0 and paused["counts"]["queued"] == 1
+    assert paused["errors"] == {}
+    callback(conn, sids[0])  # Twilio repeats itself: nothing more happens
+    assert broadcasts.get(conn, broadcast_id)["counts"]["queued"] == 1
+
+    before = now_iso(90)
+    assert housekeeping_with_pause(conn, 120) == [(broadcast_id, "messaging limit (63018)")]
+    waiting = broadcasts.get(conn, broadcast_id)
+    assert waiting["status"] == "paused" and before < waiting["resume_at"] <= now_iso(120)
+    assert housekeeping_with_pause(conn, 120) == []  # its time is set once
+
+
+def housekeeping_with_pause(conn, seconds):
+    with write(conn) as tx:
+        return broadcasts.housekeeping(tx, limit_pause_seconds=seconds)
+
+
+def test_a_limit_refusal_reported_before_the_sid_was_stored_is_caught_then(app, conn,
+                                                                            citizen):
+    subscribe(citizen, 2)
+    broadcast_id = broadcast(app)
+    claimed = in_flight(conn, broadcast_id)
+    callback(conn, f"SM{claimed[1].delivery_id:032x}")  # faster than the sender's write
+    assert broadcasts.get(conn, broadcast_id)["status"] == "sending"
+    sent(conn, claimed)
+    paused = broadcasts.get(conn, broadcast_id)
+    assert paused["status"] == "paused" and paused["counts"]["queued"] == 1
+    assert rows(app, "SELECT state, sid FROM deliveries WHERE id = ?",
+                claimed[1].delivery_id) == [("queued", None)]
+
+
+def test_a_limit_refusal_after_the_last_send_reopens_the_broadcast(app, conn, citizen):
+    subscribe(citizen, 1)
+    broadcast_id = broadcast(app)
+    sids = sent(conn, in_flight(conn, broadcast_id))
+    housekeeping(conn)
+    assert broadcasts.get(conn, broadcast_id)["status"] == "done"
+    callback(conn, sids[0])
+    reopened = broadcasts.get(conn, broadcast_id)
+    assert reopened["status"] == "paused" and reopened["finished_at"] is None
+    assert reopened["counts"]["queued"] == 1
+
+
+def test_a_limit_refusal_of_a_cancelled_broadcast_stays_failed(app, conn, citizen):
+    subscribe(citizen, 2)
+    broadcast_id = broadcast(app)
+    claimed = in_flight(conn, broadcast_id)
+    sids = sent(conn, claimed[:1])
+    with write(conn) as tx:
+        broadcasts.cancel(tx, broadcast_id)
+    callback(conn, sids[0])
+    final = broadcasts.get(conn, broadcast_id)
+    assert final["status"] == "cancelled" and final["errors"] == {"63018": 1}
+
+
+def test_other_failures_in_callbacks_do_not_pause(app, conn, citizen):
+    subscribe(citizen, 2)
+    broadcast_id = broadcast(app)
+    sids = sent(conn, in_flight(conn, broadcast_id))
+    callback(conn, sids[0], error_code="63024")
+    housekeeping(conn)
+    final = broadcasts.get(conn, broadcast_id)
+    assert final["status"] == "done" and final["errors"] == {"63024": 1}

@@ -333,3 +333,28 @@ def test_demo_mode_delivers_into_the_outbox(env, start_web, start_worker, tmp_pa
         rows = conn.execute("SELECT kind, to_masked, body FROM outbox ORDER BY id").fetchall()
     assert ("broadcast", "+49151•••9999", "Probealarm") in rows
     assert "DEMO MODE" in web.output() and "DEMO MODE" in worker.output()
+
+
+def test_messaging_limit_reported_in_a_callback_pauses_and_sends_the_refused_again(deployment):
+    d = deployment.start(LIMIT_PAUSE_MINUTES=0.05, SEND_RATE_LIMIT=4)  # a pause of 3 seconds
+    people = d.citizens(8)
+    d.api.callback_failures = [63018]  # Twilio accepts the first, then reports the limit
+    answer = d.post(text="Info")
+    d.start_worker()
+    paused = d.wait_status(answer["id"], "paused")
+    assert paused["pause_reason"] == "messaging limit (63018)"
+    assert paused["counts"]["failed"] == 0
+    refused = d.api.messages[0]["To"].removeprefix("whatsapp:")
+    # The sender sets the resume time once it has handed back what it had claimed.
+    wait_for(lambda: d.get(answer["id"])["resume_at"], message="resume time set by the sender")
+    sent_when_paused = len(d.api.messages)
+    time.sleep(0.5)
+    if d.get(answer["id"])["status"] == "paused":
+        assert len(d.api.messages) == sent_when_paused, "nothing goes out while paused"
+    assert sent_when_paused < 8, "the rest waited instead of running into the limit"
+    done = d.wait_status(answer["id"], "done", timeout=30)
+    assert done["counts"]["failed"] == 0 and done["errors"] == {}
+    received = d.received()
+    assert set(received) == {p.number for p in people}
+    assert received[refused] == 2 and sum(received.values()) == 9
+    assert "messaging limit" in d.worker.output()
