@@ -12,12 +12,16 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
 from . import audience, broadcasts, labels, subscribers
 from .api import submit_broadcast, template_mode
 from .auth import login_required
-from .db import get_db, write
+from .db import get_db, now_iso, write
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
 CHART_DAYS = 30
 COMPOSE_FIELDS = ("text", "media_url", "send_at")
+LIST_LENGTH = 50
+# Delivery and read receipts keep coming after the last send: a finished broadcast's counts
+# are still worth watching for a while.
+RECEIPTS_SECONDS = 3600
 
 
 @bp.before_request
@@ -36,9 +40,37 @@ def console_globals():
 @bp.get("")
 def index():
     conn = get_db().conn
-    return render_template("console/index.html",
-                           broadcasts=broadcasts.list_recent(conn, limit=50),
+    recent = broadcasts.list_recent(conn, limit=LIST_LENGTH)
+    receipts_since = now_iso(-RECEIPTS_SECONDS)
+    live = {b["id"] for b in recent if b["status"] in broadcasts.OPEN
+            or (b["finished_at"] or "") > receipts_since}
+    return render_template("console/index.html", broadcasts=recent, live=live,
+                           count_keys=broadcasts.COUNT_KEYS,
                            active=subscribers.count_active(conn))
+
+
+def _summary(broadcast):
+    return {"id": broadcast["id"], "status": broadcast["status"],
+            "status_label": labels.status(broadcast["status"]),
+            "recipients": broadcast["recipients"], "counts": broadcast["counts"]}
+
+
+@bp.get("/counts.json")
+def list_counts():
+    """What the list page's script polls: status and counts of the broadcasts it names
+    (``?ids=3,2,1``), only those, so that finished ones are not counted again every second."""
+    parts = [part.strip() for part in request.args.get("ids", "").split(",") if part.strip()]
+    if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in parts):
+        return jsonify(error="ids must be broadcast numbers separated by commas"), 400
+    ids = [int(part) for part in parts]
+    if len(ids) > LIST_LENGTH:
+        return jsonify(error=f"at most {LIST_LENGTH} ids at a time"), 400
+    found = []
+    for broadcast_id in dict.fromkeys(ids):
+        broadcast = _broadcast_or_404(broadcast_id)
+        if broadcast is not None:
+            found.append(_summary(broadcast))
+    return jsonify(broadcasts=found)
 
 
 def _text_limit():

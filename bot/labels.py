@@ -24,6 +24,16 @@ COUNTS = {
     "skipped": "übersprungen",
 }
 
+# The same counts as column headings of the broadcast list.
+COUNT_HEADINGS = {
+    "queued": "Warteschlange",
+    "sent": "Gesendet",
+    "delivered": "Zugestellt",
+    "read": "Gelesen",
+    "failed": "Fehlgeschlagen",
+    "skipped": "Übersprungen",
+}
+
 _NOT_ON_WHATSAPP = "Nummer nicht bei WhatsApp / ungültig"
 
 # Twilio error codes and our own skip reasons (see sender.py) → plain German.

@@ -108,12 +108,22 @@ def test_press_officer_sends_a_broadcast_and_watches_the_counts_rise(server, pag
 
     expect(page.get_by_role("heading", name="Meldung Nr. 1")).to_be_visible()
     expect(page.locator('[data-count="queued"]')).to_have_text("3")
+    # The list in a second tab, opened before anything went out.
+    listing = page.context.new_page()
+    listing.goto(server.url + "/admin")
+    row = listing.locator('tr[data-broadcast="1"]')
+    expect(row.locator('[data-count="queued"]')).to_have_text("3")
+    expect(row.locator("[data-status]")).to_have_text("wartet")
     start_worker(site_env)
-    # No reload: the page's script polls the counts while the sender works and Twilio's
+    # No reload: the pages' script polls the counts while the sender works and Twilio's
     # callbacks come in.
     expect(page.locator('[data-count="read"]')).to_have_text("3")
     expect(page.locator('[data-count="queued"]')).to_have_text("0")
     expect(page.locator("#status")).to_have_text("gesendet")
+    expect(row.locator('[data-count="read"]')).to_have_text("3")
+    expect(row.locator('[data-count="queued"]')).to_have_text("0")
+    expect(row.locator("[data-status]")).to_have_text("gesendet")
+    listing.close()
 
     page.goto(server.url + "/admin/audience")
     expect(page.locator("#active")).to_have_text("3")

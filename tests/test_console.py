@@ -342,6 +342,66 @@ def test_list_shows_broadcasts_with_status(app, console):
     assert "Erste Meldung" in page and "wartet" in page
 
 
+def list_rows(page):
+    """{broadcast id: (status, recipients, {count: n}, live)} as the list page shows them."""
+    found = {}
+    for match in re.finditer(r'<tr data-broadcast="(\d+)"([^>]*)>(.*?)</tr>', page, re.S):
+        row = match.group(3)
+        status = re.search(r"data-status>([^<]*)<", row).group(1)
+        recipients = int(re.search(r"data-recipients>(\d+)<", row).group(1))
+        counts = {key: int(n) for key, n in re.findall(r'data-count="(\w+)">(\d+)<', row)}
+        found[int(match.group(1))] = (status, recipients, counts, "data-live" in match.group(2))
+    return found
+
+
+def test_list_shows_status_and_every_count_and_the_script_can_refresh_them(
+        app, console, citizen, twilio_api):
+    from tests.conftest import ACCOUNT_SID
+
+    people = [citizen() for _ in range(5)]
+    for person in people:
+        person.send("Start")
+    twilio_api.recipient_errors[people[3].number] = (400, 63003)
+    with app.app_context():
+        sent = submit_broadcast({"text": "Schon draußen"}, created_by="test")["id"]
+        assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    people[4].send("Stop")  # before the next broadcast: it is skipped there
+    sids = {message["To"]: message["sid"] for message in twilio_api.messages}
+    for person, status in zip(people, ["delivered", "read"]):
+        form = {"MessageSid": sids[f"whatsapp:{person.number}"], "MessageStatus": status,
+                "AccountSid": ACCOUNT_SID}
+        assert person.post_signed("/twilio/status", form).status_code == 204
+    with app.app_context():
+        waiting = submit_broadcast({"text": "Wartet noch"}, created_by="test")["id"]
+    expected_sent = {"queued": 0, "sent": 2, "delivered": 1, "read": 1, "failed": 1,
+                     "skipped": 0}
+    expected_waiting = {"queued": 4, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
+                        "skipped": 0}
+    page = console.client.get("/admin").get_data(as_text=True)
+    assert list_rows(page) == {sent: ("gesendet", 5, expected_sent, True),
+                               waiting: ("wartet", 4, expected_waiting, True)}
+    assert 'data-counts-url="/admin/counts.json"' in page
+
+    response = console.client.get(f"/admin/counts.json?ids={waiting},{sent}")
+    assert response.status_code == 200
+    assert response.json == {"broadcasts": [
+        {"id": waiting, "status": "queued", "status_label": "wartet", "recipients": 4,
+         "counts": expected_waiting},
+        {"id": sent, "status": "done", "status_label": "gesendet", "recipients": 5,
+         "counts": expected_sent}]}
+
+
+@pytest.mark.parametrize("ids", ["1,x", "1;2", "9" * 30, ",".join(["1"] * 51)])
+def test_list_counts_refuse_bad_ids_with_json(console, ids):
+    response = console.client.get(f"/admin/counts.json?ids={ids}")
+    assert response.status_code == 400 and response.json["error"]
+
+
+def test_list_counts_need_a_session(client):
+    response = client.get("/admin/counts.json?ids=1")
+    assert response.status_code == 401 and response.json["error"]
+
+
 # --- audience --------------------------------------------------------------------------------
 
 def test_audience_shows_counts_per_day_and_never_a_number(console, citizen):

@@ -89,7 +89,54 @@
     window.setTimeout(poll, 1000);
   }
 
+  // The broadcast list: rows marked data-live (still sending, or receipts still coming in)
+  // are refreshed from one request for all of them; the others never change.
+  function setupListCounts() {
+    var table = document.getElementById("broadcast-list");
+    if (!table) return;
+    var url = table.getAttribute("data-counts-url");
+    var rows = {};
+    Array.prototype.forEach.call(table.querySelectorAll("tr[data-live]"), function (row) {
+      rows[row.getAttribute("data-broadcast")] = row;
+    });
+    var ids = Object.keys(rows);
+    if (ids.length === 0) return;
+    var started = Date.now();
+    function poll() {
+      fetch(url + "?ids=" + ids.join(","),
+            { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          var sending = false;
+          data.broadcasts.forEach(function (item) {
+            var row = rows[String(item.id)];
+            if (!row) return;
+            Object.keys(item.counts).forEach(function (key) {
+              var cell = row.querySelector('[data-count="' + key + '"]');
+              if (cell) cell.textContent = item.counts[key];
+            });
+            var status = row.querySelector("[data-status]");
+            if (status) status.textContent = item.status_label;
+            var recipients = row.querySelector("[data-recipients]");
+            if (recipients) recipients.textContent = item.recipients;
+            if (item.status !== "done" && item.status !== "cancelled") sending = true;
+          });
+          if (Date.now() - started < 15 * 60 * 1000) {
+            window.setTimeout(poll, sending ? 1000 : 5000);
+          }
+        })
+        .catch(function () {
+          if (Date.now() - started < 15 * 60 * 1000) window.setTimeout(poll, 5000);
+        });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
   setupCompose();
   setupConfirmations();
   setupCounts();
+  setupListCounts();
 })();
