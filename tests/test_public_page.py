@@ -106,6 +106,38 @@ def test_archive_shows_sent_broadcasts_only_and_never_recipients(app, client, ci
     assert page.index("Wird gerade gesendet") < page.index("Straßensperrung Hauptstraße")
 
 
+def test_archive_shows_broadcasts_stopped_after_some_citizens_got_them(app, client, citizen):
+    for _ in range(2):
+        citizen().send("Start")
+    with app.app_context():
+        half_cancelled = submit_broadcast({"text": "Halb gesendet, dann abgebrochen"},
+                                          created_by="test")["id"]
+        half_paused = submit_broadcast({"text": "Halb gesendet, dann pausiert"},
+                                       created_by="test")["id"]
+        paused_early = submit_broadcast({"text": "Pausiert, bevor etwas ankam"},
+                                        created_by="test")["id"]
+        with write(get_db()) as conn:
+            for broadcast_id in (half_cancelled, half_paused, paused_early):
+                first, second = broadcasts.claim(conn, broadcast_id, 2, time.time())
+                # The sender got one message out; the other was in flight and comes back.
+                sent = [] if broadcast_id == paused_early else [
+                    (f"SM{first.delivery_id:032x}", first.delivery_id)]
+                retry = [(0, second.delivery_id)] + (
+                    [(0, first.delivery_id)] if broadcast_id == paused_early else [])
+                broadcasts.record_outcomes(conn, sent=sent, failed=[], skipped=[],
+                                           retry=retry, unknown_retries={})
+            broadcasts.cancel(conn, half_cancelled)
+            broadcasts.pause(conn, half_paused, "credentials (20003)")
+            broadcasts.pause(conn, paused_early, "credentials (20003)")
+    page = client.get("/").get_data(as_text=True)
+    assert "Halb gesendet, dann abgebrochen" in page
+    assert "Halb gesendet, dann pausiert" in page
+    assert "Pausiert, bevor etwas ankam" not in page
+    feed = client.get("/feed.xml").get_data(as_text=True)
+    assert "Halb gesendet, dann abgebrochen" in feed and "Halb gesendet, dann pausiert" in feed
+    assert "Pausiert, bevor etwas ankam" not in feed
+
+
 def test_archive_pages_back_and_ignores_bad_input(app, client):
     for number in range(22):
         publish(app, f"Meldung Nummer {number:02d}")
