@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import broadcasts, subscribers
+from . import twilio_gateway as gateway
 from .db import get_db, write
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -94,14 +95,21 @@ def list_broadcasts():
         return error("limit and offset must be whole numbers", 400)
     if offset > broadcasts.SQLITE_INT_MAX:
         return error(f"offset must be at most {broadcasts.SQLITE_INT_MAX}", 400)
-    return jsonify(broadcasts=broadcasts.list_recent(get_db().conn, limit, offset))
+    return jsonify(broadcasts=[_with_hints(b) for b in
+                               broadcasts.list_recent(get_db().conn, limit, offset)])
+
+
+def _with_hints(broadcast):
+    """The broadcast's JSON, plus what the operator can do about its failures."""
+    broadcast["hints"] = gateway.hints_for(broadcast["errors"])
+    return broadcast
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
 @token_required
 def show_broadcast(broadcast_id):
     try:
-        return jsonify(broadcasts.get(get_db().conn, broadcast_id))
+        return jsonify(_with_hints(broadcasts.get(get_db().conn, broadcast_id)))
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
 
@@ -126,7 +134,7 @@ def _change(broadcast_id, action):
         return error(f"no broadcast {broadcast_id}", 404)
     except broadcasts.BroadcastClosed as exc:
         return error(f"broadcast {broadcast_id} is {exc}; nothing to change", 409)
-    return jsonify(broadcasts.get(get_db().conn, broadcast_id))
+    return jsonify(_with_hints(broadcasts.get(get_db().conn, broadcast_id)))
 
 
 @bp.app_errorhandler(HTTPException)

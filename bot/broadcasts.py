@@ -359,6 +359,13 @@ def housekeeping(conn, limit_pause_seconds=3600.0):
     return limit_paused
 
 
+def recently_active(conn, since):
+    """Broadcasts sending or paused now, or finished since ``since`` (callbacks still come)."""
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM broadcasts WHERE status IN ('sending', 'paused') "
+        "OR (status = 'done' AND finished_at >= ?) ORDER BY id", (since,))]
+
+
 def active_order(conn):
     """Broadcasts the sender may work on, urgent first, then oldest first."""
     return [row[0] for row in conn.execute(

@@ -75,7 +75,7 @@ def backoff(attempts, cap=120.0):
 class Sender:
     def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
                  max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
-                 throttle_backoff_cap=30.0):
+                 throttle_backoff_cap=30.0, every_minute_seconds=60.0):
         self.database = database
         self.conn = database.conn
         self.vault = vault
@@ -104,6 +104,11 @@ class Sender:
         self.sent_total = 0
         self.retention_settings = None  # build() sets it; None: no cleanup (unit tests)
         self.cleanup_checked = float("-inf")
+        # Light checks that need no hurry run this often, in a thread on a connection of their
+        # own, so that a slow read never holds up sending.
+        self.every_minute_seconds = every_minute_seconds
+        self.side_database = None
+        self.hinted = set()  # broadcasts whose failure hints have been logged
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -115,6 +120,7 @@ class Sender:
                         "(counted as possible duplicates)", recovered)
         semaphore = asyncio.Semaphore(self.concurrency)
         flusher = asyncio.create_task(self._flush_periodically())
+        minutely = asyncio.create_task(self._every_minute())
         try:
             while not self.stopping.is_set():
                 self._cleanup_if_due()
@@ -142,6 +148,10 @@ class Sender:
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
             flusher.cancel()
             self.flush()
+            self.stopping.set()
+            await minutely  # lets a check under way in its thread finish first
+            if self.side_database is not None:
+                self.side_database.conn.close()
 
     def _may_send(self, item):
         """False (and the delivery handed back, no attempt used) once it must not go out now."""
@@ -172,6 +182,37 @@ class Sender:
 
     def stop(self):
         self.stopping.set()
+
+    async def _every_minute(self):
+        # At least once per run, also one that ends at once (``worker --until-idle``).
+        while True:
+            try:
+                await asyncio.to_thread(self._minutely)
+            except Exception:  # noqa: BLE001 - a failed check must not stop the sending
+                log.exception("A periodic check failed; trying again in a minute")
+            if self.stopping.is_set():
+                return
+            await self._sleep(self.every_minute_seconds)
+
+    def _minutely(self):
+        """Runs in a worker thread, on its own connection."""
+        if self.side_database is None:
+            path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            self.side_database = db.connect(path)
+        conn = self.side_database.conn
+        for broadcast_id in broadcasts.recently_active(conn, now_iso(-3600)):
+            if broadcast_id not in self.hinted:
+                # Failures reported by status callbacks, which the send loop never sees.
+                self._warn_hints(broadcast_id, broadcasts.get(conn, broadcast_id)["errors"])
+
+    def _warn_hints(self, broadcast_id, errors):
+        """Log once per broadcast what the operator can do about its failures."""
+        if broadcast_id in self.hinted:
+            return
+        hints = gateway.hints_for(errors)
+        if hints:
+            self.hinted.add(broadcast_id)
+            log.warning("Broadcast %d: %s", broadcast_id, " ".join(hints))
 
     def _cleanup_if_due(self, check_every_seconds=60):
         """The daily retention cleanup; the database knows when it last ran."""
@@ -315,6 +356,7 @@ class Sender:
                         now_iso(self.limit_pause_seconds))
             return
         out.failed.append((code or "unknown", item.delivery_id))
+        self._warn_hints(item.broadcast_id, {code: 1})
         if error.kind == gateway.OPTED_OUT:
             out.opted_out.append(item.subscriber_id)
 

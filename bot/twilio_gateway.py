@@ -48,6 +48,20 @@ _CODE_KINDS = {
     OPT_OUT_CODE: OPTED_OUT,
 }
 
+# Failures whose cure is in the operator's hands: error code → what to do, in plain English.
+ERROR_HINTS = {
+    "63016": (
+        "63016: WhatsApp delivers free-form messages only to citizens who wrote to the number "
+        "in the last 24 hours. Set BROADCAST_CONTENT_SID to an approved WhatsApp template "
+        "(README, \"Templates\") so that broadcasts reach every subscriber."),
+}
+
+
+def hints_for(errors):
+    """Advice for a broadcast's failures ({error code: count}), empty when there is none."""
+    return [ERROR_HINTS[code] for code in sorted(errors) if code in ERROR_HINTS]
+
+
 # Our closed status vocabulary for what Twilio reports after a send, ranked so that
 # out-of-order callbacks can only move a message forward.
 _STATUS_MAP = {

@@ -239,3 +239,45 @@ def test_absent_or_null_media_url_means_text_only(app, client):
         assert response.status_code == 202
         detail = client.get(f"/api/broadcasts/{response.json['id']}", headers=AUTH).json
         assert detail["media_url"] is None
+
+
+EVERY_FIELD = {"id", "text", "media_url", "status", "urgent", "created_at", "send_at",
+               "expires_at", "started_at", "finished_at", "recipients", "counts", "errors",
+               "pause_reason", "resume_at", "retries_unknown", "hints"}
+
+
+def fail_all(app, broadcast_id, code):
+    """Record every delivery as refused with ``code``, the way the sender does."""
+    import time
+
+    from bot import broadcasts
+    from bot.db import write
+    from tests.conftest import database
+
+    with write(database(app)) as conn:
+        claimed = broadcasts.claim(conn, broadcast_id, 100, time.time())
+        broadcasts.record_outcomes(conn, [], [(code, c.delivery_id) for c in claimed], [], [],
+                                   {})
+
+
+def test_free_form_refusals_come_with_a_hint_to_configure_a_template(app, client, citizen):
+    subscribe(citizen, 2)
+    refused = client.post("/api/broadcasts", json={"text": "a"}, headers=AUTH).json["id"]
+    fine = client.post("/api/broadcasts", json={"text": "b"}, headers=AUTH).json["id"]
+    fail_all(app, refused, "63016")
+    detail = client.get(f"/api/broadcasts/{refused}", headers=AUTH).json
+    assert set(detail) == EVERY_FIELD
+    assert detail["errors"] == {"63016": 2}
+    assert len(detail["hints"]) == 1 and "BROADCAST_CONTENT_SID" in detail["hints"][0]
+    listed = {b["id"]: b for b in client.get("/api/broadcasts", headers=AUTH).json["broadcasts"]}
+    assert listed[refused]["hints"] == detail["hints"]
+    assert listed[fine]["hints"] == [] and set(listed[fine]) == EVERY_FIELD
+    cancelled = client.post(f"/api/broadcasts/{fine}/cancel", headers=AUTH).json
+    assert cancelled["hints"] == []
+
+
+def test_failures_the_operator_cannot_cure_have_no_hint(app, client, citizen):
+    subscribe(citizen, 1)
+    broadcast_id = client.post("/api/broadcasts", json={"text": "a"}, headers=AUTH).json["id"]
+    fail_all(app, broadcast_id, "63003")
+    assert client.get(f"/api/broadcasts/{broadcast_id}", headers=AUTH).json["hints"] == []

@@ -1,8 +1,11 @@
 """The sender in-process: the real twilio client against the fake API, a real SQLite file."""
 
 import asyncio
+import logging
 
 from bot import broadcasts, sender
+from bot import twilio_gateway as gateway
+from bot.db import write
 from tests.conftest import broadcast, database, rows
 
 
@@ -55,3 +58,49 @@ def test_unknown_outcomes_still_give_up_after_send_max_attempts(app, citizen, tw
     assert final["counts"]["failed"] == 1 and final["errors"] == {"20500": 1}
     assert twilio_api.requests == 2 and twilio_api.messages == []
     assert final["retries_unknown"] == 1, "only the send that was tried again"
+
+
+TEMPLATE_HINT = "BROADCAST_CONTENT_SID"
+
+
+def hint_warnings(caplog, broadcast_id):
+    return [r for r in caplog.records if r.name == "bot.sender" and r.levelno == logging.WARNING
+            and f"Broadcast {broadcast_id}:" in r.getMessage()
+            and TEMPLATE_HINT in r.getMessage()]
+
+
+def test_free_form_refusals_log_one_template_hint_per_broadcast(app, citizen, twilio_api,
+                                                                caplog):
+    people = subscribe(citizen, 3)
+    for person in people:
+        twilio_api.recipient_errors[person.number] = (400, 63016)
+    first = broadcast(app, "eins")
+    second = broadcast(app, "zwei")
+    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+        run_sender(app)
+    assert len(hint_warnings(caplog, first)) == 1 and len(hint_warnings(caplog, second)) == 1
+
+
+def test_refusals_reported_in_callbacks_log_the_hint_too(app, citizen, twilio_api, caplog):
+    subscribe(citizen, 2)
+    broadcast_id = broadcast(app)
+    run_sender(app)
+    conn = database(app).conn
+    for (sid,) in rows(app, "SELECT sid FROM deliveries"):
+        update = gateway.parse_status({"MessageSid": sid, "MessageStatus": "undelivered",
+                                       "ErrorCode": "63016"})
+        with write(conn) as tx:
+            broadcasts.record_status(tx, update)
+    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+        run_sender(app)  # the next run's periodic check finds them
+    assert len(hint_warnings(caplog, broadcast_id)) == 1
+
+
+def test_no_hint_without_failures_that_have_one(app, citizen, twilio_api, caplog):
+    people = subscribe(citizen, 2)
+    twilio_api.recipient_errors[people[0].number] = (400, 63003)
+    broadcast_id = broadcast(app)
+    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+        run_sender(app)
+    assert broadcasts.get(database(app).conn, broadcast_id)["errors"] == {"63003": 1}
+    assert not [r for r in caplog.records if TEMPLATE_HINT in r.getMessage()]
