@@ -6,6 +6,7 @@ that sends signed status callbacks back, so the counts rise the way they do in p
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,19 +18,50 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import OFFICER, OFFICER_PASSWORD, ROOT, free_port
 
-CHROMIUM = "/usr/bin/chromium"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 JOIN_LINK = "https://wa.me/4930901820?text=Start"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is not installed (scripts/test does)")
+
+def chromium_path(which=shutil.which, exists=os.path.exists):
+    """Chromium on the PATH, else Debian's; None when neither is there."""
+    return which("chromium") or (DEBIAN_CHROMIUM if exists(DEBIAN_CHROMIUM) else None)
+
+
+def without_browser(environ):
+    """No Chromium: a developer's machine may skip these tests; CI and scripts/test may not,
+    or a missing browser would pass as green."""
+    message = "Debian's chromium is not installed (apt-get install chromium; scripts/test does)"
+    if environ.get("CI") or environ.get("INFOKANAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + "; CI or INFOKANAL_REQUIRE_BROWSER=1 requires it")
+    pytest.skip(message)
+
+
+def test_a_missing_browser_fails_where_it_is_required_and_skips_elsewhere():
+    for environ in ({"CI": "true"}, {"INFOKANAL_REQUIRE_BROWSER": "1"}):
+        with pytest.raises(pytest.fail.Exception):
+            without_browser(environ)
+    for environ in ({}, {"INFOKANAL_REQUIRE_BROWSER": "0"}):
+        with pytest.raises(pytest.skip.Exception):
+            without_browser(environ)
+
+
+def test_chromium_is_found_on_the_path_or_where_debian_puts_it():
+    assert chromium_path(lambda name: "/opt/bin/chromium", lambda path: False) == \
+        "/opt/bin/chromium"
+    assert chromium_path(lambda name: None, lambda path: path == DEBIAN_CHROMIUM) == \
+        DEBIAN_CHROMIUM
+    assert chromium_path(lambda name: None, lambda path: False) is None
 
 
 @pytest.fixture(scope="module")
 def browser():
+    executable = chromium_path()
+    if executable is None:
+        without_browser(os.environ)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=executable,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield chromium
