@@ -109,6 +109,7 @@ class Sender:
         self.every_minute_seconds = every_minute_seconds
         self.side_database = None
         self.hinted = set()  # broadcasts whose failure hints have been logged
+        self.notice_window_seconds = None  # build() sets it; None: the throttle is left alone
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -200,6 +201,11 @@ class Sender:
             path = self.conn.execute("PRAGMA database_list").fetchone()[2]
             self.side_database = db.connect(path)
         conn = self.side_database.conn
+        if self.notice_window_seconds is not None:
+            forgotten = forget_old_notices(self.side_database, self.notice_window_seconds)
+            if forgotten:
+                log.info("Forgot %d auto-notice throttle entries older than the window",
+                         forgotten)
         for broadcast_id in broadcasts.recently_active(conn, now_iso(-3600)):
             if broadcast_id not in self.hinted:
                 # Failures reported by status callbacks, which the send loop never sees.
@@ -369,6 +375,29 @@ class Sender:
                 broadcasts.pause(conn, item.broadcast_id, reason, resume_at)
 
 
+def forget_old_notices(database, window_seconds, batch_size=500):
+    """Delete auto-notice throttle entries older than the window; returns how many.
+
+    The throttle keys on a hash of the citizen's number; once the window is over the entry
+    has no use, and issue 2 promises that it is forgotten then, not a day later by the daily
+    cleanup. In batches, each its own short write, so webhooks never wait long.
+    """
+    conn = getattr(database, "conn", database)
+    cutoff = now_iso(-window_seconds)
+    total = 0
+    # Most minutes there is nothing to forget: find that out without taking the write lock.
+    while conn.execute("SELECT 1 FROM notice_throttle WHERE sent_at < ? LIMIT 1",
+                       (cutoff,)).fetchone():
+        with write(database) as tx:
+            deleted = tx.execute(
+                "DELETE FROM notice_throttle WHERE phone_hash IN (SELECT phone_hash FROM "
+                "notice_throttle WHERE sent_at < ? LIMIT ?)", (cutoff, batch_size)).rowcount
+        total += deleted
+        if deleted < batch_size:
+            break
+    return total
+
+
 class OutboxTransport:
     """Demo mode: 'sends' into the local outbox table."""
 
@@ -406,6 +435,7 @@ def build(config, vault, demo):
         max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
         limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60)
     sender.retention_settings = config
+    sender.notice_window_seconds = config["NOTICE_WINDOW_HOURS"] * 3600
     return sender
 
 
