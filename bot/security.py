@@ -6,7 +6,7 @@ another site which page a citizen came from.
 """
 
 from flask import jsonify, request
-from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import InternalServerError, NotFound
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -30,7 +30,8 @@ def headers(public_url):
 
 
 def _json_errors(path):
-    return path.startswith("/api/") or path.startswith("/twilio/")
+    """Paths whose clients are machines: the API (also ``/api`` itself) and Twilio's webhooks."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in ("/api", "/twilio"))
 
 
 def init_app(app):
@@ -41,6 +42,14 @@ def init_app(app):
         for name, value in fixed.items():
             response.headers.setdefault(name, value)
         return response
+
+    @app.errorhandler(NotFound)
+    def not_found(error):
+        # A path that matches no route never reaches a blueprint, so the API's own error
+        # handler cannot be relied on for ``/api`` or ``/api/unknown``.
+        if _json_errors(request.path):
+            return jsonify(error=error.description or error.name), 404
+        return error
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):

@@ -51,6 +51,23 @@ def test_api_errors_are_json(client, method, path):
     assert response.is_json and response.json["error"]
 
 
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/api"), ("POST", "/api"), ("GET", "/api/"), ("GET", "/api/unknown"),
+    ("GET", "/api/unknown/deeper"), ("GET", "/api?x=1"), ("GET", "/twilio"),
+])
+def test_every_path_under_api_answers_json(client, method, path):
+    response = client.open(path, method=method)
+    assert response.status_code == 404
+    assert response.is_json and response.json["error"]
+    assert_security_headers(response)
+
+
+def test_pages_outside_the_api_keep_html_errors(client):
+    for path in ("/apix", "/api-docs", "/nowhere"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.mimetype == "text/html"
+
+
 def test_an_unexpected_failure_under_api_is_json_without_traceback(config):
     from bot import create_app
 
