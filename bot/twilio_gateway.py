@@ -162,6 +162,18 @@ def classify(exc):
     return None
 
 
+class _HttpClient(AsyncTwilioHttpClient):
+    """twilio's async client hands aiohttp ``timeout=None`` when the caller gives no timeout,
+    and aiohttp reads that as "no time limit", overriding the session's. So a hung request
+    would hang for ever instead of counting as an unknown outcome: pass ours every time."""
+
+    async def request(self, method, url, params=None, data=None, headers=None, auth=None,
+                      timeout=None, allow_redirects=False):
+        return await super().request(method, url, params=params, data=data, headers=headers,
+                                     auth=auth, timeout=timeout or self.timeout,
+                                     allow_redirects=allow_redirects)
+
+
 class TwilioTransport:
     """Sends through Twilio's REST API with the real client, asynchronously.
 
@@ -175,9 +187,10 @@ class TwilioTransport:
         self.from_address = from_address
         self.status_callback = status_callback
         self.content_sid = content_sid
-        self._http = AsyncTwilioHttpClient(pool_connections=False)
+        # A timeout so that a hung request counts as "unknown" and is retried.
+        self._http = _HttpClient(pool_connections=False, timeout=timeout_seconds)
         # The stock session holds 100 connections; at 1,000/s and 150 ms per answer we need
-        # more in flight, and a timeout so that a hung request counts as "unknown" and retries.
+        # more in flight.
         self._http.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max_connections),
             timeout=aiohttp.ClientTimeout(total=timeout_seconds),

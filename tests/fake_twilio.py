@@ -41,7 +41,10 @@ class FakeTwilio:
         self.requests = 0           # every Messages.json request, accepted or not
         self.per_second = Counter()  # accepted messages by whole second (time.time())
         self.recipient_errors = {}  # "+49…" → (http status, twilio code)
-        self.error_queue = []       # [(http status or "drop", code)], consumed one per request
+        # [(http status, code)], "drop", or ("slow", seconds): consumed one per request. A slow
+        # request is answered normally after the delay, as Twilio may accept a message after
+        # the client has given up waiting.
+        self.error_queue = []
         self.rate_429 = 0.0
         self.rate_500 = 0.0
         self.rate_drop = 0.0
@@ -153,6 +156,9 @@ class FakeTwilio:
         if not self._authorized(request) or request.match_info["account"] != self.account_sid:
             return self._error(401, 20003, "Authenticate")
         injected = self._injected()
+        if injected and injected[0] == "slow":
+            await asyncio.sleep(injected[1])
+            injected = None
         if injected == "drop":
             request.transport.abort()
             return web.Response(status=500)

@@ -358,3 +358,63 @@ def test_messaging_limit_reported_in_a_callback_pauses_and_sends_the_refused_aga
     assert set(received) == {p.number for p in people}
     assert received[refused] == 2 and sum(received.values()) == 9
     assert "messaging limit" in d.worker.output()
+
+
+BAD_API_INPUT = [
+    ("not JSON", {"data": "text=Hallo", "headers": {
+        "Content-Type": "application/x-www-form-urlencoded"}}, "JSON"),
+    ("broken JSON", {"data": '{"text": ', "headers": {"Content-Type": "application/json"}},
+     "JSON"),
+    ("empty text", {"json": {"text": ""}}, "text"),
+    ("blank text", {"json": {"text": " \n\t "}}, "text"),
+    ("too long", {"json": {"text": "x" * 1601}}, "1600"),
+    ("bad URL", {"json": {"text": "ok", "media_url": "javascript:alert(1)"}}, "media_url"),
+    ("empty URL", {"json": {"text": "ok", "media_url": ""}}, "media_url"),
+    ("bad date", {"json": {"text": "ok", "send_at": "morgen früh"}}, "send_at"),
+    ("past date", {"json": {"text": "ok", "send_at": "2020-01-01T10:00:00+01:00"}}, "past"),
+    ("bad expiry", {"json": {"text": "ok", "expires_at": "31.12.2099"}}, "expires_at"),
+]
+
+
+def stored(env, table):
+    import sqlite3
+
+    with sqlite3.connect(env["DATABASE_PATH"]) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_bad_api_input_is_a_400_json_reason_and_queues_nothing(deployment):
+    from tests.conftest import ADMIN_TOKEN
+
+    d = deployment.start()
+    d.citizens(2)
+    for name, request, reason in BAD_API_INPUT:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **request.get("headers", {})}
+        kwargs = {k: v for k, v in request.items() if k != "headers"}
+        response = d.web.api("POST", "/api/broadcasts", headers=headers, **kwargs)
+        assert response.status_code == 400, name
+        assert response.headers["Content-Type"].startswith("application/json"), name
+        assert reason in response.json()["error"], name
+    assert stored(d.env, "broadcasts") == 0 and stored(d.env, "deliveries") == 0
+
+
+def test_text_too_long_for_the_template_is_refused_by_the_served_app(deployment):
+    d = deployment.start(BROADCAST_CONTENT_SID="HX" + "b" * 32)
+    d.citizens(1)
+    response = d.web.api("POST", "/api/broadcasts", json={"text": "x" * 1025})
+    assert response.status_code == 400 and "1024" in response.json()["error"]
+    assert stored(d.env, "broadcasts") == 0 and stored(d.env, "deliveries") == 0
+
+
+def test_a_send_slower_than_the_timeout_is_retried_and_counted(deployment):
+    d = deployment.start(SEND_TIMEOUT_SECONDS=0.3)
+    people = d.citizens(3)
+    d.api.error_queue = [("slow", 1.5)]  # the first request hangs past our timeout
+    answer = d.post(text="Info")
+    d.start_worker()
+    done = d.wait_status(answer["id"], "done", timeout=30)
+    assert done["retries_unknown"] == 1
+    assert done["counts"]["failed"] == 0 and done["counts"]["sent"] == 3
+    received = d.received()
+    assert set(received) == {p.number for p in people}
+    assert sum(received.values()) - 3 <= done["retries_unknown"]
