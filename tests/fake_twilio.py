@@ -13,7 +13,6 @@ steered over ``/_fake/*`` (JSON).
 import argparse
 import asyncio
 import base64
-import json
 import random
 import secrets
 import threading

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from bot.texts import TextsFileError, load_texts, normalize
+from bot.texts import DEFAULT_TEXTS, TextsFileError, load_texts, normalize
 
 BASE = {"AUTHORITY_NAME": "Stadt Beispiel", "CONTACT_INFO": "Tel. 0800 1"}
 
@@ -79,7 +79,8 @@ def test_normalize_folds_case_and_trailing_punctuation():
 
 QUOTED = re.compile(r'"([^"]+)"')
 LANGUAGE_SETTINGS = [{}, {"LANGUAGE": "en"}, {"LANGUAGES": "de,en"},
-                     {"LANGUAGE": "en", "LANGUAGES": "en"}, {"LANGUAGE": "en", "LANGUAGES": "en,de"}]
+                     {"LANGUAGE": "en", "LANGUAGES": "en"},
+                     {"LANGUAGE": "en", "LANGUAGES": "en,de"}]
 # What the word a text quotes must do: the texts that invite to join quote Start, the others Stop
 # or all three (help).
 INVITES = {"welcome": {"stop"}, "already_subscribed": {"stop"}, "goodbye": {"start"},
@@ -93,9 +94,9 @@ def test_every_keyword_a_text_quotes_works(settings):
     languages = ["default"] + (["en"] if texts.english_messages else [])
     checked = 0
     for language in languages:
-        for key, allowed in INVITES.items():
+        for key in DEFAULT_TEXTS["de"]:
+            allowed = INVITES.get(key, {"start", "stop", "help"})
             for word in QUOTED.findall(texts.get(key, language)):
-                action, answered_in = texts.classify(word)
                 assert texts.classify(word)[0] in allowed, (
                     f"{key} ({language}) tells citizens to send {word!r}")
                 checked += 1
