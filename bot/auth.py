@@ -187,12 +187,17 @@ def close_expired_sessions(conn):
 # --- throttle --------------------------------------------------------------------------------
 
 def _throttle_keys(name):
-    """One key for the account name, one for the client address. The address is stored only
-    as a keyed hash: failed sign-ins are no reason to keep people's IP addresses."""
+    """One key for the account name, one for the client address, both as keyed hashes:
+    failed sign-ins are no reason to keep people's IP addresses, and what was typed into the
+    name field may be a password typed into the wrong field."""
     address = request.remote_addr or "unknown"
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(),
-                      hashlib.sha256).hexdigest()[:32]
-    return (f"name:{name.casefold()}", f"ip:{digest}")
+    return (f"name:{_keyed_hash('signin-name', name.casefold())}",
+            f"ip:{_keyed_hash('signin-address', address)}")
+
+
+def _keyed_hash(purpose, value):
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{purpose}\0{value}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
 
 
 def _window_seconds():

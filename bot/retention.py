@@ -8,6 +8,7 @@
   to is kept in a shared status row, so the broadcast's counts stay exactly as they were.
   Status rows no delivery refers to go.
 - The auto-notice throttle: an entry older than ``NOTICE_WINDOW_HOURS`` no longer throttles.
+- Failed sign-ins to the console: after ``SIGNIN_LOCK_MINUTES`` they no longer lock anything.
 - Consent records of people who are no longer subscribed, ``RETENTION_CONSENT_YEARS`` after
   their last record. Those of current subscribers stay: they are the consent the sending rests on.
 
@@ -58,6 +59,9 @@ def cleanup(conn, settings, now=None):
             conn, "DELETE FROM notice_throttle WHERE phone_hash IN (SELECT phone_hash FROM "
                   "notice_throttle WHERE sent_at < ? LIMIT ?)",
             before(hours=settings["NOTICE_WINDOW_HOURS"])),
+        "signin_failures": _batched(
+            conn, "DELETE FROM signin_failures WHERE id IN (SELECT id FROM signin_failures "
+                  "WHERE at < ? LIMIT ?)", before(minutes=settings["SIGNIN_LOCK_MINUTES"])),
         "consent_events": _batched(
             conn, "DELETE FROM consent_events WHERE phone_hash IN ("
                   "SELECT phone_hash FROM consent_events GROUP BY phone_hash "

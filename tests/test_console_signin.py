@@ -1,5 +1,6 @@
 """Sign-in throttle under parallel guessing, and what a sign-out ends."""
 
+import glob
 import threading
 import time
 
@@ -98,3 +99,40 @@ def test_ended_sessions_are_swept_from_the_database(config, officer):
     assert console.client.get("/admin").status_code == 302
     assert console.sign_in().status_code == 302
     assert len(rows(app, "SELECT name FROM meta WHERE name LIKE 'console_session:%'")) == 1
+
+
+# --- what the throttle keeps -----------------------------------------------------------------
+
+def test_a_password_typed_into_the_name_field_is_not_stored(app, officer):
+    console = Console(app.test_client())
+    assert console.sign_in(name=OFFICER_PASSWORD, password="").status_code == 401
+    assert console.sign_in(name="Presse", password=WRONG).status_code == 401
+    keys = [key for (key,) in rows(app, "SELECT key FROM signin_failures")]
+    assert len(keys) == 4
+    for typed in (OFFICER_PASSWORD, "presse", "Presse"):
+        assert not any(typed.casefold() in key.casefold() for key in keys)
+    for path in glob.glob(app.config["DATABASE_PATH"] + "*"):
+        with open(path, "rb") as stored:
+            assert OFFICER_PASSWORD.casefold().encode() not in stored.read().lower(), path
+
+
+def test_the_name_lock_still_counts_every_spelling_of_a_name(app, officer):
+    for number, spelling in enumerate(["presse", "PRESSE", "Presse", "pResse", "presSe"]):
+        Console(app.test_client()).sign_in(name=spelling, password=WRONG,
+                                           environ_base={"REMOTE_ADDR": f"10.0.3.{number}"})
+    locked = Console(app.test_client()).sign_in(environ_base={"REMOTE_ADDR": "10.0.3.99"})
+    assert locked.status_code == 429
+
+
+def test_cleanup_deletes_failed_sign_ins_older_than_the_lock_window(app, officer):
+    from datetime import datetime, timedelta, timezone
+
+    from bot import retention
+    from tests.conftest import database
+
+    Console(app.test_client()).sign_in(password=WRONG)
+    now = datetime.now(timezone.utc)
+    assert retention.cleanup(database(app), app.config, now)["signin_failures"] == 0
+    later = now + timedelta(minutes=app.config["SIGNIN_LOCK_MINUTES"] + 1)
+    assert retention.cleanup(database(app), app.config, later)["signin_failures"] == 2
+    assert rows(app, "SELECT count(*) FROM signin_failures") == [(0,)]
