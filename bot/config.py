@@ -109,6 +109,14 @@ def load(instance_path, test_config=None):
             raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
+    # falling back to demo would send nothing while the operator believes it is live.
+    credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    missing = [name for name in credentials if not values[name]]
+    if len(missing) == 1:
+        present = next(name for name in credentials if name not in missing)
+        raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
+                          "production, or neither for demo mode")
     from_address = values["TWILIO_WHATSAPP_FROM"]
     if from_address and not from_address.startswith("whatsapp:+"):
         raise ConfigError("TWILIO_WHATSAPP_FROM must look like whatsapp:+49…")

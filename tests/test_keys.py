@@ -71,3 +71,31 @@ def test_without_data_key_production_refuses_to_start(config):
 
     with pytest.raises(ConfigError, match="keys new"):
         create_app(dict(config, DATA_KEY=""))
+
+
+@pytest.mark.parametrize("missing, present", [("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"),
+                                              ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")])
+def test_half_set_twilio_credentials_refuse_to_start(config, missing, present):
+    from bot import create_app
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{present} is set but {missing} is not"):
+        create_app(dict(config, **{missing: ""}))
+
+
+def test_half_set_twilio_credentials_stop_the_web_process(env, tmp_path):
+    """The same through the environment, as gunicorn starts it: no silent demo mode."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    full_env.update(env)
+    del full_env["TWILIO_AUTH_TOKEN"]
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=tmp_path, env=dict(
+        full_env, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "TWILIO_AUTH_TOKEN is not" in result.stderr
+    assert "DEMO MODE" not in result.stderr
