@@ -28,3 +28,31 @@ def test_mask_text_masks_numbers_in_any_spelling():
     masked = mask_text(line)
     assert "12344567" not in masked.replace("•••4567", "")
     assert masked.count("•••4567") == 3
+
+
+@pytest.mark.parametrize("number", ["+35212345", "+493012345", "+4930123456", "+3541234567",
+                                    "+12025550123", "+4915112344567", "+861391234567899"])
+def test_mask_hides_at_least_four_digits_of_any_number(number):
+    masked = mask(number)
+    shown = sum(ch.isdigit() for ch in masked)
+    assert len(number) - 1 - shown >= 4
+    assert "•••" in masked
+
+
+@pytest.mark.parametrize("spelling", ["0151-1234-5678", "0151/12345678", "0151.1234.5678",
+                                      "%2B4915112345678", "whatsapp%3A%2B4915112345678",
+                                      "+49 151 1234 5678"])
+def test_mask_text_masks_dashed_slashed_and_url_encoded_numbers(spelling):
+    masked = mask_text(f"send failed for {spelling}: 63003")
+    assert "12345678" not in masked.replace("-", "").replace("/", "").replace(".", "") \
+        .replace(" ", "")
+    assert "•••" in masked
+
+
+@pytest.mark.parametrize("line", [
+    "2026-11-24 03:42:01,149 INFO bot.sender: broadcast 12 done",
+    "message SMbench00000000000000000000000001 delivered",
+    "gunicorn 27.0.1 listening at http://127.0.0.1:8000 (pid 1234)",
+])
+def test_mask_text_leaves_dates_ids_and_versions_alone(line):
+    assert mask_text(line) == line
