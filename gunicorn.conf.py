@@ -1,15 +1,22 @@
 # Read by gunicorn from the working directory; every value can be overridden on the command line.
 import os
 
+from dotenv import dotenv_values
+
 from bot.logs import ACCESS_FORMAT, gunicorn_config
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# The operator's .env may hold WEB_CONCURRENCY, WEB_THREADS and ACCESS_LOG; the environment wins,
+# as in the app. Read, not loaded into os.environ: workers inherit the master's environment, and
+# a DATA_KEY put there would outlive the .env change that a reload (HUP) is meant to pick up.
+_configured = {**dotenv_values(os.path.join(os.getcwd(), ".env")), **os.environ}
+
+workers = int(_configured.get("WEB_CONCURRENCY") or 4)
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "4"))
+threads = int(_configured.get("WEB_THREADS") or 4)
 keepalive = 5
 # No access log by default: nothing is safer than none. With ACCESS_LOG (- or a file) the lines
 # carry no client address, and phone numbers and tokens in request lines are masked.
-accesslog = os.environ.get("ACCESS_LOG") or None
+accesslog = _configured.get("ACCESS_LOG") or None
 access_log_format = ACCESS_FORMAT
 errorlog = "-"
 logconfig_dict = gunicorn_config(accesslog)

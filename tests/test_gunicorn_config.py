@@ -1,0 +1,44 @@
+"""gunicorn.conf.py takes its settings from the environment or the operator's .env."""
+
+import os
+import runpy
+
+from tests.conftest import ROOT
+
+CONFIG = str(ROOT / "gunicorn.conf.py")
+
+
+def load(monkeypatch, directory, dotenv=None, **environ):
+    for name in ("WEB_CONCURRENCY", "WEB_THREADS", "ACCESS_LOG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    if dotenv is not None:
+        (directory / ".env").write_text(dotenv, encoding="utf-8")
+    monkeypatch.chdir(directory)
+    return runpy.run_path(CONFIG)
+
+
+def test_access_log_and_workers_can_be_set_in_dotenv(monkeypatch, tmp_path):
+    config = load(monkeypatch, tmp_path, "ACCESS_LOG=-\nWEB_CONCURRENCY=3\nWEB_THREADS=2\n")
+    assert config["accesslog"] == "-"
+    assert (config["workers"], config["threads"]) == (3, 2)
+
+
+def test_the_environment_wins_over_dotenv(monkeypatch, tmp_path):
+    config = load(monkeypatch, tmp_path, "WEB_CONCURRENCY=3\n", WEB_CONCURRENCY="5")
+    assert config["workers"] == 5
+
+
+def test_dotenv_values_do_not_leak_into_the_workers_environment(monkeypatch, tmp_path):
+    # Workers inherit the master's environment: a DATA_KEY loaded there would survive the .env
+    # edit that a reload (HUP) is meant to pick up during key rotation.
+    monkeypatch.delenv("DATA_KEY", raising=False)
+    load(monkeypatch, tmp_path, "DATA_KEY=old-key\n")
+    assert "DATA_KEY" not in os.environ
+
+
+def test_no_access_log_by_default(monkeypatch, tmp_path):
+    config = load(monkeypatch, tmp_path)
+    assert config["accesslog"] is None
+    assert (config["workers"], config["threads"]) == (4, 4)
