@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 import requests
+from twilio.request_validator import RequestValidator
 
 from bot.vault import new_key
 from tests.conftest import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, COUNTY_NUMBER, PUBLIC_URL,
@@ -14,12 +15,13 @@ from tests.conftest import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, COUNTY_NUMBER,
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     path = tmp_path_factory.mktemp("web") / "infokanal.db"
-    web = WebServer({
+    env = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER, "PUBLIC_URL": PUBLIC_URL,
         "ADMIN_TOKEN": ADMIN_TOKEN, "DATA_KEY": new_key(), "DATABASE_PATH": str(path),
         "CONTACT_INFO": "www.musterstadt.de/kontakt", "WEB_CONCURRENCY": "3",
-    })
+    }
+    web = WebServer(env)
     yield web
     web.stop()
 
@@ -39,6 +41,82 @@ def test_start_stop_and_notice_over_gunicorn(server):
     assert "www.musterstadt.de/kontakt" in reply_text(erika.send("Wo ist das Bürgerbüro?").text)
     assert "abgemeldet" in reply_text(erika.send("Stop").text)
     assert active(server) == before
+
+
+# Conversations as a citizen has them, each step: what they write, a fragment of the reply
+# (None: no reply, an empty <Response/>), and whether they are subscribed afterwards.
+CONVERSATIONS = {
+    "keyword spellings": [(" start ", "Willkommen", True), ("START", "schon angemeldet", True),
+                          ("Stopp!", "abgemeldet", False), ("Anmelden", "Willkommen", True),
+                          ("abmelden.", "abgemeldet", False)],
+    "help, subscribed or not": [("Hilfe", '"Start" = anmelden', False), ("Start", "Willkommen", True),
+                                ("info", '"Stop" = abmelden', True)],
+    "stop twice and without subscription": [("Stop", "nicht angemeldet", False),
+                                            ("Start", "Willkommen", True),
+                                            ("Stop", "abgemeldet", False),
+                                            ("Stop", "nicht angemeldet", False)],
+    "only Start subscribes again after Stop": [("Start", "Willkommen", True),
+                                               ("Stop", "abgemeldet", False),
+                                               ("Wann kommt der Bus?", 'schreiben Sie "Start"', False),
+                                               ("Start", "Willkommen", True)],
+    "notice at most once per window": [("Mein Antrag?", "www.musterstadt.de/kontakt", False),
+                                       ("Hallo??", None, False), ("Start", "Willkommen", True),
+                                       ("Danke!", None, True)],
+}
+
+
+@pytest.mark.parametrize("steps", CONVERSATIONS.values(), ids=CONVERSATIONS.keys())
+def test_conversations_over_gunicorn(server, steps):
+    citizen = server.citizen()
+    subscribed = False
+    for body, expected, subscribed_after in steps:
+        before = active(server)
+        response = citizen.send(body)
+        assert response.status_code == 200, body
+        reply = reply_text(response.text)
+        if expected is None:
+            assert reply is None, body
+        else:
+            assert expected in reply, (body, reply)
+        # Tests in this module run one at a time: the count moves only by this citizen.
+        assert active(server) - before == int(subscribed_after) - int(subscribed), body
+        subscribed = subscribed_after
+
+
+def test_media_only_message_gets_the_notice(server):
+    citizen = server.citizen()
+    response = citizen.send("", NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1",
+                            MediaContentType0="image/jpeg")
+    assert response.status_code == 200
+    assert "keine persönlichen Anfragen" in reply_text(response.text)
+
+
+def test_unknown_fields_from_twilio_are_accepted(server):
+    response = server.citizen().send("Start", ReferralNumMedia="0", SomeNewField="x" * 100)
+    assert response.status_code == 200 and "Willkommen" in reply_text(response.text)
+
+
+@pytest.mark.parametrize("signature", [None, "", "for-another-url"])
+def test_missing_or_misdirected_signature_is_403_and_writes_nothing(server, signature):
+    citizen = server.citizen()
+    before = active(server)
+    params = citizen.params("Start")
+    if signature == "for-another-url":
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(
+            "https://elsewhere.example.org/twilio/messages", params)
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    response = server.session.post(server.url + "/twilio/messages", data=params,
+                                   headers=headers, timeout=10)
+    assert response.status_code == 403
+    assert active(server) == before
+    # The same MessageSid, signed properly, is still new: nothing was recorded of it.
+    assert "Willkommen" in reply_text(citizen.post_signed("/twilio/messages", params).text)
+
+
+def test_missing_from_is_400(server):
+    citizen = server.citizen()
+    response = citizen.post_signed("/twilio/messages", citizen.params("Start", From=None))
+    assert response.status_code == 400 and "From" in response.text
 
 
 def test_replay_is_answered_with_empty_response(server):
