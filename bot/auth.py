@@ -1,7 +1,12 @@
 """Signing press officers in and out of the console: session, CSRF tokens, sign-in throttle.
 
 The API keeps its bearer token for machines; everything under ``/admin`` needs a session that
-this module opened. Every state-changing form carries a CSRF token bound to the session.
+this module opened, and that is still open on the server (sign-out closes it). Every
+state-changing form carries a CSRF token bound to the session.
+
+The throttle locks a client address, and an account name, after ``SIGNIN_MAX_FAILURES``
+failures within ``SIGNIN_LOCK_MINUTES``. A browser that has signed in to an account before
+(a signed "known device" cookie) is spared that account's name lock, not its address lock.
 """
 
 import hashlib
@@ -12,6 +17,7 @@ from functools import wraps
 
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template,
                    request, session, url_for)
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import users
 from .db import get_db, now_iso, write
@@ -94,13 +100,18 @@ def login():
         return render_template("login.html", next_page=next_page, name="")
     name = request.form.get("name", "").strip()[:64]
     password = request.form.get("password", "")[:1024]
-    keys = _throttle_keys(name)
+    name_key, address_key = keys = _throttle_keys(name)
+    known_devices = _known_devices()
+    # Anyone who knows a press officer's account name could lock it by guessing, in the
+    # middle of a crisis. A browser that has signed in to this account before is spared the
+    # lock on the name; the lock on its address still holds.
+    checked = (address_key,) if name_key in known_devices else keys
     database = get_db()
     # Checking the lock and counting this attempt happen in one write transaction (serialised
     # across threads and gunicorn workers), before the password is looked at: parallel guesses
     # cannot all pass the check before any of them has been counted.
     with write(database) as conn:
-        locked_until = _locked_until(conn, keys)
+        locked_until = _locked_until(conn, checked)
         attempt = None if locked_until else _record_attempt(conn, keys)
     if locked_until:
         minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
@@ -129,7 +140,9 @@ def login():
     session["stamp"] = stamp
     session["sid"] = session_id
     csrf_token()
-    return redirect(_safe_next(next_page))
+    response = redirect(_safe_next(next_page))
+    _remember_device(response, name_key, known_devices)
+    return response
 
 
 @bp.post("/logout")
@@ -182,6 +195,38 @@ def close_expired_sessions(conn):
     comparison is time comparison); returns how many."""
     return conn.execute("DELETE FROM meta WHERE name >= ? AND name < ? AND value < ?",
                         (SESSION_PREFIX, SESSION_PREFIX[:-1] + ";", now_iso())).rowcount
+
+
+# --- known devices ---------------------------------------------------------------------------
+
+KNOWN_DEVICE_COOKIE = "infokanal_device"
+KNOWN_DEVICE_DAYS = 180
+# Enough for a shared office computer; the oldest account drops out first.
+KNOWN_DEVICE_ACCOUNTS = 8
+
+
+def _device_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-device")
+
+
+def _known_devices():
+    """The name keys of the accounts this browser has signed in to (signed cookie)."""
+    value = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not value:
+        return []
+    try:
+        keys = _device_serializer().loads(value, max_age=KNOWN_DEVICE_DAYS * 86400)
+    except BadData:
+        return []
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+
+def _remember_device(response, name_key, known):
+    keys = [name_key] + [key for key in known if key != name_key]
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE, _device_serializer().dumps(keys[:KNOWN_DEVICE_ACCOUNTS]),
+        max_age=KNOWN_DEVICE_DAYS * 86400, path=url_for("auth.login"), httponly=True,
+        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
 
 
 # --- throttle --------------------------------------------------------------------------------

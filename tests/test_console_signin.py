@@ -136,3 +136,62 @@ def test_cleanup_deletes_failed_sign_ins_older_than_the_lock_window(app, officer
     later = now + timedelta(minutes=app.config["SIGNIN_LOCK_MINUTES"] + 1)
     assert retention.cleanup(database(app), app.config, later)["signin_failures"] == 2
     assert rows(app, "SELECT count(*) FROM signin_failures") == [(0,)]
+
+
+# --- known devices ---------------------------------------------------------------------------
+
+def lock_the_name(app, name=OFFICER):
+    """Someone guesses at the account from addresses of their own until its name is locked."""
+    for number in range(5):
+        Console(app.test_client()).sign_in(name=name, password=WRONG,
+                                           environ_base={"REMOTE_ADDR": f"203.0.113.{number}"})
+    stranger = Console(app.test_client()).sign_in(
+        name=name, environ_base={"REMOTE_ADDR": "203.0.113.200"})
+    assert stranger.status_code == 429
+
+
+def known_browser(app, address="198.51.100.7"):
+    """The press officer's own browser, signed in and out once before."""
+    console = Console(app.test_client())
+    assert console.sign_in(environ_base={"REMOTE_ADDR": address}).status_code == 302
+    console.post("/admin/logout", token_page="/admin")
+    return console
+
+
+def test_a_guessed_name_does_not_lock_out_a_browser_that_signed_in_before(app, officer):
+    own = known_browser(app)
+    cookie = own.client.get_cookie("infokanal_device", path="/admin/login")
+    assert cookie is not None and cookie.http_only and cookie.secure
+    lock_the_name(app)
+    # From the office, or from home: another address, but the same browser.
+    response = own.sign_in(environ_base={"REMOTE_ADDR": "192.0.2.55"})
+    assert response.status_code == 302
+    assert own.client.get("/admin").status_code == 200
+
+
+def test_a_known_browser_is_still_locked_by_its_address(app, officer):
+    own = known_browser(app, address="198.51.100.8")
+    for _ in range(5):
+        assert own.sign_in(password=WRONG,
+                           environ_base={"REMOTE_ADDR": "198.51.100.8"}).status_code == 401
+    assert own.sign_in(environ_base={"REMOTE_ADDR": "198.51.100.8"}).status_code == 429
+
+
+def test_a_browser_known_for_one_account_is_locked_for_another(app, officer):
+    app.test_cli_runner().invoke(args=["users", "add", "kollegin", "--password-stdin"],
+                                 input="ihr-eigenes-Passwort-9\n")
+    own = known_browser(app)
+    lock_the_name(app, "kollegin")
+    response = own.sign_in("kollegin", "ihr-eigenes-Passwort-9",
+                           environ_base={"REMOTE_ADDR": "192.0.2.56"})
+    assert response.status_code == 429
+
+
+def test_a_forged_known_device_cookie_exempts_nothing(app, officer):
+    own = known_browser(app)
+    genuine = own.client.get_cookie("infokanal_device", path="/admin/login").value
+    lock_the_name(app)
+    forger = Console(app.test_client())
+    forger.client.set_cookie("infokanal_device", genuine[:-2] + "xx", path="/admin/login")
+    response = forger.sign_in(environ_base={"REMOTE_ADDR": "192.0.2.57"})
+    assert response.status_code == 429
