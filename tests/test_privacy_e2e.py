@@ -2,6 +2,7 @@
 (Procfile worker) against the fake Twilio API, and the operator commands as subprocesses."""
 
 import concurrent.futures
+import contextlib
 import glob
 import json
 import os
@@ -80,10 +81,13 @@ def test_no_number_in_the_database_files_or_logs_in_any_spelling(env, start_web,
     assert recipients(twilio_api, "Hochwasserwarnung für den Landkreis") == (
         set(numbers) - {numbers[1]})
 
-    def scan(running):
-        files = glob.glob(env["DATABASE_PATH"] + "*")
-        assert any(f.endswith("-wal") for f in files) == running
-        for name in files:
+    wal = env["DATABASE_PATH"] + "-wal"
+
+    def wal_size():
+        return os.path.getsize(wal) if os.path.exists(wal) else 0
+
+    def scan():
+        for name in glob.glob(env["DATABASE_PATH"] + "*"):
             data = open(name, "rb").read()
             for number in numbers:
                 for spelling in spellings(number):
@@ -94,10 +98,16 @@ def test_no_number_in_the_database_files_or_logs_in_any_spelling(env, start_web,
                 for spelling in spellings(number):
                     assert spelling not in log, f"{spelling} in the {process.name} log"
 
-    scan(running=True)  # the newest writes are still in the WAL
+    assert wal_size() > 0  # the newest writes are still in the WAL
+    scan()
     worker.stop()
     web.stop()
-    scan(running=False)
+    # gunicorn's quick shutdown may end a worker before it closes its connection, so the WAL
+    # can stay behind; a checkpoint folds it into the database file, which is scanned alone.
+    with contextlib.closing(sqlite3.connect(env["DATABASE_PATH"])) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert wal_size() == 0
+    scan()
 
 
 # --- the citizen's rights -----------------------------------------------------------------------
