@@ -129,7 +129,15 @@ def init_db(path, fernet):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
     try:
-        db.conn.execute("PRAGMA journal_mode = WAL")
+        # Switching a new database to WAL needs an exclusive lock; workers starting together
+        # would otherwise fail with "database is locked" instead of queueing.
+        fd = _lock_file(db.lock_path)
+        with _write_lock:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                db.conn.execute("PRAGMA journal_mode = WAL")
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         with write(db) as conn:
             for statement in _statements(SCHEMA_PATH.read_text(encoding="utf-8")):
                 conn.execute(statement)
