@@ -3,10 +3,8 @@
 import logging
 import re
 from functools import wraps
-from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, current_app, g, request
-from werkzeug.datastructures import ImmutableMultiDict
+from flask import Blueprint, Response, current_app, request
 
 from . import outbox, subscribers
 from . import twilio_gateway as gateway
@@ -29,33 +27,13 @@ def signed_url():
     return base + request.path + (f"?{query}" if query else "")
 
 
-def twilio_form():
-    """The webhook's form fields, parsed once per request.
-
-    Twilio posts a dozen short url-encoded fields; parsing them with the standard library costs
-    a third of going through Werkzeug's general form parser (streams, multipart limits, several
-    config lookups), and every webhook pays it. Anything that is not url-encoded (a client that
-    posts multipart) still goes through Werkzeug. The body is limited by MAX_CONTENT_LENGTH
-    either way (``get_data`` raises 413).
-    """
-    form = g.get("twilio_form")
-    if form is None:
-        if request.mimetype == "application/x-www-form-urlencoded":
-            text = request.get_data(cache=False).decode("utf-8", "replace")
-            form = ImmutableMultiDict(parse_qsl(text, keep_blank_values=True))
-        else:
-            form = request.form
-        g.twilio_form = form
-    return form
-
-
 def twilio_signed(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         services = current_app.extensions["infokanal"]
         if not services.demo:
             valid = gateway.signature_is_valid(
-                current_app.config["TWILIO_AUTH_TOKEN"], signed_url(), twilio_form(),
+                current_app.config["TWILIO_AUTH_TOKEN"], signed_url(), request.form,
                 request.headers.get("X-Twilio-Signature", ""))
             if not valid:
                 return _plain("forbidden: missing or invalid X-Twilio-Signature", 403)
@@ -75,7 +53,7 @@ def _twiml(text=None):
 @bp.post("/messages")
 @twilio_signed
 def inbound():
-    form = twilio_form()
+    form = request.form
     message_sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
     if not message_sid or not _SID.match(message_sid):
         return _plain("bad request: MessageSid is missing or malformed", 400)
@@ -136,7 +114,7 @@ def _reply(conn, services, action, language, e164, phone_hash, keyword, message_
 @bp.post("/status")
 @twilio_signed
 def status():
-    update = gateway.parse_status(twilio_form())
+    update = gateway.parse_status(request.form)
     if update is None:
         # Unknown statuses and fields are Twilio's to add; acknowledge, store nothing.
         return _acknowledged()
