@@ -25,6 +25,7 @@ from bot.phone import e164_from_address
 from bot.webhook import handle_inbound
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 
 def environ_for(path, params=None):
@@ -68,7 +69,8 @@ def main():
         signed = [(f, RequestValidator(AUTH_TOKEN).compute_signature(url, f)) for f in forms]
         inbound = [(e164_from_address(f["From"]), f["Body"], f["MessageSid"]) for f in forms]
         stages = {
-            "parse the form (stdlib)": (bodies, lambda b: parse_qsl(b, keep_blank_values=True)),
+            "parse the form (Werkzeug)": (
+                [environ_for("/twilio/messages", p) for p in mix], lambda e: Request(e).form),
             "check the signature": (signed, lambda fs: twilio_gateway.signature_is_valid(
                 AUTH_TOKEN, url, fs[0], fs[1])),
             "From to E.164 (phonenumbers)": (forms, lambda f: e164_from_address(f["From"])),
