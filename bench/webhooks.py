@@ -12,6 +12,7 @@ latency percentiles, and the CPU the gunicorn workers spent per request.
 """
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -128,8 +129,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4, help="per endpoint and round")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn workers (default as in gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")

@@ -20,9 +20,9 @@ def load(monkeypatch, directory, dotenv=None, **environ):
 
 
 def test_access_log_and_workers_can_be_set_in_dotenv(monkeypatch, tmp_path):
-    config = load(monkeypatch, tmp_path, "ACCESS_LOG=-\nWEB_CONCURRENCY=3\nWEB_THREADS=2\n")
+    config = load(monkeypatch, tmp_path, "ACCESS_LOG=-\nWEB_CONCURRENCY=3\nWEB_THREADS=5\n")
     assert config["accesslog"] == "-"
-    assert (config["workers"], config["threads"]) == (3, 2)
+    assert (config["workers"], config["threads"]) == (3, 5)
 
 
 def test_the_environment_wins_over_dotenv(monkeypatch, tmp_path):
@@ -41,4 +41,4 @@ def test_dotenv_values_do_not_leak_into_the_workers_environment(monkeypatch, tmp
 def test_no_access_log_by_default(monkeypatch, tmp_path):
     config = load(monkeypatch, tmp_path)
     assert config["accesslog"] is None
-    assert (config["workers"], config["threads"]) == (4, 4)
+    assert (config["workers"], config["threads"]) == ((os.cpu_count() or 1) + 1, 2)
