@@ -118,6 +118,15 @@ CREATE TABLE IF NOT EXISTS users (
     created_at TEXT NOT NULL
 );
 
+-- Console sign-ins still open. A session cookie counts only while its row exists, so sign-out
+-- (which deletes the row) ends it on the server, not only in the browser. Keyed by a hash of
+-- the random id in the cookie.
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    ends_at TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Failed sign-ins, one row each, keyed by account name or by a keyed hash of the client
 -- address. In the database (not in memory) so that every gunicorn worker sees the same count.
 CREATE TABLE IF NOT EXISTS signin_failures (

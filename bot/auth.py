@@ -156,45 +156,38 @@ def logout():
 
 
 # The cookie is signed but lives in the browser: a copy taken before sign-out would stay valid
-# for its whole lifetime. So every sign-in also opens a session on the server, and the cookie
-# counts only while that is open. Kept in ``meta`` (one row per session, by a hash of its id)
-# because sessions need nothing but a name, an owner and an end.
-SESSION_PREFIX = "console_session:"
+# for its whole lifetime. So every sign-in also opens a session on the server (table
+# console_sessions), and the cookie counts only while that is open.
 
-
-def _session_row_name(session_id):
-    return SESSION_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()
+def _id_hash(session_id):
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _open_session(conn, user_id):
     session_id = secrets.token_urlsafe(32)
-    ends = now_iso(current_app.config["CONSOLE_SESSION_HOURS"] * 3600)
     close_expired_sessions(conn)
-    conn.execute("INSERT INTO meta (name, value) VALUES (?, ?)",
-                 (_session_row_name(session_id), f"{ends} {user_id}"))
+    conn.execute("INSERT INTO console_sessions (id_hash, user_id, ends_at) VALUES (?, ?, ?)",
+                 (_id_hash(session_id), user_id,
+                  now_iso(current_app.config["CONSOLE_SESSION_HOURS"] * 3600)))
     return session_id
 
 
 def _session_open(conn, session_id, user_id):
     if not isinstance(session_id, str) or not session_id:
         return False
-    row = conn.execute("SELECT value FROM meta WHERE name = ?",
-                       (_session_row_name(session_id),)).fetchone()
-    if row is None:
-        return False
-    ends, _, owner = row[0].partition(" ")
-    return ends > now_iso() and owner == str(user_id)
+    return conn.execute(
+        "SELECT 1 FROM console_sessions WHERE id_hash = ? AND user_id = ? AND ends_at > ?",
+        (_id_hash(session_id), user_id, now_iso())).fetchone() is not None
 
 
 def _close_session(conn, session_id):
-    conn.execute("DELETE FROM meta WHERE name = ?", (_session_row_name(session_id),))
+    conn.execute("DELETE FROM console_sessions WHERE id_hash = ?", (_id_hash(session_id),))
 
 
 def close_expired_sessions(conn):
-    """Forget sessions past their end (the value starts with the end time, ISO, so text
-    comparison is time comparison); returns how many."""
-    return conn.execute("DELETE FROM meta WHERE name >= ? AND name < ? AND value < ?",
-                        (SESSION_PREFIX, SESSION_PREFIX[:-1] + ";", now_iso())).rowcount
+    """Forget sessions past their end; returns how many."""
+    return conn.execute("DELETE FROM console_sessions WHERE ends_at < ?",
+                        (now_iso(),)).rowcount
 
 
 # --- known devices ---------------------------------------------------------------------------

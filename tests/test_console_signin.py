@@ -98,7 +98,7 @@ def test_ended_sessions_are_swept_from_the_database(config, officer):
     time.sleep(1.3)
     assert console.client.get("/admin").status_code == 302
     assert console.sign_in().status_code == 302
-    assert len(rows(app, "SELECT name FROM meta WHERE name LIKE 'console_session:%'")) == 1
+    assert len(rows(app, "SELECT id_hash FROM console_sessions")) == 1
 
 
 # --- what the throttle keeps -----------------------------------------------------------------
