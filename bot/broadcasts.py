@@ -147,19 +147,21 @@ def _materialize(conn, broadcast_id):
     return cursor.rowcount
 
 
-def _status_of(conn, broadcast_id):
-    """The broadcast's status; BroadcastNotFound also for ids no SQLite row can have."""
-    if not _storable_id(broadcast_id):
+def _row(conn, columns, broadcast_id):
+    """The broadcast's row; BroadcastNotFound also for ids no SQLite row can have (web routes
+    hand over whatever digits were in the URL)."""
+    if not (isinstance(broadcast_id, int)
+            and -SQLITE_INT_MAX - 1 <= broadcast_id <= SQLITE_INT_MAX):
         raise BroadcastNotFound(broadcast_id)
-    row = conn.execute("SELECT status FROM broadcasts WHERE id = ?", (broadcast_id,)).fetchone()
+    row = conn.execute(f"SELECT {columns} FROM broadcasts WHERE id = ?",
+                       (broadcast_id,)).fetchone()
     if row is None:
         raise BroadcastNotFound(broadcast_id)
-    return row[0]
+    return row
 
 
-def _storable_id(value):
-    # Web routes hand over whatever digits were in the URL.
-    return isinstance(value, int) and -SQLITE_INT_MAX - 1 <= value <= SQLITE_INT_MAX
+def _status_of(conn, broadcast_id):
+    return _row(conn, "status", broadcast_id)[0]
 
 
 def cancel(conn, broadcast_id):
@@ -189,12 +191,7 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
 
 
 def get(conn, broadcast_id):
-    if not _storable_id(broadcast_id):
-        raise BroadcastNotFound(broadcast_id)
-    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM broadcasts WHERE id = ?",
-                       (broadcast_id,)).fetchone()
-    if row is None:
-        raise BroadcastNotFound(broadcast_id)
+    row = _row(conn, ", ".join(_COLUMNS), broadcast_id)
     return _with_counts(conn, dict(zip(_COLUMNS, row)))
 
 
@@ -247,7 +244,7 @@ def record_status(conn, update):
         "status = excluded.status, error_code = excluded.error_code, "
         "updated_at = excluded.updated_at WHERE excluded.rank > message_status.rank",
         (update.sid, update.rank, update.status, update.error_code, now_iso()))
-    if getattr(update, "limit_reached", False):
+    if update.limit_reached:
         # Before the sender has stored the sid this finds nothing; record_outcomes looks again.
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
                                (update.sid,)).fetchall()
