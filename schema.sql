@@ -1,6 +1,13 @@
--- Infokanal schema. Every statement is safe to run again: the app applies it on every start.
+-- Infokanal schema, as the migrations that build it. Each section headed "-- migration: NAME"
+-- is applied once, in order, and recorded in the table _sqlite_migrations; the changes SQL
+-- alone cannot make are Python migrations in bot/store/migrations.py, which also says where
+-- they come in the order. A released section never changes: a change is a new section.
 -- No phone number is stored in clear: `phone_hash` is an HMAC of the E.164 number (for finding
 -- a citizen again), `phone_enc` its Fernet encryption (for sending), see bot/vault.py.
+
+-- migration: 0001_initial
+-- The schema of the releases before migrations existed. Every statement is safe on a database
+-- one of them wrote (IF NOT EXISTS), which is how such a database joins the migrations.
 
 -- The lookup key for phone_hash, wrapped (encrypted) under DATA_KEY.
 CREATE TABLE IF NOT EXISTS app_keys (
@@ -81,8 +88,8 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (broadcast_id, state
 CREATE INDEX IF NOT EXISTS deliveries_sid ON deliveries (sid);
 CREATE INDEX IF NOT EXISTS deliveries_subscriber ON deliveries (subscriber_id);
 
--- Twilio's status callbacks, highest status kept. Written by the web app independently of the
--- sender, because a callback can arrive before the sender has recorded the sid.
+-- The platform's status callbacks, highest status kept. Written by the web app independently
+-- of the sender, because a callback can arrive before the sender has recorded the sid.
 CREATE TABLE IF NOT EXISTS message_status (
     sid TEXT PRIMARY KEY,
     rank INTEGER NOT NULL,
@@ -90,10 +97,6 @@ CREATE TABLE IF NOT EXISTS message_status (
     error_code TEXT,
     updated_at TEXT NOT NULL
 );
-
--- Opt-outs reported by callbacks (Twilio error 21610), found again cheaply by the sender.
-CREATE INDEX IF NOT EXISTS message_status_opted_out ON message_status (sid)
-    WHERE error_code = '21610';
 
 -- Demo mode: what would have gone to Twilio. Numbers only as hash and masked form.
 CREATE TABLE IF NOT EXISTS outbox (
@@ -141,3 +144,19 @@ CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- migration: 0002_error_kinds
+-- What went wrong, in our own vocabulary (bot/vocabulary.py), next to the platform's code:
+-- storage and the sender decide by the kind, the API still counts by the code. Rows written
+-- before get their kind from the Python migration that follows.
+ALTER TABLE deliveries ADD COLUMN error_kind TEXT;
+ALTER TABLE message_status ADD COLUMN error_kind TEXT;
+DROP INDEX IF EXISTS message_status_opted_out;
+-- Opt-outs reported by callbacks, found again cheaply by the sender.
+CREATE INDEX message_status_opted_out ON message_status (sid) WHERE error_kind = 'opted_out';
+
+-- migration: 0004_delivery_receipts
+-- The furthest status the platform reported for a delivery whose message id was forgotten
+-- (retention, erasure): the counts read it when there is no message_status row to join. For a
+-- failure, the callback's error code and kind go into the delivery's error_code/error_kind.
+ALTER TABLE deliveries ADD COLUMN receipt TEXT;

@@ -13,7 +13,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import db, subscribers, vault  # noqa: E402
+from bot import vault  # noqa: E402
+from bot.store import db, subscribers  # noqa: E402
 from tests.conftest import free_port, procfile_command  # noqa: E402
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 
@@ -113,7 +114,8 @@ def seed_subscribers(env, count):
     with db.write(database) as conn:
         for i in range(count):
             number = f"+49151{i:08d}"
-            subscribers.subscribe(conn, box, number, box.hash(number), "Start", f"SMseed{i}")
+            subscribers.subscribe(conn, box.hash(number), box.encrypt(number), "Start",
+                                  f"SMseed{i}")
     database.conn.close()
 
 

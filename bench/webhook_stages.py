@@ -21,8 +21,9 @@ from common import AUTH_TOKEN, PUBLIC_URL, base_env, seed_subscribers
 from webhooks import inbound_mix
 
 from bot import create_app, twilio_gateway  # noqa: E402  (path set by common)
-from bot.phone import e164_from_address
-from bot.webhook import handle_inbound
+from bot.domain import citizens
+from bot.phone import e164
+from bot.web.database import get_db
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
@@ -68,13 +69,15 @@ def main():
         forms = [dict(parse_qsl(b, keep_blank_values=True)) for b in bodies]
         signed = [(f, RequestValidator(AUTH_TOKEN).compute_signature(url, f)) for f in forms]
         inbound = [(e164_from_address(f["From"]), f["Body"], f["MessageSid"]) for f in forms]
+        channel = app.extensions["infokanal"].channel
         stages = {
             "parse the form (Werkzeug)": (
                 [environ_for("/twilio/messages", p) for p in mix], lambda e: Request(e).form),
-            "check the signature": (signed, lambda fs: twilio_gateway.signature_is_valid(
+            "check the signature": (signed, lambda fs: twilio_gateway.verify(
                 AUTH_TOKEN, url, fs[0], fs[1])),
             "From to E.164 (phonenumbers)": (forms, lambda f: e164_from_address(f["From"])),
-            "keyword, hash, encrypt, store": (inbound, lambda i: in_app(app, handle_inbound, *i)),
+            "keyword, hash, encrypt, store": (
+                inbound, lambda i: in_app(app, lambda: citizens.handle(get_db(), channel, *i))),
             "whole GET /healthz (Flask)": (
                 [environ_for("/healthz") for _ in range(args.requests)], call),
             "whole POST /twilio/messages (Flask)": (
@@ -90,9 +93,13 @@ def main():
     return 0
 
 
-def in_app(app, function, *args):
+def e164_from_address(address):
+    return e164(twilio_gateway.number_of(address))
+
+
+def in_app(app, function):
     with app.app_context():
-        return function(*args)
+        return function()
 
 
 if __name__ == "__main__":

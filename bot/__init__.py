@@ -5,10 +5,10 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from flask import Flask, jsonify
-
 from . import config as config_module
-from . import db, logs, texts, vault
+from . import logs, texts, vault
+from .domain.citizens import Channel
+from .store import db
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,18 @@ class Services:
     fernet: object
     vault: vault.Vault
     texts: texts.Texts
+    channel: Channel  # what handling a citizen's message needs
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    # Flask only here, not at import: the worker's and the tests' imports of the package's
+    # other layers must not pull in the web framework.
+    from flask import Flask
+
+    from . import ops, web
+
+    app = Flask(__name__, instance_relative_config=True, template_folder="web/templates",
+                static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
     logs.configure()
     settings = config_module.load(app.instance_path, test_config)
@@ -66,11 +74,12 @@ def create_app(test_config=None):
 
     fernet = vault.parse_data_key(app.config["DATA_KEY"])
     lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)
+    box = vault.Vault(fernet, lookup_key)
+    citizen_texts = texts.load_texts(app.config)
     app.extensions["infokanal"] = Services(
-        demo=mode.demo,
-        fernet=fernet,
-        vault=vault.Vault(fernet, lookup_key),
-        texts=texts.load_texts(app.config),
+        demo=mode.demo, fernet=fernet, vault=box, texts=citizen_texts,
+        channel=Channel(vault=box, texts=citizen_texts, demo=mode.demo,
+                        notice_window_seconds=app.config["NOTICE_WINDOW_HOURS"] * 3600),
     )
 
     if app.config["PROXY_COUNT"]:
@@ -81,31 +90,8 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"], x_proto=0,
                                 x_host=0, x_port=0, x_prefix=0)
 
-    db.init_app(app)
-    from . import (api, auth, backup, commands, console, health, keys, privacy, public,
-                   retention, security, simulator, users, webhook)
-
-    security.init_app(app)
-    app.register_blueprint(webhook.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp)
-    public.init_app(app)
-    auth.init_app(app)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(console.bp)
-    app.register_blueprint(simulator.bp)
-    commands.init_app(app)
-    users.init_app(app)
-    keys.init_app(app)
-    privacy.init_app(app)
-    retention.init_app(app)
-    backup.init_app(app)
-
-    @app.errorhandler(413)
-    def too_large(error):
-        return jsonify(error="request too large"), 413
-
+    web.init_app(app)
+    ops.init_app(app)
     return app
 
 
@@ -115,7 +101,7 @@ def _keyless_cli_app(app, error):
     ``flask --app wsgi keys new`` must work in exactly the situation that needs it, yet the
     service itself must not start; gunicorn never runs under the Flask CLI, so it still fails.
     """
-    from . import keys
+    from .ops import keys
 
     log.error("%s", error)
     keys.init_app(app)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
+from . import twilio_gateway
+
 
 class ConfigError(Exception):
     """The configuration cannot work; the message tells the operator what to change."""
@@ -19,7 +21,7 @@ SETTINGS = {
     "TWILIO_ACCOUNT_SID": ("", str),
     "TWILIO_AUTH_TOKEN": ("", str),
     "TWILIO_WHATSAPP_FROM": ("", str),
-    "TWILIO_API_URL": ("https://api.twilio.com", str),
+    "TWILIO_API_URL": ("", str),
     "PUBLIC_URL": ("", str),
     "ADMIN_TOKEN": ("", str),
     "DATABASE_PATH": ("", str),
@@ -117,9 +119,9 @@ def load(instance_path, test_config=None):
         present = next(name for name in credentials if name not in missing)
         raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
                           "production, or neither for demo mode")
-    from_address = values["TWILIO_WHATSAPP_FROM"]
-    if from_address and not from_address.startswith("whatsapp:+"):
-        raise ConfigError("TWILIO_WHATSAPP_FROM must look like whatsapp:+49…")
+    sender = values["TWILIO_WHATSAPP_FROM"]
+    if sender and not twilio_gateway.is_sender_address(sender):
+        raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
     return values
 
 

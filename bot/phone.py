@@ -1,19 +1,18 @@
-"""Phone numbers: from Twilio's ``whatsapp:+49…`` addresses to E.164, and masked for logs.
+"""Phone numbers: E.164, the one spelling we hash and encrypt, and masked for logs.
 
-A leaf module. E.164 is the one spelling we hash and encrypt, so the same citizen is always the
-same subscriber whether Twilio writes ``whatsapp:+49 151…`` or ``whatsapp:+49151…``.
+A leaf module. Every number that comes in is normalised here first, so the same citizen is
+always the same subscriber however the number was written.
 """
 
 import re
 
 import phonenumbers
 
-_ADDRESS = re.compile(r"^whatsapp:(\+[0-9]{6,15})$")
 # Anything that looks like a phone number, for masking log lines: a run of 8+ digits, spaces
 # allowed (``+49 151 …``, ``4915…`` as in WaId), with ``+`` or its URL escape ``%2B`` in front;
 # or a number written with a leading ``+``/``%2B``/``0`` and dashes, slashes or dots between
 # groups (``0151-1234-5678``). Dates and times (``2026-11-24 03:42``) have no leading zero or
-# plus and are left alone; so are ids with letters in front (Twilio SIDs).
+# plus and are left alone; so are ids with letters in front (message ids).
 _NUMBER_IN_TEXT = re.compile(
     r"(?:(?<![\w+%])|(?=%2[Bb]))(?:"
     r"(?:\+|%2[Bb])?[0-9][0-9 ]{6,18}[0-9]"
@@ -23,20 +22,17 @@ _SEPARATORS = re.compile(r"[ ./-]")
 
 
 class InvalidAddress(Exception):
-    """The sender address is not a WhatsApp address with an international number."""
+    """Not a phone number that can be used."""
 
 
-def e164_from_address(address):
-    """``whatsapp:+4915112345678`` → ``+4915112345678``; raise InvalidAddress otherwise."""
-    match = _ADDRESS.match((address or "").strip())
-    if not match:
-        raise InvalidAddress("From must look like whatsapp:+<country code><number>")
+def e164(number):
+    """An international number (``+4915112345678``) as E.164; raise InvalidAddress otherwise."""
     try:
-        parsed = phonenumbers.parse(match.group(1), None)
+        parsed = phonenumbers.parse(number or "", None)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidAddress(f"From is not a phone number: {exc}") from exc
+        raise InvalidAddress(f"is not a phone number: {exc}") from exc
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidAddress("From is not a possible phone number")
+        raise InvalidAddress("is not a possible phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -51,17 +47,13 @@ def e164_from_input(text, default_region="DE"):
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def whatsapp_address(e164):
-    return f"whatsapp:{e164}"
-
-
-def mask(e164):
+def mask(number):
     """``+4915112344567`` → ``+49151•••4567``: enough to tell numbers apart in a log, no more.
 
     At least four digits always stay hidden: a short number (a landline, a small country's
     mobile) shows fewer digits at either end, not the same six and four.
     """
-    number = e164 or ""
+    number = number or ""
     digits = len(number.lstrip("+"))
     if digits < 7:
         return "•••"

@@ -1,9 +1,12 @@
-"""The one module that knows Twilio: signatures, TwiML, sending, error codes, status names.
+"""The one module that knows Twilio: its fields, headers, signatures, addresses, error codes.
 
-A leaf module (it imports nothing of ours). Everything else sees:
-- ``signature_is_valid(...)`` and ``twiml(...)`` for webhooks;
-- ``parse_status(form)`` → a ``StatusUpdate`` in our closed vocabulary;
-- ``TwilioTransport.send(message)`` → a sid, or a ``SendError`` whose ``kind`` says what to do.
+A leaf (it imports only the vocabulary it maps into). Everything else sees:
+- ``verify(...)`` for a webhook's signature, ``twiml(...)`` for the answer to one;
+- ``parse_inbound(form)`` → an ``InboundMessage``, ``parse_status(form)`` → a ``StatusUpdate``,
+  both in our words, or ``InvalidWebhook`` with a reason Twilio's debugger can show;
+- ``classify_code(code)`` → an error kind of ``vocabulary``;
+- ``TwilioTransport.send(message)`` → a message id, or a ``SendError`` with a kind and the
+  platform's code as an opaque string.
 """
 
 import asyncio
@@ -11,7 +14,8 @@ import functools
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -20,63 +24,55 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from . import vocabulary as v
+
 log = logging.getLogger(__name__)
 
 # Twilio's client logs every request at INFO; at a thousand messages a second that is noise.
 logging.getLogger("twilio").setLevel(logging.WARNING)
 
 DEFAULT_API_URL = "https://api.twilio.com"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+_ADDRESS_PREFIX = "whatsapp:"
+_ADDRESS = re.compile(r"^whatsapp:(\+[0-9]{6,15})$")
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 
-# What the send loop does with an error (see ../shared/PLATFORM.md for the codes).
-THROTTLED = "throttled"      # not processed: back off, retry, no duplicate possible
-UNKNOWN = "unknown"          # maybe processed (5xx, timeout, dropped): retry, may duplicate
-PERMANENT = "permanent"      # this recipient cannot get this message: fail it, go on
-OPTED_OUT = "opted_out"      # permanent, and the citizen asked to leave
-HALT = "halt"                # the channel is misconfigured: pause, nothing will work
-LIMIT = "limit"              # WhatsApp's messaging limit: pause and resume later by itself
-
-OPT_OUT_CODE = 21610
-LIMIT_CODE = 63018
-# As they appear in status callbacks and in the database.
-LIMIT_ERROR_CODES = (str(LIMIT_CODE),)
-
+# Twilio's error codes (REST answers and status callbacks) in our vocabulary.
 _CODE_KINDS = {
-    20429: THROTTLED,
-    LIMIT_CODE: LIMIT,
-    20003: HALT,
-    20404: HALT,  # the account or sender does not exist: configuration, not the recipient
-    OPT_OUT_CODE: OPTED_OUT,
+    20429: v.THROTTLED,
+    63018: v.MESSAGING_LIMIT,
+    20003: v.CREDENTIALS,
+    20404: v.CREDENTIALS,  # the account or sender does not exist: configuration, not recipient
+    21610: v.OPTED_OUT,
+    63003: v.NOT_ON_WHATSAPP,
+    21211: v.INVALID_NUMBER,
+    63024: v.INVALID_NUMBER,
+    63016: v.TEMPLATE_NEEDED,
 }
 
-# Failures whose cure is in the operator's hands: error code → what to do, in plain English.
-ERROR_HINTS = {
-    "63016": (
-        "63016: WhatsApp delivers free-form messages only to citizens who wrote to the number "
-        "in the last 24 hours. Set BROADCAST_CONTENT_SID to an approved WhatsApp template "
-        "(README, \"Templates\") so that broadcasts reach every subscriber."),
-}
-
-
-def hints_for(errors):
-    """Advice for a broadcast's failures ({error code: count}), empty when there is none."""
-    return [ERROR_HINTS[code] for code in sorted(errors) if code in ERROR_HINTS]
-
-
-# Our closed status vocabulary for what Twilio reports after a send, ranked so that
-# out-of-order callbacks can only move a message forward.
+# Twilio's message statuses → ours, ranked (see vocabulary): queued, accepted and sending come
+# before "sent" and count as sent, since the message has left us.
 _STATUS_MAP = {
-    "accepted": ("sent", 1), "queued": ("sent", 1), "scheduled": ("sent", 1),
-    "sending": ("sent", 1), "sent": ("sent", 2),
-    "delivered": ("delivered", 3), "read": ("read", 4),
-    "undelivered": ("failed", 9), "failed": ("failed", 9), "canceled": ("failed", 9),
+    "accepted": (v.SENT, 1), "queued": (v.SENT, 1), "scheduled": (v.SENT, 1),
+    "sending": (v.SENT, 1), "sent": (v.SENT, 2),
+    "delivered": (v.DELIVERED, 3), "read": (v.READ, 4),
+    "undelivered": (v.FAILED, 9), "failed": (v.FAILED, 9), "canceled": (v.FAILED, 9),
 }
+
+
+class InvalidWebhook(Exception):
+    """A webhook we cannot use; the message is the plain reason for the 400 answer."""
+
+
+class InvalidAddress(Exception):
+    """Not a WhatsApp address of Twilio's form."""
 
 
 class SendError(Exception):
     def __init__(self, kind, code=None, message=""):
         super().__init__(message or f"{kind} ({code})")
         self.kind = kind
-        self.code = code
+        self.code = code  # the platform's, as it came (stored as a string)
 
 
 @dataclass
@@ -89,24 +85,68 @@ class OutgoingMessage:
 
 
 @dataclass
+class InboundMessage:
+    message_id: str
+    sender: str         # the number as Twilio wrote it, "+49…": normalise with phone.e164
+    body: str
+    media: list = field(default_factory=list)   # [(url, content type)]
+
+
+@dataclass
 class StatusUpdate:
-    sid: str
-    status: str        # sent | delivered | read | failed
+    message_id: str
+    status: str        # vocabulary.RECEIPT_STATUSES
     rank: int
     error_code: str = None
+    error_kind: str = None
 
     @property
     def opted_out(self):
         """The platform says this citizen opted out: honour it as a Stop."""
-        return self.error_code == str(OPT_OUT_CODE)
+        return self.error_kind == v.OPTED_OUT
 
     @property
     def limit_reached(self):
         """Refused for WhatsApp's messaging limit, not for anything about the recipient."""
-        return self.error_code in LIMIT_ERROR_CODES
+        return self.error_kind == v.MESSAGING_LIMIT
 
 
-def signature_is_valid(auth_token, url, form, signature):
+# --- addresses -------------------------------------------------------------------------------
+
+def address(e164):
+    """Our E.164 number as the address Twilio sends to."""
+    return _ADDRESS_PREFIX + e164
+
+
+def number_of(value):
+    """``whatsapp:+4915…`` → ``+4915…``; InvalidAddress for anything else."""
+    match = _ADDRESS.match((value or "").strip())
+    if not match:
+        raise InvalidAddress("must look like whatsapp:+<country code><number>")
+    return match.group(1)
+
+
+SENDER_ADDRESS_FORM = "must look like whatsapp:+49…"
+
+
+def is_sender_address(value):
+    """Whether a configured sender (``TWILIO_WHATSAPP_FROM``) has the form Twilio expects."""
+    return value.startswith(_ADDRESS_PREFIX + "+")
+
+
+def sender_digits(value):
+    """The digits of a configured sender address, for wa.me links."""
+    return "".join(c for c in value.removeprefix(_ADDRESS_PREFIX) if c.isdigit())
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+def signature_of(headers):
+    return headers.get(SIGNATURE_HEADER, "")
+
+
+def verify(auth_token, url, form, signature):
+    """True when ``signature`` is Twilio's for this URL and form (all POST values)."""
     if not signature:
         return False
     validator = RequestValidator(auth_token)
@@ -117,9 +157,7 @@ def signature_is_valid(auth_token, url, form, signature):
     return validator.validate(url, form, signature)
 
 
-def sign(auth_token, url, params):
-    """The signature Twilio would send for these params (used by tests and the demo)."""
-    return RequestValidator(auth_token).compute_signature(url, params)
+FORBIDDEN = f"forbidden: missing or invalid {SIGNATURE_HEADER}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -131,36 +169,80 @@ def twiml(text=None):
     return str(response)
 
 
+def _message_id(form, *names):
+    value = next((form.get(name) for name in names if form.get(name)), None)
+    if not value or not _SID.match(value):
+        raise InvalidWebhook("MessageSid is missing or malformed")
+    return value
+
+
+def parse_inbound(form):
+    """A citizen's message as Twilio posts it → InboundMessage."""
+    message_id = _message_id(form, "MessageSid", "SmsMessageSid", "SmsSid")
+    try:
+        sender = number_of(form.get("From"))
+    except InvalidAddress as exc:
+        raise InvalidWebhook(f"From {exc}") from None
+    media = []
+    try:
+        count = min(int(form.get("NumMedia") or 0), 10)
+    except ValueError:
+        count = 0
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}")
+        if url:
+            media.append((url, form.get(f"MediaContentType{index}", "")))
+    return InboundMessage(message_id, sender, form.get("Body", ""), media)
+
+
 def parse_status(form):
-    """A status callback's form → StatusUpdate, or None when it is nothing we track."""
-    sid = form.get("MessageSid") or form.get("SmsSid")
+    """A status callback → StatusUpdate, or None when it is nothing we track.
+
+    Raises InvalidWebhook for a message id that cannot be one.
+    """
     raw = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-    if not sid or raw not in _STATUS_MAP:
+    if not (form.get("MessageSid") or form.get("SmsSid")) or raw not in _STATUS_MAP:
         return None
+    message_id = _message_id(form, "MessageSid", "SmsSid")
     status, rank = _STATUS_MAP[raw]
-    error = form.get("ErrorCode") or None
-    return StatusUpdate(sid, status, rank, error if status == "failed" else None)
+    if status != v.FAILED:
+        return StatusUpdate(message_id, status, rank)
+    code = form.get("ErrorCode") or None
+    return StatusUpdate(message_id, status, rank, code, classify_code(code))
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+def classify_code(code):
+    """A Twilio error code (as stored, a string) → an error kind; None for no code at all."""
+    if code is None:
+        return None
+    try:
+        return _CODE_KINDS.get(int(code), v.REJECTED)
+    except ValueError:
+        return v.REJECTED
 
 
 def classify(exc):
-    """Turn whatever the client raised into a SendError."""
+    """Turn whatever the client raised into a SendError, or None when it is not Twilio's."""
     if isinstance(exc, TwilioRestException):
-        code = exc.code
-        kind = _CODE_KINDS.get(code)
+        kind = _CODE_KINDS.get(exc.code)
         if kind is None:
             if exc.status == 429:
-                kind = THROTTLED
+                kind = v.THROTTLED
             elif exc.status == 401:
-                kind = HALT
+                kind = v.CREDENTIALS
             elif exc.status >= 500:
-                kind = UNKNOWN
+                kind = v.UNKNOWN
             else:
-                kind = PERMANENT
-        return SendError(kind, code or exc.status, exc.msg)
+                kind = v.REJECTED
+        return SendError(kind, exc.code or exc.status, exc.msg)
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
-        return SendError(UNKNOWN, None, f"{type(exc).__name__}: {exc}")
+        return SendError(v.UNKNOWN, None, f"{type(exc).__name__}: {exc}")
     return None
 
+
+# --- sending ---------------------------------------------------------------------------------
 
 class _HttpClient(AsyncTwilioHttpClient):
     """twilio's async client hands aiohttp ``timeout=None`` when the caller gives no timeout,
@@ -199,7 +281,7 @@ class TwilioTransport:
         self._client.api.base_url = (api_url or DEFAULT_API_URL).rstrip("/")
 
     async def send(self, message):
-        kwargs = {"to": f"whatsapp:{message.to}", "from_": self.from_address}
+        kwargs = {"to": address(message.to), "from_": self.from_address}
         if self.status_callback:
             kwargs["status_callback"] = self.status_callback
         if self.content_sid:

@@ -69,10 +69,6 @@ class Vault:
         except InvalidToken as exc:
             raise DataKeyError("no key in DATA_KEY opens this number") from exc
 
-    def rotate(self, token):
-        """Re-encrypt a token under the newest key."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
-
 
 def wrap_lookup_key(fernet, lookup_key):
     return fernet.encrypt(lookup_key).decode("ascii")

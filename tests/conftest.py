@@ -134,7 +134,7 @@ def citizen(client):
 
 def database(app):
     """The app's database as the storage code opens it."""
-    from bot.db import connect
+    from bot.store.db import connect
 
     return connect(app.config["DATABASE_PATH"])
 
@@ -150,11 +150,21 @@ def scalar(app, sql, *params):
 
 def broadcast(app, text="Probealarm"):
     """A broadcast queued straight through storage, as the API would."""
-    from bot import broadcasts
-    from bot.db import write
+    from bot.store import broadcasts, deliveries, statuses
+    from bot.store.db import write
 
     with write(database(app)) as conn:
         return broadcasts.create(conn, text)[0]
+
+
+def submit_broadcast(data, created_by="test"):
+    """A broadcast queued as the API queues it; inside the app's context."""
+    from flask import current_app
+
+    from bot.domain import announcements
+    from bot.web.database import get_db
+
+    return announcements.submit(get_db(), data, current_app.config, created_by=created_by)
 
 
 def free_port():

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from bot.backup import BackupError, backup
+from bot.store.backup import BackupError, backup
 
 
 def count(path, table="subscribers"):

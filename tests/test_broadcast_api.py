@@ -218,8 +218,8 @@ def test_paging_at_the_end_of_sqlites_range_is_an_empty_list(client):
 
 
 def test_storage_treats_out_of_range_ids_as_unknown(app):
-    from bot import broadcasts
-    from bot.db import write
+    from bot.store import broadcasts
+    from bot.store.db import write
     from tests.conftest import database
 
     huge = int(HUGE_ID)
@@ -250,14 +250,16 @@ def fail_all(app, broadcast_id, code):
     """Record every delivery as refused with ``code``, the way the sender does."""
     import time
 
-    from bot import broadcasts
-    from bot.db import write
+    from bot import twilio_gateway as gateway
+    from bot.store import deliveries
+    from bot.store.db import write
     from tests.conftest import database
 
     with write(database(app)) as conn:
-        claimed = broadcasts.claim(conn, broadcast_id, 100, time.time())
-        broadcasts.record_outcomes(conn, [], [(code, c.delivery_id) for c in claimed], [], [],
-                                   {})
+        claimed = deliveries.claim(conn, broadcast_id, 100, time.time())
+        deliveries.record_outcomes(
+            conn, [], [(code, gateway.classify_code(code), c.delivery_id) for c in claimed],
+            [], [], {})
 
 
 def test_free_form_refusals_come_with_a_hint_to_configure_a_template(app, client, citizen):

@@ -2,9 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
-from bot import retention
-from bot.db import now_iso, to_iso, write
-from bot.sender import forget_old_notices
+from bot.store import retention
+from bot.store.db import now_iso, to_iso, write
+from bot.store.inbound import forget_old_notices
 from tests.conftest import database, rows, scalar
 from tests.test_broadcast_sender import run_sender
 

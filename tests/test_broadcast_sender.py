@@ -3,9 +3,10 @@
 import asyncio
 import logging
 
-from bot import broadcasts, sender
 from bot import twilio_gateway as gateway
-from bot.db import write
+from bot.delivery import worker
+from bot.store import broadcasts, statuses
+from bot.store.db import write
 from tests.conftest import broadcast, database, rows
 
 
@@ -21,15 +22,15 @@ def run_sender(app, throttle_backoff_cap=0.05, **settings):
     config = dict(app.config, **settings)
 
     async def run():
-        worker = sender.build(config, app.extensions["infokanal"].vault, demo=False)
+        sender = worker.build(config, app.extensions["infokanal"].vault, demo=False)
         # 429s back off exponentially; the test keeps the steps small, not the rule.
-        worker.throttle_backoff_cap = throttle_backoff_cap
+        sender.throttle_backoff_cap = throttle_backoff_cap
         try:
-            await asyncio.wait_for(worker.run(until_idle=True), 60)
+            await asyncio.wait_for(sender.run(until_idle=True), 60)
         finally:
-            await worker.transport.close()
-            worker.database.conn.close()
-        return worker
+            await sender.transport.close()
+            sender.database.conn.close()
+        return sender
 
     return asyncio.run(run())
 
@@ -61,10 +62,11 @@ def test_unknown_outcomes_still_give_up_after_send_max_attempts(app, citizen, tw
 
 
 TEMPLATE_HINT = "BROADCAST_CONTENT_SID"
+HINT_LOGGER = "bot.delivery.chores"
 
 
 def hint_warnings(caplog, broadcast_id):
-    return [r for r in caplog.records if r.name == "bot.sender" and r.levelno == logging.WARNING
+    return [r for r in caplog.records if r.name == HINT_LOGGER and r.levelno == logging.WARNING
             and f"Broadcast {broadcast_id}:" in r.getMessage()
             and TEMPLATE_HINT in r.getMessage()]
 
@@ -76,7 +78,7 @@ def test_free_form_refusals_log_one_template_hint_per_broadcast(app, citizen, tw
         twilio_api.recipient_errors[person.number] = (400, 63016)
     first = broadcast(app, "eins")
     second = broadcast(app, "zwei")
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger=HINT_LOGGER):
         run_sender(app)
     assert len(hint_warnings(caplog, first)) == 1 and len(hint_warnings(caplog, second)) == 1
 
@@ -90,8 +92,8 @@ def test_refusals_reported_in_callbacks_log_the_hint_too(app, citizen, twilio_ap
         update = gateway.parse_status({"MessageSid": sid, "MessageStatus": "undelivered",
                                        "ErrorCode": "63016"})
         with write(conn) as tx:
-            broadcasts.record_status(tx, update)
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+            statuses.record(tx, update)
+    with caplog.at_level(logging.WARNING, logger=HINT_LOGGER):
         run_sender(app)  # the next run's periodic check finds them
     assert len(hint_warnings(caplog, broadcast_id)) == 1
 
@@ -100,7 +102,7 @@ def test_no_hint_without_failures_that_have_one(app, citizen, twilio_api, caplog
     people = subscribe(citizen, 2)
     twilio_api.recipient_errors[people[0].number] = (400, 63003)
     broadcast_id = broadcast(app)
-    with caplog.at_level(logging.WARNING, logger="bot.sender"):
+    with caplog.at_level(logging.WARNING, logger=HINT_LOGGER):
         run_sender(app)
     assert broadcasts.get(database(app).conn, broadcast_id)["errors"] == {"63003": 1}
     assert not [r for r in caplog.records if TEMPLATE_HINT in r.getMessage()]

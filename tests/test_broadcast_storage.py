@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from bot import broadcasts
-from bot.db import now_iso, write
+from bot.store import broadcasts, deliveries, statuses
+from bot.store.db import now_iso, write
 from tests.conftest import broadcast, database, rows
 
 
@@ -21,19 +21,19 @@ def subscribe(citizen, n):
 
 def in_flight(conn, broadcast_id):
     with write(conn) as tx:
-        return broadcasts.claim(tx, broadcast_id, 100, time.time())
+        return deliveries.claim(tx, broadcast_id, 100, time.time())
 
 
 def expire_now(conn, broadcast_id):
     with write(conn) as tx:
         tx.execute("UPDATE broadcasts SET expires_at = ? WHERE id = ?",
                    (now_iso(-1), broadcast_id))
-        broadcasts.housekeeping(tx)
+        deliveries.housekeeping(tx)
 
 
 def housekeeping(conn):
     with write(conn) as tx:
-        return broadcasts.housekeeping(tx)
+        return deliveries.housekeeping(tx)
 
 
 def test_a_send_retried_after_its_broadcast_expired_is_skipped_not_left_queued(app, conn,
@@ -43,7 +43,7 @@ def test_a_send_retried_after_its_broadcast_expired_is_skipped_not_left_queued(a
     claimed = in_flight(conn, broadcast_id)
     expire_now(conn, broadcast_id)  # the storm passed while both sends were under way
     with write(conn) as tx:  # one answered 429, one 5xx: both come back for another try
-        broadcasts.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed], {})
+        deliveries.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed], {})
     housekeeping(conn)
     final = broadcasts.get(conn, broadcast_id)
     assert final["status"] == "done"
@@ -57,7 +57,7 @@ def test_a_send_in_flight_at_a_crash_after_expiry_is_skipped(app, conn, citizen)
     in_flight(conn, broadcast_id)
     expire_now(conn, broadcast_id)
     with write(conn) as tx:
-        broadcasts.recover_in_flight(tx)
+        deliveries.recover_in_flight(tx)
     housekeeping(conn)
     final = broadcasts.get(conn, broadcast_id)
     assert final["counts"]["queued"] == 0 and final["counts"]["skipped"] == 1
@@ -69,7 +69,7 @@ def test_a_send_retried_after_a_cancel_is_skipped_as_cancelled(app, conn, citize
     claimed = in_flight(conn, broadcast_id)
     with write(conn) as tx:
         broadcasts.cancel(tx, broadcast_id)
-        broadcasts.record_outcomes(tx, [], [], [], [(0, claimed[0].delivery_id)], {})
+        deliveries.record_outcomes(tx, [], [], [], [(0, claimed[0].delivery_id)], {})
     housekeeping(conn)
     assert broadcasts.skip_reasons(conn, broadcast_id) == {"cancelled": 1}
     assert broadcasts.get(conn, broadcast_id)["counts"]["queued"] == 0
@@ -86,15 +86,15 @@ def test_only_unknown_outcomes_count_as_attempts(app, conn, citizen):
     for _ in range(3):
         claimed = in_flight(conn, broadcast_id)
         with write(conn) as tx:
-            broadcasts.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed], {})
+            deliveries.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed], {})
         in_flight(conn, broadcast_id)
         with write(conn) as tx:
-            broadcasts.recover_in_flight(tx)
+            deliveries.recover_in_flight(tx)
     assert attempts(app) == [0, 0, 0]
     claimed = in_flight(conn, broadcast_id)
     assert [c.attempts for c in claimed] == [0, 0, 0]
     with write(conn) as tx:  # the first answered 5xx: that one counts
-        broadcasts.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed[1:]],
+        deliveries.record_outcomes(tx, [], [], [], [(0, c.delivery_id) for c in claimed[1:]],
                                    {broadcast_id: 1}, counted_retry=[(0, claimed[0].delivery_id)])
     assert attempts(app) == [1, 0, 0]
     assert [c.attempts for c in in_flight(conn, broadcast_id)] == [1, 0, 0]
@@ -107,17 +107,15 @@ def callback(conn, sid, status="failed", error_code="63018"):
     update = gateway.parse_status({"MessageSid": sid, "MessageStatus": status,
                                    "ErrorCode": error_code})
     with write(conn) as tx:
-        broadcasts.record_status(tx, update)
+        statuses.record(tx, update)
 
 
 def sent(conn, claimed):
     """Record the sends as the sender does; returns their sids."""
-    from bot import twilio_gateway as gateway
-
     sids = [f"SM{c.delivery_id:032x}" for c in claimed]
     with write(conn) as tx:
-        broadcasts.record_outcomes(tx, list(zip(sids, [c.delivery_id for c in claimed])), [],
-                                   [], [], {}, limit_codes=gateway.LIMIT_ERROR_CODES)
+        deliveries.record_outcomes(tx, list(zip(sids, [c.delivery_id for c in claimed])), [],
+                                   [], [], {})
     return sids
 
 
@@ -142,7 +140,7 @@ def test_a_limit_refusal_in_a_callback_pauses_and_sends_that_message_again(app, 
 
 def housekeeping_with_pause(conn, seconds):
     with write(conn) as tx:
-        return broadcasts.housekeeping(tx, limit_pause_seconds=seconds)
+        return deliveries.housekeeping(tx, limit_pause_seconds=seconds)
 
 
 def test_a_limit_refusal_reported_before_the_sid_was_stored_is_caught_then(app, conn,

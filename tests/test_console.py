@@ -6,10 +6,13 @@ import time
 
 import pytest
 
-from bot import broadcasts, create_app
-from bot.api import submit_broadcast
-from bot.db import get_db, write
-from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, csrf_from, database
+from bot import create_app
+from bot import twilio_gateway as gateway
+from bot.store import broadcasts, deliveries
+from bot.store.db import write
+from bot.web.database import get_db
+from tests.conftest import (OFFICER, OFFICER_PASSWORD, Console, csrf_from, database,
+                            submit_broadcast)
 
 
 def rows(app, sql, *params):
@@ -298,12 +301,13 @@ def test_detail_groups_failures_and_skips_in_plain_german(app, console, citizen)
     with app.app_context():
         answer = submit_broadcast({"text": "Test"}, created_by="test")
         with write(get_db()) as conn:
-            claimed = broadcasts.claim(conn, answer["id"], 10, time.time())
+            claimed = deliveries.claim(conn, answer["id"], 10, time.time())
             ids = [item.delivery_id for item in claimed]
-            broadcasts.record_outcomes(
+            deliveries.record_outcomes(
                 conn, sent=[("SM" + "a" * 32, ids[0])],
-                failed=[("63003", ids[1]), ("21211", ids[2]), ("63016", ids[3]),
-                        ("99999", ids[4])],
+                failed=[(code, gateway.classify_code(code), delivery_id) for code, delivery_id
+                        in (("63003", ids[1]), ("21211", ids[2]), ("63016", ids[3]),
+                            ("99999", ids[4]))],
                 skipped=[("unsubscribed", ids[5])], retry=[], unknown_retries={})
     page = console.client.get(f"/admin/broadcasts/{answer['id']}").get_data(as_text=True)
     assert "Nummer nicht bei WhatsApp / ungültig: 2" in page

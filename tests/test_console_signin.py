@@ -127,7 +127,7 @@ def test_the_name_lock_still_counts_every_spelling_of_a_name(app, officer):
 def test_cleanup_deletes_failed_sign_ins_older_than_the_lock_window(app, officer):
     from datetime import datetime, timedelta, timezone
 
-    from bot import retention
+    from bot.store import retention
     from tests.conftest import database
 
     Console(app.test_client()).sign_in(password=WRONG)

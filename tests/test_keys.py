@@ -5,8 +5,8 @@ import sqlite3
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.db import connect, write
-from bot.keys import rotate
+from bot.store.db import connect, write
+from bot.store.keys import rotate
 from bot.vault import new_key, parse_data_key
 
 

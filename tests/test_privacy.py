@@ -3,8 +3,8 @@
 
 import pytest
 
-from bot import broadcasts, privacy
-from bot.db import write
+from bot.store import broadcasts, deliveries, privacy
+from bot.store.db import write
 from tests.conftest import broadcast, database, scalar
 
 

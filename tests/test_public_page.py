@@ -10,9 +10,11 @@ import segno
 import zxingcpp
 from PIL import Image
 
-from bot import broadcasts, create_app
-from bot.api import submit_broadcast
-from bot.db import get_db, write
+from bot import create_app
+from bot.store import broadcasts, deliveries
+from bot.store.db import write
+from bot.web.database import get_db
+from tests.conftest import submit_broadcast
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 JOIN_LINK = "https://wa.me/4930901820?text=Start"
@@ -23,12 +25,12 @@ def publish(app, text, finish=True, **fields):
     with app.app_context():
         answer = submit_broadcast(dict(text=text, **fields), created_by="test")
         with write(get_db()) as conn:
-            claimed = broadcasts.claim(conn, answer["id"], 1000, time.time())
-            broadcasts.record_outcomes(
+            claimed = deliveries.claim(conn, answer["id"], 1000, time.time())
+            deliveries.record_outcomes(
                 conn, sent=[(f"SM{item.delivery_id:032x}", item.delivery_id) for item in claimed],
                 failed=[], skipped=[], retry=[], unknown_retries={})
             if finish:
-                broadcasts.housekeeping(conn)
+                deliveries.housekeeping(conn)
     return answer["id"]
 
 
@@ -118,13 +120,13 @@ def test_archive_shows_broadcasts_stopped_after_some_citizens_got_them(app, clie
                                         created_by="test")["id"]
         with write(get_db()) as conn:
             for broadcast_id in (half_cancelled, half_paused, paused_early):
-                first, second = broadcasts.claim(conn, broadcast_id, 2, time.time())
+                first, second = deliveries.claim(conn, broadcast_id, 2, time.time())
                 # The sender got one message out; the other was in flight and comes back.
                 sent = [] if broadcast_id == paused_early else [
                     (f"SM{first.delivery_id:032x}", first.delivery_id)]
                 retry = [(0, second.delivery_id)] + (
                     [(0, first.delivery_id)] if broadcast_id == paused_early else [])
-                broadcasts.record_outcomes(conn, sent=sent, failed=[], skipped=[],
+                deliveries.record_outcomes(conn, sent=sent, failed=[], skipped=[],
                                            retry=retry, unknown_retries={})
             broadcasts.cancel(conn, half_cancelled)
             broadcasts.pause(conn, half_paused, "credentials (20003)")

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import broadcasts, retention
-from bot.db import now_iso, write
+from bot.store import broadcasts, deliveries, retention, statuses
+from bot.store.db import now_iso, write
 from tests.conftest import broadcast, database, scalar
 
 
@@ -97,22 +97,20 @@ def test_retention_must_be_positive(config, name):
         create_app(dict(config, **{name: 0}))
 
 
-
-
 def test_the_sender_cleans_up_when_due_and_remembers_it(app):
-    from bot import sender
+    from bot.delivery import worker
 
     with write(database(app)) as conn:
         conn.execute("INSERT INTO inbound_messages (message_sid, received_at) "
                      "VALUES ('SMold', '2020-01-01T00:00:00.000000Z')")
-    worker = sender.build(dict(app.config), app.extensions["infokanal"].vault, demo=True)
-    worker._cleanup_if_due()
+    sender = worker.build(dict(app.config), app.extensions["infokanal"].vault, demo=True)
+    sender.chores.cleanup_if_due()
     assert scalar(app, "SELECT count(*) FROM inbound_messages") == 0
     assert retention.last_run(database(app))
     # A restarted sender finds the last run in the database and does not repeat it.
-    restarted = sender.build(dict(app.config), app.extensions["infokanal"].vault, demo=True)
+    restarted = worker.build(dict(app.config), app.extensions["infokanal"].vault, demo=True)
     with write(database(app)) as conn:
         conn.execute("INSERT INTO inbound_messages (message_sid, received_at) "
                      "VALUES ('SMold2', '2020-01-01T00:00:00.000000Z')")
-    restarted._cleanup_if_due()
+    restarted.chores.cleanup_if_due()
     assert scalar(app, "SELECT count(*) FROM inbound_messages") == 1

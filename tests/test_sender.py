@@ -9,7 +9,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from bot import twilio_gateway as gateway
-from bot.sender import TokenBucket, backoff
+from bot import vocabulary as v
+from bot.delivery.pacing import TokenBucket, backoff
 
 
 def rest_error(status, code):
@@ -17,17 +18,18 @@ def rest_error(status, code):
 
 
 @pytest.mark.parametrize("status,code,kind", [
-    (429, 20429, gateway.THROTTLED),
-    (429, None, gateway.THROTTLED),
-    (500, 20500, gateway.UNKNOWN),
-    (503, None, gateway.UNKNOWN),
-    (401, 20003, gateway.HALT),
-    (400, 21211, gateway.PERMANENT),
-    (400, 63003, gateway.PERMANENT),
-    (400, 63024, gateway.PERMANENT),
-    (400, 63016, gateway.PERMANENT),
-    (400, 21610, gateway.OPTED_OUT),
-    (429, 63018, gateway.LIMIT),
+    (429, 20429, v.THROTTLED),
+    (429, None, v.THROTTLED),
+    (500, 20500, v.UNKNOWN),
+    (503, None, v.UNKNOWN),
+    (401, 20003, v.CREDENTIALS),
+    (400, 21211, v.INVALID_NUMBER),
+    (400, 63003, v.NOT_ON_WHATSAPP),
+    (400, 63024, v.INVALID_NUMBER),
+    (400, 63016, v.TEMPLATE_NEEDED),
+    (400, 21610, v.OPTED_OUT),
+    (429, 63018, v.MESSAGING_LIMIT),
+    (400, 99999, v.REJECTED),
 ])
 def test_twilio_errors_are_classified_once(status, code, kind):
     error = gateway.classify(rest_error(status, code))
@@ -38,7 +40,7 @@ def test_twilio_errors_are_classified_once(status, code, kind):
 @pytest.mark.parametrize("exc", [aiohttp.ServerDisconnectedError(), asyncio.TimeoutError(),
                                  aiohttp.ClientConnectionError("reset")])
 def test_dropped_connections_and_timeouts_are_unknown_outcomes(exc):
-    assert gateway.classify(exc).kind == gateway.UNKNOWN
+    assert gateway.classify(exc).kind == v.UNKNOWN
 
 
 def test_programming_errors_are_not_swallowed():

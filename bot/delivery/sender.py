@@ -1,0 +1,284 @@
+"""The send loop: works through the deliveries queue at the configured rate.
+
+It knows nothing of Flask; it depends on two narrow things: the database (where recipients come
+from, where outcomes go) and a transport with ``async send(message) -> message id`` (the
+platform, or the demo outbox). One asyncio loop keeps enough requests in flight to reach
+``SEND_RATE_LIMIT`` while a token bucket keeps every second under it. What to do about an error
+is decided by its kind (``vocabulary``), never by a platform's code.
+"""
+
+import asyncio
+import logging
+import time
+
+from .. import twilio_gateway as gateway
+from .. import vocabulary as v
+from ..store import broadcasts, deliveries, subscribers
+from ..store.db import now_iso, write
+from ..vault import DataKeyError
+from .chores import Chores
+from .pacing import TokenBucket, backoff
+
+log = logging.getLogger(__name__)
+
+
+class Outcomes:
+    """Send results waiting to be written; flushed in one short transaction."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.sent, self.failed, self.skipped, self.retry = [], [], [], []
+        self.counted_retry = []
+        self.unknown_retries = {}
+        self.opted_out = []
+
+    def __len__(self):
+        return (len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
+                + len(self.counted_retry))
+
+
+class Sender:
+    def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
+                 max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
+                 throttle_backoff_cap=30.0, chores=None):
+        self.database = database
+        self.conn = database.conn
+        self.vault = vault
+        self.transport = transport
+        self.bucket = TokenBucket(rate)
+        # Enough in flight for the rate at an API answering in up to ~0.4 s, within the
+        # platform's concurrent-request allowance.
+        self.concurrency = concurrency or int(min(400, max(8, rate * 0.4)))
+        # A quarter second's worth at most, so that an urgent broadcast or a cancel is seen
+        # quickly instead of after a long batch of the one before.
+        self.batch_size = int(min(batch_size, max(5, rate / 4)))
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.limit_pause_seconds = limit_pause_seconds
+        # "Too many requests" never fails a delivery; it slows the whole sender down, more the
+        # longer it goes on, and a successful send ends that.
+        self.throttle_backoff_cap = throttle_backoff_cap
+        self.throttle_level = 0
+        self.throttled_until = 0.0
+        self.outcomes = Outcomes()
+        self.stopping = asyncio.Event()
+        self.in_flight = set()
+        self.sendable = set()
+        self.sendable_checked = 0.0
+        self.contents = {}
+        self.sent_total = 0
+        # What runs beside the sending (retention, forgetting throttle entries, hints); None
+        # in unit tests that want the loop alone.
+        self.chores = chores or Chores(database)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, until_idle=False):
+        with write(self.database) as conn:
+            recovered = deliveries.recover_in_flight(conn)
+        if recovered:
+            log.warning("%d deliveries were in flight at the last stop; sending them again "
+                        "(counted as possible duplicates)", recovered)
+        semaphore = asyncio.Semaphore(self.concurrency)
+        flusher = asyncio.create_task(self._flush_periodically())
+        chores = asyncio.create_task(self.chores.run(self.stopping))
+        try:
+            while not self.stopping.is_set():
+                self.chores.cleanup_if_due()
+                batch = self._next_batch()
+                if not batch:
+                    if until_idle and not self.in_flight and not self._pending_work():
+                        break
+                    await self._sleep(self.poll_seconds)
+                    continue
+                for item in batch:
+                    if not self._may_send(item):
+                        continue
+                    await self.bucket.take()
+                    await semaphore.acquire()
+                    # Again after waiting for the rate and a free slot, right before the send,
+                    # so that a pause or cancel made meanwhile stops it.
+                    if not self._may_send(item):
+                        semaphore.release()
+                        continue
+                    task = asyncio.create_task(self._send_one(item))
+                    self.in_flight.add(task)
+                    task.add_done_callback(self._done(semaphore))
+        finally:
+            if self.in_flight:
+                await asyncio.gather(*self.in_flight, return_exceptions=True)
+            flusher.cancel()
+            self.flush()
+            self.stopping.set()
+            await chores  # lets a check under way in its thread finish first
+
+    def _may_send(self, item):
+        """False (and the delivery handed back, no attempt used) once it must not go out now."""
+        self._refresh_sendable()
+        if self.stopping.is_set() or item.broadcast_id not in self.sendable:
+            self.outcomes.retry.append((0, item.delivery_id))
+            return False
+        return True
+
+    def _done(self, semaphore):
+        def callback(task):
+            self.in_flight.discard(task)
+            semaphore.release()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("send task failed: %r", task.exception())
+        return callback
+
+    async def _sleep(self, seconds):
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _flush_periodically(self):
+        while True:
+            await asyncio.sleep(0.1)
+            self.flush()
+
+    def stop(self):
+        self.stopping.set()
+
+    # -- storage ----------------------------------------------------------------------------
+
+    def _next_batch(self):
+        """Housekeeping, then claim due deliveries, urgent broadcasts first."""
+        self.flush()
+        with write(self.database) as conn:
+            limit_paused = deliveries.housekeeping(conn, self.limit_pause_seconds)
+            order = deliveries.active_order(conn)
+            self.sendable = set(order)
+            self.sendable_checked = time.monotonic()
+            self.contents = {k: v for k, v in self.contents.items() if k in self.sendable}
+            claimed = []
+            for broadcast_id in order:
+                claimed = deliveries.claim(conn, broadcast_id, self.batch_size, time.time())
+                if claimed:
+                    break
+        for broadcast_id, reason in limit_paused:
+            log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
+                        "broadcast %d paused for %d minutes; the refused messages go out again "
+                        "then", reason, broadcast_id, self.limit_pause_seconds // 60)
+        return claimed
+
+    def _refresh_sendable(self, every=0.25):
+        """Notice cancels and pauses made while a batch is being sent."""
+        now = time.monotonic()
+        if now - self.sendable_checked >= every:
+            self.sendable = set(deliveries.active_order(self.conn))
+            self.sendable_checked = now
+
+    def _pending_work(self):
+        row = self.conn.execute(
+            "SELECT 1 FROM broadcasts WHERE status IN ('scheduled', 'queued', 'sending') "
+            "LIMIT 1").fetchone()
+        return row is not None
+
+    def flush(self):
+        out = self.outcomes
+        if not len(out) and not out.opted_out:
+            return
+        with write(self.database) as conn:
+            deliveries.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
+                                       out.unknown_retries, out.counted_retry)
+            for subscriber_id in out.opted_out:
+                subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
+        out.clear()
+
+    # -- one message ------------------------------------------------------------------------
+
+    async def _send_one(self, item):
+        content = self.contents.get(item.broadcast_id)
+        if content is None:
+            # A broadcast's text never changes once written; read it once.
+            content = self.contents[item.broadcast_id] = deliveries.broadcast_content(
+                self.conn, item.broadcast_id)
+        row = deliveries.recipient(self.conn, item.subscriber_id)
+        if row is None:
+            # Stop wins: checked now, not when the batch was claimed.
+            self.outcomes.skipped.append((v.SKIP_UNSUBSCRIBED, item.delivery_id))
+            return
+        text, media_url = content
+        try:
+            to = self.vault.decrypt(row[0])
+        except DataKeyError:
+            log.error("DATA_KEY cannot decrypt a subscriber of broadcast %d: paused. Start "
+                      "the worker with the key the numbers were written under (DATA_KEY=new,old "
+                      "during a rotation), then resume it.", item.broadcast_id)
+            self._pause(item, v.PAUSE_DATA_KEY, None)
+            return
+        message = gateway.OutgoingMessage(to=to, body=text, media_url=media_url,
+                                          broadcast_id=item.broadcast_id, to_hash=row[1])
+        try:
+            message_id = await self.transport.send(message)
+        except gateway.SendError as error:
+            self._handle_error(item, error)
+            return
+        except Exception:  # noqa: BLE001 - a bug must not strand the delivery in 'sending'
+            log.exception("unexpected error sending a delivery of broadcast %d; retrying later",
+                          item.broadcast_id)
+            self.outcomes.counted_retry.append((time.time() + backoff(item.attempts + 1),
+                                                item.delivery_id))
+            return
+        self.outcomes.sent.append((message_id, item.delivery_id))
+        self.sent_total += 1
+        self.throttle_level = 0
+
+    def _throttle_delay(self):
+        """How long to hold everything after "too many requests": longer while they keep
+        coming."""
+        now = time.monotonic()
+        # A refusal for a request sent before the current hold says nothing new; one that
+        # comes after the hold has run out means it was not long enough.
+        if now >= self.throttled_until:
+            self.throttle_level += 1
+            self.throttled_until = now + backoff(self.throttle_level, self.throttle_backoff_cap)
+        return self.throttled_until - now
+
+    def _handle_error(self, item, error):
+        out = self.outcomes
+        code = str(error.code) if error.code is not None else None
+        if error.kind == v.THROTTLED:
+            # Never processed, so never a duplicate and never the recipient's fault: retried
+            # until sent, cancelled or expired, without counting toward SEND_MAX_ATTEMPTS.
+            delay = self._throttle_delay()
+            self.bucket.hold(delay)
+            out.retry.append((time.time() + delay, item.delivery_id))
+            return
+        if error.kind == v.UNKNOWN:
+            attempts = item.attempts + 1
+            if attempts >= self.max_attempts:
+                out.failed.append((code or v.RETRIES_EXHAUSTED, v.UNKNOWN, item.delivery_id))
+            else:
+                out.unknown_retries[item.broadcast_id] = (
+                    out.unknown_retries.get(item.broadcast_id, 0) + 1)
+                out.counted_retry.append((time.time() + backoff(attempts), item.delivery_id))
+            return
+        if error.kind == v.CREDENTIALS:
+            log.error("The platform refused our credentials or sender (%s): broadcast %d "
+                      "paused. Fix the configuration, then resume it.", code, item.broadcast_id)
+            self._pause(item, v.pause_reason(v.PAUSE_CREDENTIALS, code), None)
+            return
+        if error.kind == v.MESSAGING_LIMIT:
+            log.warning("WhatsApp messaging limit reached (%s): broadcast %d paused for %d "
+                        "minutes", code, item.broadcast_id, self.limit_pause_seconds // 60)
+            self._pause(item, v.pause_reason(v.PAUSE_MESSAGING_LIMIT, code),
+                        now_iso(self.limit_pause_seconds))
+            return
+        out.failed.append((code or "unknown", error.kind, item.delivery_id))
+        self.chores.warn_hints(item.broadcast_id, {(error.kind, code): 1})
+        if error.kind == v.OPTED_OUT:
+            out.opted_out.append(item.subscriber_id)
+
+    def _pause(self, item, reason, resume_at):
+        self.outcomes.retry.append((0, item.delivery_id))
+        if item.broadcast_id in self.sendable:
+            self.sendable.discard(item.broadcast_id)
+            self.flush()
+            with write(self.database) as conn:
+                broadcasts.pause(conn, item.broadcast_id, reason, resume_at)

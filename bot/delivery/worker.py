@@ -1,0 +1,54 @@
+"""The worker process: a sender built from the configuration, run until SIGTERM or idle."""
+
+import asyncio
+import logging
+import signal
+
+from .. import twilio_gateway as gateway
+from ..store.db import connect
+from .chores import Chores
+from .sender import Sender
+from .transports import OutboxTransport
+
+log = logging.getLogger(__name__)
+
+
+def build(config, vault, demo):
+    """A Sender for this configuration (the platform, or the outbox in demo mode)."""
+    database = connect(config["DATABASE_PATH"])
+    if demo:
+        transport = OutboxTransport(connect(config["DATABASE_PATH"]))
+    else:
+        callback = f"{config['PUBLIC_URL']}/twilio/status" if config["PUBLIC_URL"] else None
+        if callback is None:
+            log.warning("PUBLIC_URL is not set: no delivery status callbacks will arrive")
+        rate = config["SEND_RATE_LIMIT"]
+        transport = gateway.TwilioTransport(
+            config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+            config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
+            status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
+            max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
+            timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
+    return Sender(
+        database, vault, transport, rate=config["SEND_RATE_LIMIT"],
+        concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
+        max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
+        limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60,
+        chores=Chores(database, config))
+
+
+async def serve(config, vault, demo, until_idle=False):
+    """Run a sender until SIGTERM/SIGINT (or until idle), then close cleanly."""
+    sender = build(config, vault, demo)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sender.stop)
+    log.info("Sender running at up to %.0f messages/s (%s)", sender.bucket.rate,
+             "demo outbox" if demo else "Twilio")
+    try:
+        await sender.run(until_idle=until_idle)
+    finally:
+        await sender.transport.close()
+        sender.database.conn.close()
+    log.info("Sender stopped after %d messages", sender.sent_total)
+    return sender.sent_total

@@ -1,0 +1,85 @@
+"""``flask --app wsgi users …``: press officer accounts for the console."""
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from ..store.db import write
+from ..store.users import (InvalidUser, UserExists, UserNotFound, add, check_name,
+                           check_password, names, remove, set_password)
+from . import database
+
+users_cli = AppGroup("users", help="Manage press officer accounts for the web console.")
+
+
+def _read_password(from_stdin):
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        return check_password(password)
+    except InvalidUser as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@users_cli.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (for scripts).")
+def add_command(name, password_stdin):
+    """Create an account NAME; asks for the password twice (hidden)."""
+    try:
+        check_name(name)
+    except InvalidUser as exc:
+        raise click.ClickException(str(exc)) from None
+    password = _read_password(password_stdin)
+    try:
+        with database() as db, write(db) as conn:
+            add(conn, name, password)
+    except UserExists:
+        raise click.ClickException(f"an account named {name!r} exists already") from None
+    click.echo(f"Account {name} created. Sign in at /admin.")
+
+
+@users_cli.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of standard input.")
+def password_command(name, password_stdin):
+    """Set a new password for NAME; signs out every open session of NAME."""
+    password = _read_password(password_stdin)
+    try:
+        with database() as db, write(db) as conn:
+            set_password(conn, name, password)
+    except UserNotFound:
+        raise click.ClickException(f"no account named {name!r}") from None
+    click.echo(f"Password of {name} changed.")
+
+
+@users_cli.command("remove")
+@click.argument("name")
+def remove_command(name):
+    """Delete the account NAME; its open sessions end with the next request."""
+    try:
+        with database() as db, write(db) as conn:
+            remove(conn, name)
+    except UserNotFound:
+        raise click.ClickException(f"no account named {name!r}") from None
+    click.echo(f"Account {name} removed.")
+
+
+@users_cli.command("list")
+def list_command():
+    """Show the accounts (names and creation dates, never passwords)."""
+    with database() as db:
+        accounts = names(db.conn)
+    if not accounts:
+        click.echo("No accounts yet. Create one: flask --app wsgi users add NAME")
+    for account in accounts:
+        click.echo(f"{account['name']}\t{account['created_at'][:10]}")
+
+
+def init_app(app):
+    app.cli.add_command(users_cli)

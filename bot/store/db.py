@@ -1,0 +1,181 @@
+"""The SQLite database: connections, short write transactions, migrations, the lookup key.
+
+Nothing here knows Flask: the web layer keeps one connection per thread (``web.database``),
+the sender opens its own with ``connect()``, commands use ``opened()``.
+"""
+
+import contextlib
+import fcntl
+import itertools
+import os
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from .. import vault
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def now_iso(delta_seconds=0):
+    """UTC time as a fixed-width ISO string, so that text comparison is time comparison."""
+    moment = datetime.now(timezone.utc)
+    if delta_seconds:
+        moment += timedelta(seconds=delta_seconds)
+    return to_iso(moment)
+
+
+def to_iso(moment):
+    """``2026-11-24T03:12:55.123456Z``. isoformat() is C and a webhook calls this several
+    times; strftime costs several times more for the same text."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def connect(path):
+    """Open the database as a sqlite-utils Database; ``.conn`` is the plain connection."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Checkpoints run after the write lock is released (see write()), not inside a commit
+    # that every other writer is waiting for.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    database = sqlite_utils.Database(conn)
+    database.lock_path = f"{path}-writelock"
+    return database
+
+
+_write_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(db):
+    """This process alone holds the database's write lock.
+
+    Writers queue on a lock (threads) and an flock (processes) instead of in SQLite's busy
+    handler, which polls in sleeps of 1 to 100 ms and so lets one busy process starve the
+    others. The kernel wakes the next waiter as soon as the lock is free. SQLite's own locking
+    and busy timeout stay underneath for anything that does not come through here.
+    """
+    conn = getattr(db, "conn", db)
+    fd = _lock_file(getattr(db, "lock_path", None) or _lock_path_of(conn))
+    with _write_lock:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield conn
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def write(db, durable=False):
+    """A short write transaction that takes the write lock up front.
+
+    ``BEGIN IMMEDIATE`` waits (busy timeout) for the lock instead of failing half-way through
+    the way a deferred transaction upgrading from read to write can, which matters when many
+    gunicorn workers write at once. Takes a sqlite-utils Database or a plain connection.
+    """
+    conn = getattr(db, "conn", db)
+    if durable:
+        # WAL with synchronous=NORMAL survives a killed process but may lose the last commits
+        # on power loss; what must survive that too (a posted warning) syncs on commit.
+        conn.execute("PRAGMA synchronous = FULL")
+    try:
+        with _exclusive(db):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+    finally:
+        if durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
+    _checkpoint_now_and_then(conn)
+
+
+_commits = itertools.count(1)
+CHECKPOINT_EVERY = 200
+
+
+def _checkpoint_now_and_then(conn):
+    """Copy the WAL back into the database every few hundred commits of this process.
+
+    PASSIVE never waits for readers or writers; the WAL stays small as SQLite's own
+    auto-checkpoint would keep it, but the work is done outside the write lock.
+    """
+    if next(_commits) % CHECKPOINT_EVERY == 0:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+_lock_files = {}
+
+
+def _lock_path_of(conn):
+    """The lock file of a plain sqlite3 connection (one not opened through connect())."""
+    return conn.execute("PRAGMA database_list").fetchone()[2] + "-writelock"
+
+
+def _lock_file(path):
+    key = (os.getpid(), path)
+    fd = _lock_files.get(key)
+    if fd is None:
+        fd = _lock_files[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return fd
+
+
+def init_db(path, fernet):
+    """Apply pending schema migrations and set up the wrapped lookup key; returns the key.
+
+    Safe when several processes start at once on the same file: the first switches it to WAL
+    and migrates, the others wait for the write lock and then find nothing left to do.
+    """
+    from . import migrations
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path)
+    try:
+        with _exclusive(db):
+            # Switching a new database to WAL needs an exclusive lock; workers starting
+            # together would otherwise fail with "database is locked" instead of queueing.
+            db.conn.execute("PRAGMA journal_mode = WAL")
+            migrations.apply(db)
+        with write(db) as conn:
+            row = conn.execute("SELECT value FROM app_keys WHERE name = 'lookup'").fetchone()
+            if row is None:
+                wrapped = vault.wrap_lookup_key(fernet, vault.new_lookup_key())
+                conn.execute("INSERT INTO app_keys (name, value) VALUES ('lookup', ?)",
+                             (wrapped,))
+            else:
+                wrapped = row[0]
+        return vault.unwrap_lookup_key(fernet, wrapped)
+    finally:
+        db.conn.close()
+
+
+def statements(script):
+    """Split SQL text into statements (executescript would commit an open transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+
+
+@contextlib.contextmanager
+def opened(path):
+    """A connection for one command or job, closed at the end whatever happens."""
+    database = connect(path)
+    try:
+        yield database
+    finally:
+        database.conn.close()

@@ -1,0 +1,80 @@
+"""Schema migrations (sqlite-utils ``Migrations``), applied once each, in order.
+
+The SQL ones are the sections of ``schema.sql`` (which documents the schema); the Python ones
+move data, or use ``table.transform()`` for changes SQLite's ``ALTER TABLE`` cannot make. Their
+names sort in the order they are applied. ``apply`` runs them under the database's write lock,
+so gunicorn workers that start together migrate once between them.
+"""
+
+import re
+from pathlib import Path
+
+from sqlite_utils import Migrations
+
+from .. import twilio_gateway, vocabulary
+from .db import statements
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schema.sql"
+_SECTION = re.compile(r"^-- migration: (\S+)\s*$", re.MULTILINE)
+
+migrations = Migrations("infokanal")
+
+
+def schema_sections(text=None):
+    """{name: SQL} of the sections of schema.sql, in file order."""
+    text = SCHEMA_PATH.read_text(encoding="utf-8") if text is None else text
+    parts = _SECTION.split(text)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _sql(name):
+    """Register the schema.sql section ``name`` as the next migration."""
+
+    def run(db):
+        for statement in statements(schema_sections()[name]):
+            db.execute(statement)
+
+    run.__name__ = name
+    migrations(name=name)(run)
+
+
+_sql("0001_initial")
+_sql("0002_error_kinds")
+
+
+@migrations(name="0003_classify_stored_codes")
+def _classify_stored_codes(db):
+    """Kinds for the error codes stored before kinds existed."""
+    for table, where in (("deliveries", "state = 'failed'"), ("message_status", "status = 'failed'")):
+        codes = [row[0] for row in db.execute(
+            f"SELECT DISTINCT error_code FROM {table} WHERE {where} AND error_code IS NOT NULL")]
+        for code in codes:
+            kind = (vocabulary.UNKNOWN if code == vocabulary.RETRIES_EXHAUSTED
+                    else twilio_gateway.classify_code(code))
+            db.execute(f"UPDATE {table} SET error_kind = ? WHERE {where} AND error_code = ?",
+                       [kind, code])
+
+
+_sql("0004_delivery_receipts")
+
+
+@migrations(name="0005_fold_final_status_rows")
+def _fold_final_status_rows(db):
+    """Older releases kept the status of a forgotten message id in shared message_status rows
+    named ``final:<status>:<code>``; the delivery itself keeps it now (``receipt``)."""
+    db.execute(
+        "UPDATE deliveries SET receipt = m.status, "
+        "error_code = CASE WHEN m.status = 'failed' THEN m.error_code ELSE deliveries.error_code "
+        "END, error_kind = CASE WHEN m.status = 'failed' THEN m.error_kind "
+        "ELSE deliveries.error_kind END, sid = NULL "
+        "FROM message_status m WHERE m.sid = deliveries.sid AND deliveries.sid LIKE 'final:%'")
+    db.execute("DELETE FROM message_status WHERE sid LIKE 'final:%'")
+
+
+def apply(db):
+    """Apply what is pending; the caller holds the write lock and no transaction."""
+    migrations.apply(db)
+
+
+def pending(db):
+    return [migration.name for migration in migrations.pending(db)]

@@ -1,0 +1,150 @@
+"""Retention: the cleanup that keeps only what is still needed, run daily by the sender.
+
+- The webhook deduplication log: the platform retries within seconds, so after
+  ``RETENTION_INBOUND_DAYS`` a message id has no use left.
+- Deliveries of broadcasts finished more than ``RETENTION_DELIVERY_DAYS`` ago lose their link
+  to a subscriber and their message id: the platform can tell from the id to which number it
+  went, so keeping it would keep the number, one step removed. The furthest status reported
+  for it stays on the delivery itself (``receipt``), so the broadcast's counts stay exactly as
+  they were. Status rows no delivery refers to go.
+- The auto-notice throttle: an entry older than ``NOTICE_WINDOW_HOURS`` no longer throttles.
+- Failed sign-ins to the console: after ``SIGNIN_LOCK_MINUTES`` they no longer lock anything.
+- Consent records of people who are no longer subscribed, ``RETENTION_CONSENT_YEARS`` after
+  their last record. Those of current subscribers stay: they are the consent the sending rests on.
+
+Every step works in short batches, so webhooks never wait long for the write lock.
+"""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from .db import to_iso, write
+from .inbound import forget_old_notices
+
+BATCH_SIZE = 2000
+LAST_RUN = "cleanup_last_run"
+DAYS_PER_YEAR = 365.25
+
+
+def cleanup(conn, settings, now=None):
+    """Apply every retention rule once; returns how many rows each rule touched."""
+    now = now or datetime.now(timezone.utc)
+
+    def before(**delta):
+        return to_iso(now - timedelta(**delta))
+
+    delivery_cutoff = before(days=settings["RETENTION_DELIVERY_DAYS"])
+    consent_cutoff = before(days=settings["RETENTION_CONSENT_YEARS"] * DAYS_PER_YEAR)
+    unlinked, sids_removed, status_removed = _forget_finished_deliveries(conn, delivery_cutoff)
+    counts = {
+        "deliveries_unlinked": unlinked,
+        "delivery_sids_removed": sids_removed,
+        "inbound_messages": _batched(
+            conn, "DELETE FROM inbound_messages WHERE message_sid IN (SELECT message_sid FROM "
+                  "inbound_messages WHERE received_at < ? LIMIT ?)",
+            before(days=settings["RETENTION_INBOUND_DAYS"])),
+        # A callback can arrive before the sender has stored the sid, so only old ones go.
+        "message_status": _batched(
+            conn, "DELETE FROM message_status WHERE rowid IN (SELECT m.rowid FROM "
+                  "message_status m WHERE m.updated_at < ? AND NOT EXISTS ("
+                  "SELECT 1 FROM deliveries d WHERE d.sid = m.sid) LIMIT ?)", delivery_cutoff)
+        + status_removed,
+        "notice_throttle": forget_old_notices(
+            conn, settings["NOTICE_WINDOW_HOURS"] * 3600, now=now, batch_size=BATCH_SIZE),
+        "signin_failures": _batched(
+            conn, "DELETE FROM signin_failures WHERE id IN (SELECT id FROM signin_failures "
+                  "WHERE at < ? LIMIT ?)", before(minutes=settings["SIGNIN_LOCK_MINUTES"])),
+        "consent_events": _batched(
+            conn, "DELETE FROM consent_events WHERE phone_hash IN ("
+                  "SELECT phone_hash FROM consent_events GROUP BY phone_hash "
+                  "HAVING max(at) < ? AND phone_hash NOT IN (SELECT phone_hash FROM subscribers) "
+                  "LIMIT ?)", consent_cutoff),
+        "outbox": _batched(
+            conn, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? "
+                  "LIMIT ?)", delivery_cutoff),
+    }
+    with write(conn) as tx:
+        tx.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                   "DO UPDATE SET value = excluded.value", (LAST_RUN, to_iso(now)))
+    return counts
+
+
+def last_run(conn):
+    conn = getattr(conn, "conn", conn)
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (LAST_RUN,)).fetchone()
+    return row[0] if row else None
+
+
+def run_if_due(conn, settings, now=None):
+    """Clean up when the last run is older than ``CLEANUP_INTERVAL_HOURS``; else None.
+
+    The time of the last run is kept in the database, so a restarted sender does not clean up
+    again at once, and a run that failed half-way is tried again.
+    """
+    now = now or datetime.now(timezone.utc)
+    previous = last_run(conn)
+    if previous and previous > to_iso(now - timedelta(hours=settings["CLEANUP_INTERVAL_HOURS"])):
+        return None
+    return cleanup(conn, settings, now)
+
+
+def _forget_finished_deliveries(conn, cutoff):
+    """Unlink and forget the message ids of deliveries of broadcasts finished before ``cutoff``.
+
+    Returns (links removed, message ids removed, status rows removed).
+    """
+    totals = [0, 0, 0]
+    while True:
+        with write(conn) as tx:
+            ids = [row[0] for row in tx.execute(
+                "SELECT d.id FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id "
+                "WHERE b.status IN ('done', 'cancelled') AND b.finished_at < ? "
+                "AND (d.subscriber_id IS NOT NULL OR d.sid IS NOT NULL) LIMIT ?",
+                (cutoff, BATCH_SIZE))]
+            sids, statuses = forget_sids(tx, ids)
+            totals[0] += tx.execute(
+                "UPDATE deliveries SET subscriber_id = NULL WHERE id IN (SELECT value FROM "
+                "json_each(?)) AND subscriber_id IS NOT NULL", (json.dumps(ids),)).rowcount
+            totals[1] += sids
+            totals[2] += statuses
+        if len(ids) < BATCH_SIZE:
+            return tuple(totals)
+
+
+def forget_sids(tx, delivery_ids):
+    """Forget the platform's message ids of these deliveries, keeping what they reported.
+
+    The furthest status goes into the delivery's ``receipt`` (a failure's code and kind into
+    its error columns), so it counts exactly as before; the per-message status rows go.
+    Returns (message ids removed, status rows removed). The caller holds the write transaction.
+    """
+    if not delivery_ids:
+        return 0, 0
+    ids = json.dumps(list(delivery_ids))
+    sids = [row[0] for row in tx.execute(
+        "SELECT sid FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND sid IS NOT NULL", (ids,))]
+    tx.execute(
+        "UPDATE deliveries SET receipt = m.status, "
+        "error_code = CASE WHEN m.status = 'failed' THEN m.error_code ELSE deliveries.error_code "
+        "END, error_kind = CASE WHEN m.status = 'failed' THEN m.error_kind "
+        "ELSE deliveries.error_kind END "
+        "FROM message_status m WHERE m.sid = deliveries.sid "
+        "AND deliveries.id IN (SELECT value FROM json_each(?))", (ids,))
+    tx.execute("UPDATE deliveries SET sid = NULL WHERE id IN (SELECT value FROM json_each(?)) "
+               "AND sid IS NOT NULL", (ids,))
+    removed = tx.execute(
+        "DELETE FROM message_status WHERE sid IN (SELECT value FROM json_each(?)) "
+        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sid = message_status.sid)",
+        (json.dumps(sids),)).rowcount
+    return len(sids), removed
+
+
+def _batched(conn, sql, cutoff):
+    total = 0
+    while True:
+        with write(conn) as tx:
+            touched = tx.execute(sql, (cutoff, BATCH_SIZE)).rowcount
+        total += touched
+        if touched < BATCH_SIZE:
+            return total

@@ -1,0 +1,65 @@
+"""Our own small words for what the messaging platform reports: error kinds and statuses.
+
+A leaf module. The Twilio seam (``twilio_gateway``) maps the platform's error codes and status
+names into these; storage, the sender, the console and the API speak only these. A platform
+error code still travels with a kind, as an opaque string, because the API counts failures by
+it and the press office may quote it to the platform's support.
+"""
+
+# What went wrong with one message, or with the channel.
+NOT_ON_WHATSAPP = "not_on_whatsapp"   # the number has no WhatsApp account
+INVALID_NUMBER = "invalid_number"     # not a number that can receive anything
+TEMPLATE_NEEDED = "template_needed"   # free-form text outside the 24-hour window
+OPTED_OUT = "opted_out"               # the citizen opted out at the platform: honour as a Stop
+MESSAGING_LIMIT = "messaging_limit"   # WhatsApp's limit of people per 24 hours: pause, resume
+CREDENTIALS = "credentials"           # account, token or sender refused: nothing will work
+THROTTLED = "throttled"               # too many requests: never processed, retry after a pause
+UNKNOWN = "unknown"                   # maybe processed (5xx, timeout, dropped): retry, count
+REJECTED = "rejected"                 # refused for another reason that is about this message
+
+ERROR_KINDS = (NOT_ON_WHATSAPP, INVALID_NUMBER, TEMPLATE_NEEDED, OPTED_OUT, MESSAGING_LIMIT,
+               CREDENTIALS, THROTTLED, UNKNOWN, REJECTED)
+
+# Our own reasons for a delivery that was not sent (stored like error codes, never a
+# platform's): the citizen left, the broadcast was cancelled or expired, retries ran out.
+SKIP_UNSUBSCRIBED = "unsubscribed"
+SKIP_CANCELLED = "cancelled"
+SKIP_EXPIRED = "expired"
+RETRIES_EXHAUSTED = "retries-exhausted"
+
+# What the platform reported after a send, ranked: a callback can only move a message forward
+# (they arrive in any order), and failed is final.
+SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
+RECEIPT_STATUSES = (SENT, DELIVERED, READ, FAILED)
+
+# Why the sender paused a broadcast (``broadcasts.pause_reason`` begins with one of these).
+PAUSE_DATA_KEY = "data key"
+PAUSE_CREDENTIALS = "credentials"
+PAUSE_MESSAGING_LIMIT = "messaging limit"
+
+# What the operator can do about failures of a kind, in plain English (the API's "hints", the
+# sender's log).
+HINTS = {
+    TEMPLATE_NEEDED: (
+        "WhatsApp delivers free-form messages only to citizens who wrote to the number "
+        "in the last 24 hours. Set BROADCAST_CONTENT_SID to an approved WhatsApp template "
+        "(README, \"Templates\") so that broadcasts reach every subscriber."),
+}
+
+
+def hints_for(failures):
+    """Advice for a broadcast's failures, ``{(kind, code): count}``; empty when there is none.
+
+    Each hint begins with the platform codes it is about, so that the operator can look them up.
+    """
+    codes_by_kind = {}
+    for kind, code in failures:
+        if kind in HINTS:
+            codes_by_kind.setdefault(kind, set()).add(code or kind)
+    return [f"{', '.join(sorted(codes))}: {HINTS[kind]}"
+            for kind, codes in sorted(codes_by_kind.items())]
+
+
+def pause_reason(word, code=None):
+    """``messaging limit (<code>)``: the reason stored with a paused broadcast."""
+    return f"{word} ({code})" if code else word

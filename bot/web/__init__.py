@@ -1,0 +1,28 @@
+"""Every HTTP face of the service: the platform's webhooks, the API, the console, the public
+pages, the simulator. Blueprints, request parsing, what templates show. Nothing outside this
+package imports it, except the app factory that assembles it.
+"""
+
+from flask import jsonify
+
+
+def init_app(app):
+    from . import (api, auth, console, csrf, database, health, public, security, simulator,
+                   webhook)
+
+    database.init_app(app)
+    security.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    public.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(simulator.bp)
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return jsonify(error="request too large"), 413

@@ -1,0 +1,185 @@
+"""Signing press officers in and out of the console: the session cookie, the sign-in throttle.
+
+The API keeps its bearer token for machines; everything under ``/admin`` needs a session that
+this module opened, and that is still open on the server (sign-out closes it; the rows live
+in ``store.sessions``). Forms carry CSRF tokens (``csrf``).
+
+The throttle locks a client address, and an account name, after ``SIGNIN_MAX_FAILURES``
+failures within ``SIGNIN_LOCK_MINUTES``. A browser that has signed in to an account before
+(a signed "known device" cookie) is spared that account's name lock, not its address lock.
+"""
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from functools import wraps
+
+from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template,
+                   request, session, url_for)
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from ..store import sessions, users
+from ..store.db import write
+from .csrf import csrf_token
+from .database import get_db
+
+bp = Blueprint("auth", __name__, url_prefix="/admin")
+
+
+def init_app(app):
+    app.config.update(
+        SESSION_COOKIE_NAME="infokanal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["PUBLIC_URL"].startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["CONSOLE_SESSION_HOURS"]),
+    )
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        conn = get_db().conn
+        user = users.load(conn, session.get("user_id", -1))
+        if user is None or not hmac.compare_digest(user[1], session.get("stamp", "")) \
+                or not sessions.is_open(conn, session.get("sid"), session.get("user_id")):
+            for name in ("user_id", "stamp", "sid"):
+                session.pop(name, None)
+            if request.path.endswith(".json"):
+                return jsonify(error="not signed in"), 401
+            return redirect(url_for("auth.login", next=request.path))
+        g.user = user[0]
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target):
+    """Only our own console pages: never send a fresh session to another site."""
+    if target and target.startswith("/admin") and not target.startswith("//") \
+            and "\\" not in target:
+        return target
+    return url_for("console.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_page = request.values.get("next", "")
+    if request.method == "GET":
+        return render_template("login.html", next_page=next_page, name="")
+    name = request.form.get("name", "").strip()[:64]
+    password = request.form.get("password", "")[:1024]
+    name_key, address_key = keys = _throttle_keys(name)
+    known_devices = _known_devices()
+    # Anyone who knows a press officer's account name could lock it by guessing, in the
+    # middle of a crisis. A browser that has signed in to this account before is spared the
+    # lock on the name; the lock on its address still holds.
+    checked = (address_key,) if name_key in known_devices else keys
+    database = get_db()
+    # Checking the lock and counting this attempt happen in one write transaction (serialised
+    # across threads and gunicorn workers), before the password is looked at: parallel guesses
+    # cannot all pass the check before any of them has been counted.
+    limit = current_app.config["SIGNIN_MAX_FAILURES"]
+    with write(database) as conn:
+        locked_until = sessions.locked_until(conn, checked, limit, _window_seconds())
+        attempt = None if locked_until else sessions.record_attempt(conn, keys,
+                                                                      _window_seconds())
+    if locked_until:
+        minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
+                             .total_seconds() // 60) + 1)
+        message = (f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in "
+                   f"{minutes} Minuten noch einmal.")
+        return render_template("login.html", next_page=next_page, name=name,
+                               error=message), 429
+    user_id = users.authenticate(database.conn, name, password) if name else None
+    if user_id is None:
+        # The attempt stays counted as a failure.
+        return render_template("login.html", next_page=next_page, name=name,
+                               error="Name oder Passwort stimmt nicht."), 401
+    # Only this attempt is taken back. Earlier failures stay until the window ends: were a
+    # success to clear them, anyone with an account of their own could reset the count of
+    # their address between guesses at someone else's password.
+    with write(database) as conn:
+        sessions.take_back(conn, attempt)
+        session_id = sessions.open_session(conn, user_id,
+                                           current_app.config["CONSOLE_SESSION_HOURS"])
+    stamp = users.load(database.conn, user_id)[1]
+    # A new session on every sign-in, so a cookie planted before cannot be carried over.
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user_id
+    session["stamp"] = stamp
+    session["sid"] = session_id
+    csrf_token()
+    response = redirect(_safe_next(next_page))
+    _remember_device(response, name_key, known_devices)
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    if session.get("sid"):
+        with write(get_db()) as conn:
+            sessions.close(conn, session["sid"])
+    session.clear()
+    flash("Sie sind abgemeldet.")
+    return redirect(url_for("auth.login"))
+
+
+# The cookie is signed but lives in the browser: a copy taken before sign-out would stay valid
+# for its whole lifetime. So every sign-in also opens a session on the server, and the cookie
+# counts only while that is open.
+
+
+# --- known devices ---------------------------------------------------------------------------
+
+KNOWN_DEVICE_COOKIE = "infokanal_device"
+KNOWN_DEVICE_DAYS = 180
+# Enough for a shared office computer; the oldest account drops out first.
+KNOWN_DEVICE_ACCOUNTS = 8
+
+
+def _device_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-device")
+
+
+def _known_devices():
+    """The name keys of the accounts this browser has signed in to (signed cookie)."""
+    value = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not value:
+        return []
+    try:
+        keys = _device_serializer().loads(value, max_age=KNOWN_DEVICE_DAYS * 86400)
+    except BadData:
+        return []
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+
+def _remember_device(response, name_key, known):
+    keys = [name_key] + [key for key in known if key != name_key]
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE, _device_serializer().dumps(keys[:KNOWN_DEVICE_ACCOUNTS]),
+        max_age=KNOWN_DEVICE_DAYS * 86400, path=url_for("auth.login"), httponly=True,
+        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
+# --- throttle --------------------------------------------------------------------------------
+
+def _throttle_keys(name):
+    """One key for the account name, one for the client address, both as keyed hashes:
+    failed sign-ins are no reason to keep people's IP addresses, and what was typed into the
+    name field may be a password typed into the wrong field."""
+    address = request.remote_addr or "unknown"
+    return (f"name:{_keyed_hash('signin-name', name.casefold())}",
+            f"ip:{_keyed_hash('signin-address', address)}")
+
+
+def _keyed_hash(purpose, value):
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{purpose}\0{value}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def _window_seconds():
+    return current_app.config["SIGNIN_LOCK_MINUTES"] * 60

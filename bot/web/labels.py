@@ -1,0 +1,145 @@
+"""The German words the console and the public page show for codes and statuses.
+
+Kept in one place so that the press office's vocabulary stays consistent and a
+translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``.
+"""
+
+import re
+
+from .. import vocabulary as v
+
+STATUS = {
+    "scheduled": "geplant",
+    "queued": "wartet",
+    "sending": "wird gesendet",
+    "paused": "pausiert",
+    "done": "gesendet",
+    "cancelled": "abgebrochen",
+}
+
+COUNTS = {
+    "queued": "in der Warteschlange",
+    "sent": "gesendet",
+    "delivered": "zugestellt",
+    "read": "gelesen",
+    "failed": "fehlgeschlagen",
+    "skipped": "übersprungen",
+}
+
+# The same counts as column headings of the broadcast list.
+COUNT_HEADINGS = {
+    "queued": "Warteschlange",
+    "sent": "Gesendet",
+    "delivered": "Zugestellt",
+    "read": "Gelesen",
+    "failed": "Fehlgeschlagen",
+    "skipped": "Übersprungen",
+}
+
+_NOT_ON_WHATSAPP = "Nummer nicht bei WhatsApp / ungültig"
+
+# Why a message failed, by error kind (see vocabulary); "{code}" is the platform's code.
+FAILURES = {
+    v.NOT_ON_WHATSAPP: _NOT_ON_WHATSAPP,
+    v.INVALID_NUMBER: _NOT_ON_WHATSAPP,
+    v.TEMPLATE_NEEDED: "Vorlage fehlt (außerhalb 24-Stunden-Fenster)",
+    v.OPTED_OUT: "Empfänger hat sich abgemeldet",
+    v.MESSAGING_LIMIT: "Tageslimit von WhatsApp erreicht",
+    v.CREDENTIALS: "Zugangsdaten von Twilio ungültig",
+    v.THROTTLED: "Zu viele Anfragen an Twilio",
+    v.UNKNOWN: "Nach mehreren Versuchen aufgegeben",
+}
+
+# Why a delivery was not sent at all (our own reasons, see vocabulary).
+SKIPS = {
+    v.SKIP_UNSUBSCRIBED: "Vor dem Versand abgemeldet",
+    v.SKIP_CANCELLED: "Meldung abgebrochen",
+    v.SKIP_EXPIRED: "Meldung abgelaufen, bevor sie gesendet wurde",
+}
+
+
+# Why the sender paused a broadcast (broadcasts.pause_reason, in the vocabulary's English)
+# → what the press office should know: what happened, and whether it goes on by itself.
+_PAUSE_REASONS = [
+    (re.compile(rf"^{v.PAUSE_DATA_KEY}$"),
+     "Der Datenschlüssel (DATA_KEY) passt nicht zu den gespeicherten Nummern. Die IT muss "
+     "den richtigen Schlüssel einsetzen; danach kann die Meldung fortgesetzt werden."),
+    (re.compile(rf"^{v.PAUSE_CREDENTIALS} \((\w+)\)$"),
+     "Twilio hat die Zugangsdaten oder die Absendernummer abgelehnt (Code {0}). Die IT muss "
+     "die Einstellungen prüfen; danach kann die Meldung fortgesetzt werden."),
+    (re.compile(rf"^{v.PAUSE_MESSAGING_LIMIT} \((\w+)\)$"),
+     "Das Tageslimit von WhatsApp für diese Nummer ist erreicht (Code {0}). Der Versand geht "
+     "später von selbst weiter."),
+]
+
+
+def pause_reason(reason):
+    if not reason:
+        return "Kein Grund angegeben."
+    for pattern, german in _PAUSE_REASONS:
+        match = pattern.match(reason)
+        if match:
+            return german.format(*match.groups())
+    # A reason added to the sender later still shows, rather than nothing.
+    return f"Ein technisches Problem beim Versand ({reason}). Bitte wenden Sie sich an die IT."
+
+
+def status(code):
+    return STATUS.get(code, code)
+
+
+def failure(kind, code):
+    """Plain German for why a message failed; a kind without a label names the code."""
+    label = FAILURES.get(kind)
+    if label is not None:
+        return label
+    if code in (None, "unknown"):
+        return "Unbekannter Fehler"
+    return f"Sonstiger Fehler (Code {code})"
+
+
+def grouped_failures(failures):
+    """{(kind, code): n} → [(German reason, n, [codes])], biggest first; failures with the same
+    meaning (several codes for "not on WhatsApp") become one line."""
+    return _grouped((failure(kind, code), code or "unknown", number)
+                    for (kind, code), number in failures.items())
+
+
+def grouped_skips(skips):
+    """{reason: n} → [(German reason, n, [reasons])], biggest first."""
+    return _grouped((SKIPS.get(reason, f"Sonstiger Grund ({reason})"), reason, number)
+                    for reason, number in skips.items())
+
+
+def _grouped(items):
+    groups = {}
+    for label, code, number in items:
+        total, codes = groups.get(label, (0, []))
+        groups[label] = (total + number, codes + [str(code)])
+    return sorted(((label, total, sorted(codes)) for label, (total, codes) in groups.items()),
+                  key=lambda item: (-item[1], item[0]))
+
+
+# The domain's validate speaks English to API clients; the console translates the messages it
+# knows and shows the rest as they are rather than hiding the reason.
+_INVALID = [
+    (re.compile(r"^text is missing or empty"), "Bitte geben Sie einen Text ein."),
+    (re.compile(r"^text is (\d+) characters; a .* holds at most (\d+)"),
+     "Der Text hat {0} Zeichen; erlaubt sind höchstens {1}."),
+    (re.compile(r"^text contains a NUL"), "Der Text enthält ein unzulässiges Steuerzeichen."),
+    (re.compile(r"^media_url must be"),
+     "Die Bild-Adresse muss mit http:// oder https:// beginnen."),
+    (re.compile(r"^media_url cannot be sent with the text template"),
+     "Mit der WhatsApp-Vorlage kann kein Bild gesendet werden; senden Sie den Text allein."),
+    (re.compile(r"^send_at is in the past"), "Der geplante Zeitpunkt liegt in der Vergangenheit."),
+    (re.compile(r"^send_at"), "Der geplante Zeitpunkt ist kein gültiges Datum."),
+    (re.compile(r"^expires_at"), "Das Ablaufdatum ist ungültig oder liegt vor dem Versand."),
+]
+
+
+def invalid_broadcast(message):
+    for pattern, german in _INVALID:
+        match = pattern.match(message)
+        if match:
+            return german.format(*match.groups())
+    return f"Die Meldung kann so nicht gesendet werden ({message})."

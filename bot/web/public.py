@@ -1,0 +1,184 @@
+"""The citizens' pages: how to join (``/``), the privacy notice, the archive and its feed.
+
+No sign-in, no cookies needed, no script needed, nothing loaded from another site.
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import segno
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from .. import twilio_gateway
+from ..config import ConfigError
+from ..store import archive
+from ..store.db import now_iso
+from . import feed as atom
+from .database import get_db
+
+bp = Blueprint("public", __name__)
+
+DEFAULT_DESCRIPTION = (
+    "Wichtige Meldungen von {authority} direkt auf Ihr Smartphone: Warnungen, "
+    "Straßensperrungen, Veranstaltungen und Stellenangebote. Zwei- bis dreimal in der Woche, "
+    "in Krisen sofort."
+)
+
+DEFAULT_PRIVACY = """\
+## Wer ist verantwortlich?
+
+Verantwortlich für den WhatsApp-Infokanal ist {authority}. Kontakt: {contact}.
+
+## Welche Daten verarbeiten wir?
+
+Wenn Sie "Start" schreiben, speichern wir Ihre Telefonnummer verschlüsselt, damit wir Ihnen \
+Meldungen senden können. Außerdem halten wir fest, wann Sie sich an- und abgemeldet haben, \
+damit wir Ihre Einwilligung nachweisen können; dieser Nachweis enthält Ihre Nummer nicht im \
+Klartext. Niemand in unserer Verwaltung sieht Ihre Nummer, und andere Abonnentinnen und \
+Abonnenten sehen sie auch nicht.
+
+## Wer hilft uns dabei?
+
+Die Nachrichten laufen über WhatsApp (Meta Platforms Ireland Ltd.) und den Dienstleister \
+Twilio, der die Nachrichten in unserem Auftrag an WhatsApp übergibt. Für die Nutzung von \
+WhatsApp selbst gelten die Datenschutzhinweise von WhatsApp.
+
+## Wie melde ich mich ab?
+
+Schreiben Sie jederzeit "Stop" an unsere WhatsApp-Nummer. Ihre Nummer wird dann sofort aus \
+der Liste der Abonnentinnen und Abonnenten gelöscht.
+
+## Ihre Rechte
+
+Sie haben das Recht auf Auskunft, Berichtigung, Löschung und Einschränkung der Verarbeitung \
+sowie das Recht, sich bei der zuständigen Datenschutz-Aufsichtsbehörde zu beschweren. \
+Wenden Sie sich dazu an: {contact}.
+"""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What the public pages say about this deployment, worked out once at start."""
+
+    authority: str
+    description: str
+    number_digits: str
+    privacy: list  # [(kind, text)], kind "h2" or "p"
+
+    @property
+    def join_link(self):
+        if not self.number_digits:
+            return None
+        return f"https://wa.me/{self.number_digits}?text=Start"
+
+
+def init_app(app):
+    config = app.config
+    authority = config["AUTHORITY_NAME"]
+    description = (config["CHANNEL_DESCRIPTION"] or DEFAULT_DESCRIPTION).format_map(
+        _Placeholders(authority=authority, contact=config["CONTACT_INFO"]))
+    privacy_source = DEFAULT_PRIVACY
+    if config["PRIVACY_TEXT_FILE"]:
+        try:
+            with open(config["PRIVACY_TEXT_FILE"], encoding="utf-8") as fh:
+                privacy_source = fh.read()
+        except OSError as exc:
+            raise ConfigError(f"PRIVACY_TEXT_FILE cannot be read: {exc}") from exc
+    privacy_source = privacy_source.format_map(
+        _Placeholders(authority=authority, contact=config["CONTACT_INFO"]))
+    app.extensions["infokanal_channel"] = Channel(
+        authority=authority, description=description,
+        number_digits=twilio_gateway.sender_digits(config["TWILIO_WHATSAPP_FROM"]),
+        privacy=paragraphs(privacy_source))
+    app.add_template_filter(local_time)
+
+
+class _Placeholders(dict):
+    """Leaves unknown {words} in operator texts as they are instead of failing at start."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def paragraphs(text):
+    """Plain text → [(kind, text)]: blank lines separate paragraphs, '## ' starts a heading."""
+    blocks = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        block = " ".join(line.strip() for line in block.strip().splitlines())
+        if not block:
+            continue
+        if block.startswith("## "):
+            blocks.append(("h2", block[3:].strip()))
+        else:
+            blocks.append(("p", block))
+    return blocks
+
+
+def local_time(iso, with_time=True):
+    """A stored UTC timestamp as German local time: ``24.12.2026, 18:00 Uhr``."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    moment = moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    return moment.strftime("%d.%m.%Y, %H:%M Uhr" if with_time else "%d.%m.%Y")
+
+
+def channel():
+    return current_app.extensions["infokanal_channel"]
+
+
+def base_url():
+    return current_app.config["PUBLIC_URL"] or request.url_root.rstrip("/")
+
+
+def _qr():
+    link = channel().join_link
+    if link is None:
+        abort(404)
+    return segno.make(link, error="m")
+
+
+@bp.get("/")
+def index():
+    before = request.args.get("vor", type=int)
+    if before is not None and not 0 < before < 2**62:
+        before = None
+    entries = archive.published(get_db().conn, limit=20, before_id=before)
+    return render_template("public/index.html", channel=channel(), entries=entries,
+                           older=entries[-1]["id"] if len(entries) == 20 else None)
+
+
+@bp.get("/datenschutz")
+def privacy():
+    return render_template("public/privacy.html", channel=channel())
+
+
+@bp.get("/feed.xml")
+def feed():
+    entries = archive.published(get_db().conn, limit=50)
+    body = atom.atom_feed(entries, base_url(), channel().authority, now_iso())
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.get("/qr.svg")
+def qr_svg():
+    out = io.BytesIO()
+    _qr().save(out, kind="svg", scale=8, border=4, xmldecl=False, svgns=True,
+               title="QR-Code zum Infokanal")
+    return _cached(Response(out.getvalue(), mimetype="image/svg+xml"))
+
+
+@bp.get("/qr.png")
+def qr_png():
+    out = io.BytesIO()
+    _qr().save(out, kind="png", scale=8, border=4)
+    return _cached(Response(out.getvalue(), mimetype="image/png"))
+
+
+def _cached(response):
+    # The number changes only with the configuration; an hour keeps printing pages fast.
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response

@@ -1,0 +1,76 @@
+"""Demo mode's citizen simulator (``/admin/simulator``): write as a citizen, read the replies.
+
+It exists only in demo mode: with Twilio credentials every route here answers 404, because a
+simulated citizen must never reach a real subscriber list that sends to WhatsApp.
+"""
+
+import secrets
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, \
+    url_for
+
+from ..domain import citizens
+from ..phone import mask
+from ..store import outbox
+from ..store.db import now_iso
+from .auth import login_required
+from .database import get_db
+
+bp = Blueprint("simulator", __name__, url_prefix="/admin/simulator")
+
+HISTORY = 20
+
+
+@bp.before_request
+def only_in_demo_mode():
+    if not current_app.extensions["infokanal"].demo:
+        abort(404)
+
+
+@bp.before_request
+@login_required
+def require_sign_in():
+    """The simulator writes to the subscriber list, so it is for signed-in staff only."""
+
+
+def _number():
+    """The simulated citizen of this browser session: a made-up number, shown only masked."""
+    if "sim_number" not in session:
+        session["sim_number"] = "+49155" + "".join(secrets.choice("0123456789")
+                                                   for _ in range(8))
+        session["sim_sent"] = []
+    return session["sim_number"]
+
+
+@bp.get("")
+def page():
+    number = _number()
+    services = current_app.extensions["infokanal"]
+    conn = get_db().conn
+    received = outbox.recent(conn, HISTORY, services.vault.hash(number))
+    chat = [{"at": at, "mine": True, "body": body} for at, body in session.get("sim_sent", [])]
+    chat += [{"at": item["created_at"], "mine": False, "body": item["body"],
+              "kind": item["kind"], "media_url": item["media_url"]} for item in received]
+    chat.sort(key=lambda item: item["at"])
+    return render_template("console/simulator.html", masked=mask(number), chat=chat[-HISTORY:],
+                           outbox=outbox.recent(conn, HISTORY))
+
+
+@bp.post("")
+def send():
+    number = _number()
+    body = request.form.get("body", "")[:1600]
+    if body.strip():
+        # Stamped before handling, so the citizen's message sorts before the reply to it.
+        sent_at = now_iso()
+        citizens.handle(get_db(), current_app.extensions["infokanal"].channel, number, body,
+                        "sim" + secrets.token_hex(14))
+        session["sim_sent"] = (session.get("sim_sent", []) + [[sent_at, body]])[-HISTORY:]
+    return redirect(url_for("simulator.page") + "#eingabe")
+
+
+@bp.post("/new")
+def new_citizen():
+    session.pop("sim_number", None)
+    session.pop("sim_sent", None)
+    return redirect(url_for("simulator.page"))
