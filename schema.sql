@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS consent_events (
 CREATE INDEX IF NOT EXISTS consent_events_phone_hash ON consent_events (phone_hash);
 CREATE INDEX IF NOT EXISTS consent_events_at ON consent_events (at);
 
--- Webhook deduplication: a replayed MessageSid fails the primary key.
+-- Webhook deduplication: a replayed message id fails the primary key.
 -- WITHOUT ROWID and no index on received_at: one B-tree to write per webhook; the daily
 -- retention cleanup can afford a scan.
 CREATE TABLE IF NOT EXISTS inbound_messages (

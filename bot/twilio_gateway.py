@@ -7,6 +7,9 @@ A leaf (it imports only the vocabulary it maps into). Everything else sees:
 - ``classify_code(code)`` → an error kind of ``vocabulary``;
 - ``TwilioTransport.send(message)`` → a message id, or a ``SendError`` with a kind and the
   platform's code as an opaque string.
+
+It is long on purpose: everything that would have to change if the platform changed (or were
+replaced) is here, and nowhere else.
 """
 
 import asyncio

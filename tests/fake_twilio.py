@@ -29,7 +29,7 @@ AUTH_TOKEN = "test-auth-token-not-a-real-one"
 
 class FakeTwilio:
     def __init__(self, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, latency=0.0,
-                 host="127.0.0.1", port=0):
+                 host="127.0.0.1", port=0, seed=20261124):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self._configured_token = auth_token
@@ -56,6 +56,10 @@ class FakeTwilio:
         # messaging limit, which Twilio often reports only after accepting the message).
         self.callback_failures = []
         self.callback_results = Counter()
+        # Shuffles and injected faults come from a seeded generator: a failing run can be
+        # replayed exactly (reset() seeds it again).
+        self.seed = seed
+        self.random = random.Random(seed)
         self._loop = None
         self._runner = None
         self._thread = None
@@ -129,6 +133,7 @@ class FakeTwilio:
             self.callback_error_code = None
             self.callback_failures = []
             self.callback_results.clear()
+            self.random.seed(self.seed)
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -178,6 +183,7 @@ class FakeTwilio:
         record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
                   for key in form.keys()}
         record["sid"] = sid
+        record["received_at"] = time.time()
         with self._lock:
             self.messages.append(record)
             self.per_second[int(time.time())] += 1
@@ -191,7 +197,7 @@ class FakeTwilio:
     def _injected(self):
         if self.error_queue:
             return self.error_queue.pop(0)
-        roll = random.random()
+        roll = self.random.random()
         if roll < self.rate_429:
             return (429, 20429)
         if roll < self.rate_429 + self.rate_500:
@@ -220,7 +226,7 @@ class FakeTwilio:
         if failure is not None:
             statuses, error_code = ["sent", "failed"], failure
         elif self.callback_shuffle:
-            random.shuffle(statuses)
+            self.random.shuffle(statuses)
         validator = RequestValidator(self.auth_token)
         for status in statuses:
             params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status,

@@ -106,3 +106,29 @@ def test_no_hint_without_failures_that_have_one(app, citizen, twilio_api, caplog
         run_sender(app)
     assert broadcasts.get(database(app).conn, broadcast_id)["errors"] == {"63003": 1}
     assert not [r for r in caplog.records if TEMPLATE_HINT in r.getMessage()]
+
+
+def test_a_stop_that_comes_between_claim_and_send_wins(app, citizen, twilio_api):
+    """The second citizen's delivery is claimed with the first's, in one batch; the Stop comes
+    while the first send is still waiting for its answer. The sender must read the recipient
+    right before sending, not when it claimed the batch."""
+    import threading
+
+    from tests.conftest import wait_for
+
+    first, second = subscribe(citizen, 2)
+    broadcast_id = broadcast(app, "Hochwasser")
+    twilio_api.error_queue = [("slow", 3.0)]  # the first answer takes its time
+    done = threading.Thread(target=run_sender, args=(app,), kwargs={"SEND_CONCURRENCY": 1})
+    done.start()
+    try:
+        wait_for(lambda: twilio_api.requests == 1, timeout=10, interval=0.01,
+                 message="the first send under way")
+        assert rows(app, "SELECT count(*) FROM deliveries WHERE state = 'sending'") == [(2,)], \
+            "both deliveries were claimed before the Stop"
+        assert second.send("Stop").status_code == 200
+    finally:
+        done.join(60)
+    assert [m["To"] for m in twilio_api.messages] == [f"whatsapp:{first.number}"]
+    final = broadcasts.get(database(app).conn, broadcast_id)
+    assert final["counts"]["skipped"] == 1 and final["counts"]["sent"] == 1

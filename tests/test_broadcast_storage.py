@@ -189,3 +189,19 @@ def test_other_failures_in_callbacks_do_not_pause(app, conn, citizen):
     housekeeping(conn)
     final = broadcasts.get(conn, broadcast_id)
     assert final["status"] == "done" and final["errors"] == {"63024": 1}
+
+
+@pytest.mark.parametrize("order", [
+    ["read", "delivered", "sent"], ["delivered", "sent", "read"], ["sent", "read", "delivered"],
+])
+def test_a_lower_status_never_overwrites_a_higher_one(conn, order):
+    for status in order:
+        callback(conn, "SM" + "c" * 32, status=status, error_code=None)
+    assert conn.execute("SELECT status, rank FROM message_status").fetchall() == [("read", 4)]
+
+
+def test_a_failure_is_final_whatever_comes_after_it(conn):
+    for status in ("delivered", "failed", "read", "sent"):
+        callback(conn, "SM" + "d" * 32, status=status, error_code="63016")
+    assert conn.execute("SELECT status, error_code, error_kind FROM message_status").fetchall() \
+        == [("failed", "63016", "template_needed")]

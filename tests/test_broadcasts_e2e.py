@@ -246,15 +246,15 @@ def test_cancel_stops_what_has_not_been_sent(deployment):
 def test_scheduled_broadcast_goes_out_at_its_time(deployment):
     d = deployment.start()
     people = d.citizens(2)
-    send_at = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
-    answer = d.post(text="Termin", send_at=send_at)
+    send_at = datetime.now(timezone.utc) + timedelta(seconds=2)
+    answer = d.post(text="Termin", send_at=send_at.isoformat())
     assert answer["status"] == "scheduled"
     d.start_worker()
-    time.sleep(0.8)
-    assert d.api.messages == []
     late = d.citizens(1)  # subscribed before the send time: included
+    assert datetime.now(timezone.utc) < send_at, "the late citizen came too late to count"
     d.wait_status(answer["id"], "done")
     assert set(d.received()) == {p.number for p in people + late}
+    assert min(m["received_at"] for m in d.api.messages) >= send_at.timestamp()
 
 
 def test_urgent_broadcast_overtakes_a_regular_one(deployment):
@@ -276,7 +276,9 @@ def test_expired_broadcast_is_skipped_even_after_downtime(deployment):
     d.citizens(3)
     expires = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
     answer = d.post(text="Sturm heute Nacht", expires_at=expires)
-    time.sleep(1.5)  # the sender was down until after the storm
+    # The sender was down until after the storm.
+    wait_for(lambda: datetime.now(timezone.utc) > datetime.fromisoformat(expires),
+             timeout=5, interval=0.02, message="the expiry time")
     d.start_worker()
     done = d.wait_status(answer["id"], "done")
     assert d.api.messages == []

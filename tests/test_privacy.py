@@ -97,3 +97,23 @@ def test_privacy_commands_accept_national_spelling_in_several_words(app, citizen
     assert result.exit_code == 0, result.output
     assert "Kept: 2 consent records" in result.output and "Art. 7(1)" in result.output
     assert scalar(app, "SELECT count(*) FROM subscribers") == 0
+
+
+def test_stored_numbers_are_fernet_tokens_that_open_under_data_key_only(app, citizen):
+    from cryptography.fernet import Fernet, InvalidToken
+
+    from bot.vault import new_key
+
+    erika = citizen()
+    erika.send("Start")
+    token, phone_hash = database(app).conn.execute(
+        "SELECT phone_enc, phone_hash FROM subscribers").fetchone()
+    assert erika.number not in token and erika.number.lstrip("+") not in phone_hash
+    assert Fernet(app.config["DATA_KEY"].encode()).decrypt(token.encode()).decode() \
+        == erika.number
+    with pytest.raises(InvalidToken):
+        Fernet(new_key().encode()).decrypt(token.encode())
+    import hashlib
+
+    assert phone_hash != hashlib.sha256(erika.number.encode()).hexdigest(), \
+        "the hash is keyed: a guessed number cannot be checked against it without the key"

@@ -246,3 +246,30 @@ def test_english_keyword_gets_an_english_answer_when_configured(config):
 
     client = create_app(dict(config, LANGUAGES="de,en")).test_client()
     assert "Welcome" in reply_text(citizens_of(client)().send("Subscribe").text)
+
+
+def test_an_opt_out_reported_in_a_status_callback_unsubscribes_at_once(app, citizen):
+    """No worker runs here: the web process itself honours the platform's opt-out."""
+    import time
+
+    from bot.store import deliveries
+    from bot.store.db import write
+    from tests.conftest import ACCOUNT_SID, broadcast, database
+
+    erika, other = citizen(), citizen()
+    erika.send("Start")
+    other.send("Start")
+    broadcast_id = broadcast(app)
+    sid = "SM" + "e" * 32
+    with write(database(app)) as conn:
+        claimed = deliveries.claim(conn, broadcast_id, 10, time.time())
+        deliveries.record_outcomes(conn, [(sid, claimed[0].delivery_id)], [], [],
+                                   [(0, c.delivery_id) for c in claimed[1:]], {})
+    response = erika.post_signed("/twilio/status", {
+        "MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "21610",
+        "AccountSid": ACCOUNT_SID})
+    assert response.status_code == 200
+    assert subscriber_count(app) == 1
+    assert rows(app, "SELECT action, keyword FROM consent_events ORDER BY id DESC LIMIT 1") == [
+        ("unsubscribe", "platform-opt-out")]
+    assert rows(app, "SELECT subscriber_id FROM deliveries WHERE sid = ?", sid) == [(None,)]

@@ -158,19 +158,6 @@ def init_db(path, fernet):
         db.conn.close()
 
 
-def statements(script):
-    """Split SQL text into statements (executescript would commit an open transaction)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-
-
 @contextlib.contextmanager
 def opened(path):
     """A connection for one command or job, closed at the end whatever happens."""

@@ -7,12 +7,12 @@ so gunicorn workers that start together migrate once between them.
 """
 
 import re
+import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Migrations
 
 from .. import twilio_gateway, vocabulary
-from .db import statements
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schema.sql"
 _SECTION = re.compile(r"^-- migration: (\S+)\s*$", re.MULTILINE)
@@ -25,6 +25,19 @@ def schema_sections(text=None):
     text = SCHEMA_PATH.read_text(encoding="utf-8") if text is None else text
     parts = _SECTION.split(text)
     return dict(zip(parts[1::2], parts[2::2]))
+
+
+def statements(script):
+    """Split SQL text into statements (executescript would commit an open transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
 
 
 def _sql(name):
