@@ -63,7 +63,7 @@ def test_a_new_database_gets_every_migration_once(tmp_path):
 
 def test_workers_starting_together_migrate_once_between_them(tmp_path):
     path = tmp_path / "infokanal.db"
-    shutil.copy(FIXTURE / "infokanal.db", path)
+    shutil.copy(FIXTURE / "infokanal.sqlite", path)
     key = (FIXTURE / "data_key.txt").read_text().strip()
     script = ("import sys; from bot.store.db import init_db; from bot.vault import "
               "parse_data_key; init_db(sys.argv[1], parse_data_key(sys.argv[2]))")
@@ -78,7 +78,7 @@ def test_workers_starting_together_migrate_once_between_them(tmp_path):
 def upgraded(tmp_path, config):
     """The release's database, copied, opened by today's code."""
     path = tmp_path / "infokanal.db"
-    shutil.copy(FIXTURE / "infokanal.db", path)
+    shutil.copy(FIXTURE / "infokanal.sqlite", path)
     before = {table: rows_of(path, table) for table in ("subscribers", "consent_events")}
     app = create_app(dict(config, DATABASE_PATH=str(path),
                           DATA_KEY=(FIXTURE / "data_key.txt").read_text().strip()))
