@@ -10,12 +10,10 @@ from bot.logs import ACCESS_FORMAT, gunicorn_config
 # a DATA_KEY put there would outlive the .env change that a reload (HUP) is meant to pick up.
 _configured = {**dotenv_values(os.path.join(os.getcwd(), ".env")), **os.environ}
 
-# One worker per core and one more, two threads each. More threads per worker only make more
-# requests wait for the GIL and the database's write lock at once: on the 2-core machine,
-# 4 x 4 had the same throughput as 3 x 2 but a p99 latency higher by a third
-# (bench/webhooks.py --workers/--threads).
+# gunicorn's asyncio worker with our front (bot/web/gunicorn_worker.py): connections wait on an
+# event loop, not in threads, and status callbacks never reach Flask.
+worker_class = _configured.get("WEB_WORKER_CLASS") or "bot.web.gunicorn_worker.FrontWorker"
 workers = int(_configured.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1)
-worker_class = "gthread"
 threads = int(_configured.get("WEB_THREADS") or 2)
 keepalive = 5
 # No access log by default: nothing is safer than none. With ACCESS_LOG (- or a file) the lines
@@ -24,6 +22,7 @@ accesslog = _configured.get("ACCESS_LOG") or None
 access_log_format = ACCESS_FORMAT
 errorlog = "-"
 logconfig_dict = gunicorn_config(accesslog)
+logger_class = "bot.web.gunicorn_worker.Logger"
 graceful_timeout = 20
 # gunicorn 27's control socket defaults to one path per user: a second instance on the same host
 # (another county, a test server) would take it over. Nothing here uses it.

@@ -132,41 +132,54 @@ def main():
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
                         help="gunicorn workers (default as in gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker-classes", default="default",
+                        help="comma-separated gunicorn worker classes to compare in one run, "
+                             "each its own server: 'default' (gunicorn.conf.py's), gthread, …")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
-    workdir = tempfile.mkdtemp(prefix="bench-webhooks-")
-    env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers,
-                   WEB_THREADS=args.threads)
-    seed_subscribers(env, 20_000)
-    web = start_web(env)
     # Enough distinct requests for every round at well above the rates seen here.
-    per_round = args.seconds * 8000
+    per_round = args.seconds * 10000
     total = per_round * args.rounds
-    scripts = {"/twilio/messages": f"{workdir}/inbound.lua", "/twilio/status": f"{workdir}/status.lua"}
-    write_script(scripts["/twilio/messages"], "/twilio/messages", inbound_mix(total, 20_000),
-                 PUBLIC_URL)
-    write_script(scripts["/twilio/status"], "/twilio/status", status_mix(total), PUBLIC_URL)
-    results = {name: [] for name, _ in ENDPOINTS}
+    servers = {}
     try:
-        wrk(web.url + "/healthz", 2, args.connections)  # warm-up
+        for worker_class in args.worker_classes.split(","):
+            workdir = tempfile.mkdtemp(prefix="bench-webhooks-")
+            extra = {} if worker_class == "default" else {"WEB_WORKER_CLASS": worker_class}
+            env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers,
+                           WEB_THREADS=args.threads, **extra)
+            seed_subscribers(env, 20_000)
+            web = start_web(env)
+            web.scripts = {"/twilio/messages": f"{workdir}/inbound.lua",
+                           "/twilio/status": f"{workdir}/status.lua"}
+            write_script(web.scripts["/twilio/messages"], "/twilio/messages",
+                         inbound_mix(total, 20_000), PUBLIC_URL)
+            write_script(web.scripts["/twilio/status"], "/twilio/status", status_mix(total),
+                         PUBLIC_URL)
+            web.results = {name: [] for name, _ in ENDPOINTS}
+            servers[worker_class] = web
+            wrk(web.url + "/healthz", 2, args.connections)  # warm-up
         for round_no in range(args.rounds):
             order = ENDPOINTS[round_no % 3:] + ENDPOINTS[:round_no % 3]
-            for name, path in order:
-                before = workers_cpu(web)
-                result = wrk(web.url + path, args.seconds, args.connections, scripts.get(path),
-                             offset=round_no * per_round)
-                result["cpu_us"] = (workers_cpu(web) - before) / result["requests"] * 1e6
-                results[name].append(result)
+            for web in servers.values():
+                for name, path in order:
+                    before = workers_cpu(web)
+                    result = wrk(web.url + path, args.seconds, args.connections,
+                                 web.scripts.get(path), offset=round_no * per_round)
+                    result["cpu_us"] = (workers_cpu(web) - before) / result["requests"] * 1e6
+                    web.results[name].append(result)
     finally:
-        web.stop()
-    report(args, results, per_round)
+        for web in servers.values():
+            web.stop()
+    for worker_class, web in servers.items():
+        report(args, worker_class, web.results, per_round)
     return 0
 
 
-def report(args, results, per_round):
-    print(f"gunicorn ({args.workers} workers x {args.threads} threads), wrk -t{WRK_THREADS} "
-          f"-c{args.connections}, {args.rounds} rounds of {args.seconds} s per endpoint, loopback")
+def report(args, worker_class, results, per_round):
+    print(f"gunicorn worker class {worker_class} ({args.workers} workers x {args.threads} "
+          f"threads), wrk -t{WRK_THREADS} -c{args.connections}, {args.rounds} rounds of "
+          f"{args.seconds} s per endpoint, loopback")
     print(f"  {'endpoint':24s} {'req/s':>7s} {'ratio':>6s} {'(range)':>12s} {'p50 ms':>7s} "
           f"{'p99 ms':>7s} {'(worst)':>8s} {'cpu/req':>8s}  non-2xx")
     health = results["GET /healthz"]

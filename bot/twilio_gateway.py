@@ -13,16 +13,19 @@ replaced) is here, and nowhere else.
 """
 
 import asyncio
+import base64
 import functools
 import hmac
 import json
 import logging
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
@@ -248,15 +251,35 @@ def classify(exc):
 # --- sending ---------------------------------------------------------------------------------
 
 class _HttpClient(AsyncTwilioHttpClient):
-    """twilio's async client hands aiohttp ``timeout=None`` when the caller gives no timeout,
-    and aiohttp reads that as "no time limit", overriding the session's. So a hung request
-    would hang for ever instead of counting as an unknown outcome: pass ours every time."""
+    """twilio's async HTTP client, doing per request only what a request needs.
+
+    twilio's own builds an aiohttp ``BasicAuth`` (deprecated) and formats its debug log lines
+    for every request, and aiohttp turns the form into a multipart-capable ``FormData``; at a
+    thousand messages a second that was a good part of the sender's CPU. Here the credentials
+    are one precomputed header and the form is encoded once. It also always passes our timeout:
+    twilio hands aiohttp ``timeout=None``, which aiohttp reads as "no limit", so a hung request
+    would hang for ever instead of counting as an unknown outcome.
+    """
+
+    def __init__(self, account_sid, auth_token, timeout):
+        super().__init__(pool_connections=False, timeout=timeout)
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        self._authorization = f"Basic {credentials}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None,
                       timeout=None, allow_redirects=False):
-        return await super().request(method, url, params=params, data=data, headers=headers,
-                                     auth=auth, timeout=timeout or self.timeout,
-                                     allow_redirects=allow_redirects)
+        headers = dict(headers or {})
+        headers["Authorization"] = self._authorization
+        body = None
+        if data:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(data, doseq=True)
+        async with self.session.request(
+                method.upper(), url, params=params, data=body, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
+                allow_redirects=allow_redirects) as response:
+            return Response(response.status, await response.text(), response.headers)
 
 
 class TwilioTransport:
@@ -273,7 +296,7 @@ class TwilioTransport:
         self.status_callback = status_callback
         self.content_sid = content_sid
         # A timeout so that a hung request counts as "unknown" and is retried.
-        self._http = _HttpClient(pool_connections=False, timeout=timeout_seconds)
+        self._http = _HttpClient(account_sid, auth_token, timeout_seconds)
         # The stock session holds 100 connections; at 1,000/s and 150 ms per answer we need
         # more in flight.
         self._http.session = aiohttp.ClientSession(

@@ -56,6 +56,12 @@ class FakeTwilio:
         # messaging limit, which Twilio often reports only after accepting the message).
         self.callback_failures = []
         self.callback_results = Counter()
+        # Seconds between accepting a message and posting its callbacks, as the platform takes
+        # a moment to deliver; and whether those posts reuse connections (keep-alive). The
+        # tests' default closes each one, so no idle connection holds up a server's shutdown.
+        self.callback_delay = 0.0
+        self.callback_keepalive = False
+        self.callback_timeout = 15.0  # the platform gives up on a callback after this long
         # Shuffles and injected faults come from a seeded generator: a failing run can be
         # replayed exactly (reset() seeds it again).
         self.seed = seed
@@ -86,9 +92,12 @@ class FakeTwilio:
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
-        # No keep-alive: an idle pooled connection would hold up the web server's shutdown.
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=64, force_close=True))
+        self._session = self._callback_session()
+
+    def _callback_session(self):
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=512, force_close=not self.callback_keepalive),
+            timeout=aiohttp.ClientTimeout(total=self.callback_timeout))
 
     def start(self):
         ready = threading.Event()
@@ -133,6 +142,7 @@ class FakeTwilio:
             self.callback_error_code = None
             self.callback_failures = []
             self.callback_results.clear()
+            self.callback_delay = 0.0
             self.random.seed(self.seed)
 
     # -- the API ----------------------------------------------------------------------------
@@ -223,6 +233,8 @@ class FakeTwilio:
     async def _send_callbacks(self, url, sid, form, failure=None):
         statuses = list(self.callbacks) * self.callback_repeat
         error_code = self.callback_error_code
+        if self.callback_delay:
+            await asyncio.sleep(self.callback_delay)
         if failure is not None:
             statuses, error_code = ["sent", "failed"], failure
         elif self.callback_shuffle:
@@ -241,7 +253,7 @@ class FakeTwilio:
             try:
                 async with self._session.post(url, data=params, headers=headers) as resp:
                     self.callback_results[resp.status] += 1
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, asyncio.TimeoutError):
                 self.callback_results["error"] += 1
 
     # -- steering over HTTP (benchmarks) -----------------------------------------------------
@@ -251,15 +263,22 @@ class FakeTwilio:
             "messages": len(self.messages), "requests": self.requests,
             "per_second": sorted(self.per_second.items()),
             "to": Counter(m.get("To") for m in self.messages).most_common(3),
+            "first_at": self.messages[0]["received_at"] if self.messages else None,
+            "last_at": self.messages[-1]["received_at"] if self.messages else None,
+            "callbacks": {str(k): v for k, v in self.callback_results.items()},
         })
 
     async def _config(self, request):
         data = await request.json()
         for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
                     "callback_shuffle", "callback_repeat", "callback_error_code",
-                    "callback_failures"):
+                    "callback_failures", "callback_delay"):
             if key in data:
                 setattr(self, key, data[key])
+        if "callback_keepalive" in data and data["callback_keepalive"] != self.callback_keepalive:
+            self.callback_keepalive = data["callback_keepalive"]
+            old, self._session = self._session, self._callback_session()
+            await old.close()
         return web.json_response({"ok": True})
 
     async def _reset(self, request):
@@ -279,7 +298,12 @@ def main():
         print(f"fake Twilio on {fake.url}", flush=True)
         await asyncio.Event().wait()
 
-    asyncio.run(run())
+    try:
+        import uvloop  # a benchmark's fake should leave the CPU to what it measures
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import asyncio
 import logging
 import signal
 
+import uvloop
+
 from .. import twilio_gateway as gateway
 from ..store.db import connect
 from .chores import Chores
@@ -52,3 +54,9 @@ async def serve(config, vault, demo, until_idle=False):
         sender.database.conn.close()
     log.info("Sender stopped after %d messages", sender.sent_total)
     return sender.sent_total
+
+
+def run(config, vault, demo, until_idle=False):
+    """The worker process: ``serve`` on uvloop's event loop, which spends less CPU than
+    asyncio's on every request the sender makes."""
+    return uvloop.run(serve(config, vault, demo, until_idle=until_idle))

@@ -1,7 +1,5 @@
 """``flask --app wsgi worker`` (the Procfile's sender) and ``broadcast TEXT``."""
 
-import asyncio
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -17,8 +15,7 @@ from . import database
 def worker_command(until_idle):
     """Run the sender: works through queued broadcasts until stopped (SIGTERM)."""
     services = current_app.extensions["infokanal"]
-    asyncio.run(worker.serve(dict(current_app.config), services.vault, services.demo,
-                             until_idle=until_idle))
+    worker.run(dict(current_app.config), services.vault, services.demo, until_idle=until_idle)
 
 
 @click.command("broadcast")

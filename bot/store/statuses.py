@@ -9,6 +9,25 @@ from .db import now_iso
 from .deliveries import requeue_for_limit
 
 
+_UPSERT = (
+    "INSERT INTO message_status (sid, rank, status, error_code, error_kind, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, "
+    "status = excluded.status, error_code = excluded.error_code, "
+    "error_kind = excluded.error_kind, updated_at = excluded.updated_at "
+    "WHERE excluded.rank > message_status.rank")
+
+
+def record_many(conn, updates):
+    """``record`` for a batch (a group commit of callbacks), in one transaction the caller
+    holds. The order within the batch does not matter: the highest status wins either way."""
+    now = now_iso()
+    conn.executemany(_UPSERT, [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now)
+                               for u in updates])
+    for update in updates:
+        if update.limit_reached or update.opted_out:
+            _consequences(conn, update)
+
+
 def record(conn, update):
     """Keep the highest status reported for a message (callbacks come in any order).
 
@@ -17,14 +36,10 @@ def record(conn, update):
     here unsubscribes the citizen at once when the delivery is known (else the sender's
     housekeeping matches it later).
     """
-    conn.execute(
-        "INSERT INTO message_status (sid, rank, status, error_code, error_kind, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, "
-        "status = excluded.status, error_code = excluded.error_code, "
-        "error_kind = excluded.error_kind, updated_at = excluded.updated_at "
-        "WHERE excluded.rank > message_status.rank",
-        (update.message_id, update.rank, update.status, update.error_code, update.error_kind,
-         now_iso()))
+    record_many(conn, [update])
+
+
+def _consequences(conn, update):
     if update.limit_reached:
         # Before the sender has stored the id this finds nothing; record_outcomes looks again.
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
