@@ -138,7 +138,10 @@ def rss_mb(pid):
     return total / 1024
 
 
-def cpu_seconds(pid):
-    """User + system CPU time a process has used so far (Linux /proc)."""
+def cpu_seconds(pid, split=False):
+    """User + system CPU time a process has used so far (Linux /proc); (user, system) with
+    ``split``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system = (int(fields[11]) / os.sysconf("SC_CLK_TCK"),
+                    int(fields[12]) / os.sysconf("SC_CLK_TCK"))
+    return (user, system) if split else user + system

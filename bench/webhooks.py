@@ -44,8 +44,10 @@ request = function()
   local k = offset + sent * nthreads + id
   sent = sent + 1
   if k > #bodies then k = ((k - 1) %% #bodies) + 1 end
-  return wrk.format("POST", "%s", {["Content-Type"] = "application/x-www-form-urlencoded",
-                                  ["X-Twilio-Signature"] = sigs[k]}, bodies[k])
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded",
+                   ["X-Twilio-Signature"] = sigs[k]}
+  if close_each then headers["Connection"] = "close" end
+  return wrk.format("POST", "%s", headers, bodies[k])
 end
 """
 
@@ -54,14 +56,14 @@ def lua_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_script(path, url_path, requests_params, public_url):
+def write_script(path, url_path, requests_params, public_url, close_each=False):
     validator = RequestValidator(AUTH_TOKEN)
     bodies, sigs = [], []
     for params in requests_params:
         bodies.append(lua_string(urlencode(params)))
         sigs.append(lua_string(validator.compute_signature(public_url + url_path, params)))
     script = ("bodies = {" + ",\n".join(bodies) + "}\n" + "sigs = {" + ",\n".join(sigs) + "}\n"
-              + LUA % url_path)
+              + f"close_each = {'true' if close_each else 'false'}\n" + LUA % url_path)
     Path(path).write_text(script)
 
 
@@ -132,6 +134,9 @@ def main():
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
                         help="gunicorn workers (default as in gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--close", action="store_true",
+                        help="a new connection for every webhook (Connection: close), as a "
+                             "platform that does not keep connections alive would post them")
     parser.add_argument("--worker-classes", default="default",
                         help="comma-separated gunicorn worker classes to compare in one run, "
                              "each its own server: 'default' (gunicorn.conf.py's), gthread, …")
@@ -153,9 +158,9 @@ def main():
             web.scripts = {"/twilio/messages": f"{workdir}/inbound.lua",
                            "/twilio/status": f"{workdir}/status.lua"}
             write_script(web.scripts["/twilio/messages"], "/twilio/messages",
-                         inbound_mix(total, 20_000), PUBLIC_URL)
+                         inbound_mix(total, 20_000), PUBLIC_URL, args.close)
             write_script(web.scripts["/twilio/status"], "/twilio/status", status_mix(total),
-                         PUBLIC_URL)
+                         PUBLIC_URL, args.close)
             web.results = {name: [] for name, _ in ENDPOINTS}
             servers[worker_class] = web
             wrk(web.url + "/healthz", 2, args.connections)  # warm-up
@@ -179,7 +184,8 @@ def main():
 def report(args, worker_class, results, per_round):
     print(f"gunicorn worker class {worker_class} ({args.workers} workers x {args.threads} "
           f"threads), wrk -t{WRK_THREADS} -c{args.connections}, {args.rounds} rounds of "
-          f"{args.seconds} s per endpoint, loopback")
+          f"{args.seconds} s per endpoint, loopback"
+          + (", webhooks each on a new connection" if args.close else ""))
     print(f"  {'endpoint':24s} {'req/s':>7s} {'ratio':>6s} {'(range)':>12s} {'p50 ms':>7s} "
           f"{'p99 ms':>7s} {'(worst)':>8s} {'cpu/req':>8s}  non-2xx")
     health = results["GET /healthz"]

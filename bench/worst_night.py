@@ -15,6 +15,7 @@ citizens' reply times, and the CPU each process used per message (read from /pro
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,15 +31,17 @@ COUNTY = "whatsapp:+4930901820"
 
 
 def process_cpu(pid):
-    """CPU seconds of a process and its children (gunicorn's master and workers)."""
+    """(user, system) CPU seconds of a process and its children (gunicorn's master and
+    workers)."""
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    total = 0.0
+    user = system = 0.0
     for child in [pid, *map(int, children.stdout.split())]:
         try:
-            total += cpu_seconds(child)
+            u, s = cpu_seconds(child, split=True)
         except FileNotFoundError:
-            pass
-    return total
+            continue
+        user, system = user + u, system + s
+    return user, system
 
 
 class Webhook:
@@ -141,7 +144,8 @@ async def storm(args, web_url, public_url, fake, web, worker):
     stats = fake_stats(fake)
     return {"posted": posted, "answered_ms": answered_ms, "read_at": read_at, "counts": counts,
             "stats": stats, "latencies": latencies, "refused": refused,
-            "cpu": {k: cpu_after[k] - cpu_before[k] for k in cpu_before}}
+            "cpu": {k: sum(cpu_after[k]) - sum(cpu_before[k]) for k in cpu_before},
+            "system": {k: cpu_after[k][1] - cpu_before[k][1] for k in cpu_before}}
 
 
 def report(args, result):
@@ -173,6 +177,9 @@ def report(args, result):
           f"worker {cpu['worker'] / sent * 1000:.2f} ms, together "
           f"{(cpu['web'] + cpu['worker']) / sent * 1000:.2f} ms "
           f"(fake Twilio apart: {cpu['fake'] / sent * 1000:.2f} ms)")
+    system = result["system"]
+    print(f"    of which in the kernel              web {system['web'] / sent * 1000:.2f} ms, "
+          f"worker {system['worker'] / sent * 1000:.2f} ms")
 
 
 def main():
@@ -182,13 +189,19 @@ def main():
     parser.add_argument("--keepalive", action="store_true",
                         help="the fake posts callbacks on kept-alive connections")
     parser.add_argument("--latency", type=float, default=0.15, help="the fake's answer time")
+    parser.add_argument("--web-workers", type=int, default=0,
+                        help="WEB_CONCURRENCY (default: gunicorn.conf.py's)")
     args = parser.parse_args()
+    # Stopped from outside (SIGTERM), still stop what it started: they run in sessions of
+    # their own and would go on sending.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     fake = start_fake_twilio(args.latency)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     env = base_env(tempfile.mkdtemp(prefix="bench-night-"), PORT=port, PUBLIC_URL=public_url,
                    TWILIO_API_URL=fake.url, SEND_RATE_LIMIT=args.rate,
-                   SENDER_POLL_SECONDS=0.2)
+                   SENDER_POLL_SECONDS=0.2,
+                   **({"WEB_CONCURRENCY": args.web_workers} if args.web_workers else {}))
     web = procfile("web", env)
     worker = None
     try:

@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -249,11 +250,17 @@ class FakeTwilio:
                 params["ErrorCode"] = str(error_code)
             if status == "read":
                 params["EventType"] = "READ"
-            headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
+            signature = validator.compute_signature(url, params)
             try:
-                async with self._session.post(url, data=params, headers=headers) as resp:
-                    self.callback_results[resp.status] += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+                if self.callback_keepalive:
+                    async with self._session.post(url, data=params, headers={
+                            "X-Twilio-Signature": signature}) as resp:
+                        status_code = resp.status
+                else:
+                    status_code = await asyncio.wait_for(
+                        post_closing(url, urlencode(params), signature), self.callback_timeout)
+                self.callback_results[status_code] += 1
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
                 self.callback_results["error"] += 1
 
     # -- steering over HTTP (benchmarks) -----------------------------------------------------
@@ -284,6 +291,28 @@ class FakeTwilio:
     async def _reset(self, request):
         self.reset()
         return web.json_response({"ok": True})
+
+
+async def post_closing(url, body, signature):
+    """POST a form on a connection of its own, closed after the answer; returns the status.
+
+    The benchmarks' fake posts thousands of callbacks a second, each on a new connection (the
+    harder case for the server); aiohttp's client spends most of its time opening those, so
+    this says the few words HTTP needs itself.
+    """
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+    try:
+        payload = body.encode()
+        writer.write(
+            f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
+            f"Host: {parts.netloc}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(payload)}\r\n"
+            f"Connection: close\r\n\r\n".encode() + payload)
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
 
 
 def main():

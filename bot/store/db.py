@@ -6,7 +6,6 @@ the sender opens its own with ``connect()``, commands use ``opened()``.
 
 import contextlib
 import fcntl
-import itertools
 import os
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ import sqlite_utils
 from .. import vault
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_PAGES = 1000  # SQLite's default: about 4 MB of WAL between checkpoints
 
 
 def now_iso(delta_seconds=0):
@@ -40,9 +40,15 @@ def connect(path):
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    # Checkpoints run after the write lock is released (see write()), not inside a commit
-    # that every other writer is waiting for.
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    # SQLite's own checkpoint (every WAL_PAGES pages) runs inside the commit, so while this
+    # process still holds the write lock (write()): no other writer can append meanwhile, the
+    # checkpoint reaches the end of the WAL, and the next writer starts it again from the
+    # beginning. Checkpoints run after the lock was released could never catch up with
+    # writers in other processes, and the WAL grew without end (to 2 GB in an hour's load).
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+    # A WAL that did grow (a long read held a checkpoint back) shrinks to this on its next
+    # reset instead of keeping its largest size on disk.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_PAGES * 4096 * 2}")
     database = sqlite_utils.Database(conn)
     database.lock_path = f"{path}-writelock"
     return database
@@ -96,21 +102,6 @@ def write(db, durable=False):
     finally:
         if durable:
             conn.execute("PRAGMA synchronous = NORMAL")
-    _checkpoint_now_and_then(conn)
-
-
-_commits = itertools.count(1)
-CHECKPOINT_EVERY = 200
-
-
-def _checkpoint_now_and_then(conn):
-    """Copy the WAL back into the database every few hundred commits of this process.
-
-    PASSIVE never waits for readers or writers; the WAL stays small as SQLite's own
-    auto-checkpoint would keep it, but the work is done outside the write lock.
-    """
-    if next(_commits) % CHECKPOINT_EVERY == 0:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 _lock_files = {}
