@@ -160,3 +160,18 @@ CREATE INDEX message_status_opted_out ON message_status (sid) WHERE error_kind =
 -- (retention, erasure): the counts read it when there is no message_status row to join. For a
 -- failure, the callback's error code and kind go into the delivery's error_code/error_kind.
 ALTER TABLE deliveries ADD COLUMN receipt TEXT;
+
+-- migration: 0006_subscriber_departures
+-- How many subscriptions have ended so far (Stop, a platform opt-out, an erasure), counted by
+-- the database itself whatever deleted the row. The sender reads the recipients of a whole
+-- batch at once and, right before each message, only this number: when it moved, it reads
+-- again who is still subscribed, so a Stop still wins over a message already claimed.
+CREATE TABLE subscriber_departures (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    count INTEGER NOT NULL
+);
+INSERT INTO subscriber_departures (id, count) VALUES (1, 0);
+CREATE TRIGGER subscribers_departed AFTER DELETE ON subscribers
+BEGIN
+    UPDATE subscriber_departures SET count = count + 1 WHERE id = 1;
+END;

@@ -17,26 +17,10 @@ from ..store import broadcasts, deliveries, subscribers
 from ..store.db import now_iso, write
 from ..vault import DataKeyError
 from .chores import Chores
+from .outcomes import Outcomes
 from .pacing import TokenBucket, backoff
 
 log = logging.getLogger(__name__)
-
-
-class Outcomes:
-    """Send results waiting to be written; flushed in one short transaction."""
-
-    def __init__(self):
-        self.clear()
-
-    def clear(self):
-        self.sent, self.failed, self.skipped, self.retry = [], [], [], []
-        self.counted_retry = []
-        self.unknown_retries = {}
-        self.opted_out = []
-
-    def __len__(self):
-        return (len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
-                + len(self.counted_retry))
 
 
 class Sender:
@@ -68,6 +52,10 @@ class Sender:
         self.sendable = set()
         self.sendable_checked = 0.0
         self.contents = {}
+        # The claimed batch's recipients, read in one query, and the departures count they
+        # were read at (see _still_subscribed).
+        self.recipients = {}
+        self.departures = None
         self.sent_total = 0
         # What runs beside the sending (retention, forgetting throttle entries, hints); None
         # in unit tests that want the loop alone.
@@ -94,16 +82,18 @@ class Sender:
                     await self._sleep(self.poll_seconds)
                     continue
                 for item in batch:
-                    if not self._may_send(item):
+                    # A citizen who left costs no rate token and no slot.
+                    if not self._may_send(item) or not self._still_subscribed(item, fresh=False):
                         continue
                     await self.bucket.take()
                     await semaphore.acquire()
                     # Again after waiting for the rate and a free slot, right before the send,
-                    # so that a pause or cancel made meanwhile stops it.
-                    if not self._may_send(item):
+                    # so that a pause, a cancel or a Stop made meanwhile stops it.
+                    if not self._may_send(item) or not self._still_subscribed(item):
                         semaphore.release()
                         continue
-                    task = asyncio.create_task(self._send_one(item))
+                    task = asyncio.create_task(
+                        self._send_one(item, self.recipients[item.subscriber_id]))
                     self.in_flight.add(task)
                     task.add_done_callback(self._done(semaphore))
         finally:
@@ -121,6 +111,23 @@ class Sender:
             self.outcomes.retry.append((0, item.delivery_id))
             return False
         return True
+
+    def _still_subscribed(self, item, fresh=True):
+        """Stop wins: False (and the delivery skipped) once the citizen has left.
+
+        The batch's recipients were read when it was claimed; ``fresh`` asks the database
+        whether anyone has left since (one tiny read) and, only then, reads again who of the
+        batch is still subscribed.
+        """
+        if fresh:
+            departures = deliveries.departures(self.conn)
+            if departures != self.departures:
+                self.departures = departures
+                self.recipients = deliveries.recipients(self.conn, list(self.recipients))
+        if item.subscriber_id in self.recipients:
+            return True
+        self.outcomes.skipped.append((v.SKIP_UNSUBSCRIBED, item.delivery_id))
+        return False
 
     def _done(self, semaphore):
         def callback(task):
@@ -160,6 +167,9 @@ class Sender:
                 claimed = deliveries.claim(conn, broadcast_id, self.batch_size, time.time())
                 if claimed:
                     break
+            # In the same transaction, so that a Stop committed after it moves the count.
+            self.departures = deliveries.departures(conn)
+            self.recipients = deliveries.recipients(conn, [c.subscriber_id for c in claimed])
         for broadcast_id, reason in limit_paused:
             log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
                         "broadcast %d paused for %d minutes; the refused messages go out again "
@@ -192,17 +202,12 @@ class Sender:
 
     # -- one message ------------------------------------------------------------------------
 
-    async def _send_one(self, item):
+    async def _send_one(self, item, row):
         content = self.contents.get(item.broadcast_id)
         if content is None:
             # A broadcast's text never changes once written; read it once.
             content = self.contents[item.broadcast_id] = deliveries.broadcast_content(
                 self.conn, item.broadcast_id)
-        row = deliveries.recipient(self.conn, item.subscriber_id)
-        if row is None:
-            # Stop wins: checked now, not when the batch was claimed.
-            self.outcomes.skipped.append((v.SKIP_UNSUBSCRIBED, item.delivery_id))
-            return
         text, media_url = content
         try:
             to = self.vault.decrypt(row[0])

@@ -1,18 +1,54 @@
-"""The worker process: a sender built from the configuration, run until SIGTERM or idle."""
+"""The worker process: a sender built from the configuration, run until SIGTERM or idle.
+
+Only one sender may work on a database: a second one would hand the first one's deliveries in
+flight back to the queue (they look like a crash's leftovers to it) and citizens would get the
+message twice. So a sender first takes an exclusive lock on ``<DATABASE_PATH>-sender.lock``;
+the kernel releases it when the process ends however it ends, so a sender that was killed is
+replaced by the next start at once.
+"""
 
 import asyncio
+import fcntl
 import logging
+import os
 import signal
 
 import uvloop
 
 from .. import twilio_gateway as gateway
+from ..process import tune_gc
 from ..store.db import connect
 from .chores import Chores
 from .sender import Sender
 from .transports import OutboxTransport
 
 log = logging.getLogger(__name__)
+
+
+class SenderRunning(Exception):
+    """Another sender holds the lock; the message says where and which process."""
+
+
+def lock_path(config):
+    return f"{config['DATABASE_PATH']}-sender.lock"
+
+
+def take_sender_lock(config):
+    """The open lock file, held for as long as this process lives; SenderRunning when another
+    process holds it. Nothing else is touched before this succeeds."""
+    path = lock_path(config)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise SenderRunning(
+            f"a sender is already running on this database (lock {path}, held by process "
+            f"{holder}); this one exits without touching anything. Run exactly one worker.")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
 
 
 def build(config, vault, demo):
@@ -41,6 +77,14 @@ def build(config, vault, demo):
 
 async def serve(config, vault, demo, until_idle=False):
     """Run a sender until SIGTERM/SIGINT (or until idle), then close cleanly."""
+    lock = take_sender_lock(config)
+    try:
+        return await _serve(config, vault, demo, until_idle)
+    finally:
+        os.close(lock)
+
+
+async def _serve(config, vault, demo, until_idle):
     sender = build(config, vault, demo)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,4 +103,5 @@ async def serve(config, vault, demo, until_idle=False):
 def run(config, vault, demo, until_idle=False):
     """The worker process: ``serve`` on uvloop's event loop, which spends less CPU than
     asyncio's on every request the sender makes."""
+    tune_gc()
     return uvloop.run(serve(config, vault, demo, until_idle=until_idle))

@@ -15,7 +15,11 @@ from . import database
 def worker_command(until_idle):
     """Run the sender: works through queued broadcasts until stopped (SIGTERM)."""
     services = current_app.extensions["infokanal"]
-    worker.run(dict(current_app.config), services.vault, services.demo, until_idle=until_idle)
+    try:
+        worker.run(dict(current_app.config), services.vault, services.demo,
+                   until_idle=until_idle)
+    except worker.SenderRunning as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("broadcast")

@@ -5,6 +5,7 @@ One delivery row per recipient of a broadcast; ``state`` is the sender's side of
 the caller holds, except the reads at the end. Nothing here knows Flask or Twilio.
 """
 
+import json
 from dataclasses import dataclass
 
 from .. import vocabulary
@@ -122,10 +123,16 @@ def claim(conn, broadcast_id, limit, now_epoch):
     return [Claimed(*row) for row in rows]
 
 
-def recipient(conn, subscriber_id):
-    """(encrypted number, hash) of a subscriber still subscribed now, else None (Stop wins)."""
-    return conn.execute("SELECT phone_enc, phone_hash FROM subscribers WHERE id = ?",
-                        (subscriber_id,)).fetchone()
+def recipients(conn, subscriber_ids):
+    """{subscriber id: (encrypted number, hash)} of those of them still subscribed now."""
+    return {row[0]: (row[1], row[2]) for row in conn.execute(
+        "SELECT id, phone_enc, phone_hash FROM subscribers WHERE id IN "
+        "(SELECT value FROM json_each(?))", (json.dumps(list(subscriber_ids)),))}
+
+
+def departures(conn):
+    """How many subscriptions have ended so far: when it moves, someone has left."""
+    return conn.execute("SELECT count FROM subscriber_departures WHERE id = 1").fetchone()[0]
 
 
 def broadcast_content(conn, broadcast_id):

@@ -8,6 +8,7 @@ gunicorn's own asyncio worker, which multiplexes connections on an event loop, r
 from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers.gasgi import ASGIWorker
 
+from ..process import tune_gc
 from .front import Front
 
 
@@ -18,6 +19,7 @@ class FrontWorker(ASGIWorker):
 
     def load_wsgi(self):
         self.asgi = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+        tune_gc()
 
 
 class Logger(GunicornLogger):
