@@ -175,3 +175,51 @@ CREATE TRIGGER subscribers_departed AFTER DELETE ON subscribers
 BEGIN
     UPDATE subscriber_departures SET count = count + 1 WHERE id = 1;
 END;
+
+-- migration: 0007_counted_deliveries
+-- The furthest status the platform reported now lives on the delivery itself (receipt and its
+-- rank), written by the status callbacks; message_status keeps only reports for message ids
+-- no delivery has yet (a callback faster than the sender's write). And every broadcast's
+-- counts are kept up to date in delivery_counts, a row per count: the count's "bucket"
+-- (queued, sent, delivered, read, failed, skipped), with the error code and kind of a failure
+-- and the reason of a skip. Reading a broadcast's counts reads a handful of rows instead of
+-- every delivery, however many there are: on a storm night the console asks once a second.
+ALTER TABLE deliveries ADD COLUMN receipt_rank INTEGER;
+ALTER TABLE deliveries ADD COLUMN receipt_at TEXT;
+-- Which count a delivery is in: the sender's state while queued, failed or skipped; once sent,
+-- the furthest status reported for it.
+ALTER TABLE deliveries ADD COLUMN bucket TEXT GENERATED ALWAYS AS (
+    CASE WHEN state IN ('queued', 'sending') THEN 'queued'
+         WHEN state IN ('failed', 'skipped') THEN state
+         ELSE coalesce(receipt, 'sent') END) VIRTUAL;
+ALTER TABLE deliveries ADD COLUMN bucket_code TEXT GENERATED ALWAYS AS (
+    CASE WHEN state IN ('failed', 'skipped') OR (state = 'sent' AND receipt = 'failed')
+         THEN coalesce(error_code, '') ELSE '' END) VIRTUAL;
+ALTER TABLE deliveries ADD COLUMN bucket_kind TEXT GENERATED ALWAYS AS (
+    CASE WHEN state = 'failed' OR (state = 'sent' AND receipt = 'failed')
+         THEN coalesce(error_kind, '') ELSE '' END) VIRTUAL;
+CREATE TABLE delivery_counts (
+    broadcast_id INTEGER NOT NULL,
+    bucket TEXT NOT NULL,
+    code TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    n INTEGER NOT NULL,
+    PRIMARY KEY (broadcast_id, bucket, code, kind)
+) WITHOUT ROWID;
+
+-- migration: 0009_keep_delivery_counts
+-- A delivery that moves from one count to another moves its broadcast's numbers with it, in
+-- the same transaction, whatever moved it. New deliveries are counted by the INSERT … SELECT
+-- that makes them (store/broadcasts.py).
+CREATE TRIGGER deliveries_recount AFTER UPDATE OF state, receipt, error_code, error_kind
+ON deliveries
+WHEN (old.bucket, old.bucket_code, old.bucket_kind)
+     IS NOT (new.bucket, new.bucket_code, new.bucket_kind)
+BEGIN
+    UPDATE delivery_counts SET n = n - 1
+        WHERE (broadcast_id, bucket, code, kind)
+            = (old.broadcast_id, old.bucket, old.bucket_code, old.bucket_kind);
+    INSERT INTO delivery_counts (broadcast_id, bucket, code, kind, n)
+        VALUES (new.broadcast_id, new.bucket, new.bucket_code, new.bucket_kind, 1)
+        ON CONFLICT (broadcast_id, bucket, code, kind) DO UPDATE SET n = n + 1;
+END;

@@ -49,9 +49,27 @@ def twilio_api(fake_twilio):
     return fake_twilio
 
 
+def counts_disagreeing(path):
+    """Broadcast counts the database keeps (delivery_counts) that a recount of the deliveries
+    does not confirm: [(broadcast, bucket, code, kind, kept, recounted)]. Empty is right."""
+    if not Path(path).exists():
+        return []
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        if "delivery_counts" not in tables:
+            return []
+        kept = {row[:4]: row[4] for row in conn.execute(
+            "SELECT broadcast_id, bucket, code, kind, n FROM delivery_counts WHERE n != 0")}
+        recounted = {row[:4]: row[4] for row in conn.execute(
+            "SELECT broadcast_id, bucket, bucket_code, bucket_kind, count(*) FROM deliveries "
+            "GROUP BY 1, 2, 3, 4")}
+    return [key + (kept.get(key), recounted.get(key)) for key in sorted(set(kept) | set(recounted))
+            if kept.get(key) != recounted.get(key)]
+
+
 @pytest.fixture
 def config(tmp_path, twilio_api):
-    return {
+    settings = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER,
@@ -65,6 +83,9 @@ def config(tmp_path, twilio_api):
         "SEND_RATE_LIMIT": 500,
         "SENDER_POLL_SECONDS": 0.05,
     }
+    yield settings
+    # Whatever a test did, the counts the database keeps must be a recount of the deliveries.
+    assert counts_disagreeing(settings["DATABASE_PATH"]) == []
 
 
 @pytest.fixture

@@ -54,13 +54,6 @@ def housekeeping(conn, limit_pause_seconds=3600.0):
         "UPDATE broadcasts SET resume_at = ? WHERE status = 'paused' AND resume_at IS NULL "
         "AND pause_reason LIKE ? RETURNING id, pause_reason",
         (now_iso(limit_pause_seconds), _LIMIT_PAUSED)).fetchall()
-    # A callback that reported an opt-out before the sender had recorded the message id could
-    # not be matched to a subscriber then; it is matched here.
-    for (subscriber_id,) in conn.execute(
-            "SELECT d.subscriber_id FROM message_status m JOIN deliveries d ON d.sid = m.sid "
-            "JOIN subscribers s ON s.id = d.subscriber_id "
-            "WHERE m.error_kind = ?", (vocabulary.OPTED_OUT,)).fetchall():
-        subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
     due = conn.execute("SELECT id FROM broadcasts WHERE status = 'scheduled' AND send_at <= ?",
                        (now,)).fetchall()
     for (broadcast_id,) in due:
@@ -151,7 +144,7 @@ def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted
     """
     if sent:
         conn.executemany("UPDATE deliveries SET state = 'sent', sid = ? WHERE id = ?", sent)
-        _requeue_early_limit_refusals(conn, sent)
+        _take_early_reports(conn, sent)
     if failed:
         conn.executemany("UPDATE deliveries SET state = 'failed', error_code = ?, "
                          "error_kind = ? WHERE id = ?", failed)
@@ -170,18 +163,31 @@ def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted
                      (number, broadcast_id))
 
 
-def _requeue_early_limit_refusals(conn, sent):
-    """A limit refusal reported by a callback before its message id was recorded
-    (see statuses.record)."""
-    by_id = dict(sent)
-    for start in range(0, len(sent), 500):
-        ids = [message_id for message_id, _ in sent[start:start + 500]]
-        refused = conn.execute(
-            f"SELECT sid, error_code FROM message_status WHERE sid IN "
-            f"({', '.join('?' * len(ids))}) AND error_kind = ?",
-            ids + [vocabulary.MESSAGING_LIMIT]).fetchall()
-        for message_id, code in refused:
-            requeue_for_limit(conn, [by_id[message_id]], code)
+def _take_early_reports(conn, sent):
+    """Reports that came before their message id was recorded (statuses.record) go onto the
+    deliveries now, with what they mean: a messaging-limit refusal sends the message again
+    later, an opt-out unsubscribes the citizen."""
+    ids = json.dumps([message_id for message_id, _ in sent])
+    early = conn.execute(
+        "SELECT m.sid, m.status, m.rank, m.error_code, m.error_kind, d.id, d.subscriber_id, "
+        "m.updated_at "
+        "FROM message_status m JOIN deliveries d ON d.sid = m.sid "
+        "WHERE m.sid IN (SELECT value FROM json_each(?))", (ids,)).fetchall()
+    if not early:
+        return
+    conn.executemany(
+        "UPDATE deliveries SET receipt = ?, receipt_rank = ?, receipt_at = ?, "
+        "error_code = CASE WHEN ? = 'failed' THEN ? ELSE error_code END, "
+        "error_kind = CASE WHEN ? = 'failed' THEN ? ELSE error_kind END WHERE id = ?",
+        [(status, rank, at, status, code, status, kind, delivery_id)
+         for _, status, rank, code, kind, delivery_id, _, at in early])
+    conn.execute("DELETE FROM message_status WHERE sid IN (SELECT value FROM json_each(?))",
+                 (json.dumps([row[0] for row in early]),))
+    for _, _, _, code, kind, delivery_id, subscriber_id, _ in early:
+        if kind == vocabulary.MESSAGING_LIMIT:
+            requeue_for_limit(conn, [delivery_id], code)
+        elif kind == vocabulary.OPTED_OUT and subscriber_id is not None:
+            subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
 
 
 def requeue_for_limit(conn, delivery_ids, code):
@@ -195,7 +201,9 @@ def requeue_for_limit(conn, delivery_ids, code):
     paused = set()
     for delivery_id in delivery_ids:
         row = conn.execute(
-            "UPDATE deliveries SET state = 'queued', sid = NULL, next_attempt_at = 0 "
+            "UPDATE deliveries SET state = 'queued', sid = NULL, next_attempt_at = 0, "
+            "receipt = NULL, receipt_rank = NULL, receipt_at = NULL, error_code = NULL, "
+            "error_kind = NULL "
             "WHERE id = ? AND state = 'sent' AND broadcast_id IN (SELECT id FROM broadcasts "
             "  WHERE status IN ('queued', 'sending', 'paused') "
             "  OR (status = 'done' AND (expires_at IS NULL OR expires_at > ?))) "

@@ -85,6 +85,33 @@ def _fold_final_status_rows(db):
 
 
 _sql("0006_subscriber_departures")
+_sql("0007_counted_deliveries")
+
+
+@migrations(name="0008_count_existing_deliveries")
+def _count_existing_deliveries(db):
+    """Receipts of deliveries sent before onto the deliveries, and their counts, once."""
+    db.execute(
+        "UPDATE deliveries SET receipt = m.status, receipt_rank = m.rank, "
+        "receipt_at = m.updated_at, "
+        "error_code = CASE WHEN m.status = 'failed' THEN m.error_code ELSE deliveries.error_code "
+        "END, error_kind = CASE WHEN m.status = 'failed' THEN m.error_kind "
+        "ELSE deliveries.error_kind END "
+        "FROM message_status m WHERE m.sid = deliveries.sid")
+    db.execute("DELETE FROM message_status WHERE sid IN (SELECT sid FROM deliveries "
+               "WHERE sid IS NOT NULL)")
+    # Receipts folded in by 0005 came without their rank.
+    db.execute(
+        "UPDATE deliveries SET receipt_rank = CASE receipt WHEN 'sent' THEN 2 "
+        "WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 WHEN 'failed' THEN 9 END "
+        "WHERE receipt IS NOT NULL AND receipt_rank IS NULL")
+    db.execute(
+        "INSERT INTO delivery_counts (broadcast_id, bucket, code, kind, n) "
+        "SELECT broadcast_id, bucket, bucket_code, bucket_kind, count(*) FROM deliveries "
+        "GROUP BY 1, 2, 3, 4")
+
+
+_sql("0009_keep_delivery_counts")
 
 
 def apply(db):

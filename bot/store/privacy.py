@@ -43,10 +43,9 @@ def export(conn, vault, e164):
             deliveries = _rows(
                 conn,
                 "SELECT d.broadcast_id, b.text AS broadcast_text, b.created_at AS broadcast_at, "
-                "d.state, d.error_code, coalesce(m.status, d.receipt) AS delivery_status, "
-                "m.updated_at AS status_updated_at "
+                "d.state, d.error_code, d.receipt AS delivery_status, "
+                "d.receipt_at AS status_updated_at "
                 "FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id "
-                "LEFT JOIN message_status m ON m.sid = d.sid "
                 "WHERE d.subscriber_id = ? ORDER BY d.broadcast_id", subscriber[0])
         throttle = conn.execute("SELECT sent_at FROM notice_throttle WHERE phone_hash = ?",
                                 (phone_hash,)).fetchone()

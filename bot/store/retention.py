@@ -6,7 +6,7 @@
   to a subscriber and their message id: the platform can tell from the id to which number it
   went, so keeping it would keep the number, one step removed. The furthest status reported
   for it stays on the delivery itself (``receipt``), so the broadcast's counts stay exactly as
-  they were. Status rows no delivery refers to go.
+  they were. Reports that never found their delivery go too.
 - The auto-notice throttle: an entry older than ``NOTICE_WINDOW_HOURS`` no longer throttles.
 - Failed sign-ins to the console: after ``SIGNIN_LOCK_MINUTES`` they no longer lock anything.
 - Consent records of people who are no longer subscribed, ``RETENTION_CONSENT_YEARS`` after
@@ -112,30 +112,17 @@ def _forget_finished_deliveries(conn, cutoff):
 
 
 def forget_sids(tx, delivery_ids):
-    """Forget the platform's message ids of these deliveries, keeping what they reported.
-
-    The furthest status goes into the delivery's ``receipt`` (a failure's code and kind into
-    its error columns), so it counts exactly as before; the per-message status rows go.
-    Returns (message ids removed, status rows removed). The caller holds the write transaction.
-    """
+    """Forget the platform's message ids of these deliveries; what they reported stays on the
+    deliveries (``receipt``), so the counts do not move. Returns (message ids removed, status
+    rows removed). The caller holds the write transaction."""
     if not delivery_ids:
         return 0, 0
     ids = json.dumps(list(delivery_ids))
     sids = [row[0] for row in tx.execute(
-        "SELECT sid FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
-        "AND sid IS NOT NULL", (ids,))]
-    tx.execute(
-        "UPDATE deliveries SET receipt = m.status, "
-        "error_code = CASE WHEN m.status = 'failed' THEN m.error_code ELSE deliveries.error_code "
-        "END, error_kind = CASE WHEN m.status = 'failed' THEN m.error_kind "
-        "ELSE deliveries.error_kind END "
-        "FROM message_status m WHERE m.sid = deliveries.sid "
-        "AND deliveries.id IN (SELECT value FROM json_each(?))", (ids,))
-    tx.execute("UPDATE deliveries SET sid = NULL WHERE id IN (SELECT value FROM json_each(?)) "
-               "AND sid IS NOT NULL", (ids,))
+        "UPDATE deliveries SET sid = NULL WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND sid IS NOT NULL RETURNING sid", (ids,))]
     removed = tx.execute(
-        "DELETE FROM message_status WHERE sid IN (SELECT value FROM json_each(?)) "
-        "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sid = message_status.sid)",
+        "DELETE FROM message_status WHERE sid IN (SELECT value FROM json_each(?))",
         (json.dumps(sids),)).rowcount
     return len(sids), removed
 

@@ -1,47 +1,54 @@
-"""What the platform reports after a send (status callbacks), highest status kept.
+"""What the platform reports after a send (status callbacks), furthest status kept.
 
-Written by the web process independently of the sender, because a callback can arrive before
-the sender has recorded the message id. Runs inside a write transaction the caller holds.
+A report for a message a delivery knows goes onto that delivery (``receipt``; the counts move
+with it, see schema.sql). One that comes before the sender has recorded the message id — the
+platform can be that fast — waits in ``message_status`` until the sender does
+(``deliveries.record_outcomes``). Both run inside a write transaction the caller holds.
 """
 
 from . import subscribers
 from .db import now_iso
 from .deliveries import requeue_for_limit
 
-
-_UPSERT = (
+# A report moves a delivery only forward (callbacks come in any order); failed is final.
+_ONTO_DELIVERY = (
+    "UPDATE deliveries SET receipt = ?3, receipt_rank = ?2, receipt_at = ?6, "
+    "error_code = CASE WHEN ?3 = 'failed' THEN ?4 ELSE error_code END, "
+    "error_kind = CASE WHEN ?3 = 'failed' THEN ?5 ELSE error_kind END "
+    "WHERE sid = ?1 AND state = 'sent' AND coalesce(receipt_rank, 0) < ?2")
+_WAITING = (
     "INSERT INTO message_status (sid, rank, status, error_code, error_kind, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, "
-    "status = excluded.status, error_code = excluded.error_code, "
-    "error_kind = excluded.error_kind, updated_at = excluded.updated_at "
-    "WHERE excluded.rank > message_status.rank")
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE sid = ?1) "
+    "ON CONFLICT (sid) DO UPDATE SET rank = excluded.rank, status = excluded.status, "
+    "error_code = excluded.error_code, error_kind = excluded.error_kind, "
+    "updated_at = excluded.updated_at WHERE excluded.rank > message_status.rank")
 
 
 def record_many(conn, updates):
-    """``record`` for a batch (a group commit of callbacks), in one transaction the caller
-    holds. The order within the batch does not matter: the highest status wins either way."""
+    """``record`` for a batch (a group commit of callbacks). The order within the batch does
+    not matter: the furthest status wins either way."""
     now = now_iso()
-    conn.executemany(_UPSERT, [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now)
-                               for u in updates])
+    rows = [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now) for u in updates]
+    conn.executemany(_ONTO_DELIVERY, rows)
+    conn.executemany(_WAITING, rows)
     for update in updates:
         if update.limit_reached or update.opted_out:
             _consequences(conn, update)
 
 
 def record(conn, update):
-    """Keep the highest status reported for a message (callbacks come in any order).
+    """Keep the furthest status reported for a message.
 
     A message refused for WhatsApp's messaging limit pauses its broadcast and goes out again
     after the pause, as when the refusal comes straight from the send. An opt-out reported
-    here unsubscribes the citizen at once when the delivery is known (else the sender's
-    housekeeping matches it later).
+    here unsubscribes the citizen at once when the delivery is known (else the sender does
+    when it records the message id).
     """
     record_many(conn, [update])
 
 
 def _consequences(conn, update):
     if update.limit_reached:
-        # Before the sender has stored the id this finds nothing; record_outcomes looks again.
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
                                (update.message_id,)).fetchall()
         requeue_for_limit(conn, [row[0] for row in refused], update.error_code)
