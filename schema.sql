@@ -223,3 +223,37 @@ BEGIN
         VALUES (new.broadcast_id, new.bucket, new.bucket_code, new.bucket_kind, 1)
         ON CONFLICT (broadcast_id, bucket, code, kind) DO UPDATE SET n = n + 1;
 END;
+
+-- migration: 0012_topics_and_languages
+-- What a citizen chose. all_topics = 1: everything, also topics added later (every subscriber
+-- before topics existed); otherwise the topics in subscriber_topics. language: the one their
+-- replies and broadcasts come in, NULL for the main language.
+ALTER TABLE subscribers ADD COLUMN all_topics INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE subscribers ADD COLUMN language TEXT;
+CREATE TABLE subscriber_topics (
+    subscriber_id INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    PRIMARY KEY (subscriber_id, topic)
+) WITHOUT ROWID;
+CREATE INDEX subscriber_topics_topic ON subscriber_topics (topic, subscriber_id);
+CREATE TRIGGER subscribers_topics_gone AFTER DELETE ON subscribers
+BEGIN
+    DELETE FROM subscriber_topics WHERE subscriber_id = old.id;
+END;
+-- Leaving a topic narrows what someone gets, as leaving the channel does: the sender looks
+-- again at who of its batch still gets the broadcast (see 0006).
+CREATE TRIGGER subscriber_topics_left AFTER DELETE ON subscriber_topics
+BEGIN
+    UPDATE subscriber_departures SET count = count + 1 WHERE id = 1;
+END;
+CREATE TRIGGER subscribers_narrowed AFTER UPDATE OF all_topics ON subscribers
+WHEN old.all_topics = 1 AND new.all_topics = 0
+BEGIN
+    UPDATE subscriber_departures SET count = count + 1 WHERE id = 1;
+END;
+-- Which topic a Start or Stop was for (NULL: the whole channel).
+ALTER TABLE consent_events ADD COLUMN topic TEXT;
+-- A broadcast's topics (JSON list of slugs; NULL: for subscribers of everything) and its
+-- texts in further languages (JSON {code: text}).
+ALTER TABLE broadcasts ADD COLUMN topics TEXT;
+ALTER TABLE broadcasts ADD COLUMN translations TEXT;

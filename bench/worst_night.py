@@ -165,7 +165,7 @@ def report(args, result):
     print(f"  time from POST to the last message    {last:.1f} s (ideal {ideal:.1f} s, "
           f"target {1.05 * ideal + 3:.1f} s)")
     print(f"  callbacks taken / lost                {taken} / {lost}  {json.dumps(callbacks)}")
-    print(f"  counts show every message read        "
+    print("  counts show every message read        "
           + (f"{settled:.1f} s after the last send" if settled is not None else
              f"never (read {result['counts']['read']} of {n})"))
     if lat:

@@ -75,7 +75,7 @@ def create_app(test_config=None):
     fernet = vault.parse_data_key(app.config["DATA_KEY"])
     lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)
     box = vault.Vault(fernet, lookup_key)
-    citizen_texts = texts.load_texts(app.config)
+    citizen_texts = texts.load_texts(app.config, app.config["TOPIC_LIST"])
     app.extensions["infokanal"] = Services(
         demo=mode.demo, fernet=fernet, vault=box, texts=citizen_texts,
         channel=Channel(vault=box, texts=citizen_texts, demo=mode.demo,

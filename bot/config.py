@@ -5,11 +5,13 @@ a public contract and never change.
 """
 
 import os
+import re
 from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
 from . import twilio_gateway
+from .texts import Topic, languages_of
 
 
 class ConfigError(Exception):
@@ -29,8 +31,9 @@ SETTINGS = {
     "SECRET_KEY": ("", str),
     "AUTHORITY_NAME": ("Ihrer Verwaltung", str),
     "CONTACT_INFO": ("die Telefonnummer oder Website Ihrer Verwaltung", str),
-    "LANGUAGE": ("de", str),
+    "LANGUAGE": ("", str),
     "LANGUAGES": ("", str),
+    "TOPICS": ("", str),
     "TEXTS_FILE": ("", str),
     "KEYWORDS_START": ("", str),
     "KEYWORDS_STOP": ("", str),
@@ -119,10 +122,50 @@ def load(instance_path, test_config=None):
         present = next(name for name in credentials if name not in missing)
         raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
                           "production, or neither for demo mode")
+    values["TOPIC_LIST"] = parse_topics(values["TOPICS"])
+    languages = [code.strip() for code in values["LANGUAGES"].split(",") if code.strip()]
+    for code in languages:
+        if not _LANGUAGE_CODE.match(code):
+            raise ConfigError(f"LANGUAGES holds {code!r}, which is not a language code "
+                              "(two or three lower-case letters, e.g. de, en, uk, tr, ar)")
+    values["MAIN_LANGUAGE"], values["LANGUAGE_LIST"] = languages_of(values)
+    # The approved template of each further language; the main one's is BROADCAST_CONTENT_SID.
+    values["CONTENT_SIDS"] = {}
+    for code in languages:
+        name = f"BROADCAST_CONTENT_SID_{code.upper()}"
+        raw = (test_config or {}).get(name) if test_config is not None else os.environ.get(name)
+        if raw and str(raw).strip():
+            values["CONTENT_SIDS"][code] = str(raw).strip()
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
     return values
+
+
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def parse_topics(value):
+    """``TOPICS`` (``slug=Name,slug=Name``) → [texts.Topic]; ConfigError with the reason."""
+    topics, slugs = [], set()
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        slug, equals, name = (x.strip() for x in part.partition("="))
+        if not equals or not name:
+            raise ConfigError(f"TOPICS entry {part!r} must look like slug=Name, e.g. "
+                              "baustellen=Baustellen und Sperrungen")
+        if not _SLUG.match(slug):
+            raise ConfigError(f"TOPICS slug {slug!r} may hold only a-z, 0-9 and '-' "
+                              "(at most 40, starting with a letter or digit)")
+        if slug in slugs:
+            raise ConfigError(f"TOPICS names the slug {slug!r} twice")
+        if len(name) > 60:
+            raise ConfigError(f"TOPICS name {name!r} is longer than 60 characters")
+        slugs.add(slug)
+        topics.append(Topic(slug, name))
+    return topics
 
 
 @dataclass(frozen=True)

@@ -1,128 +1,156 @@
-"""Everything a citizen reads, and the keywords they may type.
+"""Everything a citizen reads, and the keywords they may type, in every language the channel
+speaks.
 
-A leaf module: it imports nothing of ours. Operators override any text or keyword list with a
-JSON file (``TEXTS_FILE``) or the ``KEYWORDS_*`` variables; the defaults are plain, short German
-that fits a phone screen without scrolling.
+A leaf module (the built-in words are in ``wording``). Operators override any text or keyword
+list with a JSON file (``TEXTS_FILE``) or the ``KEYWORDS_*`` variables, and give whole other
+languages through the file. ``load_texts`` checks all of it at start: a file that cannot be
+meant stops the start with the reason.
 """
 
-import json
 import re
+import string
 import unicodedata
 from dataclasses import dataclass, field
 
-DEFAULT_KEYWORDS = {
-    "start": ["Start", "Anmelden"],
-    "stop": ["Stop", "Stopp", "Abmelden", "Unsubscribe"],
-    "help": ["Hilfe", "Help", "Info"],
-}
-# Added when English is in use (LANGUAGE=en, or LANGUAGES contains "en"): the English texts
-# tell citizens to send "Subscribe". With German as the main language, a citizen who uses one of
-# the English words is answered in English.
-ENGLISH_KEYWORDS = {"start": ["Subscribe"], "stop": [], "help": []}
-ENGLISH_WORDS = {"subscribe", "unsubscribe", "help"}
+from .texts_file import BUILT_IN, TextsFileError, read_texts_file, texts_for
+from .wording import DEFAULT_KEYWORDS, KEYWORDS, LANGUAGE_NAMES, TEXTS
 
-DEFAULT_TEXTS = {
-    "de": {
-        "welcome": (
-            "Willkommen beim Infokanal von {authority}! Sie bekommen ab jetzt wichtige "
-            "Meldungen: Warnungen, Sperrungen, Termine. Ihre Nummer bleibt anonym. "
-            "Abmelden: schreiben Sie \"Stop\"."
-        ),
-        "already_subscribed": (
-            "Sie sind schon angemeldet. Abmelden: schreiben Sie \"Stop\"."
-        ),
-        "goodbye": (
-            "Sie sind abgemeldet und bekommen keine Meldungen mehr. "
-            "Wieder anmelden: schreiben Sie \"Start\"."
-        ),
-        "not_subscribed": (
-            "Sie sind nicht angemeldet. Anmelden: schreiben Sie \"Start\"."
-        ),
-        "help": (
-            "Infokanal von {authority}: Meldungen in eine Richtung, keine Antworten auf "
-            "Anfragen. \"Start\" = anmelden, \"Stop\" = abmelden. {contact_line}"
-        ),
-        "notice": (
-            "Dieser Kanal beantwortet keine persönlichen Anfragen. {contact_line}"
-        ),
-        "notice_join": " Für Meldungen schreiben Sie \"Start\".",
-        "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
-    },
-    "en": {
-        "welcome": (
-            "Welcome to the {authority} info channel! You will now receive important "
-            "announcements. Your number stays anonymous. To leave, send \"Stop\"."
-        ),
-        "already_subscribed": "You are already subscribed. To leave, send \"Stop\".",
-        "goodbye": (
-            "You are unsubscribed and will get no more messages. "
-            "To join again, send \"Subscribe\"."
-        ),
-        "not_subscribed": "You are not subscribed. To join, send \"Subscribe\".",
-        "help": (
-            "{authority} info channel: one-way announcements, no replies to requests. "
-            "\"Subscribe\" to join, \"Stop\" to leave. {contact_line}"
-        ),
-        "notice": "This channel does not answer personal requests. {contact_line}",
-        "notice_join": " To get announcements, send \"Subscribe\".",
-        "contact_line": "For your request, please use: {contact}.",
-    },
-}
+# Kept under its old name: the operator documentation and the tests speak of it.
+DEFAULT_TEXTS = TEXTS
 
 _TRAILING = re.compile(r"[\s.!?,;:)\-–—…]+$")
+_LEADING = re.compile(r"^[\s.!?,;:(\-–—…]+")
 _INVISIBLE = {"Cf"}  # format characters: RTL marks, zero-width joiners
-
-
-class TextsFileError(Exception):
-    """The operator's texts file cannot be used."""
+# Placeholders filled at start; the others a text may hold are filled when it is sent.
+_AT_START = {"authority", "contact", "contact_line"}
+_WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug"}
+ACTIONS = ("start", "stop", "help", "topics")
 
 
 def normalize(body):
     """Fold a message for keyword matching: case, spaces, trailing punctuation, RTL marks."""
     cleaned = "".join(c for c in body if unicodedata.category(c) not in _INVISIBLE)
-    cleaned = unicodedata.normalize("NFKC", cleaned).strip()
+    cleaned = " ".join(unicodedata.normalize("NFKC", cleaned).split())
     return _TRAILING.sub("", cleaned).casefold()
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a citizen's message asks for. ``action`` is None for anything else; ``language``
+    is the keyword's language when the keyword says one; ``topic`` a Topic when the message
+    named one, ``rest`` the words after the keyword when they named none."""
+
+    action: str = None
+    language: str = None
+    topic: Topic = None
+    rest: str = ""
 
 
 @dataclass
 class Texts:
-    """Keywords and replies for one deployment, with the operator's placeholders filled in."""
+    main: str
+    languages: list                      # codes, the main one first
+    messages: dict                       # {code: {key: text}}
+    keywords: dict                       # {folded word: (action, owning code or None)}
+    names: dict                          # {folded language name: code}
+    topics: list = field(default_factory=list)
+    topic_words: dict = field(default_factory=dict)  # {folded slug or name: Topic}
+    first_words: dict = field(default_factory=dict)  # {code: {action: word texts quote}}
+    language_names: dict = field(default_factory=dict)  # {code: its name, as it calls itself}
 
-    keywords: dict
-    messages: dict
-    english_keywords: set = field(default_factory=set)
-    english_messages: dict = field(default_factory=dict)
+    @property
+    def english_messages(self):
+        """English texts where English is spoken beside another main language."""
+        return self.messages["en"] if "en" in self.messages and self.main != "en" else {}
 
-    def classify(self, body):
-        """Return (action, language) for an inbound body; action is None for anything else."""
+    def language_of(self, language):
+        """A language code from what callers have: None or "default" mean the main one."""
+        if language in (None, "default") or language not in self.messages:
+            return self.main
+        return language
+
+    def parse(self, body):
         word = normalize(body or "")
         if not word:
-            return None, "default"
-        for action, words in self.keywords.items():
-            if word in words:
-                lang = "en" if word in self.english_keywords else "default"
-                return action, lang
-        return None, "default"
+            return Command()
+        if word in self.keywords:
+            action, language = self.keywords[word]
+            if action == "topics" and not self.topics:
+                return Command()
+            return Command(action, language)
+        if word in self.names:
+            return Command("language", self.names[word])
+        if not self.topics:
+            return Command()
+        for keyword, (action, language) in self._longest_first:
+            if action not in ("start", "stop") or not word.startswith(keyword):
+                continue
+            rest = word[len(keyword):]
+            if rest[:1].isalnum():
+                continue  # "Stopschild" is no Stop
+            rest = _LEADING.sub("", rest)
+            return Command(action, language, self.topic_words.get(rest), rest)
+        return Command()
 
-    def get(self, key, language="default"):
-        if language == "en" and self.english_messages:
-            return self.english_messages[key]
-        return self.messages[key]
+    @property
+    def _longest_first(self):
+        return sorted(self.keywords.items(), key=lambda item: -len(item[0]))
+
+    def classify(self, body):
+        """(action, language) of a plain keyword: language is "default" for the main one."""
+        command = self.parse(body)
+        if command.action in (None, "language") or command.rest:
+            return None, "default"
+        language = command.language
+        return command.action, "default" if language in (None, self.main) else language
+
+    def get(self, key, language="default", **fields):
+        """A text in a language, its send-time placeholders filled from ``fields``."""
+        return self.messages[self.language_of(language)][key].format(**fields)
+
+    def keyword(self, action, language="default"):
+        """The word a text in this language tells citizens to send for ``action``."""
+        return self.first_words[self.language_of(language)][action]
+
+
+_HELD = re.compile("\x00([a-z_]+)\x00")
+
+
+class _KeepWhenSent(dict):
+    """Fills the start-time placeholders and holds the send-time ones for ``Texts.get``."""
+
+    def __missing__(self, key):
+        if key in _WHEN_SENT:
+            return f"\x00{key}\x00"
+        raise KeyError(key)
+
+
+def _template(text, values):
+    """The text with the start-time placeholders filled, ready for ``str.format`` at send
+    time: literal braces stay escaped, the send-time placeholders come back as they were."""
+    filled = string.Formatter().vformat(text, (), values).strip()
+    return _HELD.sub(r"{\1}", filled.replace("{", "{{").replace("}", "}}"))
 
 
 def _fill(messages, authority, contact):
     out = {}
     try:
         contact_line = messages["contact_line"].format(contact=contact) if contact else ""
+        values = _KeepWhenSent(authority=authority, contact=contact, contact_line=contact_line)
         for key, text in messages.items():
-            out[key] = text.format(authority=authority, contact=contact,
-                                   contact_line=contact_line).strip()
+            out[key] = _template(text, values)
     except (KeyError, IndexError, ValueError) as exc:
         # An operator's typo in a placeholder must stop the start with a clear message.
         raise TextsFileError(
             f"a text has a placeholder other than {{authority}}, {{contact}} or "
-            f"{{contact_line}}, or a stray brace ({exc!r}); write literal braces as {{{{ }}}}"
-        ) from None
+            f"{{contact_line}} (or, in topic texts, {sorted(_WHEN_SENT)}), or a stray brace "
+            f"({exc!r}); write literal braces as {{{{ }}}}") from None
     out["notice_join"] = " " + out["notice_join"]
     return out
 
@@ -131,103 +159,97 @@ def _split_words(value):
     return [w.strip() for w in value.split(",") if w.strip()]
 
 
-def _read_texts_file(path):
-    """The operator's TEXTS_FILE → (texts of the main language, {language: texts}, keywords).
+def languages_of(config):
+    """(main, every code in order): LANGUAGE is the main one when set, else the first of
+    LANGUAGES, else German."""
+    listed = _split_words(config.get("LANGUAGES") or "")
+    main = (config.get("LANGUAGE") or (listed[0] if listed else "de")).strip()
+    return main, [main] + [code for code in dict.fromkeys(listed) if code != main]
 
-    Flat entries ({"welcome": …}) are the main language's, as they always were; an entry named
-    after a language ({"en": {"welcome": …}}) replaces texts of that language only.
+
+def load_texts(config, topics=()):
+    """Build the deployment's Texts from configuration (see README, "Texts and keywords").
+
+    ``topics``: the configured Topics (``config.topics``); their slugs and names work as
+    words after Start and Stop.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise TextsFileError(f"TEXTS_FILE {path} cannot be read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TextsFileError(f"TEXTS_FILE {path} must hold a JSON object")
-    text_keys = set(DEFAULT_TEXTS["de"])
-    unknown = set(data) - text_keys - {"keywords"} - set(DEFAULT_TEXTS)
-    if unknown:
-        raise TextsFileError(f"TEXTS_FILE has unknown entries: {sorted(unknown)} (texts: "
-                             f"{sorted(text_keys)}; languages: {sorted(DEFAULT_TEXTS)})")
-    flat = {k: v for k, v in data.items() if k in text_keys}
-    per_language = {}
-    for language in DEFAULT_TEXTS:
-        if language not in data:
-            continue
-        block = data[language]
-        if not isinstance(block, dict):
-            raise TextsFileError(f"TEXTS_FILE entry {language!r} must be an object of texts")
-        unknown = set(block) - text_keys
-        if unknown:
-            raise TextsFileError(
-                f"TEXTS_FILE entry {language!r} has unknown texts: {sorted(unknown)}")
-        per_language[language] = block
-    for where, texts in [("", flat)] + [(f"{lang}.", b) for lang, b in per_language.items()]:
-        for key, value in texts.items():
-            if not isinstance(value, str):
-                raise TextsFileError(f"TEXTS_FILE text {where}{key} must be a string")
-    keywords = data.get("keywords", {})
-    if not isinstance(keywords, dict) or not all(
-            isinstance(words, list) and all(isinstance(w, str) for w in words)
-            for words in keywords.values()):
-        raise TextsFileError('TEXTS_FILE "keywords" must map start/stop/help to lists of words')
-    return flat, per_language, keywords
-
-
-def _texts_for(language, main_language, flat, per_language):
-    texts = dict(DEFAULT_TEXTS[language])
-    block = per_language.get(language, {})
-    texts.update(block)
-    if language == main_language:
-        twice = sorted(set(flat) & set(block))
-        if twice:
-            # Which one was meant is a guess; say so instead of picking one silently.
-            raise TextsFileError(f"TEXTS_FILE gives {twice} both at the top level and under "
-                                 f"{language!r}; keep one")
-        texts.update(flat)
-    return texts
-
-
-def load_texts(config):
-    """Build the deployment's Texts from configuration (see README, "Texts and keywords")."""
-    language = config.get("LANGUAGE", "de")
-    if language not in DEFAULT_TEXTS:
-        raise TextsFileError(f"LANGUAGE must be one of {sorted(DEFAULT_TEXTS)}, not {language!r}")
-    languages = _split_words(config.get("LANGUAGES") or language)
-    flat, per_language, keyword_overrides = {}, {}, {}
+    main, languages = languages_of(config)
+    flat, per_language, main_overrides = {}, {}, {}
     path = config.get("TEXTS_FILE")
     if path:
-        flat, per_language, keyword_overrides = _read_texts_file(path)
-
-    keywords = {k: list(v) for k, v in DEFAULT_KEYWORDS.items()}
-    keywords.update({k: list(v) for k, v in keyword_overrides.items() if k in keywords})
-    for action in keywords:
-        env_value = config.get(f"KEYWORDS_{action.upper()}")
-        if env_value:
-            keywords[action] = _split_words(env_value)
-    english = set()
-    if "en" in languages or language == "en":
-        for action, words in ENGLISH_KEYWORDS.items():
-            keywords[action] = keywords[action] + words
-        if language != "en":
-            english = set(ENGLISH_WORDS)
-
-    seen = {}
-    folded = {}
-    for action, words in keywords.items():
-        folded[action] = set()
-        for word in words:
-            key = normalize(word)
-            if key in seen and seen[key] != action:
-                raise TextsFileError(f"keyword {word!r} is used for both {seen[key]} and {action}")
-            seen[key] = action
-            folded[action].add(key)
+        flat, per_language, main_overrides = read_texts_file(path, languages, topics)
+    for language in languages:
+        if language not in BUILT_IN and language not in per_language:
+            raise TextsFileError(
+                f"language {language!r} is not built in ({', '.join(BUILT_IN)}): give all its "
+                f"texts, its keywords and its language_name in TEXTS_FILE under {language!r}")
 
     authority = config.get("AUTHORITY_NAME", "")
     contact = config.get("CONTACT_INFO", "")
-    messages = _fill(_texts_for(language, language, flat, per_language), authority, contact)
-    english_messages = {}
-    if english:
-        english_messages = _fill(_texts_for("en", language, flat, per_language), authority,
-                                 contact)
-    return Texts(folded, messages, english, english_messages)
+    messages = {code: _fill(texts_for(code, main, flat, per_language, topics), authority,
+                            contact) for code in languages}
+    own = {code: dict(KEYWORDS.get(code, {}), **per_language.get(code, {}).get("keywords", {}))
+           for code in languages}
+    # The main language's start/stop/help words are the channel's keywords as they always
+    # were, replaced as a whole by the operator's (texts file, then environment).
+    main_words = {action: list(words) for action, words in DEFAULT_KEYWORDS.items()}
+    if main in KEYWORDS and main != "de":
+        for action, words in KEYWORDS[main].items():
+            main_words[action] = main_words.get(action, []) + list(words)
+    main_words.update({k: list(v) for k, v in main_overrides.items()})
+    for action in ("start", "stop", "help"):
+        env_value = config.get(f"KEYWORDS_{action.upper()}")
+        if env_value:
+            main_words[action] = _split_words(env_value)
+    main_words.setdefault("topics", list(own[main].get("topics", [])))
+
+    keywords, owners = {}, {}
+    for code in languages:
+        for action, words in own[code].items():
+            for word in words:
+                owners.setdefault(normalize(word), set()).add(code)
+    words_by_language = [(main, main_words)] + [(code, own[code]) for code in languages[1:]]
+    for code, actions in words_by_language:
+        for action, words in actions.items():
+            for word in words:
+                key = normalize(word)
+                if not key:
+                    continue
+                if key in keywords and keywords[key][0] != action:
+                    raise TextsFileError(
+                        f"keyword {word!r} is used for both {keywords[key][0]} and {action}")
+                owner = owners.get(key, set())
+                language = main if main in owner or not owner else sorted(
+                    owner, key=languages.index)[0]
+                keywords.setdefault(key, (action, language if code == main else code))
+
+    names, display = {}, {}
+    for code in languages:
+        name = per_language.get(code, {}).get("language_name") or LANGUAGE_NAMES.get(code)
+        if not name:
+            raise TextsFileError(f"language {code!r} needs a language_name in TEXTS_FILE")
+        display[code] = name
+        if len(languages) == 1:
+            continue  # a language's name switches to it only where there is a choice
+        key = normalize(name)
+        if key in keywords:
+            raise TextsFileError(f"the language name {name!r} is also a keyword")
+        names[key] = code
+
+    topic_words = {}
+    for topic in topics:
+        for spelling in (topic.slug, topic.name):
+            key = normalize(spelling)
+            if key in keywords or key in names:
+                raise TextsFileError(f"topic {spelling!r} is also a keyword or language name")
+            if topic_words.get(key, topic) != topic:
+                raise TextsFileError(f"{spelling!r} names two topics")
+            topic_words[key] = topic
+
+    first = {}
+    for code in languages:
+        words = main_words if code == main else own[code]
+        first[code] = {action: (words.get(action) or main_words.get(action) or [""])[0]
+                       for action in ACTIONS}
+    return Texts(main, languages, messages, keywords, names, list(topics), topic_words, first,
+                 display)

@@ -88,6 +88,7 @@ class OutgoingMessage:
     media_url: str = None
     broadcast_id: int = None
     to_hash: str = None
+    language: str = None  # the recipient's, None for the main one
 
 
 @dataclass
@@ -286,15 +287,17 @@ class TwilioTransport:
     """Sends through Twilio's REST API with the real client, asynchronously.
 
     ``content_sid`` set: the approved template, text as variable 1 (business-initiated messages
-    outside the 24-hour window need it). Otherwise a free-form body.
+    outside the 24-hour window need it); ``content_sids`` the templates of further languages
+    ({code: sid}), the main one's for a language without its own. Otherwise a free-form body.
     """
 
     def __init__(self, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
                  status_callback=None, content_sid=None, max_connections=256,
-                 timeout_seconds=15):
+                 timeout_seconds=15, content_sids=None):
         self.from_address = from_address
         self.status_callback = status_callback
         self.content_sid = content_sid
+        self.content_sids = content_sids or {}
         # A timeout so that a hung request counts as "unknown" and is retried.
         self._http = _HttpClient(account_sid, auth_token, timeout_seconds)
         # The stock session holds 100 connections; at 1,000/s and 150 ms per answer we need
@@ -311,7 +314,7 @@ class TwilioTransport:
         if self.status_callback:
             kwargs["status_callback"] = self.status_callback
         if self.content_sid:
-            kwargs["content_sid"] = self.content_sid
+            kwargs["content_sid"] = self.content_sids.get(message.language) or self.content_sid
             kwargs["content_variables"] = json.dumps({"1": message.body})
         else:
             kwargs["body"] = message.body

@@ -171,7 +171,7 @@ def scalar(app, sql, *params):
 
 def broadcast(app, text="Probealarm"):
     """A broadcast queued straight through storage, as the API would."""
-    from bot.store import broadcasts, deliveries, statuses
+    from bot.store import broadcasts
     from bot.store.db import write
 
     with write(database(app)) as conn:

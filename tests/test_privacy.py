@@ -3,8 +3,7 @@
 
 import pytest
 
-from bot.store import broadcasts, deliveries, privacy
-from bot.store.db import write
+from bot.store import broadcasts, privacy
 from tests.conftest import broadcast, database, scalar
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.store import broadcasts, deliveries, retention, statuses
+from bot.store import broadcasts, retention
 from bot.store.db import now_iso, write
 from tests.conftest import broadcast, database, scalar
 

@@ -3,7 +3,7 @@ and the broadcast's counts stay exactly as they were."""
 
 from datetime import datetime, timedelta, timezone
 
-from bot.store import broadcasts, deliveries, privacy, retention, statuses
+from bot.store import broadcasts, privacy, retention
 from tests.conftest import ACCOUNT_SID, broadcast, database, rows
 
 

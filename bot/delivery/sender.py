@@ -123,7 +123,9 @@ class Sender:
             departures = deliveries.departures(self.conn)
             if departures != self.departures:
                 self.departures = departures
-                self.recipients = deliveries.recipients(self.conn, list(self.recipients))
+                content = self._content(self.conn, item.broadcast_id)
+                self.recipients = deliveries.recipients(
+                    self.conn, list(self.recipients), content.urgent, content.topics)
         if item.subscriber_id in self.recipients:
             return True
         self.outcomes.skipped.append((v.SKIP_UNSUBSCRIBED, item.delivery_id))
@@ -169,7 +171,10 @@ class Sender:
                     break
             # In the same transaction, so that a Stop committed after it moves the count.
             self.departures = deliveries.departures(conn)
-            self.recipients = deliveries.recipients(conn, [c.subscriber_id for c in claimed])
+            if claimed:
+                content = self._content(conn, claimed[0].broadcast_id)
+                self.recipients = deliveries.recipients(
+                    conn, [c.subscriber_id for c in claimed], content.urgent, content.topics)
         for broadcast_id, reason in limit_paused:
             log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
                         "broadcast %d paused for %d minutes; the refused messages go out again "
@@ -202,13 +207,16 @@ class Sender:
 
     # -- one message ------------------------------------------------------------------------
 
-    async def _send_one(self, item, row):
-        content = self.contents.get(item.broadcast_id)
+    def _content(self, conn, broadcast_id):
+        content = self.contents.get(broadcast_id)
         if content is None:
             # A broadcast's text never changes once written; read it once.
-            content = self.contents[item.broadcast_id] = deliveries.broadcast_content(
-                self.conn, item.broadcast_id)
-        text, media_url = content
+            content = self.contents[broadcast_id] = deliveries.broadcast_content(
+                conn, broadcast_id)
+        return content
+
+    async def _send_one(self, item, row):
+        content = self._content(self.conn, item.broadcast_id)
         try:
             to = self.vault.decrypt(row[0])
         except DataKeyError:
@@ -217,8 +225,9 @@ class Sender:
                       "during a rotation), then resume it.", item.broadcast_id)
             self._pause(item, v.PAUSE_DATA_KEY, None)
             return
-        message = gateway.OutgoingMessage(to=to, body=text, media_url=media_url,
-                                          broadcast_id=item.broadcast_id, to_hash=row[1])
+        message = gateway.OutgoingMessage(
+            to=to, body=content.text_in(row[2]), media_url=content.media_url,
+            broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2])
         try:
             message_id = await self.transport.send(message)
         except gateway.SendError as error:

@@ -66,7 +66,8 @@ def build(config, vault, demo):
             config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
             status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
             max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
-            timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
+            timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
+            content_sids=config.get("CONTENT_SIDS") or {})
     return Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],

@@ -29,25 +29,16 @@ def text_limit(template):
     return TEMPLATE_TEXT_LIMIT if template else FREEFORM_TEXT_LIMIT
 
 
-def validate(data, template, tz_name="Europe/Berlin"):
+def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     """Check a broadcast request (API JSON or console form) → keyword arguments for create().
 
     Times without a zone are read as local time of ``tz_name``: a press officer in Germany who
-    types 18:00 means 18:00 in Germany.
+    types 18:00 means 18:00 in Germany. ``topics``: the configured slugs; ``languages``: the
+    further languages a translation may be in (the main one's text is ``text``).
     """
     if not isinstance(data, dict):
         raise InvalidBroadcast("expected a JSON object with a \"text\" field")
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidBroadcast("text is missing or empty")
-    text = text.strip()
-    if "\x00" in text:
-        raise InvalidBroadcast("text contains a NUL character")
-    limit = text_limit(template)
-    if len(text) > limit:
-        mode = "template variable" if template else "free-form message"
-        raise InvalidBroadcast(
-            f"text is {len(text)} characters; a {mode} holds at most {limit}")
+    text = _text(data.get("text"), "text", template)
     # Only absent or null means "no image": 0, false or "" are mistakes worth a 400, not a
     # silent text-only broadcast.
     media_url = data.get("media_url")
@@ -73,7 +64,53 @@ def validate(data, template, tz_name="Europe/Berlin"):
     if expires_at is not None and expires_at <= max(now, send_at or now):
         raise InvalidBroadcast("expires_at must be in the future and after send_at")
     return {"text": text, "media_url": media_url, "send_at": send_at,
-            "expires_at": expires_at, "urgent": urgent}
+            "expires_at": expires_at, "urgent": urgent,
+            "topics": _topics(data.get("topics"), topics),
+            "translations": _translations(data.get("translations"), languages, template)}
+
+
+def _text(value, name, template):
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidBroadcast(f"{name} is missing or empty")
+    value = value.strip()
+    if "\x00" in value:
+        raise InvalidBroadcast(f"{name} contains a NUL character")
+    limit = text_limit(template)
+    if len(value) > limit:
+        mode = "template variable" if template else "free-form message"
+        raise InvalidBroadcast(
+            f"{name} is {len(value)} characters; a {mode} holds at most {limit}")
+    return value
+
+
+def _topics(value, configured):
+    """The slugs a broadcast is for, each one configured; [] for the subscribers of
+    everything."""
+    if value in (None, []):
+        return []
+    if not isinstance(value, list) or not all(isinstance(slug, str) for slug in value):
+        raise InvalidBroadcast("topics must be a list of topic slugs")
+    for slug in value:
+        if slug not in configured:
+            known = ", ".join(configured) if configured else "none are configured (TOPICS)"
+            raise InvalidBroadcast(f"unknown topic {slug!r} (topics: {known})")
+    return list(dict.fromkeys(value))
+
+
+def _translations(value, languages, template):
+    """{language: text} in further languages the channel speaks, each within the limit."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidBroadcast("translations must be an object of language code: text")
+    out = {}
+    for code, text in value.items():
+        if code not in languages:
+            spoken = ", ".join(languages) if languages else "none besides the main one"
+            raise InvalidBroadcast(f"translation into {code!r}: the channel does not speak it "
+                                   f"(further languages: {spoken}; LANGUAGES)")
+        out[code] = _text(text, f"translations.{code}", template)
+    return out
 
 
 def _parse_time(value, name, tz_name):
@@ -94,18 +131,28 @@ def _parse_time(value, name, tz_name):
     return to_iso(moment.astimezone(timezone.utc))
 
 
+def check(data, settings):
+    """``validate`` with what the configuration allows (template mode, time zone, topics,
+    languages)."""
+    return validate(data, template_mode(settings), settings["TIMEZONE"],
+                    topics=[t.slug for t in settings["TOPIC_LIST"]],
+                    languages=settings["LANGUAGE_LIST"][1:])
+
+
 def submit(database, data, settings, created_by):
     """Validate and store a broadcast; returns the answer dict. Raises InvalidBroadcast.
 
-    ``settings``: the configuration (template mode, time zone, messaging tier).
+    ``settings``: the configuration (template mode, time zone, topics, languages, messaging
+    tier).
     """
-    fields = validate(data, template_mode(settings), settings["TIMEZONE"])
+    fields = check(data, settings)
     with write(database, durable=True) as conn:
         broadcast_id, status, recipients = broadcasts.create(conn, created_by=created_by,
                                                              **fields)
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
-              "expires_at": fields["expires_at"], "warnings": []}
+              "expires_at": fields["expires_at"], "topics": fields["topics"],
+              "translations": fields["translations"], "warnings": []}
     tier = settings["MESSAGING_LIMIT_24H"]
     if tier and recipients > tier:
         answer["warnings"].append(

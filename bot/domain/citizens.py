@@ -1,4 +1,5 @@
-"""One citizen message, handled once: keyword, deduplication, subscription, reply.
+"""One citizen message, handled once: keyword, deduplication, subscription, topics, language,
+reply.
 
 The webhook and demo mode's citizen simulator both come through ``handle``, so the simulator
 shows exactly what a citizen on WhatsApp would get.
@@ -22,37 +23,138 @@ class Channel:
 
 def handle(database, channel, e164, body, message_id):
     """The reply text for a citizen's message, or None (a replay, or nothing to say)."""
-    action, language = channel.texts.classify(body)
+    command = channel.texts.parse(body)
     phone_hash = channel.vault.hash(e164)
-    keyword = (body or "").strip()[:40] if action else None
+    keyword = (body or "").strip()[:40] if command.action else None
     # Encrypt before taking the write lock: every other webhook waits while it is held.
-    phone_enc = channel.vault.encrypt(e164) if action == "start" else None
+    phone_enc = channel.vault.encrypt(e164) if command.action == "start" else None
 
     with write(database) as conn:
         if not inbound.record_inbound(conn, message_id):
             return None
-        reply = _reply(conn, channel, action, language, phone_hash, keyword, message_id,
-                       phone_enc)
+        reply = _Reply(conn, channel, command, phone_hash, keyword, message_id).text(phone_enc)
         if reply and channel.demo:
             outbox.add(conn, e164, phone_hash, reply, "reply")
     return reply
 
 
-def _reply(conn, channel, action, language, phone_hash, keyword, message_id, phone_enc):
-    texts = channel.texts
-    if action == "start":
-        result = subscribers.subscribe(conn, phone_hash, phone_enc, keyword, message_id)
-        return texts.get("welcome" if result == subscribers.NEW else "already_subscribed",
-                         language)
-    if action == "stop":
-        result = subscribers.unsubscribe(conn, phone_hash, keyword, message_id)
-        return texts.get("goodbye" if result == subscribers.REMOVED else "not_subscribed",
-                         language)
-    if action == "help":
-        return texts.get("help", language)
-    if not inbound.claim_notice(conn, phone_hash, channel.notice_window_seconds):
-        return None
-    notice = texts.get("notice", language)
-    if not subscribers.is_subscribed(conn, phone_hash):
-        notice += texts.get("notice_join", language)
-    return notice
+class _Reply:
+    """Carries out one command and words the answer in the citizen's language."""
+
+    def __init__(self, conn, channel, command, phone_hash, keyword, message_id):
+        self.conn = conn
+        self.channel = channel
+        self.texts = channel.texts
+        self.command = command
+        self.phone_hash = phone_hash
+        self.keyword = keyword
+        self.message_id = message_id
+        self.subscriber = subscribers.find(conn, phone_hash)
+        # The citizen's own language; for someone the channel does not know, the keyword's.
+        own = self.subscriber.language if self.subscriber else None
+        self.language = self.texts.language_of(own or command.language)
+
+    def say(self, key, **fields):
+        texts, language = self.texts, self.language
+        words = {action: texts.keyword(action, language) for action in ("start", "stop")}
+        words["topics"] = texts.keyword("topics", language)
+        return texts.get(key, language, **words, **fields)
+
+    def text(self, phone_enc):
+        action = self.command.action
+        if action == "start":
+            return self._start(phone_enc)
+        if action == "stop":
+            return self._stop()
+        if action == "help":
+            return self.say("help")
+        if action == "topics":
+            return self._topics()
+        if action == "language":
+            return self._language()
+        return self._notice()
+
+    # -- the commands ---------------------------------------------------------------------
+
+    def _start(self, phone_enc):
+        topic, sub = self.command.topic, self.subscriber
+        if topic is None and self.command.rest:
+            return self.say("topic_unknown", list=self._topic_list())  # changes nothing
+        if sub is None:
+            own = self.command.language
+            subscribers.subscribe(self.conn, self.phone_hash, phone_enc, self.keyword,
+                                  self.message_id,
+                                  language=None if own in (None, self.texts.main) else own,
+                                  topic=topic.slug if topic else None)
+            return self.say("welcome_topic", topic=topic.name) if topic else self.say("welcome")
+        if topic is None:
+            if sub.all_topics:
+                return self.say("already_subscribed")
+            subscribers.widen(self.conn, sub, self.phone_hash, self.keyword, self.message_id)
+            return self.say("now_everything")
+        if sub.all_topics:
+            return self.say("topic_already_all", topic=topic.name)
+        if topic.slug in sub.topics:
+            return self.say("topic_already", topic=topic.name)
+        subscribers.widen(self.conn, sub, self.phone_hash, self.keyword, self.message_id,
+                          topic.slug)
+        return self.say("topic_added", topic=topic.name,
+                        mine=self._names(sub.topics | {topic.slug}))
+
+    def _stop(self):
+        topic, sub = self.command.topic, self.subscriber
+        if sub is None:
+            return self.say("not_subscribed")
+        if topic is not None:
+            if not sub.all_topics and topic.slug not in sub.topics:
+                return self.say("topic_not_mine", topic=topic.name, mine=self._mine())
+            left = subscribers.leave_topic(self.conn, sub, self.phone_hash, topic.slug,
+                                           [t.slug for t in self.texts.topics], self.keyword,
+                                           self.message_id)
+            if left != subscribers.REMOVED:
+                return self.say("topic_removed", topic=topic.name, mine=self._names(left))
+            return self._goodbye()
+        # "Stop" with anything after it that is no topic leaves the channel too: an opt-out
+        # must never be missed.
+        subscribers.unsubscribe(self.conn, self.phone_hash, self.keyword, self.message_id)
+        return self._goodbye()
+
+    def _goodbye(self):
+        return self.say("goodbye_topics" if self.texts.topics else "goodbye")
+
+    def _topics(self):
+        if self.subscriber is None:
+            return self.say("topics_list_stranger", list=self._topic_list())
+        return self.say("topics_list", list=self._topic_list(), mine=self._mine())
+
+    def _language(self):
+        chosen = self.command.language
+        self.language = chosen
+        if self.subscriber is None:
+            return self.say("not_subscribed")  # in the chosen language: how to join in it
+        subscribers.set_language(self.conn, self.subscriber.id,
+                                 None if chosen == self.texts.main else chosen)
+        return self.say("language_set")
+
+    def _notice(self):
+        if not inbound.claim_notice(self.conn, self.phone_hash,
+                                    self.channel.notice_window_seconds):
+            return None
+        notice = self.say("notice")
+        if self.subscriber is None:
+            notice += self.say("notice_join")
+        return notice
+
+    # -- words ------------------------------------------------------------------------------
+
+    def _topic_list(self):
+        start = self.texts.keyword("start", self.language)
+        return ", ".join(self.texts.get("topic_keyword", self.language, name=t.name,
+                                        slug=t.slug, start=start) for t in self.texts.topics)
+
+    def _mine(self):
+        return self.say("everything") if self.subscriber.all_topics else self._names(
+            self.subscriber.topics)
+
+    def _names(self, slugs):
+        return ", ".join(t.name for t in self.texts.topics if t.slug in slugs)

@@ -1,12 +1,52 @@
-"""How many people follow the channel, and how that changed day by day: counts only.
-
-Read from ``consent_events``; nothing here returns a hash or a number of a person.
+"""Who follows the channel: who a broadcast reaches, how many get which topic and language,
+and how that changed day by day. Counts only; nothing here returns a hash or a number of a
+person.
 """
 
+import json
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from .db import to_iso
+
+
+def reached_by(urgent, topics, alias="subscribers"):
+    """(SQL condition on the subscribers table, parameters) for who gets a broadcast.
+
+    Urgent: every subscriber, whatever they chose (a warning is for everyone). With topics:
+    the subscribers of any of them, and those of everything. Without: those of everything.
+    """
+    if urgent:
+        return "1", ()
+    if topics:
+        return (f"({alias}.all_topics = 1 OR {alias}.id IN (SELECT subscriber_id FROM "
+                "subscriber_topics WHERE topic IN (SELECT value FROM json_each(?))))",
+                (json.dumps(list(topics)),))
+    return f"{alias}.all_topics = 1", ()
+
+
+def count(conn, urgent=False, topics=()):
+    condition, params = reached_by(urgent, topics)
+    return conn.execute(f"SELECT count(*) FROM subscribers WHERE {condition}",
+                        params).fetchone()[0]
+
+
+def by_language(conn, main, urgent=True, topics=()):
+    """{language code: subscribers who read it}; of those a broadcast reaches when it is given
+    (``urgent`` False and its ``topics``), else of everyone."""
+    condition, params = reached_by(urgent, topics)
+    return dict(conn.execute(
+        f"SELECT coalesce(language, ?), count(*) FROM subscribers WHERE {condition} "
+        "GROUP BY 1 ORDER BY 2 DESC", (main, *params)).fetchall())
+
+
+def by_topic(conn, slugs):
+    """{slug: subscribers who get that topic} (subscribers of everything count for each)."""
+    everything = conn.execute("SELECT count(*) FROM subscribers WHERE all_topics = 1"
+                              ).fetchone()[0]
+    chosen = dict(conn.execute(
+        "SELECT topic, count(*) FROM subscriber_topics GROUP BY topic").fetchall())
+    return {slug: everything + chosen.get(slug, 0) for slug in slugs}
 
 
 def daily(conn, days, tz_name, today=None):

@@ -8,6 +8,9 @@ broadcast may say is the domain's (``domain.announcements``); nothing here knows
 Twilio.
 """
 
+import json
+
+from . import audience
 from .db import now_iso
 
 ACTIVE = ("queued", "sending")
@@ -27,8 +30,9 @@ class BroadcastClosed(Exception):
 
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
-           created_by=None):
-    """Write a broadcast; unless scheduled, also one delivery per active subscriber.
+           created_by=None, topics=(), translations=None):
+    """Write a broadcast; unless scheduled, also one delivery per subscriber it reaches
+    (``audience.reached_by``).
 
     Returns (id, status, recipients). The caller holds the write transaction, so the broadcast
     and all its deliveries become durable together.
@@ -38,11 +42,14 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
     status = "scheduled" if scheduled else "queued"
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
-        "expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by),
+        "expires_at, created_by, topics, translations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
+        (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by,
+         json.dumps(list(topics)) if topics else None,
+         json.dumps(translations, ensure_ascii=False) if translations else None),
     ).fetchone()[0]
     if scheduled:
-        recipients = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
+        recipients = audience.count(conn, urgent, topics)
     else:
         recipients = materialize(conn, broadcast_id)
     conn.execute("UPDATE broadcasts SET recipients = ? WHERE id = ?", (recipients, broadcast_id))
@@ -50,10 +57,15 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
 
 
 def materialize(conn, broadcast_id):
-    """One delivery per active subscriber, in one ``INSERT … SELECT``; returns how many."""
+    """One delivery per subscriber the broadcast reaches, in one ``INSERT … SELECT``; returns
+    how many."""
+    urgent, topics = conn.execute("SELECT urgent, topics FROM broadcasts WHERE id = ?",
+                                  (broadcast_id,)).fetchone()
+    condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
     created = conn.execute(
         "INSERT INTO deliveries (broadcast_id, subscriber_id) "
-        "SELECT ?, id FROM subscribers ORDER BY id", (broadcast_id,)).rowcount
+        f"SELECT ?, id FROM subscribers WHERE {condition} ORDER BY id",
+        (broadcast_id, *params)).rowcount
     if created:
         conn.execute(
             "INSERT INTO delivery_counts (broadcast_id, bucket, n) VALUES (?, 'queued', ?) "
@@ -108,7 +120,7 @@ def pause(conn, broadcast_id, reason, resume_at=None):
 
 _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_at",
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
-            "resume_at", "retries_unknown")
+            "resume_at", "retries_unknown", "topics", "translations")
 
 
 def get(conn, broadcast_id):
@@ -130,6 +142,9 @@ def list_recent(conn, limit=50, offset=0):
 
 def _with_counts(conn, broadcast):
     broadcast["urgent"] = bool(broadcast["urgent"])
+    broadcast["topics"] = json.loads(broadcast["topics"]) if broadcast["topics"] else []
+    broadcast["translations"] = (json.loads(broadcast["translations"])
+                                 if broadcast["translations"] else {})
     counts = dict.fromkeys(COUNT_KEYS, 0)
     errors, failures = {}, {}
     for bucket, code, kind, number in _count_rows(conn, broadcast["id"]):

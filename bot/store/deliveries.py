@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from .. import vocabulary
-from . import subscribers
+from . import audience, subscribers
 from .broadcasts import materialize
 from .db import now_iso
 
@@ -116,11 +116,14 @@ def claim(conn, broadcast_id, limit, now_epoch):
     return [Claimed(*row) for row in rows]
 
 
-def recipients(conn, subscriber_ids):
-    """{subscriber id: (encrypted number, hash)} of those of them still subscribed now."""
-    return {row[0]: (row[1], row[2]) for row in conn.execute(
-        "SELECT id, phone_enc, phone_hash FROM subscribers WHERE id IN "
-        "(SELECT value FROM json_each(?))", (json.dumps(list(subscriber_ids)),))}
+def recipients(conn, subscriber_ids, urgent=False, topics=()):
+    """{subscriber id: (encrypted number, hash, language)} of those of them who are still
+    subscribed now and still get this broadcast (they may have left its topic)."""
+    condition, params = audience.reached_by(urgent, topics)
+    return {row[0]: (row[1], row[2], row[3]) for row in conn.execute(
+        "SELECT id, phone_enc, phone_hash, language FROM subscribers WHERE id IN "
+        f"(SELECT value FROM json_each(?)) AND {condition}",
+        (json.dumps(list(subscriber_ids)), *params))}
 
 
 def departures(conn):
@@ -128,9 +131,26 @@ def departures(conn):
     return conn.execute("SELECT count FROM subscriber_departures WHERE id = 1").fetchone()[0]
 
 
+@dataclass
+class Content:
+    """What a broadcast says and to whom: read once by the sender, it never changes."""
+
+    text: str
+    media_url: str
+    urgent: bool
+    topics: list
+    translations: dict
+
+    def text_in(self, language):
+        return self.translations.get(language) or self.text
+
+
 def broadcast_content(conn, broadcast_id):
-    return conn.execute("SELECT text, media_url FROM broadcasts WHERE id = ?",
-                        (broadcast_id,)).fetchone()
+    text, media_url, urgent, topics, translations = conn.execute(
+        "SELECT text, media_url, urgent, topics, translations FROM broadcasts WHERE id = ?",
+        (broadcast_id,)).fetchone()
+    return Content(text, media_url, bool(urgent), json.loads(topics) if topics else [],
+                   json.loads(translations) if translations else {})
 
 
 def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):

@@ -112,6 +112,7 @@ def _count_existing_deliveries(db):
 
 
 _sql("0009_keep_delivery_counts")
+_sql("0012_topics_and_languages")
 
 
 def apply(db):

@@ -34,12 +34,16 @@ def export(conn, vault, e164):
     # One read transaction, so that the parts agree with each other.
     conn.execute("BEGIN")
     try:
-        subscriber = conn.execute("SELECT id, subscribed_at FROM subscribers WHERE phone_hash = ?",
-                                  (phone_hash,)).fetchone()
-        consent = _rows(conn, "SELECT action, keyword, at, message_sid FROM consent_events "
-                              "WHERE phone_hash = ? ORDER BY at, id", phone_hash)
-        deliveries = []
+        subscriber = conn.execute(
+            "SELECT id, subscribed_at, all_topics, language FROM subscribers "
+            "WHERE phone_hash = ?", (phone_hash,)).fetchone()
+        consent = _rows(conn, "SELECT action, keyword, topic, at, message_sid FROM "
+                              "consent_events WHERE phone_hash = ? ORDER BY at, id", phone_hash)
+        deliveries, topics = [], None
         if subscriber is not None:
+            topics = "all" if subscriber[2] else [topic for (topic,) in conn.execute(
+                "SELECT topic FROM subscriber_topics WHERE subscriber_id = ? ORDER BY topic",
+                (subscriber[0],))]
             deliveries = _rows(
                 conn,
                 "SELECT d.broadcast_id, b.text AS broadcast_text, b.created_at AS broadcast_at, "
@@ -60,6 +64,9 @@ def export(conn, vault, e164):
                      "keyed hash (HMAC-SHA256); the records below are linked to that hash.",
         "subscribed": subscriber is not None,
         "subscribed_since": subscriber[1] if subscriber else None,
+        # "all": everything, also topics added later; else the topics chosen.
+        "topics": topics,
+        "language": (subscriber[3] or "main") if subscriber else None,
         "consent_events": consent,
         "deliveries": deliveries,
         "last_auto_notice_at": throttle[0] if throttle else None,

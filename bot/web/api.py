@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import vocabulary
 from ..domain import announcements
-from ..store import broadcasts, subscribers
+from ..store import audience, broadcasts, subscribers
 from ..store.db import write
 from .database import get_db
 
@@ -55,7 +55,22 @@ def broadcast_json(broadcast):
 @token_required
 def stats():
     conn = get_db().conn
-    return jsonify(subscribers=subscribers.count_active(conn))
+    texts = current_app.extensions["infokanal"].texts
+    return jsonify(subscribers=subscribers.count_active(conn),
+                   topics=audience.by_topic(conn, [t.slug for t in texts.topics]),
+                   languages=audience.by_language(conn, texts.main))
+
+
+@bp.get("/topics")
+@token_required
+def topics():
+    """The topics citizens can choose, with how many get each (subscribers of everything
+    count for each)."""
+    conn = get_db().conn
+    texts = current_app.extensions["infokanal"].texts
+    counts = audience.by_topic(conn, [t.slug for t in texts.topics])
+    return jsonify(topics=[{"slug": t.slug, "name": t.name, "subscribers": counts[t.slug]}
+                           for t in texts.topics])
 
 
 @bp.post("/broadcasts")

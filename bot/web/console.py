@@ -34,8 +34,10 @@ def require_sign_in():
 
 @bp.app_context_processor
 def console_globals():
+    texts = current_app.extensions["infokanal"].texts
     return {"labels": labels, "demo": current_app.extensions["infokanal"].demo,
-            "user": g.get("user")}
+            "user": g.get("user"), "topic_names": {t.slug: t.name for t in texts.topics},
+            "language_names": texts.language_names}
 
 
 @bp.get("/")
@@ -83,38 +85,78 @@ def _text_limit():
     return announcements.text_limit(template_mode())
 
 
+def _further_languages():
+    return current_app.config["LANGUAGE_LIST"][1:]
+
+
 def _form_data(form):
     """The compose form as the dict the domain's validate and the API understand."""
     data = {name: form.get(name, "")[:5000].replace("\r\n", "\n") for name in COMPOSE_FIELDS}
+    translations = {}
+    for code in _further_languages():
+        text = form.get(f"translation_{code}", "")[:5000].replace("\r\n", "\n")
+        if text.strip():
+            translations[code] = text
     return {"text": data["text"], "media_url": data["media_url"].strip() or None,
-            "send_at": data["send_at"].strip() or None, "urgent": form.get("urgent") == "1"}
+            "send_at": data["send_at"].strip() or None, "urgent": form.get("urgent") == "1",
+            "topics": form.getlist("topics"), "translations": translations}
+
+
+def _form(request_form):
+    """What the compose form showed, to show it again (topics are several values)."""
+    form = dict(request_form)
+    form["topics"] = request_form.getlist("topics")
+    return form
+
+
+def _compose_page(form, error=None, status=200):
+    texts = current_app.extensions["infokanal"].texts
+    return render_template("console/compose.html", form=form, limit=_text_limit(),
+                           template=template_mode(), error=error, topics=texts.topics,
+                           languages=_further_languages(),
+                           language_names=texts.language_names), status
 
 
 @bp.get("/compose")
 def compose():
-    return render_template("console/compose.html", form={}, limit=_text_limit(),
-                           template=template_mode(), error=None)
+    return _compose_page({"topics": []})
 
 
 @bp.post("/compose")
 def compose_post():
     data = _form_data(request.form)
-    form = dict(request.form)
+    form = _form(request.form)
     if request.form.get("edit"):
-        return render_template("console/compose.html", form=form, limit=_text_limit(),
-                               template=template_mode(), error=None)
+        return _compose_page(form)
     if "nonce" in request.form:
         return _send(data, request.form["nonce"], form)
     try:
-        fields = announcements.validate(data, template_mode(), current_app.config["TIMEZONE"])
+        fields = announcements.check(data, current_app.config)
     except announcements.InvalidBroadcast as exc:
         return _compose_error(form, exc)
     # One nonce per confirmation page: reloading or double-clicking "Senden" cannot queue the
     # same broadcast twice.
     session["compose_nonce"] = secrets.token_urlsafe(16)
-    return render_template("console/confirm.html", form=form, fields=fields,
-                           recipients=subscribers.count_active(get_db().conn),
-                           nonce=session["compose_nonce"], limit=_text_limit())
+    conn = get_db().conn
+    texts = current_app.extensions["infokanal"].texts
+    return render_template(
+        "console/confirm.html", form=form, fields=fields,
+        recipients=audience.count(conn, fields["urgent"], fields["topics"]),
+        reading=_reading(conn, fields), language_names=texts.language_names,
+        topic_names={t.slug: t.name for t in texts.topics},
+        nonce=session["compose_nonce"], limit=_text_limit())
+
+
+def _reading(conn, fields):
+    """{language: how many get the broadcast in it}: those whose language has no translation
+    get the main text."""
+    main = current_app.config["MAIN_LANGUAGE"]
+    counts = {}
+    for code, number in audience.by_language(conn, main, fields["urgent"],
+                                             fields["topics"]).items():
+        shown = code if code in fields["translations"] else main
+        counts[shown] = counts.get(shown, 0) + number
+    return counts
 
 
 def _send(data, nonce, form):
@@ -136,9 +178,7 @@ def _send(data, nonce, form):
 
 
 def _compose_error(form, exc):
-    return render_template("console/compose.html", form=form, limit=_text_limit(),
-                           template=template_mode(),
-                           error=labels.invalid_broadcast(str(exc))), 400
+    return _compose_page(form, labels.invalid_broadcast(str(exc)), 400)
 
 
 def _broadcast_or_404(broadcast_id):
@@ -199,7 +239,11 @@ def cancel(broadcast_id):
 def audience_page():
     conn = get_db().conn
     rows = audience.daily(conn, CHART_DAYS, current_app.config["TIMEZONE"])
+    texts = current_app.extensions["infokanal"].texts
     return render_template("console/audience.html", active=subscribers.count_active(conn),
                            rows=rows, chart=charts.chart(rows), days=CHART_DAYS,
                            total_sub=sum(r[1] for r in rows),
-                           total_unsub=sum(r[2] for r in rows))
+                           total_unsub=sum(r[2] for r in rows), topics=texts.topics,
+                           per_topic=audience.by_topic(conn, [t.slug for t in texts.topics]),
+                           per_language=audience.by_language(conn, texts.main),
+                           language_names=texts.language_names)

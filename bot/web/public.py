@@ -5,6 +5,7 @@ No sign-in, no cookies needed, no script needed, nothing loaded from another sit
 
 import io
 from dataclasses import dataclass
+from urllib.parse import quote
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -67,11 +68,19 @@ class Channel:
     number_digits: str
     privacy: list  # [(kind, text)], kind "h2" or "p"
 
+    topics: list = ()        # [(name, link)] to join one topic
+    topics_word: str = ""    # the keyword that lists the topics
+    languages: list = ()     # [(code, language name, its keyword to join)] where several
+
     @property
     def join_link(self):
+        return self.link("Start")
+
+    def link(self, text):
+        """A wa.me link that opens WhatsApp with ``text`` to send to the channel."""
         if not self.number_digits:
             return None
-        return f"https://wa.me/{self.number_digits}?text=Start"
+        return f"https://wa.me/{self.number_digits}?text={quote(text)}"
 
 
 def init_app(app):
@@ -88,9 +97,16 @@ def init_app(app):
             raise ConfigError(f"PRIVACY_TEXT_FILE cannot be read: {exc}") from exc
     privacy_source = privacy_source.format_map(
         _Placeholders(authority=authority, contact=config["CONTACT_INFO"]))
+    texts = app.extensions["infokanal"].texts
+    start = texts.keyword("start")
+    digits = twilio_gateway.sender_digits(config["TWILIO_WHATSAPP_FROM"])
+    probe = Channel(authority, "", digits, [])
     app.extensions["infokanal_channel"] = Channel(
-        authority=authority, description=description,
-        number_digits=twilio_gateway.sender_digits(config["TWILIO_WHATSAPP_FROM"]),
+        authority=authority, description=description, number_digits=digits,
+        topics=[(t.name, probe.link(f"{start} {t.name}")) for t in texts.topics],
+        topics_word=texts.keyword("topics"),
+        languages=[(code, texts.language_names[code], texts.keyword("start", code))
+                   for code in texts.languages] if len(texts.languages) > 1 else [],
         privacy=paragraphs(privacy_source))
     app.add_template_filter(local_time)
 

@@ -9,29 +9,34 @@
     return Array.from(text.trim()).length;
   }
 
+  // Every text field with a limit (the text, and one per further language) has its own
+  // counter and preview.
   function setupCompose() {
-    var text = document.getElementById("text");
-    var counter = document.getElementById("counter");
-    if (!text || !counter) return;
-    var limit = parseInt(text.getAttribute("data-limit"), 10);
-    var preview = document.getElementById("preview-text");
-    var media = document.getElementById("media_url");
-    var mediaLine = document.getElementById("preview-media");
-    var mediaUrl = document.getElementById("preview-media-url");
-    function update() {
-      var used = length(text.value);
-      counter.textContent = used + " von " + limit + " Zeichen";
-      counter.classList.toggle("over", used > limit);
-      if (used > limit) counter.textContent += ": " + (used - limit) + " zu viel";
-      if (preview) preview.textContent = text.value;
-      if (media && mediaLine) {
-        mediaUrl.textContent = media.value.trim();
-        mediaLine.hidden = media.value.trim() === "";
+    var fields = document.querySelectorAll("textarea[data-limit]");
+    Array.prototype.forEach.call(fields, function (text) {
+      var counter = document.getElementById(text.getAttribute("data-counter") || "counter");
+      if (!counter) return;
+      var limit = parseInt(text.getAttribute("data-limit"), 10);
+      var preview = document.getElementById(text.getAttribute("data-preview") || "preview-text");
+      var main = text.id === "text";
+      var media = main ? document.getElementById("media_url") : null;
+      var mediaLine = document.getElementById("preview-media");
+      var mediaUrl = document.getElementById("preview-media-url");
+      function update() {
+        var used = length(text.value);
+        counter.textContent = used + " von " + limit + " Zeichen";
+        counter.classList.toggle("over", used > limit);
+        if (used > limit) counter.textContent += ": " + (used - limit) + " zu viel";
+        if (preview) preview.textContent = text.value;
+        if (media && mediaLine) {
+          mediaUrl.textContent = media.value.trim();
+          mediaLine.hidden = media.value.trim() === "";
+        }
       }
-    }
-    text.addEventListener("input", update);
-    if (media) media.addEventListener("input", update);
-    update();
+      text.addEventListener("input", update);
+      if (media) media.addEventListener("input", update);
+      update();
+    });
   }
 
   function setupConfirmations() {
