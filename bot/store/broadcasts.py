@@ -6,10 +6,12 @@ and is joined in when counting. Validation of what a broadcast may say is the do
 (``domain.announcements``); nothing here knows Flask or Twilio.
 """
 
+from . import warnings
 from .db import now_iso
 
 ACTIVE = ("queued", "sending")
 OPEN = ("scheduled", "queued", "sending", "paused")
+DRAFT = "draft"  # written by the warnings relay for the press office: no deliveries yet
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
 # SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
@@ -24,21 +26,27 @@ class BroadcastClosed(Exception):
     """The broadcast is already done or cancelled."""
 
 
+class NotADraft(Exception):
+    """Only a draft can be edited, sent as it is or discarded; the message is its status."""
+
+
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
-           created_by=None):
-    """Write a broadcast; unless scheduled, also one delivery per active subscriber.
+           created_by=None, draft=False):
+    """Write a broadcast; unless scheduled or a draft, also one delivery per active subscriber.
 
     Returns (id, status, recipients). The caller holds the write transaction, so the broadcast
     and all its deliveries become durable together.
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
-    status = "scheduled" if scheduled else "queued"
+    status = DRAFT if draft else "scheduled" if scheduled else "queued"
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
         "expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by),
     ).fetchone()[0]
+    if draft:
+        return broadcast_id, status, 0
     if scheduled:
         recipients = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
     else:
@@ -82,6 +90,34 @@ def cancel(conn, broadcast_id):
                  (now_iso(), broadcast_id))
 
 
+def _draft(conn, broadcast_id):
+    status = _status_of(conn, broadcast_id)
+    if status != DRAFT:
+        raise NotADraft(status)
+
+
+def edit_draft(conn, broadcast_id, text, urgent):
+    _draft(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET text = ?, urgent = ? WHERE id = ?",
+                 (text, int(bool(urgent)), broadcast_id))
+
+
+def send_draft(conn, broadcast_id):
+    """Queue a draft for everyone subscribed now, as a new broadcast would be; returns how many
+    it reaches."""
+    _draft(conn, broadcast_id)
+    recipients = materialize(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET status = 'queued', recipients = ? WHERE id = ?",
+                 (recipients, broadcast_id))
+    return recipients
+
+
+def discard_draft(conn, broadcast_id):
+    _draft(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET status = 'discarded', finished_at = ? WHERE id = ?",
+                 (now_iso(), broadcast_id))
+
+
 def resume(conn, broadcast_id):
     """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
     status = _status_of(conn, broadcast_id)
@@ -108,7 +144,7 @@ def get(conn, broadcast_id):
     """A broadcast as a dict, with its ``counts``, ``errors`` (by the platform's code) and
     ``failures`` (``{(kind, code): count}``, for labels and hints)."""
     row = _row(conn, ", ".join(_COLUMNS), broadcast_id)
-    return _with_counts(conn, dict(zip(_COLUMNS, row)))
+    return _with_sources(conn, [_with_counts(conn, dict(zip(_COLUMNS, row)))])[0]
 
 
 def list_recent(conn, limit=50, offset=0):
@@ -118,7 +154,16 @@ def list_recent(conn, limit=50, offset=0):
     rows = conn.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM broadcasts ORDER BY id DESC LIMIT ? OFFSET ?",
         (limit, offset)).fetchall()
-    return [_with_counts(conn, dict(zip(_COLUMNS, row))) for row in rows]
+    return _with_sources(conn, [_with_counts(conn, dict(zip(_COLUMNS, row))) for row in rows])
+
+
+def _with_sources(conn, found):
+    """Each broadcast's ``source``: the official warning it relays, or None (the press
+    office's own)."""
+    sources = warnings.sources(conn, [b["id"] for b in found])
+    for broadcast in found:
+        broadcast["source"] = sources.get(broadcast["id"])
+    return found
 
 
 # The count a delivery falls under: the sender's state while it is queued, failed or skipped;
