@@ -47,6 +47,11 @@ DEFAULT_TEXTS = {
         ),
         "notice_join": " Für Meldungen schreiben Sie \"Start\".",
         "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
+        # Official warnings relayed from the federal warning system (NINA).
+        "warning_update": "Aktualisierung:",
+        "warning_all_clear": "Entwarnung:",
+        "warning_all_clear_text": "Die Warnung ist aufgehoben.",
+        "warning_more": "Mehr Informationen:",
     },
     "en": {
         "welcome": (
@@ -66,6 +71,10 @@ DEFAULT_TEXTS = {
         "notice": "This channel does not answer personal requests. {contact_line}",
         "notice_join": " To get announcements, send \"Subscribe\".",
         "contact_line": "For your request, please use: {contact}.",
+        "warning_update": "Update:",
+        "warning_all_clear": "All clear:",
+        "warning_all_clear_text": "The warning has been lifted.",
+        "warning_more": "More information:",
     },
 }
 
