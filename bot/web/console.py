@@ -1,7 +1,8 @@
-"""The press office's console under ``/admin``: compose, follow and cancel broadcasts, audience.
+"""The press office's console under ``/admin``: compose, follow and cancel broadcasts, edit and
+send or discard the drafts of relayed official warnings, audience.
 
-Sending goes through ``domain.announcements.submit``, the same path as the API, so the console
-can do nothing the API could not. No page here shows a phone number: counts only.
+Sending goes through ``domain.announcements``, the same path as the API, so the console can do
+nothing the API could not. No page here shows a phone number: counts only.
 """
 
 import secrets
@@ -9,6 +10,7 @@ import secrets
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request,
                    session, url_for)
 
+from .. import nina
 from ..domain import announcements
 from ..store import audience, broadcasts, subscribers
 from ..store.db import now_iso, write
@@ -47,6 +49,7 @@ def index():
     live = {b["id"] for b in recent if b["status"] in broadcasts.OPEN
             or (b["finished_at"] or "") > receipts_since}
     return render_template("console/index.html", broadcasts=recent, live=live,
+                           drafts=[b for b in recent if b["status"] == broadcasts.DRAFT],
                            count_keys=broadcasts.COUNT_KEYS,
                            active=subscribers.count_active(conn))
 
@@ -160,9 +163,19 @@ def detail(broadcast_id):
     if broadcast is None:
         return render_template("error.html", title="Nicht gefunden",
                                message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
+    return _detail_page(broadcast)
+
+
+def _detail_page(broadcast, form=None, error=None, status=200):
     failed, skipped = _reasons(broadcast)
-    return render_template("console/detail.html", broadcast=broadcast, failed=failed,
-                           skipped=skipped, can_cancel=broadcast["status"] in broadcasts.OPEN)
+    source = broadcast["source"]
+    page_url = nina.PAGE_URL.format(id=source["id"]) if source else None
+    return render_template(
+        "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
+        can_cancel=broadcast["status"] in broadcasts.OPEN, page_url=page_url,
+        form=form or {"text": broadcast["text"], "urgent": "1" if broadcast["urgent"] else ""},
+        error=error, limit=_text_limit(), template=template_mode(),
+        active=subscribers.count_active(get_db().conn)), status
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/counts.json")
@@ -193,6 +206,55 @@ def cancel(broadcast_id):
     else:
         flash("Die Meldung wurde abgebrochen. Was schon unterwegs war, kommt noch an.")
     return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/draft")
+def draft(broadcast_id):
+    """Save a draft's text (and urgency) as the form shows it, and send it if asked: what is in
+    the box is what goes out, never an older saved text."""
+    form = {"text": request.form.get("text", "")[:5000].replace("\r\n", "\n"),
+            "urgent": "1" if request.form.get("urgent") == "1" else ""}
+    data = {"text": form["text"], "urgent": form["urgent"] == "1"}
+    try:
+        announcements.edit_draft(get_db(), broadcast_id, data, current_app.config)
+        if request.form.get("action") == "send":
+            recipients = announcements.send_draft(get_db(), broadcast_id, current_app.config)
+            flash(f"Meldung wird an {recipients} Abonnentinnen und Abonnenten gesendet.")
+        else:
+            flash("Entwurf gespeichert. Er wird erst gesendet, wenn Sie auf „Senden“ klicken.")
+    except broadcasts.BroadcastNotFound:
+        return _not_found(broadcast_id)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    except announcements.InvalidBroadcast as exc:
+        return _detail_page(broadcasts.get(get_db().conn, broadcast_id), form=form,
+                            error=labels.invalid_broadcast(str(exc)), status=400)
+    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/discard")
+def discard(broadcast_id):
+    try:
+        announcements.discard_draft(get_db(), broadcast_id)
+    except broadcasts.BroadcastNotFound:
+        return _not_found(broadcast_id)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    else:
+        flash("Der Entwurf wurde verworfen und wird nicht gesendet.")
+    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+def _no_longer_a_draft(status):
+    if status == "discarded":
+        return ("Dieser Entwurf ist verworfen, zum Beispiel weil die Warnung inzwischen "
+                "aktualisiert oder aufgehoben wurde. Die aktuelle Fassung steht in der Liste.")
+    return f"Die Meldung ist kein Entwurf mehr (Status: {labels.status(status)})."
+
+
+def _not_found(broadcast_id):
+    return render_template("error.html", title="Nicht gefunden",
+                           message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
 
 
 @bp.get("/audience")
