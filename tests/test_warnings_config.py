@@ -1,10 +1,12 @@
 """The warnings relay's settings: the issue's names and defaults, and a configuration that
 cannot work stops the start with the reason."""
 
+from pathlib import Path
+
 import pytest
 
 from bot import create_app
-from bot.config import ConfigError
+from bot.config import SETTINGS, ConfigError
 from bot.delivery.chores import WarningRelay
 from tests.conftest import wait_for
 
@@ -57,3 +59,29 @@ def test_the_worker_does_not_start_with_a_bad_regional_key(env, start_worker):
     wait_for(lambda: worker.proc.poll() is not None, timeout=30, message="the worker to stop")
     assert worker.proc.returncode != 0
     assert "WARNINGS_ARS must be the county's 12-digit regional key" in worker.output()
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", [n for n in SETTINGS if n.startswith("WARNINGS_")])
+def test_every_relay_setting_is_in_the_configuration_table(name):
+    assert f"| `{name}` |" in README
+
+
+def test_the_readme_example_is_what_citizens_receive():
+    """The README shows an example message; it must be what the relay writes for it."""
+    from bot.domain import warnings as relaying
+    from tests.fake_nina import info_block
+    from tests.test_warnings_text import detail, relay
+
+    storm = detail(info_block(
+        "Amtliche UNWETTERWARNUNG vor ORKANBÖEN",
+        "Es treten Orkanböen mit Geschwindigkeiten bis 120 km/h (33 m/s, 64 kn, Bft 12) aus "
+        "westlicher Richtung auf.",
+        "ACHTUNG! Verbreitet schwere Schäden an Gebäuden möglich. Halten Sie sich nicht im "
+        "Freien auf. Meiden Sie die Nähe von Bäumen.",
+        severity="Extreme", web_url="https://www.wettergefahren.de"))
+    assert "```\n" + relaying.compose(relay(), "alert", storm) + "\n```" in README
+    assert "## Official warnings, relayed by themselves" in README
+    assert "### Amtliche Warnungen (NINA)" in README and "keine personenbezogenen" in README
