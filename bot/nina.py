@@ -254,7 +254,7 @@ def parse_warning(data, warning_id, language="de"):
     if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
         raise FeedError(f"warning {warning_id} has no info block")
     info = pick_info(infos, language)
-    headline = plain_text(info.get("headline"))
+    headline = " ".join(plain_text(info.get("headline")).split("\n"))
     if not headline:
         raise FeedError(f"warning {warning_id} has no headline")
     return Detail(
@@ -301,15 +301,17 @@ class Client:
             async with self._open().get(url, allow_redirects=True) as response:
                 if response.status != 200:
                     raise FeedError(f"{path} answered HTTP {response.status}")
-                body = await response.content.read(MAX_ANSWER_BYTES + 1)
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    body.extend(chunk)
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise FeedError(f"{path} answered more than {MAX_ANSWER_BYTES} bytes")
         except asyncio.TimeoutError:
             raise FeedError(f"{path} gave no answer within {self.timeout_seconds:g} s") from None
         except aiohttp.ClientError as exc:
             raise FeedError(f"{path} cannot be reached ({type(exc).__name__})") from None
-        if len(body) > MAX_ANSWER_BYTES:
-            raise FeedError(f"{path} answered more than {MAX_ANSWER_BYTES} bytes")
         try:
-            return json.loads(body.decode("utf-8-sig"))
+            return json.loads(bytes(body).decode("utf-8-sig"))
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise FeedError(f"{path} answered something that is not JSON") from None
 

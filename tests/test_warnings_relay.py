@@ -154,6 +154,18 @@ def test_an_update_below_the_threshold_is_a_draft_even_of_a_warning_that_went_ou
     assert relayed(client)[1]["status"] == "discarded", "the update's draft is outdated"
 
 
+def test_the_updates_of_a_warning_the_press_office_cancelled_wait_as_drafts(app, client,
+                                                                            nina_api):
+    warning_id = nina_api.add(severity="Extreme")
+    poll(app)
+    [broadcast] = relayed(client)
+    assert client.post(f"/api/broadcasts/{broadcast['id']}/cancel", headers=AUTH
+                       ).status_code == 200
+    nina_api.update(warning_id, description="Die Lage ist unverändert ernst.")
+    poll(app)
+    assert [b["status"] for b in relayed(client)] == ["cancelled", "draft"]
+
+
 def test_only_the_chosen_providers_are_relayed(app, client, nina_api):
     civil = nina_api.add(provider="mowas")
     weather = nina_api.add(provider="dwd", headline="Amtliche UNWETTERWARNUNG vor ORKANBÖEN")
@@ -228,3 +240,20 @@ def test_the_database_refuses_to_relay_a_revision_twice_or_end_a_warning_twice(a
         with write(database(app)) as conn:
             warnings.record(conn, replace(end, warning_id="mow.2", version=2, hash="g"),
                             "2026-11-24T03:00:03.000000Z")
+
+
+def test_a_large_dashboard_is_read_whole(nina_api):
+    from bot import nina
+
+    for n in range(300):
+        nina_api.add(severity="Minor", headline=f"Hinweis {n}", description="Lang. " * 100)
+
+    async def read():
+        client = nina.Client(nina_api.url, timeout_seconds=5)
+        try:
+            return await client.dashboard(ARS)
+        finally:
+            await client.close()
+
+    entries = asyncio.run(read())
+    assert [e.headline for e in entries] == [f"Hinweis {n}" for n in range(300)]

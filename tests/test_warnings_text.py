@@ -80,6 +80,11 @@ def test_the_main_languages_info_block_is_read_else_german_else_the_first(infos,
     assert detail(*infos, language=language).headline == headline
 
 
+def test_a_headline_is_one_line():
+    assert detail(dict(FIRE, headline="Großbrand<br/>in Osterholz")).headline == \
+        "Großbrand in Osterholz"
+
+
 def test_a_warning_reads_headline_description_instruction_and_link_in_that_order():
     text = relaying.compose(relay(), "alert", detail(STORM_EN, STORM))
     assert text == (

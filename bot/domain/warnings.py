@@ -11,7 +11,8 @@ neither. The rules:
 - A new revision of a warning citizens got (a new version or hash of it, or a warning that
   refers to it) goes out once, beginning with "Aktualisierung:"; one whose text is what they
   already got is recorded and not sent. A draft that a newer revision outdates is discarded;
-  if citizens never got the warning, the newer revision is a fresh warning to them.
+  if citizens never got the warning, the newer revision is a fresh warning to them. Once the
+  press office cancelled a broadcast of a warning, its updates wait as drafts.
 - A cancellation, or a warning missing from the dashboard at two complete polls in a row (one
   bad answer must not sound the all-clear), ends the chain with one "Entwarnung:" and the
   headline, if citizens got the warning; it goes out by itself when what they got was at or
@@ -22,6 +23,7 @@ it, with the actor ``nina``.
 """
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 from .. import config as settings_module
 from .. import nina
@@ -88,7 +90,18 @@ def wanted(database, relay, entries, settled=frozenset()):
     chosen = [entry for entry in entries
               if entry.provider in relay.providers and entry.id not in ended
               and _revision(entry) not in done and _revision(entry) not in settled]
-    return sorted(chosen, key=lambda entry: entry.sent)
+    return sorted(chosen, key=_sent)
+
+
+def _sent(entry):
+    """When the feed says a warning was sent, for ordering; unreadable times first."""
+    try:
+        moment = datetime.fromisoformat(entry.sent)
+    except ValueError:
+        return float("-inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _revision(entry):
@@ -133,8 +146,10 @@ def _take(conn, relay, entry, detail, now):
     if told is not None and _news(relay, told) == _news(relay, text):
         warnings.record(conn, row, now)
         return Outcome(entry.id, kind, reason="its text is what citizens already got")
-    return _relay(conn, relay, row, text, draft=not relay.goes_out_by_itself(row.severity),
-                  now=now)
+    # A warning the press office cancelled is theirs to judge: its updates wait as drafts.
+    by_itself = (relay.goes_out_by_itself(row.severity)
+                 and not warnings.was_cancelled(conn, row.thread))
+    return _relay(conn, relay, row, text, draft=not by_itself, now=now)
 
 
 def after_poll(database, relay, present_ids, now, complete):

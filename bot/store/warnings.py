@@ -116,6 +116,13 @@ def severities_sent(conn, thread):
         f"WHERE r.thread = ? AND {_WENT_OUT}", (thread,))]
 
 
+def was_cancelled(conn, thread):
+    """Whether the press office cancelled a broadcast of the chain."""
+    return conn.execute(
+        "SELECT 1 FROM relayed_warnings r JOIN broadcasts b ON b.id = r.broadcast_id "
+        "WHERE r.thread = ? AND b.status = 'cancelled' LIMIT 1", (thread,)).fetchone() is not None
+
+
 def drafts_of(conn, thread):
     """Ids of the chain's broadcasts that are still drafts."""
     return [row[0] for row in conn.execute(
