@@ -224,6 +224,77 @@ BEGIN
         ON CONFLICT (broadcast_id, bucket, code, kind) DO UPDATE SET n = n + 1;
 END;
 
+-- migration: 0010_broadcast_drafts
+-- A broadcast may be a draft, written by the warnings relay for the press office to edit and
+-- send, or to discard. SQLite cannot change a CHECK constraint in place, so the table is
+-- rebuilt the way SQLite's documentation does it: new table, copy, drop the old one, rename.
+-- bot/store/migrations.py runs this section with foreign keys off (dropping the old table
+-- would otherwise fail for the deliveries that refer to it) and checks them before it commits.
+CREATE TABLE broadcasts_with_drafts (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    media_url TEXT,
+    status TEXT NOT NULL CHECK (status IN
+        ('draft', 'scheduled', 'queued', 'sending', 'paused', 'done', 'cancelled', 'discarded')),
+    urgent INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    send_at TEXT,
+    expires_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    recipients INTEGER NOT NULL DEFAULT 0,
+    -- why it is paused, and when the sender may resume it by itself (NULL: only by hand)
+    pause_reason TEXT,
+    resume_at TEXT,
+    -- sends retried after an unknown outcome (5xx, timeout, crash): possible duplicates
+    retries_unknown INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT
+);
+INSERT INTO broadcasts_with_drafts (id, text, media_url, status, urgent, created_at, send_at,
+    expires_at, started_at, finished_at, recipients, pause_reason, resume_at, retries_unknown,
+    created_by)
+SELECT id, text, media_url, status, urgent, created_at, send_at, expires_at, started_at,
+    finished_at, recipients, pause_reason, resume_at, retries_unknown, created_by
+FROM broadcasts;
+DROP TABLE broadcasts;
+-- The references of deliveries to "broadcasts" stay as they are and now name the new table.
+PRAGMA legacy_alter_table = ON;
+ALTER TABLE broadcasts_with_drafts RENAME TO broadcasts;
+PRAGMA legacy_alter_table = OFF;
+CREATE INDEX broadcasts_status ON broadcasts (status);
+
+-- migration: 0011_relayed_warnings
+-- What the warnings relay passed on from the federal warning feed (NINA), so that nothing goes
+-- out twice, also across restarts and upgrades. One row per revision of a warning that the
+-- relay acted on (a broadcast, a draft, or knowingly nothing), and one per all-clear. No
+-- personal data: warnings are public, and no row names a citizen.
+CREATE TABLE relayed_warnings (
+    id INTEGER PRIMARY KEY,
+    -- the feed's id of the warning, and which revision of it (the feed's version and hash)
+    warning_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    -- the warning id the chain began with: updates and cancels may come under ids of their own
+    thread TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('alert', 'update', 'all_clear')),
+    provider TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    headline TEXT NOT NULL,
+    -- the broadcast (sent or draft); NULL when there was nothing to tell citizens
+    broadcast_id INTEGER REFERENCES broadcasts (id),
+    created_at TEXT NOT NULL,
+    -- the last poll that found warning_id on the dashboard
+    last_seen TEXT NOT NULL
+);
+-- Each revision is acted on once, and each chain ends with one all-clear at most: a second try
+-- (a restart in the middle of a poll, a bug) fails here instead of reaching citizens again.
+CREATE UNIQUE INDEX relayed_warnings_revision ON relayed_warnings (warning_id, version, hash)
+    WHERE kind != 'all_clear';
+CREATE UNIQUE INDEX relayed_warnings_all_clear ON relayed_warnings (thread)
+    WHERE kind = 'all_clear';
+CREATE INDEX relayed_warnings_thread ON relayed_warnings (thread);
+CREATE INDEX relayed_warnings_broadcast ON relayed_warnings (broadcast_id);
+
 -- migration: 0012_topics_and_languages
 -- What a citizen chose. all_topics = 1: everything, also topics added later (every subscriber
 -- before topics existed); otherwise the topics in subscriber_topics. language: the one their

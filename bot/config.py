@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
-from . import twilio_gateway
+from . import nina, twilio_gateway
 from .texts import Topic, languages_of
 
 
@@ -59,12 +59,21 @@ SETTINGS = {
     "RETENTION_DELIVERY_DAYS": (30.0, float),
     "RETENTION_CONSENT_YEARS": (3.0, float),
     "CLEANUP_INTERVAL_HOURS": (24.0, float),
+    "WARNINGS_ARS": ("", str),
+    "WARNINGS_API_URL": (nina.DEFAULT_API_URL, str),
+    "WARNINGS_POLL_SECONDS": (60.0, float),
+    "WARNINGS_TIMEOUT_SECONDS": (10.0, float),
+    "WARNINGS_MIN_SEVERITY": ("Severe", str),
+    "WARNINGS_MODE": ("send", str),
+    "WARNINGS_PROVIDERS": ("", str),
 }
+
+WARNINGS_MODES = ("send", "draft")
 
 # Retention must end: zero or less would mean "keep forever" or "delete at once", and neither
 # is a retention period a data-protection officer can sign.
 _POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
-             "CLEANUP_INTERVAL_HOURS")
+             "CLEANUP_INTERVAL_HOURS", "WARNINGS_POLL_SECONDS", "WARNINGS_TIMEOUT_SECONDS")
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
@@ -139,6 +148,7 @@ def load(instance_path, test_config=None):
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
+    _check_warnings(values)
     return values
 
 
@@ -166,6 +176,45 @@ def parse_topics(value):
         slugs.add(slug)
         topics.append(Topic(slug, name))
     return topics
+
+
+def _check_warnings(values):
+    """The warnings relay's settings, normalised; a relay that cannot work stops the start,
+    rather than leave the county believing its warnings are passed on."""
+    ars = values["WARNINGS_ARS"]
+    if ars and not (len(ars) == 12 and ars.isascii() and ars.isdigit()):
+        raise ConfigError(
+            f"WARNINGS_ARS must be the county's 12-digit regional key (ARS), e.g. "
+            f"033560000000 for Osterholz, not {ars!r}")
+    if ars and not nina.is_regional_key(ars):
+        raise ConfigError(
+            f"WARNINGS_ARS {ars} names a municipality; the warnings feed is per county, so "
+            f"its last 7 digits must be 0 (here: {ars[:5]}0000000)")
+    values["WARNINGS_API_URL"] = (values["WARNINGS_API_URL"] or nina.DEFAULT_API_URL).rstrip("/")
+    if not values["WARNINGS_API_URL"].startswith(("http://", "https://")):
+        raise ConfigError("WARNINGS_API_URL must be an http(s) URL")
+    severity = values["WARNINGS_MIN_SEVERITY"].capitalize()
+    if severity not in nina.SEVERITIES:
+        raise ConfigError(f"WARNINGS_MIN_SEVERITY must be one of {', '.join(nina.SEVERITIES)}, "
+                          f"not {values['WARNINGS_MIN_SEVERITY']!r}")
+    values["WARNINGS_MIN_SEVERITY"] = severity
+    mode = values["WARNINGS_MODE"].lower()
+    if mode not in WARNINGS_MODES:
+        raise ConfigError(f"WARNINGS_MODE must be send or draft, not {values['WARNINGS_MODE']!r}")
+    values["WARNINGS_MODE"] = mode
+    values["WARNINGS_PROVIDERS"] = ",".join(providers(values["WARNINGS_PROVIDERS"]))
+
+
+def providers(setting):
+    """WARNINGS_PROVIDERS → our provider names, in a fixed order; empty or "all": all."""
+    words = [w.strip().lower() for w in str(setting or "").split(",") if w.strip()]
+    if not words or words == ["all"]:
+        return list(nina.PROVIDERS)
+    unknown = sorted(set(words) - set(nina.PROVIDERS))
+    if unknown:
+        raise ConfigError(f"WARNINGS_PROVIDERS has unknown providers {unknown}; choose from "
+                          f"{','.join(nina.PROVIDERS)} (or leave it empty for all)")
+    return [name for name in nina.PROVIDERS if name in words]
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ TEXTS = {
         "notice_join": " Für Meldungen schreiben Sie \"Start\".",
         "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
         "language_set": "Sie bekommen die Meldungen jetzt auf Deutsch.",
+        # Official warnings relayed from the federal warning system (NINA).
+        "warning_update": "Aktualisierung:",
+        "warning_all_clear": "Entwarnung:",
+        "warning_all_clear_text": "Die Warnung ist aufgehoben.",
+        "warning_more": "Mehr Informationen:",
     },
     "en": {
         "welcome": (
@@ -73,6 +78,10 @@ TEXTS = {
         "notice_join": " To get announcements, send \"Subscribe\".",
         "contact_line": "For your request, please use: {contact}.",
         "language_set": "You will now get the announcements in English.",
+        "warning_update": "Update:",
+        "warning_all_clear": "All clear:",
+        "warning_all_clear_text": "The warning has been lifted.",
+        "warning_more": "More information:",
     },
 }
 

@@ -13,7 +13,7 @@ import pytest
 from bot import create_app
 from bot.delivery import worker
 from bot.store import broadcasts, migrations
-from bot.store.db import connect, init_db
+from bot.store.db import connect, init_db, write
 from bot.vault import new_key, parse_data_key
 from tests.conftest import ADMIN_TOKEN, ROOT, Console, rows
 
@@ -87,7 +87,10 @@ def upgraded(tmp_path, config):
 
 # The columns the release had; later migrations add others.
 RELEASE_COLUMNS = {"subscribers": "id, phone_hash, phone_enc, subscribed_at",
-                   "consent_events": "id, phone_hash, action, keyword, message_sid, at"}
+                   "consent_events": "id, phone_hash, action, keyword, message_sid, at",
+                   "broadcasts": "id, text, media_url, status, urgent, created_at, send_at, "
+                                 "expires_at, started_at, finished_at, recipients, pause_reason, "
+                                 "resume_at, retries_unknown, created_by"}
 
 
 def rows_of(path, table):
@@ -160,3 +163,40 @@ def test_a_new_broadcast_after_the_upgrade_reaches_exactly_the_old_subscribers(u
     assert sorted(m["To"] for m in new) == [f"whatsapp:{n}" for n in OLD_NUMBERS]
     detail = client.get(f"/api/broadcasts/{answer['id']}", headers=AUTH).json
     assert detail["status"] == "done" and detail["counts"]["sent"] == 5
+
+
+def test_an_upgraded_database_takes_drafts_and_its_deliveries_still_belong_to_broadcasts(
+        tmp_path, config):
+    path = tmp_path / "infokanal.db"
+    shutil.copy(FIXTURE / "infokanal.sqlite", path)
+    per_broadcast = "SELECT broadcast_id, state, count(*) FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2"
+    before = sqlite3.connect(path).execute(per_broadcast).fetchall()
+    create_app(dict(config, DATABASE_PATH=str(path),
+                    DATA_KEY=(FIXTURE / "data_key.txt").read_text().strip()))
+    database = connect(path)
+    conn = database.conn
+    assert conn.execute(per_broadcast).fetchall() == before and before
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with write(database) as tx:
+        draft_id, status, _ = broadcasts.create(tx, "Entwurf", draft=True)
+    assert status == "draft"
+    # The deliveries' foreign key still guards the new table.
+    with pytest.raises(sqlite3.IntegrityError):
+        with write(database) as tx:
+            tx.execute("DELETE FROM broadcasts WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError):
+        with write(database) as tx:
+            tx.execute("INSERT INTO broadcasts (text, status, created_at) VALUES ('x', 'lost', 'now')")
+
+
+def test_a_rebuild_that_was_not_recorded_is_only_recorded_at_the_next_start(tmp_path):
+    """The process died between the rebuild's commit and the record of it."""
+    path = tmp_path / "infokanal.db"
+    fernet = parse_data_key(new_key())
+    init_db(path, fernet)
+    with write(connect(path)) as tx:
+        broadcasts.create(tx, "Vorher")
+        tx.execute("DELETE FROM _sqlite_migrations WHERE name = '0010_broadcast_drafts'")
+    init_db(path, fernet)
+    assert applied(path).count("0010_broadcast_drafts") == 1
+    assert rows_of(path, "broadcasts")[0][1] == "Vorher"

@@ -1,17 +1,19 @@
 """What the worker does beside sending: the daily retention cleanup, forgetting auto-notice
-throttle entries once their window is over, and telling the operator once per broadcast what
-can be done about its failures.
+throttle entries once their window is over, telling the operator once per broadcast what can
+be done about its failures, and relaying the county's official warnings (``WarningRelay``).
 
-The minutely checks run in a thread on a connection of their own, so that a slow read never
-holds up sending.
+The minutely checks and the relay's database work run in threads on connections of their own,
+so that a slow read never holds up sending.
 """
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
 
-from .. import vocabulary
+from .. import nina, texts, vocabulary
+from ..domain import warnings as relaying
 from ..store import broadcasts, retention
 from ..store.db import connect, now_iso
 from ..store.inbound import forget_old_notices
@@ -91,3 +93,138 @@ class Chores:
             return
         if counts is not None:
             log.info("Retention cleanup: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+class _Stopped(Exception):
+    """The worker is stopping: a request to the feed was given up."""
+
+
+class WarningRelay:
+    """Reads the federal warning feed for the county every ``WARNINGS_POLL_SECONDS`` and hands
+    what it finds to the domain's rules (``domain.warnings``).
+
+    Whatever the feed does (errors, timeouts, garbage) stays here: it sends nothing, is logged
+    as one line when it begins and one when it ends, and is tried again at the next poll; the
+    sender beside it never notices.
+    """
+
+    def __init__(self, database_path, relay, client, ars, every_seconds):
+        self.database_path = database_path
+        self.relay = relay
+        self.client = client
+        self.ars = ars
+        self.every_seconds = every_seconds
+        self.database = None
+        self.failing = None  # the reason of the outage under way, if any
+        self.settled = set()  # revisions that needed nothing, not read again while running
+        self.stopping = None
+
+    @classmethod
+    def from_settings(cls, config):
+        """The relay this configuration asks for; None without WARNINGS_ARS."""
+        if not config.get("WARNINGS_ARS"):
+            return None
+        relay = relaying.Relay.of(config, texts.load_texts(config))
+        client = nina.Client(config["WARNINGS_API_URL"], config["WARNINGS_TIMEOUT_SECONDS"])
+        return cls(config["DATABASE_PATH"], relay, client, config["WARNINGS_ARS"],
+                   config["WARNINGS_POLL_SECONDS"])
+
+    def describe(self):
+        relay = self.relay
+        chosen = ("sent at once" if relay.send else "drafts for the press office")
+        return (f"Relaying official warnings (NINA) for region {self.ars} every "
+                f"{self.every_seconds:g} s from {', '.join(sorted(relay.providers))}: "
+                f"{relay.min_severity} and above are {chosen}, the rest are drafts")
+
+    async def run(self, stopping):
+        """Poll until ``stopping`` is set."""
+        self.stopping = stopping
+        log.info("%s", self.describe())
+        try:
+            while not stopping.is_set():
+                try:
+                    await self.poll()
+                except _Stopped:
+                    return
+                except Exception:  # noqa: BLE001 - a bug here must not stop the sending
+                    log.exception("The warnings relay failed; trying again at the next poll")
+                try:
+                    await asyncio.wait_for(stopping.wait(), timeout=self.every_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.close()
+
+    async def close(self):
+        await self.client.close()
+        if self.database is not None:
+            self.database.conn.close()
+            self.database = None
+
+    async def poll(self):
+        """One poll: the dashboard, the details of what is new, the rules. True when the feed
+        answered completely."""
+        if self.database is None:
+            self.database = connect(self.database_path)
+        now = now_iso()
+        try:
+            entries = await self._fetch(self.client.dashboard(self.ars))
+        except nina.FeedError as exc:
+            self._trouble(str(exc))
+            return False
+        needed = await asyncio.to_thread(relaying.wanted, self.database, self.relay, entries,
+                                         frozenset(self.settled))
+        problems = []
+        for entry in needed:
+            try:
+                detail = await self._fetch(self.client.warning(entry.id, self.relay.language))
+            except nina.FeedError as exc:
+                # Read again at the next poll, never relayed half-formed.
+                problems.append(str(exc))
+                continue
+            outcome = await asyncio.to_thread(relaying.take, self.database, self.relay, entry,
+                                              detail, now)
+            if outcome.settled:
+                self.settled.add((entry.id, entry.version, entry.hash))
+            self._report(outcome)
+        for outcome in await asyncio.to_thread(
+                relaying.after_poll, self.database, self.relay, [e.id for e in entries], now,
+                not problems):
+            self._report(outcome)
+        if problems:
+            self._trouble("; ".join(problems))
+            return False
+        if self.failing is not None:
+            log.warning("Official warnings can be read again (NINA); relaying goes on")
+            self.failing = None
+        return True
+
+    async def _fetch(self, request):
+        """The feed's answer, or _Stopped as soon as the worker stops (database work is never
+        interrupted, only the wait for the network)."""
+        task = asyncio.ensure_future(request)
+        stop = asyncio.ensure_future(self.stopping.wait()) if self.stopping else None
+        waiting = {task} | ({stop} if stop else set())
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if stop is not None:
+            stop.cancel()
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise _Stopped()
+        return task.result()
+
+    def _trouble(self, reason):
+        if self.failing is None:
+            log.warning("Official warnings cannot be read (NINA: %s); nothing is relayed until "
+                        "the feed answers, tried again every %g s", reason, self.every_seconds)
+        self.failing = reason
+
+    def _report(self, outcome):
+        if outcome.broadcast_id is not None:
+            log.info("Official warning %s (%s): broadcast %d, %s", outcome.warning_id,
+                     outcome.kind.replace("_", "-"), outcome.broadcast_id, outcome.reason)
+        else:
+            log.info("Official warning %s: nothing to send, %s", outcome.warning_id,
+                     outcome.reason)

@@ -1,4 +1,5 @@
-"""The worker process: a sender built from the configuration, run until SIGTERM or idle.
+"""The worker process: a sender built from the configuration, run until SIGTERM or idle, and
+beside it the relay of official warnings when ``WARNINGS_ARS`` is set.
 
 Only one sender may work on a database: a second one would hand the first one's deliveries in
 flight back to the queue (they look like a crash's leftovers to it) and citizens would get the
@@ -18,7 +19,7 @@ import uvloop
 from .. import twilio_gateway as gateway
 from ..process import tune_gc
 from ..store.db import connect
-from .chores import Chores
+from .chores import Chores, WarningRelay
 from .sender import Sender
 from .transports import OutboxTransport
 
@@ -77,7 +78,11 @@ def build(config, vault, demo):
 
 
 async def serve(config, vault, demo, until_idle=False):
-    """Run a sender until SIGTERM/SIGINT (or until idle), then close cleanly."""
+    """Run a sender until SIGTERM/SIGINT (or until idle), then close cleanly.
+
+    The warnings relay runs beside it in the service, not in a run that only empties the queue
+    (``--until-idle``): what it found would be left for the next worker anyway.
+    """
     lock = take_sender_lock(config)
     try:
         return await _serve(config, vault, demo, until_idle)
@@ -87,14 +92,19 @@ async def serve(config, vault, demo, until_idle=False):
 
 async def _serve(config, vault, demo, until_idle):
     sender = build(config, vault, demo)
+    relay = None if until_idle else WarningRelay.from_settings(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, sender.stop)
     log.info("Sender running at up to %.0f messages/s (%s)", sender.bucket.rate,
              "demo outbox" if demo else "Twilio")
+    relaying = asyncio.create_task(relay.run(sender.stopping)) if relay else None
     try:
         await sender.run(until_idle=until_idle)
     finally:
+        sender.stop()
+        if relaying is not None:
+            await relaying
         await sender.transport.close()
         sender.database.conn.close()
     log.info("Sender stopped after %d messages", sender.sent_total)

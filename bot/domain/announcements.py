@@ -1,6 +1,7 @@
-"""Creating a broadcast: what it may say and when, then one write that makes it durable.
+"""Creating a broadcast: what it may say and when, then one write that makes it durable; and
+editing, sending or discarding a draft (what the warnings relay writes for the press office).
 
-The API, the console and the CLI all come through ``submit``, so none of them can do what the
+The API, the console and the CLI all come through these, so none of them can do what the
 others could not.
 """
 
@@ -159,3 +160,43 @@ def submit(database, data, settings, created_by):
             f"{recipients} recipients exceed the messaging limit of {tier} people per 24 hours; "
             "the sender pauses when WhatsApp refuses more and resumes later by itself")
     return answer
+
+
+DRAFT_FIELDS = ("text", "urgent")
+
+
+def edit_draft(database, broadcast_id, data, settings):
+    """Change a draft's text or urgency, checked as a new broadcast's would be. Raises
+    BroadcastNotFound, NotADraft, InvalidBroadcast."""
+    if not isinstance(data, dict):
+        raise InvalidBroadcast('expected a JSON object with "text" and/or "urgent"')
+    unknown = sorted(set(data) - set(DRAFT_FIELDS))
+    if unknown:
+        raise InvalidBroadcast(f"only text and urgent of a draft can be changed, not {unknown}")
+    with write(database, durable=True) as conn:
+        current = _draft(conn, broadcast_id)
+        merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
+        fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
+        broadcasts.edit_draft(conn, broadcast_id, fields["text"], fields["urgent"])
+
+
+def send_draft(database, broadcast_id, settings):
+    """Queue a draft for every subscriber now; its text is checked again, since the mode's
+    limit may have changed since it was written. Returns how many it reaches."""
+    with write(database, durable=True) as conn:
+        current = _draft(conn, broadcast_id)
+        validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
+                 settings["TIMEZONE"])
+        return broadcasts.send_draft(conn, broadcast_id)
+
+
+def discard_draft(database, broadcast_id):
+    with write(database) as conn:
+        broadcasts.discard_draft(conn, broadcast_id)
+
+
+def _draft(conn, broadcast_id):
+    current = broadcasts.get(conn, broadcast_id)
+    if current["status"] != broadcasts.DRAFT:
+        raise broadcasts.NotADraft(current["status"])
+    return current

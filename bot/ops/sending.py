@@ -13,7 +13,8 @@ from . import database
 @with_appcontext
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to send.")
 def worker_command(until_idle):
-    """Run the sender: works through queued broadcasts until stopped (SIGTERM)."""
+    """Run the sender: works through queued broadcasts until stopped (SIGTERM). With
+    WARNINGS_ARS set it also relays the county's official warnings (not with --until-idle)."""
     services = current_app.extensions["infokanal"]
     try:
         worker.run(dict(current_app.config), services.vault, services.demo,

@@ -10,11 +10,12 @@ Twilio.
 
 import json
 
-from . import audience
+from . import audience, warnings
 from .db import now_iso
 
 ACTIVE = ("queued", "sending")
 OPEN = ("scheduled", "queued", "sending", "paused")
+DRAFT = "draft"  # written by the warnings relay for the press office: no deliveries yet
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
 # SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
@@ -29,17 +30,21 @@ class BroadcastClosed(Exception):
     """The broadcast is already done or cancelled."""
 
 
+class NotADraft(Exception):
+    """Only a draft can be edited, sent as it is or discarded; the message is its status."""
+
+
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
-           created_by=None, topics=(), translations=None):
-    """Write a broadcast; unless scheduled, also one delivery per subscriber it reaches
-    (``audience.reached_by``).
+           created_by=None, draft=False, topics=(), translations=None):
+    """Write a broadcast; unless scheduled or a draft, also one delivery per subscriber it
+    reaches (``audience.reached_by``).
 
     Returns (id, status, recipients). The caller holds the write transaction, so the broadcast
     and all its deliveries become durable together.
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
-    status = "scheduled" if scheduled else "queued"
+    status = DRAFT if draft else "scheduled" if scheduled else "queued"
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
         "expires_at, created_by, topics, translations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -48,6 +53,8 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
          json.dumps(list(topics)) if topics else None,
          json.dumps(translations, ensure_ascii=False) if translations else None),
     ).fetchone()[0]
+    if draft:
+        return broadcast_id, status, 0
     if scheduled:
         recipients = audience.count(conn, urgent, topics)
     else:
@@ -101,6 +108,34 @@ def cancel(conn, broadcast_id):
                  (now_iso(), broadcast_id))
 
 
+def _draft(conn, broadcast_id):
+    status = _status_of(conn, broadcast_id)
+    if status != DRAFT:
+        raise NotADraft(status)
+
+
+def edit_draft(conn, broadcast_id, text, urgent):
+    _draft(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET text = ?, urgent = ? WHERE id = ?",
+                 (text, int(bool(urgent)), broadcast_id))
+
+
+def send_draft(conn, broadcast_id):
+    """Queue a draft for everyone subscribed now, as a new broadcast would be; returns how many
+    it reaches."""
+    _draft(conn, broadcast_id)
+    recipients = materialize(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET status = 'queued', recipients = ? WHERE id = ?",
+                 (recipients, broadcast_id))
+    return recipients
+
+
+def discard_draft(conn, broadcast_id):
+    _draft(conn, broadcast_id)
+    conn.execute("UPDATE broadcasts SET status = 'discarded', finished_at = ? WHERE id = ?",
+                 (now_iso(), broadcast_id))
+
+
 def resume(conn, broadcast_id):
     """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
     status = _status_of(conn, broadcast_id)
@@ -127,7 +162,7 @@ def get(conn, broadcast_id):
     """A broadcast as a dict, with its ``counts``, ``errors`` (by the platform's code) and
     ``failures`` (``{(kind, code): count}``, for labels and hints)."""
     row = _row(conn, ", ".join(_COLUMNS), broadcast_id)
-    return _with_counts(conn, dict(zip(_COLUMNS, row)))
+    return _with_sources(conn, [_with_counts(conn, dict(zip(_COLUMNS, row)))])[0]
 
 
 def list_recent(conn, limit=50, offset=0):
@@ -137,7 +172,16 @@ def list_recent(conn, limit=50, offset=0):
     rows = conn.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM broadcasts ORDER BY id DESC LIMIT ? OFFSET ?",
         (limit, offset)).fetchall()
-    return [_with_counts(conn, dict(zip(_COLUMNS, row))) for row in rows]
+    return _with_sources(conn, [_with_counts(conn, dict(zip(_COLUMNS, row))) for row in rows])
+
+
+def _with_sources(conn, found):
+    """Each broadcast's ``source``: the official warning it relays, or None (the press
+    office's own)."""
+    sources = warnings.sources(conn, [b["id"] for b in found])
+    for broadcast in found:
+        broadcast["source"] = sources.get(broadcast["id"])
+    return found
 
 
 def _with_counts(conn, broadcast):

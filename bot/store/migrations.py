@@ -112,6 +112,43 @@ def _count_existing_deliveries(db):
 
 
 _sql("0009_keep_delivery_counts")
+
+
+def _rebuild(name, done):
+    """Register the schema.sql section ``name``, which rebuilds a table, as the next migration.
+
+    SQLite's way of rebuilding a table that others refer to: foreign keys off (with them on,
+    dropping the old table deletes its rows first and fails for every row that refers to one,
+    and PRAGMA foreign_keys cannot change inside a transaction, so this migration runs outside
+    the one sqlite-utils would open), the whole rebuild in one transaction, the foreign keys
+    checked before it commits. ``done(db)`` says whether the rebuild already happened: if the
+    process dies between the commit and the record of the migration, the next start finds it
+    done and only records it.
+    """
+
+    def run(db):
+        if done(db):
+            return
+        db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with db.atomic():
+                for statement in statements(schema_sections()[name]):
+                    db.execute(statement)
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(f"{name} would break foreign keys: {broken}")
+        finally:
+            db.execute("PRAGMA foreign_keys = ON")
+
+    run.__name__ = name
+    migrations(name=name, transactional=False)(run)
+
+
+_rebuild("0010_broadcast_drafts",
+         done=lambda db: "'draft'" in (db.execute(
+             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'"
+         ).fetchone() or [""])[0])
+_sql("0011_relayed_warnings")
 _sql("0012_topics_and_languages")
 
 

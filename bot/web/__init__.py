@@ -7,8 +7,8 @@ from flask import jsonify
 
 
 def init_app(app):
-    from . import (api, auth, console, csrf, database, health, public, security, simulator,
-                   webhook)
+    from . import (api, auth, compose, console, csrf, database, health, public, security,
+                   simulator, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -20,6 +20,7 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
+    # compose's views are on the console's blueprint: imported above, before it is registered.
     app.register_blueprint(console.bp)
     app.register_blueprint(simulator.bp)
 

@@ -121,6 +121,43 @@ def resume_broadcast(broadcast_id):
     return _change(broadcast_id, broadcasts.resume)
 
 
+@bp.patch("/broadcasts/<int:broadcast_id>")
+@token_required
+def edit_draft(broadcast_id):
+    data = request.get_json(silent=True)
+    if data is None:
+        return error("the body must be JSON (Content-Type: application/json)", 400)
+    return _draft_change(broadcast_id, lambda: announcements.edit_draft(
+        get_db(), broadcast_id, data, current_app.config))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/send")
+@token_required
+def send_draft(broadcast_id):
+    return _draft_change(broadcast_id, lambda: announcements.send_draft(
+        get_db(), broadcast_id, current_app.config), status=202)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/discard")
+@token_required
+def discard_draft(broadcast_id):
+    return _draft_change(broadcast_id, lambda: announcements.discard_draft(get_db(),
+                                                                           broadcast_id))
+
+
+def _draft_change(broadcast_id, action, status=200):
+    try:
+        action()
+    except broadcasts.BroadcastNotFound:
+        return error(f"no broadcast {broadcast_id}", 404)
+    except broadcasts.NotADraft as exc:
+        return error(f"broadcast {broadcast_id} is {exc}; only a draft can be changed, sent "
+                     "or discarded", 409)
+    except announcements.InvalidBroadcast as exc:
+        return error(str(exc), 400)
+    return jsonify(broadcast_json(broadcasts.get(get_db().conn, broadcast_id))), status
+
+
 def _change(broadcast_id, action):
     try:
         with write(get_db()) as conn:
@@ -128,6 +165,9 @@ def _change(broadcast_id, action):
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
     except broadcasts.BroadcastClosed as exc:
+        if str(exc) == broadcasts.DRAFT:
+            return error(f"broadcast {broadcast_id} is a draft and was never sent: discard it "
+                         f"instead (POST /api/broadcasts/{broadcast_id}/discard)", 409)
         return error(f"broadcast {broadcast_id} is {exc}; nothing to change", 409)
     return jsonify(broadcast_json(broadcasts.get(get_db().conn, broadcast_id)))
 

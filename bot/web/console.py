@@ -1,14 +1,15 @@
-"""The press office's console under ``/admin``: compose, follow and cancel broadcasts, audience.
+"""The press office's console under ``/admin``: compose, follow and cancel broadcasts, edit and
+send or discard the drafts of relayed official warnings, audience.
 
-Sending goes through ``domain.announcements.submit``, the same path as the API, so the console
-can do nothing the API could not. No page here shows a phone number: counts only.
+Sending goes through ``domain.announcements``, the same path as the API, so the console can do
+nothing the API could not. No page here shows a phone number: counts only.
 """
 
-import secrets
 
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+                   url_for)
 
+from .. import nina
 from ..domain import announcements
 from ..store import audience, broadcasts, subscribers
 from ..store.db import now_iso, write
@@ -19,7 +20,6 @@ from .database import get_db
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
 CHART_DAYS = 30
-COMPOSE_FIELDS = ("text", "media_url", "send_at")
 LIST_LENGTH = 50
 # Delivery and read receipts keep coming after the last send: a finished broadcast's counts
 # are still worth watching for a while.
@@ -49,6 +49,7 @@ def index():
     live = {b["id"] for b in recent if b["status"] in broadcasts.OPEN
             or (b["finished_at"] or "") > receipts_since}
     return render_template("console/index.html", broadcasts=recent, live=live,
+                           drafts=[b for b in recent if b["status"] == broadcasts.DRAFT],
                            count_keys=broadcasts.COUNT_KEYS,
                            active=subscribers.count_active(conn))
 
@@ -81,104 +82,8 @@ def template_mode():
     return announcements.template_mode(current_app.config)
 
 
-def _text_limit():
+def text_limit():
     return announcements.text_limit(template_mode())
-
-
-def _further_languages():
-    return current_app.config["LANGUAGE_LIST"][1:]
-
-
-def _form_data(form):
-    """The compose form as the dict the domain's validate and the API understand."""
-    data = {name: form.get(name, "")[:5000].replace("\r\n", "\n") for name in COMPOSE_FIELDS}
-    translations = {}
-    for code in _further_languages():
-        text = form.get(f"translation_{code}", "")[:5000].replace("\r\n", "\n")
-        if text.strip():
-            translations[code] = text
-    return {"text": data["text"], "media_url": data["media_url"].strip() or None,
-            "send_at": data["send_at"].strip() or None, "urgent": form.get("urgent") == "1",
-            "topics": form.getlist("topics"), "translations": translations}
-
-
-def _form(request_form):
-    """What the compose form showed, to show it again (topics are several values)."""
-    form = dict(request_form)
-    form["topics"] = request_form.getlist("topics")
-    return form
-
-
-def _compose_page(form, error=None, status=200):
-    texts = current_app.extensions["infokanal"].texts
-    return render_template("console/compose.html", form=form, limit=_text_limit(),
-                           template=template_mode(), error=error, topics=texts.topics,
-                           languages=_further_languages(),
-                           language_names=texts.language_names), status
-
-
-@bp.get("/compose")
-def compose():
-    return _compose_page({"topics": []})
-
-
-@bp.post("/compose")
-def compose_post():
-    data = _form_data(request.form)
-    form = _form(request.form)
-    if request.form.get("edit"):
-        return _compose_page(form)
-    if "nonce" in request.form:
-        return _send(data, request.form["nonce"], form)
-    try:
-        fields = announcements.check(data, current_app.config)
-    except announcements.InvalidBroadcast as exc:
-        return _compose_error(form, exc)
-    # One nonce per confirmation page: reloading or double-clicking "Senden" cannot queue the
-    # same broadcast twice.
-    session["compose_nonce"] = secrets.token_urlsafe(16)
-    conn = get_db().conn
-    texts = current_app.extensions["infokanal"].texts
-    return render_template(
-        "console/confirm.html", form=form, fields=fields,
-        recipients=audience.count(conn, fields["urgent"], fields["topics"]),
-        reading=_reading(conn, fields), language_names=texts.language_names,
-        topic_names={t.slug: t.name for t in texts.topics},
-        nonce=session["compose_nonce"], limit=_text_limit())
-
-
-def _reading(conn, fields):
-    """{language: how many get the broadcast in it}: those whose language has no translation
-    get the main text."""
-    main = current_app.config["MAIN_LANGUAGE"]
-    counts = {}
-    for code, number in audience.by_language(conn, main, fields["urgent"],
-                                             fields["topics"]).items():
-        shown = code if code in fields["translations"] else main
-        counts[shown] = counts.get(shown, 0) + number
-    return counts
-
-
-def _send(data, nonce, form):
-    expected = session.pop("compose_nonce", None)
-    if not expected or not secrets.compare_digest(nonce, expected):
-        flash("Diese Meldung wurde schon abgeschickt. Hier ist die Liste.")
-        return redirect(url_for("console.index"))
-    try:
-        answer = announcements.submit(get_db(), data, current_app.config,
-                                      created_by=f"console:{g.user}")
-    except announcements.InvalidBroadcast as exc:
-        return _compose_error(form, exc)
-    if answer["status"] == "scheduled":
-        flash(f"Meldung geplant für {answer['recipients']} Abonnentinnen und Abonnenten "
-              "(Stand jetzt).")
-    else:
-        flash(f"Meldung wird an {answer['recipients']} Abonnentinnen und Abonnenten gesendet.")
-    return redirect(url_for("console.detail", broadcast_id=answer["id"]))
-
-
-def _compose_error(form, exc):
-    return _compose_page(form, labels.invalid_broadcast(str(exc)), 400)
 
 
 def _broadcast_or_404(broadcast_id):
@@ -200,9 +105,19 @@ def detail(broadcast_id):
     if broadcast is None:
         return render_template("error.html", title="Nicht gefunden",
                                message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
+    return _detail_page(broadcast)
+
+
+def _detail_page(broadcast, form=None, error=None, status=200):
     failed, skipped = _reasons(broadcast)
-    return render_template("console/detail.html", broadcast=broadcast, failed=failed,
-                           skipped=skipped, can_cancel=broadcast["status"] in broadcasts.OPEN)
+    source = broadcast["source"]
+    page_url = nina.PAGE_URL.format(id=source["id"]) if source else None
+    return render_template(
+        "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
+        can_cancel=broadcast["status"] in broadcasts.OPEN, page_url=page_url,
+        form=form or {"text": broadcast["text"], "urgent": "1" if broadcast["urgent"] else ""},
+        error=error, limit=text_limit(), template=template_mode(),
+        active=subscribers.count_active(get_db().conn)), status
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/counts.json")
@@ -233,6 +148,55 @@ def cancel(broadcast_id):
     else:
         flash("Die Meldung wurde abgebrochen. Was schon unterwegs war, kommt noch an.")
     return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/draft")
+def draft(broadcast_id):
+    """Save a draft's text (and urgency) as the form shows it, and send it if asked: what is in
+    the box is what goes out, never an older saved text."""
+    form = {"text": request.form.get("text", "")[:5000].replace("\r\n", "\n"),
+            "urgent": "1" if request.form.get("urgent") == "1" else ""}
+    data = {"text": form["text"], "urgent": form["urgent"] == "1"}
+    try:
+        announcements.edit_draft(get_db(), broadcast_id, data, current_app.config)
+        if request.form.get("action") == "send":
+            recipients = announcements.send_draft(get_db(), broadcast_id, current_app.config)
+            flash(f"Meldung wird an {recipients} Abonnentinnen und Abonnenten gesendet.")
+        else:
+            flash("Entwurf gespeichert. Er wird erst gesendet, wenn Sie auf „Senden“ klicken.")
+    except broadcasts.BroadcastNotFound:
+        return _not_found(broadcast_id)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    except announcements.InvalidBroadcast as exc:
+        return _detail_page(broadcasts.get(get_db().conn, broadcast_id), form=form,
+                            error=labels.invalid_broadcast(str(exc)), status=400)
+    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/discard")
+def discard(broadcast_id):
+    try:
+        announcements.discard_draft(get_db(), broadcast_id)
+    except broadcasts.BroadcastNotFound:
+        return _not_found(broadcast_id)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    else:
+        flash("Der Entwurf wurde verworfen und wird nicht gesendet.")
+    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+def _no_longer_a_draft(status):
+    if status == "discarded":
+        return ("Dieser Entwurf ist verworfen, zum Beispiel weil die Warnung inzwischen "
+                "aktualisiert oder aufgehoben wurde. Die aktuelle Fassung steht in der Liste.")
+    return f"Die Meldung ist kein Entwurf mehr (Status: {labels.status(status)})."
+
+
+def _not_found(broadcast_id):
+    return render_template("error.html", title="Nicht gefunden",
+                           message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
 
 
 @bp.get("/audience")

@@ -9,6 +9,8 @@ import re
 from .. import vocabulary as v
 
 STATUS = {
+    "draft": "Entwurf",
+    "discarded": "verworfen",
     "scheduled": "geplant",
     "queued": "wartet",
     "sending": "wird gesendet",
@@ -35,6 +37,17 @@ COUNT_HEADINGS = {
     "failed": "Fehlgeschlagen",
     "skipped": "Übersprungen",
 }
+
+# Where a relayed official warning comes from, and how severe its source says it is.
+PROVIDERS = {
+    "mowas": "MoWaS (Bevölkerungsschutz)",
+    "katwarn": "KATWARN",
+    "biwapp": "BIWAPP",
+    "dwd": "Deutscher Wetterdienst",
+    "lhp": "Hochwasserzentralen (LHP)",
+    "police": "Polizei",
+}
+SEVERITIES = {"Minor": "gering", "Moderate": "mittel", "Severe": "hoch", "Extreme": "extrem"}
 
 _NOT_ON_WHATSAPP = "Nummer nicht bei WhatsApp / ungültig"
 
@@ -86,6 +99,14 @@ def pause_reason(reason):
 
 def status(code):
     return STATUS.get(code, code)
+
+
+def provider(name):
+    return PROVIDERS.get(name, name)
+
+
+def severity(name):
+    return SEVERITIES.get(name, "unbekannt")
 
 
 def failure(kind, code):

@@ -46,6 +46,13 @@
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
       });
     });
+    // A form with several buttons asks only for the one that needs it ("send", not "save").
+    var buttons = document.querySelectorAll("button[data-confirm]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      button.addEventListener("click", function (event) {
+        if (!window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
   }
 
   function renderReasons(list, reasons, none) {
