@@ -8,6 +8,8 @@ and is joined in when counting. Validation of what a broadcast may say is the do
 
 from .db import now_iso
 
+# Every status a broadcast can have (schema.sql's CHECK holds the same list).
+STATUSES = ("scheduled", "queued", "sending", "paused", "done", "cancelled")
 ACTIVE = ("queued", "sending")
 OPEN = ("scheduled", "queued", "sending", "paused")
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
