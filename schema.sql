@@ -160,3 +160,62 @@ CREATE INDEX message_status_opted_out ON message_status (sid) WHERE error_kind =
 -- (retention, erasure): the counts read it when there is no message_status row to join. For a
 -- failure, the callback's error code and kind go into the delivery's error_code/error_kind.
 ALTER TABLE deliveries ADD COLUMN receipt TEXT;
+
+-- migration: 0006_metrics
+-- Counters behind the operator's metrics (GET /metrics): in the database, so that every web
+-- worker answers the same, and read in one small query instead of counting deliveries. Totals
+-- count from this migration on. Python code adds to them with store.counters.add (webhook
+-- requests); the triggers below count what becomes of messages, on every path that moves a
+-- delivery or a status (the send loop, cancel, expiry, status callbacks), however those paths
+-- are written.
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value NUMERIC NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO counters (name) VALUES ('messages_sent'), ('messages_delivered'), ('messages_read'),
+    ('messages_failed'), ('messages_skipped'), ('status_lag_seconds_sum'), ('status_lag_count');
+
+-- When the platform accepted the message (Unix time), set when the sender records it as sent:
+-- the status callbacks' lag is measured from here.
+ALTER TABLE deliveries ADD COLUMN sent_at REAL;
+
+-- The sender's side: a delivery became sent, failed (refused before the platform took it) or
+-- skipped. One that WhatsApp's messaging limit sent back to the queue and that went out again
+-- counts as sent twice: the platform accepted it twice.
+CREATE TRIGGER deliveries_count_outcome AFTER UPDATE OF state ON deliveries
+WHEN NEW.state IN ('sent', 'failed', 'skipped') AND NEW.state IS NOT OLD.state
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_' || NEW.state;
+END;
+
+CREATE TRIGGER deliveries_sent_at AFTER UPDATE OF state ON deliveries
+WHEN NEW.state = 'sent' AND OLD.state IS NOT 'sent'
+BEGIN
+    UPDATE deliveries SET sent_at = (julianday('now') - 2440587.5) * 86400.0 WHERE id = NEW.id;
+END;
+
+-- The platform's side, from status callbacks: a message reported delivered (read implies it),
+-- read, or failed, once each. A callback that would move a message backwards is not stored
+-- (store.statuses), so it is not counted either.
+CREATE TRIGGER message_status_count_first AFTER INSERT ON message_status
+BEGIN
+    UPDATE counters SET value = value + 1
+        WHERE name = 'messages_delivered' AND NEW.status IN ('delivered', 'read');
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_read' AND NEW.status = 'read';
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_failed' AND NEW.status = 'failed';
+    -- The lag from the send to the first status reported for it. A callback that came before
+    -- the sender recorded the send (it happens: both run at once) counts with no lag.
+    UPDATE counters SET value = value + coalesce(max(0.0, (julianday('now') - 2440587.5)
+        * 86400.0 - (SELECT max(sent_at) FROM deliveries WHERE sid = NEW.sid)), 0.0)
+        WHERE name = 'status_lag_seconds_sum';
+    UPDATE counters SET value = value + 1 WHERE name = 'status_lag_count';
+END;
+
+CREATE TRIGGER message_status_count_change AFTER UPDATE OF status ON message_status
+WHEN NEW.status IS NOT OLD.status
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_delivered'
+        AND NEW.status IN ('delivered', 'read') AND OLD.status NOT IN ('delivered', 'read');
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_read' AND NEW.status = 'read';
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_failed' AND NEW.status = 'failed';
+END;

@@ -84,6 +84,9 @@ def _fold_final_status_rows(db):
     db.execute("DELETE FROM message_status WHERE sid LIKE 'final:%'")
 
 
+_sql("0006_metrics")
+
+
 def apply(db):
     """Apply what is pending; the caller holds the write lock and no transaction."""
     migrations.apply(db)

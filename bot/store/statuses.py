@@ -4,7 +4,7 @@ Written by the web process independently of the sender, because a callback can a
 the sender has recorded the message id. Runs inside a write transaction the caller holds.
 """
 
-from . import subscribers
+from . import counters, subscribers
 from .db import now_iso
 from .deliveries import requeue_for_limit
 
@@ -23,6 +23,10 @@ def record_many(conn, updates):
     now = now_iso()
     conn.executemany(_UPSERT, [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now)
                                for u in updates])
+    # Every callback stored is one the platform's status webhook brought (the front refuses
+    # the others without a write, uncounted).
+    if updates:
+        counters.add(conn, counters.webhook("status", "accepted"), len(updates))
     for update in updates:
         if update.limit_reached or update.opted_out:
             _consequences(conn, update)
