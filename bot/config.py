@@ -24,6 +24,7 @@ SETTINGS = {
     "TWILIO_API_URL": ("", str),
     "PUBLIC_URL": ("", str),
     "ADMIN_TOKEN": ("", str),
+    "METRICS_TOKEN": ("", str),
     "DATABASE_PATH": ("", str),
     "DATA_KEY": ("", str),
     "SECRET_KEY": ("", str),
