@@ -49,7 +49,7 @@ def create_app(test_config=None):
     elif not app.config["DATA_KEY"]:
         error = config_module.ConfigError(
             "DATA_KEY is not set. Phone numbers are stored encrypted and need a key: run "
-            "'flask --app wsgi keys new', put the printed line into .env, keep a copy safe.")
+            "'scripts/flask keys new', put the printed line into .env, keep a copy safe.")
         if test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             return _keyless_cli_app(app, error)
         raise error

@@ -86,7 +86,7 @@ def list_command():
     with database() as db:
         accounts = names(db.conn)
     if not accounts:
-        click.echo("No accounts yet. Create one: flask --app wsgi users add NAME")
+        click.echo("No accounts yet. Create one: scripts/flask users add NAME")
     for account in accounts:
         click.echo(f"{account['name']}\t{account['created_at'][:10]}")
 
