@@ -3,6 +3,7 @@ import os
 
 from dotenv import dotenv_values
 
+from bot.config import start_banner
 from bot.logs import ACCESS_FORMAT, gunicorn_config
 
 # The operator's .env may hold WEB_CONCURRENCY, WEB_THREADS and ACCESS_LOG; the environment wins,
@@ -27,3 +28,11 @@ graceful_timeout = 20
 # gunicorn 27's control socket defaults to one path per user: a second instance on the same host
 # (another county, a test server) would take it over. Nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(server):
+    """Once per start of the web server, in the master: each worker builds its own app, and a
+    banner there came once per worker."""
+    banner = start_banner(_configured)
+    if banner:
+        server.log.warning(banner)

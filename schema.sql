@@ -328,3 +328,53 @@ ALTER TABLE consent_events ADD COLUMN topic TEXT;
 -- texts in further languages (JSON {code: text}).
 ALTER TABLE broadcasts ADD COLUMN topics TEXT;
 ALTER TABLE broadcasts ADD COLUMN translations TEXT;
+
+-- migration: 0013_metrics
+-- Counters behind the operator's metrics (GET /metrics): in the database, so that every web
+-- worker answers the same, and read in one small query instead of counting deliveries. Totals
+-- count from this migration on. Python code adds to them with store.counters.add (webhook
+-- requests); the triggers below count what becomes of messages on every path that moves a
+-- delivery (the send loop, cancel, expiry, status callbacks), however those are written.
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value NUMERIC NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO counters (name) VALUES ('messages_sent'), ('messages_delivered'), ('messages_read'),
+    ('messages_failed'), ('messages_skipped'), ('status_lag_seconds_sum'), ('status_lag_count');
+
+-- When the platform accepted the message (Unix time), written by the sender with the message
+-- id: the status callbacks' lag is measured from here.
+ALTER TABLE deliveries ADD COLUMN sent_at REAL;
+
+-- The sender's side: a delivery became sent, failed (refused before the platform took it) or
+-- skipped. One that WhatsApp's messaging limit sent back to the queue and that went out again
+-- counts as sent twice: the platform accepted it twice.
+CREATE TRIGGER deliveries_count_outcome AFTER UPDATE OF state ON deliveries
+WHEN NEW.state IN ('sent', 'failed', 'skipped') AND NEW.state IS NOT OLD.state
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_' || NEW.state;
+END;
+
+-- The platform's side, from status callbacks (the receipt on the delivery): a message reported
+-- delivered (read implies it), read, or failed, once each; a report that would move a message
+-- backwards is not stored (store.statuses), so it is not counted either.
+CREATE TRIGGER deliveries_count_receipt AFTER UPDATE OF receipt ON deliveries
+WHEN NEW.receipt IS NOT OLD.receipt AND NEW.receipt IN ('delivered', 'read', 'failed')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_delivered'
+        AND NEW.receipt IN ('delivered', 'read')
+        AND coalesce(OLD.receipt, '') NOT IN ('delivered', 'read');
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_read' AND NEW.receipt = 'read';
+    UPDATE counters SET value = value + 1 WHERE name = 'messages_failed'
+        AND NEW.receipt = 'failed';
+END;
+
+-- The lag from the send to the first status reported for it. A report that came before the
+-- sender recorded the send (it happens: both run at once) counts with no lag.
+CREATE TRIGGER deliveries_count_lag AFTER UPDATE OF receipt ON deliveries
+WHEN OLD.receipt IS NULL AND NEW.receipt IS NOT NULL
+BEGIN
+    UPDATE counters SET value = value + coalesce(max(0.0, (julianday('now') - 2440587.5)
+        * 86400.0 - NEW.sent_at), 0.0) WHERE name = 'status_lag_seconds_sum';
+    UPDATE counters SET value = value + 1 WHERE name = 'status_lag_count';
+END;

@@ -12,16 +12,6 @@ from .store import db
 
 log = logging.getLogger(__name__)
 
-DEMO_BANNER = (
-    "\n" + "=" * 72 + "\n"
-    "  DEMO MODE: no Twilio credentials configured.\n"
-    "  Nothing is sent to WhatsApp; replies and broadcasts go to the local outbox\n"
-    "  (database table 'outbox', logged with masked numbers). Signature checks are OFF.\n"
-    "  Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.\n"
-    + "=" * 72
-)
-
-
 @dataclass
 class Services:
     """What the app assembled at start, for views and commands (``app.extensions``)."""
@@ -49,18 +39,17 @@ def create_app(test_config=None):
     mode = config_module.Mode.of(settings)
 
     if mode.demo:
-        log.warning(DEMO_BANNER)
+        # The demo banner is logged where a process starts (gunicorn's master, the worker
+        # command), not here: every gunicorn worker and every command builds an app.
         if not app.config["DATA_KEY"]:
             app.config["DATA_KEY"] = _instance_secret(app, "demo-data-key", vault.new_key)
         if not app.config["ADMIN_TOKEN"]:
             app.config["ADMIN_TOKEN"] = _instance_secret(
-                app, "demo-admin-token", lambda: secrets.token_urlsafe(24))
-            log.warning("Demo API token is in %s",
-                        os.path.join(app.instance_path, "demo-admin-token"))
+                app, config_module.DEMO_TOKEN_FILE, lambda: secrets.token_urlsafe(24))
     elif not app.config["DATA_KEY"]:
         error = config_module.ConfigError(
             "DATA_KEY is not set. Phone numbers are stored encrypted and need a key: run "
-            "'flask --app wsgi keys new', put the printed line into .env, keep a copy safe.")
+            "'scripts/flask keys new', put the printed line into .env, keep a copy safe.")
         if test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             return _keyless_cli_app(app, error)
         raise error

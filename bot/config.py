@@ -26,6 +26,7 @@ SETTINGS = {
     "TWILIO_API_URL": ("", str),
     "PUBLIC_URL": ("", str),
     "ADMIN_TOKEN": ("", str),
+    "METRICS_TOKEN": ("", str),
     "DATABASE_PATH": ("", str),
     "DATA_KEY": ("", str),
     "SECRET_KEY": ("", str),
@@ -223,4 +224,33 @@ class Mode:
 
     @classmethod
     def of(cls, config):
-        return cls(demo=not (config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"]))
+        """The mode of loaded settings, or of the raw environment (gunicorn's master)."""
+        credentials = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+        return cls(demo=not all(credentials))
+
+
+# In the instance folder; the app creates it in demo mode when ADMIN_TOKEN is not set.
+DEMO_TOKEN_FILE = "demo-admin-token"
+
+DEMO_BANNER = (
+    "\n" + "=" * 72 + "\n"
+    "  DEMO MODE: no Twilio credentials configured.\n"
+    "  Nothing is sent to WhatsApp; replies and broadcasts go to the local outbox\n"
+    "  (database table 'outbox', logged with masked numbers). Signature checks are OFF.\n"
+    "  Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.\n"
+    "{token}"
+    + "=" * 72
+)
+
+
+def start_banner(settings):
+    """What the web server and the worker log once when they start, or None (production).
+
+    ``settings``: loaded settings or the raw environment; only the credentials and
+    ADMIN_TOKEN are read, so gunicorn's master can ask before any worker has built an app.
+    """
+    if not Mode.of(settings).demo:
+        return None
+    token = "" if settings.get("ADMIN_TOKEN") else (
+        f"  The API token for this demo is in instance/{DEMO_TOKEN_FILE}.\n")
+    return DEMO_BANNER.format(token=token)

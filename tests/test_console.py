@@ -44,6 +44,27 @@ def test_users_add_prompts_twice_and_stores_only_a_hash(app, runner):
     assert "anna" in runner.invoke(args=["users", "list"]).output
 
 
+def test_users_add_refuses_a_short_password_before_asking_twice_and_asks_again(app, runner):
+    result = runner.invoke(args=["users", "add", "dora"],
+                           input="kurz\nsehr-geheimes-Wort\nsehr-geheimes-Wort\n")
+    assert result.exit_code == 0, result.output
+    assert "at least 12 characters. Please try again." in result.output
+    # The short one was never asked for a second time.
+    assert result.output.count("Repeat the password") == 1
+    from bot.store.users import authenticate
+    from tests.conftest import database
+
+    assert authenticate(database(app).conn, "dora", "sehr-geheimes-Wort") is not None
+
+
+def test_users_add_asks_again_when_the_repetition_differs(app, runner):
+    result = runner.invoke(args=["users", "add", "emil"], input=(
+        "erstes-Passwort-x\nzweites-Passwort\nsehr-geheimes-Wort\nsehr-geheimes-Wort\n"))
+    assert result.exit_code == 0, result.output
+    assert "the two passwords differ" in result.output
+    assert rows(app, "SELECT name FROM users") == [("emil",)]
+
+
 def test_users_add_refuses_mismatch_short_password_and_duplicates(app, runner):
     mismatch = runner.invoke(args=["users", "add", "bernd"],
                              input="erstes-Passwort-x\nzweites-Passwort\n")

@@ -13,7 +13,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 def test_command_has_help_and_is_in_the_readme(app, command):
     result = app.test_cli_runner().invoke(args=[*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
-    assert f"flask --app wsgi {' '.join(command)}" in README
+    assert f"scripts/flask {' '.join(command)}" in README
 
 
 @pytest.mark.parametrize("name", ["DATA_KEY", "RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS",

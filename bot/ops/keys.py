@@ -23,7 +23,7 @@ def new_command():
         "safe, apart from the backups: without it the phone numbers cannot be read.\n"
         "To replace a key that is in use, do not swap it: put the new key in front, "
         "DATA_KEY=<new>,<current>, reload the web workers, then run "
-        "'flask --app wsgi keys rotate'.", err=True)
+        "'scripts/flask keys rotate'.", err=True)
 
 
 @keys_group.command("rotate")
@@ -50,7 +50,7 @@ def rotate_command(batch_size):
                    "backups taken before now; they still need it.")
     else:
         click.echo("DATA_KEY holds one key. To rotate, put a new key in front first: "
-                   "DATA_KEY=<new>,<current> (see 'flask --app wsgi keys new').")
+                   "DATA_KEY=<new>,<current> (see 'scripts/flask keys new').")
 
 
 def init_app(app):

@@ -1,12 +1,17 @@
 """``flask --app wsgi worker`` (the Procfile's sender) and ``broadcast TEXT``."""
 
+import logging
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import config
 from ..delivery import worker
 from ..domain import announcements
 from . import database
+
+log = logging.getLogger(__name__)
 
 
 @click.command("worker")
@@ -16,6 +21,9 @@ def worker_command(until_idle):
     """Run the sender: works through queued broadcasts until stopped (SIGTERM). With
     WARNINGS_ARS set it also relays the county's official warnings (not with --until-idle)."""
     services = current_app.extensions["infokanal"]
+    banner = config.start_banner(current_app.config)
+    if banner:
+        log.warning(banner)
     try:
         worker.run(dict(current_app.config), services.vault, services.demo,
                    until_idle=until_idle)

@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from ..store.db import write
-from ..store.users import (InvalidUser, UserExists, UserNotFound, add, check_name,
-                           check_password, names, remove, set_password)
+from ..store.users import (MIN_PASSWORD_LENGTH, InvalidUser, UserExists, UserNotFound, add,
+                           check_name, check_password, names, remove, set_password)
 from . import database
 
 users_cli = AppGroup("users", help="Manage press officer accounts for the web console.")
@@ -15,13 +15,23 @@ users_cli = AppGroup("users", help="Manage press officer accounts for the web co
 
 def _read_password(from_stdin):
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        return check_password(password)
-    except InvalidUser as exc:
-        raise click.ClickException(str(exc)) from None
+        try:
+            return check_password(sys.stdin.readline().rstrip("\r\n"))
+        except InvalidUser as exc:
+            raise click.ClickException(str(exc)) from None
+    # A password that is too short is refused before it is typed a second time, and asked for
+    # again; so is a repetition that differs. No input left (Ctrl+D) ends the command.
+    while True:
+        password = click.prompt(f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+                                hide_input=True)
+        try:
+            check_password(password)
+        except InvalidUser as exc:
+            click.echo(f"Error: {exc}. Please try again.", err=True)
+            continue
+        if click.prompt("Repeat the password", hide_input=True) == password:
+            return password
+        click.echo("Error: the two passwords differ. Please try again.", err=True)
 
 
 @users_cli.command("add")
@@ -29,7 +39,7 @@ def _read_password(from_stdin):
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input (for scripts).")
 def add_command(name, password_stdin):
-    """Create an account NAME; asks for the password twice (hidden)."""
+    """Create an account NAME; asks for the password (hidden), then again."""
     try:
         check_name(name)
     except InvalidUser as exc:
@@ -76,7 +86,7 @@ def list_command():
     with database() as db:
         accounts = names(db.conn)
     if not accounts:
-        click.echo("No accounts yet. Create one: flask --app wsgi users add NAME")
+        click.echo("No accounts yet. Create one: scripts/flask users add NAME")
     for account in accounts:
         click.echo(f"{account['name']}\t{account['created_at'][:10]}")
 

@@ -13,9 +13,12 @@ import json
 from . import audience, warnings
 from .db import now_iso
 
+# Every status a broadcast can have (schema.sql's CHECK holds the same list).
+STATUSES = ("scheduled", "queued", "sending", "paused", "done", "cancelled")
 ACTIVE = ("queued", "sending")
 OPEN = ("scheduled", "queued", "sending", "paused")
 DRAFT = "draft"  # written by the warnings relay for the press office: no deliveries yet
+DISCARDED = "discarded"  # a draft the press office threw away
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
 # SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
@@ -132,7 +135,7 @@ def send_draft(conn, broadcast_id):
 
 def discard_draft(conn, broadcast_id):
     _draft(conn, broadcast_id)
-    conn.execute("UPDATE broadcasts SET status = 'discarded', finished_at = ? WHERE id = ?",
+    conn.execute(f"UPDATE broadcasts SET status = '{DISCARDED}', finished_at = ? WHERE id = ?",
                  (now_iso(), broadcast_id))
 
 

@@ -6,6 +6,7 @@ the caller holds, except the reads at the end. Nothing here knows Flask or Twili
 """
 
 import json
+import time
 from dataclasses import dataclass
 
 from .. import vocabulary
@@ -163,7 +164,9 @@ def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted
     {broadcast_id: n}.
     """
     if sent:
-        conn.executemany("UPDATE deliveries SET state = 'sent', sid = ? WHERE id = ?", sent)
+        now = time.time()
+        conn.executemany("UPDATE deliveries SET state = 'sent', sid = ?, sent_at = ? "
+                         "WHERE id = ?", [(sid, now, delivery_id) for sid, delivery_id in sent])
         _take_early_reports(conn, sent)
     if failed:
         conn.executemany("UPDATE deliveries SET state = 'failed', error_code = ?, "

@@ -8,6 +8,7 @@ the number). The functions that write run inside a write transaction the caller 
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
+from . import counters
 from .db import now_iso, to_iso, write
 
 NOTICE_BATCH = 500
@@ -23,7 +24,9 @@ def record_inbound(conn, message_id):
         conn.execute("INSERT INTO inbound_messages (message_sid, received_at) VALUES (?, ?)",
                      (message_id, now_iso()))
     except sqlite3.IntegrityError:
+        counters.add(conn, counters.webhook("messages", "duplicate"))
         return False
+    counters.add(conn, counters.webhook("messages", "accepted"))
     return True
 
 

@@ -150,6 +150,7 @@ _rebuild("0010_broadcast_drafts",
          ).fetchone() or [""])[0])
 _sql("0011_relayed_warnings")
 _sql("0012_topics_and_languages")
+_sql("0013_metrics")
 
 
 def apply(db):

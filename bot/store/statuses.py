@@ -6,7 +6,7 @@ platform can be that fast — waits in ``message_status`` until the sender does
 (``deliveries.record_outcomes``). Both run inside a write transaction the caller holds.
 """
 
-from . import subscribers
+from . import counters, subscribers
 from .db import now_iso
 from .deliveries import requeue_for_limit
 
@@ -31,6 +31,10 @@ def record_many(conn, updates):
     rows = [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now) for u in updates]
     conn.executemany(_ONTO_DELIVERY, rows)
     conn.executemany(_WAITING, rows)
+    # Every callback stored is one the platform's status webhook brought (the front refuses
+    # the others without a write, uncounted).
+    if updates:
+        counters.add(conn, counters.webhook("status", "accepted"), len(updates))
     for update in updates:
         if update.limit_reached or update.opted_out:
             _consequences(conn, update)

@@ -7,8 +7,8 @@ from flask import jsonify
 
 
 def init_app(app):
-    from . import (api, auth, compose, console, csrf, database, health, public, security,
-                   simulator, webhook)
+    from . import (api, auth, compose, console, csrf, database, health, metrics, public,
+                   security, simulator, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -16,6 +16,7 @@ def init_app(app):
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
     public.init_app(app)
     auth.init_app(app)
     app.register_blueprint(public.bp)

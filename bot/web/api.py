@@ -13,6 +13,7 @@ from .. import vocabulary
 from ..domain import announcements
 from ..store import audience, broadcasts, subscribers
 from ..store.db import write
+from . import openapi
 from .database import get_db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -49,6 +50,12 @@ def broadcast_json(broadcast):
     data = {key: value for key, value in broadcast.items() if key != "failures"}
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
     return data
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The API's description: documentation, so no token."""
+    return jsonify(openapi.document())
 
 
 @bp.get("/stats")

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from .. import twilio_gateway as gateway
 from ..domain import citizens
 from ..phone import InvalidAddress, e164
-from ..store import statuses
+from ..store import counters, statuses
 from ..store.db import write
 from .database import get_db
 
@@ -37,10 +37,21 @@ def platform_signed(view):
             valid = gateway.verify(current_app.config["TWILIO_AUTH_TOKEN"], signed_url(),
                                    request.form, gateway.signature_of(request.headers))
             if not valid:
+                _count_refusal(view.__name__, "forbidden")
                 return _plain(gateway.FORBIDDEN, 403)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+# The webhook's name in the metrics (infokanal_webhook_requests_total{webhook=…}).
+_METRIC_NAMES = {"inbound": "messages", "status": "status"}
+
+
+def _count_refusal(view_name, outcome):
+    """Count a refused request. It writes nothing else, so this is a write of its own; a flood
+    of forged requests costs a short write each, as an accepted one would."""
+    counters.add_now(get_db(), counters.webhook(_METRIC_NAMES[view_name], outcome))
 
 
 def _plain(text, status):
@@ -58,8 +69,10 @@ def inbound():
         message = gateway.parse_inbound(request.form)
         number = e164(message.sender)
     except gateway.InvalidWebhook as exc:
+        _count_refusal("inbound", "invalid")
         return _plain(f"bad request: {exc}", 400)
     except InvalidAddress as exc:
+        _count_refusal("inbound", "invalid")
         return _plain(f"bad request: From {exc}", 400)
     channel = current_app.extensions["infokanal"].channel
     return _twiml(citizens.handle(get_db(), channel, number, message.body, message.message_id))
@@ -71,6 +84,7 @@ def status():
     try:
         update = gateway.parse_status(request.form)
     except gateway.InvalidWebhook as exc:
+        _count_refusal("status", "invalid")
         return _plain(f"bad request: {exc}", 400)
     if update is None:
         # Unknown statuses and fields are the platform's to add; acknowledge, store nothing.

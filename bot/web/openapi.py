@@ -1,0 +1,309 @@
+"""The API's description: an OpenAPI 3.1 document of every endpoint under ``/api``, served at
+``GET /api/openapi.json`` without the token (it is documentation, and holds no data).
+
+This is the one place that describes the API. An endpoint or a field added to the API is added
+here too: tests compare the document's paths with the app's routes, and run schemathesis against
+the real server, which fails on any answer (status, content type, field) the document does not
+describe. Response objects therefore say ``additionalProperties: false``.
+
+It is long because it is one document: splitting a description of one API across modules would
+only make it harder to see that it is whole.
+"""
+
+from ..domain.announcements import FREEFORM_TEXT_LIMIT, TEMPLATE_TEXT_LIMIT
+from ..store.broadcasts import COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
+
+VERSION = "1"
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO-8601, in UTC (`…Z`)."}
+COUNT = {"type": "integer", "minimum": 0}
+
+
+def _closed(properties, required=None, **extra):
+    """An object with exactly these properties."""
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required,
+            "additionalProperties": False, **extra}
+
+
+def _json(schema):
+    return {"application/json": {"schema": schema}}
+
+
+def _answer(description, schema):
+    return {"description": description, "content": _json(schema)}
+
+
+def _error(description):
+    return {"description": description, "content": _json({"$ref": "#/components/schemas/Error"})}
+
+
+SCHEMAS = {
+    "Error": _closed({"error": {"type": "string", "description": "The reason, in plain words."}},
+                     description="Every error answer under /api."),
+    "Stats": _closed({
+        "subscribers": {**COUNT, "description": "Active subscribers."},
+        "topics": {"type": "object", "additionalProperties": COUNT, "description": (
+            "Per topic slug (TOPICS): subscribers who get it; those of everything count for "
+            "each.")},
+        "languages": {"type": "object", "additionalProperties": COUNT,
+                      "description": "Subscribers per language code."},
+    }),
+    "Topic": _closed({
+        "slug": {"type": "string"}, "name": {"type": "string"},
+        "subscribers": {**COUNT, "description": "Who gets it, subscribers of everything too."},
+    }),
+    "TopicList": _closed({"topics": {"type": "array",
+                                     "items": {"$ref": "#/components/schemas/Topic"}}}),
+    "Source": {
+        "type": ["object", "null"],
+        "description": "The official warning a relayed broadcast passes on; null for the "
+                       "press office's own.",
+        "properties": {"kind": {"const": "nina"}, "id": {"type": "string"},
+                       "version": {"type": "integer"}, "provider": {"type": "string"},
+                       "severity": {"type": "string"}},
+        "required": ["kind", "id", "version", "provider", "severity"],
+        "additionalProperties": False,
+    },
+    "DraftChange": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"text": {"type": "string", "minLength": 1,
+                                "maxLength": FREEFORM_TEXT_LIMIT, "pattern": r"\S"},
+                       "urgent": {"type": "boolean"}},
+    },
+    "BroadcastRequest": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "text": {
+                "type": "string", "minLength": 1, "maxLength": FREEFORM_TEXT_LIMIT,
+                "pattern": r"\S",
+                "description": (f"The message; surrounding spaces are removed. At most "
+                                f"{TEMPLATE_TEXT_LIMIT} characters when broadcasts go out as a "
+                                f"template (BROADCAST_CONTENT_SID), {FREEFORM_TEXT_LIMIT} "
+                                "free-form. No NUL character.")},
+            "media_url": {
+                "type": ["string", "null"], "format": "uri", "maxLength": 2000,
+                "description": "An http(s) image URL; free-form mode only."},
+            "send_at": {
+                "type": ["string", "null"], "format": "date-time",
+                "description": ("ISO-8601, between the years 2000 and 2100; later than now "
+                                "schedules the broadcast. Without a zone: TIMEZONE.")},
+            "expires_at": {
+                "type": ["string", "null"], "format": "date-time",
+                "description": ("ISO-8601, in the future and after send_at: whatever is not "
+                                "sent by then is skipped.")},
+            "urgent": {"type": "boolean", "default": False,
+                       "description": ("Send ahead of any regular broadcast still sending, "
+                                       "to every subscriber whatever their topics.")},
+            "topics": {"type": ["array", "null"], "items": {"type": "string"},
+                       "description": ("Topic slugs (TOPICS): their subscribers and those of "
+                                       "everything get it. None: those of everything.")},
+            "translations": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "string", "minLength": 1,
+                                         "maxLength": FREEFORM_TEXT_LIMIT},
+                "description": ("The text in further languages (LANGUAGES), by code: each "
+                                "subscriber gets their language's, else text.")},
+        },
+    },
+    "BroadcastCreated": _closed({
+        "id": {"type": "integer"},
+        "status": {"enum": ["scheduled", "queued"]},
+        "recipients": {**COUNT, "description": "Active subscribers it goes to (scheduled: now)."},
+        "urgent": {"type": "boolean"},
+        "send_at": NULLABLE_TIME,
+        "expires_at": NULLABLE_TIME,
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "translations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"},
+                     "description": "E.g. more recipients than the messaging limit."},
+    }),
+    "Counts": _closed({key: COUNT for key in COUNT_KEYS}, description=(
+        "The recipients, each counted once at the furthest point reached: sent means accepted "
+        "by the platform; skipped: stopped before its turn, cancelled or expired.")),
+    "Broadcast": _closed({
+        "id": {"type": "integer"},
+        "text": {"type": "string"},
+        "media_url": NULLABLE_STRING,
+        "status": {"enum": [DRAFT, *STATUSES, DISCARDED]},
+        "urgent": {"type": "boolean"},
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "translations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "source": {"$ref": "#/components/schemas/Source"},
+        "created_at": {"type": "string", "description": "ISO-8601, in UTC."},
+        "send_at": NULLABLE_TIME,
+        "expires_at": NULLABLE_TIME,
+        "started_at": NULLABLE_TIME,
+        "finished_at": NULLABLE_TIME,
+        "recipients": COUNT,
+        "counts": {"$ref": "#/components/schemas/Counts"},
+        "errors": {"type": "object", "additionalProperties": COUNT,
+                   "description": "Failed deliveries by the platform's error code."},
+        "hints": {"type": "array", "items": {"type": "string"},
+                  "description": "Plain advice for failures the operator can fix."},
+        "pause_reason": NULLABLE_STRING,
+        "resume_at": NULLABLE_TIME,
+        "retries_unknown": {**COUNT, "description": (
+            "Sends retried after an unknown outcome: each may have arrived twice.")},
+    }),
+    "BroadcastList": _closed({"broadcasts": {
+        "type": "array", "items": {"$ref": "#/components/schemas/Broadcast"}}}),
+}
+
+UNAUTHORIZED = {
+    "description": "No or a wrong bearer token.",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
+    "content": _json({"$ref": "#/components/schemas/Error"}),
+}
+BROADCAST_ID = {
+    "name": "broadcast_id", "in": "path", "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "A broadcast's id; an id that is no broadcast's answers 404.",
+}
+
+
+def _broadcast_change(summary, conflict):
+    return {"post": {
+        "operationId": summary.split()[0].lower() + "Broadcast",
+        "summary": summary,
+        "parameters": [BROADCAST_ID],
+        "responses": {
+            "200": _answer("The broadcast after the change.",
+                           {"$ref": "#/components/schemas/Broadcast"}),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": _error("No such broadcast."),
+            "409": _error(conflict),
+        },
+    }}
+
+
+PATHS = {
+    "/api/openapi.json": {"get": {
+        "operationId": "getOpenApi",
+        "summary": "This document.",
+        "security": [],
+        "responses": {"200": _answer("The OpenAPI document.", {"type": "object"})},
+    }},
+    "/api/stats": {"get": {
+        "operationId": "getStats",
+        "summary": "How many people the channel reaches.",
+        "responses": {
+            "200": _answer("Counts only.", {"$ref": "#/components/schemas/Stats"}),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }},
+    "/api/broadcasts": {
+        "get": {
+            "operationId": "listBroadcasts",
+            "summary": "All broadcasts, newest first.",
+            "parameters": [
+                {"name": "limit", "in": "query", "description": "At most 500.",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                {"name": "offset", "in": "query",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": SQLITE_INT_MAX,
+                            "default": 0}},
+            ],
+            "responses": {
+                "200": _answer("A page of broadcasts.",
+                               {"$ref": "#/components/schemas/BroadcastList"}),
+                "400": _error("limit or offset is not a whole number, or too large."),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+            },
+        },
+        "post": {
+            "operationId": "createBroadcast",
+            "summary": "Queue (or schedule) a broadcast to every active subscriber.",
+            "description": ("The broadcast and one delivery per subscriber are stored before "
+                            "the answer: from then on it survives any crash. Bad input is "
+                            "answered 400 and nothing is queued."),
+            "requestBody": {"required": True, "content": _json(
+                {"$ref": "#/components/schemas/BroadcastRequest"})},
+            "responses": {
+                "202": _answer("Queued (or scheduled); the sender delivers it.",
+                               {"$ref": "#/components/schemas/BroadcastCreated"}),
+                "400": _error("Not JSON, or not a broadcast (the reason says why)."),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "413": _error("The request is larger than 256 KiB."),
+            },
+        },
+    },
+    "/api/topics": {"get": {
+        "operationId": "listTopics",
+        "summary": "The topics citizens can choose, and how many get each.",
+        "responses": {
+            "200": _answer("Counts only.", {"$ref": "#/components/schemas/TopicList"}),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }},
+    "/api/broadcasts/{broadcast_id}": {
+        "get": {
+            "operationId": "getBroadcast",
+            "summary": "One broadcast: status, counts, errors, hints.",
+            "parameters": [BROADCAST_ID],
+            "responses": {
+                "200": _answer("The broadcast.", {"$ref": "#/components/schemas/Broadcast"}),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": _error("No such broadcast."),
+            },
+        },
+        "patch": {
+            "operationId": "editDraft",
+            "summary": "Change a draft's text or urgency (a relayed warning in draft mode).",
+            "parameters": [BROADCAST_ID],
+            "requestBody": {"required": True, "content": _json(
+                {"$ref": "#/components/schemas/DraftChange"})},
+            "responses": {
+                "200": _answer("The draft after the change.",
+                               {"$ref": "#/components/schemas/Broadcast"}),
+                "400": _error("Not JSON, or not a text or urgency a broadcast may have."),
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": _error("No such broadcast."),
+                "409": _error("Not a draft."),
+                "413": _error("The request is larger than 256 KiB."),
+            },
+        },
+    },
+    "/api/broadcasts/{broadcast_id}/send": {"post": {
+        "operationId": "sendDraft",
+        "summary": "Send a draft to every subscriber now.",
+        "parameters": [BROADCAST_ID],
+        "responses": {
+            "202": _answer("Queued; the sender delivers it.",
+                           {"$ref": "#/components/schemas/Broadcast"}),
+            "400": _error("Its text no longer fits the mode in use."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": _error("No such broadcast."),
+            "409": _error("Not a draft."),
+        },
+    }},
+    "/api/broadcasts/{broadcast_id}/discard": _broadcast_change(
+        "Discard a draft: it is never sent.", "Not a draft."),
+    "/api/broadcasts/{broadcast_id}/cancel": _broadcast_change(
+        "Cancel what has not been sent yet.", "Already done or cancelled."),
+    "/api/broadcasts/{broadcast_id}/resume": _broadcast_change(
+        "Resume a broadcast paused for bad credentials, after fixing them.", "Not paused."),
+}
+
+
+def document():
+    """The OpenAPI document, as a dict (served as JSON)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Infokanal API",
+            "version": VERSION,
+            "description": ("The press office's API of a WhatsApp information channel. Every "
+                            "endpoint but this document needs `Authorization: Bearer "
+                            "<ADMIN_TOKEN>`. No answer ever contains a phone number."),
+        },
+        "security": [{"bearerToken": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearerToken": {
+                "type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN."}},
+            "schemas": SCHEMAS,
+            "responses": {"Unauthorized": UNAUTHORIZED},
+        },
+    }
