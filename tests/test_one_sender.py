@@ -22,6 +22,7 @@ def test_a_second_worker_refuses_mid_broadcast_and_no_one_gets_it_twice(env, twi
         assert person.send("Start").status_code == 200
     answer = web.api("POST", "/api/broadcasts", json={"text": "Hochwasser"}).json()
     first = Process("worker", dict(env, SEND_RATE_LIMIT="40"))
+    second = None
     try:
         wait_for(lambda: len(twilio_api.messages) >= 10, message="the first sender under way")
         started = time.monotonic()
@@ -32,11 +33,12 @@ def test_a_second_worker_refuses_mid_broadcast_and_no_one_gets_it_twice(env, twi
         assert "a sender is already running" in output
         assert f"{env['DATABASE_PATH']}-sender.lock" in output
         assert f"process {first.proc.pid}" in output
-        second.stop()
         wait_for(lambda: web.api("GET", f"/api/broadcasts/{answer['id']}").json()["status"]
                  == "done", timeout=30, message="the broadcast finished")
     finally:
         first.stop()
+        if second is not None:
+            second.stop()
     counts = received(twilio_api)
     assert set(counts) == {f"whatsapp:{p.number}" for p in people}
     assert max(counts.values()) == 1, "nobody got it twice"
