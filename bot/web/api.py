@@ -61,7 +61,12 @@ def stats():
 @bp.post("/broadcasts")
 @token_required
 def create_broadcast():
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # The standard library's parser recurses once per level of nesting; a body of many
+        # thousand brackets is no broadcast, and no reason for a 500.
+        return error("the JSON is nested too deeply", 400)
     if data is None:
         return error("the body must be JSON (Content-Type: application/json)", 400)
     try:
