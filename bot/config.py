@@ -63,6 +63,10 @@ SETTINGS = {
 _POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
              "CLEANUP_INTERVAL_HOURS")
 
+# With Twilio credentials set: the API can post to every subscriber, so its token must be
+# beyond guessing. (Demo mode's generated token has 32 characters too.)
+ADMIN_TOKEN_MIN_LENGTH = 32
+
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
 
@@ -119,6 +123,12 @@ def load(instance_path, test_config=None):
         present = next(name for name in credentials if name not in missing)
         raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
                           "production, or neither for demo mode")
+    token = values["ADMIN_TOKEN"]
+    if not missing and token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"ADMIN_TOKEN is too short: in production it needs at least "
+            f"{ADMIN_TOKEN_MIN_LENGTH} characters, this one has {len(token)}. Make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))' and put it into .env as ADMIN_TOKEN=…")
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")

@@ -4,7 +4,6 @@ Counts only: no answer of this API ever contains a phone number.
 """
 
 import hmac
-from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -22,19 +21,18 @@ def error(message, status):
     return jsonify(error=message), status
 
 
-def token_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        expected = current_app.config["ADMIN_TOKEN"]
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if not expected or scheme.lower() != "bearer" or not given:
-            return _unauthorized()
-        if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-            return _unauthorized()
-        return view(*args, **kwargs)
-
-    return wrapper
+@bp.before_request
+def token_required():
+    """Every request under /api, whatever its method: Flask answers OPTIONS by itself, before
+    any view runs, so a check in the views alone would leave it open."""
+    expected = current_app.config["ADMIN_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not expected or scheme.lower() != "bearer" or not given:
+        return _unauthorized()
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return _unauthorized()
+    return None
 
 
 def _unauthorized():
@@ -52,14 +50,12 @@ def broadcast_json(broadcast):
 
 
 @bp.get("/stats")
-@token_required
 def stats():
     conn = get_db().conn
     return jsonify(subscribers=subscribers.count_active(conn))
 
 
 @bp.post("/broadcasts")
-@token_required
 def create_broadcast():
     try:
         data = request.get_json(silent=True)
@@ -77,7 +73,6 @@ def create_broadcast():
 
 
 @bp.get("/broadcasts")
-@token_required
 def list_broadcasts():
     try:
         limit = min(max(int(request.args.get("limit", 50)), 1), 500)
@@ -91,7 +86,6 @@ def list_broadcasts():
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
-@token_required
 def show_broadcast(broadcast_id):
     try:
         return jsonify(broadcast_json(broadcasts.get(get_db().conn, broadcast_id)))
@@ -100,13 +94,11 @@ def show_broadcast(broadcast_id):
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
-@token_required
 def cancel_broadcast(broadcast_id):
     return _change(broadcast_id, broadcasts.cancel)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/resume")
-@token_required
 def resume_broadcast(broadcast_id):
     return _change(broadcast_id, broadcasts.resume)
 

@@ -59,6 +59,10 @@ def init_app(app):
     def add_headers(response):
         for name, value in fixed.items():
             response.headers.setdefault(name, value)
+        # Console pages and API answers are for the signed-in officer or the token holder
+        # only: no browser cache, shared computer or proxy keeps a copy.
+        if _under(request.path, "/admin", "/api"):
+            response.headers["Cache-Control"] = "no-store"
         if response.location:
             response.location = relative_location(response.location)
         return response
