@@ -3,12 +3,28 @@
 gunicorn's own asyncio worker, which multiplexes connections on an event loop, running our
 ``Front`` around the Flask app that ``wsgi:app`` loads, so that the Procfile's command and
 ``wsgi.py`` stay what they were. ``threads`` (``WEB_THREADS``) sizes the pool that runs Flask.
+
+Two limits gunicorn's asyncio worker lacks are added here (``FrontProtocol``): a deadline for
+a request's headers, and a ceiling on connections per worker (``worker_connections``).
 """
 
+import resource
+import time
+
+from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.glogging import Logger as GunicornLogger
+from gunicorn.workers import gasgi
 from gunicorn.workers.gasgi import ASGIWorker
 
 from .front import Front
+
+# How long after connecting a client may take to send its first request's headers. Later
+# requests on a kept-alive connection get gunicorn's ``keepalive`` seconds instead.
+HEADER_SECONDS = 10.0
+# File descriptors a worker keeps for everything but its clients: the listening socket, the
+# database (three files per connection, one connection per thread), logs.
+RESERVED_FILES = 64
+WARN_EVERY_SECONDS = 60.0
 
 
 class FrontWorker(ASGIWorker):
@@ -16,8 +32,94 @@ class FrontWorker(ASGIWorker):
     def check_config(cls, cfg, log):
         """gunicorn warns that its ASGI worker ignores ``threads``; this one uses them."""
 
+    def init_process(self):
+        # gunicorn's worker makes each connection's protocol from the name ASGIProtocol in
+        # its module. Only this worker class runs in this process, so pointing that name at
+        # ours changes nothing else.
+        gasgi.ASGIProtocol = FrontProtocol
+        self.connection_limit = connection_limit(self.cfg.worker_connections)
+        self.open_connections = set()
+        # Connections waiting for a request (none yet, or the next one), oldest first.
+        self.waiting = {}
+        self._warned_at = -WARN_EVERY_SECONDS
+        super().init_process()
+
     def load_wsgi(self):
         self.asgi = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+
+    def admit(self, protocol):
+        """A new connection. Beyond the limit, the one that has waited longest for a request
+        makes room: a flood of idle connections then pushes out only itself, while clients
+        that send their request at once (the platform, a browser) get through. When every
+        other connection is busy, the newcomer itself is closed."""
+        self.open_connections.add(protocol)
+        self.waiting[protocol] = None
+        while len(self.open_connections) > self.connection_limit and self.waiting:
+            oldest = next(iter(self.waiting))
+            self.release(oldest)
+            oldest.hang_up()
+            now = time.monotonic()
+            if now - self._warned_at >= WARN_EVERY_SECONDS:
+                self._warned_at = now
+                self.log.warning(
+                    "connection limit (%d per worker) reached: closing connections that "
+                    "sent no request, oldest first", self.connection_limit)
+
+    def idle(self, protocol):
+        if protocol in self.open_connections:
+            self.waiting.pop(protocol, None)
+            self.waiting[protocol] = None  # to the end: it has waited least
+
+    def busy(self, protocol):
+        self.waiting.pop(protocol, None)
+
+    def release(self, protocol):
+        self.waiting.pop(protocol, None)
+        self.open_connections.discard(protocol)
+
+
+def connection_limit(configured):
+    """``worker_connections``, but never more than the process may open files for: at that
+    point the worker could accept no connection at all, not even to close it."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    return max(1, min(configured, soft - RESERVED_FILES))
+
+
+class FrontProtocol(ASGIProtocol):
+    """gunicorn's HTTP/1 connection, with a deadline for the first request's headers and the
+    worker's connection limit.
+
+    gunicorn times the wait for a kept-alive connection's next request (``keepalive``), but
+    not for the first one: a client that connects and sends nothing, or sends a header a
+    byte at a time, held its connection for as long as it liked.
+    """
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        if self._request_ready is None:
+            return  # not HTTP/1; gunicorn.conf.py enables nothing else
+        # The same timer gunicorn arms before a kept-alive connection's next request: it
+        # closes the connection unless the request's headers are complete in time.
+        self._keepalive_handle = self.worker.loop.call_later(HEADER_SECONDS,
+                                                             self._keepalive_timeout)
+        self.worker.admit(self)
+
+    def _arm_keepalive_timer(self):
+        super()._arm_keepalive_timer()
+        self.worker.idle(self)
+
+    def _on_headers_complete(self):
+        self.worker.busy(self)
+        return super()._on_headers_complete()
+
+    def connection_lost(self, exc):
+        self.worker.release(self)
+        super().connection_lost(exc)
+
+    def hang_up(self):
+        self._keepalive_timeout()
 
 
 class Logger(GunicornLogger):

@@ -1,0 +1,67 @@
+"""Slow and idle clients cannot take the web process down: straight on its port, as many small
+deployments expose it, the platform's webhooks and /healthz still answer within a second."""
+
+import contextlib
+import os
+import resource
+import signal
+
+from bot.web import front
+from bot.web.gunicorn_worker import HEADER_SECONDS
+from tests.conftest import PUBLIC_URL, Process, free_port, wait_for
+from tests.slow_clients import Attack, assert_service_answers
+
+
+def test_idle_and_slow_clients_leave_the_web_port_answering(env, start_web):
+    web = start_web(env)
+    with Attack(web.port, idle=300, slow_body=20, slow_headers=20) as attack:
+        assert_service_answers(web.url, web.public_url)
+        # And none of them is held for long: unfinished headers and silence are cut off
+        # after HEADER_SECONDS, a body that does not arrive is answered 408.
+        wait_for(lambda: all(attack.closed_by_server(kind) == len(attack.sockets[kind])
+                             for kind in attack.sockets),
+                 timeout=max(HEADER_SECONDS, front.BODY_SECONDS) + 5, interval=0.25,
+                 message="the server to close every attacking connection")
+        assert {answer.split(b"\r\n")[0] for answer in attack.answers("slow_body")} \
+            == {b"HTTP/1.1 408 Request Timeout"}
+        assert set(attack.answers("idle")) == {b""}
+        assert_service_answers(web.url, web.public_url, rounds=1)
+
+
+@contextlib.contextmanager
+def file_limit(soft):
+    """Processes started inside inherit ``soft`` as their limit of open files."""
+    old_soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert len(os.listdir("/proc/self/fd")) < soft // 2, "this test process holds too many"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (old_soft, hard))
+
+
+def test_more_idle_clients_than_a_worker_has_files_for_cannot_lock_others_out(env):
+    # A worker that takes every connection offered runs out of file descriptors and then
+    # accepts none at all; systemd's default limit is 1,024. The oldest connection that has
+    # sent no request makes room for the newest.
+    port = free_port()
+    with file_limit(256):
+        web = Process("web", dict(env, PORT=port, HOST="127.0.0.1", WEB_CONCURRENCY="1"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), timeout=30, message="web to start")
+        with Attack(port, idle=400, slow_body=0) as attack:
+            assert_service_answers(url, PUBLIC_URL)
+            assert attack.closed_by_server("idle") > 400 - 256
+        assert "connection limit" in web.output()
+    finally:
+        web.stop(signal.SIGQUIT, 3)
+
+
+def _answers(url):
+    import requests
+
+    try:
+        return requests.get(url + "/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
