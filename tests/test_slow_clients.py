@@ -42,8 +42,8 @@ def file_limit(soft):
 
 def test_more_idle_clients_than_a_worker_has_files_for_cannot_lock_others_out(env):
     # A worker that takes every connection offered runs out of file descriptors and then
-    # accepts none at all; systemd's default limit is 1,024. The oldest connection that has
-    # sent no request makes room for the newest.
+    # accepts none at all; systemd's default limit is 1,024. Before that, the connections
+    # that have waited longest for a request make room for new ones.
     port = free_port()
     with file_limit(256):
         web = Process("web", dict(env, PORT=port, HOST="127.0.0.1", WEB_CONCURRENCY="1"))
@@ -53,7 +53,7 @@ def test_more_idle_clients_than_a_worker_has_files_for_cannot_lock_others_out(en
         with Attack(port, idle=400, slow_body=0) as attack:
             assert_service_answers(url, PUBLIC_URL)
             assert attack.closed_by_server("idle") > 400 - 256
-        assert "connection limit" in web.output()
+        assert "connection limit (192 per worker, from the open files limit) reached" in web.output()
     finally:
         web.stop(signal.SIGQUIT, 3)
 

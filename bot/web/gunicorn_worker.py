@@ -5,7 +5,7 @@ gunicorn's own asyncio worker, which multiplexes connections on an event loop, r
 ``wsgi.py`` stay what they were. ``threads`` (``WEB_THREADS``) sizes the pool that runs Flask.
 
 Two limits gunicorn's asyncio worker lacks are added here (``FrontProtocol``): a deadline for
-a request's headers, and a ceiling on connections per worker (``worker_connections``).
+a request's headers, and a ceiling on connections per worker below its open files limit.
 """
 
 import resource
@@ -37,9 +37,9 @@ class FrontWorker(ASGIWorker):
         # its module. Only this worker class runs in this process, so pointing that name at
         # ours changes nothing else.
         gasgi.ASGIProtocol = FrontProtocol
-        self.connection_limit = connection_limit(self.cfg.worker_connections)
+        self.connection_limit = connection_limit()
         self.open_connections = set()
-        # Connections waiting for a request (none yet, or the next one), oldest first.
+        # Connections waiting for a request (none yet, or the next one), the oldest first.
         self.waiting = {}
         self._warned_at = -WARN_EVERY_SECONDS
         super().init_process()
@@ -48,22 +48,24 @@ class FrontWorker(ASGIWorker):
         self.asgi = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
 
     def admit(self, protocol):
-        """A new connection. Beyond the limit, the one that has waited longest for a request
-        makes room: a flood of idle connections then pushes out only itself, while clients
-        that send their request at once (the platform, a browser) get through. When every
-        other connection is busy, the newcomer itself is closed."""
+        """A new connection. At the limit, the one that has waited longest for a request
+        makes room (the newcomer itself when all others are busy): a flood of idle
+        connections then pushes out only itself, while clients that send their request at
+        once (the platform, a browser) get through."""
         self.open_connections.add(protocol)
         self.waiting[protocol] = None
+        if len(self.open_connections) <= self.connection_limit:
+            return
         while len(self.open_connections) > self.connection_limit and self.waiting:
             oldest = next(iter(self.waiting))
             self.release(oldest)
             oldest.hang_up()
-            now = time.monotonic()
-            if now - self._warned_at >= WARN_EVERY_SECONDS:
-                self._warned_at = now
-                self.log.warning(
-                    "connection limit (%d per worker) reached: closing connections that "
-                    "sent no request, oldest first", self.connection_limit)
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = now
+            self.log.warning("connection limit (%d per worker, from the open files limit) "
+                             "reached: closing the connections that waited longest for a "
+                             "request", self.connection_limit)
 
     def idle(self, protocol):
         if protocol in self.open_connections:
@@ -78,13 +80,15 @@ class FrontWorker(ASGIWorker):
         self.open_connections.discard(protocol)
 
 
-def connection_limit(configured):
-    """``worker_connections``, but never more than the process may open files for: at that
-    point the worker could accept no connection at all, not even to close it."""
+def connection_limit():
+    """How many clients a worker can hold before it runs out of file descriptors, at which
+    point it could accept no connection at all, not even to close it. Below that, nothing is
+    cut off: a burst of the platform's callbacks may well be thousands of connections, each
+    with its request on the way."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
-        return configured
-    return max(1, min(configured, soft - RESERVED_FILES))
+        return 1 << 20
+    return max(1, soft - RESERVED_FILES)
 
 
 class FrontProtocol(ASGIProtocol):
