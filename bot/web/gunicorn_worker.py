@@ -4,8 +4,9 @@ gunicorn's own asyncio worker, which multiplexes connections on an event loop, r
 ``Front`` around the Flask app that ``wsgi:app`` loads, so that the Procfile's command and
 ``wsgi.py`` stay what they were. ``threads`` (``WEB_THREADS``) sizes the pool that runs Flask.
 
-Two limits gunicorn's asyncio worker lacks are added here (``FrontProtocol``): a deadline for
-a request's headers, and a ceiling on connections per worker below its open files limit.
+What gunicorn's asyncio worker lacks against slow and idle clients is added here: a deadline
+for a request's headers and a ceiling on connections below the open files limit
+(``FrontProtocol``), and gunicorn's own listen queue (``notify``).
 """
 
 import resource
@@ -42,10 +43,23 @@ class FrontWorker(ASGIWorker):
         # Connections waiting for a request (none yet, or the next one), the oldest first.
         self.waiting = {}
         self._warned_at = -WARN_EVERY_SECONDS
+        self._backlog_restored = False
         super().init_process()
 
     def load_wsgi(self):
         self.asgi = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+
+    def notify(self):
+        super().notify()
+        if self.servers and not self._backlog_restored:
+            # asyncio's create_server, as gunicorn's worker calls it, listens anew with a
+            # queue of 100 connections instead of gunicorn's ``backlog``. A burst of more
+            # (callbacks on new connections, or a flood) then has its connection attempts
+            # dropped, and each client waits a second or more to try again. The first
+            # heartbeat comes right after the servers are made.
+            for sock in self.sockets:
+                sock.sock.listen(self.cfg.backlog)
+            self._backlog_restored = True
 
     def admit(self, protocol):
         """A new connection. At the limit, the one that has waited longest for a request
