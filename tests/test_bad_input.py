@@ -30,6 +30,23 @@ def test_a_lone_surrogate_is_refused_with_a_reason(app, client, body, field):
     assert stored_broadcasts(app) == 0
 
 
+@pytest.mark.parametrize("data, where", [
+    ("a\ud800", "the body"), ({"text": "ok", "extra": ["x", "\udc00"]}, "extra[1]"),
+    ({"translations": {"en": "\ud800"}}, "translations.en"), ({"\ud800": 1}, "a name"),
+    ({"text": "ok", "deep": [[[[{"x": "\udfff"}]]]]}, "deep[0][0][0][0].x"),
+])
+def test_the_place_of_a_lone_surrogate_is_named(data, where):
+    from bot.web.bodies import lone_surrogate
+
+    assert lone_surrogate(data) == where
+
+
+def test_json_without_surrogates_passes_whatever_it_holds():
+    from bot.web.bodies import lone_surrogate
+
+    assert lone_surrogate({"text": "Straße \U0001f6a8", "n": [1, 2.5, None, True, {}]}) is None
+
+
 def test_a_surrogate_pair_is_a_character_and_goes_out(app, client):
     response = client.post("/api/broadcasts", data='{"text": "Achtung \\ud83d\\udea8"}',
                            headers=AUTH)

@@ -40,7 +40,6 @@ def validate(data, template, tz_name="Europe/Berlin"):
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise InvalidBroadcast("text is missing or empty")
-    _require_unicode(text, "text")
     text = text.strip()
     if "\x00" in text:
         raise InvalidBroadcast("text contains a NUL character")
@@ -55,7 +54,6 @@ def validate(data, template, tz_name="Europe/Berlin"):
     if media_url is not None:
         if not isinstance(media_url, str) or len(media_url) > 2000:
             raise InvalidBroadcast("media_url must be an http(s) URL")
-        _require_unicode(media_url, "media_url")
         parsed = urlparse(media_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
             raise InvalidBroadcast("media_url must be an http(s) URL")
@@ -76,16 +74,6 @@ def validate(data, template, tz_name="Europe/Berlin"):
         raise InvalidBroadcast("expires_at must be in the future and after send_at")
     return {"text": text, "media_url": media_url, "send_at": send_at,
             "expires_at": expires_at, "urgent": urgent}
-
-
-def _require_unicode(value, name):
-    """JSON can spell a lone surrogate (``"\\ud800"``); it is no character, and neither
-    SQLite nor the platform could take it as UTF-8."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidBroadcast(f"{name} is not valid Unicode text: it holds a lone surrogate "
-                               "(\\ud800 to \\udfff without its pair)") from None
 
 
 def _parse_time(value, name, tz_name):

@@ -4,6 +4,7 @@ Counts only: no answer of this API ever contains a phone number.
 """
 
 import hmac
+from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,10 +22,23 @@ def error(message, status):
     return jsonify(error=message), status
 
 
+def token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        return _refusal_without_token() or view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.before_request
-def token_required():
-    """Every request under /api, whatever its method: Flask answers OPTIONS by itself, before
-    any view runs, so a check in the views alone would leave it open."""
+def _every_method_needs_the_token():
+    """Flask answers OPTIONS itself, before any view and its ``token_required`` run; so the
+    blueprint checks every request, whatever its method, before anything answers."""
+    return _refusal_without_token()
+
+
+def _refusal_without_token():
+    """The 401 answer for a request without the right bearer token, else None."""
     expected = current_app.config["ADMIN_TOKEN"]
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -50,19 +64,16 @@ def broadcast_json(broadcast):
 
 
 @bp.get("/stats")
+@token_required
 def stats():
     conn = get_db().conn
     return jsonify(subscribers=subscribers.count_active(conn))
 
 
 @bp.post("/broadcasts")
+@token_required
 def create_broadcast():
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        # The standard library's parser recurses once per level of nesting; a body of many
-        # thousand brackets is no broadcast, and no reason for a 500.
-        return error("the JSON is nested too deeply", 400)
+    data = request.get_json(silent=True)
     if data is None:
         return error("the body must be JSON (Content-Type: application/json)", 400)
     try:
@@ -73,6 +84,7 @@ def create_broadcast():
 
 
 @bp.get("/broadcasts")
+@token_required
 def list_broadcasts():
     try:
         limit = min(max(int(request.args.get("limit", 50)), 1), 500)
@@ -86,6 +98,7 @@ def list_broadcasts():
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
+@token_required
 def show_broadcast(broadcast_id):
     try:
         return jsonify(broadcast_json(broadcasts.get(get_db().conn, broadcast_id)))
@@ -94,11 +107,13 @@ def show_broadcast(broadcast_id):
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@token_required
 def cancel_broadcast(broadcast_id):
     return _change(broadcast_id, broadcasts.cancel)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/resume")
+@token_required
 def resume_broadcast(broadcast_id):
     return _change(broadcast_id, broadcasts.resume)
 
