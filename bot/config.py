@@ -63,10 +63,6 @@ SETTINGS = {
 _POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
              "CLEANUP_INTERVAL_HOURS")
 
-# With Twilio credentials set: the API can post to every subscriber, so its token must be
-# beyond guessing. (Demo mode's generated token has 32 characters too.)
-ADMIN_TOKEN_MIN_LENGTH = 32
-
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
 
@@ -87,6 +83,22 @@ def _coerce(name, raw, kind):
         return kind(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+
+
+# The API can post to every subscriber: in production (Twilio credentials set) its token must
+# be beyond guessing. Demo mode's generated token has 32 characters too.
+ADMIN_TOKEN_MIN_LENGTH = 32
+
+
+def _check_admin_token(values):
+    token = values["ADMIN_TOKEN"]
+    production = values["TWILIO_ACCOUNT_SID"] and values["TWILIO_AUTH_TOKEN"]
+    if production and token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"ADMIN_TOKEN is too short: in production it needs at least "
+            f"{ADMIN_TOKEN_MIN_LENGTH} characters, this one has {len(token)}. Make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and put it into "
+            ".env as ADMIN_TOKEN=…")
 
 
 def load(instance_path, test_config=None):
@@ -115,6 +127,7 @@ def load(instance_path, test_config=None):
             raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    _check_admin_token(values)
     # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
     # falling back to demo would send nothing while the operator believes it is live.
     credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
@@ -123,12 +136,6 @@ def load(instance_path, test_config=None):
         present = next(name for name in credentials if name not in missing)
         raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
                           "production, or neither for demo mode")
-    token = values["ADMIN_TOKEN"]
-    if not missing and token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
-        raise ConfigError(
-            f"ADMIN_TOKEN is too short: in production it needs at least "
-            f"{ADMIN_TOKEN_MIN_LENGTH} characters, this one has {len(token)}. Make one with: python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))' and put it into .env as ADMIN_TOKEN=…")
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
