@@ -31,10 +31,12 @@ def token_required(view):
 
 
 @bp.before_request
-def _every_method_needs_the_token():
-    """Flask answers OPTIONS itself, before any view and its ``token_required`` run; so the
-    blueprint checks every request, whatever its method, before anything answers."""
-    return _refusal_without_token()
+def _options_need_the_token():
+    """Flask answers OPTIONS itself, before any view and its ``token_required`` run, and
+    would tell anyone which methods each path takes."""
+    if request.method == "OPTIONS":
+        return _refusal_without_token()
+    return None
 
 
 def _refusal_without_token():
