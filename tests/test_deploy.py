@@ -206,7 +206,7 @@ def test_nginx_routes_what_the_app_serves(behind_nginx):
             assert response.headers["Cache-Control"] == "no-store", path
     api = requests.get(proxy.url + "/api/stats", timeout=10, headers={
         "Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert api.status_code == 200 and api.json() == {"subscribers": 0}
+    assert api.status_code == 200 and api.json()["subscribers"] == 0
 
 
 def test_a_client_cannot_choose_its_address_through_nginx(behind_nginx):
