@@ -96,11 +96,15 @@ class Nginx:
         self.binary = nginx_binary()
         self.port = free_port()
         self.prefix = Path(tempfile.mkdtemp(prefix="infokanal-nginx-"))
-        (self.prefix / "webroot").mkdir()
-        certificate = self_signed(self.prefix) if tls else None
-        (self.prefix / "infokanal.conf").write_text(
-            site_for_test(self.port, web_port, self.prefix / "webroot", certificate))
-        (self.prefix / "nginx.conf").write_text(MAIN.format(prefix=self.prefix))
+        try:
+            (self.prefix / "webroot").mkdir()
+            certificate = self_signed(self.prefix) if tls else None
+            (self.prefix / "infokanal.conf").write_text(
+                site_for_test(self.port, web_port, self.prefix / "webroot", certificate))
+            (self.prefix / "nginx.conf").write_text(MAIN.format(prefix=self.prefix))
+        except BaseException:
+            shutil.rmtree(self.prefix, ignore_errors=True)
+            raise
         self.user = {}
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
