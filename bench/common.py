@@ -18,7 +18,7 @@ from bot.store import db, subscribers  # noqa: E402
 from tests.conftest import free_port, procfile_command  # noqa: E402
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 
-ADMIN_TOKEN = "bench-admin-token"
+ADMIN_TOKEN = "bench-admin-token-long-enough-for-production"
 PUBLIC_URL = "http://127.0.0.1"
 
 

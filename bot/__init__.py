@@ -32,7 +32,9 @@ def create_app(test_config=None):
 
     app = Flask(__name__, instance_relative_config=True, template_folder="web/templates",
                 static_folder="web/static")
-    os.makedirs(app.instance_path, exist_ok=True)
+    # The instance folder holds the session key and, in demo mode, the API token and data key.
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    db.owner_only(app.instance_path, directory=True)
     logs.configure()
     settings = config_module.load(app.instance_path, test_config)
     app.config.update(settings)
@@ -108,6 +110,7 @@ def _instance_secret(app, name, make):
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        db.owner_only(path)
         with open(path, encoding="ascii") as fh:
             value = fh.read().strip()
         if value:

@@ -98,6 +98,22 @@ def _coerce(name, raw, kind):
         raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
 
 
+# The API can post to every subscriber: in production (Twilio credentials set) its token must
+# be beyond guessing. Demo mode's generated token has 32 characters too.
+ADMIN_TOKEN_MIN_LENGTH = 32
+
+
+def _check_admin_token(values):
+    token = values["ADMIN_TOKEN"]
+    production = values["TWILIO_ACCOUNT_SID"] and values["TWILIO_AUTH_TOKEN"]
+    if production and token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"ADMIN_TOKEN is too short: in production it needs at least "
+            f"{ADMIN_TOKEN_MIN_LENGTH} characters, this one has {len(token)}. Make one with "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))' and put it into "
+            ".env as ADMIN_TOKEN=…")
+
+
 def load(instance_path, test_config=None):
     """Return the settings as a dict for ``app.config``."""
     if test_config is None:
@@ -124,6 +140,7 @@ def load(instance_path, test_config=None):
             raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    _check_admin_token(values)
     # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
     # falling back to demo would send nothing while the operator believes it is live.
     credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")

@@ -21,7 +21,7 @@ from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 ROOT = Path(__file__).resolve().parent.parent
 COUNTY_NUMBER = "whatsapp:+4930901820"
 PUBLIC_URL = "https://infokanal.example.de"
-ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN_TOKEN = "admin-token-for-tests-long-enough-for-production"
 _numbers = itertools.count(1)
 _sids = itertools.count(1)
 

@@ -129,3 +129,55 @@ def test_access_lines_mask_numbers_and_secrets(request_line, hidden):
 def test_access_lines_cannot_forge_log_lines():
     line = AccessFormatter("%(message)s").format(record("GET /x?a=%0AFAKE%20LINE HTTP/1.1"))
     assert "\n" not in line and "\\x0a" in line
+
+
+# --- caches and OPTIONS ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/compose", "/admin/audience",
+                                  "/admin/broadcasts/1", "/admin/broadcasts/99",
+                                  "/admin/counts.json?ids=1", "/admin/broadcasts/1/counts.json"])
+def test_console_pages_are_never_stored_by_a_cache(app, console, path):
+    from tests.conftest import broadcast
+
+    broadcast(app)
+    response = console.client.get(path)
+    assert response.status_code in (200, 404)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_sign_in_page_and_its_answers_are_never_stored(client, officer):
+    from tests.conftest import Console
+
+    assert client.get("/admin/login").headers["Cache-Control"] == "no-store"
+    assert Console(client).sign_in().headers["Cache-Control"] == "no-store"
+    assert client.get("/admin/compose").headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("method, path, headers, status", [
+    ("GET", "/api/stats", AUTH, 200),
+    ("GET", "/api/broadcasts", AUTH, 200),
+    ("GET", "/api/broadcasts/99", AUTH, 404),
+    ("POST", "/api/broadcasts", AUTH, 400),
+    ("GET", "/api/stats", {}, 401),
+    ("GET", "/api/nowhere", AUTH, 404),
+])
+def test_api_answers_are_never_stored_by_a_cache(client, method, path, headers, status):
+    response = client.open(path, method=method, headers=headers)
+    assert response.status_code == status
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_public_pages_may_be_cached(client):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("path", ["/api/stats", "/api/broadcasts", "/api/broadcasts/1",
+                                  "/api/broadcasts/1/cancel"])
+def test_options_under_api_needs_the_token(client, path):
+    refused = client.open(path, method="OPTIONS")
+    assert refused.status_code == 401 and refused.is_json
+    assert "Allow" not in refused.headers
+    wrong = client.open(path, method="OPTIONS", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401
+    allowed = client.open(path, method="OPTIONS", headers=AUTH)
+    assert allowed.status_code == 200 and "OPTIONS" in allowed.headers["Allow"]

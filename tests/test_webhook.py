@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import PUBLIC_URL, citizens_of, reply_text, rows
+from tests.conftest import ADMIN_TOKEN, PUBLIC_URL, citizens_of, reply_text, rows
 
 
 def database_bytes(path):
@@ -227,13 +227,13 @@ def test_stats_counts_active_subscribers(client, citizen):
     leaver = citizen()
     leaver.send("Start")
     leaver.send("Stop")
-    response = client.get("/api/stats", headers={"Authorization": "Bearer admin-token-for-tests"})
+    response = client.get("/api/stats", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 200
     assert response.json["subscribers"] == 3
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic YWRtaW46YWRtaW4=", "Bearer ",
-                                    "admin-token-for-tests"])
+                                    ADMIN_TOKEN])
 def test_stats_without_the_right_token_is_401_json(client, header):
     headers = {"Authorization": header} if header else {}
     response = client.get("/api/stats", headers=headers)

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import stat
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -120,6 +121,40 @@ def _lock_file(path):
     return fd
 
 
+# The database holds password hashes and the encrypted numbers; its side files hold pages of
+# it. Nobody but the service's own user has any business reading them.
+SIDE_FILES = ("-wal", "-shm", "-journal", "-writelock")
+
+
+def owner_only(path, directory=False):
+    """Take group and others' access away from a file (or directory) this user owns.
+
+    Files made before they were created owner-only, or copied into place by an operator,
+    are tightened on the next start; what belongs to someone else is left alone.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & (0o700 if directory else 0o600))
+
+
+def create_private(path):
+    """The database file, created owner-only (0600) whatever the process umask, in a
+    directory created 0700.
+
+    SQLite itself would create it 0644 less the umask. It creates ``-wal`` and ``-shm``
+    with the database's own mode, so they follow; older ones are tightened here.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, *(f"{path}{suffix}" for suffix in SIDE_FILES)):
+        owner_only(name)
+
+
 def init_db(path, fernet):
     """Apply pending schema migrations and set up the wrapped lookup key; returns the key.
 
@@ -128,7 +163,7 @@ def init_db(path, fernet):
     """
     from . import migrations
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
     db = connect(path)
     try:
         with _exclusive(db):

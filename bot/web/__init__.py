@@ -5,6 +5,8 @@ package imports it, except the app factory that assembles it.
 
 from flask import jsonify
 
+from .bodies import Request
+
 
 def init_app(app):
     from . import (api, auth, compose, console, csrf, database, health, metrics, public,
@@ -28,3 +30,6 @@ def init_app(app):
     @app.errorhandler(413)
     def too_large(error):
         return jsonify(error="request too large"), 413
+
+    # JSON that parses but cannot be used is a 400 with its reason, on every endpoint.
+    app.request_class = Request

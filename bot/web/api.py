@@ -26,16 +26,30 @@ def error(message, status):
 def token_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        expected = current_app.config["ADMIN_TOKEN"]
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if not expected or scheme.lower() != "bearer" or not given:
-            return _unauthorized()
-        if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-            return _unauthorized()
-        return view(*args, **kwargs)
+        return _refusal_without_token() or view(*args, **kwargs)
 
     return wrapper
+
+
+@bp.before_request
+def _options_need_the_token():
+    """Flask answers OPTIONS itself, before any view and its ``token_required`` run, and
+    would tell anyone which methods each path takes."""
+    if request.method == "OPTIONS":
+        return _refusal_without_token()
+    return None
+
+
+def _refusal_without_token():
+    """The 401 answer for a request without the right bearer token, else None."""
+    expected = current_app.config["ADMIN_TOKEN"]
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not expected or scheme.lower() != "bearer" or not given:
+        return _unauthorized()
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return _unauthorized()
+    return None
 
 
 def _unauthorized():

@@ -57,9 +57,11 @@ def login_required(view):
 
 
 def _safe_next(target):
-    """Only our own console pages: never send a fresh session to another site."""
+    """Only our own console pages, as a plain path: never send a fresh session to another
+    site, and nothing a Location header cannot carry (CR, LF and other control characters
+    would fail the redirect after the sign-in has succeeded). Anything else: the list."""
     if target and target.startswith("/admin") and not target.startswith("//") \
-            and "\\" not in target:
+            and "\\" not in target and target.isprintable():
         return target
     return url_for("console.index")
 

@@ -5,6 +5,8 @@ so that injected markup cannot run. Pages may not be framed (clickjacking), and 
 another site which page a citizen came from.
 """
 
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import jsonify, request
 from werkzeug.exceptions import InternalServerError, NotFound
 
@@ -29,9 +31,25 @@ def headers(public_url):
     return values
 
 
+def _under(path, *prefixes):
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
 def _json_errors(path):
     """Paths whose clients are machines: the API (also ``/api`` itself) and Twilio's webhooks."""
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in ("/api", "/twilio"))
+    return _under(path, "/api", "/twilio")
+
+
+def relative_location(location):
+    """A redirect as a path on this site. The app never sends anyone to another site, so an
+    absolute URL in a redirect was built from the ``Host`` header (Werkzeug does that for
+    ``//admin//compose`` and the like), which is the client's to choose. Several leading
+    slashes would name another host again."""
+    parts = urlsplit(location)
+    if not parts.scheme and not parts.netloc and not location.startswith(("//", "/\\")):
+        return location
+    path = "/" + parts.path.lstrip("/\\")
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 def init_app(app):
@@ -41,6 +59,12 @@ def init_app(app):
     def add_headers(response):
         for name, value in fixed.items():
             response.headers.setdefault(name, value)
+        # Console pages and API answers are for the signed-in officer or the token holder
+        # only: no browser cache, shared computer or proxy keeps a copy.
+        if _under(request.path, "/admin", "/api", "/metrics"):
+            response.headers["Cache-Control"] = "no-store"
+        if response.location:
+            response.location = relative_location(response.location)
         return response
 
     @app.errorhandler(NotFound)

@@ -1,0 +1,345 @@
+"""The shipped deployment files: Debian's real nginx with deploy/nginx/infokanal.conf in front of
+the Procfile's web process, and the systemd units in deploy/systemd.
+
+nginx runs unprivileged, from a prefix of its own in /tmp, on plain HTTP on loopback: the test
+variant is made from the shipped file (TLS lines out, ports in), never kept as a copy.
+"""
+
+import datetime
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ADMIN_TOKEN, ROOT, free_port, procfile_command, wait_for
+from tests.slow_clients import Attack, assert_service_answers
+
+SITE = ROOT / "deploy" / "nginx" / "infokanal.conf"
+UNITS = ROOT / "deploy" / "systemd"
+HOST = "infokanal.example.de"  # the shipped file's placeholder
+DEBIAN_NGINX = "/usr/sbin/nginx"
+
+
+def nginx_binary(environ=os.environ):
+    found = shutil.which("nginx") or (DEBIAN_NGINX if os.path.exists(DEBIAN_NGINX) else None)
+    if found:
+        return found
+    message = "Debian's nginx is not installed (apt-get install nginx; scripts/test does)"
+    if environ.get("CI") or environ.get("INFOKANAL_REQUIRE_NGINX") == "1":
+        pytest.fail(message + "; CI or INFOKANAL_REQUIRE_NGINX=1 requires it")
+    pytest.skip(message)
+
+
+def substitute(text, pattern, replacement, expected=1):
+    """``re.subn`` that insists the shipped file still has what the test variant changes."""
+    text, count = re.subn(pattern, replacement, text, flags=re.M)
+    assert count == expected if expected else count > 0, \
+        f"{pattern!r}: {count} matches in {SITE.name}"
+    return text
+
+
+def site_for_test(port, web_port, webroot, certificate=None):
+    """The shipped site on loopback ports, in front of the test's web process. Without a
+    certificate: plain HTTP, every ``ssl_`` line out; with one: TLS as shipped, the
+    certificate paths pointing at it."""
+    text = SITE.read_text(encoding="utf-8")
+    text = substitute(text, r"^\s*listen \[::\]:\d+.*;\n", "", expected=2)
+    text = substitute(text, r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{free_port()};")
+    text = substitute(text, r"^(\s*)server 127\.0\.0\.1:8000;",
+                      rf"\g<1>server 127.0.0.1:{web_port};")
+    text = substitute(text, r"root /var/www/letsencrypt;", f"root {webroot};")
+    if certificate is None:
+        text = substitute(text, r"^(\s*)listen 443 ssl http2;", rf"\g<1>listen 127.0.0.1:{port};")
+        text = substitute(text, r"^\s*ssl_\w+ .*;\n", "", expected=0)
+    else:
+        cert, key = certificate
+        text = substitute(text, r"^(\s*)listen 443 ssl http2;",
+                          rf"\g<1>listen 127.0.0.1:{port} ssl http2;")
+        text = substitute(text, r"/etc/letsencrypt/live/\S+/fullchain\.pem", str(cert))
+        text = substitute(text, r"/etc/letsencrypt/live/\S+/privkey\.pem", str(key))
+    directives = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in directives if "/etc/" in line or "/var/" in line]
+    return text
+
+
+MAIN = """\
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/infokanal.conf;
+}}
+"""
+
+
+class Nginx:
+    """nginx with the shipped site, unprivileged (as nobody when the tests run as root)."""
+
+    def __init__(self, web_port, tls=False):
+        self.binary = nginx_binary()
+        self.port = free_port()
+        self.prefix = Path(tempfile.mkdtemp(prefix="infokanal-nginx-"))
+        try:
+            (self.prefix / "webroot").mkdir()
+            certificate = self_signed(self.prefix) if tls else None
+            (self.prefix / "infokanal.conf").write_text(
+                site_for_test(self.port, web_port, self.prefix / "webroot", certificate))
+            (self.prefix / "nginx.conf").write_text(MAIN.format(prefix=self.prefix))
+        except BaseException:
+            shutil.rmtree(self.prefix, ignore_errors=True)
+            raise
+        self.user = {}
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            self.user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+            for path in [self.prefix, *self.prefix.rglob("*")]:
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        self.args = [self.binary, "-e", str(self.prefix / "error.log"), "-p", str(self.prefix),
+                     "-c", str(self.prefix / "nginx.conf")]
+        self.proc = None
+
+    def check(self):
+        return subprocess.run(self.args + ["-t"], capture_output=True, text=True, timeout=30,
+                              **self.user)
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args + ["-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True, **self.user)
+        wait_for(self._listening, timeout=15, message=f"nginx on {self.port}")
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"nginx stopped: {self.proc.stderr.read()}\n{self.errors()}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def errors(self):
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self.proc is not None:
+            self.proc.stderr.close()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+@pytest.fixture
+def behind_nginx(env, start_web):
+    """The Procfile's web process on loopback, as the README's production setup runs it
+    (PROXY_COUNT=1), with the shipped nginx in front."""
+    nginx_binary()
+    web_port = free_port()
+    proxy = Nginx(web_port)
+    env = dict(env, PORT=str(web_port), PROXY_COUNT="1", PUBLIC_URL=f"http://{HOST}")
+    web = start_web(env)
+    try:
+        yield proxy.start(), web
+    finally:
+        proxy.stop()
+
+
+def test_the_slow_client_attack_through_nginx_leaves_the_service_answering(behind_nginx):
+    proxy, web = behind_nginx
+    with Attack(proxy.port, idle=300, slow_body=20, slow_headers=20, host_header=HOST):
+        assert_service_answers(proxy.url, web.public_url, host_header=HOST)
+    assert "[emerg]" not in proxy.errors() and "[alert]" not in proxy.errors()
+
+
+def test_nginx_gives_up_on_a_slow_body_before_the_app_ever_sees_it(behind_nginx):
+    proxy, web = behind_nginx
+    with Attack(proxy.port, idle=0, slow_body=3, host_header=HOST) as attack:
+        wait_for(lambda: attack.closed_by_server("slow_body") == 3, timeout=20, interval=0.25,
+                 message="nginx to give up on the slow bodies")
+        answers = attack.answers("slow_body")
+    # nginx closes without an answer; the app's own 408 would say "request body too slow".
+    assert not any(b"too slow" in answer for answer in answers), answers
+
+
+def test_nginx_refuses_a_body_above_the_apps_limit(behind_nginx):
+    proxy, _ = behind_nginx
+    response = requests.post(proxy.url + "/api/broadcasts", data=b"x" * (300 * 1024),
+                             headers={"Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}",
+                                      "Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
+
+
+ROUTES = [
+    ("GET", "/", 200), ("GET", "/datenschutz", 200), ("GET", "/feed.xml", 200),
+    ("GET", "/qr.svg", 200), ("GET", "/healthz", 200), ("GET", "/admin/login", 200),
+    ("GET", "/admin", 302), ("GET", "/api/stats", 401), ("OPTIONS", "/api/stats", 401),
+    ("GET", "/twilio/messages", 403), ("POST", "/", 403), ("DELETE", "/healthz", 403),
+    ("POST", "/twilio/messages", 403),  # unsigned: refused by the app, not by nginx
+]
+
+
+def test_nginx_routes_what_the_app_serves(behind_nginx):
+    proxy, _ = behind_nginx
+    for method, path, status in ROUTES:
+        response = requests.request(method, proxy.url + path, headers={"Host": HOST},
+                                    allow_redirects=False, timeout=10)
+        assert response.status_code == status, (method, path)
+        assert response.headers.get("Server") == "nginx", path  # no version
+        if path.startswith(("/api/", "/admin")):
+            assert response.headers["Cache-Control"] == "no-store", path
+    api = requests.get(proxy.url + "/api/stats", timeout=10, headers={
+        "Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.status_code == 200 and api.json()["subscribers"] == 0
+
+
+def test_a_client_cannot_choose_its_address_through_nginx(behind_nginx):
+    """With PROXY_COUNT=1 the app believes one X-Forwarded-For value: nginx's. A client that
+    sends its own still counts as its real address, and the sign-in lock holds."""
+    proxy, _ = behind_nginx
+    session = requests.Session()
+    page = session.get(proxy.url + "/admin/login", headers={"Host": HOST}, timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    statuses = []
+    for attempt in range(6):
+        statuses.append(session.post(
+            proxy.url + "/admin/login", timeout=10,
+            headers={"Host": HOST, "X-Forwarded-For": f"203.0.113.{attempt}"},
+            data={"csrf_token": token, "name": f"rate{attempt}", "password": "falsch"},
+        ).status_code)
+    assert statuses == [401] * 5 + [429]
+
+
+def test_the_shipped_tls_configuration_is_valid_nginx():
+    proxy = Nginx(free_port(), tls=True)
+    try:
+        result = proxy.check()
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def self_signed(directory):
+    """A certificate for the placeholder host, only so that nginx can load the TLS lines."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_a_missing_nginx_fails_where_it_is_required_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    for environ in ({"CI": "true"}, {"INFOKANAL_REQUIRE_NGINX": "1"}):
+        with pytest.raises(pytest.fail.Exception):
+            nginx_binary(environ)
+    with pytest.raises(pytest.skip.Exception):
+        nginx_binary({})
+
+
+# --- systemd ---------------------------------------------------------------------------------
+
+UNIT_FILES = {"web": UNITS / "infokanal-web.service", "worker": UNITS / "infokanal-worker.service"}
+CHECKOUT = "/opt/infokanal"
+
+
+def parse_unit(path):
+    """A unit file as {section: {key: [values]}}; every line must be a section, a setting,
+    a comment or blank."""
+    sections, current = {}, None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith(("#", ";")):
+            continue
+        if re.fullmatch(r"\[[A-Za-z]+\]", line):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert current is not None and sep and re.fullmatch(r"[A-Za-z]+", key), \
+            f"{path.name}:{number}: {line!r}"
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+@pytest.mark.parametrize("name", UNIT_FILES)
+def test_the_units_run_the_procfile_commands_hardened(name):
+    unit = parse_unit(UNIT_FILES[name])
+    service = unit["Service"]
+    assert set(unit) == {"Unit", "Service", "Install"}
+    # The Procfile's command, from the checkout's venv, bound to loopback behind nginx.
+    command = procfile_command(name).replace('"${HOST:-0.0.0.0}:${PORT:-8000}"', "127.0.0.1:8000")
+    assert service["ExecStart"] == [f"{CHECKOUT}/.venv/bin/{command}"]
+    assert service["WorkingDirectory"] == [CHECKOUT]
+    assert "EnvironmentFile" not in service  # the app reads .env itself, also on reload
+    assert service["User"] == ["infokanal"] and service["Group"] == ["infokanal"]
+    assert service["Restart"] == ["on-failure"]
+    assert service["ReadWritePaths"] == [f"{CHECKOUT}/instance"]
+    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+                       "PrivateTmp": "yes", "PrivateDevices": "yes", "UMask": "0077",
+                       "CapabilityBoundingSet": ""}.items():
+        assert service[key] == [value], key
+
+
+def test_nginx_and_the_web_unit_agree_on_the_port():
+    bind = re.search(r"--bind (\S+)", parse_unit(UNIT_FILES["web"])["Service"]["ExecStart"][0])
+    assert f"server {bind.group(1)};" in SITE.read_text(encoding="utf-8")
+
+
+def test_the_web_unit_reloads_with_hup():
+    assert parse_unit(UNIT_FILES["web"])["Service"]["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed; the units' parse check still ran")
+    venv_bin = os.path.dirname(sys.executable)
+    paths = []
+    for path in UNIT_FILES.values():
+        # Pointed at this checkout, so that systemd finds the commands it would start.
+        text = path.read_text(encoding="utf-8").replace(f"{CHECKOUT}/.venv/bin", venv_bin)
+        paths.append(tmp_path / path.name)
+        paths[-1].write_text(text.replace(CHECKOUT, str(ROOT)), encoding="utf-8")
+    verify = subprocess.run([analyze, "verify", *map(str, paths)], capture_output=True,
+                            text=True, timeout=60)
+    # systemd only warns about an unknown or misspelt setting: a warning fails here too.
+    assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
+    for path in paths:
+        security = subprocess.run([analyze, "security", "--offline=yes", str(path)],
+                                  capture_output=True, text=True, timeout=60)
+        exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
+        assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
