@@ -420,3 +420,18 @@ def test_a_send_slower_than_the_timeout_is_retried_and_counted(deployment):
     received = d.received()
     assert set(received) == {p.number for p in people}
     assert sum(received.values()) - 3 <= done["retries_unknown"]
+
+
+def test_callbacks_faster_than_the_senders_own_record_are_all_counted(deployment):
+    """The fake posts sent, delivered and read the moment it accepts each message, before the
+    sender has written down the message id (it flushes every tenth of a second)."""
+    d = deployment.start(SEND_RATE_LIMIT=400)
+    d.citizens(300)
+    d.api.callbacks = ["sent", "delivered", "read"]
+    answer = d.post(text="Schnell")
+    d.start_worker()
+    done = wait_for(lambda: (b := d.get(answer["id"]))["counts"]["read"] == 300 and b,
+                    timeout=30, message="every message read")
+    assert done["counts"] == {"queued": 0, "sent": 0, "delivered": 0, "read": 300,
+                              "failed": 0, "skipped": 0}
+    assert d.api.callback_results == {200: 900}

@@ -4,7 +4,12 @@ It knows nothing of Flask; it depends on two narrow things: the database (where 
 from, where outcomes go) and a transport with ``async send(message) -> message id`` (the
 platform, or the demo outbox). One asyncio loop keeps enough requests in flight to reach
 ``SEND_RATE_LIMIT`` while a token bucket keeps every second under it. What to do about an error
-is decided by its kind (``vocabulary``), never by a platform's code.
+is decided by its kind (``vocabulary``), never by a platform's code. Its writes (claims and
+results) run on a thread of their own (``background``), so it never waits for the write lock.
+
+It is long because the loop, the checks right before each send and what is done about each
+kind of error share the loop's state (the rate bucket, what may be sent now, the results not
+yet written); split apart, each part would reach into the others.
 """
 
 import asyncio
@@ -13,9 +18,10 @@ import time
 
 from .. import twilio_gateway as gateway
 from .. import vocabulary as v
-from ..store import broadcasts, deliveries, subscribers
+from ..store import broadcasts, deliveries
 from ..store.db import now_iso, write
 from ..vault import DataKeyError
+from . import background
 from .chores import Chores
 from .outcomes import Outcomes
 from .pacing import TokenBucket, backoff
@@ -49,6 +55,7 @@ class Sender:
         self.outcomes = Outcomes()
         self.stopping = asyncio.Event()
         self.in_flight = set()
+        self.order = []
         self.sendable = set()
         self.sendable_checked = 0.0
         self.contents = {}
@@ -69,18 +76,26 @@ class Sender:
         if recovered:
             log.warning("%d deliveries were in flight at the last stop; sending them again "
                         "(counted as possible duplicates)", recovered)
+        path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        self.background = background.Background(path)
         semaphore = asyncio.Semaphore(self.concurrency)
         flusher = asyncio.create_task(self._flush_periodically())
         chores = asyncio.create_task(self.chores.run(self.stopping))
+        upcoming = None
         try:
             while not self.stopping.is_set():
                 self.chores.cleanup_if_due()
-                batch = self._next_batch()
+                batch = self._apply(await (upcoming or self._claim_soon()))
+                if upcoming is not None and self._overtaken(batch):
+                    batch = self._apply(await self._claim_soon())
+                upcoming = None
                 if not batch:
                     if until_idle and not self.in_flight and not self._pending_work():
                         break
                     await self._sleep(self.poll_seconds)
                     continue
+                # The next batch is claimed while this one goes out.
+                upcoming = self._claim_soon()
                 for item in batch:
                     # A citizen who left costs no rate token and no slot.
                     if not self._may_send(item) or not self._still_subscribed(item, fresh=False):
@@ -100,6 +115,11 @@ class Sender:
             if self.in_flight:
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
             flusher.cancel()
+            if upcoming is not None:
+                # Claimed but never tried: back to the queue as they were, no attempt used.
+                for item in self._apply(await upcoming):
+                    self.outcomes.retry.append((0, item.delivery_id))
+            self.background.close()
             self.flush()
             self.stopping.set()
             await chores  # lets a check under way in its thread finish first
@@ -148,7 +168,9 @@ class Sender:
     async def _flush_periodically(self):
         while True:
             await asyncio.sleep(0.1)
-            self.flush()
+            out = self._take_outcomes()
+            if out is not None:
+                await self.background.run(background.write_outcomes, out)
 
     def stop(self):
         self.stopping.set()
@@ -156,30 +178,44 @@ class Sender:
     # -- storage ----------------------------------------------------------------------------
 
     def _next_batch(self):
-        """Housekeeping, then claim due deliveries, urgent broadcasts first."""
+        """Write what came back, then housekeeping, then claim due deliveries, urgent
+        broadcasts first: the loop's steps done at once, on its own connection."""
         self.flush()
-        with write(self.database) as conn:
-            limit_paused = deliveries.housekeeping(conn, self.limit_pause_seconds)
-            order = deliveries.active_order(conn)
-            self.sendable = set(order)
-            self.sendable_checked = time.monotonic()
-            self.contents = {k: v for k, v in self.contents.items() if k in self.sendable}
-            claimed = []
-            for broadcast_id in order:
-                claimed = deliveries.claim(conn, broadcast_id, self.batch_size, time.time())
-                if claimed:
-                    break
-            # In the same transaction, so that a Stop committed after it moves the count.
-            self.departures = deliveries.departures(conn)
-            if claimed:
-                content = self._content(conn, claimed[0].broadcast_id)
-                self.recipients = deliveries.recipients(
-                    conn, [c.subscriber_id for c in claimed], content.urgent, content.topics)
-        for broadcast_id, reason in limit_paused:
+        return self._apply(background.claim(self.database, self.batch_size,
+                                            self.limit_pause_seconds))
+
+    def _claim_soon(self):
+        """What came back so far is written, then the next batch claimed, in the background."""
+        return asyncio.ensure_future(self.background.run(
+            background.write_then_claim, self._take_outcomes(), self.batch_size,
+            self.limit_pause_seconds))
+
+    def _overtaken(self, batch):
+        """A batch claimed ahead while an urgent broadcast came in goes back to the queue: the
+        urgent one is sent first, not after it."""
+        order = self.order
+        if not batch or not order or order[0] == batch[0].broadcast_id:
+            return False
+        for item in batch:
+            self.outcomes.retry.append((0, item.delivery_id))
+        return True
+
+    def _apply(self, batch):
+        """Take a claimed batch up in the loop: what may be sent now, and to whom.
+
+        What may be sent is read again now: a batch claimed ahead may be older than a pause or
+        a cancel."""
+        self.order = deliveries.active_order(self.conn)
+        self.sendable = set(self.order)
+        self.sendable_checked = time.monotonic()
+        self.contents = {k: v for k, v in self.contents.items() if k in self.sendable}
+        self.departures = batch.departures
+        self.recipients = batch.recipients
+        for broadcast_id, reason in batch.limit_paused:
             log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
                         "broadcast %d paused for %d minutes; the refused messages go out again "
                         "then", reason, broadcast_id, self.limit_pause_seconds // 60)
-        return claimed
+        return batch.claimed
 
     def _refresh_sendable(self, every=0.25):
         """Notice cancels and pauses made while a batch is being sent."""
@@ -195,15 +231,17 @@ class Sender:
         return row is not None
 
     def flush(self):
+        """Write what came back, now, on the loop's own connection."""
+        out = self._take_outcomes()
+        if out is not None:
+            background.write_outcomes(self.database, out)
+
+    def _take_outcomes(self):
         out = self.outcomes
         if not len(out) and not out.opted_out:
-            return
-        with write(self.database) as conn:
-            deliveries.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
-                                       out.unknown_retries, out.counted_retry)
-            for subscriber_id in out.opted_out:
-                subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
-        out.clear()
+            return None
+        self.outcomes = Outcomes()
+        return out
 
     # -- one message ------------------------------------------------------------------------
 
