@@ -60,9 +60,10 @@ _CODE_KINDS = {
 # before "sent" and count as sent, since the message has left us.
 _STATUS_MAP = {
     "accepted": (v.SENT, 1), "queued": (v.SENT, 1), "scheduled": (v.SENT, 1),
-    "sending": (v.SENT, 1), "sent": (v.SENT, 2),
-    "delivered": (v.DELIVERED, 3), "read": (v.READ, 4),
-    "undelivered": (v.FAILED, 9), "failed": (v.FAILED, 9), "canceled": (v.FAILED, 9),
+    "sending": (v.SENT, 1), "sent": (v.SENT, v.RANK[v.SENT]),
+    "delivered": (v.DELIVERED, v.RANK[v.DELIVERED]), "read": (v.READ, v.RANK[v.READ]),
+    "undelivered": (v.FAILED, v.RANK[v.FAILED]), "failed": (v.FAILED, v.RANK[v.FAILED]),
+    "canceled": (v.FAILED, v.RANK[v.FAILED]),
 }
 
 
