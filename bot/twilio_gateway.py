@@ -135,6 +135,7 @@ def number_of(value):
 
 
 SENDER_ADDRESS_FORM = "must look like whatsapp:+49…"
+RECIPIENT_ADDRESS_FORM = "must look like whatsapp:+<country code><number>, e.g. whatsapp:+49151…"
 
 
 def is_sender_address(value):
@@ -332,3 +333,27 @@ class TwilioTransport:
 
     async def close(self):
         await self._http.close()
+
+
+def send_now(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
+             content_sid=None, content_sids=None, timeout_seconds=15):
+    """Send a few messages at once, outside the send loop (a test send to staff phones), from
+    a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
+    status callbacks: there is no delivery to put them on."""
+
+    async def run():
+        transport = TwilioTransport(account_sid, auth_token, from_address, api_url=api_url,
+                                    content_sid=content_sid, content_sids=content_sids,
+                                    max_connections=8, timeout_seconds=timeout_seconds)
+        results = []
+        try:
+            for message in messages:
+                try:
+                    results.append(await transport.send(message))
+                except SendError as exc:
+                    results.append(exc)
+        finally:
+            await transport.close()
+        return results
+
+    return asyncio.run(run())
