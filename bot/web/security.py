@@ -5,7 +5,7 @@ so that injected markup cannot run. Pages may not be framed (clickjacking), and 
 another site which page a citizen came from.
 """
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
 from werkzeug.exceptions import InternalServerError, NotFound
 
 CONTENT_SECURITY_POLICY = (
@@ -29,6 +29,21 @@ def headers(public_url):
     return values
 
 
+# What a person's browser shows for an error: a page of the site (with its landmarks, language
+# and way back), in German, not the framework's bare English one.
+_GERMAN = {
+    404: ("Nicht gefunden", "Diese Seite gibt es nicht. Vielleicht hilft die Startseite weiter."),
+    405: ("Nicht möglich", "So lässt sich diese Seite nicht aufrufen."),
+    500: ("Störung", "Etwas ist schiefgegangen. Bitte versuchen Sie es später noch einmal."),
+}
+
+
+def html_error(error):
+    title, message = _GERMAN.get(error.code, ("Fehler", "Die Anfrage konnte nicht "
+                                                        "bearbeitet werden."))
+    return render_template("error.html", title=title, message=message), error.code
+
+
 def _json_errors(path):
     """Paths whose clients are machines: the API (also ``/api`` itself) and Twilio's webhooks."""
     return any(path == prefix or path.startswith(prefix + "/") for prefix in ("/api", "/twilio"))
@@ -49,7 +64,7 @@ def init_app(app):
         # handler cannot be relied on for ``/api`` or ``/api/unknown``.
         if _json_errors(request.path):
             return jsonify(error=error.description or error.name), 404
-        return error
+        return html_error(error)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):
@@ -57,4 +72,4 @@ def init_app(app):
         # learns only that it failed.
         if _json_errors(request.path):
             return jsonify(error="internal server error"), 500
-        return error
+        return html_error(error)
