@@ -3,6 +3,7 @@ so that ``audit verify`` finds an entry changed or removed afterwards; never a p
 a password; and its retention, which keeps the rest verifiable."""
 
 import json
+import re
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -157,3 +158,22 @@ def test_retention_removes_old_entries_and_what_is_kept_still_verifies(app, offi
         conn.execute("DROP TRIGGER audit_log_no_delete")
         conn.execute("DELETE FROM audit_log WHERE id = 4")
     assert verify(app).exit_code == 1
+
+
+def test_the_console_page_shows_the_trail_newest_first_a_page_at_a_time(config):
+    from bot import create_app
+
+    app = create_app(config)
+    app.test_cli_runner().invoke(args=["users", "add", "chefin", "--role", "admin",
+                                       "--password-stdin"], input=OFFICER_PASSWORD + "\n")
+    with write(database(app)) as conn:
+        for _ in range(55):
+            audit.record(conn, "cli", "backup")
+    console = Console(app.test_client())
+    console.sign_in("chefin", OFFICER_PASSWORD)
+    first = console.client.get("/admin/audit").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'<tr data-entry="(\d+)">', first)]
+    assert shown == list(range(57, 7, -1)) and "Die Kette ist unversehrt: 57" in first
+    older = re.search(r'href="(/admin/audit\?vor=\d+)"', first).group(1)
+    rest = console.client.get(older).get_data(as_text=True)
+    assert [int(n) for n in re.findall(r'<tr data-entry="(\d+)">', rest)] == list(range(7, 0, -1))

@@ -3,6 +3,8 @@ data, served publicly for the platform to fetch, sent as the message's picture; 
 is not a JPEG or PNG of at most 5 MB is refused with the reason."""
 
 import io
+import os
+import re
 
 import pytest
 from PIL import Image, PngImagePlugin
@@ -130,3 +132,24 @@ def test_uploads_no_broadcast_shows_are_removed_a_day_later(app, client):
     assert retention.cleanup(database(app), app.config, now=later)["media_unused"] == 1
     assert scalar(app, "SELECT count(*) FROM media") == 1
     assert client.get(used.removeprefix(PUBLIC_URL)).status_code == 200
+
+
+def test_compose_takes_a_picture_larger_than_other_forms_may_be(console):
+    # Noise does not compress: a PNG of it is as large as its pixels.
+    noise = Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert len(out.getvalue()) > 1024 * 1024  # four times what any other form may carry
+    response = console.client.post("/admin/compose", data={
+        "csrf_token": console.token("/admin/compose"), "text": "Mit großem Bild",
+        "image": (io.BytesIO(out.getvalue()), "gross.png")}, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:300]
+    assert re.search(r'<img class="picture" id="preview-picture" alt="Bild der Meldung" '
+                     r'src="/media/[0-9a-f]{32}\.png">', page)
+
+
+def test_other_console_forms_keep_their_small_limit(console):
+    response = console.client.post("/admin/broadcasts/1/draft", data={
+        "csrf_token": console.token("/admin/compose"), "text": "x" * (300 * 1024)})
+    assert response.status_code == 413
