@@ -6,7 +6,8 @@ import asyncio
 from bot import create_app
 from bot.delivery import worker
 from bot.store import broadcasts
-from tests.conftest import citizens_of, counts_disagreeing, database, submit_broadcast
+from tests.conftest import (citizens_of, counts_disagreeing, database,
+                            submit_broadcast)
 
 
 def demo_app(config):

@@ -69,6 +69,8 @@ def compose():
 def compose_post():
     form = _form(request.form)
     action = request.form.get("action") or ("send" if "nonce" in request.form else None)
+    if action not in ACTIONS:
+        action = None  # the first step: check it and show the confirmation
     if action == "edit":
         return _compose_page(form)
     upload = request.files.get("image")

@@ -10,7 +10,7 @@ the account's role on the server (``roles``); pages only hide what the role may 
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 
-from .. import nina
+from .. import config, nina
 from ..domain import announcements, approval, costs
 from ..store import audience, broadcasts, media, subscribers
 from ..store.db import now_iso
@@ -162,7 +162,7 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
         waits_for_approval=approval.must_wait(settings, g.role, broadcast["urgent"]),
         may_approve=(broadcast["status"] == broadcasts.AWAITING
                      and (asked_by != g.user
-                          or settings["APPROVAL_REQUIRED"] == "off")),
+                          or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)),
         test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
         cost=labels.cost_line(costs.estimate(estimate_for, settings), estimate_for),
         in_archive=broadcast["public"] and broadcast["status"] not in (
