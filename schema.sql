@@ -378,3 +378,104 @@ BEGIN
         * 86400.0 - NEW.sent_at), 0.0) WHERE name = 'status_lag_seconds_sum';
     UPDATE counters SET value = value + 1 WHERE name = 'status_lag_count';
 END;
+
+-- migration: 0014_user_roles
+-- What an account may do in the console: editor (write, never send), publisher (also send,
+-- cancel, approve), admin (also accounts and the audit trail). Accounts made before roles
+-- existed could do everything, so they become admin; a row written without a role gets the
+-- least one.
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'editor'
+    CHECK (role IN ('editor', 'publisher', 'admin'));
+UPDATE users SET role = 'admin';
+
+-- migration: 0015_broadcast_approval
+-- A broadcast may wait for a second publisher's approval (awaiting_approval, with who asked and
+-- when), and may be kept off the public page and feed (public = 0), from the start or later.
+-- The status list is a CHECK constraint, so the table is rebuilt as in 0010 (with foreign keys
+-- off, checked before the commit; see bot/store/migrations.py).
+CREATE TABLE broadcasts_with_approval (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    media_url TEXT,
+    status TEXT NOT NULL CHECK (status IN
+        ('draft', 'awaiting_approval', 'scheduled', 'queued', 'sending', 'paused', 'done',
+         'cancelled', 'discarded')),
+    urgent INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    send_at TEXT,
+    expires_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    recipients INTEGER NOT NULL DEFAULT 0,
+    -- why it is paused, and when the sender may resume it by itself (NULL: only by hand)
+    pause_reason TEXT,
+    resume_at TEXT,
+    -- sends retried after an unknown outcome (5xx, timeout, crash): possible duplicates
+    retries_unknown INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT,
+    topics TEXT,
+    translations TEXT,
+    -- shown on the public page and in the feed once it went out
+    public INTEGER NOT NULL DEFAULT 1,
+    -- the account that asked for approval, when; and the one that gave it, when
+    requested_by TEXT,
+    requested_at TEXT,
+    approved_by TEXT,
+    approved_at TEXT
+);
+INSERT INTO broadcasts_with_approval (id, text, media_url, status, urgent, created_at, send_at,
+    expires_at, started_at, finished_at, recipients, pause_reason, resume_at, retries_unknown,
+    created_by, topics, translations)
+SELECT id, text, media_url, status, urgent, created_at, send_at, expires_at, started_at,
+    finished_at, recipients, pause_reason, resume_at, retries_unknown, created_by, topics,
+    translations
+FROM broadcasts;
+DROP TABLE broadcasts;
+PRAGMA legacy_alter_table = ON;
+ALTER TABLE broadcasts_with_approval RENAME TO broadcasts;
+PRAGMA legacy_alter_table = OFF;
+CREATE INDEX broadcasts_status ON broadcasts (status);
+
+-- migration: 0016_audit_trail
+-- Who did what, append-only: sign-ins, broadcasts created, approved, sent, cancelled, accounts
+-- changed, operator commands, relayed warnings. actor: an account name, "api" (the token), "cli"
+-- (an operator command) or "nina" (the warnings relay). Never a phone number or a password.
+-- Each entry's hash covers its content and the previous entry's hash (bot/store/audit.py), so
+-- an entry changed or removed afterwards breaks the chain from there on.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+-- The application never changes an entry; it removes old ones only in the retention cleanup,
+-- which announces that in meta (audit_pruning) inside its own transaction and moves the
+-- chain's anchor (audit_anchor) with them.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+WHEN NOT EXISTS (SELECT 1 FROM meta WHERE name = 'audit_pruning')
+BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+
+-- migration: 0017_media
+-- Pictures the press office uploaded, re-encoded without their metadata (EXIF, GPS, camera),
+-- served publicly under /media/<name> so that the platform can fetch them. The name is a hash
+-- of the stored bytes, so the same picture is stored once and a URL never changes meaning. An
+-- ordinary (rowid) table: its rows are large, which WITHOUT ROWID tables handle badly.
+CREATE TABLE media (
+    name TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL CHECK (content_type IN ('image/jpeg', 'image/png')),
+    data BLOB NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);

@@ -2,11 +2,15 @@
 
 Every name here is documented in the README's configuration table; names given by an issue are
 a public contract and never change.
+
+It is long because it is the one place that reads and checks every setting: spread over the
+features that use them, what an operator's value must look like would be hard to find.
 """
 
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from dotenv import load_dotenv
 
@@ -30,8 +34,9 @@ SETTINGS = {
     "DATABASE_PATH": ("", str),
     "DATA_KEY": ("", str),
     "SECRET_KEY": ("", str),
-    "AUTHORITY_NAME": ("Ihrer Verwaltung", str),
-    "CONTACT_INFO": ("die Telefonnummer oder Website Ihrer Verwaltung", str),
+    "AUTHORITY_NAME": ("", str),
+    "CONTACT_INFO": ("", str),
+    "DATA_PROTECTION_OFFICER": ("", str),
     "LANGUAGE": ("", str),
     "LANGUAGES": ("", str),
     "TOPICS": ("", str),
@@ -59,6 +64,7 @@ SETTINGS = {
     "RETENTION_INBOUND_DAYS": (30.0, float),
     "RETENTION_DELIVERY_DAYS": (30.0, float),
     "RETENTION_CONSENT_YEARS": (3.0, float),
+    "RETENTION_AUDIT_YEARS": (3.0, float),
     "CLEANUP_INTERVAL_HOURS": (24.0, float),
     "WARNINGS_ARS": ("", str),
     "WARNINGS_API_URL": (nina.DEFAULT_API_URL, str),
@@ -67,14 +73,31 @@ SETTINGS = {
     "WARNINGS_MIN_SEVERITY": ("Severe", str),
     "WARNINGS_MODE": ("send", str),
     "WARNINGS_PROVIDERS": ("", str),
+    "APPROVAL_REQUIRED": ("", str),
+    "TEST_RECIPIENTS": ("", str),
+    "PRICE_PER_MESSAGE": ("", str),
+    "PRICE_CURRENCY": ("EUR", str),
 }
+
+# What the texts say where the operator has not named the authority or its contact yet. A bare
+# place name reads correctly in every sentence that takes it ("Infokanal von Musterstadt",
+# "Verantwortlich ist Musterstadt", "Meldungen von Musterstadt"), where a phrase such as
+# "Ihre Verwaltung" would need a different case in each; the demo banner and the console say to
+# set both.
+DEFAULT_AUTHORITY = "Musterstadt"
+DEFAULT_CONTACT = "die Telefonnummer oder Website der Verwaltung"
+
+# APPROVAL_REQUIRED: off; "1" (on) for broadcasts composed in the console, urgent ones exempt;
+# "all", urgent ones too.
+APPROVAL_OFF, APPROVAL_ON, APPROVAL_ALL = "off", "on", "all"
 
 WARNINGS_MODES = ("send", "draft")
 
 # Retention must end: zero or less would mean "keep forever" or "delete at once", and neither
 # is a retention period a data-protection officer can sign.
 _POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
-             "CLEANUP_INTERVAL_HOURS", "WARNINGS_POLL_SECONDS", "WARNINGS_TIMEOUT_SECONDS")
+             "RETENTION_AUDIT_YEARS", "CLEANUP_INTERVAL_HOURS", "WARNINGS_POLL_SECONDS",
+             "WARNINGS_TIMEOUT_SECONDS")
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}
@@ -141,6 +164,11 @@ def load(instance_path, test_config=None):
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     _check_admin_token(values)
+    # Which of the names the texts need the operator has not set (the console says so).
+    values["IDENTITY_UNSET"] = [name for name in ("AUTHORITY_NAME", "CONTACT_INFO")
+                                if not values[name]]
+    values["AUTHORITY_NAME"] = values["AUTHORITY_NAME"] or DEFAULT_AUTHORITY
+    values["CONTACT_INFO"] = values["CONTACT_INFO"] or DEFAULT_CONTACT
     # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
     # falling back to demo would send nothing while the operator believes it is live.
     credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
@@ -167,7 +195,61 @@ def load(instance_path, test_config=None):
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
     _check_warnings(values)
+    values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
+    values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
+    values["PRICE_PER_MESSAGE"] = price(values["PRICE_PER_MESSAGE"])
+    currency = values["PRICE_CURRENCY"].upper() or "EUR"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f"PRICE_CURRENCY must be a three-letter currency code such as EUR, "
+                          f"not {values['PRICE_CURRENCY']!r}")
+    values["PRICE_CURRENCY"] = currency
     return values
+
+
+def approval_mode(value):
+    """APPROVAL_REQUIRED → off, on or all."""
+    text = str(value or "").strip().lower()
+    if text in _FALSE:
+        return APPROVAL_OFF
+    if text in _TRUE:
+        return APPROVAL_ON
+    if text == "all":
+        return APPROVAL_ALL
+    raise ConfigError(f"APPROVAL_REQUIRED must be 0 (off), 1 (urgent broadcasts exempt) or all, "
+                      f"not {value!r}")
+
+
+def test_recipients(value):
+    """TEST_RECIPIENTS (the platform's addresses of staff phones, comma-separated) → E.164
+    numbers, each once."""
+    numbers = []
+    for part in (p.strip() for p in str(value or "").split(",")):
+        if not part:
+            continue
+        try:
+            number = twilio_gateway.number_of(part)
+        except twilio_gateway.InvalidAddress:
+            # The value is staff's phone number: the reason, not the value, goes to the log.
+            raise ConfigError(f"TEST_RECIPIENTS entry {len(numbers) + 1} "
+                              f"{twilio_gateway.RECIPIENT_ADDRESS_FORM}") from None
+        if number not in numbers:
+            numbers.append(number)
+    return numbers
+
+
+def price(value):
+    """PRICE_PER_MESSAGE → a Decimal (comma or point), or None when not set."""
+    text = str(value or "").strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"PRICE_PER_MESSAGE must be a decimal number such as 0.0456, "
+                          f"not {value!r}") from None
+    if not amount.is_finite() or amount < 0 or amount > 100:
+        raise ConfigError("PRICE_PER_MESSAGE must be between 0 and 100 (per message)")
+    return amount
 
 
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
@@ -255,6 +337,7 @@ DEMO_BANNER = (
     "  Nothing is sent to WhatsApp; replies and broadcasts go to the local outbox\n"
     "  (database table 'outbox', logged with masked numbers). Signature checks are OFF.\n"
     "  Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.\n"
+    "{identity}"
     "{token}"
     + "=" * 72
 )
@@ -270,4 +353,16 @@ def start_banner(settings):
         return None
     token = "" if settings.get("ADMIN_TOKEN") else (
         f"  The API token for this demo is in instance/{DEMO_TOKEN_FILE}.\n")
-    return DEMO_BANNER.format(token=token)
+    return DEMO_BANNER.format(token=token, identity=identity_hint(settings))
+
+
+def identity_hint(settings):
+    """A banner line when the texts still use the placeholder name or contact."""
+    unset = settings.get("IDENTITY_UNSET")
+    if unset is None:  # the raw environment (gunicorn's master), not loaded settings
+        unset = [name for name in ("AUTHORITY_NAME", "CONTACT_INFO")
+                 if not str(settings.get(name) or "").strip()]
+    if not unset:
+        return ""
+    return (f"  Set {' and '.join(unset)} (.env): until then the texts say "
+            f"\"{DEFAULT_AUTHORITY}\" and \"{DEFAULT_CONTACT}\".\n")

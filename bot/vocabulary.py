@@ -31,6 +31,7 @@ RETRIES_EXHAUSTED = "retries-exhausted"
 # (they arrive in any order), and failed is final.
 SENT, DELIVERED, READ, FAILED = "sent", "delivered", "read", "failed"
 RECEIPT_STATUSES = (SENT, DELIVERED, READ, FAILED)
+RANK = {SENT: 2, DELIVERED: 3, READ: 4, FAILED: 9}
 
 # Why the sender paused a broadcast (``broadcasts.pause_reason`` begins with one of these).
 PAUSE_DATA_KEY = "data key"

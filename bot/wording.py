@@ -1,7 +1,8 @@
 """What a citizen reads, built in: German and English texts, keywords and language names.
 
 A leaf module of data only (``texts`` loads and uses it). Plain, short sentences that fit a
-phone screen without scrolling. Operators replace any of them with ``TEXTS_FILE``; other
+phone screen without scrolling. Quotation marks are typographic, as on the public pages: German
+„Stop“, English “Stop”. Operators replace any of them with ``TEXTS_FILE``; other
 languages come entirely from that file.
 """
 
@@ -31,26 +32,26 @@ TEXTS = {
         "welcome": (
             "Willkommen beim Infokanal von {authority}! Sie bekommen ab jetzt wichtige "
             "Meldungen: Warnungen, Sperrungen, Termine. Ihre Nummer bleibt anonym. "
-            "Abmelden: schreiben Sie \"Stop\"."
+            "Abmelden: schreiben Sie „Stop“."
         ),
         "already_subscribed": (
-            "Sie sind schon angemeldet. Abmelden: schreiben Sie \"Stop\"."
+            "Sie sind schon angemeldet. Abmelden: schreiben Sie „Stop“."
         ),
         "goodbye": (
             "Sie sind abgemeldet und bekommen keine Meldungen mehr. "
-            "Wieder anmelden: schreiben Sie \"Start\"."
+            "Wieder anmelden: schreiben Sie „Start“."
         ),
         "not_subscribed": (
-            "Sie sind nicht angemeldet. Anmelden: schreiben Sie \"Start\"."
+            "Sie sind nicht angemeldet. Anmelden: schreiben Sie „Start“."
         ),
         "help": (
             "Infokanal von {authority}: Meldungen in eine Richtung, keine Antworten auf "
-            "Anfragen. \"Start\" = anmelden, \"Stop\" = abmelden. {contact_line}"
+            "Anfragen. „Start“ = anmelden, „Stop“ = abmelden. {contact_line}"
         ),
         "notice": (
             "Dieser Kanal beantwortet keine persönlichen Anfragen. {contact_line}"
         ),
-        "notice_join": " Für Meldungen schreiben Sie \"Start\".",
+        "notice_join": " Für Meldungen schreiben Sie „Start“.",
         "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
         "language_set": "Sie bekommen die Meldungen jetzt auf Deutsch.",
         # Official warnings relayed from the federal warning system (NINA).
@@ -62,20 +63,20 @@ TEXTS = {
     "en": {
         "welcome": (
             "Welcome to the {authority} info channel! You will now receive important "
-            "announcements. Your number stays anonymous. To leave, send \"Stop\"."
+            "announcements. Your number stays anonymous. To leave, send “Stop”."
         ),
-        "already_subscribed": "You are already subscribed. To leave, send \"Stop\".",
+        "already_subscribed": "You are already subscribed. To leave, send “Stop”.",
         "goodbye": (
             "You are unsubscribed and will get no more messages. "
-            "To join again, send \"Subscribe\"."
+            "To join again, send “Subscribe”."
         ),
-        "not_subscribed": "You are not subscribed. To join, send \"Subscribe\".",
+        "not_subscribed": "You are not subscribed. To join, send “Subscribe”.",
         "help": (
             "{authority} info channel: one-way announcements, no replies to requests. "
-            "\"Subscribe\" to join, \"Stop\" to leave. {contact_line}"
+            "“Subscribe” to join, “Stop” to leave. {contact_line}"
         ),
         "notice": "This channel does not answer personal requests. {contact_line}",
-        "notice_join": " To get announcements, send \"Subscribe\".",
+        "notice_join": " To get announcements, send “Subscribe”.",
         "contact_line": "For your request, please use: {contact}.",
         "language_set": "You will now get the announcements in English.",
         "warning_update": "Update:",
@@ -92,7 +93,7 @@ TOPIC_TEXTS = {
     "de": {
         "welcome_topic": (
             "Willkommen beim Infokanal von {authority}! Sie bekommen Meldungen zu: {topic}. "
-            "Alle Themen: \"{topics}\". Abmelden: \"{stop}\"."
+            "Alle Themen: „{topics}“. Abmelden: „{stop}“."
         ),
         "topic_added": "Sie bekommen jetzt auch Meldungen zu: {topic}. Ihre Themen: {mine}.",
         "topic_already": "Sie bekommen schon Meldungen zu: {topic}.",
@@ -104,18 +105,18 @@ TOPIC_TEXTS = {
         "topic_not_mine": "Meldungen zu {topic} bekommen Sie nicht. Sie bekommen: {mine}.",
         "topic_unknown": "Dieses Thema gibt es nicht. Themen: {list}",
         "topics_list": "Themen: {list}. Sie bekommen: {mine}.",
-        "topics_list_stranger": "Themen: {list}. Alle Meldungen: \"{start}\".",
+        "topics_list_stranger": "Themen: {list}. Alle Meldungen: „{start}“.",
         "goodbye_topics": (
             "Sie sind abgemeldet und bekommen keine Meldungen mehr. Wieder anmelden: "
-            "\"{start}\", nur für ein Thema: \"{start} Thema\" (Themen: \"{topics}\")."
+            "„{start}“, nur für ein Thema: „{start} Thema“ (Themen: „{topics}“)."
         ),
         "everything": "alle Meldungen",
-        "topic_keyword": "{name} (\"{start} {slug}\")",
+        "topic_keyword": "{name} („{start} {slug}“)",
     },
     "en": {
         "welcome_topic": (
             "Welcome to the {authority} info channel! You get announcements on: {topic}. "
-            "All topics: \"{topics}\". To leave, send \"{stop}\"."
+            "All topics: “{topics}”. To leave, send “{stop}”."
         ),
         "topic_added": "You now also get announcements on: {topic}. Your topics: {mine}.",
         "topic_already": "You already get announcements on: {topic}.",
@@ -125,12 +126,12 @@ TOPIC_TEXTS = {
         "topic_not_mine": "You do not get announcements on {topic}. You get: {mine}.",
         "topic_unknown": "There is no such topic. Topics: {list}",
         "topics_list": "Topics: {list}. You get: {mine}.",
-        "topics_list_stranger": "Topics: {list}. Everything: \"{start}\".",
+        "topics_list_stranger": "Topics: {list}. Everything: “{start}”.",
         "goodbye_topics": (
             "You are unsubscribed and will get no more messages. To join again, send "
-            "\"{start}\", for one topic only \"{start} topic\" (topics: \"{topics}\")."
+            "“{start}”, for one topic only “{start} topic” (topics: “{topics}”)."
         ),
         "everything": "all announcements",
-        "topic_keyword": "{name} (\"{start} {slug}\")",
+        "topic_keyword": "{name} (“{start} {slug}”)",
     },
 }

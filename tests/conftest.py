@@ -67,6 +67,23 @@ def counts_disagreeing(path):
             if kept.get(key) != recounted.get(key)]
 
 
+def audit_trail_broken(path):
+    """Why the database's audit trail does not verify, or None. A database whose append-only
+    triggers were dropped was tampered with on purpose (to show that verification catches it):
+    None for it too."""
+    if not Path(path).exists():
+        return None
+    from bot.store import audit
+
+    with sqlite3.connect(path) as conn:
+        triggers = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit_log_%'")}
+        if triggers != {"audit_log_no_update", "audit_log_no_delete"}:
+            return None
+        result = audit.verify(conn)
+    return None if result.ok else f"entry {result.bad_id} {result.reason}"
+
+
 @pytest.fixture
 def config(tmp_path, twilio_api):
     settings = {
@@ -84,8 +101,10 @@ def config(tmp_path, twilio_api):
         "SENDER_POLL_SECONDS": 0.05,
     }
     yield settings
-    # Whatever a test did, the counts the database keeps must be a recount of the deliveries.
+    # Whatever a test did, the counts the database keeps must be a recount of the deliveries,
+    # and the audit trail of what it did must verify.
     assert counts_disagreeing(settings["DATABASE_PATH"]) == []
+    assert audit_trail_broken(settings["DATABASE_PATH"]) is None
 
 
 @pytest.fixture

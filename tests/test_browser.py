@@ -16,6 +16,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
+from tests.accessibility import check
 from tests.conftest import OFFICER, OFFICER_PASSWORD, ROOT, free_port
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -110,6 +111,7 @@ def sign_in(page, server, target="/admin"):
     page.get_by_label("Passwort").fill(OFFICER_PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
     expect(page).to_have_url(server.url + target)
+    check(page)
 
 
 def compose(page, server, text, send_at=None):
@@ -119,6 +121,7 @@ def compose(page, server, text, send_at=None):
         page.get_by_label("Senden am (optional)").fill(send_at)
     page.get_by_role("button", name="Weiter zur Bestätigung").click()
     expect(page.get_by_role("heading", name="Meldung bestätigen")).to_be_visible()
+    check(page, "(confirmation)")
 
 
 def test_press_officer_sends_a_broadcast_and_watches_the_counts_rise(server, page, site_env,
@@ -143,7 +146,7 @@ def test_press_officer_sends_a_broadcast_and_watches_the_counts_rise(server, pag
     # The list in a second tab, opened before anything went out.
     listing = page.context.new_page()
     listing.goto(server.url + "/admin")
-    row = listing.locator('tr[data-broadcast="1"]')
+    row = listing.locator('li[data-broadcast="1"]')
     expect(row.locator('[data-count="queued"]')).to_have_text("3")
     expect(row.locator("[data-status]")).to_have_text("wartet")
     start_worker(site_env)
@@ -155,13 +158,17 @@ def test_press_officer_sends_a_broadcast_and_watches_the_counts_rise(server, pag
     expect(row.locator('[data-count="read"]')).to_have_text("3")
     expect(row.locator('[data-count="queued"]')).to_have_text("0")
     expect(row.locator("[data-status]")).to_have_text("gesendet")
+    check(listing, "(list)")
     listing.close()
+    check(page, "(detail, sent)")
 
     page.goto(server.url + "/admin/audience")
     expect(page.locator("#active")).to_have_text("3")
+    check(page)
 
     page.goto(server.url + "/")
     expect(page.locator("#meldung-1")).to_contain_text("Die Uferstraße ist ab 14 Uhr gesperrt")
+    check(page)
     feed = ET.fromstring(server.session.get(server.url + "/feed.xml").content)
     contents = [el.text for el in feed.iter("{http://www.w3.org/2005/Atom}content")]
     assert contents == ["Hochwasser: Die Uferstraße ist ab 14 Uhr gesperrt."]
@@ -174,10 +181,11 @@ def test_press_officer_cancels_a_scheduled_broadcast(server, page):
     expect(page.locator("#reach")).to_contain_text("24.12.2099, 18:00 Uhr")
     page.get_by_role("button", name="Jetzt planen").click()
     expect(page.locator("#status")).to_have_text("geplant")
+    # Not started yet: it is called off ("absagen"), not stopped.
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Meldung abbrechen").click()
+    page.get_by_role("button", name="Meldung absagen").click()
     expect(page.locator("#status")).to_have_text("abgebrochen")
-    expect(page.get_by_role("button", name="Meldung abbrechen")).to_have_count(0)
+    expect(page.get_by_role("button", name="Meldung absagen")).to_have_count(0)
     page.goto(server.url + "/")
     expect(page.get_by_text("Probealarm am Heiligabend")).to_have_count(0)
 
@@ -197,8 +205,10 @@ def test_public_page_on_a_phone_shows_a_scannable_code_and_loads_nothing_foreign
     assert requested and all(url.startswith(server.url) for url in requested), requested
     # Mobile-first: nothing wider than the phone's screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    check(page)
     page.get_by_role("link", name="Datenschutzhinweis").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Datenschutz")
+    check(page)
 
 
 def test_console_without_session_sends_the_browser_to_sign_in(server, page):
@@ -208,3 +218,4 @@ def test_console_without_session_sends_the_browser_to_sign_in(server, page):
     page.get_by_label("Passwort").fill("falsch-falsch-falsch")
     page.get_by_role("button", name="Anmelden").click()
     expect(page.get_by_role("alert")).to_have_text("Name oder Passwort stimmt nicht.")
+    check(page, "(failed sign-in)")

@@ -370,7 +370,8 @@ def test_list_shows_broadcasts_with_status(app, console):
 def list_rows(page):
     """{broadcast id: (status, recipients, {count: n}, live)} as the list page shows them."""
     found = {}
-    for match in re.finditer(r'<tr data-broadcast="(\d+)"([^>]*)>(.*?)</tr>', page, re.S):
+    for match in re.finditer(r'<li class="broadcast" data-broadcast="(\d+)"([^>]*)>(.*?)</li>',
+                             page, re.S):
         row = match.group(3)
         status = re.search(r"data-status>([^<]*)<", row).group(1)
         recipients = int(re.search(r"data-recipients>(\d+)<", row).group(1))
@@ -436,7 +437,7 @@ def test_audience_shows_counts_per_day_and_never_a_number(console, citizen):
     max_.send("Stop")
     page = console.client.get("/admin/audience").get_data(as_text=True)
     assert re.search(r'id="active">\s*1\s*<', page)
-    assert "2 Anmeldungen, 1 Abmeldungen" in page
+    assert "2 Anmeldungen, 1 Abmeldung." in page
     assert "<svg" in page and 'class="subscribed"' in page
     for number in (erika.number, max_.number):
         assert number[-7:] not in page

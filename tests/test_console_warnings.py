@@ -39,7 +39,7 @@ def test_the_list_shows_relayed_warnings_with_their_source_and_the_drafts_waitin
     nina_api.add(severity="Minor", headline="Glätte auf der K 10")
     relay_once(app)
     page = console.client.get("/admin").get_data(as_text=True)
-    assert "1 Entwurf wartet auf Freigabe" in page
+    assert "1 Entwurf wartet auf Bearbeitung" in page
     assert "Amtliche Warnung · Deutscher Wetterdienst · Gefahr extrem" in page
     assert "Amtliche Warnung · MoWaS (Bevölkerungsschutz) · Gefahr gering" in page
     assert page.count(">Entwurf<") == 1

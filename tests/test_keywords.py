@@ -77,7 +77,12 @@ def test_normalize_folds_case_and_trailing_punctuation():
     assert normalize("  Stopp!!! ") == "stopp"
 
 
-QUOTED = re.compile(r'"([^"]+)"')
+# Straight quotes (a TEXTS_FILE may use them), German „…“ and English “…” (the built-in texts).
+QUOTED = re.compile(r'"([^"]+)"|„([^“]+)“|“([^”]+)”')
+
+
+def quoted(text):
+    return ["".join(groups) for groups in QUOTED.findall(text)]
 LANGUAGE_SETTINGS = [{}, {"LANGUAGE": "en"}, {"LANGUAGES": "de,en"},
                      {"LANGUAGE": "en", "LANGUAGES": "en"},
                      {"LANGUAGE": "en", "LANGUAGES": "en,de"}]
@@ -96,7 +101,7 @@ def test_every_keyword_a_text_quotes_works(settings):
     for language in languages:
         for key in DEFAULT_TEXTS["de"]:
             allowed = INVITES.get(key, {"start", "stop", "help"})
-            for word in QUOTED.findall(texts.get(key, language)):
+            for word in quoted(texts.get(key, language)):
                 assert texts.classify(word)[0] in allowed, (
                     f"{key} ({language}) tells citizens to send {word!r}")
                 checked += 1

@@ -134,6 +134,9 @@ def test_an_old_account_still_signs_in(upgraded):
     app, _ = upgraded
     console = Console(app.test_client())
     assert console.sign_in("presse", "ein-langes-Passwort-1").status_code == 302
+    # It could do everything before roles existed, so it still can.
+    assert rows(app, "SELECT role FROM users WHERE name = 'presse'") == [("admin",)]
+    assert console.client.get("/admin/audit").status_code == 200
 
 
 def test_a_new_broadcast_after_the_upgrade_reaches_exactly_the_old_subscribers(upgraded,

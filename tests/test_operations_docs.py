@@ -9,7 +9,8 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 
 @pytest.mark.parametrize("command", [["keys", "new"], ["keys", "rotate"], ["privacy", "export"],
-                                     ["privacy", "erase"], ["backup"], ["cleanup"]])
+                                     ["privacy", "erase"], ["backup"], ["cleanup"],
+                                     ["audit", "verify"], ["audit", "export"], ["users", "role"]])
 def test_command_has_help_and_is_in_the_readme(app, command):
     result = app.test_cli_runner().invoke(args=[*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -18,7 +19,9 @@ def test_command_has_help_and_is_in_the_readme(app, command):
 
 @pytest.mark.parametrize("name", ["DATA_KEY", "RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS",
                                   "RETENTION_CONSENT_YEARS", "CLEANUP_INTERVAL_HOURS",
-                                  "ACCESS_LOG"])
+                                  "ACCESS_LOG", "RETENTION_AUDIT_YEARS", "APPROVAL_REQUIRED",
+                                  "TEST_RECIPIENTS", "PRICE_PER_MESSAGE", "PRICE_CURRENCY",
+                                  "DATA_PROTECTION_OFFICER"])
 def test_setting_is_in_the_configuration_table(name):
     assert f"| `{name}` |" in README
 

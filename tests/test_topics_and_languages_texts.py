@@ -113,7 +113,12 @@ def test_a_topic_named_like_a_keyword_stops_the_start():
         texts(TOPICS="hilfe=Hilfe")
 
 
-QUOTED = re.compile(r'"([^"]+)"')
+# Straight quotes (a TEXTS_FILE may use them), German „…“ and English “…” (the built-in texts).
+QUOTED = re.compile(r'"([^"]+)"|„([^“]+)“|“([^”]+)”')
+
+
+def quoted(text):
+    return ["".join(groups) for groups in QUOTED.findall(text)]
 
 
 @pytest.mark.parametrize("languages", ["de", "de,en", "en,de"])
@@ -126,7 +131,7 @@ def test_every_word_a_topic_text_quotes_works(languages):
                               start=loaded.keyword("start", code),
                               stop=loaded.keyword("stop", code),
                               topics=loaded.keyword("topics", code))
-            for word in QUOTED.findall(text):
+            for word in quoted(text):
                 assert loaded.parse(word).action in ("start", "stop", "topics"), (key, word)
                 checked += 1
     assert checked >= 6

@@ -57,6 +57,11 @@ def test_a_severe_warning_becomes_one_urgent_broadcast_and_is_never_taken_again(
     poll(app, times=2)  # a restarted worker knows it from the database
     assert len(relayed(client)) == 1 and nina_api.detail_requests[warning_id] == 1
     assert scalar(app, "SELECT created_by FROM broadcasts WHERE id = ?", broadcast["id"]) == "nina"
+    # The audit trail says who relayed it, and what: the warning, not the citizens.
+    [(actor, action, target, details)] = rows(
+        app, "SELECT actor, action, target, details FROM audit_log WHERE action != 'signin'")
+    assert (actor, action, target) == ("nina", "warning_relayed", f"broadcast:{broadcast['id']}")
+    assert f'"warning":"{warning_id}"' in details and '"recipients":3' in details
 
 
 def test_a_warning_below_the_threshold_is_a_draft_with_no_deliveries(app, client, citizen,
@@ -119,6 +124,10 @@ def test_a_revision_of_a_warning_citizens_never_got_replaces_its_draft(app, clie
     poll(app)
     old, new = relayed(client)
     assert old["status"] == "discarded" and new["status"] == "draft"
+    assert rows(app, "SELECT actor, action, target FROM audit_log ORDER BY id") == [
+        ("nina", "warning_relayed", f"broadcast:{old['id']}"),
+        ("nina", "broadcast_discarded", f"broadcast:{old['id']}"),
+        ("nina", "warning_relayed", f"broadcast:{new['id']}")]
     assert new["text"].startswith("Stromausfall in Grasberg\n\nBetroffen sind jetzt auch"), \
         "no 'Aktualisierung' for something citizens never got"
     nina_api.cancel(warning_id)

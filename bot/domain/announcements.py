@@ -1,15 +1,18 @@
 """Creating a broadcast: what it may say and when, then one write that makes it durable; and
-editing, sending or discarding a draft (what the warnings relay writes for the press office).
+editing, sending or discarding a draft (what the warnings relay writes, or the press office
+saves), cancelling, resuming, editing a planned one, keeping one off the public page.
 
 The API, the console and the CLI all come through these, so none of them can do what the
-others could not.
+others could not; and each writes its audit entry in the same transaction as the change, so
+that the trail holds exactly what happened. ``actor`` is who acts: an account name, or
+``audit.API``/``audit.CLI``.
 """
 
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from ..store import broadcasts
+from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
 
 # WhatsApp's limits: a template variable holds 1,024 characters, a free-form body 1,600.
@@ -57,6 +60,9 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     urgent = data.get("urgent", False)
     if not isinstance(urgent, bool):
         raise InvalidBroadcast("urgent must be true or false")
+    public = data.get("public", True)
+    if not isinstance(public, bool):
+        raise InvalidBroadcast("public must be true or false")
     now = now_iso()
     send_at = _parse_time(data.get("send_at"), "send_at", tz_name)
     if send_at is not None and send_at < now_iso(-60):
@@ -65,7 +71,7 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     if expires_at is not None and expires_at <= max(now, send_at or now):
         raise InvalidBroadcast("expires_at must be in the future and after send_at")
     return {"text": text, "media_url": media_url, "send_at": send_at,
-            "expires_at": expires_at, "urgent": urgent,
+            "expires_at": expires_at, "urgent": urgent, "public": public,
             "topics": _topics(data.get("topics"), topics),
             "translations": _translations(data.get("translations"), languages, template)}
 
@@ -140,20 +146,32 @@ def check(data, settings):
                     languages=settings["LANGUAGE_LIST"][1:])
 
 
-def submit(database, data, settings, created_by):
+def actor_of(created_by):
+    """The audit trail's actor for a broadcast's ``created_by`` (``console:NAME`` → NAME)."""
+    return (created_by or audit.API).removeprefix("console:")
+
+
+def submit(database, data, settings, created_by, hold=None):
     """Validate and store a broadcast; returns the answer dict. Raises InvalidBroadcast.
 
     ``settings``: the configuration (template mode, time zone, topics, languages, messaging
-    tier).
+    tier). ``hold``: None sends it (or schedules it); ``broadcasts.DRAFT`` keeps it as a draft;
+    ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the actor.
+    Who may send, and what needs approval, the caller has decided (``approval.decide``).
     """
     fields = check(data, settings)
+    actor = actor_of(created_by)
     with write(database, durable=True) as conn:
-        broadcast_id, status, recipients = broadcasts.create(conn, created_by=created_by,
-                                                             **fields)
+        broadcast_id, status, recipients = broadcasts.create(
+            conn, created_by=created_by, draft=hold == broadcasts.DRAFT,
+            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None, **fields)
+        audit.record(conn, actor, "broadcast_created", f"broadcast:{broadcast_id}",
+                     summary(fields, status=status, recipients=recipients))
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
-              "translations": fields["translations"], "warnings": []}
+              "translations": fields["translations"], "public": fields["public"],
+              "warnings": []}
     tier = settings["MESSAGING_LIMIT_24H"]
     if tier and recipients > tier:
         answer["warnings"].append(
@@ -162,10 +180,26 @@ def submit(database, data, settings, created_by):
     return answer
 
 
+def summary(fields, **more):
+    """What the audit trail keeps of a broadcast: flags, times, counts and the text's hash,
+    never the text (it may quote anyone) or a picture's address."""
+    kept = {"text_sha256": audit.text_hash(fields["text"]), "urgent": bool(fields["urgent"]),
+            "media": bool(fields.get("media_url"))}
+    for name in ("public", "send_at", "expires_at"):
+        if name in fields and fields[name] not in (None, ""):
+            kept[name] = fields[name]
+    if fields.get("topics"):
+        kept["topics"] = list(fields["topics"])
+    if fields.get("translations"):
+        kept["languages"] = sorted(fields["translations"])
+    kept.update(more)
+    return kept
+
+
 DRAFT_FIELDS = ("text", "urgent")
 
 
-def edit_draft(database, broadcast_id, data, settings):
+def edit_draft(database, broadcast_id, data, settings, actor=audit.API):
     """Change a draft's text or urgency, checked as a new broadcast's would be. Raises
     BroadcastNotFound, NotADraft, InvalidBroadcast."""
     if not isinstance(data, dict):
@@ -178,21 +212,77 @@ def edit_draft(database, broadcast_id, data, settings):
         merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
         fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
         broadcasts.edit_draft(conn, broadcast_id, fields["text"], fields["urgent"])
+        if (fields["text"], fields["urgent"]) != (current["text"], current["urgent"]):
+            audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
+                         summary(fields, status=broadcasts.DRAFT))
 
 
-def send_draft(database, broadcast_id, settings):
-    """Queue a draft for every subscriber now; its text is checked again, since the mode's
-    limit may have changed since it was written. Returns how many it reaches."""
+def send_draft(database, broadcast_id, settings, actor=audit.API):
+    """Queue a draft for every subscriber now (or schedule it, when it has a time still to
+    come); its text is checked again, since the mode's limit may have changed since it was
+    written. Returns how many it reaches."""
     with write(database, durable=True) as conn:
         current = _draft(conn, broadcast_id)
         validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
                  settings["TIMEZONE"])
-        return broadcasts.send_draft(conn, broadcast_id)
+        try:
+            recipients = broadcasts.send_draft(conn, broadcast_id)
+        except broadcasts.Expired:
+            raise InvalidBroadcast("expires_at has passed: the draft can no longer go out") \
+                from None
+        audit.record(conn, actor, "broadcast_sent", f"broadcast:{broadcast_id}",
+                     summary(current, status=broadcasts.status_of(conn, broadcast_id),
+                             recipients=recipients))
+        return recipients
 
 
-def discard_draft(database, broadcast_id):
+def discard_draft(database, broadcast_id, actor=audit.API):
     with write(database) as conn:
         broadcasts.discard_draft(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_discarded", f"broadcast:{broadcast_id}")
+
+
+def cancel(database, broadcast_id, actor):
+    """Stop what has not gone out yet. Raises BroadcastNotFound, BroadcastClosed."""
+    with write(database) as conn:
+        status = broadcasts.status_of(conn, broadcast_id)
+        broadcasts.cancel(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_cancelled", f"broadcast:{broadcast_id}",
+                     {"was": status})
+
+
+def resume(database, broadcast_id, actor):
+    """Resume a broadcast paused for bad credentials. Raises BroadcastNotFound,
+    BroadcastClosed."""
+    with write(database) as conn:
+        broadcasts.resume(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_resumed", f"broadcast:{broadcast_id}")
+
+
+SCHEDULED_FIELDS = ("text", "media_url", "send_at", "expires_at", "urgent")
+
+
+def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False):
+    """Change a planned broadcast that has not started (text, picture, times, urgency), checked
+    as a new one would be. With ``needs_approval`` it waits for approval again. Returns its
+    status afterwards. Raises BroadcastNotFound, WrongStatus, InvalidBroadcast."""
+    fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
+    with write(database, durable=True) as conn:
+        status = approvals.edit_scheduled(conn, broadcast_id, fields,
+                                          awaiting_approval_of=actor if needs_approval else None)
+        audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
+                     summary(fields, status=status))
+    return status
+
+
+def set_public(database, broadcast_id, public, actor):
+    """Keep a broadcast off the public page and feed (``public`` False), or show it again."""
+    with write(database) as conn:
+        before = approvals.set_public(conn, broadcast_id, public)
+        if before != public:
+            audit.record(conn, actor, "broadcast_archive_restored" if public
+                         else "broadcast_archive_removed", f"broadcast:{broadcast_id}")
+    return before
 
 
 def _draft(conn, broadcast_id):

@@ -18,8 +18,8 @@ neither. The rules:
   headline, if citizens got the warning; it goes out by itself when what they got was at or
   above the threshold, and is a draft otherwise.
 
-Every broadcast the relay writes is written in ``_relay``: that is where an audit trail records
-it, with the actor ``nina``.
+Every broadcast the relay writes is written in ``_relay``: that is where the audit trail records
+it, with the actor ``nina``; a draft it discards is recorded where it discards it.
 """
 
 from dataclasses import dataclass, replace
@@ -27,11 +27,11 @@ from datetime import datetime, timezone
 
 from .. import config as settings_module
 from .. import nina
-from ..store import broadcasts, warnings
+from ..store import audit, broadcasts, warnings
 from ..store.db import write
 from . import announcements
 
-ACTOR = "nina"  # created_by of every broadcast the relay writes
+ACTOR = audit.NINA  # created_by of every broadcast the relay writes, and its audit actor
 SEPARATOR = "\n\n"
 # A part shorter than this after shortening says nothing useful and is left out.
 SHORTEST_PART = 40
@@ -189,8 +189,13 @@ def _relay(conn, relay, row, text, draft, now):
     """Write the broadcast for a warning and record it, in the caller's transaction: the one
     place where the relay creates a broadcast."""
     fields = announcements.validate({"text": text, "urgent": True}, relay.template)
-    broadcast_id, status, _ = broadcasts.create(conn, created_by=ACTOR, draft=draft, **fields)
+    broadcast_id, status, recipients = broadcasts.create(conn, created_by=ACTOR, draft=draft,
+                                                         **fields)
     warnings.record(conn, replace(row, broadcast_id=broadcast_id), now)
+    audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", {
+        "warning": row.warning_id, "version": row.version, "kind": row.kind,
+        "provider": row.provider, "severity": row.severity, "status": status,
+        "recipients": recipients, "text_sha256": audit.text_hash(text)})
     reason = ("a draft for the press office" if draft else "sent to every subscriber")
     return Outcome(row.warning_id, row.kind, broadcast_id, status, reason)
 
@@ -198,6 +203,8 @@ def _relay(conn, relay, row, text, draft, now):
 def _discard_drafts(conn, thread):
     for broadcast_id in warnings.drafts_of(conn, thread):
         broadcasts.discard_draft(conn, broadcast_id)
+        audit.record(conn, ACTOR, "broadcast_discarded", f"broadcast:{broadcast_id}",
+                     {"reason": "outdated by a newer revision of the warning"})
 
 
 # -- the text --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def database():
 
 
 def init_app(app):
-    from . import backup, cleanup, keys, privacy, schema, sending, users
+    from . import audit, backup, cleanup, keys, privacy, schema, sending, users
 
-    for module in (schema, sending, users, keys, privacy, cleanup, backup):
+    for module in (schema, sending, users, keys, privacy, cleanup, backup, audit):
         module.init_app(app)

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..store.backup import BackupError, backup
+from .audit import record
 
 
 @click.command("backup")
@@ -19,6 +20,7 @@ def backup_command(path, force):
         written = backup(current_app.config["DATABASE_PATH"], path, force=force)
     except (BackupError, sqlite3.Error) as exc:
         raise click.ClickException(f"No backup written: {exc}") from None
+    record("backup", details={"file": written.name, "bytes": written.stat().st_size})
     click.echo(f"Backup written to {written} ({written.stat().st_size} bytes). It opens only "
                "with the DATA_KEY in use now: keep the key, apart from the backup.")
 

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from .. import vault
 from ..store.keys import BATCH_SIZE, rotate
 from . import database
+from .audit import record
 
 
 @click.group("keys", cls=AppGroup)
@@ -36,6 +37,9 @@ def rotate_command(batch_size):
         raise click.ClickException("DATA_KEY is not set; there is nothing to rotate to.")
     with database() as db:
         report = rotate(db, data_key, batch_size=max(1, batch_size))
+    record("keys_rotated", details={"rotated": report.rotated, "current": report.current,
+                                    "unreadable": report.unreadable, "keys": report.keys,
+                                    "lookup_rewrapped": report.lookup_rewrapped})
     click.echo(f"Re-encrypted {report.rotated} numbers under the first key; "
                f"{report.current} were already under it.")
     click.echo("Lookup key re-wrapped." if report.lookup_rewrapped

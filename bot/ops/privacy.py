@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from ..phone import InvalidAddress, e164_from_input
 from ..store.privacy import KEPT_REASON, erase, export
 from . import database
+from .audit import record
 
 
 def _number(words):
@@ -33,6 +34,8 @@ def export_command(number):
     e164 = _number(number)
     with database() as db:
         data = export(db.conn, current_app.extensions["infokanal"].vault, e164)
+    # Which number it was is not for the audit trail (nor its hash): that an export was made is.
+    record("privacy_export")
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -43,6 +46,12 @@ def erase_command(number):
     e164 = _number(number)
     with database() as db:
         report = erase(db.conn, current_app.extensions["infokanal"].vault, e164)
+    # Counts only: nothing in the trail leads back to the number that was erased.
+    record("privacy_erase", details={
+        "was_subscribed": report.was_subscribed, "deliveries_unlinked": report.deliveries_unlinked,
+        "notice_records_removed": report.notice_throttle_removed,
+        "outbox_removed": report.outbox_removed,
+        "consent_records_kept": report.consent_records_kept})
     if report.was_subscribed:
         click.echo("Unsubscribed and removed the encrypted number; no further broadcast will "
                    "reach it.")

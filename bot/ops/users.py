@@ -1,14 +1,21 @@
-"""``flask --app wsgi users …``: press officer accounts for the console."""
+"""``flask --app wsgi users …``: press officer accounts for the console, and their roles.
+
+Every change is recorded in the audit trail with the actor ``cli`` (``domain.accounts``).
+"""
 
 import sys
 
 import click
 from flask.cli import AppGroup
 
-from ..store.db import write
-from ..store.users import (MIN_PASSWORD_LENGTH, InvalidUser, UserExists, UserNotFound, add,
-                           check_name, check_password, names, remove, set_password)
+from ..domain import accounts
+from ..store.audit import CLI
+from ..store.users import (DEFAULT_ROLE, MIN_PASSWORD_LENGTH, ROLES, InvalidUser, UserExists,
+                           UserNotFound, check_name, check_password, names)
 from . import database
+
+ROLE_HELP = ("editor: writes and previews, saves drafts, asks for approval, never sends; "
+             "publisher: also sends, cancels, approves; admin: also accounts and the audit trail.")
 
 users_cli = AppGroup("users", help="Manage press officer accounts for the web console.")
 
@@ -36,9 +43,11 @@ def _read_password(from_stdin):
 
 @users_cli.command("add")
 @click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default=DEFAULT_ROLE, show_default=True,
+              help=ROLE_HELP)
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input (for scripts).")
-def add_command(name, password_stdin):
+def add_command(name, role, password_stdin):
     """Create an account NAME; asks for the password (hidden), then again."""
     try:
         check_name(name)
@@ -46,11 +55,24 @@ def add_command(name, password_stdin):
         raise click.ClickException(str(exc)) from None
     password = _read_password(password_stdin)
     try:
-        with database() as db, write(db) as conn:
-            add(conn, name, password)
+        with database() as db:
+            accounts.add(db, CLI, name, password, role)
     except UserExists:
         raise click.ClickException(f"an account named {name!r} exists already") from None
-    click.echo(f"Account {name} created. Sign in at /admin.")
+    click.echo(f"Account {name} ({role}) created. Sign in at /admin.")
+
+
+@users_cli.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+def role_command(name, role):
+    """Give NAME the ROLE (editor, publisher or admin); it counts from NAME's next click."""
+    try:
+        with database() as db:
+            before = accounts.set_role(db, CLI, name, role)
+    except UserNotFound:
+        raise click.ClickException(f"no account named {name!r}") from None
+    click.echo(f"{name} is now {role}." if before != role else f"{name} is {role} already.")
 
 
 @users_cli.command("password")
@@ -61,8 +83,8 @@ def password_command(name, password_stdin):
     """Set a new password for NAME; signs out every open session of NAME."""
     password = _read_password(password_stdin)
     try:
-        with database() as db, write(db) as conn:
-            set_password(conn, name, password)
+        with database() as db:
+            accounts.set_password(db, CLI, name, password)
     except UserNotFound:
         raise click.ClickException(f"no account named {name!r}") from None
     click.echo(f"Password of {name} changed.")
@@ -73,8 +95,8 @@ def password_command(name, password_stdin):
 def remove_command(name):
     """Delete the account NAME; its open sessions end with the next request."""
     try:
-        with database() as db, write(db) as conn:
-            remove(conn, name)
+        with database() as db:
+            accounts.remove(db, CLI, name)
     except UserNotFound:
         raise click.ClickException(f"no account named {name!r}") from None
     click.echo(f"Account {name} removed.")
@@ -82,13 +104,13 @@ def remove_command(name):
 
 @users_cli.command("list")
 def list_command():
-    """Show the accounts (names and creation dates, never passwords)."""
+    """Show the accounts: name, role, creation date (never passwords)."""
     with database() as db:
-        accounts = names(db.conn)
-    if not accounts:
+        found = names(db.conn)
+    if not found:
         click.echo("No accounts yet. Create one: scripts/flask users add NAME")
-    for account in accounts:
-        click.echo(f"{account['name']}\t{account['created_at'][:10]}")
+    for account in found:
+        click.echo(f"{account['name']}\t{account['role']}\t{account['created_at'][:10]}")
 
 
 def init_app(app):

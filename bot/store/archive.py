@@ -1,6 +1,7 @@
 """The public archive: the broadcasts that went out (shown by ``web.public``, also as a feed).
 
 Only what a subscriber saw is public: text, picture link, time. Never who got it, never counts.
+A broadcast the press office kept off the public page (``public`` = 0) is not here at all.
 """
 
 
@@ -13,7 +14,7 @@ def published(conn, limit=20, before_id=None):
     """
     rows = conn.execute(
         "SELECT id, text, media_url, urgent, coalesce(started_at, send_at, created_at) "
-        "FROM broadcasts b WHERE id < ? AND ("
+        "FROM broadcasts b WHERE id < ? AND public = 1 AND ("
         "  (status IN ('sending', 'done') AND (started_at IS NOT NULL OR recipients = 0))"
         "  OR (status IN ('cancelled', 'paused') AND started_at IS NOT NULL AND EXISTS ("
         "      SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id AND d.state = 'sent'))) "

@@ -17,8 +17,10 @@ from .db import now_iso
 STATUSES = ("scheduled", "queued", "sending", "paused", "done", "cancelled")
 ACTIVE = ("queued", "sending")
 OPEN = ("scheduled", "queued", "sending", "paused")
-DRAFT = "draft"  # written by the warnings relay for the press office: no deliveries yet
+DRAFT = "draft"  # written by the warnings relay or saved by the press office: no deliveries yet
+AWAITING = "awaiting_approval"  # asked for a publisher's approval: no deliveries yet
 DISCARDED = "discarded"  # a draft the press office threw away
+HELD = (DRAFT, AWAITING)  # not sent, not scheduled: nothing happens until someone acts
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
 
 # SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
@@ -37,28 +39,42 @@ class NotADraft(Exception):
     """Only a draft can be edited, sent as it is or discarded; the message is its status."""
 
 
-def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
-           created_by=None, draft=False, topics=(), translations=None):
-    """Write a broadcast; unless scheduled or a draft, also one delivery per subscriber it
-    reaches (``audience.reached_by``).
+class WrongStatus(Exception):
+    """The change needs the broadcast in another status; the message is the one it has."""
 
-    Returns (id, status, recipients). The caller holds the write transaction, so the broadcast
-    and all its deliveries become durable together.
+
+class Expired(Exception):
+    """Its expiry time has passed before it could go out: there is nothing left to send."""
+
+
+def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
+           created_by=None, draft=False, topics=(), translations=None, public=True,
+           awaiting_approval_of=None):
+    """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
+    account ``awaiting_approval_of``), also one delivery per subscriber it reaches
+    (``audience.reached_by``).
+
+    Returns (id, status, recipients): for a scheduled broadcast or one awaiting approval, how
+    many it would reach now. The caller holds the write transaction, so the broadcast and all
+    its deliveries become durable together.
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
-    status = DRAFT if draft else "scheduled" if scheduled else "queued"
+    status = (DRAFT if draft else AWAITING if awaiting_approval_of
+              else "scheduled" if scheduled else "queued")
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
-        "expires_at, created_by, topics, translations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING id",
+        "expires_at, created_by, topics, translations, public, requested_by, requested_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by,
          json.dumps(list(topics)) if topics else None,
-         json.dumps(translations, ensure_ascii=False) if translations else None),
+         json.dumps(translations, ensure_ascii=False) if translations else None,
+         int(bool(public)), awaiting_approval_of or None,
+         now if awaiting_approval_of else None),
     ).fetchone()[0]
     if draft:
         return broadcast_id, status, 0
-    if scheduled:
+    if scheduled or awaiting_approval_of:
         recipients = audience.count(conn, urgent, topics)
     else:
         recipients = materialize(conn, broadcast_id)
@@ -97,12 +113,17 @@ def _row(conn, columns, broadcast_id):
     return row
 
 
-def _status_of(conn, broadcast_id):
+def status_of(conn, broadcast_id):
     return _row(conn, "status", broadcast_id)[0]
 
 
+def columns(conn, broadcast_id, names):
+    """Some columns of a broadcast's row, as a tuple; BroadcastNotFound when there is none."""
+    return tuple(_row(conn, ", ".join(names), broadcast_id))
+
+
 def cancel(conn, broadcast_id):
-    status = _status_of(conn, broadcast_id)
+    status = status_of(conn, broadcast_id)
     if status not in OPEN:
         raise BroadcastClosed(status)
     conn.execute("UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' "
@@ -111,37 +132,56 @@ def cancel(conn, broadcast_id):
                  (now_iso(), broadcast_id))
 
 
-def _draft(conn, broadcast_id):
-    status = _status_of(conn, broadcast_id)
+def check_draft(conn, broadcast_id):
+    status = status_of(conn, broadcast_id)
     if status != DRAFT:
         raise NotADraft(status)
 
 
 def edit_draft(conn, broadcast_id, text, urgent):
-    _draft(conn, broadcast_id)
+    check_draft(conn, broadcast_id)
     conn.execute("UPDATE broadcasts SET text = ?, urgent = ? WHERE id = ?",
                  (text, int(bool(urgent)), broadcast_id))
 
 
 def send_draft(conn, broadcast_id):
-    """Queue a draft for everyone subscribed now, as a new broadcast would be; returns how many
-    it reaches."""
-    _draft(conn, broadcast_id)
-    recipients = materialize(conn, broadcast_id)
-    conn.execute("UPDATE broadcasts SET status = 'queued', recipients = ? WHERE id = ?",
-                 (recipients, broadcast_id))
-    return recipients
+    """Queue a draft for everyone subscribed now, as a new broadcast would be (or schedule it,
+    when it has a time still to come); returns how many it reaches."""
+    check_draft(conn, broadcast_id)
+    return release(conn, broadcast_id)[1]
+
+
+def release(conn, broadcast_id):
+    """A held broadcast goes out: scheduled when its time is still to come, else queued with
+    its deliveries. Returns (status, recipients). Expired when it can no longer go out."""
+    send_at, expires_at, urgent, topics = _row(
+        conn, "send_at, expires_at, urgent, topics", broadcast_id)
+    now = now_iso()
+    if expires_at is not None and expires_at <= now:
+        raise Expired(broadcast_id)
+    if send_at is not None and send_at > now:
+        recipients = audience.count(conn, urgent, json.loads(topics) if topics else ())
+        status = "scheduled"
+    else:
+        recipients = materialize(conn, broadcast_id)
+        status = "queued"
+    conn.execute("UPDATE broadcasts SET status = ?, recipients = ? WHERE id = ?",
+                 (status, recipients, broadcast_id))
+    return status, recipients
 
 
 def discard_draft(conn, broadcast_id):
-    _draft(conn, broadcast_id)
+    """A draft, or one waiting for approval, is thrown away: it is never sent."""
+    status = status_of(conn, broadcast_id)
+    if status not in HELD:
+        raise NotADraft(status)
     conn.execute(f"UPDATE broadcasts SET status = '{DISCARDED}', finished_at = ? WHERE id = ?",
                  (now_iso(), broadcast_id))
 
 
 def resume(conn, broadcast_id):
     """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
-    status = _status_of(conn, broadcast_id)
+    status = status_of(conn, broadcast_id)
     if status != "paused":
         raise BroadcastClosed(status)
     conn.execute("UPDATE broadcasts SET status = 'sending', pause_reason = NULL, "
@@ -158,7 +198,10 @@ def pause(conn, broadcast_id, reason, resume_at=None):
 
 _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_at",
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
-            "resume_at", "retries_unknown", "topics", "translations")
+            "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
+            "requested_by", "requested_at", "approved_by", "approved_at")
+# Who wrote, asked and approved: for the console and the audit trail, not the API's answer.
+ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at")
 
 
 def get(conn, broadcast_id):
@@ -189,6 +232,7 @@ def _with_sources(conn, found):
 
 def _with_counts(conn, broadcast):
     broadcast["urgent"] = bool(broadcast["urgent"])
+    broadcast["public"] = bool(broadcast["public"])
     broadcast["topics"] = json.loads(broadcast["topics"]) if broadcast["topics"] else []
     broadcast["translations"] = (json.loads(broadcast["translations"])
                                  if broadcast["translations"] else {})
@@ -224,3 +268,12 @@ def recently_active(conn, since):
     return [row[0] for row in conn.execute(
         "SELECT id FROM broadcasts WHERE status IN ('sending', 'paused') "
         "OR (status = 'done' AND finished_at >= ?) ORDER BY id", (since,))]
+
+
+def messages_since(conn, since):
+    """How many messages went to the platform (sent, delivered or read) in broadcasts that
+    started at or after ``since`` (ISO UTC): what the month's cost estimate multiplies."""
+    return conn.execute(
+        "SELECT coalesce(sum(c.n), 0) FROM delivery_counts c JOIN broadcasts b "
+        "ON b.id = c.broadcast_id WHERE c.bucket IN ('sent', 'delivered', 'read') "
+        "AND b.started_at >= ?", (since,)).fetchone()[0]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import counters
-from .broadcasts import STATUSES
+from .broadcasts import AWAITING, STATUSES
 from .retention import LAST_RUN as CLEANUP_LAST_RUN
 
 # Written by the warnings relay after each successful poll of the warning feed (ISO, UTC).
@@ -25,7 +25,8 @@ class Snapshot:
 
 
 def snapshot(conn):
-    by_status = dict.fromkeys(STATUSES, 0)
+    # Waiting for a second publisher is worth an alert when it lasts: it is always reported.
+    by_status = dict.fromkeys((*STATUSES, AWAITING), 0)
     # The broadcasts table is small (one row per announcement), and the status index covers it.
     by_status.update(conn.execute("SELECT status, count(*) FROM broadcasts GROUP BY status"))
     return Snapshot(

@@ -151,6 +151,13 @@ _rebuild("0010_broadcast_drafts",
 _sql("0011_relayed_warnings")
 _sql("0012_topics_and_languages")
 _sql("0013_metrics")
+_sql("0014_user_roles")
+_rebuild("0015_broadcast_approval",
+         done=lambda db: "'awaiting_approval'" in (db.execute(
+             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'"
+         ).fetchone() or [""])[0])
+_sql("0016_audit_trail")
+_sql("0017_media")
 
 
 def apply(db):

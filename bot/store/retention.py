@@ -11,6 +11,11 @@
 - Failed sign-ins to the console: after ``SIGNIN_LOCK_MINUTES`` they no longer lock anything.
 - Consent records of people who are no longer subscribed, ``RETENTION_CONSENT_YEARS`` after
   their last record. Those of current subscribers stay: they are the consent the sending rests on.
+- Audit trail entries older than ``RETENTION_AUDIT_YEARS``: the same reasoning as for consent
+  records (claims lapse after three years). The chain's anchor moves with them, so what is kept
+  still verifies (``audit.prune``).
+- Uploaded pictures that no broadcast shows, a day after the upload (a test send's picture, a
+  compose that was given up): they may show people, and nothing needs them.
 
 Every step works in short batches, so webhooks never wait long for the write lock.
 """
@@ -18,12 +23,14 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
+from . import audit, media
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
 BATCH_SIZE = 2000
 LAST_RUN = "cleanup_last_run"
 DAYS_PER_YEAR = 365.25
+UNUSED_MEDIA_DAYS = 1
 
 
 def cleanup(conn, settings, now=None):
@@ -35,6 +42,7 @@ def cleanup(conn, settings, now=None):
 
     delivery_cutoff = before(days=settings["RETENTION_DELIVERY_DAYS"])
     consent_cutoff = before(days=settings["RETENTION_CONSENT_YEARS"] * DAYS_PER_YEAR)
+    audit_cutoff = before(days=settings["RETENTION_AUDIT_YEARS"] * DAYS_PER_YEAR)
     unlinked, sids_removed, status_removed = _forget_finished_deliveries(conn, delivery_cutoff)
     counts = {
         "deliveries_unlinked": unlinked,
@@ -62,6 +70,9 @@ def cleanup(conn, settings, now=None):
         "outbox": _batched(
             conn, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? "
                   "LIMIT ?)", delivery_cutoff),
+        "audit_entries": _in_batches(conn, lambda tx: audit.prune(tx, audit_cutoff, BATCH_SIZE)),
+        "media_unused": _in_batches(
+            conn, lambda tx: media.forget_unused(tx, before(days=UNUSED_MEDIA_DAYS), BATCH_SIZE)),
     }
     with write(conn) as tx:
         tx.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
@@ -125,6 +136,18 @@ def forget_sids(tx, delivery_ids):
         "DELETE FROM message_status WHERE sid IN (SELECT value FROM json_each(?))",
         (json.dumps(sids),)).rowcount
     return len(sids), removed
+
+
+def _in_batches(conn, step):
+    """Run ``step(tx)`` (returns how many rows it removed) in short transactions until a batch
+    is not full."""
+    total = 0
+    while True:
+        with write(conn) as tx:
+            touched = step(tx)
+        total += touched
+        if touched < BATCH_SIZE:
+            return total
 
 
 def _batched(conn, sql, cutoff):

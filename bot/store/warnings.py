@@ -124,10 +124,11 @@ def was_cancelled(conn, thread):
 
 
 def drafts_of(conn, thread):
-    """Ids of the chain's broadcasts that are still drafts."""
+    """Ids of the chain's broadcasts that are still drafts (or wait for approval)."""
     return [row[0] for row in conn.execute(
         "SELECT b.id FROM relayed_warnings r JOIN broadcasts b ON b.id = r.broadcast_id "
-        "WHERE r.thread = ? AND b.status = 'draft' ORDER BY b.id", (thread,))]
+        "WHERE r.thread = ? AND b.status IN ('draft', 'awaiting_approval') ORDER BY b.id",
+        (thread,))]
 
 
 def seen(conn, warning_ids, now):

@@ -3,18 +3,21 @@ pages, the simulator. Blueprints, request parsing, what templates show. Nothing 
 package imports it, except the app factory that assembles it.
 """
 
-from flask import jsonify
+from flask import jsonify, render_template, request
 
 from .bodies import Request
 
 
 def init_app(app):
-    from . import (api, auth, compose, console, csrf, database, health, metrics, public,
-                   security, simulator, webhook)
+    from . import (accounts, actions, api, audit_page, auth, compose, console, csrf, database,
+                   health, media, metrics, public, roles, security, simulator, webhook)
 
     database.init_app(app)
     security.init_app(app)
     csrf.init_app(app)
+    # Before the CSRF check reads a form: an upload's request may be larger than any other.
+    media.init_app(app)
+    roles.init_app(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -23,13 +26,18 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
-    # compose's views are on the console's blueprint: imported above, before it is registered.
+    # The views of compose, actions, accounts and audit_page are on the console's blueprint:
+    # imported above, before it is registered.
     app.register_blueprint(console.bp)
     app.register_blueprint(simulator.bp)
 
     @app.errorhandler(413)
     def too_large(error):
-        return jsonify(error="request too large"), 413
+        if request.path.startswith(("/api/", "/twilio/")):
+            return jsonify(error="request too large"), 413
+        return render_template("error.html", title="Zu groß",
+                               message="Was Sie senden wollten, ist zu groß. Ein Bild darf "
+                                       "höchstens 5 MB haben."), 413
 
     # JSON that parses but cannot be used is a 400 with its reason, on every endpoint.
     app.request_class = Request

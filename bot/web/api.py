@@ -9,12 +9,12 @@ from functools import wraps
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import vocabulary
-from ..domain import announcements
-from ..store import audience, broadcasts, subscribers
-from ..store.db import write
-from . import openapi
+from .. import images, vocabulary
+from ..domain import announcements, costs
+from ..store import audience, audit, broadcasts, subscribers
+from . import openapi, security
 from .database import get_db
+from .media import store_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -59,10 +59,12 @@ def _unauthorized():
 
 
 def broadcast_json(broadcast):
-    """A stored broadcast as the API shows it: its fields, counts, errors, and what the
-    operator can do about its failures."""
-    data = {key: value for key, value in broadcast.items() if key != "failures"}
+    """A stored broadcast as the API shows it: its fields, counts, errors, what the operator
+    can do about its failures, and what its messages cost (estimated)."""
+    data = {key: value for key, value in broadcast.items()
+            if key != "failures" and key not in broadcasts.ACCOUNT_COLUMNS}
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
+    data["estimated_cost"] = costs.estimate(broadcast["recipients"], current_app.config)
     return data
 
 
@@ -101,10 +103,26 @@ def create_broadcast():
     if data is None:
         return error("the body must be JSON (Content-Type: application/json)", 400)
     try:
-        answer = announcements.submit(get_db(), data, current_app.config, created_by="api")
+        answer = announcements.submit(get_db(), data, current_app.config, created_by=audit.API)
     except announcements.InvalidBroadcast as exc:
         return error(str(exc), 400)
+    answer["estimated_cost"] = costs.estimate(answer["recipients"], current_app.config)
     return jsonify(answer), 202
+
+
+@bp.post("/media")
+@token_required
+def upload_media():
+    """A picture for broadcasts (multipart, field ``file``), checked and re-encoded without its
+    metadata; answers its public URL, for ``media_url``."""
+    upload = request.files.get("file")
+    if upload is None:
+        return error("send the picture as multipart/form-data in the field \"file\"", 400)
+    try:
+        url = store_upload(upload)
+    except images.InvalidImage as exc:
+        return error(str(exc), 400)
+    return jsonify(url=url), 201
 
 
 @bp.get("/broadcasts")
@@ -133,13 +151,13 @@ def show_broadcast(broadcast_id):
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 @token_required
 def cancel_broadcast(broadcast_id):
-    return _change(broadcast_id, broadcasts.cancel)
+    return _change(broadcast_id, announcements.cancel)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/resume")
 @token_required
 def resume_broadcast(broadcast_id):
-    return _change(broadcast_id, broadcasts.resume)
+    return _change(broadcast_id, announcements.resume)
 
 
 @bp.patch("/broadcasts/<int:broadcast_id>")
@@ -181,8 +199,7 @@ def _draft_change(broadcast_id, action, status=200):
 
 def _change(broadcast_id, action):
     try:
-        with write(get_db()) as conn:
-            action(conn, broadcast_id)
+        action(get_db(), broadcast_id, audit.API)
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
     except broadcasts.BroadcastClosed as exc:
@@ -198,4 +215,6 @@ def http_error(exc):
     """Errors under /api are JSON; elsewhere Flask's own pages stay."""
     if request.path.startswith("/api/") or request.path.startswith("/twilio/"):
         return error(exc.description or exc.name, exc.code)
+    if exc.code in (404, 405, 500):
+        return security.html_error(exc)
     return exc

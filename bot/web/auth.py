@@ -7,6 +7,9 @@ in ``store.sessions``). Forms carry CSRF tokens (``csrf``).
 The throttle locks a client address, and an account name, after ``SIGNIN_MAX_FAILURES``
 failures within ``SIGNIN_LOCK_MINUTES``. A browser that has signed in to an account before
 (a signed "known device" cookie) is spared that account's name lock, not its address lock.
+
+Sign-in, failed sign-in and sign-out go into the audit trail, by account name. A name that is no
+account's is not written down: what was typed there may be a password, or anything else.
 """
 
 import hashlib
@@ -18,7 +21,7 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
                    request, session, url_for)
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from ..store import sessions, users
+from ..store import audit, sessions, users
 from ..store.db import write
 from .csrf import csrf_token
 from .database import get_db
@@ -50,7 +53,7 @@ def login_required(view):
             if request.path.endswith(".json"):
                 return jsonify(error="not signed in"), 401
             return redirect(url_for("auth.login", next=request.path))
-        g.user = user[0]
+        g.user, g.role = user[0], user[2]
         return view(*args, **kwargs)
 
     return wrapper
@@ -88,6 +91,8 @@ def login():
         locked_until = sessions.locked_until(conn, checked, limit, _window_seconds())
         attempt = None if locked_until else sessions.record_attempt(conn, keys,
                                                                       _window_seconds())
+        if locked_until:
+            _failed(conn, name, "locked")
     if locked_until:
         minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
                              .total_seconds() // 60) + 1)
@@ -98,6 +103,8 @@ def login():
     user_id = users.authenticate(database.conn, name, password) if name else None
     if user_id is None:
         # The attempt stays counted as a failure.
+        with write(database) as conn:
+            _failed(conn, name, "wrong password")
         return render_template("login.html", next_page=next_page, name=name,
                                error="Name oder Passwort stimmt nicht."), 401
     # Only this attempt is taken back. Earlier failures stay until the window ends: were a
@@ -107,7 +114,9 @@ def login():
         sessions.take_back(conn, attempt)
         session_id = sessions.open_session(conn, user_id,
                                            current_app.config["CONSOLE_SESSION_HOURS"])
-    stamp = users.load(database.conn, user_id)[1]
+        account = users.load(conn, user_id)
+        audit.record(conn, account[0], "signin", account[0])
+    stamp = account[1]
     # A new session on every sign-in, so a cookie planted before cannot be carried over.
     session.clear()
     session.permanent = True
@@ -120,11 +129,21 @@ def login():
     return response
 
 
+def _failed(conn, name, reason):
+    """A failed sign-in in the audit trail: under the account's name when there is one."""
+    known = bool(name) and users.exists(conn, name)
+    audit.record(conn, name if known else "unknown", "signin_failed", name if known else None,
+                 {"reason": reason if known or reason == "locked" else "unknown account"})
+
+
 @bp.post("/logout")
 def logout():
     if session.get("sid"):
         with write(get_db()) as conn:
             sessions.close(conn, session["sid"])
+            account = users.load(conn, session.get("user_id", -1))
+            if account is not None:
+                audit.record(conn, account[0], "signout", account[0])
     session.clear()
     flash("Sie sind abgemeldet.")
     return redirect(url_for("auth.login"))

@@ -1,17 +1,24 @@
-"""Composing a broadcast in the console: the form, the confirmation that says who will get
-it, and sending it (the views live on the console's blueprint)."""
+"""Composing a broadcast in the console: the form (text, picture, times, topics, languages), the
+confirmation that says who will get it, what it costs and that it will be public, and then,
+as the account's role and ``APPROVAL_REQUIRED`` allow: send it, ask for approval, save it as a
+draft, or send a test to the staff phones (the views live on the console's blueprint).
+"""
 
 import secrets
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
-from ..domain import announcements
-from ..store import audience
-from . import labels
+from .. import images
+from ..domain import announcements, approval, costs
+from ..store import audience, broadcasts, users
+from . import labels, roles, trial
 from .console import bp, template_mode, text_limit
 from .database import get_db
+from .media import store_upload
 
-COMPOSE_FIELDS = ("text", "media_url", "send_at")
+COMPOSE_FIELDS = ("text", "media_url", "send_at", "expires_at")
+# What the confirmation's buttons do; "send" also where none was named (an older page).
+ACTIONS = ("send", "request", "draft", "test", "edit")
 
 
 def _further_languages():
@@ -19,7 +26,8 @@ def _further_languages():
 
 
 def _form_data(form):
-    """The compose form as the dict the domain's validate and the API understand."""
+    """The compose form (as ``_form`` made it) as the dict the domain's validate and the API
+    understand."""
     data = {name: form.get(name, "")[:5000].replace("\r\n", "\n") for name in COMPOSE_FIELDS}
     translations = {}
     for code in _further_languages():
@@ -27,14 +35,19 @@ def _form_data(form):
         if text.strip():
             translations[code] = text
     return {"text": data["text"], "media_url": data["media_url"].strip() or None,
-            "send_at": data["send_at"].strip() or None, "urgent": form.get("urgent") == "1",
-            "topics": form.getlist("topics"), "translations": translations}
+            "send_at": data["send_at"].strip() or None,
+            "expires_at": data["expires_at"].strip() or None,
+            "urgent": form.get("urgent") == "1", "public": form.get("public") == "1",
+            "topics": list(form.get("topics", [])), "translations": translations}
 
 
 def _form(request_form):
-    """What the compose form showed, to show it again (topics are several values)."""
+    """What the compose form showed, to show it again (topics are several values). A form that
+    carries no public checkbox (``public_shown``) keeps a broadcast public, as the API does."""
     form = dict(request_form)
     form["topics"] = request_form.getlist("topics")
+    if "public_shown" not in request_form:
+        form["public"] = "1"
     return form
 
 
@@ -43,37 +56,68 @@ def _compose_page(form, error=None, status=200):
     return render_template("console/compose.html", form=form, limit=text_limit(),
                            template=template_mode(), error=error, topics=texts.topics,
                            languages=_further_languages(),
-                           language_names=texts.language_names), status
+                           language_names=texts.language_names,
+                           max_image_mb=images.MAX_BYTES // (1024 * 1024)), status
 
 
 @bp.get("/compose")
 def compose():
-    return _compose_page({"topics": []})
+    return _compose_page({"topics": [], "public": "1"})
 
 
 @bp.post("/compose")
 def compose_post():
-    data = _form_data(request.form)
     form = _form(request.form)
-    if request.form.get("edit"):
+    action = request.form.get("action") or ("send" if "nonce" in request.form else None)
+    if action not in ACTIONS:
+        action = None  # the first step: check it and show the confirmation
+    if action == "edit":
         return _compose_page(form)
-    if "nonce" in request.form:
-        return _send(data, request.form["nonce"], form)
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        try:
+            form["media_url"] = store_upload(upload)
+        except images.InvalidImage as exc:
+            return _compose_error(form, _image_error(str(exc)))
+    if request.form.get("remove_image") == "1":
+        form["media_url"] = ""
+    data = _form_data(form)
+    if action in ("send", "request", "draft"):
+        return _create(data, action, request.form.get("nonce", ""), form)
     try:
         fields = announcements.check(data, current_app.config)
     except announcements.InvalidBroadcast as exc:
-        return _compose_error(form, exc)
+        return _compose_error(form, labels.invalid_broadcast(str(exc)))
+    if action == "test":
+        return _confirm_page(form, fields, notice=trial.send(fields),
+                             nonce=session.get("compose_nonce"))
     # One nonce per confirmation page: reloading or double-clicking "Senden" cannot queue the
     # same broadcast twice.
     session["compose_nonce"] = secrets.token_urlsafe(16)
+    return _confirm_page(form, fields, nonce=session["compose_nonce"])
+
+
+def _image_error(message):
+    if message.startswith("the file has"):
+        return f"Das Bild ist zu groß: höchstens {images.MAX_BYTES // (1024 * 1024)} MB."
+    if message.startswith("only JPEG"):
+        return "Nur Bilder im Format JPEG (JPG) oder PNG sind möglich."
+    return "Die Datei ist kein Bild im Format JPEG oder PNG, oder sie ist beschädigt."
+
+
+def _confirm_page(form, fields, nonce, notice=None):
     conn = get_db().conn
+    settings = current_app.config
     texts = current_app.extensions["infokanal"].texts
+    recipients = audience.count(conn, fields["urgent"], fields["topics"])
     return render_template(
-        "console/confirm.html", form=form, fields=fields,
-        recipients=audience.count(conn, fields["urgent"], fields["topics"]),
+        "console/confirm.html", form=form, fields=fields, recipients=recipients,
         reading=_reading(conn, fields), language_names=texts.language_names,
-        topic_names={t.slug: t.name for t in texts.topics},
-        nonce=session["compose_nonce"], limit=text_limit())
+        topic_names={t.slug: t.name for t in texts.topics}, nonce=nonce, limit=text_limit(),
+        notice=notice, waits=approval.must_wait(settings, g.role, fields["urgent"]),
+        may_send=roles.may(users.PUBLISHER),
+        test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
+        cost=labels.cost_line(costs.estimate(recipients, settings), recipients))
 
 
 def _reading(conn, fields):
@@ -88,23 +132,32 @@ def _reading(conn, fields):
     return counts
 
 
-def _send(data, nonce, form):
+def _create(data, action, nonce, form):
+    if action == "send" and not roles.may(users.PUBLISHER):
+        return roles.refused(users.PUBLISHER)
     expected = session.pop("compose_nonce", None)
     if not expected or not secrets.compare_digest(nonce, expected):
         flash("Diese Meldung wurde schon abgeschickt. Hier ist die Liste.")
         return redirect(url_for("console.index"))
+    if action == "send" and approval.must_wait(current_app.config, g.role, data["urgent"]):
+        action = "request"
+    hold = {"send": None, "request": broadcasts.AWAITING, "draft": broadcasts.DRAFT}[action]
     try:
         answer = announcements.submit(get_db(), data, current_app.config,
-                                      created_by=f"console:{g.user}")
+                                      created_by=f"console:{g.user}", hold=hold)
     except announcements.InvalidBroadcast as exc:
-        return _compose_error(form, exc)
-    if answer["status"] == "scheduled":
-        flash(f"Meldung geplant für {answer['recipients']} Abonnentinnen und Abonnenten "
-              "(Stand jetzt).")
+        return _compose_error(form, labels.invalid_broadcast(str(exc)))
+    if answer["status"] == broadcasts.AWAITING:
+        flash("Die Meldung wartet jetzt auf Freigabe durch eine zweite Person mit der Rolle "
+              "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
+    elif answer["status"] == broadcasts.DRAFT:
+        flash("Als Entwurf gespeichert. Er wird erst gesendet, wenn jemand ihn sendet.")
+    elif answer["status"] == "scheduled":
+        flash(f"Meldung geplant für {labels.subscribers(answer['recipients'])} (Stand jetzt).")
     else:
-        flash(f"Meldung wird an {answer['recipients']} Abonnentinnen und Abonnenten gesendet.")
+        flash(f"Meldung wird an {labels.subscribers(answer['recipients'])} gesendet.")
     return redirect(url_for("console.detail", broadcast_id=answer["id"]))
 
 
-def _compose_error(form, exc):
-    return _compose_page(form, labels.invalid_broadcast(str(exc)), 400)
+def _compose_error(form, message):
+    return _compose_page(form, message, 400)

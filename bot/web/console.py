@@ -1,21 +1,23 @@
-"""The press office's console under ``/admin``: compose, follow and cancel broadcasts, edit and
-send or discard the drafts of relayed official warnings, audience.
+"""The press office's console under ``/admin``: the broadcasts and their counts, one
+broadcast's page, the audience. What changes a broadcast is in ``actions`` and ``compose``,
+accounts in ``accounts``, the audit trail in ``audit_page``; all of them are views on this
+blueprint.
 
 Sending goes through ``domain.announcements``, the same path as the API, so the console can do
-nothing the API could not. No page here shows a phone number: counts only.
+nothing the API could not. No page here shows a phone number: counts only. Every action checks
+the account's role on the server (``roles``); pages only hide what the role may not use.
 """
 
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 
-from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
-
-from .. import nina
-from ..domain import announcements
-from ..store import audience, broadcasts, subscribers
-from ..store.db import now_iso, write
+from .. import config, nina
+from ..domain import announcements, approval, costs
+from ..store import audience, broadcasts, media, subscribers
+from ..store.db import now_iso
 from . import charts, labels
 from .auth import login_required
 from .database import get_db
+from .public import local_input, local_time
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
 
@@ -24,6 +26,8 @@ LIST_LENGTH = 50
 # Delivery and read receipts keep coming after the last send: a finished broadcast's counts
 # are still worth watching for a while.
 RECEIPTS_SECONDS = 3600
+# Statuses in which a broadcast has started or may start going out by itself.
+STARTED = ("queued", "sending", "paused")
 
 
 @bp.before_request
@@ -36,8 +40,25 @@ def require_sign_in():
 def console_globals():
     texts = current_app.extensions["infokanal"].texts
     return {"labels": labels, "demo": current_app.extensions["infokanal"].demo,
-            "user": g.get("user"), "topic_names": {t.slug: t.name for t in texts.topics},
-            "language_names": texts.language_names}
+            "user": g.get("user"), "role": g.get("role"),
+            "topic_names": {t.slug: t.name for t in texts.topics},
+            "language_names": texts.language_names,
+            "identity_unset": current_app.config.get("IDENTITY_UNSET") or []}
+
+
+def base_url():
+    return current_app.config["PUBLIC_URL"] or request.url_root.rstrip("/")
+
+
+def own_media(url):
+    """The path of one of our stored pictures (for a preview), or None for any other URL."""
+    name = media.is_ours(url, base_url())
+    return media.PATH + name if name else None
+
+
+@bp.app_context_processor
+def media_helpers():
+    return {"own_media": own_media}
 
 
 @bp.get("/")
@@ -50,6 +71,7 @@ def index():
             or (b["finished_at"] or "") > receipts_since}
     return render_template("console/index.html", broadcasts=recent, live=live,
                            drafts=[b for b in recent if b["status"] == broadcasts.DRAFT],
+                           awaiting=[b for b in recent if b["status"] == broadcasts.AWAITING],
                            count_keys=broadcasts.COUNT_KEYS,
                            active=subscribers.count_active(conn))
 
@@ -72,7 +94,7 @@ def list_counts():
         return jsonify(error=f"at most {LIST_LENGTH} ids at a time"), 400
     found = []
     for broadcast_id in dict.fromkeys(ids):
-        broadcast = _broadcast_or_404(broadcast_id)
+        broadcast = broadcast_or_none(broadcast_id)
         if broadcast is not None:
             found.append(_summary(broadcast))
     return jsonify(broadcasts=found)
@@ -86,11 +108,16 @@ def text_limit():
     return announcements.text_limit(template_mode())
 
 
-def _broadcast_or_404(broadcast_id):
+def broadcast_or_none(broadcast_id):
     try:
         return broadcasts.get(get_db().conn, broadcast_id)
     except broadcasts.BroadcastNotFound:
         return None
+
+
+def not_found(broadcast_id):
+    return render_template("error.html", title="Nicht gefunden",
+                           message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
 
 
 def _reasons(broadcast):
@@ -101,102 +128,68 @@ def _reasons(broadcast):
 
 @bp.get("/broadcasts/<int:broadcast_id>")
 def detail(broadcast_id):
-    broadcast = _broadcast_or_404(broadcast_id)
+    broadcast = broadcast_or_none(broadcast_id)
     if broadcast is None:
-        return render_template("error.html", title="Nicht gefunden",
-                               message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
-    return _detail_page(broadcast)
+        return not_found(broadcast_id)
+    return detail_page(broadcast)
 
 
-def _detail_page(broadcast, form=None, error=None, status=200):
+def can_cancel(broadcast):
+    return broadcast["status"] in broadcasts.OPEN
+
+
+def cancel_word(broadcast):
+    """A planned broadcast that has not started is called off ("absagen"); one that is going
+    out is stopped ("abbrechen")."""
+    return "absagen" if broadcast["status"] == "scheduled" else "abbrechen"
+
+
+def detail_page(broadcast, form=None, error=None, status=200, notice=None):
     failed, skipped = _reasons(broadcast)
     source = broadcast["source"]
     page_url = nina.PAGE_URL.format(id=source["id"]) if source else None
+    settings = current_app.config
+    conn = get_db().conn
+    estimate_for = broadcast["recipients"] or (
+        audience.count(conn, broadcast["urgent"], broadcast["topics"])
+        if broadcast["status"] in broadcasts.HELD else 0)
+    asked_by = broadcast["requested_by"]
     return render_template(
         "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
-        can_cancel=broadcast["status"] in broadcasts.OPEN, page_url=page_url,
-        form=form or {"text": broadcast["text"], "urgent": "1" if broadcast["urgent"] else ""},
-        error=error, limit=text_limit(), template=template_mode(),
-        active=subscribers.count_active(get_db().conn)), status
+        can_cancel=can_cancel(broadcast), cancel_word=cancel_word(broadcast), page_url=page_url,
+        form=form or _form_of(broadcast), error=error, notice=notice, limit=text_limit(),
+        template=template_mode(), active=subscribers.count_active(conn),
+        waits_for_approval=approval.must_wait(settings, g.role, broadcast["urgent"]),
+        may_approve=(broadcast["status"] == broadcasts.AWAITING
+                     and (asked_by != g.user
+                          or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)),
+        test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
+        cost=labels.cost_line(costs.estimate(estimate_for, settings), estimate_for),
+        in_archive=broadcast["public"] and broadcast["status"] not in (
+            *broadcasts.HELD, broadcasts.DISCARDED, "scheduled")), status
+
+
+def _form_of(broadcast):
+    return {"text": broadcast["text"], "urgent": "1" if broadcast["urgent"] else "",
+            "media_url": broadcast["media_url"] or "",
+            "send_at": local_input(broadcast["send_at"]),
+            "expires_at": local_input(broadcast["expires_at"])}
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/counts.json")
 def counts(broadcast_id):
     """What the detail page's script polls while a broadcast goes out."""
-    broadcast = _broadcast_or_404(broadcast_id)
+    broadcast = broadcast_or_none(broadcast_id)
     if broadcast is None:
         return jsonify(error="not found"), 404
     failed, skipped = _reasons(broadcast)
     return jsonify(
         status=broadcast["status"], status_label=labels.status(broadcast["status"]),
         counts=broadcast["counts"], recipients=broadcast["recipients"],
+        can_cancel=can_cancel(broadcast),
+        finished=local_time(broadcast["finished_at"]) if broadcast["finished_at"] else None,
         failed=[{"reason": label, "count": n} for label, n, _ in failed],
         skipped=[{"reason": label, "count": n} for label, n, _ in skipped])
-
-
-@bp.post("/broadcasts/<int:broadcast_id>/cancel")
-def cancel(broadcast_id):
-    try:
-        with write(get_db()) as conn:
-            broadcasts.cancel(conn, broadcast_id)
-    except broadcasts.BroadcastNotFound:
-        return render_template("error.html", title="Nicht gefunden",
-                               message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
-    except broadcasts.BroadcastClosed as exc:
-        flash(f"Die Meldung ist bereits {labels.status(str(exc))} und kann nicht mehr "
-              "abgebrochen werden.")
-    else:
-        flash("Die Meldung wurde abgebrochen. Was schon unterwegs war, kommt noch an.")
-    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
-
-
-@bp.post("/broadcasts/<int:broadcast_id>/draft")
-def draft(broadcast_id):
-    """Save a draft's text (and urgency) as the form shows it, and send it if asked: what is in
-    the box is what goes out, never an older saved text."""
-    form = {"text": request.form.get("text", "")[:5000].replace("\r\n", "\n"),
-            "urgent": "1" if request.form.get("urgent") == "1" else ""}
-    data = {"text": form["text"], "urgent": form["urgent"] == "1"}
-    try:
-        announcements.edit_draft(get_db(), broadcast_id, data, current_app.config)
-        if request.form.get("action") == "send":
-            recipients = announcements.send_draft(get_db(), broadcast_id, current_app.config)
-            flash(f"Meldung wird an {recipients} Abonnentinnen und Abonnenten gesendet.")
-        else:
-            flash("Entwurf gespeichert. Er wird erst gesendet, wenn Sie auf „Senden“ klicken.")
-    except broadcasts.BroadcastNotFound:
-        return _not_found(broadcast_id)
-    except broadcasts.NotADraft as exc:
-        flash(_no_longer_a_draft(str(exc)))
-    except announcements.InvalidBroadcast as exc:
-        return _detail_page(broadcasts.get(get_db().conn, broadcast_id), form=form,
-                            error=labels.invalid_broadcast(str(exc)), status=400)
-    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
-
-
-@bp.post("/broadcasts/<int:broadcast_id>/discard")
-def discard(broadcast_id):
-    try:
-        announcements.discard_draft(get_db(), broadcast_id)
-    except broadcasts.BroadcastNotFound:
-        return _not_found(broadcast_id)
-    except broadcasts.NotADraft as exc:
-        flash(_no_longer_a_draft(str(exc)))
-    else:
-        flash("Der Entwurf wurde verworfen und wird nicht gesendet.")
-    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
-
-
-def _no_longer_a_draft(status):
-    if status == "discarded":
-        return ("Dieser Entwurf ist verworfen, zum Beispiel weil die Warnung inzwischen "
-                "aktualisiert oder aufgehoben wurde. Die aktuelle Fassung steht in der Liste.")
-    return f"Die Meldung ist kein Entwurf mehr (Status: {labels.status(status)})."
-
-
-def _not_found(broadcast_id):
-    return render_template("error.html", title="Nicht gefunden",
-                           message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
 
 
 @bp.get("/audience")
@@ -204,10 +197,13 @@ def audience_page():
     conn = get_db().conn
     rows = audience.daily(conn, CHART_DAYS, current_app.config["TIMEZONE"])
     texts = current_app.extensions["infokanal"].texts
+    messages, estimate = costs.month_so_far(conn, current_app.config)
     return render_template("console/audience.html", active=subscribers.count_active(conn),
                            rows=rows, chart=charts.chart(rows), days=CHART_DAYS,
                            total_sub=sum(r[1] for r in rows),
                            total_unsub=sum(r[2] for r in rows), topics=texts.topics,
                            per_topic=audience.by_topic(conn, [t.slug for t in texts.topics]),
                            per_language=audience.by_language(conn, texts.main),
-                           language_names=texts.language_names)
+                           language_names=texts.language_names,
+                           month_messages=messages,
+                           month_cost=labels.cost_line(estimate, messages))

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from urllib.parse import parse_qsl, quote
 
+from .. import images
 from .. import twilio_gateway as gateway
 from ..store import statuses
 from ..store.db import connect, write
@@ -32,6 +33,10 @@ STATUS_PATH = "/twilio/status"
 # to arrive; a client slower than that is answered 408 and let go.
 BODY_LIMIT = 256 * 1024
 BODY_SECONDS = 10.0
+# Where a request may carry a picture (the API's upload, the console's compose form): up to
+# what WhatsApp accepts, and a little more time for it to arrive.
+UPLOAD_PATHS = ("/api/media", "/admin/compose")
+UPLOAD_SECONDS = 60.0
 FORM = b"application/x-www-form-urlencoded"
 
 
@@ -152,9 +157,13 @@ class Front:
                 return
 
     async def _http(self, scope, receive, send):
+        limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if scope["path"]
+                          in UPLOAD_PATHS else (BODY_LIMIT, BODY_SECONDS))
         try:
-            body = await asyncio.wait_for(read_body(receive, BODY_LIMIT), BODY_SECONDS)
+            body = await asyncio.wait_for(read_body(receive, limit), seconds)
         except BodyTooLarge:
+            if scope["path"].startswith("/admin"):  # a press officer's browser
+                return await self._answer(send, 413, "Zu groß: höchstens 5 MB.\n".encode())
             return await self._answer(send, 413, b'{"error": "request too large"}\n',
                                       b"application/json")
         except (BodyTimeout, asyncio.TimeoutError):

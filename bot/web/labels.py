@@ -10,6 +10,7 @@ from .. import vocabulary as v
 
 STATUS = {
     "draft": "Entwurf",
+    "awaiting_approval": "wartet auf Freigabe",
     "discarded": "verworfen",
     "scheduled": "geplant",
     "queued": "wartet",
@@ -37,6 +38,49 @@ COUNT_HEADINGS = {
     "failed": "Fehlgeschlagen",
     "skipped": "Übersprungen",
 }
+
+# What an account may do (store.users.ROLES), as the console names it.
+ROLES = {
+    "editor": "Redaktion",
+    "publisher": "Veröffentlichen",
+    "admin": "Administration",
+}
+ROLE_HINTS = {
+    "editor": "schreibt, prüft und legt zur Freigabe vor; sendet nie selbst",
+    "publisher": "sendet, sagt ab, gibt frei",
+    "admin": "wie „Veröffentlichen“, dazu Konten und Protokoll",
+}
+
+# The audit trail's actions, for the console's page of it.
+AUDIT_ACTIONS = {
+    "signin": "Angemeldet",
+    "signin_failed": "Anmeldung fehlgeschlagen",
+    "signout": "Abgemeldet",
+    "broadcast_created": "Meldung erstellt",
+    "broadcast_edited": "Meldung geändert",
+    "broadcast_approval_requested": "Freigabe angefragt",
+    "broadcast_approved": "Meldung freigegeben",
+    "broadcast_rejected": "Freigabe abgelehnt",
+    "broadcast_withdrawn": "Freigabe-Anfrage zurückgezogen",
+    "broadcast_sent": "Meldung gesendet",
+    "broadcast_test_sent": "Probeversand",
+    "broadcast_cancelled": "Meldung abgebrochen",
+    "broadcast_resumed": "Meldung fortgesetzt",
+    "broadcast_discarded": "Entwurf verworfen",
+    "broadcast_archive_removed": "Aus dem Archiv entfernt",
+    "broadcast_archive_restored": "Wieder im Archiv",
+    "warning_relayed": "Amtliche Warnung weitergegeben",
+    "user_added": "Konto angelegt",
+    "user_removed": "Konto gelöscht",
+    "user_role_changed": "Rolle geändert",
+    "user_password_changed": "Passwort geändert",
+    "keys_rotated": "Schlüssel gewechselt",
+    "privacy_export": "Datenauskunft erteilt",
+    "privacy_erase": "Daten einer Nummer gelöscht",
+    "backup": "Sicherung geschrieben",
+}
+AUDIT_ACTORS = {"api": "API (Token)", "cli": "Befehl auf dem Server", "nina": "NINA (Warnungen)",
+                "unknown": "unbekannt"}
 
 # Where a relayed official warning comes from, and how severe its source says it is.
 PROVIDERS = {
@@ -101,6 +145,47 @@ def status(code):
     return STATUS.get(code, code)
 
 
+def role(code):
+    return ROLES.get(code, code or "keine")
+
+
+def audit_action(code):
+    return AUDIT_ACTIONS.get(code, code)
+
+
+def audit_actor(name):
+    return AUDIT_ACTORS.get(name, name)
+
+
+def plural(number, one, many):
+    """The word for ``number`` of something: "1 Meldung", "2 Meldungen"."""
+    return one if number == 1 else many
+
+
+def money(amount, currency):
+    """27.36, "EUR" → "27,36 €"; other currencies by their code."""
+    text = f"{amount:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{text} €" if currency == "EUR" else f"{text} {currency}"
+
+
+def cost_line(estimate, messages):
+    """"ca. 27,36 € für 608 Nachrichten", or "" without a configured price."""
+    if estimate is None:
+        return ""
+    return (f"ca. {money(estimate['amount'], estimate['currency'])} für {messages} "
+            f"{plural(messages, 'Nachricht', 'Nachrichten')}")
+
+
+def subscriber_word(number):
+    """What follows the number after "an": "1 Abonnentin oder Abonnenten", "2 Abonnentinnen
+    und Abonnenten"."""
+    return plural(number, "Abonnentin oder Abonnenten", "Abonnentinnen und Abonnenten")
+
+
+def subscribers(number):
+    return f"{number} {subscriber_word(number)}"
+
+
 def provider(name):
     return PROVIDERS.get(name, name)
 
@@ -159,7 +244,10 @@ _INVALID = [
      "Mit der WhatsApp-Vorlage kann kein Bild gesendet werden; senden Sie den Text allein."),
     (re.compile(r"^send_at is in the past"), "Der geplante Zeitpunkt liegt in der Vergangenheit."),
     (re.compile(r"^send_at"), "Der geplante Zeitpunkt ist kein gültiges Datum."),
-    (re.compile(r"^expires_at"), "Das Ablaufdatum ist ungültig oder liegt vor dem Versand."),
+    (re.compile(r"^expires_at has passed"),
+     "Die Meldung ist abgelaufen („gültig bis“ ist vorbei) und kann nicht mehr gesendet werden."),
+    (re.compile(r"^expires_at"),
+     "„Gültig bis“ ist ungültig oder liegt nicht nach dem Versandzeitpunkt."),
 ]
 
 

@@ -11,13 +11,26 @@ only make it harder to see that it is whole.
 """
 
 from ..domain.announcements import FREEFORM_TEXT_LIMIT, TEMPLATE_TEXT_LIMIT
-from ..store.broadcasts import COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
+from ..images import MAX_BYTES
+from ..store.broadcasts import AWAITING, COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
 
 VERSION = "1"
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO-8601, in UTC (`…Z`)."}
 COUNT = {"type": "integer", "minimum": 0}
+ESTIMATED_COST = {
+    "type": ["object", "null"],
+    "description": ("recipients × PRICE_PER_MESSAGE, in PRICE_CURRENCY: an estimate (the "
+                    "platform charges per delivered template message). null when no price is "
+                    "configured."),
+    "properties": {"amount": {"type": "number", "minimum": 0},
+                   "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+    "required": ["amount", "currency"],
+    "additionalProperties": False,
+}
+PUBLIC = {"type": "boolean", "description": (
+    "Shown on the public page and in the feed once it went out (default true).")}
 
 
 def _closed(properties, required=None, **extra):
@@ -97,6 +110,7 @@ SCHEMAS = {
             "urgent": {"type": "boolean", "default": False,
                        "description": ("Send ahead of any regular broadcast still sending, "
                                        "to every subscriber whatever their topics.")},
+            "public": {**PUBLIC, "default": True},
             "topics": {"type": ["array", "null"], "items": {"type": "string"},
                        "description": ("Topic slugs (TOPICS): their subscribers and those of "
                                        "everything get it. None: those of everything.")},
@@ -117,6 +131,8 @@ SCHEMAS = {
         "expires_at": NULLABLE_TIME,
         "topics": {"type": "array", "items": {"type": "string"}},
         "translations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "public": PUBLIC,
+        "estimated_cost": ESTIMATED_COST,
         "warnings": {"type": "array", "items": {"type": "string"},
                      "description": "E.g. more recipients than the messaging limit."},
     }),
@@ -127,8 +143,11 @@ SCHEMAS = {
         "id": {"type": "integer"},
         "text": {"type": "string"},
         "media_url": NULLABLE_STRING,
-        "status": {"enum": [DRAFT, *STATUSES, DISCARDED]},
+        "status": {"enum": [DRAFT, AWAITING, *STATUSES, DISCARDED], "description": (
+            "awaiting_approval: composed in the console, waiting for a publisher's approval "
+            "(APPROVAL_REQUIRED).")},
         "urgent": {"type": "boolean"},
+        "public": PUBLIC,
         "topics": {"type": "array", "items": {"type": "string"}},
         "translations": {"type": "object", "additionalProperties": {"type": "string"}},
         "source": {"$ref": "#/components/schemas/Source"},
@@ -147,9 +166,17 @@ SCHEMAS = {
         "resume_at": NULLABLE_TIME,
         "retries_unknown": {**COUNT, "description": (
             "Sends retried after an unknown outcome: each may have arrived twice.")},
+        "estimated_cost": ESTIMATED_COST,
     }),
     "BroadcastList": _closed({"broadcasts": {
         "type": "array", "items": {"$ref": "#/components/schemas/Broadcast"}}}),
+    "MediaUpload": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": (
+            f"A JPEG or PNG picture of at most {MAX_BYTES} bytes (5 MB).")}},
+    },
+    "Media": _closed({"url": {"type": "string", "format": "uri", "description": (
+        "PUBLIC_URL/media/<name>: public, for media_url (the platform fetches it).")}}),
 }
 
 UNAUTHORIZED = {
@@ -229,6 +256,21 @@ PATHS = {
             },
         },
     },
+    "/api/media": {"post": {
+        "operationId": "uploadMedia",
+        "summary": "Upload a picture for broadcasts.",
+        "description": ("Checked and re-encoded: EXIF, GPS and camera data are dropped. The "
+                        "answer's URL is served publicly, so that the platform can fetch it; "
+                        "give it as media_url."),
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": {"$ref": "#/components/schemas/MediaUpload"}}}},
+        "responses": {
+            "201": _answer("Stored.", {"$ref": "#/components/schemas/Media"}),
+            "400": _error("No field file, or not a JPEG or PNG picture of at most 5 MB."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "413": _error("The request is larger than the picture may be."),
+        },
+    }},
     "/api/topics": {"get": {
         "operationId": "listTopics",
         "summary": "The topics citizens can choose, and how many get each.",

@@ -5,12 +5,13 @@ No sign-in, no cookies needed, no script needed, nothing loaded from another sit
 
 import io
 from dataclasses import dataclass
-from urllib.parse import quote
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import segno
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (Blueprint, Response, abort, current_app, render_template, request,
+                   send_from_directory)
 
 from .. import twilio_gateway
 from ..config import ConfigError
@@ -32,30 +33,52 @@ DEFAULT_PRIVACY = """\
 
 Verantwortlich für den WhatsApp-Infokanal ist {authority}. Kontakt: {contact}.
 
-## Welche Daten verarbeiten wir?
+Fragen zum Datenschutz beantwortet die oder der Datenschutzbeauftragte: {dpo}.
 
-Wenn Sie "Start" schreiben, speichern wir Ihre Telefonnummer verschlüsselt, damit wir Ihnen \
-Meldungen senden können. Außerdem halten wir fest, wann Sie sich an- und abgemeldet haben, \
-damit wir Ihre Einwilligung nachweisen können; dieser Nachweis enthält Ihre Nummer nicht im \
-Klartext. Niemand in unserer Verwaltung sieht Ihre Nummer, und andere Abonnentinnen und \
-Abonnenten sehen sie auch nicht.
+## Welche Daten verarbeiten wir, und wozu?
+
+Wenn Sie „Start“ schreiben, speichern wir Ihre Telefonnummer verschlüsselt, damit wir Ihnen \
+Meldungen senden können. Wir halten fest, wann Sie sich an- und abgemeldet haben, damit wir \
+Ihre Einwilligung nachweisen können; dieser Nachweis enthält Ihre Nummer nicht im Klartext. Zu \
+jeder Meldung speichern wir, ob sie angekommen ist. Den Inhalt Ihrer Nachrichten an uns \
+speichern wir nicht. Niemand in unserer Verwaltung sieht Ihre Nummer, und andere \
+Abonnentinnen und Abonnenten sehen sie auch nicht.
+
+## Auf welcher Rechtsgrundlage?
+
+Wir senden Ihnen Meldungen, weil Sie eingewilligt haben (Art. 6 Abs. 1 Buchst. a DSGVO). \
+Den Nachweis Ihrer Einwilligung und Ihrer Abmeldung bewahren wir auf, weil wir ihn führen \
+müssen (Art. 6 Abs. 1 Buchst. c in Verbindung mit Art. 7 Abs. 1 DSGVO).
+
+## Wie lange speichern wir?
+
+Ihre Nummer speichern wir, bis Sie „Stop“ schreiben; dann löschen wir sie sofort. Ob eine \
+Meldung Sie erreicht hat, ist {delivery_days} Tage nach dem Versand nicht mehr mit Ihnen \
+verknüpft. Den Nachweis Ihrer An- und Abmeldung löschen wir {consent_years} Jahre nach Ihrer \
+Abmeldung. Die Kennungen Ihrer Nachrichten an uns (ohne Inhalt) löschen wir nach \
+{inbound_days} Tagen.
 
 ## Wer hilft uns dabei?
 
-Die Nachrichten laufen über WhatsApp (Meta Platforms Ireland Ltd.) und den Dienstleister \
-Twilio, der die Nachrichten in unserem Auftrag an WhatsApp übergibt. Für die Nutzung von \
-WhatsApp selbst gelten die Datenschutzhinweise von WhatsApp.
+Die Nachrichten laufen über den Dienstleister Twilio (Twilio Ireland Ltd., mit Twilio Inc. in \
+den USA), der sie in unserem Auftrag an WhatsApp übergibt, und über WhatsApp (Meta Platforms \
+Ireland Ltd.). Dabei können Daten in die USA übermittelt werden. Die Übermittlung stützt sich \
+auf den Angemessenheitsbeschluss der EU-Kommission zum EU-US Data Privacy Framework und auf \
+Standardvertragsklauseln. Für die Nutzung von WhatsApp selbst gelten die \
+Datenschutzhinweise von WhatsApp.
 
 ## Wie melde ich mich ab?
 
-Schreiben Sie jederzeit "Stop" an unsere WhatsApp-Nummer. Ihre Nummer wird dann sofort aus \
-der Liste der Abonnentinnen und Abonnenten gelöscht.
+Schreiben Sie jederzeit „Stop“ an unsere WhatsApp-Nummer. Damit widerrufen Sie Ihre \
+Einwilligung (Art. 7 Abs. 3 DSGVO), und Ihre Nummer wird sofort aus der Liste der \
+Abonnentinnen und Abonnenten gelöscht.
 
 ## Ihre Rechte
 
-Sie haben das Recht auf Auskunft, Berichtigung, Löschung und Einschränkung der Verarbeitung \
-sowie das Recht, sich bei der zuständigen Datenschutz-Aufsichtsbehörde zu beschweren. \
-Wenden Sie sich dazu an: {contact}.
+Sie haben das Recht auf Auskunft (Art. 15 DSGVO), Berichtigung (Art. 16), Löschung (Art. 17) \
+und Einschränkung der Verarbeitung (Art. 18). Nennen Sie uns dafür Ihre Telefonnummer: ohne \
+sie können wir Ihre Daten nicht finden. Wenden Sie sich an: {contact}. Sie können sich auch \
+bei der zuständigen Datenschutz-Aufsichtsbehörde beschweren (Art. 77 DSGVO).
 """
 
 
@@ -95,8 +118,12 @@ def init_app(app):
                 privacy_source = fh.read()
         except OSError as exc:
             raise ConfigError(f"PRIVACY_TEXT_FILE cannot be read: {exc}") from exc
-    privacy_source = privacy_source.format_map(
-        _Placeholders(authority=authority, contact=config["CONTACT_INFO"]))
+    privacy_source = privacy_source.format_map(_Placeholders(
+        authority=authority, contact=config["CONTACT_INFO"],
+        dpo=config["DATA_PROTECTION_OFFICER"] or config["CONTACT_INFO"],
+        consent_years=_number(config["RETENTION_CONSENT_YEARS"]),
+        delivery_days=_number(config["RETENTION_DELIVERY_DAYS"]),
+        inbound_days=_number(config["RETENTION_INBOUND_DAYS"])))
     texts = app.extensions["infokanal"].texts
     start = texts.keyword("start")
     digits = twilio_gateway.sender_digits(config["TWILIO_WHATSAPP_FROM"])
@@ -109,6 +136,11 @@ def init_app(app):
                    for code in texts.languages] if len(texts.languages) > 1 else [],
         privacy=paragraphs(privacy_source))
     app.add_template_filter(local_time)
+
+
+def _number(value):
+    """3.0 → "3", 1.5 → "1,5": a period as a German text says it."""
+    return f"{value:g}".replace(".", ",")
 
 
 class _Placeholders(dict):
@@ -141,6 +173,14 @@ def local_time(iso, with_time=True):
     return moment.strftime("%d.%m.%Y, %H:%M Uhr" if with_time else "%d.%m.%Y")
 
 
+def local_input(iso):
+    """A stored UTC timestamp as the value of a ``datetime-local`` field, in local time."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%dT%H:%M")
+
+
 def channel():
     return current_app.extensions["infokanal_channel"]
 
@@ -164,6 +204,13 @@ def index():
     entries = archive.published(get_db().conn, limit=20, before_id=before)
     return render_template("public/index.html", channel=channel(), entries=entries,
                            older=entries[-1]["id"] if len(entries) == 20 else None)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask every site for it, whatever the page says."""
+    return _cached(send_from_directory(current_app.static_folder, "favicon.ico",
+                                       mimetype="image/vnd.microsoft.icon"))
 
 
 @bp.get("/datenschutz")

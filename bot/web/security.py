@@ -7,7 +7,7 @@ another site which page a citizen came from.
 
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
 from werkzeug.exceptions import InternalServerError, NotFound
 
 CONTENT_SECURITY_POLICY = (
@@ -33,6 +33,21 @@ def headers(public_url):
 
 def _under(path, *prefixes):
     return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
+# What a person's browser shows for an error: a page of the site (with its landmarks, language
+# and way back), in German, not the framework's bare English one.
+_GERMAN = {
+    404: ("Nicht gefunden", "Diese Seite gibt es nicht. Vielleicht hilft die Startseite weiter."),
+    405: ("Nicht möglich", "So lässt sich diese Seite nicht aufrufen."),
+    500: ("Störung", "Etwas ist schiefgegangen. Bitte versuchen Sie es später noch einmal."),
+}
+
+
+def html_error(error):
+    title, message = _GERMAN.get(error.code, ("Fehler", "Die Anfrage konnte nicht "
+                                                        "bearbeitet werden."))
+    return render_template("error.html", title=title, message=message), error.code
 
 
 def _json_errors(path):
@@ -73,7 +88,7 @@ def init_app(app):
         # handler cannot be relied on for ``/api`` or ``/api/unknown``.
         if _json_errors(request.path):
             return jsonify(error=error.description or error.name), 404
-        return error
+        return html_error(error)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error):
@@ -81,4 +96,4 @@ def init_app(app):
         # learns only that it failed.
         if _json_errors(request.path):
             return jsonify(error="internal server error"), 500
-        return error
+        return html_error(error)

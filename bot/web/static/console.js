@@ -37,6 +37,45 @@
       if (media) media.addEventListener("input", update);
       update();
     });
+    // The server's objection was to what the form held when it was sent: once the text is
+    // changed it no longer applies, and leaving it on screen says the new text is wrong too.
+    var error = document.getElementById("server-error");
+    if (error) {
+      Array.prototype.forEach.call(document.querySelectorAll("form textarea, form input"),
+        function (field) {
+          field.addEventListener("input", function () { error.hidden = true; });
+        });
+    }
+    setupPicture();
+  }
+
+  // The chosen picture in the preview, before it is uploaded (read as a data: URL, which the
+  // Content-Security-Policy allows for images).
+  function setupPicture() {
+    var input = document.getElementById("image");
+    var text = document.getElementById("preview-text");
+    if (!input || !text || !window.FileReader) return;
+    input.addEventListener("change", function () {
+      var picture = document.getElementById("preview-picture");
+      var file = input.files && input.files[0];
+      if (!file) {
+        if (picture) picture.hidden = true;
+        return;
+      }
+      var reader = new FileReader();
+      reader.onload = function () {
+        if (!picture) {
+          picture = document.createElement("img");
+          picture.id = "preview-picture";
+          picture.className = "picture";
+          picture.alt = "Bild der Meldung";
+          text.parentNode.insertBefore(picture, text);
+        }
+        picture.src = reader.result;
+        picture.hidden = false;
+      };
+      reader.readAsDataURL(file);
+    });
   }
 
   function setupConfirmations() {
@@ -84,14 +123,22 @@
             if (cell) cell.textContent = data.counts[key];
           });
           if (status) status.textContent = data.status_label;
+          // Once it is over, nothing is left to cancel, and the page says when it ended.
+          var cancel = document.getElementById("cancel-form");
+          if (cancel && !data.can_cancel) cancel.hidden = true;
+          var finished = document.getElementById("finished");
+          if (finished && data.finished) {
+            document.getElementById("finished-at").textContent = data.finished;
+            finished.hidden = false;
+          }
           renderReasons(document.getElementById("failed-reasons"), data.failed, "Keine Fehler.");
           renderReasons(document.getElementById("skipped-reasons"), data.skipped,
                         "Nichts übersprungen.");
           // Delivery and read receipts keep coming after the last send, so a finished
           // broadcast is still watched, just less often, for a while.
-          var finished = data.status === "done" || data.status === "cancelled";
+          var over = data.status === "done" || data.status === "cancelled";
           if (Date.now() - started < 15 * 60 * 1000) {
-            window.setTimeout(poll, finished ? 5000 : 1000);
+            window.setTimeout(poll, over ? 5000 : 1000);
           }
         })
         .catch(function () {
@@ -108,7 +155,7 @@
     if (!table) return;
     var url = table.getAttribute("data-counts-url");
     var rows = {};
-    Array.prototype.forEach.call(table.querySelectorAll("tr[data-live]"), function (row) {
+    Array.prototype.forEach.call(table.querySelectorAll("[data-broadcast][data-live]"), function (row) {
       rows[row.getAttribute("data-broadcast")] = row;
     });
     var ids = Object.keys(rows);

@@ -1,0 +1,75 @@
+"""The four-eyes rule: with ``APPROVAL_REQUIRED``, a broadcast the press office composes goes
+out only after a publisher other than the one who asked approves it.
+
+- ``APPROVAL_REQUIRED=1``: every broadcast from the console, except urgent ones: at night there
+  may be nobody else to ask. ``all``: urgent ones too. Off (the default): publishers send
+  themselves.
+- Editors never send. What they write waits for a publisher's approval, whatever the setting;
+  with the setting off, any publisher may give it.
+- The API's token and the operator's commands are machines, not persons: nothing they send
+  waits for approval. The warnings relay's drafts wait only when a person sends them.
+"""
+
+from .. import config
+from ..store import approvals, audit, broadcasts, users
+from ..store.db import write
+from . import announcements
+
+
+class SelfApproval(Exception):
+    """Who asked for approval cannot give it: it needs a second person."""
+
+
+def required(settings, urgent):
+    """Whether a publisher's broadcast must wait for a second publisher."""
+    mode = settings["APPROVAL_REQUIRED"]
+    return mode == config.APPROVAL_ALL or (mode == config.APPROVAL_ON and not urgent)
+
+
+def must_wait(settings, role, urgent):
+    """Whether a broadcast sent by an account with ``role`` waits for approval first."""
+    return not users.at_least(role, users.PUBLISHER) or required(settings, urgent)
+
+
+def request(database, broadcast_id, actor):
+    """A draft waits for approval, asked for by ``actor``. Raises NotADraft."""
+    with write(database) as conn:
+        recipients = approvals.request_approval(conn, broadcast_id, actor)
+        current = broadcasts.get(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_approval_requested", f"broadcast:{broadcast_id}",
+                     announcements.summary(current, recipients=recipients))
+    return recipients
+
+
+def approve(database, broadcast_id, actor, settings):
+    """``actor`` (a publisher) approves: the broadcast goes out, or is scheduled. Returns
+    (status, recipients). Raises WrongStatus, SelfApproval, InvalidBroadcast."""
+    with write(database, durable=True) as conn:
+        status, asked_by = approvals.requested_by(conn, broadcast_id)
+        if status != broadcasts.AWAITING:
+            raise broadcasts.WrongStatus(status)
+        current = broadcasts.get(conn, broadcast_id)
+        if asked_by == actor and settings["APPROVAL_REQUIRED"] != config.APPROVAL_OFF:
+            raise SelfApproval(actor)
+        # The text is checked again: the mode's limit may have changed while it waited.
+        announcements.validate({"text": current["text"], "urgent": current["urgent"]},
+                               announcements.template_mode(settings), settings["TIMEZONE"])
+        try:
+            status, recipients = approvals.approve(conn, broadcast_id, actor)
+        except broadcasts.Expired:
+            raise announcements.InvalidBroadcast(
+                "expires_at has passed: the broadcast can no longer go out") from None
+        audit.record(conn, actor, "broadcast_approved", f"broadcast:{broadcast_id}",
+                     announcements.summary(current, status=status, recipients=recipients,
+                                           requested_by=asked_by))
+    return status, recipients
+
+
+def reject(database, broadcast_id, actor):
+    """Not approved, or taken back by who asked: a draft again. Raises WrongStatus."""
+    with write(database) as conn:
+        _, asked_by = approvals.requested_by(conn, broadcast_id)
+        approvals.return_to_draft(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_withdrawn" if actor == asked_by
+                     else "broadcast_rejected", f"broadcast:{broadcast_id}",
+                     {"requested_by": asked_by})

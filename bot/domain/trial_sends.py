@@ -1,0 +1,36 @@
+"""Test sends ("Probeversand"): a broadcast's text, and picture, to the staff phones the
+operator listed in ``TEST_RECIPIENTS``, and to nobody else. No broadcast row, no deliveries, no
+counts, nothing in the public archive; one audit entry, with how many went out (the numbers
+themselves are not in it).
+
+The messages go out through whatever ``send`` the caller passes (``send(messages)`` → per
+message its id or the ``SendError``): the platform, or demo mode's outbox.
+"""
+
+from ..store import audit
+from ..store.db import write
+from ..twilio_gateway import OutgoingMessage
+from .announcements import summary
+
+
+class NoTestRecipients(Exception):
+    """TEST_RECIPIENTS is not set: there is nobody to send a test to."""
+
+
+def send(database, fields, settings, actor, deliver, broadcast_id=None):
+    """Send ``fields`` (checked by ``announcements.check``, or a stored broadcast) to the test
+    recipients; returns [(number, error kind or None)]."""
+    numbers = settings["TEST_RECIPIENT_LIST"]
+    if not numbers:
+        raise NoTestRecipients()
+    messages = [OutgoingMessage(to=number, body=fields["text"],
+                                media_url=fields.get("media_url")) for number in numbers]
+    results = deliver(messages)
+    failed = [result for result in results if not isinstance(result, str)]
+    with write(database) as conn:
+        audit.record(conn, actor, "broadcast_test_sent",
+                     f"broadcast:{broadcast_id}" if broadcast_id is not None else None,
+                     summary(fields, recipients=len(numbers), sent=len(numbers) - len(failed),
+                             failed=len(failed)))
+    return [(number, None if isinstance(result, str) else result.kind)
+            for number, result in zip(numbers, results)]

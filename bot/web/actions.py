@@ -1,0 +1,201 @@
+"""What the press office does to a broadcast from its page (views on the console's blueprint):
+save or send a draft, ask for approval, approve or return it, change a planned broadcast, call
+it off or stop it, keep it off the public page, send a test to the staff phones.
+
+Each view names the role it needs (``roles.requires``) and goes through the domain, which
+writes the audit entry with the change.
+"""
+
+from flask import current_app, flash, g, redirect, request, url_for
+
+from ..domain import announcements, approval
+from ..store import broadcasts, users
+from . import labels, roles, trial
+from .console import bp, broadcast_or_none, detail_page, not_found
+from .database import get_db
+
+
+def _back(broadcast_id):
+    return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+
+
+def _text(name):
+    return request.form.get(name, "")[:5000].replace("\r\n", "\n")
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@roles.requires(users.PUBLISHER)
+def cancel(broadcast_id):
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    try:
+        announcements.cancel(get_db(), broadcast_id, g.user)
+    except broadcasts.BroadcastClosed as exc:
+        flash(f"Die Meldung ist bereits {labels.status(str(exc))} und kann nicht mehr "
+              "abgebrochen werden.")
+    else:
+        if broadcast["status"] == "scheduled":
+            flash("Die Meldung ist abgesagt und wird nicht gesendet.")
+        else:
+            flash("Die Meldung wurde abgebrochen. Was schon unterwegs war, kommt noch an.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/draft")
+def draft(broadcast_id):
+    """Save a draft's text (and urgency) as the form shows it, then send it, ask for approval
+    or send a test, as the button says: what is in the box is what goes out, never an older
+    saved text."""
+    action = request.form.get("action", "save")
+    if action == "send" and not roles.may(users.PUBLISHER):
+        return roles.refused(users.PUBLISHER)
+    form = {"text": _text("text"), "urgent": "1" if request.form.get("urgent") == "1" else ""}
+    data = {"text": form["text"], "urgent": form["urgent"] == "1"}
+    database = get_db()
+    try:
+        announcements.edit_draft(database, broadcast_id, data, current_app.config, g.user)
+        if action == "send" and approval.must_wait(current_app.config, g.role, data["urgent"]):
+            action = "request"
+        if action == "send":
+            recipients = announcements.send_draft(database, broadcast_id, current_app.config,
+                                                  g.user)
+            flash(f"Meldung wird an {labels.subscribers(recipients)} gesendet.")
+        elif action == "request":
+            approval.request(database, broadcast_id, g.user)
+            flash("Die Meldung wartet jetzt auf Freigabe durch eine Person mit der Rolle "
+                  "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
+        elif action == "test":
+            broadcast = broadcasts.get(database.conn, broadcast_id)
+            return detail_page(broadcast, notice=trial.send(broadcast, broadcast_id))
+        else:
+            flash("Entwurf gespeichert. Er wird erst gesendet, wenn Sie auf „Senden“ klicken.")
+    except broadcasts.BroadcastNotFound:
+        return not_found(broadcast_id)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    except announcements.InvalidBroadcast as exc:
+        return detail_page(broadcasts.get(database.conn, broadcast_id), form=form,
+                           error=labels.invalid_broadcast(str(exc)), status=400)
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/discard")
+def discard(broadcast_id):
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    # An editor may throw away what they wrote; someone else's draft (or a relayed warning's)
+    # is a publisher's decision.
+    if not roles.may(users.PUBLISHER) and broadcast["created_by"] != f"console:{g.user}":
+        return roles.refused(users.PUBLISHER)
+    try:
+        announcements.discard_draft(get_db(), broadcast_id, g.user)
+    except broadcasts.NotADraft as exc:
+        flash(_no_longer_a_draft(str(exc)))
+    else:
+        flash("Der Entwurf wurde verworfen und wird nicht gesendet.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/approve")
+@roles.requires(users.PUBLISHER)
+def approve(broadcast_id):
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    try:
+        status, recipients = approval.approve(get_db(), broadcast_id, g.user,
+                                              current_app.config)
+    except broadcasts.WrongStatus as exc:
+        flash(f"Die Meldung wartet nicht auf Freigabe (Status: {labels.status(str(exc))}).")
+    except approval.SelfApproval:
+        return detail_page(broadcast, status=403, error=(
+            "Sie haben die Freigabe selbst angefragt. Freigeben muss eine zweite Person mit der "
+            "Rolle „Veröffentlichen“."))
+    except announcements.InvalidBroadcast as exc:
+        flash(labels.invalid_broadcast(str(exc)))
+    else:
+        if status == "scheduled":
+            flash(f"Freigegeben. Die Meldung ist geplant, jetzt für "
+                  f"{labels.subscribers(recipients)}.")
+        else:
+            flash(f"Freigegeben. Die Meldung wird an {labels.subscribers(recipients)} "
+                  "gesendet.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/reject")
+def reject(broadcast_id):
+    """Return a broadcast waiting for approval to the drafts: a publisher's "not like this",
+    or the one who asked taking it back to change it."""
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    if broadcast["requested_by"] != g.user and not roles.may(users.PUBLISHER):
+        return roles.refused(users.PUBLISHER)
+    try:
+        approval.reject(get_db(), broadcast_id, g.user)
+    except broadcasts.WrongStatus as exc:
+        flash(f"Die Meldung wartet nicht auf Freigabe (Status: {labels.status(str(exc))}).")
+    else:
+        flash("Die Meldung ist wieder ein Entwurf. Sie kann geändert und erneut zur Freigabe "
+              "vorgelegt werden.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/edit")
+@roles.requires(users.PUBLISHER)
+def edit_scheduled(broadcast_id):
+    """Change a planned broadcast that has not started."""
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    form = {name: _text(name) for name in ("text", "media_url", "send_at", "expires_at")}
+    form["urgent"] = "1" if request.form.get("urgent") == "1" else ""
+    data = {"text": form["text"], "media_url": form["media_url"].strip() or None,
+            "send_at": form["send_at"].strip() or None,
+            "expires_at": form["expires_at"].strip() or None, "urgent": form["urgent"] == "1"}
+    try:
+        status = announcements.edit_scheduled(
+            get_db(), broadcast_id, data, current_app.config, g.user,
+            needs_approval=approval.required(current_app.config, data["urgent"]))
+    except broadcasts.WrongStatus as exc:
+        flash(f"Die Meldung kann nicht mehr geändert werden (Status: "
+              f"{labels.status(str(exc))}).")
+    except announcements.InvalidBroadcast as exc:
+        return detail_page(broadcast, form=form, error=labels.invalid_broadcast(str(exc)),
+                           status=400)
+    else:
+        flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person."
+              if status == broadcasts.AWAITING else "Änderung gespeichert.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/archive")
+@roles.requires(users.PUBLISHER)
+def archive(broadcast_id):
+    """Keep a broadcast off the public page and feed, or show it there again."""
+    if broadcast_or_none(broadcast_id) is None:
+        return not_found(broadcast_id)
+    public = request.form.get("public") == "1"
+    announcements.set_public(get_db(), broadcast_id, public, g.user)
+    flash("Die Meldung steht wieder auf der öffentlichen Seite und im Feed." if public else
+          "Die Meldung ist von der öffentlichen Seite und aus dem Feed entfernt.")
+    return _back(broadcast_id)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/test")
+def test_send(broadcast_id):
+    """A stored broadcast's text to the test phones (every role may check its work so)."""
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        return not_found(broadcast_id)
+    return detail_page(broadcast, notice=trial.send(broadcast, broadcast_id))
+
+
+def _no_longer_a_draft(status):
+    if status == "discarded":
+        return ("Dieser Entwurf ist verworfen, zum Beispiel weil die Warnung inzwischen "
+                "aktualisiert oder aufgehoben wurde. Die aktuelle Fassung steht in der Liste.")
+    return f"Die Meldung ist kein Entwurf mehr (Status: {labels.status(status)})."

@@ -1,0 +1,129 @@
+"""What goes on the public page and feed (``public``, and removal later), and what broadcasts
+cost (``PRICE_PER_MESSAGE``): in the API, on the confirmation, on the audience page."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from bot import create_app
+from bot.config import ConfigError
+from bot.web import labels
+from tests.conftest import ADMIN_TOKEN, OFFICER, OFFICER_PASSWORD, Console, rows
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def run_worker(app):
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+
+
+def test_a_broadcast_sent_with_public_false_stays_off_the_page_and_the_feed(app, client,
+                                                                             citizen):
+    citizen().send("Start")
+    quiet = client.post("/api/broadcasts", json={"text": "Nur für Abonnenten", "public": False},
+                        headers=AUTH)
+    loud = client.post("/api/broadcasts", json={"text": "Für alle"}, headers=AUTH)
+    assert quiet.json["public"] is False and loud.json["public"] is True
+    run_worker(app)
+    page, feed = client.get("/").get_data(as_text=True), client.get("/feed.xml").data.decode()
+    assert "Für alle" in page and "Für alle" in feed
+    assert "Nur für Abonnenten" not in page and "Nur für Abonnenten" not in feed
+    shown = client.get(f"/api/broadcasts/{quiet.json['id']}", headers=AUTH).json
+    assert shown["public"] is False and shown["status"] == "done"
+
+
+def test_public_must_be_true_or_false(client):
+    response = client.post("/api/broadcasts", json={"text": "x", "public": "nein"}, headers=AUTH)
+    assert response.status_code == 400 and "public" in response.json["error"]
+
+
+def test_a_publisher_removes_a_sent_broadcast_from_the_archive_and_it_is_audited(
+        app, client, console, citizen):
+    citizen().send("Start")
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Veraltete Meldung"},
+                               headers=AUTH).json["id"]
+    run_worker(app)
+    assert "Veraltete Meldung" in client.get("/").get_data(as_text=True)
+    page = f"/admin/broadcasts/{broadcast_id}"
+    assert 'id="unpublish"' in console.client.get(page).get_data(as_text=True)
+    console.post(f"{page}/archive", {"public": "0"}, token_page=page)
+    assert "Veraltete Meldung" not in client.get("/").get_data(as_text=True)
+    assert "Veraltete Meldung" not in client.get("/feed.xml").data.decode()
+    assert rows(app, "SELECT actor, action, target FROM audit_log WHERE action LIKE "
+                     "'broadcast_archive%'") == [(OFFICER, "broadcast_archive_removed",
+                                                   f"broadcast:{broadcast_id}")]
+    console.post(f"{page}/archive", {"public": "1"}, token_page=page)
+    assert "Veraltete Meldung" in client.get("/").get_data(as_text=True)
+
+
+def test_the_confirmation_says_plainly_that_the_text_will_be_public_unless_unticked(console):
+    page = console.post("/admin/compose", {"text": "Öffentlich?"}).get_data(as_text=True)
+    assert re.search(r'id="public"[^>]*checked', page)
+    assert "erscheint der Text nach dem Versand für alle lesbar auf der öffentlichen" in page
+    unticked = console.post("/admin/compose", {"text": "Öffentlich?", "public_shown": "1"})
+    assert not re.search(r'id="public"[^>]*checked', unticked.get_data(as_text=True))
+
+
+@pytest.fixture
+def priced(config):
+    app = create_app(dict(config, PRICE_PER_MESSAGE="0.045"))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=OFFICER_PASSWORD + "\n")
+    return app
+
+
+def test_broadcast_json_carries_the_estimated_cost(priced):
+    from tests.conftest import citizens_of
+
+    citizen = citizens_of(priced.test_client())
+    for _ in range(3):
+        citizen().send("Start")
+    client = priced.test_client()
+    created = client.post("/api/broadcasts", json={"text": "Kosten?"}, headers=AUTH).json
+    assert created["estimated_cost"] == {"amount": 0.135, "currency": "EUR"}
+    shown = client.get(f"/api/broadcasts/{created['id']}", headers=AUTH).json
+    assert shown["estimated_cost"] == {"amount": 0.135, "currency": "EUR"}
+
+
+def test_without_a_price_the_cost_is_null(client):
+    created = client.post("/api/broadcasts", json={"text": "Kosten?"}, headers=AUTH).json
+    assert created["estimated_cost"] is None
+
+
+def test_the_confirmation_and_the_audience_page_show_the_cost(priced):
+    from tests.conftest import citizens_of
+
+    citizen = citizens_of(priced.test_client())
+    for _ in range(2):
+        citizen().send("Start")
+    console = Console(priced.test_client())
+    console.sign_in()
+    page = console.post("/admin/compose", {"text": "Teuer?"}).get_data(as_text=True)
+    assert "ca. 0,09 € für 2 Nachrichten" in page
+    priced.test_client().post("/api/broadcasts", json={"text": "Gesendet"}, headers=AUTH)
+    run_worker(priced)
+    audience = console.client.get("/admin/audience").get_data(as_text=True)
+    assert "In diesem Monat bisher: ca. 0,09 € für 2 Nachrichten" in audience
+
+
+def test_the_cost_line_reads_as_german_money():
+    assert labels.cost_line({"amount": 27.36, "currency": "EUR"}, 608) == \
+        "ca. 27,36 € für 608 Nachrichten"
+    assert labels.cost_line({"amount": 1234.5, "currency": "CHF"}, 1) == \
+        "ca. 1.234,50 CHF für 1 Nachricht"
+    assert labels.cost_line(None, 5) == ""
+
+
+@pytest.mark.parametrize("value, price", [("0.0456", Decimal("0.0456")), ("0,05", Decimal("0.05")),
+                                          ("", None)])
+def test_price_per_message_takes_a_point_or_a_comma(config, value, price):
+    assert create_app(dict(config, PRICE_PER_MESSAGE=value)).config["PRICE_PER_MESSAGE"] == price
+
+
+@pytest.mark.parametrize("name, value", [("PRICE_PER_MESSAGE", "fünf Cent"),
+                                         ("PRICE_PER_MESSAGE", "-1"), ("PRICE_CURRENCY", "Euro")])
+def test_a_price_that_cannot_be_meant_stops_the_start(config, name, value):
+    with pytest.raises(ConfigError, match=name):
+        create_app(dict(config, **{name: value}))
