@@ -191,6 +191,20 @@ def test_cli_broadcast_queues_like_the_api(app, citizen):
     assert bad.exit_code != 0 and "text" in bad.output
 
 
+def test_cli_broadcast_in_bytes_that_are_not_utf8_is_refused_with_the_reason(app, citizen):
+    subscribe(citizen, 1)
+    # What Python makes of the argument bytes b"a\xffb" from a terminal that is not UTF-8.
+    text = b"Sperrung a\xffb".decode("utf-8", "surrogateescape")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["broadcast", text])
+    assert result.exit_code == 1 and "not valid Unicode" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    media = runner.invoke(args=["broadcast", "Sperrung", "--media-url",
+                                "https://x.example/" + "\udcff.png"])
+    assert media.exit_code == 1 and "media_url" in media.output
+    assert count(app, "broadcasts") == 0 and count(app, "deliveries") == 0
+
+
 HUGE_ID = "9" * 30  # beyond SQLite's 64-bit integers
 
 

@@ -207,6 +207,17 @@ def test_users_role_changes_a_role_and_refuses_unknown_accounts_and_roles(app, r
     assert rows(app, "SELECT role FROM users") == [("publisher",)]
 
 
+@pytest.mark.parametrize("command", [["role", "{}", "admin"], ["remove", "{}"],
+                                     ["password", "{}", "--password-stdin"]])
+def test_account_names_in_bytes_that_are_not_utf8_name_no_account(app, runner, command):
+    # What Python makes of the argument bytes b"r\xf6t" from a Latin-1 terminal.
+    name = b"r\xf6t".decode("utf-8", "surrogateescape")
+    result = runner.invoke(args=["users"] + [part.format(name) for part in command],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert not isinstance(result.exception, UnicodeError)
+
+
 @pytest.mark.parametrize("name", ["api", "CLI", "nina", "unknown"])
 def test_names_the_audit_trail_gives_machines_cannot_be_accounts(runner, name):
     result = runner.invoke(args=["users", "add", name, "--password-stdin"],

@@ -47,7 +47,7 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     # silent text-only broadcast.
     media_url = data.get("media_url")
     if media_url is not None:
-        if not isinstance(media_url, str) or len(media_url) > 2000:
+        if not isinstance(media_url, str) or len(media_url) > 2000 or not _unicode(media_url):
             raise InvalidBroadcast("media_url must be an http(s) URL")
         parsed = urlparse(media_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
@@ -82,12 +82,26 @@ def _text(value, name, template):
     value = value.strip()
     if "\x00" in value:
         raise InvalidBroadcast(f"{name} contains a NUL character")
+    if not _unicode(value):
+        raise InvalidBroadcast(f"{name} is not valid Unicode text (a lone surrogate, or bytes "
+                               "that are not UTF-8)")
     limit = text_limit(template)
     if len(value) > limit:
         mode = "template variable" if template else "free-form message"
         raise InvalidBroadcast(
             f"{name} is {len(value)} characters; a {mode} holds at most {limit}")
     return value
+
+
+def _unicode(value):
+    """Whether SQLite and the platform can take ``value`` as UTF-8. A command-line argument
+    in bytes that are not UTF-8 arrives as lone surrogates (Python's surrogateescape), as
+    does ``"\\ud800"`` spelled in JSON."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _topics(value, configured):

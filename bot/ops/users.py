@@ -41,6 +41,17 @@ def _read_password(from_stdin):
         click.echo("Error: the two passwords differ. Please try again.", err=True)
 
 
+def _existing_name(ctx, param, name):
+    """An account name as typed, for the commands that look one up. Bytes that are not UTF-8
+    (a terminal in another encoding) cannot name any account."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.ClickException(f"no account named {name!r}: the name is not UTF-8 text, "
+                                   "check the terminal's encoding") from None
+    return name
+
+
 @users_cli.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default=DEFAULT_ROLE, show_default=True,
@@ -63,7 +74,7 @@ def add_command(name, role, password_stdin):
 
 
 @users_cli.command("role")
-@click.argument("name")
+@click.argument("name", callback=_existing_name)
 @click.argument("role", type=click.Choice(ROLES))
 def role_command(name, role):
     """Give NAME the ROLE (editor, publisher or admin); it counts from NAME's next click."""
@@ -76,7 +87,7 @@ def role_command(name, role):
 
 
 @users_cli.command("password")
-@click.argument("name")
+@click.argument("name", callback=_existing_name)
 @click.option("--password-stdin", is_flag=True,
               help="Read the new password from the first line of standard input.")
 def password_command(name, password_stdin):
@@ -91,7 +102,7 @@ def password_command(name, password_stdin):
 
 
 @users_cli.command("remove")
-@click.argument("name")
+@click.argument("name", callback=_existing_name)
 def remove_command(name):
     """Delete the account NAME; its open sessions end with the next request."""
     try:
