@@ -2,6 +2,8 @@
 
 import os
 import runpy
+import subprocess
+import sys
 
 from tests.conftest import ROOT
 
@@ -42,3 +44,29 @@ def test_no_access_log_by_default(monkeypatch, tmp_path):
     config = load(monkeypatch, tmp_path)
     assert config["accesslog"] is None
     assert (config["workers"], config["threads"]) == ((os.cpu_count() or 1) + 1, 2)
+
+
+PARSER_OF_A_CONNECTION = """
+import sys
+from gunicorn.config import Config
+from bot.web.gunicorn_worker import FrontProtocol, find_c_parser
+if sys.argv[1] == "worker":
+    find_c_parser()  # what FrontWorker.init_process does before its first connection
+protocol = FrontProtocol.__new__(FrontProtocol)
+protocol.cfg = Config()
+protocol._setup_callback_parser()
+print(type(protocol._callback_parser).__module__)
+"""
+
+
+def parser_module(*args):
+    # A fresh interpreter: gunicorn remembers what it found on its classes.
+    return subprocess.run([sys.executable, "-c", PARSER_OF_A_CONNECTION, *args], cwd=ROOT,
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
+def test_web_connections_are_parsed_by_gunicorns_c_parser():
+    assert parser_module("worker") == "gunicorn_h1c._protocol"
+    # Without the worker's step gunicorn falls back to Python for a subclass of its
+    # protocol: when this fails, gunicorn has fixed that and find_c_parser can go.
+    assert parser_module("bare") == "gunicorn.asgi.parser"

@@ -39,6 +39,7 @@ class FrontWorker(ASGIWorker):
         # its module. Only this worker class runs in this process, so pointing that name at
         # ours changes nothing else.
         gasgi.ASGIProtocol = FrontProtocol
+        find_c_parser()
         self.connection_limit = connection_limit()
         self.open_connections = set()
         # Connections waiting for a request (none yet, or the next one), the oldest first.
@@ -94,6 +95,16 @@ class FrontWorker(ASGIWorker):
     def release(self, protocol):
         self.waiting.pop(protocol, None)
         self.open_connections.discard(protocol)
+
+
+def find_c_parser():
+    """Let gunicorn find its C HTTP parser (gunicorn_h1c) for our protocol class too.
+
+    gunicorn looks for it on the class that runs, which is ours, but reads the answer from
+    ASGIProtocol itself: asked from a subclass, it always took its Python parser, which cost
+    a tenth of the CPU of a status callback. Asked once on its own class, the answer is
+    where it is read, and our class inherits it."""
+    ASGIProtocol._check_h1c_protocol_available()
 
 
 def connection_limit():
