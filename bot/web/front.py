@@ -44,10 +44,6 @@ class BodyTooLarge(Exception):
     pass
 
 
-class BodyTimeout(Exception):
-    pass
-
-
 class StatusWriter:
     """Group commit for status callbacks: what arrives within ``interval`` is written in one
     transaction, and only then acknowledged.
@@ -160,13 +156,14 @@ class Front:
         limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if scope["path"]
                           in UPLOAD_PATHS else (BODY_LIMIT, BODY_SECONDS))
         try:
-            body = await asyncio.wait_for(read_body(receive, limit), seconds)
+            async with asyncio.timeout(seconds):
+                body = await read_body(receive, limit)
         except BodyTooLarge:
             if scope["path"].startswith("/admin"):  # a press officer's browser
                 return await self._answer(send, 413, "Zu groß: höchstens 5 MB.\n".encode())
             return await self._answer(send, 413, b'{"error": "request too large"}\n',
                                       b"application/json")
-        except (BodyTimeout, asyncio.TimeoutError):
+        except TimeoutError:
             return await self._answer(send, 408, b"request body too slow\n")
         if body is None:
             return  # the client went away
