@@ -5,6 +5,8 @@ import runpy
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 CONFIG = str(ROOT / "gunicorn.conf.py")
@@ -43,7 +45,13 @@ def test_dotenv_values_do_not_leak_into_the_workers_environment(monkeypatch, tmp
 def test_no_access_log_by_default(monkeypatch, tmp_path):
     config = load(monkeypatch, tmp_path)
     assert config["accesslog"] is None
-    assert (config["workers"], config["threads"]) == ((os.cpu_count() or 1) + 1, 2)
+
+
+@pytest.mark.parametrize("cores, workers", [(None, 1), (1, 1), (2, 1), (3, 1), (4, 2), (8, 4)])
+def test_one_web_worker_per_two_cores_by_default(monkeypatch, tmp_path, cores, workers):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    config = load(monkeypatch, tmp_path)
+    assert (config["workers"], config["threads"]) == (workers, 4)
 
 
 PARSER_OF_A_CONNECTION = """
