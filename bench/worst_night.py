@@ -7,7 +7,10 @@ Everything runs here: the Procfile's web and worker, a fake Twilio API (its own 
 answering each send in 150 ms and posting signed ``sent``, ``delivered`` and ``read``
 callbacks half a second later, as the platform does), two citizens writing questions and
 Starts throughout, and a press officer's console polling the broadcast's counts every second.
-Subscribers join through the signed webhook first. Prints the time from the POST to the last
+Subscribers join through the signed webhook first. With ``--nginx`` the shipped nginx site
+(deploy/nginx, plain HTTP on loopback) stands in front, as the README's production setup has
+it: the platform and the citizens then reach the web process through nginx, which keeps its
+connections to the app alive. Prints the time from the POST to the last
 message, the callbacks taken and lost, when the counts showed every message read, the
 citizens' reply times, and the CPU each process used per message (read from /proc).
 """
@@ -103,7 +106,7 @@ async def citizen(webhook, name, stop, every, latencies, refused):
             pass
 
 
-async def storm(args, web_url, public_url, fake, web, worker):
+async def storm(args, web_url, public_url, fake, web, worker, proxy=None):
     timeout = aiohttp.ClientTimeout(total=30)
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -119,8 +122,9 @@ async def storm(args, web_url, public_url, fake, web, worker):
         latencies, refused = [], []
         citizens = [asyncio.create_task(citizen(webhook, f"{k}", stop, 0.1, latencies, refused))
                     for k in range(2)]
-        cpu_before = {"web": process_cpu(web.pid), "worker": process_cpu(worker.pid),
-                      "fake": process_cpu(fake.pid)}
+        processes = {"web": web.pid, "worker": worker.pid, "fake": fake.pid,
+                     **({"nginx": proxy.proc.pid} if proxy else {})}
+        cpu_before = {name: process_cpu(pid) for name, pid in processes.items()}
         posted = time.time()
         async with session.post(web_url + "/api/broadcasts", headers=auth, json={
                 "text": "Unwetterwarnung: Orkanböen bis 140 km/h. Bleiben Sie im Haus.",
@@ -139,8 +143,7 @@ async def storm(args, web_url, public_url, fake, web, worker):
                 break
         stop.set()
         await asyncio.gather(*citizens)
-        cpu_after = {"web": process_cpu(web.pid), "worker": process_cpu(worker.pid),
-                     "fake": process_cpu(fake.pid)}
+        cpu_after = {name: process_cpu(pid) for name, pid in processes.items()}
     stats = fake_stats(fake)
     return {"posted": posted, "answered_ms": answered_ms, "read_at": read_at, "counts": counts,
             "stats": stats, "latencies": latencies, "refused": refused,
@@ -159,7 +162,8 @@ def report(args, result):
     lat = sorted(result["latencies"])
     cpu = result["cpu"]
     print(f"\nworst night: {n} subscribers, SEND_RATE_LIMIT={args.rate:g}, "
-          f"callbacks {'with' if args.keepalive else 'without'} keep-alive")
+          f"callbacks {'with' if args.keepalive else 'without'} keep-alive"
+          + (", through nginx" if "nginx" in result["cpu"] else ""))
     print(f"  POST /api/broadcasts answered in      {result['answered_ms']:.0f} ms")
     print(f"  messages sent                         {stats['messages']} of {n}")
     print(f"  time from POST to the last message    {last:.1f} s (ideal {ideal:.1f} s, "
@@ -177,6 +181,10 @@ def report(args, result):
           f"worker {cpu['worker'] / sent * 1000:.2f} ms, together "
           f"{(cpu['web'] + cpu['worker']) / sent * 1000:.2f} ms "
           f"(fake Twilio apart: {cpu['fake'] / sent * 1000:.2f} ms)")
+    if "nginx" in cpu:
+        print(f"    nginx in front                      {cpu['nginx'] / sent * 1000:.2f} ms, "
+              f"together with web and worker "
+              f"{(cpu['web'] + cpu['worker'] + cpu['nginx']) / sent * 1000:.2f} ms")
     system = result["system"]
     print(f"    of which in the kernel              web {system['web'] / sent * 1000:.2f} ms, "
           f"worker {system['worker'] / sent * 1000:.2f} ms")
@@ -189,6 +197,10 @@ def main():
     parser.add_argument("--keepalive", action="store_true",
                         help="the fake posts callbacks on kept-alive connections")
     parser.add_argument("--latency", type=float, default=0.15, help="the fake's answer time")
+    parser.add_argument("--nginx", action="store_true",
+                        help="the shipped nginx site in front (needs Debian's nginx)")
+    parser.add_argument("--nginx-connections", type=int, default=4096,
+                        help="nginx's worker_connections")
     parser.add_argument("--web-workers", type=int, default=0,
                         help="WEB_CONCURRENCY (default: gunicorn.conf.py's)")
     args = parser.parse_args()
@@ -197,8 +209,16 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     fake = start_fake_twilio(args.latency)
     port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
+    proxy = None
+    if args.nginx:
+        from tests.test_deploy import Nginx
+
+        # Each callback passed on takes two connections (the platform's, the app's); when
+        # the machine is busy, hundreds wait at once. The README says to raise Debian's 768.
+        proxy = Nginx(port, worker_connections=args.nginx_connections).start()
+    public_url = proxy.url if proxy else f"http://127.0.0.1:{port}"
     env = base_env(tempfile.mkdtemp(prefix="bench-night-"), PORT=port, PUBLIC_URL=public_url,
+                   **({"PROXY_COUNT": 1} if proxy else {}),
                    TWILIO_API_URL=fake.url, SEND_RATE_LIMIT=args.rate,
                    SENDER_POLL_SECONDS=0.2,
                    **({"WEB_CONCURRENCY": args.web_workers} if args.web_workers else {}))
@@ -207,9 +227,9 @@ def main():
     try:
         wait_http(public_url + "/healthz", web)
         worker = procfile("worker", env)
-        result = asyncio.run(storm(args, public_url, public_url, fake, web, worker))
+        result = asyncio.run(storm(args, public_url, public_url, fake, web, worker, proxy))
     finally:
-        for proc in (worker, web, fake):
+        for proc in (worker, web, fake, proxy):
             if proc is not None:
                 proc.stop()
     report(args, result)

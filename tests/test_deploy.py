@@ -76,7 +76,7 @@ worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{
-    worker_connections 1024;
+    worker_connections {worker_connections};
 }}
 http {{
     client_body_temp_path {prefix}/client_body;
@@ -92,7 +92,7 @@ http {{
 class Nginx:
     """nginx with the shipped site, unprivileged (as nobody when the tests run as root)."""
 
-    def __init__(self, web_port, tls=False):
+    def __init__(self, web_port, tls=False, worker_connections=1024):
         self.binary = nginx_binary()
         self.port = free_port()
         self.prefix = Path(tempfile.mkdtemp(prefix="infokanal-nginx-"))
@@ -101,7 +101,8 @@ class Nginx:
             certificate = self_signed(self.prefix) if tls else None
             (self.prefix / "infokanal.conf").write_text(
                 site_for_test(self.port, web_port, self.prefix / "webroot", certificate))
-            (self.prefix / "nginx.conf").write_text(MAIN.format(prefix=self.prefix))
+            (self.prefix / "nginx.conf").write_text(
+                MAIN.format(prefix=self.prefix, worker_connections=worker_connections))
         except BaseException:
             shutil.rmtree(self.prefix, ignore_errors=True)
             raise
