@@ -8,6 +8,7 @@ that the trail holds exactly what happened. ``actor`` is who acts: an account na
 ``audit.API``/``audit.CLI``.
 """
 
+import re
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -15,6 +16,9 @@ from zoneinfo import ZoneInfo
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
 
+# What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
+# ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
+_NOT_UNICODE = re.compile("[\ud800-\udfff]")
 # WhatsApp's limits: a template variable holds 1,024 characters, a free-form body 1,600.
 TEMPLATE_TEXT_LIMIT = 1024
 FREEFORM_TEXT_LIMIT = 1600
@@ -47,7 +51,8 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     # silent text-only broadcast.
     media_url = data.get("media_url")
     if media_url is not None:
-        if not isinstance(media_url, str) or len(media_url) > 2000 or not _unicode(media_url):
+        if not isinstance(media_url, str) or len(media_url) > 2000 \
+                or _NOT_UNICODE.search(media_url):
             raise InvalidBroadcast("media_url must be an http(s) URL")
         parsed = urlparse(media_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
@@ -82,7 +87,7 @@ def _text(value, name, template):
     value = value.strip()
     if "\x00" in value:
         raise InvalidBroadcast(f"{name} contains a NUL character")
-    if not _unicode(value):
+    if _NOT_UNICODE.search(value):
         raise InvalidBroadcast(f"{name} is not valid Unicode text (a lone surrogate, or bytes "
                                "that are not UTF-8)")
     limit = text_limit(template)
@@ -91,17 +96,6 @@ def _text(value, name, template):
         raise InvalidBroadcast(
             f"{name} is {len(value)} characters; a {mode} holds at most {limit}")
     return value
-
-
-def _unicode(value):
-    """Whether SQLite and the platform can take ``value`` as UTF-8. A command-line argument
-    in bytes that are not UTF-8 arrives as lone surrogates (Python's surrogateescape), as
-    does ``"\\ud800"`` spelled in JSON."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _topics(value, configured):
