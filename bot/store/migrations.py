@@ -144,18 +144,20 @@ def _rebuild(name, done):
     migrations(name=name, transactional=False)(run)
 
 
-_rebuild("0010_broadcast_drafts",
-         done=lambda db: "'draft'" in (db.execute(
-             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'"
-         ).fetchone() or [""])[0])
+def _broadcasts_allow(status):
+    """Whether the broadcasts table, as it stands, already allows ``status`` (its rebuild
+    has run)."""
+    return lambda db: f"'{status}'" in (db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'"
+    ).fetchone() or [""])[0]
+
+
+_rebuild("0010_broadcast_drafts", done=_broadcasts_allow("draft"))
 _sql("0011_relayed_warnings")
 _sql("0012_topics_and_languages")
 _sql("0013_metrics")
 _sql("0014_user_roles")
-_rebuild("0015_broadcast_approval",
-         done=lambda db: "'awaiting_approval'" in (db.execute(
-             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'broadcasts'"
-         ).fetchone() or [""])[0])
+_rebuild("0015_broadcast_approval", done=_broadcasts_allow("awaiting_approval"))
 _sql("0016_audit_trail")
 _sql("0017_media")
 
