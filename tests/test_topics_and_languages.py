@@ -396,3 +396,23 @@ def test_the_public_page_offers_a_join_link_per_topic_and_the_language_keywords(
     assert "https://wa.me/4930901820?text=Start%20Baustellen%20und%20Sperrungen" in page
     assert "https://wa.me/4930901820?text=Start\"" in page, "the general link stays"
     assert "English: „Subscribe“" in page
+
+
+def test_a_draft_for_a_topic_says_how_many_it_will_reach_by_the_topic_rule(app, officer_console,
+                                                                            citizen):
+    import re
+
+    say(citizen(), "Start")
+    say(citizen(), "Start baustellen")
+    say(citizen(), "Start stellen")
+    say(citizen(), "Start stellen")
+    fields = {"text": "B74 gesperrt", "topics": ["baustellen"], "send_at": "", "media_url": ""}
+    confirm = officer_console.post("/admin/compose", fields).get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', confirm).group(1)
+    saved = officer_console.post("/admin/compose", {**fields, "action": "draft", "nonce": nonce})
+    assert saved.status_code == 302
+    draft = rows(app, "SELECT id FROM broadcasts WHERE status = 'draft'")[0][0]
+    page = officer_console.client.get(f"/admin/broadcasts/{draft}").get_data(as_text=True)
+    # The one who gets everything and the one for road works; not the two for job offers.
+    assert "senden Sie ihn an <strong>2</strong>" in page
+    assert "jetzt an 2 Abonnentinnen und Abonnenten senden?" in page

@@ -158,7 +158,7 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
         "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
         can_cancel=can_cancel(broadcast), cancel_word=cancel_word(broadcast), page_url=page_url,
         form=form or _form_of(broadcast), error=error, notice=notice, limit=text_limit(),
-        template=template_mode(), active=subscribers.count_active(conn),
+        template=template_mode(), reaches=estimate_for,
         waits_for_approval=approval.must_wait(settings, g.role, broadcast["urgent"]),
         may_approve=(broadcast["status"] == broadcasts.AWAITING
                      and (asked_by != g.user
