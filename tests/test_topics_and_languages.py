@@ -416,3 +416,38 @@ def test_a_draft_for_a_topic_says_how_many_it_will_reach_by_the_topic_rule(app, 
     # The one who gets everything and the one for road works; not the two for job offers.
     assert "senden Sie ihn an <strong>2</strong>" in page
     assert "jetzt an 2 Abonnentinnen und Abonnenten senden?" in page
+
+
+def test_a_changed_text_takes_its_outdated_translations_with_it(app, client):
+    from bot.store import broadcasts
+
+    with write(database(app)) as conn:
+        draft = broadcasts.create(conn, "B74 gesperrt", created_by="nina", draft=True,
+                                  translations={"en": "B74 closed"})[0]
+    urgency_only = client.patch(f"/api/broadcasts/{draft}", headers=AUTH, json={"urgent": True})
+    assert urgency_only.json["translations"] == {"en": "B74 closed"}
+    changed = client.patch(f"/api/broadcasts/{draft}", headers=AUTH,
+                           json={"text": "B74 wieder frei"})
+    assert changed.status_code == 200 and changed.json["translations"] == {}
+    details = rows(app, "SELECT details FROM audit_log WHERE action = 'broadcast_edited'")
+    assert [json.loads(d).get("translations_removed") for (d,) in details] == [None, ["en"]]
+
+
+def test_a_planned_broadcasts_new_text_goes_out_to_every_language(app, client,
+                                                                  officer_console, citizen):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    say(citizen(), "Subscribe")
+    later = datetime.now(ZoneInfo(app.config["TIMEZONE"])) + timedelta(hours=3)
+    planned = post(client, text="Markt am Samstag", translations={"en": "Market on Saturday"},
+                   send_at=later.isoformat()).json
+    assert planned["status"] == "scheduled"
+    response = officer_console.post(f"/admin/broadcasts/{planned['id']}/edit", {
+        "text": "Markt fällt aus", "media_url": "", "expires_at": "",
+        "send_at": later.strftime("%Y-%m-%dT%H:%M")})
+    assert response.status_code == 302
+    page = officer_console.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "die Übersetzung (English) passte nicht mehr" in page
+    shown = client.get(f"/api/broadcasts/{planned['id']}", headers=AUTH).json
+    assert (shown["text"], shown["translations"]) == ("Markt fällt aus", {})

@@ -6,6 +6,9 @@ The API, the console and the CLI all come through these, so none of them can do 
 others could not; and each writes its audit entry in the same transaction as the change, so
 that the trail holds exactly what happened. ``actor`` is who acts: an account name, or
 ``audit.API``/``audit.CLI``.
+
+It is long because every way a broadcast changes is here, next to the one validation they
+all share; split, the rules of one would drift from the others'.
 """
 
 import re
@@ -207,8 +210,16 @@ def summary(fields, **more):
 DRAFT_FIELDS = ("text", "urgent")
 
 
+def _outdated_translations(conn, broadcast_id, before, after):
+    """A changed text makes its translations outdated: they are removed, so that nobody gets
+    what the text said before (a reader of another language gets the new main text).
+    Returns the languages removed."""
+    return broadcasts.drop_translations(conn, broadcast_id) if before != after else []
+
+
 def edit_draft(database, broadcast_id, data, settings, actor=audit.API):
-    """Change a draft's text or urgency, checked as a new broadcast's would be. Raises
+    """Change a draft's text or urgency, checked as a new broadcast's would be. Returns the
+    languages whose translations were removed with a changed text. Raises
     BroadcastNotFound, NotADraft, InvalidBroadcast."""
     if not isinstance(data, dict):
         raise InvalidBroadcast('expected a JSON object with "text" and/or "urgent"')
@@ -220,9 +231,13 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API):
         merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
         fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
         broadcasts.edit_draft(conn, broadcast_id, fields["text"], fields["urgent"])
+        dropped = _outdated_translations(conn, broadcast_id, current["text"], fields["text"])
         if (fields["text"], fields["urgent"]) != (current["text"], current["urgent"]):
             audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
-                         summary(fields, status=broadcasts.DRAFT))
+                         summary(dict(fields, topics=current["topics"],
+                                      public=current["public"]), status=broadcasts.DRAFT,
+                                 **({"translations_removed": dropped} if dropped else {})))
+        return dropped
 
 
 def send_draft(database, broadcast_id, settings, actor=audit.API):
@@ -273,14 +288,19 @@ SCHEDULED_FIELDS = ("text", "media_url", "send_at", "expires_at", "urgent")
 def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False):
     """Change a planned broadcast that has not started (text, picture, times, urgency), checked
     as a new one would be. With ``needs_approval`` it waits for approval again. Returns its
-    status afterwards. Raises BroadcastNotFound, WrongStatus, InvalidBroadcast."""
+    status afterwards and the languages whose translations went with a changed text. Raises
+    BroadcastNotFound, WrongStatus, InvalidBroadcast."""
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
+        current = broadcasts.get(conn, broadcast_id)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
                                           awaiting_approval_of=actor if needs_approval else None)
+        dropped = _outdated_translations(conn, broadcast_id, current["text"], fields["text"])
         audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
-                     summary(fields, status=status))
-    return status
+                     summary(dict(fields, topics=current["topics"], public=current["public"]),
+                             status=status,
+                             **({"translations_removed": dropped} if dropped else {})))
+    return status, dropped
 
 
 def set_public(database, broadcast_id, public, actor):

@@ -144,6 +144,15 @@ def edit_draft(conn, broadcast_id, text, urgent):
                  (text, int(bool(urgent)), broadcast_id))
 
 
+def drop_translations(conn, broadcast_id):
+    """Remove a broadcast's translations; returns the languages they were in."""
+    (stored,) = columns(conn, broadcast_id, ("translations",))
+    if not stored:
+        return []
+    conn.execute("UPDATE broadcasts SET translations = NULL WHERE id = ?", (broadcast_id,))
+    return sorted(json.loads(stored))
+
+
 def send_draft(conn, broadcast_id):
     """Queue a draft for everyone subscribed now, as a new broadcast would be (or schedule it,
     when it has a time still to come); returns how many it reaches."""

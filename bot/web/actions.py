@@ -54,7 +54,9 @@ def draft(broadcast_id):
     data = {"text": form["text"], "urgent": form["urgent"] == "1"}
     database = get_db()
     try:
-        announcements.edit_draft(database, broadcast_id, data, current_app.config, g.user)
+        dropped = announcements.edit_draft(database, broadcast_id, data, current_app.config,
+                                           g.user)
+        _translations_removed(dropped)
         if action == "send" and approval.must_wait(current_app.config, g.role, data["urgent"]):
             action = "request"
         if action == "send":
@@ -157,9 +159,10 @@ def edit_scheduled(broadcast_id):
             "send_at": form["send_at"].strip() or None,
             "expires_at": form["expires_at"].strip() or None, "urgent": form["urgent"] == "1"}
     try:
-        status = announcements.edit_scheduled(
+        status, dropped = announcements.edit_scheduled(
             get_db(), broadcast_id, data, current_app.config, g.user,
             needs_approval=approval.required(current_app.config, data["urgent"]))
+        _translations_removed(dropped)
     except broadcasts.WrongStatus as exc:
         flash(f"Die Meldung kann nicht mehr geändert werden (Status: "
               f"{labels.status(str(exc))}).")
@@ -170,6 +173,14 @@ def edit_scheduled(broadcast_id):
         flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person."
               if status == broadcasts.AWAITING else "Änderung gespeichert.")
     return _back(broadcast_id)
+
+
+def _translations_removed(languages):
+    if languages:
+        known = current_app.extensions["infokanal"].texts.language_names
+        names = ", ".join(known.get(code, code) for code in languages)
+        flash(f"Der Text wurde geändert: die Übersetzung ({names}) passte nicht mehr zu ihm "
+              "und wurde entfernt. Wer diese Sprache gewählt hat, erhält den geänderten Text.")
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/archive")
