@@ -87,6 +87,21 @@ def test_broadcast_json_carries_the_estimated_cost(priced):
     assert shown["estimated_cost"] == {"amount": 0.135, "currency": "EUR"}
 
 
+def test_a_draft_is_priced_for_whom_it_would_reach_now(priced):
+    from bot.store import broadcasts
+    from bot.store.db import write
+    from tests.conftest import citizens_of, database
+
+    citizen = citizens_of(priced.test_client())
+    for _ in range(2):
+        citizen().send("Start")
+    with write(database(priced)) as conn:
+        draft = broadcasts.create(conn, "Glätte", created_by="nina", draft=True)[0]
+    shown = priced.test_client().get(f"/api/broadcasts/{draft}", headers=AUTH).json
+    assert (shown["recipients"], shown["estimated_cost"]) == (0, {"amount": 0.09,
+                                                                  "currency": "EUR"})
+
+
 def test_without_a_price_the_cost_is_null(client):
     created = client.post("/api/broadcasts", json={"text": "Kosten?"}, headers=AUTH).json
     assert created["estimated_cost"] is None

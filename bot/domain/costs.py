@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from ..store import broadcasts
+from ..store import audience, broadcasts
 from ..store.db import to_iso
 
 
@@ -20,6 +20,14 @@ def estimate(messages, settings):
         return None
     amount = (Decimal(messages) * price).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     return {"amount": float(amount), "currency": settings["PRICE_CURRENCY"]}
+
+
+def messages_for(conn, broadcast):
+    """How many messages a broadcast's estimate is for: those it went or goes to, or for one
+    held (a draft, one waiting for approval), those it would reach if it went out now."""
+    if broadcast["recipients"] or broadcast["status"] not in broadcasts.HELD:
+        return broadcast["recipients"]
+    return audience.count(conn, broadcast["urgent"], broadcast["topics"])
 
 
 def month_so_far(conn, settings, now=None):

@@ -64,7 +64,8 @@ def broadcast_json(broadcast):
     data = {key: value for key, value in broadcast.items()
             if key != "failures" and key not in broadcasts.ACCOUNT_COLUMNS}
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
-    data["estimated_cost"] = costs.estimate(broadcast["recipients"], current_app.config)
+    data["estimated_cost"] = costs.estimate(costs.messages_for(get_db().conn, broadcast),
+                                            current_app.config)
     return data
 
 

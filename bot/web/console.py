@@ -150,9 +150,7 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
     page_url = nina.PAGE_URL.format(id=source["id"]) if source else None
     settings = current_app.config
     conn = get_db().conn
-    estimate_for = broadcast["recipients"] or (
-        audience.count(conn, broadcast["urgent"], broadcast["topics"])
-        if broadcast["status"] in broadcasts.HELD else 0)
+    estimate_for = costs.messages_for(conn, broadcast)
     asked_by = broadcast["requested_by"]
     return render_template(
         "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
