@@ -11,7 +11,7 @@ from flask import current_app, flash, g, redirect, request, url_for
 from ..domain import announcements, approval
 from ..store import broadcasts, users
 from . import labels, roles, trial
-from .console import bp, broadcast_or_none, detail_page, not_found
+from .console import bp, broadcast_or_404, detail_page, not_found
 from .database import get_db
 
 
@@ -26,9 +26,7 @@ def _text(name):
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 @roles.requires(users.PUBLISHER)
 def cancel(broadcast_id):
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     try:
         announcements.cancel(get_db(), broadcast_id, g.user)
     except broadcasts.BroadcastClosed as exc:
@@ -84,9 +82,7 @@ def draft(broadcast_id):
 
 @bp.post("/broadcasts/<int:broadcast_id>/discard")
 def discard(broadcast_id):
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     # An editor may throw away what they wrote; someone else's draft (or a relayed warning's)
     # is a publisher's decision.
     if not roles.may(users.PUBLISHER) and broadcast["created_by"] != f"console:{g.user}":
@@ -103,14 +99,12 @@ def discard(broadcast_id):
 @bp.post("/broadcasts/<int:broadcast_id>/approve")
 @roles.requires(users.PUBLISHER)
 def approve(broadcast_id):
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     try:
         status, recipients = approval.approve(get_db(), broadcast_id, g.user,
                                               current_app.config)
     except broadcasts.WrongStatus as exc:
-        flash(f"Die Meldung wartet nicht auf Freigabe (Status: {labels.status(str(exc))}).")
+        flash(_not_awaiting(str(exc)))
     except approval.SelfApproval:
         return detail_page(broadcast, status=403, error=(
             "Sie haben die Freigabe selbst angefragt. Freigeben muss eine zweite Person mit der "
@@ -131,15 +125,13 @@ def approve(broadcast_id):
 def reject(broadcast_id):
     """Return a broadcast waiting for approval to the drafts: a publisher's "not like this",
     or the one who asked taking it back to change it."""
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     if broadcast["requested_by"] != g.user and not roles.may(users.PUBLISHER):
         return roles.refused(users.PUBLISHER)
     try:
         approval.reject(get_db(), broadcast_id, g.user)
     except broadcasts.WrongStatus as exc:
-        flash(f"Die Meldung wartet nicht auf Freigabe (Status: {labels.status(str(exc))}).")
+        flash(_not_awaiting(str(exc)))
     else:
         flash("Die Meldung ist wieder ein Entwurf. Sie kann geändert und erneut zur Freigabe "
               "vorgelegt werden.")
@@ -150,9 +142,7 @@ def reject(broadcast_id):
 @roles.requires(users.PUBLISHER)
 def edit_scheduled(broadcast_id):
     """Change a planned broadcast that has not started."""
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     form = {name: _text(name) for name in ("text", "media_url", "send_at", "expires_at")}
     form["urgent"] = "1" if request.form.get("urgent") == "1" else ""
     data = {"text": form["text"], "media_url": form["media_url"].strip() or None,
@@ -187,8 +177,7 @@ def _translations_removed(languages):
 @roles.requires(users.PUBLISHER)
 def archive(broadcast_id):
     """Keep a broadcast off the public page and feed, or show it there again."""
-    if broadcast_or_none(broadcast_id) is None:
-        return not_found(broadcast_id)
+    broadcast_or_404(broadcast_id)
     public = request.form.get("public") == "1"
     announcements.set_public(get_db(), broadcast_id, public, g.user)
     flash("Die Meldung steht wieder auf der öffentlichen Seite und im Feed." if public else
@@ -199,10 +188,12 @@ def archive(broadcast_id):
 @bp.post("/broadcasts/<int:broadcast_id>/test")
 def test_send(broadcast_id):
     """A stored broadcast's text to the test phones (every role may check its work so)."""
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     return detail_page(broadcast, notice=trial.send(broadcast, broadcast_id))
+
+
+def _not_awaiting(status):
+    return f"Die Meldung wartet nicht auf Freigabe (Status: {labels.status(status)})."
 
 
 def _no_longer_a_draft(status):

@@ -8,7 +8,8 @@ nothing the API could not. No page here shows a phone number: counts only. Every
 the account's role on the server (``roles``); pages only hide what the role may not use.
 """
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import (Blueprint, abort, current_app, g, jsonify, make_response, render_template,
+                   request)
 
 from .. import config, nina
 from ..domain import announcements, approval, costs
@@ -120,6 +121,15 @@ def not_found(broadcast_id):
                            message=f"Es gibt keine Meldung Nr. {broadcast_id}."), 404
 
 
+def broadcast_or_404(broadcast_id):
+    """The broadcast a console page or action is for; one that does not exist ends the
+    request with the console's page saying so."""
+    broadcast = broadcast_or_none(broadcast_id)
+    if broadcast is None:
+        abort(make_response(not_found(broadcast_id)))
+    return broadcast
+
+
 def _reasons(broadcast):
     failed = labels.grouped_failures(broadcast["failures"])
     skipped = labels.grouped_skips(broadcasts.skip_reasons(get_db().conn, broadcast["id"]))
@@ -128,10 +138,7 @@ def _reasons(broadcast):
 
 @bp.get("/broadcasts/<int:broadcast_id>")
 def detail(broadcast_id):
-    broadcast = broadcast_or_none(broadcast_id)
-    if broadcast is None:
-        return not_found(broadcast_id)
-    return detail_page(broadcast)
+    return detail_page(broadcast_or_404(broadcast_id))
 
 
 def can_cancel(broadcast):
