@@ -139,7 +139,8 @@ def main():
                              "platform that does not keep connections alive would post them")
     parser.add_argument("--worker-classes", default="default",
                         help="comma-separated gunicorn worker classes to compare in one run, "
-                             "each its own server: 'default' (gunicorn.conf.py's), gthread, …")
+                             "each its own server: 'default' (gunicorn.conf.py's), 'long' "
+                             "(the same with STATUS_SHORT_PATH=0), gthread, …")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -150,7 +151,8 @@ def main():
     try:
         for worker_class in args.worker_classes.split(","):
             workdir = tempfile.mkdtemp(prefix="bench-webhooks-")
-            extra = {} if worker_class == "default" else {"WEB_WORKER_CLASS": worker_class}
+            extra = ({} if worker_class == "default" else {"STATUS_SHORT_PATH": 0}
+                     if worker_class == "long" else {"WEB_WORKER_CLASS": worker_class})
             env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers,
                            WEB_THREADS=args.threads, **extra)
             seed_subscribers(env, 20_000)

@@ -163,7 +163,8 @@ def report(args, result):
     cpu = result["cpu"]
     print(f"\nworst night: {n} subscribers, SEND_RATE_LIMIT={args.rate:g}, "
           f"callbacks {'with' if args.keepalive else 'without'} keep-alive"
-          + (", through nginx" if "nginx" in result["cpu"] else ""))
+          + (", through nginx" if "nginx" in result["cpu"] else "")
+          + (", STATUS_SHORT_PATH=0" if args.no_short_path else ""))
     print(f"  POST /api/broadcasts answered in      {result['answered_ms']:.0f} ms")
     print(f"  messages sent                         {stats['messages']} of {n}")
     print(f"  time from POST to the last message    {last:.1f} s (ideal {ideal:.1f} s, "
@@ -203,6 +204,8 @@ def main():
                         help="nginx's worker_connections")
     parser.add_argument("--web-workers", type=int, default=0,
                         help="WEB_CONCURRENCY (default: gunicorn.conf.py's)")
+    parser.add_argument("--no-short-path", action="store_true",
+                        help="STATUS_SHORT_PATH=0: callbacks through gunicorn's request tasks")
     args = parser.parse_args()
     # Stopped from outside (SIGTERM), still stop what it started: they run in sessions of
     # their own and would go on sending.
@@ -221,7 +224,8 @@ def main():
                    **({"PROXY_COUNT": 1} if proxy else {}),
                    TWILIO_API_URL=fake.url, SEND_RATE_LIMIT=args.rate,
                    SENDER_POLL_SECONDS=0.2,
-                   **({"WEB_CONCURRENCY": args.web_workers} if args.web_workers else {}))
+                   **({"WEB_CONCURRENCY": args.web_workers} if args.web_workers else {}),
+                   **({"STATUS_SHORT_PATH": 0} if args.no_short_path else {}))
     web = procfile("web", env)
     worker = None
     try:

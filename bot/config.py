@@ -61,6 +61,7 @@ SETTINGS = {
     "SIGNIN_LOCK_MINUTES": (15.0, float),
     "CONSOLE_SESSION_HOURS": (12.0, float),
     "PROXY_COUNT": (0, int),
+    "STATUS_SHORT_PATH": (True, bool),
     "RETENTION_INBOUND_DAYS": (30.0, float),
     "RETENTION_DELIVERY_DAYS": (30.0, float),
     "RETENTION_CONSENT_YEARS": (3.0, float),

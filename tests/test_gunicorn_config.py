@@ -57,7 +57,7 @@ def test_one_web_worker_per_two_cores_by_default(monkeypatch, tmp_path, cores, w
 PARSER_OF_A_CONNECTION = """
 import sys
 from gunicorn.config import Config
-from bot.web.gunicorn_worker import FrontProtocol, find_c_parser
+from bot.web.connection import FrontProtocol, find_c_parser
 if sys.argv[1] == "worker":
     find_c_parser()  # what FrontWorker.init_process does before its first connection
 protocol = FrontProtocol.__new__(FrontProtocol)

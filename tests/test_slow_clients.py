@@ -9,7 +9,8 @@ import socket
 import time
 
 from bot.web import front
-from bot.web.gunicorn_worker import HEADER_SECONDS, RESERVED_FILES
+from bot.web.connection import HEADER_SECONDS
+from bot.web.gunicorn_worker import RESERVED_FILES
 from tests.conftest import PUBLIC_URL, Process, free_port, wait_for
 from tests.slow_clients import Attack, assert_service_answers
 

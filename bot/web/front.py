@@ -6,7 +6,9 @@ message, and each one through gunicorn's threads and Flask cost about 0.7 ms of 
 the two cores had to spare. Here a callback is read, its signature checked, and its status
 queued on the event loop; one write transaction every few milliseconds (``StatusWriter``)
 stores everything that came meanwhile, and only then is each of them answered, so a 200 always
-means it is on disk.
+means it is on disk. Most callbacks do not even come through gunicorn's ASGI call: the
+connection takes them itself (``connection.FrontProtocol``), with the same check
+(``Front.status_update``) and the same writer.
 
 Every other request is read to its end on the event loop, within a size limit and a deadline,
 and only then run by Flask in a small thread pool, whose answer is sent from the event loop
@@ -14,7 +16,6 @@ again. A slow or idle client therefore never holds a thread: it holds a socket.
 """
 
 import asyncio
-import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
@@ -22,11 +23,8 @@ from urllib.parse import parse_qsl, quote
 
 from .. import images
 from .. import twilio_gateway as gateway
-from ..store import statuses
-from ..store.db import connect, write
 from . import security
-
-log = logging.getLogger(__name__)
+from .status_writer import StatusWriter
 
 STATUS_PATH = "/twilio/status"
 # What a request body may be (Flask's MAX_CONTENT_LENGTH is the same) and how long it may take
@@ -40,83 +38,22 @@ UPLOAD_SECONDS = 60.0
 FORM = b"application/x-www-form-urlencoded"
 
 
+SIGNATURE = gateway.SIGNATURE_HEADER.lower().encode()
+# The answer to a status callback whose write failed: the platform may try again.
+NOT_STORED = (503, b"status not stored, try again\n")
+
+
 class BodyTooLarge(Exception):
     pass
 
 
-class StatusWriter:
-    """Group commit for status callbacks: what arrives within ``interval`` is written in one
-    transaction, and only then acknowledged.
+class Refused(Exception):
+    """A status callback answered at once with ``status`` and ``text``, nothing stored."""
 
-    Durable as every other write here is (WAL, synchronous=NORMAL): a crash of any process
-    loses nothing that was answered 200; a power cut may lose the last commits. Syncing each
-    group to disk as well cost about 35 µs of CPU per callback, a tenth of the whole budget.
-    """
-
-    def __init__(self, path, interval=0.01, max_batch=2000):
-        self.path = path
-        self.interval = interval
-        self.max_batch = max_batch
-        self.pending = []
-        self._wake = None
-        self._task = None
-        # One thread, one connection: the writes never wait for Flask's threads.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="status-writer")
-        self._database = None
-
-    def start(self):
-        self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self):
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self.pending:
-            await self._commit_pending()
-        self._executor.shutdown(wait=True)
-
-    async def submit(self, update):
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((update, future))
-        self._wake.set()
-        await future
-
-    async def _run(self):
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            # A moment for the callbacks arriving together to share the transaction.
-            if len(self.pending) < self.max_batch:
-                await asyncio.sleep(self.interval)
-            await self._commit_pending()
-
-    async def _commit_pending(self):
-        batch, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
-        if self.pending:
-            self._wake.set()
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._write, [u for u, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every waiting callback learns it failed
-            log.exception("Storing %d status callbacks failed; they are answered 503",
-                          len(batch))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
-
-    def _write(self, updates):
-        if self._database is None:
-            self._database = connect(self.path)
-        with write(self._database) as conn:
-            statuses.record_many(conn, updates)
+    def __init__(self, status, text):
+        super().__init__(status, text)
+        self.status = status
+        self.text = text
 
 
 class Front:
@@ -177,22 +114,29 @@ class Front:
 
     async def _status(self, scope, body, send):
         headers = dict(scope["headers"])
-        form = _form(body) if headers.get(b"content-type", b"").split(b";")[0] == FORM else {}
-        if not self.demo:
-            signature = headers.get(gateway.SIGNATURE_HEADER.lower().encode(), b"")
-            if not gateway.verify(self.auth_token, self._signed_url(scope, headers), form,
-                                  signature.decode("latin-1")):
-                return await self._answer(send, 403, (gateway.FORBIDDEN + "\n").encode())
         try:
-            update = gateway.parse_status(form)
-        except gateway.InvalidWebhook as exc:
-            return await self._answer(send, 400, f"bad request: {exc}\n".encode())
+            update = self.status_update(self._signed_url(scope, headers), headers, body)
+        except Refused as refused:
+            return await self._answer(send, refused.status, refused.text)
         if update is not None:
             try:
                 await self.writer.submit(update)
             except Exception:  # noqa: BLE001 - logged by the writer; not acknowledged
-                return await self._answer(send, 503, b"status not stored, try again\n")
+                return await self._answer(send, *NOT_STORED)
         await self._answer(send, 200, b"")
+
+    def status_update(self, url, headers, body):
+        """The status a callback to ``url`` reports (None when there is nothing to store),
+        or ``Refused`` with the answer to give. ``headers``: lower-case bytes names."""
+        form = _form(body) if headers.get(b"content-type", b"").split(b";")[0] == FORM else {}
+        if not self.demo:
+            signature = headers.get(SIGNATURE, b"")
+            if not gateway.verify(self.auth_token, url, form, signature.decode("latin-1")):
+                raise Refused(403, (gateway.FORBIDDEN + "\n").encode())
+        try:
+            return gateway.parse_status(form)
+        except gateway.InvalidWebhook as exc:
+            raise Refused(400, f"bad request: {exc}\n".encode()) from None
 
     def _signed_url(self, scope, headers):
         """The URL the platform signed, as the Flask side reads it (``webhook.signed_url``)."""

@@ -4,25 +4,23 @@ gunicorn's own asyncio worker, which multiplexes connections on an event loop, r
 ``Front`` around the Flask app that ``wsgi:app`` loads, so that the Procfile's command and
 ``wsgi.py`` stay what they were. ``threads`` (``WEB_THREADS``) sizes the pool that runs Flask.
 
-What gunicorn's asyncio worker lacks against slow and idle clients is added here: a deadline
-for a request's headers and a ceiling on connections below the open files limit
-(``FrontProtocol``), and gunicorn's own listen queue (``notify``).
+What gunicorn's asyncio worker lacks against slow and idle clients is added here and in
+``connection``: a deadline for a request's headers, a ceiling on connections below the open
+files limit, and gunicorn's own listen queue (``notify``). And the storm night's short path
+for status callbacks (``connection.FrontProtocol``).
 """
 
 import resource
 import time
 
-from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers import gasgi
 from gunicorn.workers.gasgi import ASGIWorker
 
 from ..process import tune_gc
-from .front import Front
+from .connection import FrontProtocol, find_c_parser
+from .front import STATUS_PATH, Front
 
-# How long after connecting a client may take to send its first request's headers. Later
-# requests on a kept-alive connection get gunicorn's ``keepalive`` seconds instead.
-HEADER_SECONDS = 10.0
 # File descriptors a worker keeps for everything but its clients: the listening socket, the
 # database (three files per connection, one connection per thread), logs.
 RESERVED_FILES = 64
@@ -49,7 +47,15 @@ class FrontWorker(ASGIWorker):
         super().init_process()
 
     def load_wsgi(self):
-        self.asgi = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+        self.asgi = front = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+        # The short path signs against PUBLIC_URL (without it, the URL comes from the
+        # request and the proxy headers gunicorn weighs) and writes no access log line.
+        self.short_status = (front.flask.config["STATUS_SHORT_PATH"]
+                             and bool(front.public_url) and not self.cfg.accesslog)
+        self.status_url = front.public_url + STATUS_PATH
+        self.answer_headers = b"".join(
+            name + b": " + value + b"\r\n" for name, value in
+            [(b"Content-Type", b"text/plain; charset=utf-8"), *front.fixed_headers])
         tune_gc()
 
     def notify(self):
@@ -97,16 +103,6 @@ class FrontWorker(ASGIWorker):
         self.open_connections.discard(protocol)
 
 
-def find_c_parser():
-    """Let gunicorn find its C HTTP parser (gunicorn_h1c) for our protocol class too.
-
-    gunicorn looks for it on the class that runs, which is ours, but reads the answer from
-    ASGIProtocol itself: asked from a subclass, it always took its Python parser, which cost
-    a tenth of the CPU of a status callback. Asked once on its own class, the answer is
-    where it is read, and our class inherits it."""
-    ASGIProtocol._check_h1c_protocol_available()
-
-
 def connection_limit():
     """How many clients a worker can hold before it runs out of file descriptors, at which
     point it could accept no connection at all, not even to close it. Below that, nothing is
@@ -116,41 +112,6 @@ def connection_limit():
     if soft == resource.RLIM_INFINITY:
         return 1 << 20
     return max(1, soft - RESERVED_FILES)
-
-
-class FrontProtocol(ASGIProtocol):
-    """gunicorn's HTTP/1 connection, with a deadline for the first request's headers and the
-    worker's connection limit.
-
-    gunicorn times the wait for a kept-alive connection's next request (``keepalive``), but
-    not for the first one: a client that connects and sends nothing, or sends a header a
-    byte at a time, held its connection for as long as it liked.
-    """
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        if self._request_ready is None:
-            return  # not HTTP/1; gunicorn.conf.py enables nothing else
-        # The same timer gunicorn arms before a kept-alive connection's next request: it
-        # closes the connection unless the request's headers are complete in time.
-        self._keepalive_handle = self.worker.loop.call_later(HEADER_SECONDS,
-                                                             self._keepalive_timeout)
-        self.worker.admit(self)
-
-    def _arm_keepalive_timer(self):
-        super()._arm_keepalive_timer()
-        self.worker.idle(self)
-
-    def _on_headers_complete(self):
-        self.worker.busy(self)
-        return super()._on_headers_complete()
-
-    def connection_lost(self, exc):
-        self.worker.release(self)
-        super().connection_lost(exc)
-
-    def hang_up(self):
-        self._keepalive_timeout()
 
 
 class Logger(GunicornLogger):

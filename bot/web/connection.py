@@ -1,0 +1,207 @@
+"""A connection of the web process: gunicorn's HTTP/1 protocol with what it lacks here.
+
+- A deadline for the first request's headers, and the worker's connection limit (see
+  ``gunicorn_worker.FrontWorker.admit``).
+- The storm night's short path: a status callback answered by the connection itself, without
+  gunicorn's tasks, ASGI scope and send path. With a new connection for every callback, as the
+  platform may post them, those cost the web process more than the callback's own work
+  (signature, form, group commit): 400 µs of CPU per callback went down to 150.
+
+Everything the short path does not take goes gunicorn's way, to ``front.Front``.
+"""
+
+import asyncio
+import time
+from email.utils import formatdate
+
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.http2 import negotiation
+
+from .front import BODY_LIMIT, BODY_SECONDS, NOT_STORED, STATUS_PATH, Refused
+
+# How long after connecting a client may take to send its first request's headers. Later
+# requests on a kept-alive connection get gunicorn's ``keepalive`` seconds instead.
+HEADER_SECONDS = 10.0
+STATUS_TARGET = STATUS_PATH.encode()
+# A status callback carrying one of these takes gunicorn's path, which handles them: the
+# platform sends none of them.
+NOT_SHORT = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
+
+
+def find_c_parser():
+    """Let gunicorn find its C HTTP parser (gunicorn_h1c) for our protocol class too.
+
+    gunicorn looks for it on the class that runs, which is ours, but reads the answer from
+    ASGIProtocol itself: asked from a subclass, it always took its Python parser, which cost
+    a tenth of the CPU of a status callback. Asked once on its own class, the answer is
+    where it is read, and our class inherits it."""
+    ASGIProtocol._check_h1c_protocol_available()
+
+
+class FrontProtocol(ASGIProtocol):
+    """gunicorn's HTTP/1 connection, with a deadline for the first request's headers, the
+    worker's connection limit, and the short path for status callbacks.
+
+    gunicorn times the wait for a kept-alive connection's next request (``keepalive``), but
+    not for the first one: a client that connects and sends nothing, or sends a header a
+    byte at a time, held its connection for as long as it liked.
+
+    The short path: gunicorn starts a task per connection to serve its requests, and another
+    per request to run the app. Here the first is started only when a request needs it. A
+    ``POST /twilio/status`` with a ``Content-Length`` is read by the parser's callbacks
+    instead, checked by ``Front.status_update``, queued for the group commit, and answered
+    from the commit's callback, exactly as the ASGI path answers it. Anything else on the
+    connection, then or later, goes gunicorn's way.
+    """
+
+    _callback = None  # the status callback being read or stored (``StatusCallback``)
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        if self._request_ready is None:
+            return  # not HTTP/1; gunicorn.conf.py enables nothing else
+        # The same timer gunicorn arms before a kept-alive connection's next request: it
+        # closes the connection unless the request's headers are complete in time.
+        self._keepalive_handle = self.worker.loop.call_later(HEADER_SECONDS,
+                                                             self._keepalive_timeout)
+        self.worker.admit(self)
+
+    def _start_http1(self, buffered=b""):
+        # gunicorn's, but without starting the connection's task (``_on_headers_complete``).
+        self._request_ready = asyncio.Event()
+        self._setup_callback_parser()
+        self._h2c_upgrade_ok = (
+            negotiation.upgrade_allowed(self.cfg, self.transport.get_extra_info("peername"))
+            and hasattr(self._callback_parser, "remaining"))
+        if buffered:
+            self._feed_callback_parser(buffered)
+
+    def _arm_keepalive_timer(self):
+        super()._arm_keepalive_timer()
+        self.worker.idle(self)
+
+    def _on_headers_complete(self):
+        self.worker.busy(self)
+        if self._task is None:
+            if self._takes_status_callback():
+                return False
+            self._task = self.worker.loop.create_task(self._handle_connection())
+        return super()._on_headers_complete()
+
+    def _takes_status_callback(self):
+        parser = self._callback_parser
+        if not (self.worker.short_status and parser.path == STATUS_TARGET
+                and parser.method == b"POST"
+                and type(parser) is ASGIProtocol._h1c_protocol_class
+                and parser.content_length is not None and parser.content_length <= BODY_LIMIT
+                and self._pre_request is None and self._post_request is None):
+            return False
+        headers = parser.asgi_headers
+        if any(name in NOT_SHORT for name, _ in headers):
+            return False
+        self._cancel_keepalive_timer()
+        self._callback = StatusCallback(
+            headers, parser.http_version,
+            parser.should_keep_alive and parser.http_version >= (1, 1),
+            self.worker.loop.call_later(BODY_SECONDS, self._callback_too_slow))
+        return True
+
+    def _on_body(self, chunk):
+        if self._callback is None:
+            return super()._on_body(chunk)
+        self._callback.body.append(chunk)
+        return None
+
+    def _on_message_complete(self):
+        callback = self._callback
+        if callback is None:
+            return super()._on_message_complete()
+        callback.deadline.cancel()
+        # Nothing more is read from this connection until the callback is answered.
+        self._pause_reading()
+        front = self.worker.asgi
+        try:
+            update = front.status_update(self.worker.status_url, dict(callback.headers),
+                                         b"".join(callback.body))
+        except Refused as refused:
+            update, answer = None, (refused.status, refused.text)
+        else:
+            answer = (200, b"")
+        if update is None:
+            # Not from within the parser's own call: answering may feed it the next request.
+            self.worker.loop.call_soon(self._answer_callback, *answer)
+        else:
+            front.writer.submit_nowait(update, self._stored)
+        return None
+
+    def _stored(self, exc):
+        if exc is None:
+            self._answer_callback(200, b"")
+        else:
+            self._answer_callback(*NOT_STORED)
+
+    def _callback_too_slow(self):
+        self._callback.keep_alive = False
+        self._answer_callback(408, b"request body too slow\n")
+
+    def _answer_callback(self, status, text):
+        callback, self._callback = self._callback, None
+        if self._closed:
+            return
+        worker = self.worker
+        worker.nr += 1
+        if worker.nr >= worker.max_requests:
+            self.log.info("Autorestarting worker after current request.")
+            worker.alive = False
+        close = not (callback.keep_alive and worker.alive and self._keepalive)
+        self._safe_write(b"".join((
+            b"HTTP/%d.%d %d %s\r\n" % (*callback.version, status, REASONS[status]),
+            worker.answer_headers, b"Content-Length: %d\r\n" % len(text), date_header(),
+            b"Connection: close\r\n\r\n" if close else b"\r\n", text)))
+        parser = self._callback_parser
+        if close or parser.remaining_truncated:
+            self._close_transport()
+            return
+        # As gunicorn does between two requests: a request that came with this one
+        # (pipelined) is in the parser still, and is served next.
+        pipelined = parser.remaining()
+        parser.reset()
+        self._resume_reading()
+        self._arm_keepalive_timer()
+        if pipelined:
+            self._feed_callback_parser(pipelined)
+
+    def connection_lost(self, exc):
+        if self._callback is not None:
+            self._callback.deadline.cancel()
+        self.worker.release(self)
+        super().connection_lost(exc)
+
+    def hang_up(self):
+        self._keepalive_timeout()
+
+
+class StatusCallback:
+    """A status callback on the short path, from its headers to its answer."""
+
+    __slots__ = ("headers", "version", "keep_alive", "deadline", "body")
+
+    def __init__(self, headers, version, keep_alive, deadline):
+        self.headers = headers
+        self.version = version
+        self.keep_alive = keep_alive
+        self.deadline = deadline
+        self.body = []
+
+
+REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 408: b"Request Timeout",
+           503: b"Service Unavailable"}
+_date = [0, b""]
+
+
+def date_header():
+    """The Date field (RFC 9110 section 6.6.1), made anew once a second."""
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = now, b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+    return _date[1]

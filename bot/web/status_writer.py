@@ -1,0 +1,101 @@
+"""Group commit for the status callbacks the web process takes (``front``, ``connection``)."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from ..store import statuses
+from ..store.db import connect, write
+
+log = logging.getLogger(__name__)
+
+
+def _settle(future, exc):
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+class StatusWriter:
+    """Group commit for status callbacks: what arrives within ``interval`` is written in one
+    transaction, and only then acknowledged.
+
+    Durable as every other write here is (WAL, synchronous=NORMAL): a crash of any process
+    loses nothing that was answered 200; a power cut may lose the last commits. Syncing each
+    group to disk as well cost about 35 µs of CPU per callback, a tenth of the whole budget.
+    """
+
+    def __init__(self, path, interval=0.01, max_batch=2000):
+        self.path = path
+        self.interval = interval
+        self.max_batch = max_batch
+        self.pending = []
+        self._wake = None
+        self._task = None
+        # One thread, one connection: the writes never wait for Flask's threads.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="status-writer")
+        self._database = None
+
+    def start(self):
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.pending:
+            await self._commit_pending()
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, update):
+        """Store ``update``; returns once it is committed, raises if the write failed."""
+        future = asyncio.get_running_loop().create_future()
+        self.submit_nowait(update, lambda exc: _settle(future, exc))
+        await future
+
+    def submit_nowait(self, update, done):
+        """Store ``update`` and call ``done(None)`` once it is committed, or ``done(exc)``
+        when the write failed; on the event loop either way."""
+        self.pending.append((update, done))
+        self._wake.set()
+
+    async def _run(self):
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            # A moment for the callbacks arriving together to share the transaction.
+            if len(self.pending) < self.max_batch:
+                await asyncio.sleep(self.interval)
+            await self._commit_pending()
+
+    async def _commit_pending(self):
+        batch, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
+        if self.pending:
+            self._wake.set()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._write, [u for u, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiting callback learns it failed
+            log.exception("Storing %d status callbacks failed; they are answered 503",
+                          len(batch))
+            failed = exc
+        else:
+            failed = None
+        for _, done in batch:
+            try:
+                done(failed)
+            except Exception:  # noqa: BLE001 - one answer failing does not stop the others
+                log.exception("Answering a status callback failed")
+
+    def _write(self, updates):
+        if self._database is None:
+            self._database = connect(self.path)
+        with write(self._database) as conn:
+            statuses.record_many(conn, updates)

@@ -1,0 +1,204 @@
+"""Status callbacks on the web process's short path (``FrontProtocol``), at the HTTP level:
+kept-alive and pipelined connections, closing ones, a client that leaves, a failed write, and
+the requests that take gunicorn's path instead (chunked), all answered as the ASGI path answers
+them. Raw sockets, because what matters here is what is on the wire, in which order."""
+
+import socket
+import sqlite3
+import time
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from tests.conftest import AUTH_TOKEN, WebServer, free_port, wait_for
+from tests.test_status_callbacks_e2e import STATUS, callback, stored
+
+SECURITY_HEADERS = ("x-content-type-options", "content-security-policy", "referrer-policy")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, fake_twilio):
+    from bot.vault import new_key
+
+    workdir = tmp_path_factory.mktemp("short-path")
+    port = free_port()
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+           "TWILIO_WHATSAPP_FROM": "whatsapp:+4930901820", "TWILIO_API_URL": fake_twilio.url,
+           "PUBLIC_URL": f"http://127.0.0.1:{port}", "PORT": str(port),
+           "ADMIN_TOKEN": "admin-token-for-tests-" + "x" * 16, "DATA_KEY": new_key(),
+           "DATABASE_PATH": str(workdir / "infokanal.db"), "WEB_CONCURRENCY": "1"}
+    web = WebServer(env)
+    web.env = env
+    yield web
+    web.stop()
+
+
+def signed(server, form, version="1.1", headers=(), chunked=False, signature=None):
+    """A status callback's bytes, as the platform would send them."""
+    body = urlencode(form).encode()
+    if signature is None:
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(
+            server.public_url + STATUS, form)
+    lines = [f"POST {STATUS} HTTP/{version}", "Host: 127.0.0.1",
+             "Content-Type: application/x-www-form-urlencoded",
+             f"X-Twilio-Signature: {signature}", *headers]
+    if chunked:
+        half = len(body) // 2
+        lines.append("Transfer-Encoding: chunked")
+        body = b"".join(b"%x\r\n%s\r\n" % (len(part), part)
+                        for part in (body[:half], body[half:])) + b"0\r\n\r\n"
+    else:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def connect(server):
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return sock, sock.makefile("rb")
+
+
+def read_answer(reader):
+    """(status, {lower-case name: value}, body) of the next answer on the connection."""
+    status_line = reader.readline()
+    assert status_line, "the server closed the connection without an answer"
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, value = line.decode("latin-1").split(":", 1)
+        headers[name.strip().lower()] = value.strip()
+    body = reader.read(int(headers.get("content-length", 0)))
+    return int(status_line.split()[1]), headers, body
+
+
+def closed_by_server(sock):
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def sid(n):
+    return f"SM{0x5a0000 + n:032x}"
+
+
+def test_callbacks_pipelined_on_one_connection_are_answered_in_order_and_stored(server):
+    forms = [callback(sid(n), status) for n, status in enumerate(("sent", "delivered", "read"))]
+    forms.append(callback(sid(3), "sent", MessageSid="SM-not-an-id"))
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(b"".join(signed(server, form) for form in forms)
+                     + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answers = [read_answer(reader) for _ in range(5)]
+    assert [status for status, _, _ in answers] == [200, 200, 200, 400, 200]
+    assert answers[3][2].startswith(b"bad request: ")
+    assert [stored(server, sid(n)) for n in range(4)] == [
+        [("sent", None, None)], [("delivered", None, None)], [("read", None, None)], []]
+
+
+def test_a_kept_alive_connection_serves_callbacks_and_pages_in_turn(server):
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(signed(server, callback(sid(10), "delivered")))
+        first = read_answer(reader)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        page = read_answer(reader)
+        sock.sendall(signed(server, callback(sid(11), "read")))
+        last = read_answer(reader)
+    assert (first[0], page[0], last[0]) == (200, 200, 200)
+    assert "close" not in (first[1].get("connection"), last[1].get("connection"))
+    assert stored(server, sid(10)) == [("delivered", None, None)]
+    assert stored(server, sid(11)) == [("read", None, None)]
+
+
+def test_the_short_path_answers_as_gunicorns_path_does(server):
+    """A chunked callback takes gunicorn's path; the answer is the same but for its Server
+    field, which the short path leaves out."""
+    answers = {}
+    for n, chunked in enumerate((False, True)):
+        sock, reader = connect(server)
+        with sock:
+            sock.sendall(signed(server, callback(sid(20 + n), "sent"), chunked=chunked))
+            answers[chunked] = read_answer(reader)
+    (short_status, short_headers, short_body), (status, headers, body) = answers.values()
+    assert (short_status, short_body) == (status, body) == (200, b"")
+    headers.pop("server", None)
+    assert short_headers.keys() == headers.keys()
+    assert all(short_headers[name] == headers[name] for name in headers if name != "date")
+    assert set(SECURITY_HEADERS) <= short_headers.keys()
+    assert stored(server, sid(20)) == stored(server, sid(21)) == [("sent", None, None)]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["short path", "gunicorn's path"])
+def test_a_forged_callback_is_403_on_either_path(server, chunked):
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(signed(server, callback(sid(30 + chunked), "read"), chunked=chunked,
+                            signature="forged"))
+        status, _, body = read_answer(reader)
+    assert (status, body) == (403, b"forbidden: missing or invalid X-Twilio-Signature\n")
+    assert stored(server, sid(30 + chunked)) == []
+
+
+@pytest.mark.parametrize("version, headers", [("1.1", ["Connection: close"]), ("1.0", [])],
+                         ids=["Connection: close", "HTTP/1.0"])
+def test_a_callback_that_asks_for_no_keep_alive_is_answered_and_the_connection_closed(
+        server, version, headers):
+    n = 40 + len(headers)
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(signed(server, callback(sid(n), "delivered"), version, headers))
+        status, answer_headers, _ = read_answer(reader)
+        assert closed_by_server(sock)
+    assert (status, answer_headers["connection"]) == (200, "close")
+    assert stored(server, sid(n)) == [("delivered", None, None)]
+
+
+def test_a_client_gone_before_the_commit_leaves_its_complete_callback_stored(server):
+    for n in range(50, 60):
+        sock, _ = connect(server)
+        sock.sendall(signed(server, callback(sid(n), "read")))
+        sock.close()
+    wait_for(lambda: all(stored(server, sid(n)) for n in range(50, 60)), timeout=5,
+             message="the callbacks of the clients that left to be stored")
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(signed(server, callback(sid(60), "read")))
+        assert read_answer(reader)[0] == 200
+
+
+def test_a_callback_whose_write_fails_is_503_and_the_next_one_is_stored(server):
+    failing = sid(70)
+    with sqlite3.connect(server.env["DATABASE_PATH"]) as conn:
+        conn.execute(f"CREATE TRIGGER test_fail BEFORE INSERT ON message_status "
+                     f"WHEN NEW.sid = '{failing}' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    try:
+        sock, reader = connect(server)
+        with sock:
+            sock.sendall(signed(server, callback(failing, "read")))
+            status, _, body = read_answer(reader)
+            assert (status, body) == (503, b"status not stored, try again\n")
+            # The connection goes on: the platform may post the next callback on it.
+            sock.sendall(signed(server, callback(sid(71), "read")))
+            assert read_answer(reader)[0] == 200
+    finally:
+        with sqlite3.connect(server.env["DATABASE_PATH"]) as conn:
+            conn.execute("DROP TRIGGER test_fail")
+    assert stored(server, failing) == []
+    assert stored(server, sid(71)) == [("read", None, None)]
+
+
+def test_a_callback_body_that_stops_half_way_is_answered_408_and_stores_nothing(server):
+    from bot.web.front import BODY_SECONDS
+
+    whole = signed(server, callback(sid(80), "read"))
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(whole[:-10])
+        started = time.monotonic()
+        status, headers, body = read_answer(reader)
+        waited = time.monotonic() - started
+        assert closed_by_server(sock)
+    assert (status, headers["connection"], body) == (408, "close", b"request body too slow\n")
+    assert BODY_SECONDS - 1 <= waited <= BODY_SECONDS + 5
+    assert stored(server, sid(80)) == []
