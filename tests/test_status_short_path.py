@@ -202,3 +202,21 @@ def test_a_callback_body_that_stops_half_way_is_answered_408_and_stores_nothing(
     assert (status, headers["connection"], body) == (408, "close", b"request body too slow\n")
     assert BODY_SECONDS - 1 <= waited <= BODY_SECONDS + 5
     assert stored(server, sid(80)) == []
+
+
+def test_with_the_short_path_off_callbacks_take_gunicorns_path_and_are_stored(server):
+    port = free_port()
+    env = dict(server.env, PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}",
+               STATUS_SHORT_PATH="0")
+    web = WebServer(env)
+    try:
+        web.env = env
+        sock, reader = connect(web)
+        with sock:
+            sock.sendall(signed(web, callback(sid(90), "delivered")))
+            status, headers, _ = read_answer(reader)
+    finally:
+        web.stop()
+    # gunicorn names itself in its answers; the short path does not.
+    assert status == 200 and headers.get("server", "").startswith("gunicorn")
+    assert stored(server, sid(90)) == [("delivered", None, None)]
