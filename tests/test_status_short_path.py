@@ -91,6 +91,8 @@ def test_callbacks_pipelined_on_one_connection_are_answered_in_order_and_stored(
                      + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         answers = [read_answer(reader) for _ in range(5)]
     assert [status for status, _, _ in answers] == [200, 200, 200, 400, 200]
+    # The callbacks were the short path's (no Server field), the page gunicorn's.
+    assert ["server" in headers for _, headers, _ in answers] == [False] * 4 + [True]
     assert answers[3][2].startswith(b"bad request: ")
     assert [stored(server, sid(n)) for n in range(4)] == [
         [("sent", None, None)], [("delivered", None, None)], [("read", None, None)], []]
@@ -106,6 +108,8 @@ def test_a_kept_alive_connection_serves_callbacks_and_pages_in_turn(server):
         sock.sendall(signed(server, callback(sid(11), "read")))
         last = read_answer(reader)
     assert (first[0], page[0], last[0]) == (200, 200, 200)
+    # Once gunicorn's path has served the connection, it serves the rest too.
+    assert ("server" in first[1], "server" in last[1]) == (False, True)
     assert "close" not in (first[1].get("connection"), last[1].get("connection"))
     assert stored(server, sid(10)) == [("delivered", None, None)]
     assert stored(server, sid(11)) == [("read", None, None)]
@@ -176,8 +180,9 @@ def test_a_callback_whose_write_fails_is_503_and_the_next_one_is_stored(server):
         sock, reader = connect(server)
         with sock:
             sock.sendall(signed(server, callback(failing, "read")))
-            status, _, body = read_answer(reader)
+            status, headers, body = read_answer(reader)
             assert (status, body) == (503, b"status not stored, try again\n")
+            assert "server" not in headers
             # The connection goes on: the platform may post the next callback on it.
             sock.sendall(signed(server, callback(sid(71), "read")))
             assert read_answer(reader)[0] == 200
@@ -193,6 +198,7 @@ def test_a_callback_body_that_stops_half_way_is_answered_408_and_stores_nothing(
 
     whole = signed(server, callback(sid(80), "read"))
     sock, reader = connect(server)
+    sock.settimeout(BODY_SECONDS + 10)
     with sock:
         sock.sendall(whole[:-10])
         started = time.monotonic()

@@ -125,6 +125,10 @@ class FrontProtocol(ASGIProtocol):
                                          b"".join(callback.body))
         except Refused as refused:
             update, answer = None, (refused.status, refused.text)
+        except Exception:  # noqa: BLE001 - answered, never left hanging with reading paused
+            self.log.exception("Checking a status callback failed")
+            callback.keep_alive = False
+            update, answer = None, (500, b"internal error\n")
         else:
             answer = (200, b"")
         if update is None:
@@ -159,7 +163,9 @@ class FrontProtocol(ASGIProtocol):
             worker.answer_headers, b"Content-Length: %d\r\n" % len(text), date_header(),
             b"Connection: close\r\n\r\n" if close else b"\r\n", text)))
         parser = self._callback_parser
-        if close or parser.remaining_truncated:
+        # A client that does not read its answers (the transport asked us to stop writing)
+        # gets no more: reading on would pile answers up in memory without end.
+        if close or parser.remaining_truncated or self._flow_control.write_paused:
             self._close_transport()
             return
         # As gunicorn does between two requests: a request that came with this one
@@ -195,7 +201,7 @@ class StatusCallback:
 
 
 REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 408: b"Request Timeout",
-           503: b"Service Unavailable"}
+           500: b"Internal Server Error", 503: b"Service Unavailable"}
 _date = [0, b""]
 
 
