@@ -11,8 +11,10 @@ Everything the short path does not take goes gunicorn's way, to ``front.Front``.
 """
 
 import asyncio
+import functools
 import time
 from email.utils import formatdate
+from http import HTTPStatus
 
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.http2 import negotiation
@@ -159,7 +161,7 @@ class FrontProtocol(ASGIProtocol):
             worker.alive = False
         close = not (callback.keep_alive and worker.alive and self._keepalive)
         self._safe_write(b"".join((
-            b"HTTP/%d.%d %d %s\r\n" % (*callback.version, status, REASONS[status]),
+            status_line(callback.version, status),
             worker.answer_headers, b"Content-Length: %d\r\n" % len(text), date_header(),
             b"Connection: close\r\n\r\n" if close else b"\r\n", text)))
         parser = self._callback_parser
@@ -200,9 +202,12 @@ class StatusCallback:
         self.body = []
 
 
-REASONS = {200: b"OK", 400: b"Bad Request", 403: b"Forbidden", 408: b"Request Timeout",
-           500: b"Internal Server Error", 503: b"Service Unavailable"}
 _date = [0, b""]
+
+
+@functools.cache
+def status_line(version, status):
+    return b"HTTP/%d.%d %d %s\r\n" % (*version, status, HTTPStatus(status).phrase.encode())
 
 
 def date_header():
