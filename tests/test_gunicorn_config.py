@@ -78,3 +78,22 @@ def test_web_connections_are_parsed_by_gunicorns_c_parser():
     # Without the worker's step gunicorn falls back to Python for a subclass of its
     # protocol: when this fails, gunicorn has fixed that and find_c_parser can go.
     assert parser_module("bare") == "gunicorn.asgi.parser"
+
+
+def test_a_workers_settings_read_once_are_the_values_gunicorn_gives():
+    from gunicorn.config import Config
+
+    from bot.web.gunicorn_worker import Settings
+
+    cfg = Config()
+    cfg.set("keepalive", 7)
+    cfg.set("limit_request_line", 0)
+    settings = Settings(cfg)
+    for name in cfg.settings:
+        assert getattr(settings, name) == getattr(cfg, name), name
+    # What Config computes is still Config's: the worker class itself, not its name.
+    assert settings.worker_class is cfg.worker_class
+    assert isinstance(settings.worker_class, type)
+    assert settings.keepalive == 7
+    assert settings.proxy_allow_networks() == cfg.proxy_allow_networks() != []
+    assert settings.settings is cfg.settings

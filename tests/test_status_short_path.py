@@ -226,3 +226,52 @@ def test_with_the_short_path_off_callbacks_take_gunicorns_path_and_are_stored(se
     # gunicorn names itself in its answers; the short path does not.
     assert status == 200 and headers.get("server", "").startswith("gunicorn")
     assert stored(server, sid(90)) == [("delivered", None, None)]
+
+
+# gunicorn.conf.py as the Procfile's web reads it, and a hook in each worker that writes down
+# how many objects each run of the cyclic garbage collector found, run as often as Python's
+# default would.
+COUNTING_COLLECTOR = """
+import gc
+import os
+
+exec(open(os.path.join(os.getcwd(), "gunicorn.conf.py")).read())
+
+
+def post_worker_init(worker):
+    found = open(os.environ["GC_FOUND"], "a", buffering=1)
+    found.write("0\\n")
+    gc.set_threshold(700)
+
+    def count(phase, info):
+        if phase == "stop" and info["collected"]:
+            found.write(f"{info['collected']}\\n")
+
+    gc.callbacks.append(count)
+"""
+
+
+def test_a_connection_the_short_path_served_is_freed_when_it_closes(server, tmp_path):
+    # Freed by reference counting, not left for the cyclic collector: on the storm night,
+    # a connection per callback, the collector's runs cost a tenth of the web process.
+    config, found = tmp_path / "gunicorn-counting.conf.py", tmp_path / "collected"
+    config.write_text(COUNTING_COLLECTOR)
+    port = free_port()
+    env = dict(server.env, PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}",
+               GUNICORN_CMD_ARGS=f"-c {config}", GC_FOUND=str(found))
+    web = WebServer(env)
+    web.env = env
+    try:
+        for n in range(300):
+            sock, reader = connect(web)
+            with sock:
+                sock.sendall(signed(web, callback(sid(1000 + n), "sent"),
+                                    headers=["Connection: close"]))
+                status, headers, _ = read_answer(reader)
+            assert status == 200 and "server" not in headers
+    finally:
+        web.stop()
+    assert found.exists(), "the counting hook did not run"
+    # Left to the collector, each connection was two dozen objects (7,000 for these 300).
+    assert sum(int(line) for line in found.read_text().split()) < 300
+    assert stored(server, sid(1299)) == [("sent", None, None)]

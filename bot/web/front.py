@@ -172,11 +172,19 @@ async def read_body(receive, limit):
             return b"".join(chunks)
 
 
+class _SingleValues(dict):
+    """A form whose names each came once, read by twilio's ``RequestValidator`` through the
+    method it looks for first: for a plain dict it tried two others, failing, for every name."""
+
+    def getall(self, name):
+        return [self[name]]
+
+
 def _form(body):
     """A form body as the validator and the seam read it: one value per name, or a list-aware
     mapping when a name repeats (the signature covers every value)."""
     pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    form = dict(pairs)
+    form = _SingleValues(pairs)
     if len(form) == len(pairs):
         return form
     from werkzeug.datastructures import MultiDict

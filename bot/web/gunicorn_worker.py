@@ -10,9 +10,11 @@ files limit, and gunicorn's own listen queue (``notify``). And the storm night's
 for status callbacks (``connection.FrontProtocol``).
 """
 
+import functools
 import resource
 import time
 
+from gunicorn.asgi import protocol as asgi_protocol
 from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers import gasgi
 from gunicorn.workers.gasgi import ASGIWorker
@@ -38,6 +40,11 @@ class FrontWorker(ASGIWorker):
         # ours changes nothing else.
         gasgi.ASGIProtocol = FrontProtocol
         find_c_parser()
+        self.cfg = Settings(self.cfg)
+        # gunicorn's protocol also asks, for every connection, which request hooks to call,
+        # though the answer depends on nothing but these settings and the logger.
+        for name in ("_pre_request_hook", "_post_request_hook"):
+            setattr(asgi_protocol, name, functools.cache(getattr(asgi_protocol, name)))
         self.connection_limit = connection_limit()
         self.open_connections = set()
         # Connections waiting for a request (none yet, or the next one), the oldest first.
@@ -101,6 +108,27 @@ class FrontWorker(ASGIWorker):
     def release(self, protocol):
         self.waiting.pop(protocol, None)
         self.open_connections.discard(protocol)
+
+
+class Settings:
+    """A worker's gunicorn settings, each read once.
+
+    gunicorn's ``Config`` looks a setting up anew at every read, and its protocol reads a dozen
+    for every connection: on the storm night, with a connection per status callback, that was
+    a tenth of the web process's time. A worker's settings never change (a reload starts new
+    workers), so their values are copied here; what ``Config`` computes (its properties and
+    methods, ``settings`` itself) is still asked of it.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        config_class = type(cfg)
+        for name, setting in cfg.settings.items():
+            if not hasattr(config_class, name):  # a property of Config wins, as it does there
+                self.__dict__[name] = setting.get()
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, name)
 
 
 def connection_limit():
