@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -277,12 +277,38 @@ class _HttpClient(AsyncTwilioHttpClient):
         body = None
         if data:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            body = urlencode(data, doseq=True)
+            body = form_body(data)
         async with self.session.request(
                 method.upper(), url, params=params, data=body, headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
                 allow_redirects=allow_redirects) as response:
             return Response(response.status, await response.text(), response.headers)
+
+
+# The fields that differ from one message of a broadcast to the next (the recipient): quoted
+# anew each time, and never kept.
+_PER_RECIPIENT = frozenset(("To",))
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted(text):
+    return quote_plus(text)
+
+
+def form_body(data):
+    """A request's form, as ``urlencode(data, doseq=True)`` writes it.
+
+    A message's text, sender and callback address are the same for every recipient of a
+    broadcast, and quoting them a character at a time was a tenth of the sender's CPU: they
+    are quoted once and remembered. Only the recipient is quoted for each message.
+    """
+    pairs = []
+    for name, value in data.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            item = str(item)
+            pairs.append(_quoted(str(name)) + "="
+                         + (quote_plus(item) if name in _PER_RECIPIENT else _quoted(item)))
+    return "&".join(pairs)
 
 
 class TwilioTransport:

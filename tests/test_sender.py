@@ -89,3 +89,26 @@ def test_rate_limiter_never_exceeds_its_rate_in_any_second():
     assert worst <= rate * 1.05
     per_second = Counter(int(s - start) for s in stamps)
     assert per_second[0] >= rate * 0.9, "and it does reach the rate"
+
+
+@pytest.mark.parametrize("form", [
+    {"To": "whatsapp:+4915100001234", "From": "whatsapp:+4930901820",
+     "Body": "Orkanböen & Starkregen = 100 %+ Gefahr", "StatusCallback":
+     "https://kreis.example/twilio/status?x=1&y=ä"},
+    {"To": "whatsapp:+4915100001235", "From": "whatsapp:+4930901820", "Body": "Bild",
+     "MediaUrl": ["https://kreis.example/media/a b.jpg", "https://kreis.example/ü"]},
+    {"To": "whatsapp:+4915100001236", "ContentSid": "HX" + "0" * 32,
+     "ContentVariables": '{"1": "Straße gesperrt: B74 \\u00fc"}', "Attempt": 3, "Empty": ""},
+    {},
+])
+def test_a_sends_form_is_encoded_as_urlencode_would_and_the_recipient_is_not_kept(form):
+    from urllib.parse import urlencode
+
+    gateway._quoted.cache_clear()
+    assert gateway.form_body(form) == urlencode(form, doseq=True)
+    assert gateway.form_body(form) == urlencode(form, doseq=True)  # from what was kept
+    # Every name and every value is kept, quoted, except the recipient: the sender keeps no
+    # list of the numbers it sent to.
+    items = [str(item) for name, value in form.items() if name != "To"
+             for item in (value if isinstance(value, list) else [value])]
+    assert gateway._quoted.cache_info().currsize == len(set(form) | set(items))
