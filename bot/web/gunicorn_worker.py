@@ -128,6 +128,8 @@ class Settings:
                 self.__dict__[name] = setting.get()
 
     def __getattr__(self, name):
+        if name == "_cfg":  # not made by __init__ (a copy): nothing to ask
+            raise AttributeError(name)
         return getattr(self._cfg, name)
 
 
