@@ -4,7 +4,7 @@ hands every other request to the Flask app.
 Why a front at all: on a storm night the platform posts three status callbacks for every
 message, and each one through gunicorn's threads and Flask cost about 0.7 ms of CPU, more than
 the two cores had to spare. Here a callback is read, its signature checked, and its status
-queued on the event loop; one write transaction every few milliseconds (``StatusWriter``)
+queued on the event loop; one write transaction every 50 ms (``StatusWriter``)
 stores everything that came meanwhile, and only then is each of them answered, so a 200 always
 means it is on disk. Most callbacks do not even come through gunicorn's ASGI call: the
 connection takes them itself (``connection.FrontProtocol``), with the same check
