@@ -259,7 +259,7 @@ class _HttpClient(AsyncTwilioHttpClient):
     twilio's own builds an aiohttp ``BasicAuth`` (deprecated) and formats its debug log lines
     for every request, and aiohttp turns the form into a multipart-capable ``FormData``; at a
     thousand messages a second that was a good part of the sender's CPU. Here the credentials
-    are one precomputed header and the form is encoded once. It also always passes our timeout:
+    are one precomputed header and the form is encoded once, to bytes. It also always passes our timeout:
     twilio hands aiohttp ``timeout=None``, which aiohttp reads as "no limit", so a hung request
     would hang for ever instead of counting as an unknown outcome.
     """
@@ -277,12 +277,14 @@ class _HttpClient(AsyncTwilioHttpClient):
         body = None
         if data:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            body = form_body(data)
+            body = form_body(data).encode()
         async with self.session.request(
                 method.upper(), url, params=params, data=body, headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
                 allow_redirects=allow_redirects) as response:
-            return Response(response.status, await response.text(), response.headers)
+            # The platform's answers are UTF-8 (JSON): no guessing at a charset for each.
+            text = await response.text(encoding="utf-8", errors="replace")
+            return Response(response.status, text, response.headers)
 
 
 # The fields that differ from one message of a broadcast to the next (the recipient): quoted
