@@ -100,3 +100,26 @@ def test_the_served_app_never_puts_the_host_header_into_a_redirect(env, start_we
         finally:
             connection.close()
         assert (response.status, response.getheader("Location")) == (308, location), path
+
+
+# What a form body may hold: the separators, escapes whole, cut short or invalid, pluses,
+# letters beyond ASCII.
+FORM_TEXT = "&=%+ab2FZ3Dä€\U0001f600"
+
+
+def test_a_status_callbacks_form_is_read_as_parse_qsl_reads_it():
+    from urllib.parse import parse_qsl
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from bot.web.front import form_pairs
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.text(alphabet=FORM_TEXT, max_size=40) | st.text(max_size=40))
+    def same(text):
+        assert form_pairs(text) == parse_qsl(text, keep_blank_values=True)
+
+    same()
+    assert form_pairs("To=whatsapp%3A%2B49151&Body=a+b%20c&&Empty=&Alone") == [
+        ("To", "whatsapp:+49151"), ("Body", "a b c"), ("Empty", ""), ("Alone", "")]
