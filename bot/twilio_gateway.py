@@ -259,9 +259,9 @@ class _HttpClient(AsyncTwilioHttpClient):
     twilio's own builds an aiohttp ``BasicAuth`` (deprecated) and formats its debug log lines
     for every request, and aiohttp turns the form into a multipart-capable ``FormData``; at a
     thousand messages a second that was a good part of the sender's CPU. Here the credentials
-    are one precomputed header and the form is encoded once, to bytes. It also always passes our timeout:
-    twilio hands aiohttp ``timeout=None``, which aiohttp reads as "no limit", so a hung request
-    would hang for ever instead of counting as an unknown outcome.
+    are one precomputed header and the form is encoded once, to bytes. It also always passes
+    our timeout: twilio hands aiohttp ``timeout=None``, which aiohttp reads as "no limit", so a
+    hung request would hang for ever instead of counting as an unknown outcome.
     """
 
     def __init__(self, account_sid, auth_token, timeout):
@@ -309,7 +309,7 @@ def form_body(data):
     for name, value in data.items():
         for item in value if isinstance(value, (list, tuple)) else (value,):
             item = str(item)
-            pairs.append(_quoted(str(name)) + "="
+            pairs.append(_quoted(name) + "="
                          + (quote_plus(item) if name in _PER_RECIPIENT else _quoted(item)))
     return "&".join(pairs)
 
