@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "bot"
 SEAM = "bot.twilio_gateway"
 LEAVES = {"bot.config", "bot.texts", "bot.phone", "bot.vault", "bot.logs", "bot.vocabulary",
-          "bot.process", "bot.wording", "bot.texts_file", SEAM, "bot.nina", "bot.images"}
+          "bot.process", "bot.wording", "bot.texts_file", SEAM, "bot.nina", "bot.images",
+          "bot.http_client"}
 # Which layer may import which (besides itself and the leaves).
 MAY_IMPORT = {
     "store": set(),

@@ -4,13 +4,13 @@ import asyncio
 import time
 from collections import Counter
 
-import aiohttp
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from bot import twilio_gateway as gateway
 from bot import vocabulary as v
 from bot.delivery.pacing import TokenBucket, backoff
+from bot.http_client import HttpError
 
 
 def rest_error(status, code):
@@ -37,8 +37,8 @@ def test_twilio_errors_are_classified_once(status, code, kind):
     assert error.code == (code or status)
 
 
-@pytest.mark.parametrize("exc", [aiohttp.ServerDisconnectedError(), asyncio.TimeoutError(),
-                                 aiohttp.ClientConnectionError("reset")])
+@pytest.mark.parametrize("exc", [HttpError("the connection closed before the answer"),
+                                 asyncio.TimeoutError(), ConnectionResetError("reset")])
 def test_dropped_connections_and_timeouts_are_unknown_outcomes(exc):
     assert gateway.classify(exc).kind == v.UNKNOWN
 
