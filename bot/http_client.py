@@ -103,7 +103,8 @@ class _Connection(asyncio.Protocol):
             self._abort(HttpError(f"the answer is not HTTP: {exc}"))
 
     def eof_received(self):
-        return False  # close our side too
+        self.closed = True  # the server is done with it; the transport closes our side too
+        return False
 
     def connection_lost(self, exc):
         self.closed = True
@@ -113,6 +114,10 @@ class _Connection(asyncio.Protocol):
                              + (f": {exc}" if exc else "")))
 
     # httptools' side
+    def on_message_begin(self):
+        if self._waiter is None:  # an answer to nothing: whatever this is, not ours to trust
+            self._abort(HttpError("the server sent an answer no request asked for"))
+
     def on_header(self, name, value):
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 

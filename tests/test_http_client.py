@@ -322,3 +322,20 @@ def test_https_is_spoken_and_its_certificate_checked(tmp_path):
     server, answers = run(scenario())
     assert [a.status for a in answers] == [200, 200, 200]
     assert server.connections == 1  # kept alive for all three (the refused one never got far)
+
+
+def test_a_second_answer_glued_to_the_first_closes_the_connection():
+    async def answer(reader, writer, request):
+        writer.write(OK + OK)  # one request, two answers: the second is nobody's
+
+    async def scenario():
+        server = await Server(answer).start()
+        pool = Pool()
+        first = await pool.request("POST", server.url, {}, b"x")
+        second = await pool.request("POST", server.url, {}, b"x")
+        await pool.close()
+        return server, first, second
+
+    server, first, second = run(scenario())
+    assert first.status == second.status == 200
+    assert server.connections == 2  # the first connection was not trusted again
