@@ -4,6 +4,10 @@
 (function () {
   "use strict";
 
+  // How long counts are still fetched every second after a broadcast's last send: the
+  // delivery and read receipts of most messages arrive within it.
+  var SETTLING = 60 * 1000;
+
   // WhatsApp counts characters (code points), not UTF-16 units: an emoji is one.
   function length(text) {
     return Array.from(text.trim()).length;
@@ -111,6 +115,7 @@
     var url = box.getAttribute("data-counts-url");
     var status = document.getElementById("status");
     var started = Date.now();
+    var overSince = null;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
@@ -134,11 +139,13 @@
           renderReasons(document.getElementById("failed-reasons"), data.failed, "Keine Fehler.");
           renderReasons(document.getElementById("skipped-reasons"), data.skipped,
                         "Nichts übersprungen.");
-          // Delivery and read receipts keep coming after the last send, so a finished
-          // broadcast is still watched, just less often, for a while.
+          // Delivery and read receipts keep coming after the last send, most of them in the
+          // first seconds, so a finished broadcast is still watched every second for a
+          // while, then less often.
           var over = data.status === "done" || data.status === "cancelled";
+          if (over && overSince === null) overSince = Date.now();
           if (Date.now() - started < 15 * 60 * 1000) {
-            window.setTimeout(poll, over ? 5000 : 1000);
+            window.setTimeout(poll, over && Date.now() - overSince > SETTLING ? 5000 : 1000);
           }
         })
         .catch(function () {
@@ -161,6 +168,7 @@
     var ids = Object.keys(rows);
     if (ids.length === 0) return;
     var started = Date.now();
+    var doneSince = null;
     function poll() {
       fetch(url + "?ids=" + ids.join(","),
             { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -183,8 +191,10 @@
             if (recipients) recipients.textContent = item.recipients;
             if (item.status !== "done" && item.status !== "cancelled") sending = true;
           });
+          if (sending) doneSince = null;
+          else if (doneSince === null) doneSince = Date.now();
           if (Date.now() - started < 15 * 60 * 1000) {
-            window.setTimeout(poll, sending ? 1000 : 5000);
+            window.setTimeout(poll, sending || Date.now() - doneSince <= SETTLING ? 1000 : 5000);
           }
         })
         .catch(function () {
