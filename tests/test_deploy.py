@@ -5,7 +5,6 @@ nginx runs unprivileged, from a prefix of its own in /tmp, on plain HTTP on loop
 variant is made from the shipped file (TLS lines out, ports in), never kept as a copy.
 """
 
-import datetime
 import os
 import pwd
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.certificates import self_signed
 from tests.conftest import ADMIN_TOKEN, ROOT, free_port, procfile_command, wait_for
 from tests.slow_clients import Attack, assert_service_answers
 
@@ -98,7 +98,7 @@ class Nginx:
         self.prefix = Path(tempfile.mkdtemp(prefix="infokanal-nginx-"))
         try:
             (self.prefix / "webroot").mkdir()
-            certificate = self_signed(self.prefix) if tls else None
+            certificate = self_signed(self.prefix, HOST, "fullchain.pem", "privkey.pem") if tls else None
             (self.prefix / "infokanal.conf").write_text(
                 site_for_test(self.port, web_port, self.prefix / "webroot", certificate))
             (self.prefix / "nginx.conf").write_text(
@@ -239,28 +239,6 @@ def test_the_shipped_tls_configuration_is_valid_nginx():
         proxy.stop()
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
-
-
-def self_signed(directory):
-    """A certificate for the placeholder host, only so that nginx can load the TLS lines."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 def test_a_missing_nginx_fails_where_it_is_required_and_skips_elsewhere(monkeypatch):

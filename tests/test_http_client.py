@@ -2,17 +2,12 @@
 on purpose: kept-alive connections, answers of every framing, drops, hangs, limits, TLS."""
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bot.http_client import HttpError, Pool
+from tests.certificates import self_signed
 
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"ok": true}'
 
@@ -71,6 +66,17 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 30))
 
 
+async def two_requests(answer):
+    """Two requests one after the other on one pool: (the server, the first answer, the
+    second)."""
+    server = await Server(answer).start()
+    pool = Pool()
+    first = await pool.request("POST", server.url, {}, b"x")
+    second = await pool.request("POST", server.url, {}, b"x")
+    await pool.close()
+    return server, first, second
+
+
 def test_a_broadcasts_requests_share_one_kept_alive_connection():
     async def scenario():
         server = await Server(ok).start()
@@ -118,15 +124,7 @@ def test_answers_of_either_framing_are_read_whole(raw):
         writer.write(raw)
         return b"chunked" in raw
 
-    async def scenario():
-        server = await Server(answer).start()
-        pool = Pool()
-        first = await pool.request("POST", server.url, {}, b"x")
-        second = await pool.request("POST", server.url, {}, b"x")
-        await pool.close()
-        return server, first, second
-
-    server, first, second = run(scenario())
+    server, first, second = run(two_requests(answer))
     assert first.body == second.body == b"Hallo Welt!"
     assert server.connections == (1 if b"chunked" in raw else 2)
 
@@ -282,29 +280,8 @@ def test_no_more_requests_than_the_limit_are_in_flight():
     assert server.connections == 3
 
 
-def self_signed(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 def test_https_is_spoken_and_its_certificate_checked(tmp_path):
-    cert_file, key_file = self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path, "127.0.0.1")
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert_file, key_file)
     trusting = ssl.create_default_context(cafile=str(cert_file))
@@ -328,14 +305,6 @@ def test_a_second_answer_glued_to_the_first_closes_the_connection():
     async def answer(reader, writer, request):
         writer.write(OK + OK)  # one request, two answers: the second is nobody's
 
-    async def scenario():
-        server = await Server(answer).start()
-        pool = Pool()
-        first = await pool.request("POST", server.url, {}, b"x")
-        second = await pool.request("POST", server.url, {}, b"x")
-        await pool.close()
-        return server, first, second
-
-    server, first, second = run(scenario())
+    server, first, second = run(two_requests(answer))
     assert first.status == second.status == 200
     assert server.connections == 2  # the first connection was not trusted again
