@@ -40,6 +40,7 @@ class StatusWriter:
         self.pending = []
         self._wake = None
         self._task = None
+        self._stopping = False
         # One thread, one connection: the writes never wait for Flask's threads.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="status-writer")
         self._database = None
@@ -49,13 +50,17 @@ class StatusWriter:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self):
+        """Commit and answer everything queued, then stop.
+
+        The loop is asked to end rather than cancelled: a cancel arriving while a commit runs
+        in the writer's thread would leave that batch stored but never answered.
+        """
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self.pending:
+            self._stopping = True
+            self._wake.set()
+            await self._task
+            self._task = None
+        while self.pending:
             await self._commit_pending()
         self._executor.shutdown(wait=True)
 
@@ -72,16 +77,18 @@ class StatusWriter:
         self._wake.set()
 
     async def _run(self):
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             # A moment for the callbacks arriving together to share the transaction.
-            if len(self.pending) < self.max_batch:
+            if len(self.pending) < self.max_batch and not self._stopping:
                 await asyncio.sleep(self.interval)
             await self._commit_pending()
 
     async def _commit_pending(self):
         batch, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
+        if not batch:
+            return
         if self.pending:
             self._wake.set()
         loop = asyncio.get_running_loop()
