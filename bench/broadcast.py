@@ -11,15 +11,14 @@ the other) against the same fake, and prints the ratio.
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 
 import requests
 
 from common import (ACCOUNT_SID, ADMIN_TOKEN, AUTH_TOKEN, base_env, cpu_seconds, fake_stats,
-                    procfile,
-                    rss_mb, seed_subscribers, start_fake_twilio, start_web)
+                    procfile, rss_mb, scratch_dir, seed_subscribers, start_fake_twilio,
+                    start_web)
 
 
 def tutorial_rate(fake_url, seconds=6.0):
@@ -47,7 +46,7 @@ def post_broadcast(web, text):
 
 
 def run_throughput(subscribers, rate, latency):
-    workdir = tempfile.mkdtemp(prefix="bench-broadcast-")
+    workdir = scratch_dir("bench-broadcast-")
     fake = start_fake_twilio(latency)
     env = base_env(workdir, TWILIO_API_URL=fake.url, SEND_RATE_LIMIT=rate,
                    SENDER_POLL_SECONDS=0.2, WEB_CONCURRENCY=2)
@@ -94,7 +93,7 @@ def run_throughput(subscribers, rate, latency):
 
 def run_large(subscribers, rate, latency, seconds=20):
     """POST latency and the sender's memory while it works through a very large broadcast."""
-    workdir = tempfile.mkdtemp(prefix="bench-large-")
+    workdir = scratch_dir("bench-large-")
     fake = start_fake_twilio(latency)
     env = base_env(workdir, TWILIO_API_URL=fake.url, SEND_RATE_LIMIT=rate, WEB_CONCURRENCY=2)
     started = time.monotonic()

@@ -10,11 +10,10 @@ transaction (INSERT … SELECT) before it answers. No worker runs, so nothing is
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 
 import requests
-from common import ADMIN_TOKEN, base_env, procfile, seed_subscribers, wait_http
+from common import ADMIN_TOKEN, base_env, procfile, scratch_dir, seed_subscribers, wait_http
 
 from bot.store import db
 from tests.conftest import free_port
@@ -42,7 +41,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     port = free_port()
-    env = base_env(tempfile.mkdtemp(prefix="bench-topics-"), PORT=port, TOPICS=TOPICS,
+    env = base_env(scratch_dir("bench-topics-"), PORT=port, TOPICS=TOPICS,
                    PUBLIC_URL=f"http://127.0.0.1:{port}")
     seed_subscribers(env, args.subscribers)
     choose_topics(env, args.subscribers)

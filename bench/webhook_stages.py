@@ -13,11 +13,10 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from urllib.parse import parse_qsl, urlencode
 
-from common import AUTH_TOKEN, PUBLIC_URL, base_env, seed_subscribers
+from common import AUTH_TOKEN, PUBLIC_URL, base_env, scratch_dir, seed_subscribers
 from webhooks import inbound_mix
 
 from bot import create_app, twilio_gateway  # noqa: E402  (path set by common)
@@ -50,7 +49,7 @@ def main():
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    env = base_env(tempfile.mkdtemp(prefix="bench-stages-"), PUBLIC_URL=PUBLIC_URL)
+    env = base_env(scratch_dir("bench-stages-"), PUBLIC_URL=PUBLIC_URL)
     seed_subscribers(env, 20_000)
     os.environ.update(env)
     app = create_app()

@@ -19,11 +19,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import AUTH_TOKEN, PUBLIC_URL, base_env, cpu_seconds, seed_subscribers, start_web
+from common import (AUTH_TOKEN, PUBLIC_URL, base_env, cpu_seconds, scratch_dir, seed_subscribers,
+                    start_web)
 from twilio.request_validator import RequestValidator
 
 WRK_THREADS = 2
@@ -150,7 +150,7 @@ def main():
     servers = {}
     try:
         for worker_class in args.worker_classes.split(","):
-            workdir = tempfile.mkdtemp(prefix="bench-webhooks-")
+            workdir = scratch_dir("bench-webhooks-")
             extra = ({} if worker_class == "default" else {"STATUS_SHORT_PATH": 0}
                      if worker_class == "long" else {"WEB_WORKER_CLASS": worker_class})
             env = base_env(workdir, PUBLIC_URL=PUBLIC_URL, WEB_CONCURRENCY=args.workers,
