@@ -4,7 +4,6 @@ import atexit
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,40 +30,6 @@ def scratch_dir(prefix):
     path = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
-
-
-def yardstick(rounds=5):
-    """CPU milliseconds of one fixed piece of work, the least of ``rounds``: the machine's
-    speed at the hour of a run. The shared machine's hours move every process's CPU alike, by
-    up to 2.8 times; runs from different hours compare once divided by this.
-
-    The work is a status callback's, a thousand times over: its form signed and checked by
-    twilio's validator, parsed, and written to SQLite (in memory), and the answer encoded."""
-    from urllib.parse import parse_qsl, urlencode
-
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(AUTH_TOKEN)
-    url = PUBLIC_URL + "/twilio/status"
-    forms = [{"MessageSid": f"SM{i:032x}", "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID,
-              "To": f"whatsapp:+49151{i:08d}", "From": "whatsapp:+4930901820",
-              "ApiVersion": "2010-04-01", "ChannelPrefix": "whatsapp"} for i in range(1000)]
-    bodies = [(urlencode(form), validator.compute_signature(url, form)) for form in forms]
-    best = float("inf")
-    for _ in range(rounds):
-        conn = sqlite3.connect(":memory:")
-        conn.execute("CREATE TABLE receipts (sid TEXT PRIMARY KEY, status TEXT)")
-        started = time.process_time()
-        for body, signature in bodies:
-            form = dict(parse_qsl(body, keep_blank_values=True))
-            assert validator.validate(url, form, signature)
-            conn.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?)",
-                         (form["MessageSid"], form["MessageStatus"]))
-            json.dumps({"sid": form["MessageSid"], "status": form["MessageStatus"]})
-        conn.commit()
-        best = min(best, time.process_time() - started)
-        conn.close()
-    return best * 1000
 
 
 def base_env(workdir, **extra):

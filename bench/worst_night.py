@@ -12,9 +12,7 @@ Subscribers join through the signed webhook first. With ``--nginx`` the shipped 
 it: the platform and the citizens then reach the web process through nginx, which keeps its
 connections to the app alive. Prints the time from the POST to the last
 message, the callbacks taken and lost, when the counts showed every message read, the
-citizens' reply times, and the CPU each process used per message (read from /proc). Before and
-after, ``common.yardstick`` times a fixed piece of work, the machine's speed that hour: CPU
-per message divided by it compares across hours.
+citizens' reply times, and the CPU each process used per message (read from /proc).
 """
 
 import argparse
@@ -28,7 +26,7 @@ import time
 
 import aiohttp
 from common import (ADMIN_TOKEN, AUTH_TOKEN, base_env, cpu_seconds, fake_config, fake_stats,
-                    free_port, procfile, scratch_dir, start_fake_twilio, wait_http, yardstick)
+                    free_port, procfile, scratch_dir, start_fake_twilio, wait_http)
 from twilio.request_validator import RequestValidator
 
 COUNTY = "whatsapp:+4930901820"
@@ -190,14 +188,6 @@ def report(args, result):
     system = result["system"]
     print(f"    of which in the kernel              web {system['web'] / sent * 1000:.2f} ms, "
           f"worker {system['worker'] / sent * 1000:.2f} ms")
-    # The yardstick times a thousand callbacks' work in ms: one callback's, in µs, is the same
-    # number. Its unit here is one callback's, in seconds.
-    before, after = result["yardstick"]
-    unit = (before + after) / 2 / 1e6
-    print(f"  the machine's hour                    the yardstick's callback {before:.0f} µs "
-          f"before, {after:.0f} µs after; web and worker per message "
-          f"{(cpu['web'] + cpu['worker']) / sent / unit:.2f} of them, the fake "
-          f"{cpu['fake'] / sent / unit:.2f}")
 
 
 def main():
@@ -219,7 +209,6 @@ def main():
     # Stopped from outside (SIGTERM), still stop what it started: they run in sessions of
     # their own and would go on sending.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    speed = [yardstick()]
     fake = start_fake_twilio(args.latency)
     port = free_port()
     proxy = None
@@ -246,7 +235,6 @@ def main():
         for proc in (worker, web, fake, proxy):
             if proc is not None:
                 proc.stop()
-    result["yardstick"] = [*speed, yardstick()]
     report(args, result)
     return 0
 
