@@ -63,6 +63,7 @@ class FakeTwilio:
         self.callback_delay = 0.0
         self.callback_keepalive = False
         self.callback_timeout = 15.0  # the platform gives up on a callback after this long
+        self.hold_after = None      # accept this many messages, then keep further sends waiting
         # Shuffles and injected faults come from a seeded generator: a failing run can be
         # replayed exactly (reset() seeds it again).
         self.seed = seed
@@ -94,6 +95,19 @@ class FakeTwilio:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self._session = self._callback_session()
+        self._released = asyncio.Event()
+        self._released.set()
+
+    def hold(self, after):
+        """Accept ``after`` messages, then keep every further send waiting until release():
+        a broadcast that stays half done for as long as a test needs, on any machine."""
+        self.hold_after = after
+        self._loop.call_soon_threadsafe(self._released.clear)
+
+    def release(self):
+        self.hold_after = None
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
 
     def _callback_session(self):
         return aiohttp.ClientSession(
@@ -145,6 +159,7 @@ class FakeTwilio:
             self.callback_results.clear()
             self.callback_delay = 0.0
             self.random.seed(self.seed)
+        self.release()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -168,6 +183,8 @@ class FakeTwilio:
         self.requests += 1
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            await self._released.wait()
         if not self._authorized(request) or request.match_info["account"] != self.account_sid:
             return self._error(401, 20003, "Authenticate")
         injected = self._injected()

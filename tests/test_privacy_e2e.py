@@ -233,6 +233,7 @@ def test_a_backup_taken_mid_broadcast_restores_into_a_service_that_finishes_it(
     web = start_web(slow)
     subscribe_all(web, numbers)
     twilio_api.latency = 0.05
+    twilio_api.hold(10)  # the broadcast stays half done however long the backup command takes
     worker = start_worker(slow)
     text = "Stromausfall im Ortsteil Nord"
     broadcast_id = broadcast(web, text)
@@ -250,6 +251,7 @@ def test_a_backup_taken_mid_broadcast_restores_into_a_service_that_finishes_it(
     # Everything dies; the database is lost. Restore as the README says, on a fresh path.
     worker.stop(signal.SIGKILL)
     web.stop(signal.SIGKILL)
+    twilio_api.release()
     restored = tmp_path / "restored" / "infokanal.db"
     restored.parent.mkdir()
     shutil.copyfile(backup_path, restored)
