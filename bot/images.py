@@ -103,8 +103,12 @@ def _clean(data):
         raise InvalidImage(_too_many_pixels(opened.size))
     turn = _orientation(opened)
     opened.load()
-    # The bytes are in memory: nothing to close, and no copy of the pixels kept but one.
-    picture = opened.transpose(turn) if turn is not None else opened
+    if turn is None:
+        picture = opened
+    else:
+        picture = opened.transpose(turn)
+        # Not two copies of 40 megapixels while the turned one is encoded.
+        opened.close()
     out = _encode(picture, kind)
     while len(out) > MAX_BYTES and min(picture.size) > 64:
         picture = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
