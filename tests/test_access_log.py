@@ -61,7 +61,8 @@ def test_the_time_status_and_size_are_written_as_they_are(status, size, time):
 def test_secret_parameters_are_redacted(query, shown):
     line = access_line(f"GET /admin/signin?{query} HTTP/1.1")
     assert SECRET not in line and "s3cr3t" not in line
-    assert line == f'[06/Dec/2026:21:07:13 +0000] "GET /admin/signin?{shown} HTTP/1.1" 200 2309 12ms'
+    assert line == (f'[06/Dec/2026:21:07:13 +0000] "GET /admin/signin?{shown} HTTP/1.1" '
+                    '200 2309 12ms')
 
 
 @pytest.mark.parametrize("query, shown", [
