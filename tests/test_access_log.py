@@ -59,9 +59,9 @@ def test_the_time_status_and_size_are_written_as_they_are(status, size, time):
     ("next=%2Fadmin%2Fcompose", "next=/admin/compose"),
 ])
 def test_secret_parameters_are_redacted(query, shown):
-    line = access_line(f"GET /admin/signin?{query} HTTP/1.1")
+    line = access_line(f"GET /admin/login?{query} HTTP/1.1")
     assert SECRET not in line and "s3cr3t" not in line
-    assert line == (f'[06/Dec/2026:21:07:13 +0000] "GET /admin/signin?{shown} HTTP/1.1" '
+    assert line == (f'[06/Dec/2026:21:07:13 +0000] "GET /admin/login?{shown} HTTP/1.1" '
                     '200 2309 12ms')
 
 
@@ -100,8 +100,8 @@ def test_gunicorn_from_the_procfile_writes_intact_masked_lines(env, start_web, t
     number = "+4915170000001"
     requests_made = [
         web.session.get(web.url + "/healthz", params={"to": number, "pw": SECRET}),
-        web.session.get(web.url + "/admin/signin", params={"sig": SECRET}),
-        web.session.get(web.url + f"/admin/signin?next=%2Fadmin%3Ftoken%3D{SECRET}",
+        web.session.get(web.url + "/admin/login", params={"sig": SECRET}),
+        web.session.get(web.url + f"/admin/login?next=%2Fadmin%3Ftoken%3D{SECRET}",
                         allow_redirects=False),
         web.api("GET", "/api/stats", params={"signature": SECRET}),
         web.session.get(web.url + "/nirgendwo", params={"code": SECRET}),
@@ -121,8 +121,8 @@ def test_gunicorn_from_the_procfile_writes_intact_masked_lines(env, start_web, t
     shown = [found.group(2) for found in parsed[-len(requests_made):]]
     assert shown == [
         "GET /healthz?to=+49151•••0001&pw=[redacted] HTTP/1.1",
-        "GET /admin/signin?sig=[redacted] HTTP/1.1",
-        "GET /admin/signin?next=/admin?token=[redacted] HTTP/1.1",
+        "GET /admin/login?sig=[redacted] HTTP/1.1",
+        "GET /admin/login?next=/admin?token=[redacted] HTTP/1.1",
         "GET /api/stats?signature=[redacted] HTTP/1.1",
         "GET /nirgendwo?code=[redacted] HTTP/1.1",
     ]
