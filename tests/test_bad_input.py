@@ -123,3 +123,18 @@ def test_a_status_callbacks_form_is_read_as_parse_qsl_reads_it():
     same()
     assert form_pairs("To=whatsapp%3A%2B49151&Body=a+b%20c&&Empty=&Alone") == [
         ("To", "whatsapp:+49151"), ("Body", "a b c"), ("Empty", ""), ("Alone", "")]
+
+
+# urlparse raises on these rather than answering a URL without a host.
+@pytest.mark.parametrize("media_url", ["http://[::1", "https://[fe80::1/bild.jpg",
+                                       "https://ex\uff03ample.org/bild.jpg"])
+def test_an_unreadable_picture_address_is_refused_with_a_reason(app, client, console,
+                                                                media_url):
+    response = client.post("/api/broadcasts", json={"text": "x", "media_url": media_url},
+                           headers=AUTH)
+    assert response.status_code == 400
+    assert response.json["error"].startswith("media_url is not a valid URL")
+    page = console.post("/admin/compose", {"text": "x", "media_url": media_url})
+    assert page.status_code == 400
+    assert "Die Bild-Adresse ist keine gültige Internet-Adresse." in page.get_data(as_text=True)
+    assert stored_broadcasts(app) == 0

@@ -5,8 +5,10 @@ nginx runs unprivileged, from a prefix of its own in /tmp, on plain HTTP on loop
 variant is made from the shipped file (TLS lines out, ports in), never kept as a copy.
 """
 
+import io
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -20,7 +22,8 @@ import pytest
 import requests
 
 from tests.certificates import self_signed
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port, procfile_command, wait_for
+from tests.conftest import (ADMIN_TOKEN, OFFICER, OFFICER_PASSWORD, ROOT, csrf_from, free_port,
+                            procfile_command, wait_for)
 from tests.slow_clients import Attack, assert_service_answers
 
 SITE = ROOT / "deploy" / "nginx" / "infokanal.conf"
@@ -189,6 +192,60 @@ def test_nginx_refuses_a_body_above_the_apps_limit(behind_nginx):
                              headers={"Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}",
                                       "Content-Type": "application/json"}, timeout=10)
     assert response.status_code == 413
+
+
+def noise_png(size):
+    """A PNG of random pixels: it does not compress, so the file is as large as its pixels."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    pixels = random.Random(5).randbytes(size[0] * size[1] * 3)
+    Image.frombytes("RGB", size, pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_only():
+    """The size limit of the two upload paths is the app's own (5 MB and the form around it)."""
+    from bot import images
+
+    text = SITE.read_text(encoding="utf-8")
+    limits = re.findall(r"location = (\S+) \{\s*client_max_body_size (\d+)k;", text)
+    assert limits == [("/api/media", str(images.UPLOAD_BODY_LIMIT // 1024))] \
+        + [("/admin/compose", str(images.UPLOAD_BODY_LIMIT // 1024))]
+    assert images.UPLOAD_BODY_LIMIT % 1024 == 0
+    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", "5376k", "5376k"]
+
+
+def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_nginx, officer):
+    proxy, web = behind_nginx
+    picture = noise_png((1280, 1270))
+    assert 4_800_000 < len(picture) <= 5 * 1024 * 1024
+    headers = {"Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"}
+    uploaded = requests.post(proxy.url + "/api/media", headers=headers, timeout=30,
+                             files={"file": ("gross.png", picture, "image/png")})
+    assert uploaded.status_code == 201, uploaded.text[:300]
+    assert uploaded.json()["url"].startswith(f"http://{HOST}/media/")
+
+    console = requests.Session()
+    console.headers["Host"] = HOST
+    login = console.get(proxy.url + "/admin/login", timeout=10)
+    signed_in = console.post(proxy.url + "/admin/login", timeout=10, allow_redirects=False, data={
+        "csrf_token": csrf_from(login.text), "name": OFFICER, "password": OFFICER_PASSWORD})
+    assert signed_in.status_code == 302
+    compose = console.get(proxy.url + "/admin/compose", timeout=10)
+    page = console.post(proxy.url + "/admin/compose", timeout=30, data={
+        "csrf_token": csrf_from(compose.text), "text": "Mit großem Bild"},
+        files={"image": ("gross.png", picture, "image/png")})
+    assert page.status_code == 200, page.text[:300]
+    assert re.search(r'id="preview-picture" alt="Bild der Meldung" src="/media/[0-9a-f]{32}\.png"',
+                     page.text)
+    # Anything larger is refused by nginx already, and every other path keeps its 256 KB.
+    too_large = requests.post(proxy.url + "/api/media", headers=headers, timeout=30,
+                              files={"file": ("zu-gross.png", picture + b"\0" * 700_000)})
+    assert too_large.status_code == 413 and "nginx" in too_large.text
+    elsewhere = requests.post(proxy.url + "/admin/login", headers={"Host": HOST}, timeout=10,
+                              files={"image": ("gross.png", picture, "image/png")})
+    assert elsewhere.status_code == 413 and "nginx" in elsewhere.text
 
 
 ROUTES = [

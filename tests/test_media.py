@@ -12,6 +12,7 @@ from PIL import Image, PngImagePlugin
 from bot import images
 from bot.store import retention
 from tests.conftest import ADMIN_TOKEN, PUBLIC_URL, database, scalar
+from tests.test_images_fuzz import png_header, photo_with_gps_of_another_type
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 GPS = {1: "N", 2: (53.0, 13.0, 42.0), 3: "E", 4: (8.0, 47.0, 11.0)}
@@ -81,6 +82,36 @@ def test_a_file_that_is_not_such_a_picture_is_400_with_the_reason(app, client, d
     response = upload(client, data, name)
     assert response.status_code == 400 and reason in response.json["error"]
     assert scalar(app, "SELECT count(*) FROM media") == 0
+
+
+def test_a_photo_with_a_gps_field_of_another_type_is_taken_not_a_500(app, client):
+    response = upload(client, photo_with_gps_of_another_type())
+    assert response.status_code == 201
+    served = client.get(response.json["url"].removeprefix(PUBLIC_URL))
+    assert assert_clean(served.data).size == (20, 30)
+
+
+def test_a_picture_above_40_megapixels_is_refused_with_the_reason(app, client, console):
+    response = upload(client, png_header(9000, 5000), "riesig.png")
+    assert response.status_code == 400
+    assert response.json["error"] == ("the picture has 9000 × 5000 pixels (45.0 megapixels); "
+                                      "at most 40 megapixels are accepted")
+    page = console.client.post("/admin/compose", data={
+        "csrf_token": console.token("/admin/compose"), "text": "Mit Riesenbild",
+        "image": (io.BytesIO(png_header(9000, 5000)), "riesig.png")},
+        content_type="multipart/form-data")
+    assert page.status_code == 400
+    assert "zu viele Bildpunkte: höchstens 40 Megapixel" in page.get_data(as_text=True)
+    assert scalar(app, "SELECT count(*) FROM media") == 0
+
+
+def test_a_damaged_picture_in_the_console_is_explained_in_german(console):
+    page = console.client.post("/admin/compose", data={
+        "csrf_token": console.token("/admin/compose"), "text": "Mit kaputtem Bild",
+        "image": (io.BytesIO(phone_photo()[:300]), "kaputt.jpg")},
+        content_type="multipart/form-data")
+    assert page.status_code == 400
+    assert "oder sie ist beschädigt" in page.get_data(as_text=True)
 
 
 def test_gif_and_other_formats_are_refused(client):

@@ -57,7 +57,13 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
         if not isinstance(media_url, str) or len(media_url) > 2000 \
                 or _NOT_UNICODE.search(media_url):
             raise InvalidBroadcast("media_url must be an http(s) URL")
-        parsed = urlparse(media_url.strip())
+        try:
+            parsed = urlparse(media_url.strip())
+        except ValueError:
+            # An unclosed "[" of an IPv6 host, or a host that changes under NFKC: no address
+            # the platform could fetch.
+            raise InvalidBroadcast("media_url is not a valid URL (its host cannot be read)") \
+                from None
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
             raise InvalidBroadcast("media_url must be an http(s) URL")
         if template:

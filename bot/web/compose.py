@@ -100,6 +100,10 @@ def compose_post():
 def _image_error(message):
     if message.startswith("the file has"):
         return f"Das Bild ist zu groß: höchstens {images.MAX_BYTES // (1024 * 1024)} MB."
+    if message.startswith("the picture has"):
+        megapixels = images.MAX_PIXELS // 1_000_000
+        return (f"Das Bild hat zu viele Bildpunkte: höchstens {megapixels} Megapixel sind "
+                "möglich. Bitte verkleinern Sie es und laden Sie es erneut hoch.")
     if message.startswith("only JPEG"):
         return "Nur Bilder im Format JPEG (JPG) oder PNG sind möglich."
     return "Die Datei ist kein Bild im Format JPEG oder PNG, oder sie ist beschädigt."

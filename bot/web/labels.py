@@ -238,6 +238,8 @@ _INVALID = [
     (re.compile(r"^translations\.(\w+) contains a NUL"),
      "Die Übersetzung ({0}) enthält ein unzulässiges Steuerzeichen."),
     (re.compile(r"^unknown topic"), "Dieses Thema gibt es nicht (mehr)."),
+    (re.compile(r"^media_url is not a valid URL"),
+     "Die Bild-Adresse ist keine gültige Internet-Adresse."),
     (re.compile(r"^media_url must be"),
      "Die Bild-Adresse muss mit http:// oder https:// beginnen."),
     (re.compile(r"^media_url cannot be sent with the text template"),
