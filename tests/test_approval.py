@@ -134,6 +134,8 @@ def test_a_planned_broadcast_changed_after_approval_waits_again(approving):
                token_page=page)
     assert rows(app, "SELECT status, text, requested_by, approved_by FROM broadcasts") == [
         ("awaiting_approval", "Termin verschoben", "petra", None)]
+    # Changed by someone other than its author: marked, as a changed draft is.
+    assert scalar(app, "SELECT edited_by FROM broadcasts") == "petra"
 
 
 @pytest.mark.parametrize("value, mode", [("", "off"), ("0", "off"), ("1", "on"), ("ja", "on"),

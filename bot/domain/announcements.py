@@ -303,13 +303,17 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        marked = authorship.mark(current["created_by"], actor)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
-                                          awaiting_approval_of=actor if needs_approval else None)
+                                          awaiting_approval_of=actor if needs_approval else None,
+                                          edited_by=marked)
         dropped = _outdated_translations(conn, broadcast_id, current["text"], fields["text"])
+        more = {"translations_removed": dropped} if dropped else {}
+        if marked:
+            more["author"] = authorship.author(current["created_by"])
         audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
-                             status=status,
-                             **({"translations_removed": dropped} if dropped else {})))
+                             status=status, **more))
     return status, dropped
 
 
