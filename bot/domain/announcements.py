@@ -222,8 +222,8 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
     """Change a draft's text or urgency, checked as a new broadcast's would be. Returns the
     languages whose translations were removed with a changed text. ``publishes``: the account
     has a publisher's role or above (the machines, ``authorship.MACHINES``, need none). A form
-    sent back unchanged changes nothing and needs no right to change. Raises BroadcastNotFound, NotADraft,
-    InvalidBroadcast, authorship.ForeignDraft."""
+    sent back unchanged changes nothing and needs no right to change. Raises
+    BroadcastNotFound, NotADraft, InvalidBroadcast, authorship.ForeignDraft."""
     if not isinstance(data, dict):
         raise InvalidBroadcast('expected a JSON object with "text" and/or "urgent"')
     unknown = sorted(set(data) - set(DRAFT_FIELDS))

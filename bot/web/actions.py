@@ -87,7 +87,7 @@ def foreign_draft(created_by):
     if authorship.relayed(created_by):
         message = ("Diesen Entwurf hat die Warnungs-Weitergabe aus einer amtlichen Warnung "
                    "geschrieben. Ändern dürfen ihn nur Personen mit der Rolle "
-                   "„Veröffentlichen“ oder „Verwalten“. Es wurde nichts geändert.")
+                   "„Veröffentlichen“ oder „Administration“. Es wurde nichts geändert.")
     else:
         message = (f"Diesen Entwurf hat {labels.audit_actor(authorship.author(created_by))} "
                    "geschrieben. Ändern oder verwerfen dürfen ihn nur diese Person und "
