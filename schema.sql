@@ -479,3 +479,10 @@ CREATE TABLE media (
     height INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- migration: 0019_approval_binding
+-- Who changed a draft that someone else wrote, and when: a relayed official warning edited by
+-- the press office keeps its source badge, so the console must say that its text is no longer
+-- the authority's own. NULL: nobody but its author changed it.
+ALTER TABLE broadcasts ADD COLUMN edited_by TEXT;
+ALTER TABLE broadcasts ADD COLUMN edited_at TEXT;

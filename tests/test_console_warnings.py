@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from bot.delivery.chores import WarningRelay
-from tests.conftest import scalar
+from tests.conftest import Console, rows, scalar
 from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401
 
 
@@ -145,3 +145,36 @@ def test_draft_forms_need_the_csrf_token(app, console, nina_api):
 def test_unknown_drafts_are_404(console):
     assert console.post("/admin/broadcasts/999/draft", {"text": "x"}).status_code == 404
     assert console.post("/admin/broadcasts/999/discard").status_code == 404
+
+
+def test_only_a_publisher_changes_a_relayed_warning_and_the_change_is_marked(
+        app, console, runner, nina_api):
+    broadcast_id = draft_id(app, nina_api)
+    official = scalar(app, "SELECT text FROM broadcasts WHERE id = ?", broadcast_id)
+    page = f"/admin/broadcasts/{broadcast_id}"
+    result = runner.invoke(args=["users", "add", "erika", "--role", "editor",
+                                 "--password-stdin"], input="ein-langes-Passwort-2\n")
+    assert result.exit_code == 0, result.output
+    editor = Console(app.test_client())
+    assert editor.sign_in("erika", "ein-langes-Passwort-2").status_code == 302
+    forged = editor.post(f"{page}/draft", {"text": "EVAKUIERUNG SOFORT!", "action": "save"},
+                         token_page=page)
+    assert forged.status_code == 403
+    assert "Veröffentlichen" in forged.get_data(as_text=True)
+    assert scalar(app, "SELECT text FROM broadcasts WHERE id = ?", broadcast_id) == official
+    assert scalar(app, "SELECT count(*) FROM audit_log WHERE actor = 'erika' AND target = ?",
+                  f"broadcast:{broadcast_id}") == 0
+
+    # The publisher may, and from then on the badge says that the text was changed.
+    assert console.post(f"{page}/draft", {"text": "Hochwasser: Deiche nicht betreten.",
+                                          "action": "save"}).status_code == 302
+    assert rows(app, "SELECT text, edited_by FROM broadcasts WHERE id = ?", broadcast_id) == [
+        ("Hochwasser: Deiche nicht betreten.", "presse")]
+    detail = console.client.get(page).get_data(as_text=True)
+    badge = detail[detail.index('id="source"'):detail.index("Bei NINA ansehen")]
+    assert "Bearbeitet von presse" in badge
+    listing = console.client.get("/admin").get_data(as_text=True)
+    assert "bearbeitet von presse" in listing
+    (details,) = rows(app, "SELECT details FROM audit_log WHERE action = 'broadcast_edited' "
+                           "AND actor = 'presse' AND target = ?", f"broadcast:{broadcast_id}")[0]
+    assert '"author":"nina"' in details

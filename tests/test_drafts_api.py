@@ -106,3 +106,19 @@ def test_a_press_office_broadcast_has_no_source(client):
     assert client.get(f"/api/broadcasts/{answer['id']}", headers=AUTH).json["source"] is None
     listed = client.get("/api/broadcasts", headers=AUTH).json["broadcasts"]
     assert listed[0]["source"] is None
+
+
+def test_the_tokens_change_of_a_relayed_draft_is_marked_and_audited(app, client):
+    """The token is the operator's machine and may change any draft (there are no editors on
+    the API); a relayed warning it changes no longer passes for the authority's text."""
+    broadcast_id = draft(app)
+    shown = client.get(f"/api/broadcasts/{broadcast_id}", headers=AUTH).json
+    assert shown["edited"] is False
+    edited = client.patch(f"/api/broadcasts/{broadcast_id}", headers=AUTH,
+                          json={"text": "Glätte: bitte vorsichtig fahren."})
+    assert edited.status_code == 200 and edited.json["edited"] is True
+    assert scalar(app, "SELECT edited_by FROM broadcasts WHERE id = ?", broadcast_id) == "api"
+    details = scalar(app, "SELECT details FROM audit_log WHERE action = 'broadcast_edited' "
+                          "AND actor = 'api' AND target = ?", f"broadcast:{broadcast_id}")
+    assert '"author":"nina"' in details
+

@@ -66,6 +66,13 @@ def make(app, status, created_by="console:paul", **extra):
         return broadcasts.create(conn, "Läuft", created_by=created_by, **extra)[0]
 
 
+def version_on(console, page):
+    """The version of the broadcast the page shows in its approve form (None without one)."""
+    found = re.search(r'name="version" value="([^"]*)"',
+                      console.client.get(page).get_data(as_text=True))
+    return found.group(1) if found else None
+
+
 def status_of(app, broadcast_id):
     return rows(app, "SELECT status FROM broadcasts WHERE id = ?", broadcast_id)[0][0]
 
@@ -94,9 +101,14 @@ def test_every_console_action_checks_the_role_on_the_server(office, role, action
                                                             needed, after):
     from bot.store.users import at_least
 
-    broadcast_id = make(office, before, created_by="console:petra")
+    # A draft is changed by its author here (whose draft is whose has its own test below).
+    broadcast_id = make(office, before, created_by=f"console:{NAMES[role]}"
+                        if action == "draft" else "console:petra")
     console = signed_in(office, NAMES[role])
     page = f"/admin/broadcasts/{broadcast_id}"
+    if action == "approve":
+        # What a publisher's page carries; an editor's has no approve form to take it from.
+        form = dict(form, version=version_on(signed_in(office, "paul"), page))
     response = console.post(f"{page}/{action}", form, token_page=page)
     if at_least(role, needed):
         assert response.status_code in (200, 302), response.get_data(as_text=True)[:500]
@@ -243,3 +255,54 @@ def test_accounts_from_before_roles_become_admins(tmp_path):
     migrations.migrations.apply(db)
     assert sqlite3.connect(path).execute("SELECT name, role FROM users").fetchall() == [
         ("alt", "admin")]
+
+
+def test_an_editor_changes_only_the_drafts_they_wrote(office):
+    own = make(office, "draft", created_by="console:erika")
+    colleagues = make(office, "draft", created_by="console:petra")
+    relayed = make(office, "draft", created_by="nina")
+    erika = signed_in(office, "erika")
+    for broadcast_id, reason in ((colleagues, "Diesen Entwurf hat petra geschrieben"),
+                                 (relayed, "amtlichen Warnung")):
+        page = f"/admin/broadcasts/{broadcast_id}"
+        for action in ("save", "request", "test"):
+            response = erika.post(f"{page}/draft", {"text": "EVAKUIERUNG SOFORT!",
+                                                    "action": action}, token_page=page)
+            assert response.status_code == 403, action
+            assert reason in response.get_data(as_text=True)
+        urgent = erika.post(f"{page}/draft", {"text": "Entwurf", "urgent": "1",
+                                              "action": "save"}, token_page=page)
+        assert urgent.status_code == 403
+        assert rows(office, "SELECT status, text, urgent, edited_by FROM broadcasts "
+                            "WHERE id = ?", broadcast_id) == [("draft", "Entwurf", 0, None)]
+        assert rows(office, "SELECT count(*) FROM audit_log WHERE target = ?",
+                    f"broadcast:{broadcast_id}") == [(0,)], "nothing happened"
+        # The page says so, and offers no box to change it.
+        shown = erika.client.get(page).get_data(as_text=True)
+        assert 'id="not-yours"' in shown and 'readonly' in shown and 'id="save"' not in shown
+        # Unchanged, it may still be put before a publisher.
+        asked = erika.post(f"{page}/draft", {"text": "Entwurf", "action": "request"},
+                           token_page=page)
+        assert asked.status_code == 302
+        assert rows(office, "SELECT status, text FROM broadcasts WHERE id = ?",
+                    broadcast_id) == [("awaiting_approval", "Entwurf")]
+    page = f"/admin/broadcasts/{own}"
+    assert erika.post(f"{page}/draft", {"text": "Meins, geändert", "action": "save"},
+                      token_page=page).status_code == 302
+    assert rows(office, "SELECT text, edited_by FROM broadcasts WHERE id = ?", own) == [
+        ("Meins, geändert", None)], "an author's own change is no one else's edit"
+
+
+def test_a_publishers_change_of_a_colleagues_draft_is_marked(office):
+    broadcast_id = make(office, "draft", created_by="console:erika")
+    paul = signed_in(office, "paul")
+    page = f"/admin/broadcasts/{broadcast_id}"
+    assert paul.post(f"{page}/draft", {"text": "Von Paul verbessert", "action": "save"},
+                     token_page=page).status_code == 302
+    assert rows(office, "SELECT text, edited_by FROM broadcasts") == [
+        ("Von Paul verbessert", "paul")]
+    shown = signed_in(office, "erika").client.get(page).get_data(as_text=True)
+    assert "Geschrieben von erika, bearbeitet von paul" in shown
+    (details,) = rows(office, "SELECT details FROM audit_log WHERE action = 'broadcast_edited' "
+                              "AND actor = 'paul'")[0]
+    assert '"author":"erika"' in details

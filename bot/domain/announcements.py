@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
+from . import authorship
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -165,7 +166,7 @@ def check(data, settings):
 
 def actor_of(created_by):
     """The audit trail's actor for a broadcast's ``created_by`` (``console:NAME`` → NAME)."""
-    return (created_by or audit.API).removeprefix("console:")
+    return authorship.author(created_by)
 
 
 def submit(database, data, settings, created_by, hold=None):
@@ -223,10 +224,12 @@ def _outdated_translations(conn, broadcast_id, before, after):
     return broadcasts.drop_translations(conn, broadcast_id) if before != after else []
 
 
-def edit_draft(database, broadcast_id, data, settings, actor=audit.API):
+def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishes=False):
     """Change a draft's text or urgency, checked as a new broadcast's would be. Returns the
-    languages whose translations were removed with a changed text. Raises
-    BroadcastNotFound, NotADraft, InvalidBroadcast."""
+    languages whose translations were removed with a changed text. ``publishes``: the account
+    has a publisher's role or above (the machines, ``authorship.MACHINES``, need none). A form
+    sent back unchanged changes nothing and needs no right to change. Raises
+    BroadcastNotFound, NotADraft, InvalidBroadcast, authorship.ForeignDraft."""
     if not isinstance(data, dict):
         raise InvalidBroadcast('expected a JSON object with "text" and/or "urgent"')
     unknown = sorted(set(data) - set(DRAFT_FIELDS))
@@ -236,13 +239,20 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API):
         current = _draft(conn, broadcast_id)
         merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
         fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
-        broadcasts.edit_draft(conn, broadcast_id, fields["text"], fields["urgent"])
+        if (fields["text"], fields["urgent"]) == (current["text"], current["urgent"]):
+            return []
+        # Checked on the row read in this transaction: what decides is who wrote it now.
+        authorship.check(current["created_by"], actor, publishes)
+        marked = authorship.mark(current["created_by"], actor)
+        broadcasts.edit_draft(conn, broadcast_id, fields["text"], fields["urgent"],
+                              edited_by=marked)
         dropped = _outdated_translations(conn, broadcast_id, current["text"], fields["text"])
-        if (fields["text"], fields["urgent"]) != (current["text"], current["urgent"]):
-            audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
-                         summary(dict(fields, topics=current["topics"],
-                                      public=current["public"]), status=broadcasts.DRAFT,
-                                 **({"translations_removed": dropped} if dropped else {})))
+        more = {"translations_removed": dropped} if dropped else {}
+        if marked:
+            more["author"] = authorship.author(current["created_by"])
+        audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
+                     summary(dict(fields, topics=current["topics"], public=current["public"]),
+                             status=broadcasts.DRAFT, **more))
         return dropped
 
 
@@ -299,13 +309,17 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        marked = authorship.mark(current["created_by"], actor)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
-                                          awaiting_approval_of=actor if needs_approval else None)
+                                          awaiting_approval_of=actor if needs_approval else None,
+                                          edited_by=marked)
         dropped = _outdated_translations(conn, broadcast_id, current["text"], fields["text"])
+        more = {"translations_removed": dropped} if dropped else {}
+        if marked:
+            more["author"] = authorship.author(current["created_by"])
         audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
-                             status=status,
-                             **({"translations_removed": dropped} if dropped else {})))
+                             status=status, **more))
     return status, dropped
 
 

@@ -10,14 +10,44 @@ out only after a publisher other than the one who asked approves it.
   waits for approval. The warnings relay's drafts wait only when a person sends them.
 """
 
+import hashlib
+import json
+
 from .. import config
 from ..store import approvals, audit, broadcasts, users
 from ..store.db import write
 from . import announcements
 
+# Everything that decides what citizens get, and when, and what the public page shows: an
+# approval is for exactly these, as the approver saw them.
+VERSION_FIELDS = ("text", "media_url", "urgent", "send_at", "expires_at", "topics",
+                  "translations", "public")
+
 
 class SelfApproval(Exception):
     """Who asked for approval cannot give it: it needs a second person."""
+
+
+class VersionMissing(Exception):
+    """An approval that does not say which version of the broadcast it is for."""
+
+
+class VersionChanged(Exception):
+    """The broadcast changed after the approver opened it: what they saw is not what would go
+    out."""
+
+
+def version(broadcast):
+    """The digest of a broadcast's content (``VERSION_FIELDS``, of ``broadcasts.get``): the
+    approve form carries it, and approving compares it with the broadcast's digest then.
+    Pictures we store are named by their bytes' hash, so their URL binds the picture too."""
+    content = {name: broadcast[name] for name in VERSION_FIELDS}
+    content["urgent"] = bool(content["urgent"])
+    content["public"] = bool(content["public"])
+    content["topics"] = list(content["topics"] or [])
+    content["translations"] = dict(content["translations"] or {})
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def required(settings, urgent):
@@ -41,9 +71,10 @@ def request(database, broadcast_id, actor):
     return recipients
 
 
-def approve(database, broadcast_id, actor, settings):
-    """``actor`` (a publisher) approves: the broadcast goes out, or is scheduled. Returns
-    (status, recipients). Raises WrongStatus, SelfApproval, InvalidBroadcast."""
+def approve(database, broadcast_id, actor, settings, seen):
+    """``actor`` (a publisher) approves the version ``seen`` (``version`` of the broadcast as
+    they saw it): the broadcast goes out, or is scheduled. Returns (status, recipients).
+    Raises WrongStatus, SelfApproval, VersionMissing, VersionChanged, InvalidBroadcast."""
     with write(database, durable=True) as conn:
         status, asked_by = approvals.requested_by(conn, broadcast_id)
         if status != broadcasts.AWAITING:
@@ -51,6 +82,11 @@ def approve(database, broadcast_id, actor, settings):
         current = broadcasts.get(conn, broadcast_id)
         if asked_by == actor and settings["APPROVAL_REQUIRED"] != config.APPROVAL_OFF:
             raise SelfApproval(actor)
+        # Compared in the transaction that releases it: no change can come in between.
+        if not seen:
+            raise VersionMissing(broadcast_id)
+        if seen != version(current):
+            raise VersionChanged(broadcast_id)
         # The text is checked again: the mode's limit may have changed while it waited.
         announcements.validate({"text": current["text"], "urgent": current["urgent"]},
                                announcements.template_mode(settings), settings["TIMEZONE"])

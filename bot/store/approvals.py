@@ -46,10 +46,11 @@ def return_to_draft(conn, broadcast_id):
                  "recipients = 0 WHERE id = ?", (broadcasts.DRAFT, broadcast_id))
 
 
-def edit_scheduled(conn, broadcast_id, fields, awaiting_approval_of=None):
+def edit_scheduled(conn, broadcast_id, fields, awaiting_approval_of=None, edited_by=None):
     """Change a broadcast that is planned and has not started: its text, picture, times and
     urgency (``fields``, checked by the domain). With ``awaiting_approval_of`` it waits for
-    approval again, since what was approved is not what will go out. Returns its status."""
+    approval again, since what was approved is not what will go out; ``edited_by``: who
+    changed what someone else wrote (kept, with the time). Returns its status."""
     status = broadcasts.status_of(conn, broadcast_id)
     if status != "scheduled":
         raise WrongStatus(status)
@@ -60,6 +61,9 @@ def edit_scheduled(conn, broadcast_id, fields, awaiting_approval_of=None):
         "urgent = ?, recipients = ? WHERE id = ?",
         (fields["text"], fields["media_url"], fields["send_at"], fields["expires_at"],
          int(bool(fields["urgent"])), recipients, broadcast_id))
+    if edited_by:
+        conn.execute("UPDATE broadcasts SET edited_by = ?, edited_at = ? WHERE id = ?",
+                     (edited_by, now_iso(), broadcast_id))
     if awaiting_approval_of:
         conn.execute("UPDATE broadcasts SET status = ?, requested_by = ?, requested_at = ?, "
                      "approved_by = NULL, approved_at = NULL WHERE id = ?",

@@ -138,10 +138,16 @@ def check_draft(conn, broadcast_id):
         raise NotADraft(status)
 
 
-def edit_draft(conn, broadcast_id, text, urgent):
+def edit_draft(conn, broadcast_id, text, urgent, edited_by=None):
+    """Change a draft's text and urgency; ``edited_by``: the account (or machine) that changed
+    what someone else wrote, kept with the time of the change. An author's own change keeps
+    an earlier mark: the text still holds what the other one wrote."""
     check_draft(conn, broadcast_id)
     conn.execute("UPDATE broadcasts SET text = ?, urgent = ? WHERE id = ?",
                  (text, int(bool(urgent)), broadcast_id))
+    if edited_by:
+        conn.execute("UPDATE broadcasts SET edited_by = ?, edited_at = ? WHERE id = ?",
+                     (edited_by, now_iso(), broadcast_id))
 
 
 def drop_translations(conn, broadcast_id):
@@ -208,9 +214,12 @@ def pause(conn, broadcast_id, reason, resume_at=None):
 _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_at",
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
             "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
-            "requested_by", "requested_at", "approved_by", "approved_at")
-# Who wrote, asked and approved: for the console and the audit trail, not the API's answer.
-ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at")
+            "requested_by", "requested_at", "approved_by", "approved_at", "edited_by",
+            "edited_at")
+# Who wrote, asked, approved and changed: for the console and the audit trail, not the API's
+# answer.
+ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at",
+                   "edited_by", "edited_at")
 
 
 def get(conn, broadcast_id):

@@ -6,9 +6,9 @@ Each view names the role it needs (``roles.requires``) and goes through the doma
 writes the audit entry with the change.
 """
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from ..domain import announcements, approval
+from ..domain import announcements, approval, authorship
 from ..store import broadcasts, users
 from . import labels, roles, trial
 from .console import bp, broadcast_or_404, detail_page, not_found
@@ -53,7 +53,7 @@ def draft(broadcast_id):
     database = get_db()
     try:
         dropped = announcements.edit_draft(database, broadcast_id, data, current_app.config,
-                                           g.user)
+                                           g.user, roles.may(users.PUBLISHER))
         _translations_removed(dropped)
         if action == "send" and approval.must_wait(current_app.config, g.role, data["urgent"]):
             action = "request"
@@ -74,10 +74,25 @@ def draft(broadcast_id):
         return not_found(broadcast_id)
     except broadcasts.NotADraft as exc:
         flash(_no_longer_a_draft(str(exc)))
+    except authorship.ForeignDraft as exc:
+        return foreign_draft(str(exc))
     except announcements.InvalidBroadcast as exc:
         return detail_page(broadcasts.get(database.conn, broadcast_id), form=form,
                            error=labels.invalid_broadcast(str(exc)), status=400)
     return _back(broadcast_id)
+
+
+def foreign_draft(created_by):
+    """The 403 for an editor who tried to change a draft someone else wrote."""
+    if authorship.relayed(created_by):
+        message = ("Diesen Entwurf hat die Warnungs-Weitergabe aus einer amtlichen Warnung "
+                   "geschrieben. Ändern dürfen ihn nur Personen mit der Rolle "
+                   "„Veröffentlichen“ oder „Administration“. Es wurde nichts geändert.")
+    else:
+        message = (f"Diesen Entwurf hat {labels.audit_actor(authorship.author(created_by))} "
+                   "geschrieben. Ändern oder verwerfen dürfen ihn nur diese Person und "
+                   "Personen mit der Rolle „Veröffentlichen“. Es wurde nichts geändert.")
+    return render_template("error.html", title="Nicht erlaubt", message=message), 403
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/discard")
@@ -85,7 +100,7 @@ def discard(broadcast_id):
     broadcast = broadcast_or_404(broadcast_id)
     # An editor may throw away what they wrote; someone else's draft (or a relayed warning's)
     # is a publisher's decision.
-    if not roles.may(users.PUBLISHER) and broadcast["created_by"] != f"console:{g.user}":
+    if not authorship.may_change(broadcast["created_by"], g.user, roles.may(users.PUBLISHER)):
         return roles.refused(users.PUBLISHER)
     try:
         announcements.discard_draft(get_db(), broadcast_id, g.user)
@@ -100,15 +115,26 @@ def discard(broadcast_id):
 @roles.requires(users.PUBLISHER)
 def approve(broadcast_id):
     broadcast = broadcast_or_404(broadcast_id)
+    database = get_db()
     try:
-        status, recipients = approval.approve(get_db(), broadcast_id, g.user,
-                                              current_app.config)
+        status, recipients = approval.approve(database, broadcast_id, g.user,
+                                              current_app.config,
+                                              seen=request.form.get("version", "")[:100])
     except broadcasts.WrongStatus as exc:
         flash(_not_awaiting(str(exc)))
     except approval.SelfApproval:
         return detail_page(broadcast, status=403, error=(
             "Sie haben die Freigabe selbst angefragt. Freigeben muss eine zweite Person mit der "
             "Rolle „Veröffentlichen“."))
+    except approval.VersionMissing:
+        return detail_page(broadcast, status=400, error=(
+            "Die Freigabe nennt nicht, welche Fassung Sie geprüft haben, und wurde nicht "
+            "erteilt. Bitte prüfen Sie die Meldung hier und geben Sie sie dann frei."))
+    except approval.VersionChanged:
+        # The page shows the broadcast as it is now, with a form for this version.
+        return detail_page(broadcasts.get(database.conn, broadcast_id), status=409, error=(
+            "Der Text wurde geändert, seit Sie ihn geöffnet haben. Bitte prüfen Sie die neue "
+            "Fassung. Freigegeben wurde nichts."))
     except announcements.InvalidBroadcast as exc:
         flash(labels.invalid_broadcast(str(exc)))
     else:

@@ -63,6 +63,7 @@ def broadcast_json(broadcast):
     can do about its failures, and what its messages cost (estimated)."""
     data = {key: value for key, value in broadcast.items()
             if key != "failures" and key not in broadcasts.ACCOUNT_COLUMNS}
+    data["edited"] = bool(broadcast["edited_by"])
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
     data["estimated_cost"] = costs.estimate(costs.messages_for(get_db().conn, broadcast),
                                             current_app.config)

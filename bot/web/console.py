@@ -12,8 +12,8 @@ from flask import (Blueprint, abort, current_app, g, jsonify, make_response, ren
                    request)
 
 from .. import config, nina
-from ..domain import announcements, approval, costs
-from ..store import audience, broadcasts, media, subscribers
+from ..domain import announcements, approval, authorship, costs
+from ..store import audience, broadcasts, media, subscribers, users
 from ..store.db import now_iso
 from . import charts, labels
 from .auth import login_required
@@ -170,6 +170,12 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
                           or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)),
         test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
         cost=labels.cost_line(costs.estimate(estimate_for, settings), estimate_for),
+        may_edit=authorship.may_change(broadcast["created_by"], g.user,
+                                       users.at_least(g.role, users.PUBLISHER)),
+        author=labels.audit_actor(authorship.author(broadcast["created_by"])),
+        relayed=authorship.relayed(broadcast["created_by"]),
+        version=(approval.version(broadcast) if broadcast["status"] == broadcasts.AWAITING
+                 else None),
         in_archive=broadcast["public"] and broadcast["status"] not in (
             *broadcasts.HELD, broadcasts.DISCARDED, "scheduled")), status
 

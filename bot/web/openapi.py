@@ -167,6 +167,9 @@ SCHEMAS = {
         "retries_unknown": {**COUNT, "description": (
             "Sends retried after an unknown outcome: each may have arrived twice.")},
         "estimated_cost": ESTIMATED_COST,
+        "edited": {"type": "boolean", "description": (
+            "Changed by someone other than its author: e.g. a relayed warning's draft whose "
+            "text is no longer the authority's own.")},
     }),
     "BroadcastList": _closed({"broadcasts": {
         "type": "array", "items": {"$ref": "#/components/schemas/Broadcast"}}}),
@@ -293,6 +296,11 @@ PATHS = {
         "patch": {
             "operationId": "editDraft",
             "summary": "Change a draft's text or urgency (a relayed warning in draft mode).",
+            "description": (
+                "The token may change any draft; a draft it did not write is marked as "
+                "edited (edited: true), in the console and in the audit trail. Approving a "
+                "broadcast that waits for approval is a person's decision and only possible "
+                "in the console, where the approval names the exact version approved."),
             "parameters": [BROADCAST_ID],
             "requestBody": {"required": True, "content": _json(
                 {"$ref": "#/components/schemas/DraftChange"})},
