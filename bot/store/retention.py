@@ -14,6 +14,9 @@
 - Audit trail entries older than ``RETENTION_AUDIT_YEARS``: the same reasoning as for consent
   records (claims lapse after three years). The chain's anchor moves with them, so what is kept
   still verifies (``audit.prune``).
+- Failed sign-in windows that have ended are written into the audit trail, one entry each
+  (``failed_signins``); and the whole audit chain is checked once a run (``audit.verify_all``),
+  so the console's audit page, which checks only what is new, can say when that last held.
 - Uploaded pictures that no broadcast shows, a day after the upload (a test send's picture, a
   compose that was given up): they may show people, and nothing needs them.
 
@@ -23,7 +26,7 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
-from . import audit, media
+from . import audit, failed_signins, media
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
@@ -70,10 +73,13 @@ def cleanup(conn, settings, now=None):
         "outbox": _batched(
             conn, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? "
                   "LIMIT ?)", delivery_cutoff),
+        "signin_windows_closed": _in_batches(
+            conn, lambda tx: failed_signins.close_due(tx, now, BATCH_SIZE)),
         "audit_entries": _in_batches(conn, lambda tx: audit.prune(tx, audit_cutoff, BATCH_SIZE)),
         "media_unused": _in_batches(
             conn, lambda tx: media.forget_unused(tx, before(days=UNUSED_MEDIA_DAYS), BATCH_SIZE)),
     }
+    counts["audit_verified"] = audit.verify_all(conn).checked
     with write(conn) as tx:
         tx.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
                    "DO UPDATE SET value = excluded.value", (LAST_RUN, to_iso(now)))
