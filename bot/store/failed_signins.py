@@ -16,7 +16,10 @@ Until then the open windows are shown on the audit page from this table.
 Attempts refused while sign-in is locked only add to a count here: a flood of guesses costs
 the trail one entry per name and address every ``SIGNIN_LOCK_MINUTES``. A name that is no
 account's is not written down (it may be a password typed into the wrong field): its attempts
-are counted under ``unknown``, per address.
+are counted under ``unknown``, per address. Nor does the entry keep anything of the address
+(not even its keyed hash): the trail is kept for years, the address is needed only while the
+window counts. The audit page shows a short part of its hash for the open windows, to tell
+one source from another.
 """
 
 from . import audit
@@ -48,15 +51,13 @@ _COLUMNS = "id, actor, address, started_at, last_at, reason, attempts, locked"
 
 
 def _write(conn, rows):
-    for window_id, actor, address, started, last, reason, attempts, locked in rows:
+    for window_id, actor, _, started, last, reason, attempts, locked in rows:
         audit.record(conn, actor, ACTION, None if actor == UNKNOWN else actor, {
             # Every attempt refused in the window; of them, those refused unchecked because
             # sign-in was locked.
             "attempts": attempts, "locked": locked,
             "reason": "locked" if attempts == locked else reason,
-            "first": started, "last": last,
-            # Enough to tell one address's windows from another's, not the address.
-            "source": address.removeprefix("ip:")[:8]})
+            "first": started, "last": last})
         conn.execute("DELETE FROM signin_failure_windows WHERE id = ?", (window_id,))
     return len(rows)
 
