@@ -21,6 +21,7 @@ import json
 import re
 import sys
 import time
+from datetime import datetime, timezone
 
 import requests
 from common import PUBLIC_URL, base_env, scratch_dir, start_web
@@ -56,7 +57,7 @@ def fill(path, count):
             if action == "broadcast_created":
                 target = f"broadcast:{n}"
                 details = dict(details, text_sha256=audit.text_hash(f"Meldung {n}"))
-            at = db.to_iso(_moment(START + n * step))
+            at = db.to_iso(datetime.fromtimestamp(START + n * step, timezone.utc))
             details_json = audit._details_json(details)
             digest = audit.entry_hash(prev, at, actor, action, target, details_json)
             yield at, actor, action, target, details_json, prev, digest
@@ -66,12 +67,6 @@ def fill(path, count):
         tx.executemany("INSERT INTO audit_log (at, actor, action, target, details, prev_hash, "
                        "hash) VALUES (?, ?, ?, ?, ?, ?, ?)", entries())
     conn.close()
-
-
-def _moment(seconds):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def csrf(html):

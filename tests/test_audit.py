@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.store import audit, retention
+from bot.store import audit, failed_signins, retention
 from bot.store.db import write
 from tests.conftest import (ADMIN_TOKEN, OFFICER, OFFICER_PASSWORD, Console, database, rows,
                             submit_broadcast)
@@ -225,6 +225,19 @@ def test_guessing_names_that_are_no_accounts_adds_one_entry_per_address(app, off
     assert "rate" not in json.dumps(rows(app, "SELECT * FROM audit_log"))
 
 
+def test_guesses_from_ever_new_addresses_share_a_window_beyond_a_bound(app, officer,
+                                                                      monkeypatch):
+    monkeypatch.setattr(failed_signins, "MAX_OPEN_WINDOWS", 10)
+    for number in range(25):
+        Console(app.test_client()).sign_in(name=f"rate{number}", password="x",
+                                           environ_base={"REMOTE_ADDR": f"2001:db8::{number}"})
+    after_the_window(app)
+    failed = failed_entries(app)
+    assert len(failed) == 11
+    assert [details.get("many_addresses") for *_, details in failed] == [None] * 10 + [True]
+    assert failed[-1][3]["attempts"] == 15
+
+
 def test_attempts_while_sign_in_is_locked_add_nothing_to_the_trail(app, officer):
     console = Console(app.test_client())
     for _ in range(5):
@@ -333,3 +346,13 @@ def test_the_page_still_verifies_after_the_retention_cleanup(app, admin):
         audit.record(conn, "cli", "backup")
     checked, _, page = page_check(admin)
     assert checked == 1 and "Die Kette ist unversehrt: 4 Einträge geprüft" in page
+
+
+def test_the_page_shows_the_failed_sign_ins_still_being_counted(app, officer, admin):
+    guesser = Console(app.test_client())
+    for _ in range(3):
+        guesser.sign_in(password="falsch", environ_base={"REMOTE_ADDR": "10.9.0.7"})
+    page = admin.client.get("/admin/audit").get_data(as_text=True)
+    table = re.search(r'<table class="audit" id="open-windows">[\s\S]*?</table>', page).group(0)
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert cells[0] == OFFICER and cells[3:5] == ["3", "0"]

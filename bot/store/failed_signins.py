@@ -27,6 +27,11 @@ from .db import now_iso, to_iso
 
 UNKNOWN = "unknown"
 ACTION = "signin_failed"
+# An attacker who changes address with every guess (an IPv6 prefix holds billions) would open a
+# window, and so leave an entry, per guess. Beyond this many open windows, a name's further
+# addresses share one window, whose entry says so.
+MAX_OPEN_WINDOWS = 100
+MANY = "*"
 
 
 def count(conn, actor, address, reason, window_seconds, locked=False):
@@ -36,6 +41,10 @@ def count(conn, actor, address, reason, window_seconds, locked=False):
     row = conn.execute("SELECT id FROM signin_failure_windows WHERE actor = ? AND address = ? "
                        "AND ends_at > ? ORDER BY ends_at DESC LIMIT 1",
                        (actor, address, now)).fetchone()
+    if row is None and address != MANY and conn.execute(
+            "SELECT count(*) FROM signin_failure_windows WHERE ends_at > ?",
+            (now,)).fetchone()[0] >= MAX_OPEN_WINDOWS:
+        return count(conn, actor, MANY, reason, window_seconds, locked)
     if row is None:
         ends = now_iso(window_seconds)
         conn.execute("INSERT INTO signin_failure_windows (actor, address, started_at, ends_at, "
@@ -51,13 +60,16 @@ _COLUMNS = "id, actor, address, started_at, last_at, reason, attempts, locked"
 
 
 def _write(conn, rows):
-    for window_id, actor, _, started, last, reason, attempts, locked in rows:
-        audit.record(conn, actor, ACTION, None if actor == UNKNOWN else actor, {
+    for window_id, actor, address, started, last, reason, attempts, locked in rows:
+        details = {
             # Every attempt refused in the window; of them, those refused unchecked because
             # sign-in was locked.
             "attempts": attempts, "locked": locked,
             "reason": "locked" if attempts == locked else reason,
-            "first": started, "last": last})
+            "first": started, "last": last}
+        if address == MANY:
+            details["many_addresses"] = True
+        audit.record(conn, actor, ACTION, None if actor == UNKNOWN else actor, details)
         conn.execute("DELETE FROM signin_failure_windows WHERE id = ?", (window_id,))
     return len(rows)
 
@@ -86,4 +98,5 @@ def open_windows(conn, limit=50):
         "SELECT actor, started_at, ends_at, last_at, attempts, locked, address FROM "
         "signin_failure_windows ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [dict(zip(("actor", "first", "ends", "last", "attempts", "locked"), row[:6]),
-                 source=row[6].removeprefix("ip:")[:8]) for row in rows]
+                 source="viele" if row[6] == MANY else row[6].removeprefix("ip:")[:8])
+            for row in rows]
