@@ -341,7 +341,7 @@ def test_the_page_still_verifies_after_the_retention_cleanup(app, admin):
     [(fifth,)] = rows(app, "SELECT at FROM audit_log WHERE id = 5")
     now = datetime.fromisoformat(fifth.replace("Z", "+00:00")) + timedelta(days=365.25)
     counts = retention.cleanup(database(app), dict(app.config, RETENTION_AUDIT_YEARS=1), now=now)
-    assert counts["audit_entries"] == 4 and counts["audit_verified"] == 3
+    assert counts["audit_entries"] == 4
     with write(database(app)) as conn:
         audit.record(conn, "cli", "backup")
     checked, _, page = page_check(admin)
@@ -356,3 +356,16 @@ def test_the_page_shows_the_failed_sign_ins_still_being_counted(app, officer, ad
     table = re.search(r'<table class="audit" id="open-windows">[\s\S]*?</table>', page).group(0)
     cells = re.findall(r"<td>([^<]*)</td>", table)
     assert cells[0] == OFFICER and cells[3:5] == ["3", "0"]
+
+
+def test_the_worker_runs_the_full_check_once_a_day_and_keeps_its_result(app, officer):
+    assert audit.last_full_check(database(app).conn) is None
+    assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    first = audit.last_full_check(database(app).conn)
+    assert first["ok"] and first["checked"] == 1
+    assert audit.checkpoint(database(app).conn)["id"] == 1
+    with write(database(app)) as conn:
+        audit.record(conn, "cli", "backup")
+    # Not again within CLEANUP_INTERVAL_HOURS: a restart does not repeat it.
+    assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    assert audit.last_full_check(database(app).conn) == first

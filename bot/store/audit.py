@@ -19,7 +19,9 @@ Appending reads the latest hash, so it must run inside the caller's write transa
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from .db import now_iso, write
 
@@ -168,11 +170,26 @@ def _walk(conn, after_id, expected_prev, limit=None, first_reason=None):
             return Verification(checked, expected_prev, last_id=last_id, entries=checked)
 
 
+@contextmanager
+def _snapshot(conn):
+    """One read transaction for a whole check: the retention cleanup removing entries and
+    moving the anchor half-way through would otherwise look like a broken chain."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.rollback()
+
+
 def verify(conn):
     """Check the whole chain, oldest first; stops at the first entry that does not match."""
     conn = getattr(conn, "conn", conn)
-    result = _walk(conn, 0, _anchor(conn))
-    result.pruned = _meta(conn, PRUNED)
+    with _snapshot(conn):
+        result = _walk(conn, 0, _anchor(conn))
+        result.pruned = _meta(conn, PRUNED)
     return result
 
 
@@ -180,7 +197,7 @@ def verify(conn):
 # its hash, how many entries the prefix holds). A check from there on reads only what was
 # added since, and the page that shows the trail stays fast however long it gets. An entry
 # changed before the checkpoint is found only by the full check (``verify_all``), which the
-# daily cleanup, ``audit verify`` and the page's button run; its latest result is kept.
+# worker (daily), ``audit verify`` and the page's button run; its latest result is kept.
 CHECKPOINT = "audit_checkpoint"    # meta: JSON {"id", "hash", "entries", "at"}
 FULL_CHECK = "audit_full_check"    # meta: JSON {"at", "ok", "checked", "bad_id", "reason"}
 
@@ -210,6 +227,15 @@ def verify_new(db, limit=None):
     """Check what was added since the checkpoint (at most ``limit`` entries) and move the
     checkpoint on. ``checked`` is what this call read; ``entries`` the whole verified prefix."""
     conn = getattr(db, "conn", db)
+    with _snapshot(conn):
+        result, base = _check_new(conn, limit)
+    if result.checked:
+        _advance(db, result, base)
+    result.entries = base + result.checked
+    return result
+
+
+def _check_new(conn, limit):
     pruned = _meta(conn, PRUNED)
     stored = _meta(conn, CHECKPOINT)
     if stored is None:
@@ -222,18 +248,25 @@ def verify_new(db, limit=None):
         if row is None and stored["hash"] != _anchor(conn):
             return Verification(0, stored["hash"], stored["id"],
                                 "was verified before and is missing now (it was removed)",
-                                pruned, stored["id"], base, False)
+                                pruned, stored["id"], 0, False), base
         if row is not None and (row[7] != stored["hash"]
                                 or entry_hash(row[6], *row[1:6]) != row[7]):
             return Verification(0, stored["hash"], stored["id"],
                                 "its content does not match its hash (it was changed)",
-                                pruned, stored["id"], base, False)
+                                pruned, stored["id"], 0, False), base
         result = _walk(conn, stored["id"], stored["hash"], limit)
     result.pruned = pruned
-    if result.checked:
-        _advance(db, result, base)
-    result.entries = base + result.checked
-    return result
+    return result, base
+
+
+def verify_all_if_due(db, hours):
+    """The full check, when the last one is older than ``hours`` (or there was none); None
+    when it was not due."""
+    last = last_full_check(db)
+    if last and datetime.fromisoformat(last["at"].replace("Z", "+00:00")) > \
+            datetime.now(timezone.utc) - timedelta(hours=hours):
+        return None
+    return verify_all(db)
 
 
 def verify_all(db):

@@ -3,8 +3,8 @@ its chain still verifies (a view on the console's blueprint).
 
 A page load checks only the entries added since the last check (the checkpoint in
 ``store.audit``), at most ``VERIFY_PER_LOAD`` of them, so that it stays fast however long the
-trail is; the full check runs on the button here, with ``audit verify`` and in the daily
-cleanup, and the page says when it last ran and what it found."""
+trail is; the full check runs on the button here, with ``audit verify`` and daily in the
+worker, and the page says when it last ran and what it found."""
 
 from flask import flash, redirect, render_template, request, url_for
 
