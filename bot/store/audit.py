@@ -19,6 +19,7 @@ Appending reads the latest hash, so it must run inside the caller's write transa
 
 import hashlib
 import json
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -135,17 +136,17 @@ def _set_meta(conn, name, value):
                  "DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
 
 
-def _walk(conn, after_id, expected_prev, limit=None, first_reason=None):
-    """Check the entries after ``after_id`` against the chain, oldest first, up to ``limit``;
-    stops at the first entry that does not match. Returns a Verification without ``pruned``
-    and with ``entries`` counting only this walk."""
+def _walk(conn, after_id, expected_prev, limit=None, seconds=None):
+    """Check the entries after ``after_id`` against the chain, oldest first, up to ``limit``
+    entries or for about ``seconds``; stops at the first entry that does not match. Returns a
+    Verification without ``pruned`` and with ``entries`` counting only this walk."""
     checked = 0
     last_id = after_id
-    first_reason = first_reason or ("does not follow the chain's anchor (entries before it "
-                                    "were removed)")
+    first_reason = "does not follow the chain's anchor (entries before it were removed)"
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         size = 1000 if limit is None else min(1000, limit - checked)
-        if size <= 0:
+        if size <= 0 or (deadline is not None and checked and time.monotonic() > deadline):
             more = conn.execute("SELECT 1 FROM audit_log WHERE id > ? LIMIT 1",
                                 (last_id,)).fetchone()
             return Verification(checked, expected_prev, last_id=last_id, entries=checked,
@@ -223,23 +224,24 @@ def _advance(db, result, base_entries):
                                      "at": now_iso()})
 
 
-def verify_new(db, limit=None):
-    """Check what was added since the checkpoint (at most ``limit`` entries) and move the
-    checkpoint on. ``checked`` is what this call read; ``entries`` the whole verified prefix."""
+def verify_new(db, limit=None, seconds=None):
+    """Check what was added since the checkpoint (at most ``limit`` entries, or for about
+    ``seconds``) and move the checkpoint on. ``checked`` is what this call read; ``entries``
+    the whole verified prefix."""
     conn = getattr(db, "conn", db)
     with _snapshot(conn):
-        result, base = _check_new(conn, limit)
+        result, base = _check_new(conn, limit, seconds)
     if result.checked:
         _advance(db, result, base)
     result.entries = base + result.checked
     return result
 
 
-def _check_new(conn, limit):
+def _check_new(conn, limit, seconds):
     pruned = _meta(conn, PRUNED)
     stored = _meta(conn, CHECKPOINT)
     if stored is None:
-        result = _walk(conn, 0, _anchor(conn), limit)
+        result = _walk(conn, 0, _anchor(conn), limit, seconds)
         base = 0
     else:
         base = stored["entries"]
@@ -254,7 +256,7 @@ def _check_new(conn, limit):
             return Verification(0, stored["hash"], stored["id"],
                                 "its content does not match its hash (it was changed)",
                                 pruned, stored["id"], 0, False), base
-        result = _walk(conn, stored["id"], stored["hash"], limit)
+        result = _walk(conn, stored["id"], stored["hash"], limit, seconds)
     result.pruned = pruned
     return result, base
 
