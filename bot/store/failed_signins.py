@@ -98,5 +98,5 @@ def open_windows(conn, limit=50):
         "SELECT actor, started_at, ends_at, last_at, attempts, locked, address FROM "
         "signin_failure_windows ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [dict(zip(("actor", "first", "ends", "last", "attempts", "locked"), row[:6]),
-                 source="viele" if row[6] == MANY else row[6].removeprefix("ip:")[:8])
+                 source=None if row[6] == MANY else row[6].removeprefix("ip:")[:8])
             for row in rows]
