@@ -375,3 +375,9 @@ def test_the_worker_runs_the_full_check_once_a_day_and_keeps_its_result(app, off
     # Not again within CLEANUP_INTERVAL_HOURS: a restart does not repeat it.
     assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
     assert audit.last_full_check(database(app).conn) == first
+
+
+def test_only_an_admin_may_run_the_full_check(app, console):
+    answer = console.post("/admin/audit/verify")
+    assert answer.status_code == 403
+    assert audit.last_full_check(database(app).conn) is None
