@@ -480,6 +480,27 @@ CREATE TABLE media (
     created_at TEXT NOT NULL
 );
 
+-- migration: 0018_audit_aggregation
+-- Failed console sign-ins, counted per account name (or "unknown") and client address (a
+-- keyed hash) while their window is open: SIGNIN_LOCK_MINUTES from the first failure. The
+-- audit trail gets one entry per window, with the counts, when the window ends (or a sign-in
+-- from that address ends it); the row then goes. Attempts while sign-in is locked only count
+-- here, so a flood of guesses adds a few rows an hour to the trail, not one per guess.
+CREATE TABLE signin_failure_windows (
+    id INTEGER PRIMARY KEY,
+    actor TEXT NOT NULL,
+    address TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    locked INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (actor, address, started_at)
+);
+CREATE INDEX signin_failure_windows_open ON signin_failure_windows (actor, address, ends_at);
+CREATE INDEX signin_failure_windows_ends ON signin_failure_windows (ends_at);
+
 -- migration: 0019_approval_binding
 -- Who changed a draft that someone else wrote, and when: a relayed official warning edited by
 -- the press office keeps its source badge, so the console must say that its text is no longer

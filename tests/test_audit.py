@@ -5,11 +5,11 @@ a password; and its retention, which keeps the rest verifiable."""
 import json
 import re
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.store import audit, retention
+from bot.store import audit, failed_signins, retention
 from bot.store.db import write
 from tests.conftest import (ADMIN_TOKEN, OFFICER, OFFICER_PASSWORD, Console, database, rows,
                             submit_broadcast)
@@ -32,11 +32,16 @@ def test_sign_in_failed_sign_in_and_sign_out_are_recorded_by_account_name(app, o
     assert console.sign_in(name="ein-Passwort-im-Namensfeld").status_code == 401
     assert console.sign_in().status_code == 302
     console.post("/admin/logout", token_page="/admin")
-    assert entries(app) == [
+    # Failures are counted per name and address; the sign-in from the address ends the count,
+    # so each failed series comes before it, with its number of attempts.
+    assert [entry[:3] + ({key: entry[3][key] for key in entry[3] if key not in (
+                "first", "last")},) for entry in entries(app)] == [
         ("cli", "user_added", OFFICER, {"role": "publisher"}),
-        (OFFICER, "signin_failed", OFFICER, {"reason": "wrong password"}),
+        (OFFICER, "signin_failed", OFFICER,
+         {"reason": "wrong password", "attempts": 1, "locked": 0}),
         # What was typed as a name that is no account's may be anything: it is not kept.
-        ("unknown", "signin_failed", None, {"reason": "unknown account"}),
+        ("unknown", "signin_failed", None,
+         {"reason": "unknown account", "attempts": 1, "locked": 0}),
         (OFFICER, "signin", OFFICER, {}),
         (OFFICER, "signout", OFFICER, {})]
     trail = json.dumps(rows(app, "SELECT * FROM audit_log"))
@@ -177,3 +182,202 @@ def test_the_console_page_shows_the_trail_newest_first_a_page_at_a_time(config):
     older = re.search(r'href="(/admin/audit\?vor=\d+)"', first).group(1)
     rest = console.client.get(older).get_data(as_text=True)
     assert [int(n) for n in re.findall(r'<tr data-entry="(\d+)">', rest)] == list(range(7, 0, -1))
+
+
+# --- failed sign-ins: one entry per name and address per window, with the count ---------------
+
+def failed_entries(app):
+    return [entry for entry in entries(app) if entry[1] == "signin_failed"]
+
+
+def after_the_window(app):
+    """The daily cleanup, run once the lock window of every failure so far has ended."""
+    later = datetime.now(timezone.utc) + timedelta(minutes=app.config["SIGNIN_LOCK_MINUTES"] + 1)
+    return retention.cleanup(database(app), app.config, now=later)
+
+
+def test_a_burst_of_failed_sign_ins_leaves_one_entry_with_the_count(app, officer):
+    console = Console(app.test_client())
+    statuses = [console.sign_in(password=f"falsch-{n}").status_code for n in range(200)]
+    assert statuses == [401] * 5 + [429] * 195
+    # While the window is open the attempts are only counted, outside the chain.
+    assert failed_entries(app) == []
+    assert rows(app, "SELECT attempts, locked FROM signin_failure_windows") == [(200, 195)]
+    assert after_the_window(app)["signin_windows_closed"] == 1
+    [(actor, _, target, details)] = failed_entries(app)
+    assert (actor, target) == (OFFICER, OFFICER)
+    assert (details["attempts"], details["locked"], details["reason"]) == (
+        200, 195, "wrong password")
+    assert details["first"] <= details["last"]
+    # Nothing of the address goes into the trail, which is kept for years.
+    assert set(details) == {"attempts", "locked", "reason", "first", "last"}
+    assert rows(app, "SELECT count(*) FROM signin_failure_windows") == [(0,)]
+    assert verify(app).exit_code == 0
+
+
+def test_guessing_names_that_are_no_accounts_adds_one_entry_per_address(app, officer):
+    for number in range(60):
+        Console(app.test_client()).sign_in(name=f"rate{number}", password="x",
+                                           environ_base={"REMOTE_ADDR": "10.9.0.1"})
+    after_the_window(app)
+    [(actor, _, target, details)] = failed_entries(app)
+    assert (actor, target, details["attempts"], details["locked"]) == ("unknown", None, 60, 55)
+    assert "rate" not in json.dumps(rows(app, "SELECT * FROM audit_log"))
+
+
+def test_guesses_from_ever_new_addresses_share_a_window_beyond_a_bound(app, officer,
+                                                                      monkeypatch):
+    monkeypatch.setattr(failed_signins, "MAX_OPEN_WINDOWS", 10)
+    for number in range(25):
+        Console(app.test_client()).sign_in(name=f"rate{number}", password="x",
+                                           environ_base={"REMOTE_ADDR": f"2001:db8::{number}"})
+    after_the_window(app)
+    failed = failed_entries(app)
+    assert len(failed) == 11
+    assert [details.get("many_addresses") for *_, details in failed] == [None] * 10 + [True]
+    assert failed[-1][3]["attempts"] == 15
+
+
+def test_attempts_while_sign_in_is_locked_add_nothing_to_the_trail(app, officer):
+    console = Console(app.test_client())
+    for _ in range(5):
+        assert console.sign_in(password="falsch").status_code == 401
+    before = rows(app, "SELECT count(*) FROM audit_log")
+    for _ in range(30):
+        assert console.sign_in(password="falsch").status_code == 429
+    assert console.sign_in().status_code == 429  # the right password too, while locked
+    assert rows(app, "SELECT count(*) FROM audit_log") == before
+    assert rows(app, "SELECT attempts, locked FROM signin_failure_windows") == [(36, 31)]
+
+
+# --- the console page: checks what is new, the full check on demand ---------------------------
+
+@pytest.fixture
+def admin(app):
+    app.test_cli_runner().invoke(args=["users", "add", "chefin", "--role", "admin",
+                                       "--password-stdin"], input=OFFICER_PASSWORD + "\n")
+    console = Console(app.test_client())
+    assert console.sign_in("chefin", OFFICER_PASSWORD).status_code == 302
+    return console
+
+
+def page_check(console):
+    """(entries checked by this load, up to which entry the chain verified, the page)."""
+    page = console.client.get("/admin/audit").get_data(as_text=True)
+    notice = re.search(r'<p [^>]*id="verification"[^>]*>', page).group(0)
+    checked = re.search(r'data-checked-now="(\d+)"', notice)
+    verified = re.search(r'data-verified-to="(\d+)"', notice)
+    return (int(checked.group(1)) if checked else None,
+            int(verified.group(1)) if verified else None, page)
+
+
+def tamper(app, entry_id):
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        conn.execute("UPDATE audit_log SET actor = 'someone' WHERE id = ?", (entry_id,))
+
+
+def test_a_second_page_load_checks_nothing_already_checked(app, admin):
+    with write(database(app)) as conn:
+        for _ in range(20_000):
+            audit.record(conn, "cli", "backup")
+    [(last,)] = rows(app, "SELECT max(id) FROM audit_log")
+    # A load checks for a quarter of a second: on a slow machine the first look at a long
+    # trail takes a few loads, each going on where the one before stopped.
+    loads = []
+    while not loads or verified != last:
+        assert len(loads) < 100
+        checked, verified, page = page_check(admin)
+        loads.append(checked)
+    assert sum(loads) == last
+    assert f"Die Kette ist unversehrt: {last} Einträge geprüft" in page
+    assert audit.checkpoint(database(app).conn)["id"] == last
+    assert page_check(admin)[:2] == (0, last)
+    with write(database(app)) as conn:
+        audit.record(conn, "cli", "backup")
+    assert page_check(admin)[:2] == (1, last + 1)
+    # The page shows a page of entries, not the trail.
+    assert len(re.findall(r"<tr data-entry=", page)) == 50
+
+
+def test_the_page_finds_an_entry_changed_after_its_last_check(app, admin):
+    with write(database(app)) as conn:
+        for _ in range(10):
+            audit.record(conn, "cli", "backup")
+    _, checkpoint, _ = page_check(admin)
+    with write(database(app)) as conn:
+        for _ in range(5):
+            audit.record(conn, "cli", "backup")
+    tamper(app, checkpoint + 2)
+    # The load checks only the five new entries, finds the changed one, and keeps finding it.
+    for _ in range(2):
+        page = page_check(admin)[2]
+        assert f"Achtung: Eintrag Nr. {checkpoint + 2} passt nicht zur Kette" in page
+    assert audit.checkpoint(database(app).conn)["id"] == checkpoint + 1
+    # The entry the checkpoint names is checked too.
+    tamper(app, checkpoint + 1)
+    assert f"Eintrag Nr. {checkpoint + 1} passt nicht" in page_check(admin)[2]
+
+
+def test_the_full_check_finds_an_old_entry_changed_and_the_page_says_so(app, admin):
+    with write(database(app)) as conn:
+        for _ in range(10):
+            audit.record(conn, "cli", "backup")
+    page = page_check(admin)[2]
+    assert "Die vollständige Prüfung lief noch nicht" in page
+    tamper(app, 3)
+    # Before the checkpoint: the page's own check does not read that far back; the full check
+    # does. It runs on the button (and daily, and with `audit verify`), and the page keeps what
+    # it found and when.
+    answer = admin.post("/admin/audit/verify", token_page="/admin/audit")
+    assert answer.status_code == 302
+    page = admin.client.get("/admin/audit").get_data(as_text=True)
+    assert "Vollständige Prüfung: Eintrag Nr. 3 passt nicht zur Kette" in page
+    assert re.search(r'id="full-check">Vollständige Prüfung zuletzt [^<]*Eintrag Nr\. 3', page)
+    result = verify(app)
+    assert result.exit_code == 1 and "entry 3" in result.output
+    assert audit.last_full_check(database(app).conn)["bad_id"] == 3
+
+
+def test_the_page_still_verifies_after_the_retention_cleanup(app, admin):
+    with write(database(app)) as conn:
+        for _ in range(5):
+            audit.record(conn, "cli", "backup")
+    page_check(admin)
+    [(fifth,)] = rows(app, "SELECT at FROM audit_log WHERE id = 5")
+    now = datetime.fromisoformat(fifth.replace("Z", "+00:00")) + timedelta(days=365.25)
+    counts = retention.cleanup(database(app), dict(app.config, RETENTION_AUDIT_YEARS=1), now=now)
+    assert counts["audit_entries"] == 4
+    with write(database(app)) as conn:
+        audit.record(conn, "cli", "backup")
+    checked, _, page = page_check(admin)
+    assert checked == 1 and "Die Kette ist unversehrt: 4 Einträge geprüft" in page
+
+
+def test_the_page_shows_the_failed_sign_ins_still_being_counted(app, officer, admin):
+    guesser = Console(app.test_client())
+    for _ in range(3):
+        guesser.sign_in(password="falsch", environ_base={"REMOTE_ADDR": "10.9.0.7"})
+    page = admin.client.get("/admin/audit").get_data(as_text=True)
+    table = re.search(r'<table class="audit" id="open-windows">[\s\S]*?</table>', page).group(0)
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert cells[0] == OFFICER and cells[3:5] == ["3", "0"]
+
+
+def test_the_worker_runs_the_full_check_once_a_day_and_keeps_its_result(app, officer):
+    assert audit.last_full_check(database(app).conn) is None
+    assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    first = audit.last_full_check(database(app).conn)
+    assert first["ok"] and first["checked"] == 1
+    assert audit.checkpoint(database(app).conn)["id"] == 1
+    with write(database(app)) as conn:
+        audit.record(conn, "cli", "backup")
+    # Not again within CLEANUP_INTERVAL_HOURS: a restart does not repeat it.
+    assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    assert audit.last_full_check(database(app).conn) == first
+
+
+def test_only_an_admin_may_run_the_full_check(app, console):
+    answer = console.post("/admin/audit/verify")
+    assert answer.status_code == 403
+    assert audit.last_full_check(database(app).conn) is None

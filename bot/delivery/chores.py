@@ -1,6 +1,7 @@
 """What the worker does beside sending: the daily retention cleanup, forgetting auto-notice
 throttle entries once their window is over, telling the operator once per broadcast what can
-be done about its failures, and relaying the county's official warnings (``WarningRelay``).
+be done about its failures, checking the whole audit chain daily, and relaying the county's
+official warnings (``WarningRelay``).
 
 The minutely checks and the relay's database work run in threads on connections of their own,
 so that a slow read never holds up sending.
@@ -14,7 +15,7 @@ import time
 
 from .. import nina, texts, vocabulary
 from ..domain import warnings as relaying
-from ..store import broadcasts, retention
+from ..store import audit, broadcasts, retention
 from ..store.db import connect, now_iso
 from ..store.inbound import forget_old_notices
 
@@ -64,11 +65,23 @@ class Chores:
             if forgotten:
                 log.info("Forgot %d auto-notice throttle entries older than the window",
                          forgotten)
+            self._check_audit_trail()
         conn = self._side.conn
         for broadcast_id in broadcasts.recently_active(conn, now_iso(-RECENT_SECONDS)):
             if broadcast_id not in self.hinted:
                 # Failures reported by status callbacks, which the send loop never sees.
                 self.warn_hints(broadcast_id, broadcasts.get(conn, broadcast_id)["failures"])
+
+    def _check_audit_trail(self):
+        """The full check of the audit chain, once every ``CLEANUP_INTERVAL_HOURS``: the
+        console's page checks only what is new, and shows when this last ran and what it
+        found. Here, in the side thread, because at a million entries it reads for seconds."""
+        result = audit.verify_all_if_due(self._side, self.settings["CLEANUP_INTERVAL_HOURS"])
+        if result is not None and not result.ok:
+            log.error("The audit trail does not verify: entry %d %s (scripts/flask audit "
+                      "verify)", result.bad_id, result.reason)
+        elif result is not None:
+            log.info("Audit trail verified: %d entries", result.checked)
 
     def warn_hints(self, broadcast_id, failures):
         """Log once per broadcast what the operator can do about its failures."""

@@ -1,7 +1,9 @@
 """``flask --app wsgi audit verify|export``: the audit trail, checked and read out.
 
 ``verify`` walks the whole chain and exits non-zero naming the first entry that does not match
-(changed, removed, or out of order); ``export`` prints the entries as JSON lines, oldest first.
+(changed, removed, or out of order); its result is kept for the console's audit page. ``export``
+prints the entries as JSON lines, oldest first. Both first write the entries of failed sign-in
+windows that have ended, so that what they read is complete.
 """
 
 import json
@@ -12,7 +14,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..store import audit
+from ..store import audit, failed_signins
 from ..store.db import to_iso, write
 from . import database
 
@@ -29,7 +31,8 @@ def record(action, target=None, details=None):
 def verify_command():
     """Check every entry's hash and its link to the one before; exit 1 at the first mismatch."""
     with database() as db:
-        result = audit.verify(db.conn)
+        _close_ended_windows(db)
+        result = audit.verify_all(db)
     if result.pruned:
         click.echo(f"The {result.pruned['entries']} oldest entries (until "
                    f"{result.pruned['until']}) were removed by the retention cleanup "
@@ -40,6 +43,13 @@ def verify_command():
             "verify.")
     click.echo(f"{result.checked} entries verified. Latest hash: {result.latest_hash} "
                "(note it elsewhere to notice later whether the trail was rewritten).")
+
+
+def _close_ended_windows(db):
+    while True:
+        with write(db) as conn:
+            if failed_signins.close_due(conn) == 0:
+                return
 
 
 def _since(value):
@@ -64,6 +74,7 @@ def export_command(since):
     id, prev_hash, hash, to verify a copy)."""
     cutoff = _since(since)
     with database() as db:
+        _close_ended_windows(db)
         for entry in audit.oldest_first(db.conn, cutoff):
             click.echo(json.dumps({key: entry[key] for key in (
                 "id", "at", "actor", "action", "target", "details", "prev_hash", "hash")},

@@ -14,6 +14,8 @@
 - Audit trail entries older than ``RETENTION_AUDIT_YEARS``: the same reasoning as for consent
   records (claims lapse after three years). The chain's anchor moves with them, so what is kept
   still verifies (``audit.prune``).
+- Failed sign-in windows that have ended are written into the audit trail, one entry each
+  (``failed_signins``), so that a window nobody looked at still gets its entry.
 - Uploaded pictures that no broadcast shows, a day after the upload (a test send's picture, a
   compose that was given up): they may show people, and nothing needs them.
 
@@ -23,7 +25,7 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
-from . import audit, media
+from . import audit, failed_signins, media
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
@@ -70,6 +72,8 @@ def cleanup(conn, settings, now=None):
         "outbox": _batched(
             conn, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? "
                   "LIMIT ?)", delivery_cutoff),
+        "signin_windows_closed": _in_batches(
+            conn, lambda tx: failed_signins.close_due(tx, now, BATCH_SIZE)),
         "audit_entries": _in_batches(conn, lambda tx: audit.prune(tx, audit_cutoff, BATCH_SIZE)),
         "media_unused": _in_batches(
             conn, lambda tx: media.forget_unused(tx, before(days=UNUSED_MEDIA_DAYS), BATCH_SIZE)),

@@ -9,7 +9,8 @@ failures within ``SIGNIN_LOCK_MINUTES``. A browser that has signed in to an acco
 (a signed "known device" cookie) is spared that account's name lock, not its address lock.
 
 Sign-in, failed sign-in and sign-out go into the audit trail, by account name. A name that is no
-account's is not written down: what was typed there may be a password, or anything else.
+account's is not written down: what was typed there may be a password, or anything else. Failed
+sign-ins are counted per name and address, one entry per lock window (``failed_signins``).
 """
 
 import hashlib
@@ -21,7 +22,7 @@ from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_t
                    request, session, url_for)
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from ..store import audit, sessions, users
+from ..store import audit, failed_signins, sessions, users
 from ..store.db import write
 from .csrf import csrf_token
 from .database import get_db
@@ -88,11 +89,12 @@ def login():
     # cannot all pass the check before any of them has been counted.
     limit = current_app.config["SIGNIN_MAX_FAILURES"]
     with write(database) as conn:
+        failed_signins.close_due(conn)
         locked_until = sessions.locked_until(conn, checked, limit, _window_seconds())
         attempt = None if locked_until else sessions.record_attempt(conn, keys,
                                                                       _window_seconds())
         if locked_until:
-            _failed(conn, name, "locked")
+            _failed(conn, name, address_key, locked=True)
     if locked_until:
         minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
                              .total_seconds() // 60) + 1)
@@ -104,7 +106,7 @@ def login():
     if user_id is None:
         # The attempt stays counted as a failure.
         with write(database) as conn:
-            _failed(conn, name, "wrong password")
+            _failed(conn, name, address_key)
         return render_template("login.html", next_page=next_page, name=name,
                                error="Name oder Passwort stimmt nicht."), 401
     # Only this attempt is taken back. Earlier failures stay until the window ends: were a
@@ -112,6 +114,7 @@ def login():
     # their address between guesses at someone else's password.
     with write(database) as conn:
         sessions.take_back(conn, attempt)
+        failed_signins.close_address(conn, address_key)
         session_id = sessions.open_session(conn, user_id,
                                            current_app.config["CONSOLE_SESSION_HOURS"])
         account = users.load(conn, user_id)
@@ -129,11 +132,13 @@ def login():
     return response
 
 
-def _failed(conn, name, reason):
-    """A failed sign-in in the audit trail: under the account's name when there is one."""
+def _failed(conn, name, address_key, locked=False):
+    """A failed sign-in, counted for the audit trail: under the account's name when there is
+    one. Nothing is appended to the trail here; its window's entry comes when it ends."""
     known = bool(name) and users.exists(conn, name)
-    audit.record(conn, name if known else "unknown", "signin_failed", name if known else None,
-                 {"reason": reason if known or reason == "locked" else "unknown account"})
+    failed_signins.count(conn, name if known else failed_signins.UNKNOWN, address_key,
+                         "wrong password" if known else "unknown account", _window_seconds(),
+                         locked=locked)
 
 
 @bp.post("/logout")
