@@ -56,6 +56,9 @@ _CODE_KINDS = {
     21211: v.INVALID_NUMBER,
     63024: v.INVALID_NUMBER,
     63016: v.TEMPLATE_NEEDED,
+    63013: v.TEMPLATE_REFUSED,  # channel policy: in template mode, a variable WhatsApp refuses
+    63028: v.TEMPLATE_REFUSED,  # not as many variables as the template has
+    21656: v.TEMPLATE_REFUSED,  # ContentVariables unreadable
 }
 
 # Twilio's message statuses → ours, ranked (see vocabulary): queued, accepted and sending come

@@ -139,6 +139,19 @@ def test_the_longest_text_the_api_takes_is_delivered_in_one_variable(county):
     assert too_long.status_code == 400 and "1024" in too_long.json()["error"]
 
 
+def test_a_template_named_with_the_wrong_number_of_variables_fails_with_a_hint(county):
+    """The operator wrote 2= for the template with three variables: the platform refuses every
+    message, and the broadcast says which setting to check."""
+    c = county.start(german=2, BROADCAST_PARAGRAPH_TEMPLATES=f"2={THREE}")
+    posted = c.web.api("POST", "/api/broadcasts", json={"text": PRESS_TEXT})
+    assert posted.status_code == 202, posted.text
+    failed = wait_for(lambda: (b := c.web.api("GET", f"/api/broadcasts/{posted.json()['id']}")
+                               .json())["counts"]["failed"] == 2 and b,
+                      timeout=30, message="both failed")
+    assert failed["errors"] == {"63028": 2}
+    assert any("BROADCAST_PARAGRAPH_TEMPLATES" in hint for hint in failed["hints"])
+
+
 # -- the fake platform refuses what WhatsApp refuses --------------------------------------------
 
 class Callbacks:
