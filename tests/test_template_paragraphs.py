@@ -11,6 +11,7 @@ from bot import twilio_gateway as gateway
 from bot import whatsapp_text
 from bot.config import ConfigError
 from bot.domain import announcements
+from tests.conftest import OFFICER, OFFICER_PASSWORD, Console
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, template_refusal
 
 FROM = "whatsapp:+4930901820"
@@ -120,6 +121,20 @@ def test_paragraph_templates_that_cannot_work_stop_the_start(config, settings, r
     with pytest.raises(ConfigError, match="BROADCAST_PARAGRAPH_TEMPLATES") as error:
         create_app(dict(config, **settings))
     assert reason in str(error.value)
+
+
+@pytest.mark.parametrize("paragraphs,says", [
+    ("", "Absätze kommen als fortlaufender Text an"),
+    ("2=HXb", "Absätze (durch eine Leerzeile getrennt) bleiben erhalten"),
+])
+def test_compose_says_what_becomes_of_paragraphs_in_template_mode(config, paragraphs, says):
+    app = create_app(dict(config, BROADCAST_CONTENT_SID="HXa",
+                          BROADCAST_PARAGRAPH_TEMPLATES=paragraphs))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    assert says in console.client.get("/admin/compose").get_data(as_text=True)
 
 
 # -- the seam, through the real client and the strict fake -------------------------------------
