@@ -19,7 +19,8 @@ import statistics
 import time
 
 import uvloop
-from common import cpu_seconds, fake_config, fake_stats, start_fake_twilio  # noqa: I001 (bench/ on the path)
+from common import (  # noqa: I001 (bench/ on the path)
+    cpu_seconds, fake_config, fake_stats, start_fake_twilio)
 
 from bot import twilio_gateway as gateway
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
