@@ -46,6 +46,7 @@ SETTINGS = {
     "KEYWORDS_HELP": ("", str),
     "NOTICE_WINDOW_HOURS": (24.0, float),
     "BROADCAST_CONTENT_SID": ("", str),
+    "BROADCAST_PARAGRAPH_TEMPLATES": ("", str),
     "SEND_RATE_LIMIT": (80.0, float),
     "SEND_CONCURRENCY": (0, int),
     "SEND_BATCH_SIZE": (200, int),
@@ -192,6 +193,7 @@ def load(instance_path, test_config=None):
         raw = (test_config or {}).get(name) if test_config is not None else os.environ.get(name)
         if raw and str(raw).strip():
             values["CONTENT_SIDS"][code] = str(raw).strip()
+    values["PARAGRAPH_SIDS"] = _paragraph_templates(values, languages, test_config)
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_gateway.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
@@ -205,6 +207,45 @@ def load(instance_path, test_config=None):
                           f"not {values['PRICE_CURRENCY']!r}")
     values["PRICE_CURRENCY"] = currency
     return values
+
+
+# More paragraphs than this run on in the last variable: a 1,024-character text has no use for
+# more, and WhatsApp rejects templates with many variables and little text of their own.
+MOST_PARAGRAPHS = 10
+
+
+def _paragraph_templates(values, languages, test_config):
+    """BROADCAST_PARAGRAPH_TEMPLATES (and ``_<LANG>``), ``2=HX…,3=HX…`` → {None (the main
+    language) or code: {variables: sid}}. Each belongs to a single-variable template of the
+    same language: the text falls back to that one when no other fits."""
+    found = {}
+    for code in [None] + languages:
+        name = "BROADCAST_PARAGRAPH_TEMPLATES" + (f"_{code.upper()}" if code else "")
+        if code is None:
+            raw = values[name]
+        else:
+            raw = (test_config or {}).get(name) if test_config is not None \
+                else os.environ.get(name)
+        raw = str(raw or "").strip()
+        if not raw:
+            continue
+        single = values["CONTENT_SIDS"].get(code) if code else values["BROADCAST_CONTENT_SID"]
+        if not single:
+            needed = f"BROADCAST_CONTENT_SID_{code.upper()}" if code else "BROADCAST_CONTENT_SID"
+            raise ConfigError(f"{name} is set but {needed} is not: the single-variable "
+                              "template is needed too, for texts of one paragraph")
+        templates = {}
+        for item in raw.split(","):
+            count, _, sid = (part.strip() for part in item.partition("="))
+            if not (count.isdigit() and 2 <= int(count) <= MOST_PARAGRAPHS) or not sid \
+                    or not re.fullmatch(r"[A-Za-z0-9]+", sid) or int(count) in templates:
+                raise ConfigError(
+                    f"{name} holds {item.strip()!r}: write each template as <number of "
+                    f"paragraphs>=<its content SID>, separated by commas, e.g. "
+                    f"2=HX…,3=HX…,4=HX… (numbers from 2 to {MOST_PARAGRAPHS}, each once)")
+            templates[int(count)] = sid
+        found[code] = templates
+    return found
 
 
 def approval_mode(value):

@@ -32,6 +32,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from . import http_client
 from . import vocabulary as v
+from . import whatsapp_text
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ _CODE_KINDS = {
     21211: v.INVALID_NUMBER,
     63024: v.INVALID_NUMBER,
     63016: v.TEMPLATE_NEEDED,
+    63013: v.TEMPLATE_REFUSED,  # channel policy: in template mode, a variable WhatsApp refuses
+    63028: v.TEMPLATE_REFUSED,  # not as many variables as the template has
+    21656: v.TEMPLATE_REFUSED,  # ContentVariables unreadable
 }
 
 # Twilio's message statuses → ours, ranked (see vocabulary): queued, accepted and sending come
@@ -315,21 +319,39 @@ def form_body(data):
     return "&".join(pairs)
 
 
+@functools.lru_cache(maxsize=256)
+def _content(text, templates):
+    """The template and its variables for a text: ``templates`` are ((variables, sid), …) of
+    one language. Every recipient of a broadcast gets the same text: worked out once."""
+    values = whatsapp_text.variables(text, [count for count, _ in templates])
+    sid = dict(templates)[len(values)]
+    return sid, json.dumps({str(number): value for number, value in enumerate(values, 1)})
+
+
 class TwilioTransport:
     """Sends through Twilio's REST API with the real client, asynchronously.
 
-    ``content_sid`` set: the approved template, text as variable 1 (business-initiated messages
-    outside the 24-hour window need it); ``content_sids`` the templates of further languages
-    ({code: sid}), the main one's for a language without its own. Otherwise a free-form body.
+    ``content_sid`` set: the approved template, the text as its variable ``{{1}}``
+    (business-initiated messages outside the 24-hour window need one); ``paragraph_sids``
+    ({language or None for the main one: {variables: sid}}) templates whose own body holds the
+    blank lines between one-line variables, one for each number of paragraphs; ``content_sids``
+    the single-variable templates of further languages ({code: sid}). A language with its own
+    template uses its own templates only; one without uses the main one's. A text never goes
+    out as a variable with a line break in it (``whatsapp_text``). Without ``content_sid``: a
+    free-form body.
     """
 
     def __init__(self, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
                  status_callback=None, content_sid=None, max_connections=256,
-                 timeout_seconds=15, content_sids=None):
+                 timeout_seconds=15, content_sids=None, paragraph_sids=None):
         self.from_address = from_address
         self.status_callback = status_callback
         self.content_sid = content_sid
         self.content_sids = content_sids or {}
+        paragraph_sids = paragraph_sids or {}
+        self._templates = {None: _family(content_sid, paragraph_sids.get(None))}
+        for code, sid in self.content_sids.items():
+            self._templates[code] = _family(sid, paragraph_sids.get(code))
         # A timeout so that a hung request counts as "unknown" and is retried. At 1,000/s and
         # 150 ms per answer some 150 requests are in flight.
         self._http = _HttpClient(account_sid, auth_token, timeout_seconds, max_connections)
@@ -341,8 +363,12 @@ class TwilioTransport:
         if self.status_callback:
             kwargs["status_callback"] = self.status_callback
         if self.content_sid:
-            kwargs["content_sid"] = self.content_sids.get(message.language) or self.content_sid
-            kwargs["content_variables"] = json.dumps({"1": message.body})
+            templates = self._templates.get(message.language) or self._templates[None]
+            try:
+                kwargs["content_sid"], kwargs["content_variables"] = _content(
+                    message.body, templates)
+            except whatsapp_text.Unsendable as exc:
+                raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
         else:
             kwargs["body"] = message.body
             if message.media_url:
@@ -360,8 +386,15 @@ class TwilioTransport:
         await self._http.close()
 
 
+def _family(sid, paragraph_sids):
+    """((variables, sid), …) of one language: its single-variable template and the others."""
+    if not sid:
+        return None
+    return tuple(sorted({1: sid, **(paragraph_sids or {})}.items()))
+
+
 def send_now(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
-             content_sid=None, content_sids=None, timeout_seconds=15):
+             content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
@@ -369,6 +402,7 @@ def send_now(messages, account_sid, auth_token, from_address, api_url=DEFAULT_AP
     async def run():
         transport = TwilioTransport(account_sid, auth_token, from_address, api_url=api_url,
                                     content_sid=content_sid, content_sids=content_sids,
+                                    paragraph_sids=paragraph_sids,
                                     max_connections=8, timeout_seconds=timeout_seconds)
         results = []
         try:

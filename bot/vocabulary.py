@@ -10,6 +10,7 @@ it and the press office may quote it to the platform's support.
 NOT_ON_WHATSAPP = "not_on_whatsapp"   # the number has no WhatsApp account
 INVALID_NUMBER = "invalid_number"     # not a number that can receive anything
 TEMPLATE_NEEDED = "template_needed"   # free-form text outside the 24-hour window
+TEMPLATE_REFUSED = "template_refused" # the template's variables are not what WhatsApp takes
 OPTED_OUT = "opted_out"               # the citizen opted out at the platform: honour as a Stop
 MESSAGING_LIMIT = "messaging_limit"   # WhatsApp's limit of people per 24 hours: pause, resume
 CREDENTIALS = "credentials"           # account, token or sender refused: nothing will work
@@ -17,8 +18,8 @@ THROTTLED = "throttled"               # too many requests: never processed, retr
 UNKNOWN = "unknown"                   # maybe processed (5xx, timeout, dropped): retry, count
 REJECTED = "rejected"                 # refused for another reason that is about this message
 
-ERROR_KINDS = (NOT_ON_WHATSAPP, INVALID_NUMBER, TEMPLATE_NEEDED, OPTED_OUT, MESSAGING_LIMIT,
-               CREDENTIALS, THROTTLED, UNKNOWN, REJECTED)
+ERROR_KINDS = (NOT_ON_WHATSAPP, INVALID_NUMBER, TEMPLATE_NEEDED, TEMPLATE_REFUSED, OPTED_OUT,
+               MESSAGING_LIMIT, CREDENTIALS, THROTTLED, UNKNOWN, REJECTED)
 
 # Our own reasons for a delivery that was not sent (stored like error codes, never a
 # platform's): the citizen left, the broadcast was cancelled or expired, retries ran out.
@@ -45,6 +46,11 @@ HINTS = {
         "WhatsApp delivers free-form messages only to citizens who wrote to the number "
         "in the last 24 hours. Set BROADCAST_CONTENT_SID to an approved WhatsApp template "
         "(README, \"Templates\") so that broadcasts reach every subscriber."),
+    TEMPLATE_REFUSED: (
+        "WhatsApp refused the template's variables. Check that BROADCAST_PARAGRAPH_TEMPLATES "
+        "names each template with the number of variables its approved body has ({{1}} to "
+        "{{n}}), and that BROADCAST_CONTENT_SID's body has a single one, {{1}} (README, "
+        "\"Templates\")."),
 }
 
 

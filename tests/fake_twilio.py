@@ -5,6 +5,13 @@ The real ``twilio`` client talks HTTP to it. It checks Basic auth, accepts
 Twilio-shaped error bodies), and can be told to be slow, to answer 429/500, to drop connections,
 to refuse given recipients with given error codes, and to send signed status callbacks back.
 
+Template messages (``ContentSid``) are held to WhatsApp's rule as the platform holds them: a
+variable with a line break or a tab, more than four spaces in a row, nothing in it, or more
+than 1,024 characters, and variables that are not the ones the template takes, are accepted by
+the REST call and then fail with a ``failed`` status callback (63013, 63028); variables that are
+not a JSON object of strings are refused at once (21656). ``templates`` says how many variables
+each content SID takes; one it does not name takes one (``{{1}}``).
+
 In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
 ``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
 steered over ``/_fake/*`` (JSON).
@@ -13,6 +20,7 @@ steered over ``/_fake/*`` (JSON).
 import argparse
 import asyncio
 import base64
+import json
 import random
 import secrets
 import threading
@@ -26,6 +34,30 @@ from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-not-a-real-one"
+# WhatsApp's limit for one template variable.
+VARIABLE_LIMIT = 1024
+CHANNEL_POLICY = 63013      # a variable WhatsApp refuses
+PARAMETER_COUNT = 63028     # not the variables the template takes
+INVALID_VARIABLES = 21656   # ContentVariables is not a JSON object of strings
+# Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
+_LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def template_refusal(variables, expected):
+    """Why WhatsApp refuses these variables for a template taking ``expected`` of them:
+    (error code, reason), or None."""
+    if set(variables) != {str(number) for number in range(1, expected + 1)}:
+        return PARAMETER_COUNT, f"variables {sorted(variables)} for a template of {expected}"
+    for name, value in sorted(variables.items()):
+        if not value.strip():
+            return CHANNEL_POLICY, f"variable {name} is empty"
+        if _LINE_BREAKS & set(value):
+            return CHANNEL_POLICY, f"variable {name} holds a line break or a tab"
+        if " " * 5 in value:
+            return CHANNEL_POLICY, f"variable {name} holds more than four spaces in a row"
+        if len(value) > VARIABLE_LIMIT:
+            return CHANNEL_POLICY, f"variable {name} has {len(value)} characters"
+    return None
 
 
 class FakeTwilio:
@@ -57,6 +89,8 @@ class FakeTwilio:
         # messaging limit, which Twilio often reports only after accepting the message).
         self.callback_failures = []
         self.callback_results = Counter()
+        self.templates = {}         # content SID → how many variables it takes (else one)
+        self.refused = []           # (message sid, error code, reason) of refused templates
         # Seconds between accepting a message and posting its callbacks, as the platform takes
         # a moment to deliver; and whether those posts reuse connections (keep-alive). The
         # tests' default closes each one, so no idle connection holds up a server's shutdown.
@@ -157,6 +191,8 @@ class FakeTwilio:
             self.callback_error_code = None
             self.callback_failures = []
             self.callback_results.clear()
+            self.templates.clear()
+            self.refused.clear()
             self.callback_delay = 0.0
             self.random.seed(self.seed)
         self.release()
@@ -207,6 +243,17 @@ class FakeTwilio:
         if number in self.recipient_errors:
             status, code = self.recipient_errors[number]
             return self._error(status, code, "Injected recipient error")
+        refusal = None
+        if form.get("ContentSid"):
+            try:
+                variables = json.loads(form.get("ContentVariables") or "")
+            except ValueError:
+                variables = None
+            if not isinstance(variables, dict) \
+                    or not all(isinstance(value, str) for value in variables.values()):
+                return self._error(400, INVALID_VARIABLES,
+                                   "The ContentVariables Parameter is invalid.")
+            refusal = template_refusal(variables, self.templates.get(form["ContentSid"], 1))
         sid = "SM" + secrets.token_hex(16)
         record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
                   for key in form.keys()}
@@ -215,9 +262,17 @@ class FakeTwilio:
         with self._lock:
             self.messages.append(record)
             self.per_second[int(time.time())] += 1
-            failure = self.callback_failures.pop(0) if self.callback_failures else None
+            if refusal:
+                self.refused.append((sid,) + refusal)
+                failure = None
+            else:
+                failure = self.callback_failures.pop(0) if self.callback_failures else None
         callback = form.get("StatusCallback")
-        if callback and (self.callbacks or failure):
+        if callback and refusal:
+            # WhatsApp refuses the message after Twilio took it: it never counts as sent.
+            asyncio.get_running_loop().create_task(
+                self._send_callbacks(callback, sid, form, refusal[0], ["failed"]))
+        elif callback and (self.callbacks or failure):
             asyncio.get_running_loop().create_task(
                 self._send_callbacks(callback, sid, form, failure))
         return web.json_response(self._resource(sid, form), status=201)
@@ -248,13 +303,13 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 
-    async def _send_callbacks(self, url, sid, form, failure=None):
+    async def _send_callbacks(self, url, sid, form, failure=None, failure_statuses=None):
         statuses = list(self.callbacks) * self.callback_repeat
         error_code = self.callback_error_code
         if self.callback_delay:
             await asyncio.sleep(self.callback_delay)
         if failure is not None:
-            statuses, error_code = ["sent", "failed"], failure
+            statuses, error_code = failure_statuses or ["sent", "failed"], failure
         elif self.callback_shuffle:
             self.random.shuffle(statuses)
         validator = RequestValidator(self.auth_token)
@@ -290,13 +345,14 @@ class FakeTwilio:
             "first_at": self.messages[0]["received_at"] if self.messages else None,
             "last_at": self.messages[-1]["received_at"] if self.messages else None,
             "callbacks": {str(k): v for k, v in self.callback_results.items()},
+            "refused": Counter(code for _, code, _ in self.refused),
         })
 
     async def _config(self, request):
         data = await request.json()
         for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
                     "callback_shuffle", "callback_repeat", "callback_error_code",
-                    "callback_failures", "callback_delay"):
+                    "callback_failures", "callback_delay", "templates"):
             if key in data:
                 setattr(self, key, data[key])
         if "callback_keepalive" in data and data["callback_keepalive"] != self.callback_keepalive:

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "bot"
 SEAM = "bot.twilio_gateway"
 LEAVES = {"bot.config", "bot.texts", "bot.phone", "bot.vault", "bot.logs", "bot.vocabulary",
           "bot.process", "bot.wording", "bot.texts_file", SEAM, "bot.nina", "bot.images",
-          "bot.http_client"}
+          "bot.http_client", "bot.whatsapp_text"}
 # Which layer may import which (besides itself and the leaves).
 MAY_IMPORT = {
     "store": set(),

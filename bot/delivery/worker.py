@@ -68,7 +68,8 @@ def build(config, vault, demo):
             status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
             max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
             timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
-            content_sids=config.get("CONTENT_SIDS") or {})
+            content_sids=config.get("CONTENT_SIDS") or {},
+            paragraph_sids=config.get("PARAGRAPH_SIDS") or {})
     return Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],

@@ -100,6 +100,7 @@ FAILURES = {
     v.NOT_ON_WHATSAPP: _NOT_ON_WHATSAPP,
     v.INVALID_NUMBER: _NOT_ON_WHATSAPP,
     v.TEMPLATE_NEEDED: "Vorlage fehlt (außerhalb 24-Stunden-Fenster)",
+    v.TEMPLATE_REFUSED: "Von WhatsApp abgelehnt: Vorlage passt nicht zum Text",
     v.OPTED_OUT: "Empfänger hat sich abgemeldet",
     v.MESSAGING_LIMIT: "Tageslimit von WhatsApp erreicht",
     v.CREDENTIALS: "Zugangsdaten von Twilio ungültig",

@@ -95,7 +95,10 @@ SCHEMAS = {
                 "description": (f"The message; surrounding spaces are removed. At most "
                                 f"{TEMPLATE_TEXT_LIMIT} characters when broadcasts go out as a "
                                 f"template (BROADCAST_CONTENT_SID), {FREEFORM_TEXT_LIMIT} "
-                                "free-form. No NUL character.")},
+                                "free-form. No NUL character. As a template, paragraphs "
+                                "(separated by a blank line) go out one per variable of the "
+                                "paragraph templates (BROADCAST_PARAGRAPH_TEMPLATES), or run "
+                                "on in one line; a line break inside one becomes a space.")},
             "media_url": {
                 "type": ["string", "null"], "format": "uri", "maxLength": 2000,
                 "description": "An http(s) image URL; free-form mode only."},

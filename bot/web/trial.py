@@ -27,6 +27,7 @@ def _deliver(messages):
         config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"] or None,
         content_sid=config["BROADCAST_CONTENT_SID"] or None,
         content_sids=config.get("CONTENT_SIDS") or {},
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {},
         timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
 
 
