@@ -15,6 +15,10 @@ phone number, a password, or a broadcast's text (its SHA-256 stands in for it).
 
 Appending reads the latest hash, so it must run inside the caller's write transaction (which
 ``db.write`` takes up front): two appends can never chain onto the same entry.
+
+It is long because the chain and its checks belong together: appending, the incremental
+check from a stored checkpoint (so a page load walks only what is new), the full check on
+demand, and pruning that moves the anchor, all read the same hashes the same way.
 """
 
 import hashlib
