@@ -479,3 +479,8 @@ CREATE TABLE media (
     height INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- migration: 0020_relay_cap
+-- A relayed warning's broadcast that would have gone out by itself but is a draft because
+-- one poll of the feed may send only so many (WARNINGS_MAX_PER_POLL): the console says so.
+ALTER TABLE relayed_warnings ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0;

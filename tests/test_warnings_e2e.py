@@ -76,7 +76,8 @@ def test_a_severe_warning_reaches_every_subscriber_once_even_after_a_worker_rest
     relayed = c.broadcasts()
     assert [b["status"] for b in relayed] == ["done", "draft"]
     assert relayed[0]["source"] == {"kind": "nina", "id": warning_id, "version": 1,
-                                    "provider": "mowas", "severity": "Severe"}
+                                    "provider": "mowas", "severity": "Severe",
+                                    "held_back": False}
     assert relayed[1]["source"]["id"] == minor and relayed[1]["counts"]["sent"] == 0
     assert c.feed.detail_requests[warning_id] == 1
 

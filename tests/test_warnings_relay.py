@@ -51,7 +51,8 @@ def test_a_severe_warning_becomes_one_urgent_broadcast_and_is_never_taken_again(
     assert broadcast["status"] == "queued" and broadcast["urgent"] is True
     assert broadcast["recipients"] == 3 and broadcast["counts"]["queued"] == 3
     assert broadcast["source"] == {"kind": "nina", "id": warning_id, "version": 1,
-                                   "provider": "mowas", "severity": "Severe"}
+                                   "provider": "mowas", "severity": "Severe",
+                                   "held_back": False}
     assert broadcast["text"].startswith("Großbrand in Osterholz-Scharmbeck\n\n")
     assert nina_api.detail_requests[warning_id] == 1, "read once, not at every poll"
     poll(app, times=2)  # a restarted worker knows it from the database

@@ -160,6 +160,7 @@ _sql("0014_user_roles")
 _rebuild("0015_broadcast_approval", done=_broadcasts_allow("awaiting_approval"))
 _sql("0016_audit_trail")
 _sql("0017_media")
+_sql("0020_relay_cap")
 
 
 def apply(db):
