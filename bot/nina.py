@@ -112,6 +112,8 @@ class Detail:
 # A field longer than this is not a warning a citizen can read in WhatsApp (at most 1,600
 # characters go out); cleaning more would only cost the worker time.
 MAX_FIELD_CHARS = 20_000
+# A headline is a line; the dashboard's are read at every poll.
+MAX_HEADLINE_CHARS = 1_000
 # Sources escape their markup once, sometimes twice; each round undoes one escaping.
 _ROUNDS = 4
 
@@ -192,10 +194,10 @@ def _visible(match):
     return "" if unicodedata.category(character) in ("Cc", "Cf", "Cs") else character
 
 
-def plain_text(value):
+def plain_text(value, limit=MAX_FIELD_CHARS):
     """The source's text as a citizen should read it in WhatsApp.
 
-    At most ``MAX_FIELD_CHARS`` of it are read. Tags go, entities become characters (also
+    At most ``limit`` characters of it are read. Tags go, entities become characters (also
     ones escaped twice or more, as some sources send them), Windows and HTML line breaks
     become one line break, invisible and control characters go, blank lines and runs of
     spaces collapse. Anything that is not text (a number, null) is no text.
@@ -204,7 +206,7 @@ def plain_text(value):
         return ""
     # What goes beyond the bound is cut off; the relay shortens the text further (at a word,
     # with "…") to what a message holds.
-    text = _unmarked(value[:MAX_FIELD_CHARS])
+    text = _unmarked(value[:limit])
     for _ in range(_ROUNDS - 1):
         if not _MARKUP.search(text):
             break
@@ -296,7 +298,7 @@ def parse_dashboard(data):
             provider=_provider(_word(details.get("provider") or ""), warning_id),
             severity=_word(details.get("severity") or ""),
             msg_type=_word(details.get("msgType") or ALERT),
-            headline=plain_text(details.get("headline")),
+            headline=plain_text(details.get("headline"), MAX_HEADLINE_CHARS),
             sent=_word(item.get("sent") or ""), problem=problem))
     return entries
 
@@ -336,7 +338,7 @@ def parse_warning(data, warning_id, language="de"):
     if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
         raise BadWarning(f"warning {warning_id} has no info block")
     info = pick_info(infos, language)
-    headline = " ".join(plain_text(info.get("headline")).split("\n"))
+    headline = " ".join(plain_text(info.get("headline"), MAX_HEADLINE_CHARS).split("\n"))
     if not headline:
         raise BadWarning(f"warning {warning_id} has no headline")
     return Detail(

@@ -124,6 +124,11 @@ def test_a_field_is_read_up_to_a_bound():
     text = nina.plain_text(long_text)
     assert len(text) <= nina.MAX_FIELD_CHARS and long_text.startswith(text)
     assert nina.plain_text("Großbrand" + "<b>" * 10_000 + "unsichtbar") == "Großbrand"
+    # A headline is a line: the dashboard's are read at every poll.
+    assert len(detail(dict(FIRE, headline="Sturm " * 1000)).headline) <= nina.MAX_HEADLINE_CHARS
+    [entry] = nina.parse_dashboard([{"id": "mow.1", "payload": {"data": {
+        "headline": "Sturm " * 1000}}}])
+    assert len(entry.headline) <= nina.MAX_HEADLINE_CHARS
 
 
 # Each is far beyond what a source sends; the standard library's HTML parser took 22.5 s for
