@@ -370,3 +370,22 @@ def test_the_cap_counts_what_went_out_not_what_was_looked_at(app, client, nina_a
     poll(app, WARNINGS_MAX_PER_POLL=2)
     assert sorted(b["source"]["id"] for b in relayed(client) if b["status"] == "queued") == \
         sorted(severe)
+
+
+def test_a_detail_that_is_no_warning_is_skipped_and_does_not_hold_up_all_clears(
+        app, client, nina_api, caplog):
+    """The feed answered, but not with a warning: reading it again at every poll is no outage,
+    and it must not keep every other warning from ending."""
+    gone = nina_api.add(severity="Severe", headline="Gasaustritt in Lilienthal")
+    poll(app)
+    nina_api.remove(gone)
+    empty = nina_api.add(severity="Severe", headline="Ohne Inhalt")
+    nina_api.detail_failures[empty] = "shape"
+    assert poll(app, times=3) == [True, True, True]
+    assert [b["text"].split("\n\n")[0] for b in relayed(client)] == [
+        "Gasaustritt in Lilienthal", "Entwarnung: Gasaustritt in Lilienthal"]
+    [line] = skipped_lines(caplog, empty)
+    assert "has no info block" in line.getMessage() and line.exc_info is None
+    del nina_api.detail_failures[empty]
+    poll(app)
+    assert relayed(client)[-1]["text"].startswith("Ohne Inhalt\n\n")
