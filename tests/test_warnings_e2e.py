@@ -205,3 +205,28 @@ def test_one_bad_warning_does_not_silence_the_others_or_their_all_clears(county)
     log = c.worker.output()
     assert log.count(f"cannot be relayed (its version '100000000000000000000'") == 1, log
     assert "The warnings relay failed" not in log and "Traceback" not in log
+
+
+def test_a_flood_of_warnings_sends_at_most_the_cap_per_poll_and_the_rest_wait_as_drafts(county):
+    """A feed of 300 severe warnings once sent 300 urgent broadcasts within 20 s, and 300
+    all-clears when they went."""
+    c = county.start(subscribers=2, WARNINGS_POLL_SECONDS="0.5")
+    c.feed.failure = 500  # the flood arrives whole in one dashboard
+    c.polls(2)
+    flood = [c.feed.add(severity="Severe", headline=f"Unwetter Nr. {n}") for n in range(28)]
+    worst = [c.feed.add(severity="Extreme", headline=f"Deichbruch Nr. {n}") for n in range(2)]
+    c.feed.failure = None
+    wait_for(lambda: len(c.broadcasts()) == 30, message="30 relayed warnings")
+    c.polls(3)
+    relayed = c.broadcasts()
+    went = [b for b in relayed if b["status"] != "draft"]
+    assert len(went) == 5, "WARNINGS_MAX_PER_POLL's default"
+    assert {b["source"]["id"] for b in went} >= set(worst), "the most severe first"
+    assert sum(b["source"]["held_back"] for b in relayed) == 25
+    assert len(c.wait_bodies("", 10)) == 10 and len(c.bodies("Unwetter")) == 6
+    for warning_id in flood + worst:
+        c.feed.remove(warning_id)
+    c.wait_bodies("Entwarnung: ", 10)
+    c.polls(3)
+    assert len(c.bodies()) == 20, "five all-clears, for what citizens got; the drafts are gone"
+    assert [b["status"] for b in c.broadcasts()].count("discarded") == 25
