@@ -230,3 +230,29 @@ def test_a_flood_of_warnings_sends_at_most_the_cap_per_poll_and_the_rest_wait_as
     c.polls(3)
     assert len(c.bodies()) == 20, "five all-clears, for what citizens got; the drafts are gone"
     assert [b["status"] for b in c.broadcasts()].count("discarded") == 25
+
+
+def test_what_citizens_the_public_page_and_the_feed_read_of_a_messy_mowas_chain(county):
+    """Bidi controls, markup escaped twice and a tag cut off at the end once reached citizens,
+    the public page and the feed; a MoWaS update titled "1. AKTUALISIERUNG: …" went out as
+    "Aktualisierung: 1. AKTUALISIERUNG: …", and its all-clear as "Entwarnung: 1.
+    AKTUALISIERUNG: …"."""
+    c = county.start(subscribers=2)
+    fire = c.feed.add(severity="Severe", description=(
+        "Rauch\u202e zieht\u2066 nach Osten.\u2069&amp;lt;img src=x onerror=alert(1)&amp;gt;"
+        "\u200bBitte\u200d meiden.<br/><br/"))
+    [first, _] = c.wait_bodies(HEADLINE, 2)
+    assert first.startswith(f"{HEADLINE}\n\nRauch zieht nach Osten.Bitte meiden.\n\n")
+    c.feed.update(fire, headline=f"1. AKTUALISIERUNG: {HEADLINE}",
+                  description="Das Feuer hat auf ein Wohnhaus übergegriffen.")
+    [update, _] = c.wait_bodies("Aktualisierung: ", 2)
+    assert update.startswith(f"Aktualisierung: {HEADLINE}\n\nDas Feuer hat auf ein Wohnhaus")
+    c.feed.remove(fire)
+    [end, _] = c.wait_bodies("Entwarnung: ", 2)
+    assert end == f"Entwarnung: {HEADLINE}\n\nDie Warnung ist aufgehoben."
+    for path in ("/", "/feed.xml"):
+        page = c.web.session.get(c.web.url + path, timeout=5).text
+        assert "Rauch zieht nach Osten.Bitte meiden." in page, path
+        assert not any(ch in page for ch in "\u202e\u2066\u2069\u200b\u200d"), path
+        assert "src=x" not in page and "onerror" not in page and "br/" not in page, path
+        assert "AKTUALISIERUNG" not in page, path
