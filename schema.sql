@@ -507,3 +507,8 @@ CREATE INDEX signin_failure_windows_ends ON signin_failure_windows (ends_at);
 -- the authority's own. NULL: nobody but its author changed it.
 ALTER TABLE broadcasts ADD COLUMN edited_by TEXT;
 ALTER TABLE broadcasts ADD COLUMN edited_at TEXT;
+
+-- migration: 0020_relay_cap
+-- A relayed warning's broadcast that would have gone out by itself but is a draft because
+-- one poll of the feed may send only so many (WARNINGS_MAX_PER_POLL): the console says so.
+ALTER TABLE relayed_warnings ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0;

@@ -75,6 +75,7 @@ SETTINGS = {
     "WARNINGS_MIN_SEVERITY": ("Severe", str),
     "WARNINGS_MODE": ("send", str),
     "WARNINGS_PROVIDERS": ("", str),
+    "WARNINGS_MAX_PER_POLL": (5, int),
     "APPROVAL_REQUIRED": ("", str),
     "TEST_RECIPIENTS": ("", str),
     "PRICE_PER_MESSAGE": ("", str),
@@ -120,7 +121,8 @@ def _coerce(name, raw, kind):
     try:
         return kind(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from exc
+        number = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {number}, not {raw!r}") from exc
 
 
 # The API can post to every subscriber: in production (Twilio credentials set) its token must
@@ -345,6 +347,11 @@ def _check_warnings(values):
         raise ConfigError(f"WARNINGS_MODE must be send or draft, not {values['WARNINGS_MODE']!r}")
     values["WARNINGS_MODE"] = mode
     values["WARNINGS_PROVIDERS"] = ",".join(providers(values["WARNINGS_PROVIDERS"]))
+    if values["WARNINGS_MAX_PER_POLL"] < 1:
+        raise ConfigError(
+            f"WARNINGS_MAX_PER_POLL must be a whole number of at least 1 (how many official "
+            f"warnings may go out by themselves from one poll of the feed), not "
+            f"{values['WARNINGS_MAX_PER_POLL']}")
 
 
 def providers(setting):

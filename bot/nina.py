@@ -8,10 +8,11 @@ one module: the rest of the code must not learn the feed's words to read part of
 """
 
 import asyncio
+import html
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import quote
 
 import aiohttp
@@ -42,10 +43,16 @@ ALERT = "Alert"
 # A dashboard or warning larger than this is not what the API sends; reading it whole would
 # only cost the worker memory.
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
+MAX_REFERENCES = 100
 
 
 class FeedError(Exception):
     """The feed did not answer as expected; the message says how, in plain words."""
+
+
+class BadWarning(FeedError):
+    """The feed answered, but this one warning cannot be used (its detail has no headline,
+    is not shaped like a warning): it is skipped, the rest of the poll goes on."""
 
 
 def severity_rank(severity):
@@ -73,6 +80,9 @@ class Entry:
     msg_type: str
     headline: str
     sent: str
+    # Why this entry cannot be relayed ("" when it can): it is on the dashboard (so no
+    # all-clear for it), but nothing is done about it.
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,65 +109,113 @@ class Detail:
 
 # -- plain text ------------------------------------------------------------------------------
 
+# A field longer than this is not a warning a citizen can read in WhatsApp (at most 1,600
+# characters go out); cleaning more would only cost the worker time.
+MAX_FIELD_CHARS = 20_000
+# A headline is a line; the dashboard's are read at every poll.
+MAX_HEADLINE_CHARS = 1_000
+# Sources escape their markup once, sometimes twice; each round undoes one escaping.
+_ROUNDS = 4
+
 _BLOCKS = {"br", "p", "div", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5",
            "h6", "blockquote", "pre", "hr"}
 _SKIPPED = {"script", "style"}
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>|&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff]")
+# HTML's reading of "<": a tag begins with "<" or "</" and a letter; its name runs to a space,
+# "/" or ">" (so "<a<a<a" is one tag, as a browser reads it).
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)")
+# A tag's attributes up to its ">": a quoted value may hold ">". One way to match each
+# character, so the scan never backtracks; it ends at ">" or at the end of the text.
+_ATTRIBUTES = re.compile(r"""(?:=\s*"[^"]*"|=\s*'[^']*'|[^>])*""")
+_SKIP_END = {name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE) for name in _SKIPPED}
+# What is still markup after a round: a tag, a comment, an entity, or a tag cut off at the
+# end ("<br/"); a lone "<b y" may be text ("a <b"), and stays.
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>|</?[a-zA-Z][^<>\s]*$|<!"
+                     r"|&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]{1,31});?")
+_LINE_BREAKS = {"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n", "\u2028": "\n",
+                "\u2029": "\n", "\t": " ", "\xa0": " "}
+# Candidates for removal: anything but printable ASCII and the line break.
+_NOT_PLAIN = re.compile(r"[^\n -~]")
 
 
-class _TextOf(HTMLParser):
-    """Text of an HTML fragment: block tags become line breaks, entities characters."""
+def _unmarked(text, unescape=True):
+    """One round of reading ``text`` as HTML: tags go (block tags become line breaks, a list
+    item "- "), comments and the content of scripts and styles go, entities become characters.
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag in _BLOCKS:
-            self.parts.append("\n")
-            if tag == "li":
-                self.parts.append("- ")
-
-    def handle_startendtag(self, tag, attrs):
-        if tag in _BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in _SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if not self.skipping:
-            self.parts.append(data)
+    A scan from "<" to "<" with ``str.find``: each character is looked at a bounded number
+    of times, whatever the input (the standard library's HTMLParser is quadratic on some).
+    A tag, comment or script that the text ends inside of goes with the rest of the text, as
+    a browser reads it: a truncated "<br/" at the end is not text.
+    """
+    parts = []
+    position, end = 0, len(text)
+    while position < end:
+        start = text.find("<", position)
+        if start < 0:
+            start = end
+        chunk = text[position:start]
+        parts.append(html.unescape(chunk) if unescape else chunk)
+        if start == end:
+            break
+        position = _after_markup(text, start, parts)
+    return "".join(parts)
 
 
-def _unmarked(text):
-    parser = _TextOf()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts)
+def _after_markup(text, start, parts):
+    """Where reading goes on after the "<" at ``start``; what the markup means is appended
+    to ``parts``."""
+    if text.startswith("<!--", start):
+        close = text.find("-->", start + 4)
+        return len(text) if close < 0 else close + 3
+    if text.startswith(("<!", "<?"), start):
+        close = text.find(">", start + 2)
+        return len(text) if close < 0 else close + 1
+    tag = _TAG.match(text, start)
+    if tag is None:
+        parts.append("<")  # "a < b" is text
+        return start + 1
+    after = _ATTRIBUTES.match(text, tag.end()).end()
+    if after >= len(text):
+        return len(text)
+    closing, name = tag.group(1), tag.group(2).lower()
+    if name in _BLOCKS:
+        parts.append("\n- " if name == "li" and not closing else "\n")
+    if name in _SKIPPED and not closing:
+        skipped_to = _SKIP_END[name].search(text, after + 1)
+        return len(text) if skipped_to is None else skipped_to.start()
+    return after + 1
 
 
-def plain_text(value):
+def _visible(match):
+    character = match.group()
+    if character in _LINE_BREAKS:
+        return _LINE_BREAKS[character]
+    # Controls, format characters (bidi overrides and isolates, zero-width characters, the
+    # byte order mark) and lone surrogates: invisible or harmful in a message, never text.
+    return "" if unicodedata.category(character) in ("Cc", "Cf", "Cs") else character
+
+
+def plain_text(value, limit=MAX_FIELD_CHARS):
     """The source's text as a citizen should read it in WhatsApp.
 
-    Tags go, entities become characters (also ones escaped twice, as some sources send them),
-    Windows and HTML line breaks become one line break, blank lines and runs of spaces
-    collapse. Anything that is not text (a number, null) is no text.
+    At most ``limit`` characters of it are read. Tags go, entities become characters (also
+    ones escaped twice or more, as some sources send them), Windows and HTML line breaks
+    become one line break, invisible and control characters go, blank lines and runs of
+    spaces collapse. Anything that is not text (a number, null) is no text.
     """
     if not isinstance(value, str):
         return ""
-    text = _unmarked(value)
-    if _MARKUP.search(text):
+    # What goes beyond the bound is cut off; the relay shortens the text further (at a word,
+    # with "…") to what a message holds.
+    text = _unmarked(value[:limit])
+    for _ in range(_ROUNDS - 1):
+        if not _MARKUP.search(text):
+            break
         text = _unmarked(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    text = _CONTROL.sub("", text.replace("\t", " "))
+    else:
+        if _MARKUP.search(text):
+            # Escaped more often than any source does: what is left of tags still goes.
+            text = _unmarked(text, unescape=False)
+    text = _NOT_PLAIN.sub(_visible, text.replace("\r\n", "\n"))
     lines = (re.sub(r" {2,}", " ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -189,39 +247,64 @@ def _provider(name, warning_id):
     return word.lower() or "unknown"
 
 
+def _word(value, limit=200):
+    """A short field of the feed (an id, a hash, a severity, a time) as plain text that the
+    database and the log can take: no controls or lone surrogates, at most ``limit`` long."""
+    return _NOT_PLAIN.sub(_visible, str(value)).strip()[:limit]
+
+
+# SQLite's integers: a version beyond them cannot be kept, so that warning cannot be relayed.
+_INTEGERS = range(-2**63, 2**63)
+
+
+def _version(payload):
+    """The entry's version, or None when it is not an integer SQLite can keep."""
+    version = payload.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        return None
+    try:
+        version = int(version)
+    except ValueError:  # also a number of more digits than Python reads
+        return None
+    return version if version in _INTEGERS else None
+
+
 def parse_dashboard(data):
-    """A region's dashboard → [Entry]. Raises FeedError unless every entry can be read: an
-    entry skipped would look like a warning that ended."""
+    """A region's dashboard → [Entry]. Raises FeedError unless every entry has an id: an entry
+    left out would look like a warning that ended. An entry with an id that cannot be read
+    otherwise comes with its ``problem``, so that one bad entry never stops the rest."""
     if not isinstance(data, list):
         raise FeedError("the dashboard is not a JSON list")
     entries = []
     for item in data:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise FeedError("a dashboard entry has no id")
+        warning_id = _word(item["id"], limit=1000)
+        problem = ""
+        if warning_id != item["id"] or len(warning_id) > 300:
+            problem = "its id is not plain text of at most 300 characters"
         payload = item.get("payload")
         if not isinstance(payload, dict) or not isinstance(payload.get("data", {}), dict):
-            raise FeedError(f"dashboard entry {item['id']} has no payload")
+            payload, problem = {}, problem or "it has no payload"
         details = payload.get("data") or {}
-        version = payload.get("version", 0)
-        if isinstance(version, bool) or not isinstance(version, (int, str)):
-            raise FeedError(f"dashboard entry {item['id']} has no readable version")
-        try:
-            version = int(version)
-        except ValueError:
-            raise FeedError(f"dashboard entry {item['id']} has no readable version") from None
+        version = _version(payload)
+        if version is None:
+            version = 0
+            problem = problem or (f"its version {_word(payload.get('version'), 40)!r} is not "
+                                  "a whole number the database can keep")
         entries.append(Entry(
-            id=item["id"], version=version,
-            hash=str(payload.get("hash") or item.get("sent") or ""),
-            provider=_provider(details.get("provider"), item["id"]),
-            severity=str(details.get("severity") or ""),
-            msg_type=str(details.get("msgType") or ALERT),
-            headline=plain_text(details.get("headline")),
-            sent=str(item.get("sent") or "")))
+            id=warning_id, version=version,
+            hash=_word(payload.get("hash") or item.get("sent") or ""),
+            provider=_provider(_word(details.get("provider") or ""), warning_id),
+            severity=_word(details.get("severity") or ""),
+            msg_type=_word(details.get("msgType") or ALERT),
+            headline=plain_text(details.get("headline"), MAX_HEADLINE_CHARS),
+            sent=_word(item.get("sent") or ""), problem=problem))
     return entries
 
 
 def _language_of(info):
-    return str(info.get("language") or "").split("-")[0].strip().lower()
+    return _word(info.get("language") or "").split("-")[0].strip().lower()
 
 
 def pick_info(infos, language):
@@ -240,29 +323,30 @@ def _references(value):
     if not isinstance(value, str):
         return ()
     ids = []
-    for triple in value.split():
+    # A warning updates or cancels one or a few others; a list beyond this is not CAP's.
+    for triple in value.split()[:MAX_REFERENCES]:
         parts = triple.split(",")
-        ids.append(parts[1] if len(parts) >= 3 else parts[0])
+        ids.append(_word(parts[1] if len(parts) >= 3 else parts[0]))
     return tuple(i for i in ids if i)
 
 
 def parse_warning(data, warning_id, language="de"):
-    """A warning's detail → Detail. Raises FeedError when it has nothing to tell."""
+    """A warning's detail → Detail. Raises BadWarning when it has nothing to tell."""
     if not isinstance(data, dict):
-        raise FeedError(f"warning {warning_id} is not a JSON object")
+        raise BadWarning(f"warning {warning_id} is not a JSON object")
     infos = data.get("info")
     if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
-        raise FeedError(f"warning {warning_id} has no info block")
+        raise BadWarning(f"warning {warning_id} has no info block")
     info = pick_info(infos, language)
-    headline = " ".join(plain_text(info.get("headline")).split("\n"))
+    headline = " ".join(plain_text(info.get("headline"), MAX_HEADLINE_CHARS).split("\n"))
     if not headline:
-        raise FeedError(f"warning {warning_id} has no headline")
+        raise BadWarning(f"warning {warning_id} has no headline")
     return Detail(
-        id=warning_id, status=str(data.get("status") or "Actual"),
-        msg_type=str(data.get("msgType") or ALERT),
+        id=warning_id, status=_word(data.get("status") or "Actual"),
+        msg_type=_word(data.get("msgType") or ALERT),
         references=_references(data.get("references")),
         language=_language_of(info) or language,
-        severity=str(info.get("severity") or ""),
+        severity=_word(info.get("severity") or ""),
         headline=headline,
         description=plain_text(info.get("description")),
         instruction=plain_text(info.get("instruction")),
@@ -274,6 +358,13 @@ def same_warning(feed_id, reference):
     """Whether a reference names this warning: the feed prefixes the ids of the systems
     behind it (``mow.``, ``dwdmap.``), which their own references leave out."""
     return feed_id == reference or feed_id.partition(".")[2] == reference
+
+
+def _json(path, body):
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise FeedError(f"{path} answered something that is not JSON") from None
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -295,7 +386,7 @@ class Client:
                 headers={"Accept": "application/json", "User-Agent": "Infokanal warnings relay"})
         return self._session
 
-    async def _json(self, path):
+    async def _read(self, path):
         url = self.base_url + path
         try:
             async with self._open().get(url, allow_redirects=True) as response:
@@ -310,17 +401,20 @@ class Client:
             raise FeedError(f"{path} gave no answer within {self.timeout_seconds:g} s") from None
         except aiohttp.ClientError as exc:
             raise FeedError(f"{path} cannot be reached ({type(exc).__name__})") from None
-        try:
-            return json.loads(bytes(body).decode("utf-8-sig"))
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-            raise FeedError(f"{path} answered something that is not JSON") from None
+        return bytes(body)
 
     async def dashboard(self, ars):
-        return parse_dashboard(await self._json(f"/dashboard/{ars}.json"))
+        path = f"/dashboard/{ars}.json"
+        body = await self._read(path)
+        # Reading megabytes of JSON and cleaning their texts takes a while: not on the event
+        # loop, which the sender shares.
+        return await asyncio.to_thread(lambda: parse_dashboard(_json(path, body)))
 
     async def warning(self, warning_id, language="de"):
-        data = await self._json(f"/warnings/{quote(warning_id, safe='')}.json")
-        return parse_warning(data, warning_id, language)
+        path = f"/warnings/{quote(warning_id, safe='')}.json"
+        body = await self._read(path)
+        return await asyncio.to_thread(
+            lambda: parse_warning(_json(path, body), warning_id, language))
 
     async def close(self):
         if self._session is not None:

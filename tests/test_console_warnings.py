@@ -16,8 +16,8 @@ def config(config, nina_api):
                 WARNINGS_TIMEOUT_SECONDS=0.5)
 
 
-def relay_once(app):
-    relay = WarningRelay.from_settings(dict(app.config))
+def relay_once(app, **overrides):
+    relay = WarningRelay.from_settings(dict(app.config, **overrides))
 
     async def run():
         try:
@@ -178,3 +178,25 @@ def test_only_a_publisher_changes_a_relayed_warning_and_the_change_is_marked(
     (details,) = rows(app, "SELECT details FROM audit_log WHERE action = 'broadcast_edited' "
                            "AND actor = 'presse' AND target = ?", f"broadcast:{broadcast_id}")[0]
     assert '"author":"nina"' in details
+
+
+def test_warnings_held_back_by_the_cap_per_poll_are_drafts_the_console_explains(
+        app, console, nina_api):
+    for n in range(4):
+        nina_api.add(severity="Severe", headline=f"Unwetter im Teufelsmoor {n}")
+    relay_once(app, WARNINGS_MAX_PER_POLL=2)
+    page = console.client.get("/admin").get_data(as_text=True)
+    assert "2 Entwürfe warten auf Bearbeitung" in page
+    assert "2 amtliche Warnungen wurden zurückgehalten:" in page
+    assert "Aus einem Abruf gehen höchstens 5 Warnungen von selbst an alle." in page, \
+        "the setting of the console's own configuration"
+    assert page.count(", zurückgehalten)") == 2
+    held = scalar(app, "SELECT broadcast_id FROM relayed_warnings WHERE held_back = 1 "
+                       "ORDER BY id LIMIT 1")
+    page = console.client.get(f"/admin/broadcasts/{held}").get_data(as_text=True)
+    assert 'id="held-back"' in page and "Diese Warnung wäre von selbst an alle gegangen." in page
+    sent = scalar(app, "SELECT broadcast_id FROM relayed_warnings WHERE held_back = 0 LIMIT 1")
+    assert 'id="held-back"' not in console.client.get(f"/admin/broadcasts/{sent}").get_data(
+        as_text=True)
+    assert "zurückgehalten" not in console.client.get("/admin").get_data(as_text=True).split(
+        'id="list-heading"')[1], "the list of broadcasts stays as it was"

@@ -15,10 +15,11 @@ def test_without_a_regional_key_there_is_no_relay_and_the_defaults_are_the_docum
     assert WarningRelay.from_settings(dict(app.config)) is None
     assert {name: app.config[name] for name in (
         "WARNINGS_ARS", "WARNINGS_API_URL", "WARNINGS_POLL_SECONDS", "WARNINGS_MIN_SEVERITY",
-        "WARNINGS_MODE", "WARNINGS_PROVIDERS")} == {
+        "WARNINGS_MODE", "WARNINGS_PROVIDERS", "WARNINGS_MAX_PER_POLL")} == {
         "WARNINGS_ARS": "", "WARNINGS_API_URL": "https://warnung.bund.de/api31",
         "WARNINGS_POLL_SECONDS": 60.0, "WARNINGS_MIN_SEVERITY": "Severe",
-        "WARNINGS_MODE": "send", "WARNINGS_PROVIDERS": "mowas,katwarn,biwapp,dwd,lhp,police"}
+        "WARNINGS_MODE": "send", "WARNINGS_PROVIDERS": "mowas,katwarn,biwapp,dwd,lhp,police",
+        "WARNINGS_MAX_PER_POLL": 5}
 
 
 def test_settings_are_read_in_any_case_and_normalised(config):
@@ -27,6 +28,9 @@ def test_settings_are_read_in_any_case_and_normalised(config):
                           WARNINGS_API_URL="http://127.0.0.1:9/api31/"))
     relay = WarningRelay.from_settings(dict(app.config))
     assert (relay.relay.min_severity, relay.relay.send) == ("Extreme", False)
+    assert relay.relay.max_per_poll == 5
+    relay = WarningRelay.from_settings(dict(app.config, WARNINGS_MAX_PER_POLL=12))
+    assert relay.relay.max_per_poll == 12 and "at most 12 from one poll" in relay.describe()
     assert relay.relay.providers == {"dwd", "lhp"}
     assert relay.client.base_url == "http://127.0.0.1:9/api31"
 
@@ -48,6 +52,10 @@ def test_a_municipalitys_key_stops_the_start_with_the_county_key_to_use(config):
     ("WARNINGS_PROVIDERS", "mowas,twitter", "unknown providers \\['twitter'\\]"),
     ("WARNINGS_POLL_SECONDS", "0", "WARNINGS_POLL_SECONDS must be above 0"),
     ("WARNINGS_API_URL", "warnung.bund.de", "WARNINGS_API_URL must be an http"),
+    ("WARNINGS_MAX_PER_POLL", "0", "WARNINGS_MAX_PER_POLL must be a whole number of at least 1"),
+    ("WARNINGS_MAX_PER_POLL", "-3", "WARNINGS_MAX_PER_POLL must be a whole number of at least 1"),
+    ("WARNINGS_MAX_PER_POLL", "2.5", "WARNINGS_MAX_PER_POLL must be a whole number, not '2.5'"),
+    ("WARNINGS_MAX_PER_POLL", "fünf", "WARNINGS_MAX_PER_POLL must be a whole number"),
 ])
 def test_a_relay_setting_that_cannot_work_stops_the_start(config, name, value, reason):
     with pytest.raises(ConfigError, match=reason):

@@ -1,6 +1,8 @@
 """Official warnings end to end: the Procfile's web and worker, the fake NINA feed, the real
 twilio client and the fake Twilio API."""
 
+import time
+
 import pytest
 
 from tests.conftest import wait_for
@@ -76,7 +78,8 @@ def test_a_severe_warning_reaches_every_subscriber_once_even_after_a_worker_rest
     relayed = c.broadcasts()
     assert [b["status"] for b in relayed] == ["done", "draft"]
     assert relayed[0]["source"] == {"kind": "nina", "id": warning_id, "version": 1,
-                                    "provider": "mowas", "severity": "Severe"}
+                                    "provider": "mowas", "severity": "Severe",
+                                    "held_back": False}
     assert relayed[1]["source"]["id"] == minor and relayed[1]["counts"]["sent"] == 0
     assert c.feed.detail_requests[warning_id] == 1
 
@@ -156,3 +159,100 @@ def test_in_draft_mode_nothing_goes_out_by_itself_until_the_press_office_sends_i
     assert all(body.endswith("\n\nIhr Landkreis Osterholz") for body in sent)
     c.polls(3)
     assert len(c.bodies()) == 2 and c.bodies("Bombenfund") == []
+
+
+def test_a_hostile_warning_text_does_not_hold_up_an_urgent_broadcast(county):
+    """A warning whose headline ran to a megabyte of '<a' held the worker's event loop in the
+    HTML parser at every poll: an urgent broadcast waited 22.5 s behind 200 KB, and forever
+    behind 1 MB."""
+    c = county.start(subscribers=2)
+    c.polls(1)
+    c.feed.add(severity="Severe", headline="Sturmflut an der Weser" + "<a" * 500_000)
+    c.polls(1)  # the worker has the megabyte in hand
+    posted = c.web.api("POST", "/api/broadcasts",
+                       json={"text": "Deichbruch bei Ritterhude: Gebiet sofort verlassen.",
+                             "urgent": True})
+    assert posted.status_code == 202
+    started = time.monotonic()
+    wait_for(lambda: len(c.bodies("Deichbruch bei Ritterhude")) == 2, timeout=10,
+             message="the urgent broadcast, while the feed holds the hostile warning")
+    # Bounded generously: the shared machine may be busy; the stall was tens of seconds.
+    assert time.monotonic() - started < 10
+    sent = c.wait_bodies("Sturmflut an der Weser", 2)
+    assert sent[0].startswith("Sturmflut an der Weser\n\nStarke Rauchentwicklung")
+    c.polls(2)
+    assert "Traceback" not in c.worker.output()
+
+
+def test_one_bad_warning_does_not_silence_the_others_or_their_all_clears(county):
+    """A lone surrogate in one warning's text, or a version of 10**20, gave up every poll:
+    no other warning and no all-clear reached citizens while it was listed."""
+    c = county.start(subscribers=2)
+    gas = c.feed.add(severity="Severe", headline="Gasaustritt in Lilienthal")
+    c.wait_bodies("Gasaustritt in Lilienthal", 2)
+    absurd = c.feed.add(severity="Extreme", headline="Version jenseits von SQLite")
+    c.feed.warnings[absurd]["version"] = 10**20
+    c.feed.add(severity="Severe", headline="Sturm\ud800flut an der Weser",
+               description="Der Deich\udfff bei Ritterhude ist gefährdet.")
+    c.feed.remove(gas)
+    c.feed.add(severity="Severe", headline="Bombenfund in Grasberg")
+    assert c.wait_bodies("Sturmflut an der Weser", 2)[0].startswith(
+        "Sturmflut an der Weser\n\nDer Deich bei Ritterhude ist gefährdet.")
+    c.wait_bodies("Bombenfund in Grasberg", 2)
+    c.wait_bodies("Entwarnung: Gasaustritt in Lilienthal", 2)
+    c.polls(3)
+    assert c.bodies("Version") == [] and len(c.bodies()) == 8
+    log = c.worker.output()
+    assert log.count(f"cannot be relayed (its version '100000000000000000000'") == 1, log
+    assert "The warnings relay failed" not in log and "Traceback" not in log
+
+
+def test_a_flood_of_warnings_sends_at_most_the_cap_per_poll_and_the_rest_wait_as_drafts(county):
+    """A feed of 300 severe warnings once sent 300 urgent broadcasts within 20 s, and 300
+    all-clears when they went."""
+    c = county.start(subscribers=2, WARNINGS_POLL_SECONDS="0.5")
+    c.feed.failure = 500  # the flood arrives whole in one dashboard
+    c.polls(2)
+    flood = [c.feed.add(severity="Severe", headline=f"Unwetter Nr. {n}") for n in range(28)]
+    worst = [c.feed.add(severity="Extreme", headline=f"Deichbruch Nr. {n}") for n in range(2)]
+    c.feed.failure = None
+    wait_for(lambda: len(c.broadcasts()) == 30, message="30 relayed warnings")
+    c.polls(3)
+    relayed = c.broadcasts()
+    went = [b for b in relayed if b["status"] != "draft"]
+    assert len(went) == 5, "WARNINGS_MAX_PER_POLL's default"
+    assert {b["source"]["id"] for b in went} >= set(worst), "the most severe first"
+    assert sum(b["source"]["held_back"] for b in relayed) == 25
+    assert len(c.wait_bodies("", 10)) == 10 and len(c.bodies("Unwetter")) == 6
+    for warning_id in flood + worst:
+        c.feed.remove(warning_id)
+    c.wait_bodies("Entwarnung: ", 10)
+    c.polls(3)
+    assert len(c.bodies()) == 20, "five all-clears, for what citizens got; the drafts are gone"
+    assert [b["status"] for b in c.broadcasts()].count("discarded") == 25
+
+
+def test_what_citizens_the_public_page_and_the_feed_read_of_a_messy_mowas_chain(county):
+    """Bidi controls, markup escaped twice and a tag cut off at the end once reached citizens,
+    the public page and the feed; a MoWaS update titled "1. AKTUALISIERUNG: …" went out as
+    "Aktualisierung: 1. AKTUALISIERUNG: …", and its all-clear as "Entwarnung: 1.
+    AKTUALISIERUNG: …"."""
+    c = county.start(subscribers=2)
+    fire = c.feed.add(severity="Severe", description=(
+        "Rauch\u202e zieht\u2066 nach Osten.\u2069&amp;lt;img src=x onerror=alert(1)&amp;gt;"
+        "\u200bBitte\u200d meiden.<br/><br/"))
+    [first, _] = c.wait_bodies(HEADLINE, 2)
+    assert first.startswith(f"{HEADLINE}\n\nRauch zieht nach Osten.Bitte meiden.\n\n")
+    c.feed.update(fire, headline=f"1. AKTUALISIERUNG: {HEADLINE}",
+                  description="Das Feuer hat auf ein Wohnhaus übergegriffen.")
+    [update, _] = c.wait_bodies("Aktualisierung: ", 2)
+    assert update.startswith(f"Aktualisierung: {HEADLINE}\n\nDas Feuer hat auf ein Wohnhaus")
+    c.feed.remove(fire)
+    [end, _] = c.wait_bodies("Entwarnung: ", 2)
+    assert end == f"Entwarnung: {HEADLINE}\n\nDie Warnung ist aufgehoben."
+    for path in ("/", "/feed.xml"):
+        page = c.web.session.get(c.web.url + path, timeout=5).text
+        assert "Rauch zieht nach Osten.Bitte meiden." in page, path
+        assert not any(ch in page for ch in "\u202e\u2066\u2069\u200b\u200d"), path
+        assert "src=x" not in page and "onerror" not in page and "br/" not in page, path
+        assert "AKTUALISIERUNG" not in page, path

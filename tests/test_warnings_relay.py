@@ -51,7 +51,8 @@ def test_a_severe_warning_becomes_one_urgent_broadcast_and_is_never_taken_again(
     assert broadcast["status"] == "queued" and broadcast["urgent"] is True
     assert broadcast["recipients"] == 3 and broadcast["counts"]["queued"] == 3
     assert broadcast["source"] == {"kind": "nina", "id": warning_id, "version": 1,
-                                   "provider": "mowas", "severity": "Severe"}
+                                   "provider": "mowas", "severity": "Severe",
+                                   "held_back": False}
     assert broadcast["text"].startswith("Großbrand in Osterholz-Scharmbeck\n\n")
     assert nina_api.detail_requests[warning_id] == 1, "read once, not at every poll"
     poll(app, times=2)  # a restarted worker knows it from the database
@@ -266,3 +267,125 @@ def test_a_large_dashboard_is_read_whole(nina_api):
 
     entries = asyncio.run(read())
     assert [e.headline for e in entries] == [f"Hinweis {n}" for n in range(300)]
+
+
+def skipped_lines(caplog, warning_id):
+    return [r for r in caplog.records
+            if r.getMessage().startswith(f"Official warning {warning_id} cannot be relayed")]
+
+
+def test_one_warning_that_cannot_be_relayed_is_skipped_and_the_others_and_all_clears_go_on(
+        app, client, nina_api, caplog):
+    """A lone surrogate in a warning's text, or a version of 10**20, raised in the relay and
+    gave up the whole poll, at every poll: nothing else, no all-clear, got through."""
+    gone = nina_api.add(severity="Severe", headline="Gasaustritt in Lilienthal")
+    poll(app)
+    nina_api.remove(gone)
+    nina_api.add(severity="Severe", headline="Sturm\ud800flut an der Weser",
+                 description="Der Deich\udfff bei Ritterhude ist gefährdet.")
+    absurd = nina_api.add(severity="Extreme", headline="Version jenseits von SQLite")
+    nina_api.warnings[absurd]["version"] = 10**20
+    later = nina_api.add(severity="Severe", headline="Bombenfund in Grasberg")
+    assert poll(app, times=3) == [True, True, True]
+    texts = [b["text"].split("\n\n")[0] for b in relayed(client)]
+    assert texts == ["Gasaustritt in Lilienthal", "Sturmflut an der Weser",
+                     "Bombenfund in Grasberg", "Entwarnung: Gasaustritt in Lilienthal"]
+    assert "Der Deich bei Ritterhude ist gefährdet." in relayed(client)[1]["text"]
+    assert relayed(client)[2]["source"]["id"] == later
+    [line] = skipped_lines(caplog, absurd)
+    assert "its version '100000000000000000000' is not a whole number" in line.getMessage()
+    assert nina_api.detail_requests[absurd] == 0
+    assert scalar(app, "SELECT count(*) FROM relayed_warnings WHERE warning_id = ?", absurd) == 0
+    nina_api.remove(absurd)
+    poll(app, times=3)
+    assert len(relayed(client)) == 4, "never relayed, so nothing to lift"
+
+
+def test_a_warning_that_fails_in_the_relay_leaves_nothing_half_written_and_is_logged_once(
+        app, client, nina_api, caplog, monkeypatch):
+    import sqlite3
+
+    from bot.store import audit
+
+    failing = nina_api.add(severity="Extreme", headline="Deichbruch bei Ritterhude")
+    nina_api.add(severity="Severe", headline="Bombenfund in Grasberg")
+    record = audit.record
+
+    def record_unless_failing(conn, actor, action, target, details=None):
+        # The last write of the warning's transaction fails, as on a full disk.
+        if (details or {}).get("warning") == failing:
+            raise sqlite3.OperationalError("database or disk is full")
+        return record(conn, actor, action, target, details)
+
+    monkeypatch.setattr(audit, "record", record_unless_failing)
+    assert poll(app, times=3) == [True, True, True]
+    assert [b["text"].split("\n\n")[0] for b in relayed(client)] == ["Bombenfund in Grasberg"]
+    assert scalar(app, "SELECT count(*) FROM broadcasts") == 1, "its broadcast was rolled back"
+    assert scalar(app, "SELECT count(*) FROM relayed_warnings WHERE warning_id = ?", failing) == 0
+    [line] = skipped_lines(caplog, failing)
+    assert "OperationalError: database or disk is full" in line.getMessage()
+    assert line.exc_info is not None, "a failure of the relay shows where, once"
+    monkeypatch.setattr(audit, "record", record)
+    poll(app)
+    assert [b["text"].split("\n\n")[0] for b in relayed(client)] == [
+        "Bombenfund in Grasberg", "Deichbruch bei Ritterhude"], "tried again at the next poll"
+
+
+def test_at_most_max_per_poll_go_out_by_themselves_the_most_severe_first(app, client, nina_api):
+    """A feed of 300 severe warnings once sent 300 urgent broadcasts within 20 s, and 300
+    all-clears when they went."""
+    severe = [nina_api.add(severity="Severe", headline=f"Unwetter {n}") for n in range(6)]
+    extreme = [nina_api.add(severity="Extreme", headline=f"Deichbruch {n}") for n in range(2)]
+    minor = nina_api.add(severity="Minor", headline="Glätte")
+    poll(app, WARNINGS_MAX_PER_POLL=3)
+    by_id = {b["source"]["id"]: b for b in relayed(client)}
+    went = [i for i, b in by_id.items() if b["status"] == "queued"]
+    assert sorted(went) == sorted(extreme + severe[:1]), "the most severe, then the oldest"
+    held = [i for i, b in by_id.items() if b["source"]["held_back"]]
+    assert sorted(held) == sorted(severe[1:])
+    assert all(by_id[i]["status"] == "draft" for i in held)
+    assert (by_id[minor]["status"], by_id[minor]["source"]["held_back"]) == ("draft", False)
+    audited = rows(app, "SELECT details FROM audit_log WHERE action = 'warning_relayed'")
+    assert sum('"held_back":true' in d and '"max_per_poll":3' in d for (d,) in audited) == 5
+    poll(app, WARNINGS_MAX_PER_POLL=3)
+    assert len(relayed(client)) == 9, "what was held back waits for the press office"
+    # They all end: only the three citizens got are lifted, two by themselves.
+    for warning_id in severe + extreme + [minor]:
+        nina_api.remove(warning_id)
+    poll(app, times=3, WARNINGS_MAX_PER_POLL=2)
+    ends = [b for b in relayed(client) if b["text"].startswith("Entwarnung: ")]
+    assert sorted((b["source"]["severity"], b["status"], b["source"]["held_back"])
+                  for b in ends) == [("Extreme", "queued", False), ("Extreme", "queued", False),
+                                     ("Severe", "draft", True)]
+    warned = {b["source"]["id"]: b["status"] for b in relayed(client) if b not in ends}
+    assert all(warned[i] == "discarded" for i in held + [minor]), "drafts of what ended go"
+
+
+def test_the_cap_counts_what_went_out_not_what_was_looked_at(app, client, nina_api):
+    """Updates that say nothing new, exercises and drafts below the threshold use no slot."""
+    nina_api.add(status="Exercise", severity="Extreme", headline="Übung")
+    for n in range(3):
+        nina_api.add(severity="Minor", headline=f"Hinweis {n}")
+    severe = [nina_api.add(severity="Severe", headline=f"Unwetter {n}") for n in range(2)]
+    poll(app, WARNINGS_MAX_PER_POLL=2)
+    assert sorted(b["source"]["id"] for b in relayed(client) if b["status"] == "queued") == \
+        sorted(severe)
+
+
+def test_a_detail_that_is_no_warning_is_skipped_and_does_not_hold_up_all_clears(
+        app, client, nina_api, caplog):
+    """The feed answered, but not with a warning: reading it again at every poll is no outage,
+    and it must not keep every other warning from ending."""
+    gone = nina_api.add(severity="Severe", headline="Gasaustritt in Lilienthal")
+    poll(app)
+    nina_api.remove(gone)
+    empty = nina_api.add(severity="Severe", headline="Ohne Inhalt")
+    nina_api.detail_failures[empty] = "shape"
+    assert poll(app, times=3) == [True, True, True]
+    assert [b["text"].split("\n\n")[0] for b in relayed(client)] == [
+        "Gasaustritt in Lilienthal", "Entwarnung: Gasaustritt in Lilienthal"]
+    [line] = skipped_lines(caplog, empty)
+    assert "has no info block" in line.getMessage() and line.exc_info is None
+    del nina_api.detail_failures[empty]
+    poll(app)
+    assert relayed(client)[-1]["text"].startswith("Ohne Inhalt\n\n")

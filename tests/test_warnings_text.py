@@ -80,6 +80,99 @@ def test_the_main_languages_info_block_is_read_else_german_else_the_first(infos,
     assert detail(*infos, language=language).headline == headline
 
 
+@pytest.mark.parametrize("marked, plain", [
+    # Bidi overrides and isolates would turn the text around in WhatsApp ("gnunraW" for
+    # "Warnung"); zero-width and other format characters hide what it says.
+    ("Evakuierung \u202eGNUNRAW\u202c sofort", "Evakuierung GNUNRAW sofort"),
+    ("\u2066Deich\u2069 \u2067bei\u2069 \u2068Ritterhude\u2069 \u202a\u202b\u202d",
+     "Deich bei Ritterhude"),
+    ("Zero\u200bwidth\u200c\u200d\u200e\u200f\ufeff\u00ad\u2060\u061c text",
+     "Zerowidth text"),
+    ("Zeile eins\u2028Zeile zwei\u2029Absatz\x85Ende", "Zeile eins\nZeile zwei\nAbsatz\nEnde"),
+    ("Steuer\x1b[31mzeichen\x07\x00\x9b weg", "Steuer[31mzeichen weg"),
+    ("Entität &#x202E;gedreht&#8236; &#8203;", "Entität gedreht"),
+    # Lone surrogates cannot be sent or stored (the relay once gave up the whole poll on one).
+    ("Sturm\ud800 über\udfff dem Moor", "Sturm über dem Moor"),
+    ("Emoji bleibt: \U0001F6A8 Ärger", "Emoji bleibt: \U0001F6A8 Ärger"),
+])
+def test_invisible_bidi_and_control_characters_never_reach_citizens(marked, plain):
+    assert nina.plain_text(marked) == plain
+
+
+@pytest.mark.parametrize("marked, plain", [
+    ("&amp;lt;img src=x onerror=alert(1)&amp;gt;Hochwasser", "Hochwasser"),
+    ("&amp;lt;b&amp;gt;Deiche&amp;lt;/b&amp;gt; meiden", "Deiche meiden"),
+    ("&amp;amp;lt;img src=x&amp;amp;gt;Dreifach", "Dreifach"),
+    # Beyond the rounds any source needs, what is left is escaped, never a tag.
+    ("&amp;amp;amp;amp;amp;lt;img src=x&amp;amp;amp;amp;amp;gt;Sechsfach",
+     "&amp;lt;img src=x&amp;gt;Sechsfach"),
+    ("&lt;script&gt;alert(1)&lt;/script&gt;Nur dies", "Nur dies"),
+    ("<a title=\"a > b\" href='x'>Link</a> und <!-- Kommentar --> mehr", "Link und mehr"),
+    ("Fenster schließen.<br/><br/", "Fenster schließen."),
+    ("Fenster schließen.&lt;br/&gt;&lt;br/", "Fenster schließen."),
+    ("Fenster schließen.<p class=\"x", "Fenster schließen."),
+    ("Pegel < 3 m, bald > 4 m", "Pegel < 3 m, bald > 4 m"),
+])
+def test_markup_escaped_twice_or_cut_off_never_reaches_citizens(marked, plain):
+    text = nina.plain_text(marked)
+    assert text == plain
+    assert "<img" not in text and "<b>" not in text and "<br" not in text
+
+
+def test_a_field_is_read_up_to_a_bound():
+    long_text = "Der Pegel der Wümme steigt. " * 1000  # 28,000 characters
+    text = nina.plain_text(long_text)
+    assert len(text) <= nina.MAX_FIELD_CHARS and long_text.startswith(text)
+    assert nina.plain_text("Großbrand" + "<b>" * 10_000 + "unsichtbar") == "Großbrand"
+    # A headline is a line: the dashboard's are read at every poll.
+    assert len(detail(dict(FIRE, headline="Sturm " * 1000)).headline) <= nina.MAX_HEADLINE_CHARS
+    [entry] = nina.parse_dashboard([{"id": "mow.1", "payload": {"data": {
+        "headline": "Sturm " * 1000}}}])
+    assert len(entry.headline) <= nina.MAX_HEADLINE_CHARS
+
+
+# Each is far beyond what a source sends; the standard library's HTML parser took 22.5 s for
+# the first (on the worker's event loop, at every poll) and never finished the second.
+ADVERSARIAL = {
+    "<a * 100000 (200 KB)": "'<a' * 100_000",
+    "<a * 500000 (1 MB)": "'<a' * 500_000",
+    "headline + <a * 500000": "'Großbrand ' + '<a' * 500_000",
+    "unclosed quotes": "'<a x=\"' * 200_000",
+    "comments": "'<!--' * 250_000",
+    "escaped tags": "'&lt;a' * 250_000",
+    "lone <": "'<' * 1_000_000",
+    "tags": "'<b>x' * 250_000",
+    "entities": "'&amp;' * 200_000",
+}
+
+
+def test_cleaning_a_hostile_text_takes_bounded_time():
+    """Run in a process of its own, so that a cleaner that does not end cannot hold up the
+    suite: it must clean all of these together within a generous bound."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = "\n".join([
+        "import json, time", "from bot import nina", "results = {}",
+        "started = time.perf_counter()",
+        *(f"results[{name!r}] = nina.plain_text({expression})"
+          for name, expression in ADVERSARIAL.items()),
+        "print(json.dumps({'seconds': time.perf_counter() - started,",
+        "                  'lengths': {k: len(v) for k, v in results.items()},",
+        "                  'headline': results['headline + <a * 500000']}))"])
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    except subprocess.TimeoutExpired:
+        pytest.fail("cleaning hostile texts did not end within 60 s")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["seconds"] < 5, answer
+    assert answer["headline"] == "Großbrand"
+    assert all(length <= nina.MAX_FIELD_CHARS + 1 for length in answer["lengths"].values())
+
+
 def test_a_headline_is_one_line():
     assert detail(dict(FIRE, headline="Großbrand<br/>in Osterholz")).headline == \
         "Großbrand in Osterholz"
@@ -133,8 +226,33 @@ def test_an_update_begins_with_aktualisierung_and_an_all_clear_with_entwarnung()
     cancel = detail(dict(FIRE, headline="Entwarnung - Großbrand", description="Das Feuer ist gelöscht.",
                          instruction=""), msgType="Cancel")
     assert relaying.compose_all_clear(relay(), cancel.headline, cancel).startswith(
-        "Entwarnung - Großbrand\n\nDas Feuer ist gelöscht.\n\nMehr Informationen: "), \
+        "Entwarnung: Großbrand\n\nDas Feuer ist gelöscht.\n\nMehr Informationen: "), \
         "a headline that already says it is not doubled"
+
+
+@pytest.mark.parametrize("headline, update, all_clear", [
+    ("1. AKTUALISIERUNG: Großbrand in Lilienthal", "Aktualisierung: Großbrand in Lilienthal",
+     "Entwarnung: Großbrand in Lilienthal"),
+    ("2. Aktualisierung - Großbrand in Lilienthal", "Aktualisierung: Großbrand in Lilienthal",
+     "Entwarnung: Großbrand in Lilienthal"),
+    ("UPDATE: Sturmflut an der Weser", "Aktualisierung: Sturmflut an der Weser",
+     "Entwarnung: Sturmflut an der Weser"),
+    ("ENTWARNUNG: Bombenfund in Grasberg", "Aktualisierung: Bombenfund in Grasberg",
+     "Entwarnung: Bombenfund in Grasberg"),
+    ("Aktualisierung: 3. Aktualisierung – Gasaustritt", "Aktualisierung: Gasaustritt",
+     "Entwarnung: Gasaustritt"),
+    ("Updates zur Lage in Worpswede", "Aktualisierung: Updates zur Lage in Worpswede",
+     "Entwarnung: Updates zur Lage in Worpswede"),
+])
+def test_the_sources_own_update_word_is_not_doubled_and_an_all_clear_names_the_warning(
+        headline, update, all_clear):
+    """A MoWaS update titled "1. AKTUALISIERUNG: …" once read "Aktualisierung: 1.
+    AKTUALISIERUNG: …", and its all-clear "Entwarnung: 1. AKTUALISIERUNG: …"."""
+    revision = detail(dict(FIRE, headline=headline))
+    assert relaying.compose(relay(), "update", revision).split("\n\n")[0] == update
+    assert relaying.compose_all_clear(relay(), headline).split("\n\n")[0] == all_clear
+    assert relaying.compose(relay(), "alert", revision).split("\n\n")[0] == headline, \
+        "a warning citizens never got keeps the source's headline"
 
 
 def test_the_words_come_from_the_texts_file_per_language(tmp_path):
@@ -150,12 +268,31 @@ def test_the_words_come_from_the_texts_file_per_language(tmp_path):
         .startswith("Update: Official WARNING of HURRICANE FORCE GUSTS")
 
 
-@pytest.mark.parametrize("answer", [{"error": "x"}, "[]", [{"payload": {}}],
-                                    [{"id": "mow.1", "payload": "x"}],
-                                    [{"id": "mow.1", "payload": {"version": "zwei"}}]])
+@pytest.mark.parametrize("answer", [{"error": "x"}, "[]", [{"payload": {}}], [{"id": ""}]])
 def test_a_dashboard_that_cannot_be_read_whole_is_a_feed_error(answer):
     with pytest.raises(nina.FeedError):
         nina.parse_dashboard(answer)
+
+
+@pytest.mark.parametrize("item, problem", [
+    ({"id": "mow.1", "payload": "x"}, "it has no payload"),
+    ({"id": "mow.1", "payload": {"version": "zwei"}}, "its version 'zwei' is not a whole number"),
+    ({"id": "mow.1", "payload": {"version": 10**20}}, "its version '100000000000000000000'"),
+    ({"id": "mow.1", "payload": {"version": "9" * 5000}}, "is not a whole number"),
+    ({"id": "mow.1", "payload": {"version": 1.5}}, "is not a whole number"),
+    ({"id": "mow.\ud800", "payload": {"version": 1}}, "its id is not plain text"),
+])
+def test_an_entry_that_cannot_be_read_is_listed_with_its_problem_and_the_others_are_read(
+        item, problem):
+    """One bad entry must not make the whole dashboard unreadable (no warning would be relayed
+    while it is listed), nor be left out (it would look like a warning that ended)."""
+    good = {"id": "mow.2", "payload": {"version": 2, "hash": "h", "data": {
+        "headline": "Bombenfund", "severity": "Severe", "provider": "MOWAS"}}}
+    bad, read = nina.parse_dashboard([item, good])
+    assert problem in bad.problem and bad.id.startswith("mow.")
+    assert (read.id, read.version, read.headline, read.problem) == ("mow.2", 2, "Bombenfund", "")
+    assert nina.parse_dashboard([{"id": "mow.3", "payload": {"version": 2**63 - 1}}]
+                                )[0].problem == "", "the largest version SQLite keeps is fine"
 
 
 def test_a_dashboard_entry_is_read_into_our_words():

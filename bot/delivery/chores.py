@@ -118,8 +118,13 @@ class WarningRelay:
 
     Whatever the feed does (errors, timeouts, garbage) stays here: it sends nothing, is logged
     as one line when it begins and one when it ends, and is tried again at the next poll; the
-    sender beside it never notices.
+    sender beside it never notices. One warning that cannot be relayed (unusable in the feed,
+    or failing in the rules) is skipped and logged once per revision; the others are relayed
+    and the poll goes on.
     """
+
+    # Revisions whose skipping was logged; forgotten beyond this many (then logged again).
+    SKIPPED_KEPT = 10_000
 
     def __init__(self, database_path, relay, client, ars, every_seconds):
         self.database_path = database_path
@@ -130,6 +135,7 @@ class WarningRelay:
         self.database = None
         self.failing = None  # the reason of the outage under way, if any
         self.settled = set()  # revisions that needed nothing, not read again while running
+        self.skipped = set()  # revisions that cannot be relayed and were logged
         self.stopping = None
 
     @classmethod
@@ -147,7 +153,8 @@ class WarningRelay:
         chosen = ("sent at once" if relay.send else "drafts for the press office")
         return (f"Relaying official warnings (NINA) for region {self.ars} every "
                 f"{self.every_seconds:g} s from {', '.join(sorted(relay.providers))}: "
-                f"{relay.min_severity} and above are {chosen}, the rest are drafts")
+                f"{relay.min_severity} and above are {chosen} (at most "
+                f"{relay.max_per_poll} from one poll), the rest are drafts")
 
     async def run(self, stopping):
         """Poll until ``stopping`` is set."""
@@ -185,24 +192,49 @@ class WarningRelay:
         except nina.FeedError as exc:
             self._trouble(str(exc))
             return False
-        needed = await asyncio.to_thread(relaying.wanted, self.database, self.relay, entries,
-                                         frozenset(self.settled))
+        for entry in entries:
+            if entry.problem and entry.provider in self.relay.providers:
+                self._skip((entry.id, entry.hash, entry.problem), entry.id, entry.problem)
+        needed = await asyncio.to_thread(
+            relaying.wanted, self.database, self.relay, [e for e in entries if not e.problem],
+            frozenset(self.settled))
+        budget = relaying.Budget(self.relay, needed)
         problems = []
         for entry in needed:
+            budget.next(entry)
+            revision = (entry.id, entry.version, entry.hash)
             try:
                 detail = await self._fetch(self.client.warning(entry.id, self.relay.language))
+            except nina.BadWarning as exc:
+                # The feed answered; this warning is unusable as it stands. Read again at the
+                # next poll (a new revision may mend it), never relayed half-formed.
+                self._skip(revision, entry.id, str(exc))
+                continue
             except nina.FeedError as exc:
                 # Read again at the next poll, never relayed half-formed.
                 problems.append(str(exc))
                 continue
-            outcome = await asyncio.to_thread(relaying.take, self.database, self.relay, entry,
-                                              detail, now)
+            try:
+                outcome = await asyncio.to_thread(relaying.take, self.database, self.relay,
+                                                  entry, detail, now, budget)
+            except Exception as exc:  # noqa: BLE001 - one warning must not stop the others
+                # Its transaction was rolled back: nothing of it is written.
+                self._skip(revision, entry.id, _loggable(exc), exc)
+                continue
+            budget.spend(outcome)
             if outcome.settled:
-                self.settled.add((entry.id, entry.version, entry.hash))
+                self.settled.add(revision)
             self._report(outcome)
-        for outcome in await asyncio.to_thread(
-                relaying.after_poll, self.database, self.relay, [e.id for e in entries], now,
-                not problems):
+        present = [entry.id for entry in entries]
+        for thread in await asyncio.to_thread(relaying.ended_chains, self.database, present,
+                                              now, not problems):
+            try:
+                outcome = await asyncio.to_thread(relaying.end_chain, self.database, self.relay,
+                                                  thread, now, budget)
+            except Exception as exc:  # noqa: BLE001 - one chain must not stop the others
+                self._skip(("all-clear", thread), thread, _loggable(exc), exc)
+                continue
+            budget.spend(outcome)
             self._report(outcome)
         if problems:
             self._trouble("; ".join(problems))
@@ -228,6 +260,18 @@ class WarningRelay:
             raise _Stopped()
         return task.result()
 
+    def _skip(self, key, warning_id, reason, error=None):
+        """Log once per revision that a warning cannot be relayed; a bug shows its traceback
+        (once)."""
+        if key in self.skipped:
+            return
+        if len(self.skipped) >= self.SKIPPED_KEPT:
+            self.skipped.clear()
+        self.skipped.add(key)
+        log.warning("Official warning %s cannot be relayed (%s); skipped, the other warnings "
+                    "are relayed", warning_id, reason,
+                    exc_info=None if isinstance(error, (nina.FeedError, type(None))) else error)
+
     def _trouble(self, reason):
         if self.failing is None:
             log.warning("Official warnings cannot be read (NINA: %s); nothing is relayed until "
@@ -241,3 +285,10 @@ class WarningRelay:
         else:
             log.info("Official warning %s: nothing to send, %s", outcome.warning_id,
                      outcome.reason)
+
+
+def _loggable(error):
+    """An exception's message as one line the log can take (a warning's text may hold
+    characters that cannot be written out, e.g. lone surrogates)."""
+    text = f"{type(error).__name__}: {error}"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:300].replace("\n", " ")

@@ -1,9 +1,9 @@
 """Official warnings, relayed by themselves: what the relay does with what the feed says.
 
 The worker reads the federal warning feed (``nina``) and hands each new or changed warning to
-``take`` and every complete dashboard to ``after_poll``: plain functions on a database, one
-short write transaction each, so that a crash leaves a warning either relayed and recorded, or
-neither. The rules:
+``take``, every dashboard to ``ended_chains`` and each chain that ended to ``end_chain``: plain
+functions on a database, one short write transaction each, so that a crash (or one warning
+that cannot be relayed) leaves a warning either relayed and recorded, or neither. The rules:
 
 - A new warning at or above ``WARNINGS_MIN_SEVERITY`` becomes an urgent broadcast to every
   subscriber (``WARNINGS_MODE=send``) or a draft for the press office (``draft``); below the
@@ -17,11 +17,17 @@ neither. The rules:
   bad answer must not sound the all-clear), ends the chain with one "Entwarnung:" and the
   headline, if citizens got the warning; it goes out by itself when what they got was at or
   above the threshold, and is a draft otherwise.
+- At most ``WARNINGS_MAX_PER_POLL`` broadcasts go out by themselves from one poll (``Budget``),
+  the most severe first; the rest that would have are drafts marked as held back.
 
 Every broadcast the relay writes is written in ``_relay``: that is where the audit trail records
 it, with the actor ``nina``; a draft it discards is recorded where it discards it.
+
+It is long because the rules above and the words they put before a headline belong together:
+split, the all-clear's wording would drift from the rule that decides to send one.
 """
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -35,6 +41,11 @@ ACTOR = audit.NINA  # created_by of every broadcast the relay writes, and its au
 SEPARATOR = "\n\n"
 # A part shorter than this after shortening says nothing useful and is left out.
 SHORTEST_PART = 40
+# The sources' own words for an update or an end at the start of a headline ("1.
+# AKTUALISIERUNG:", "2. Aktualisierung -", "UPDATE:", "Entwarnung –"): ours take their place.
+_SOURCE_LABEL = re.compile(
+    r"(?:\d{1,3}\s*\.\s*)?(?:aktualisierung|update|entwarnung|aufhebung|all[- ]clear"
+    r"|cancel(?:l?ation)?)\s*[:\-–—]\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Relay:
     template: bool       # the mode's text limit: template variable or free-form body
     language: str        # whose info block to read, and the language of our own words
     texts: object
+    max_per_poll: int = 5  # broadcasts that go out by themselves from one poll, at most
 
     @classmethod
     def of(cls, config, texts):
@@ -54,7 +66,8 @@ class Relay:
                    send=config["WARNINGS_MODE"] == "send",
                    providers=frozenset(settings_module.providers(config["WARNINGS_PROVIDERS"])),
                    template=announcements.template_mode(config),
-                   language=config["LANGUAGE"], texts=texts)
+                   language=config["LANGUAGE"], texts=texts,
+                   max_per_poll=config["WARNINGS_MAX_PER_POLL"])
 
     @property
     def limit(self):
@@ -63,6 +76,38 @@ class Relay:
     def goes_out_by_itself(self, severity):
         return self.send and nina.severity_rank(severity) >= nina.severity_rank(
             self.min_severity)
+
+
+class Budget:
+    """How many broadcasts may still go out by themselves in one poll.
+
+    A feed that lists hundreds of severe warnings at once (a fault at the source, or a real
+    catastrophe that the sources describe warning by warning) must not become hundreds of
+    messages to every citizen within a minute: ``relay.max_per_poll`` go out, the most severe
+    first, and the press office sees the rest as drafts. Warnings are taken oldest first (an
+    update may come under an id of its own), so a slot is kept for each more severe warning
+    still to come in the poll, as the dashboard rates it.
+    """
+
+    def __init__(self, relay, entries=()):
+        self.cap = relay.max_per_poll
+        self.used = 0
+        self.coming = [nina.severity_rank(entry.severity) for entry in entries
+                       if relay.goes_out_by_itself(entry.severity)]
+
+    def next(self, entry):
+        """``entry`` is taken now: it no longer waits for a slot kept for it."""
+        rank = nina.severity_rank(entry.severity)
+        if rank in self.coming:
+            self.coming.remove(rank)
+
+    def allows(self, severity):
+        rank = nina.severity_rank(severity)
+        return self.used + sum(1 for coming in self.coming if coming > rank) < self.cap
+
+    def spend(self, outcome):
+        if outcome is not None and outcome.went_out:
+            self.used += 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +122,11 @@ class Outcome:
     # Nothing was recorded (nothing to tell, e.g. a revision of an ended warning); the worker
     # need not read this revision again while it runs.
     settled: bool = False
+
+    @property
+    def went_out(self):
+        """Whether a broadcast went out by itself (not a draft, not waiting for approval)."""
+        return self.broadcast_id is not None and self.status not in broadcasts.HELD
 
 
 def wanted(database, relay, entries, settled=frozenset()):
@@ -108,13 +158,14 @@ def _revision(entry):
     return (entry.id, entry.version, entry.hash)
 
 
-def take(database, relay, entry, detail, now):
-    """Act on one new or changed warning: a broadcast, a draft, or knowingly nothing."""
+def take(database, relay, entry, detail, now, budget=None):
+    """Act on one new or changed warning: a broadcast, a draft, or knowingly nothing. Without
+    a ``budget``, nothing is held back."""
     with write(database, durable=True) as conn:
-        return _take(conn, relay, entry, detail, now)
+        return _take(conn, relay, entry, detail, now, budget)
 
 
-def _take(conn, relay, entry, detail, now):
+def _take(conn, relay, entry, detail, now, budget):
     if warnings.is_recorded(conn, *_revision(entry)):
         return Outcome(entry.id, "", reason="already relayed", settled=True)
     if detail.status != "Actual":
@@ -138,7 +189,7 @@ def _take(conn, relay, entry, detail, now):
         severity=detail.severity or entry.severity, headline=detail.headline,
         broadcast_id=None)
     if kind == warnings.ALL_CLEAR:
-        return _end(conn, relay, row, warnings.latest(conn, row.thread), detail, now)
+        return _end(conn, relay, row, warnings.latest(conn, row.thread), detail, now, budget)
     told = warnings.last_text(conn, row.thread)
     _discard_drafts(conn, row.thread)
     # Citizens who never got the warning get this revision as the warning itself.
@@ -149,28 +200,48 @@ def _take(conn, relay, entry, detail, now):
     # A warning the press office cancelled is theirs to judge: its updates wait as drafts.
     by_itself = (relay.goes_out_by_itself(row.severity)
                  and not warnings.was_cancelled(conn, row.thread))
-    return _relay(conn, relay, row, text, draft=not by_itself, now=now)
+    return _relay(conn, relay, row, text, now, *_held_back(by_itself, row.severity, budget))
 
 
-def after_poll(database, relay, present_ids, now, complete):
-    """The dashboard at ``now`` listed ``present_ids``. After a complete poll (the dashboard
-    and every detail read), chains missing then and at the complete poll before end with an
-    all-clear; the time of the poll is kept (``warnings_polled_at``)."""
+def _held_back(by_itself, severity, budget):
+    """(draft, held_back): a broadcast that would go out by itself is a draft when the poll's
+    budget is spent."""
+    if by_itself and budget is not None and not budget.allows(severity):
+        return True, True
+    return not by_itself, False
+
+
+def ended_chains(database, present_ids, now, complete):
+    """The dashboard at ``now`` listed ``present_ids``: the chains that end now, the most
+    severe first. After a complete poll (the dashboard and every detail read, bar those that
+    cannot be used), a chain missing then and at the complete poll before has ended; the time
+    of the poll is kept (``warnings_polled_at``). Each is ended by ``end_chain``, one
+    transaction each, so that a chain that cannot be ended (tried again at the next poll)
+    does not hold up the others."""
     with write(database, durable=True) as conn:
         warnings.seen(conn, present_ids, now)
         if not complete:
             return []
-        outcomes = []
         previous = warnings.polled_at(conn)
-        if previous is not None:
-            for thread, latest in warnings.vanished(conn, previous):
-                row = replace(latest, kind=warnings.ALL_CLEAR, broadcast_id=None)
-                outcomes.append(_end(conn, relay, row, latest, None, now))
         warnings.set_polled_at(conn, now)
-        return outcomes
+        if previous is None:
+            return []
+        threads = [thread for thread, _ in warnings.vanished(conn, previous)]
+        return sorted(threads, key=lambda thread: -max(
+            map(nina.severity_rank, warnings.severities_sent(conn, thread)), default=0))
 
 
-def _end(conn, relay, row, latest, detail, now):
+def end_chain(database, relay, thread, now, budget=None):
+    """The all-clear of a chain that vanished from the dashboard (see ``ended_chains``)."""
+    with write(database, durable=True) as conn:
+        latest = warnings.latest(conn, thread)
+        if latest is None or warnings.is_ended(conn, thread):
+            return Outcome(thread, warnings.ALL_CLEAR, reason="ended already")
+        row = replace(latest, kind=warnings.ALL_CLEAR, broadcast_id=None)
+        return _end(conn, relay, row, latest, None, now, budget)
+
+
+def _end(conn, relay, row, latest, detail, now, budget):
     """One all-clear for a chain, if citizens got any of it; its drafts are outdated."""
     _discard_drafts(conn, row.thread)
     sent = warnings.severities_sent(conn, row.thread)
@@ -181,22 +252,28 @@ def _end(conn, relay, row, latest, detail, now):
     severity = max(sent, key=nina.severity_rank)
     row = replace(row, severity=severity, headline=headline,
                   provider=latest.provider if latest is not None else row.provider)
-    return _relay(conn, relay, row, compose_all_clear(relay, headline, detail),
-                  draft=not relay.goes_out_by_itself(severity), now=now)
+    return _relay(conn, relay, row, compose_all_clear(relay, headline, detail), now,
+                  *_held_back(relay.goes_out_by_itself(severity), severity, budget))
 
 
-def _relay(conn, relay, row, text, draft, now):
+def _relay(conn, relay, row, text, now, draft, held_back=False):
     """Write the broadcast for a warning and record it, in the caller's transaction: the one
-    place where the relay creates a broadcast."""
+    place where the relay creates a broadcast. ``held_back``: it would have gone out by
+    itself, but the poll's budget was spent."""
     fields = announcements.validate({"text": text, "urgent": True}, relay.template)
     broadcast_id, status, recipients = broadcasts.create(conn, created_by=ACTOR, draft=draft,
                                                          **fields)
-    warnings.record(conn, replace(row, broadcast_id=broadcast_id), now)
-    audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", {
-        "warning": row.warning_id, "version": row.version, "kind": row.kind,
-        "provider": row.provider, "severity": row.severity, "status": status,
-        "recipients": recipients, "text_sha256": audit.text_hash(text)})
-    reason = ("a draft for the press office" if draft else "sent to every subscriber")
+    warnings.record(conn, replace(row, broadcast_id=broadcast_id), now, held_back=held_back)
+    details = {"warning": row.warning_id, "version": row.version, "kind": row.kind,
+               "provider": row.provider, "severity": row.severity, "status": status,
+               "recipients": recipients, "text_sha256": audit.text_hash(text)}
+    if held_back:
+        details.update(held_back=True, max_per_poll=relay.max_per_poll)
+    audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", details)
+    reason = ("sent to every subscriber" if not draft
+              else f"a draft: more than WARNINGS_MAX_PER_POLL ({relay.max_per_poll}) would "
+                   "have gone out from this poll" if held_back
+              else "a draft for the press office")
     return Outcome(row.warning_id, row.kind, broadcast_id, status, reason)
 
 
@@ -214,16 +291,17 @@ def compose(relay, kind, detail):
     where to read more; an update begins with the texts' word for it ("Aktualisierung:")."""
     headline = detail.headline
     if kind == warnings.UPDATE:
-        headline = _prefixed(relay.texts.get("warning_update"), headline)
+        headline = _labelled(relay, "warning_update", headline)
     return fit(relay.limit, headline, detail.description, detail.instruction,
                _more(relay, detail.more_url))
 
 
 def compose_all_clear(relay, headline, detail=None):
-    """"Entwarnung:" and the headline; then what a cancellation says, or that it is lifted."""
+    """"Entwarnung:" and the warning's headline (not the label of its last update); then what
+    a cancellation says, or that it is lifted."""
     texts = relay.texts
     description = detail.description if detail is not None else ""
-    return fit(relay.limit, _prefixed(texts.get("warning_all_clear"), headline),
+    return fit(relay.limit, _labelled(relay, "warning_all_clear", headline),
                description or texts.get("warning_all_clear_text"),
                detail.instruction if detail is not None else "",
                _more(relay, detail.more_url) if detail is not None else "")
@@ -233,12 +311,26 @@ def _more(relay, url):
     return f"{relay.texts.get('warning_more')} {url}"
 
 
-def _prefixed(word, headline):
-    """``word`` before the headline, unless the source's headline already begins with it."""
-    bare = word.rstrip(":").strip().casefold()
-    if bare and headline.casefold().startswith(bare):
-        return headline
-    return f"{word} {headline}"
+def _labelled(relay, name, headline):
+    """Our word (the text ``name``) before the headline, in place of the words for an update
+    or an end that the source or we put there: one "Aktualisierung:", never "Aktualisierung:
+    1. AKTUALISIERUNG:", and an all-clear that names the warning, not its last update."""
+    return f"{relay.texts.get(name)} {bare_headline(relay, headline)}"
+
+
+def bare_headline(relay, headline):
+    """The headline without the update or end words at its start."""
+    ours = [word for word in (relay.texts.get("warning_update"),
+                              relay.texts.get("warning_all_clear")) if word.strip()]
+    bare = headline.strip()
+    for _ in range(5):  # "Entwarnung: 2. Aktualisierung: …", and no further
+        label = _SOURCE_LABEL.match(bare)
+        length = label.end() if label else next(
+            (len(word) for word in ours if bare.casefold().startswith(word.casefold())), 0)
+        if not length or not bare[length:].strip():
+            break
+        bare = bare[length:].strip()
+    return bare
 
 
 def _news(relay, text):

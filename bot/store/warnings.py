@@ -35,14 +35,16 @@ class Relayed:
 _FIELDS = "warning_id, version, hash, thread, kind, provider, severity, headline, broadcast_id"
 
 
-def record(conn, relayed, now):
+def record(conn, relayed, now, held_back=False):
     """Write what was done about a revision (or a chain's all-clear). The unique indexes make a
-    second try fail (sqlite3.IntegrityError), and with it the caller's whole transaction."""
+    second try fail (sqlite3.IntegrityError), and with it the caller's whole transaction.
+    ``held_back``: its broadcast is a draft only because the poll's cap was reached."""
     conn.execute(
-        f"INSERT INTO relayed_warnings ({_FIELDS}, created_at, last_seen) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO relayed_warnings ({_FIELDS}, created_at, last_seen, held_back) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (relayed.warning_id, relayed.version, relayed.hash, relayed.thread, relayed.kind,
-         relayed.provider, relayed.severity, relayed.headline, relayed.broadcast_id, now, now))
+         relayed.provider, relayed.severity, relayed.headline, relayed.broadcast_id, now, now,
+         int(held_back)))
 
 
 def is_recorded(conn, warning_id, version, hash_):
@@ -152,9 +154,9 @@ def sources(conn, broadcast_ids):
     if not broadcast_ids:
         return {}
     return {row[0]: {"kind": "nina", "id": row[1], "version": row[2], "provider": row[3],
-                     "severity": row[4]}
+                     "severity": row[4], "held_back": bool(row[5])}
             for row in conn.execute(
-                "SELECT broadcast_id, warning_id, version, provider, severity "
+                "SELECT broadcast_id, warning_id, version, provider, severity, held_back "
                 "FROM relayed_warnings WHERE broadcast_id IN (SELECT value FROM json_each(?))",
                 (_json(broadcast_ids),))}
 

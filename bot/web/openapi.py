@@ -75,8 +75,12 @@ SCHEMAS = {
                        "press office's own.",
         "properties": {"kind": {"const": "nina"}, "id": {"type": "string"},
                        "version": {"type": "integer"}, "provider": {"type": "string"},
-                       "severity": {"type": "string"}},
-        "required": ["kind", "id", "version", "provider", "severity"],
+                       "severity": {"type": "string"},
+                       "held_back": {"type": "boolean", "description":
+                                     "A draft only because more warnings than "
+                                     "WARNINGS_MAX_PER_POLL would have gone out from one poll "
+                                     "of the feed."}},
+        "required": ["kind", "id", "version", "provider", "severity", "held_back"],
         "additionalProperties": False,
     },
     "DraftChange": {
