@@ -11,6 +11,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .texts_file import BUILT_IN, TextsFileError, read_texts_file, texts_for
 from .wording import DEFAULT_KEYWORDS, KEYWORDS, LANGUAGE_NAMES, POLITE_WORDS, TEXTS
@@ -131,8 +132,9 @@ class Texts:
             return Command(action, language, self.topic_words.get(rest), rest)
         return Command()
 
-    @property
+    @cached_property
     def _longest_first(self):
+        # Every message that is no plain keyword is tried against these: sorted once.
         return sorted(self.keywords.items(), key=lambda item: -len(item[0]))
 
     def classify(self, body):
