@@ -47,10 +47,11 @@ def handle(database, channel, e164, body, message_id):
     with write(database) as conn:
         if not inbound.record_inbound(conn, message_id):
             return Outcome(silence=REPLAYED)
-        reply = _Reply(conn, channel, command, phone_hash, keyword, message_id).text(phone_enc)
+        replier = _Reply(conn, channel, command, phone_hash, keyword, message_id)
+        reply = replier.text(phone_enc)
         if reply and channel.demo:
             outbox.add(conn, e164, phone_hash, reply, "reply")
-    if reply is None:
+    if replier.silence == NOTICE_ALREADY_SENT:
         return Outcome(silence=NOTICE_ALREADY_SENT,
                        window_seconds=channel.notice_window_seconds)
     return Outcome(reply)
@@ -67,6 +68,7 @@ class _Reply:
         self.phone_hash = phone_hash
         self.keyword = keyword
         self.message_id = message_id
+        self.silence = None  # why there is no reply, where there is none
         self.subscriber = subscribers.find(conn, phone_hash)
         # The citizen's own language; for someone the channel does not know, the keyword's.
         own = self.subscriber.language if self.subscriber else None
@@ -178,6 +180,7 @@ class _Reply:
     def _notice(self):
         if not inbound.claim_notice(self.conn, self.phone_hash,
                                     self.channel.notice_window_seconds):
+            self.silence = NOTICE_ALREADY_SENT
             return None
         notice = self.say("notice")
         if self.subscriber is None:
