@@ -51,7 +51,8 @@ def test_words_that_only_begin_like_a_keyword_are_no_keyword(body):
 
 
 @pytest.mark.parametrize("body,action,slug", [
-    ("Start bitte", "start", None), ("Bitte Stop", "stop", None), ("Stopp!!! danke", "stop", None),
+    ("Start bitte", "start", None), ("Bitte Stop", "stop", None),
+    ("Stopp!!! danke", "stop", None),
     ("Start Baustellen, bitte!", "start", "baustellen"), ("Hallo, Themen bitte", "topics", None),
 ])
 def test_polite_words_around_a_keyword_and_topic_are_no_topic(body, action, slug):
