@@ -11,9 +11,10 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .texts_file import BUILT_IN, TextsFileError, read_texts_file, texts_for
-from .wording import DEFAULT_KEYWORDS, KEYWORDS, LANGUAGE_NAMES, TEXTS
+from .wording import DEFAULT_KEYWORDS, KEYWORDS, LANGUAGE_NAMES, POLITE_WORDS, TEXTS
 
 # Kept under its old name: the operator documentation and the tests speak of it.
 DEFAULT_TEXTS = TEXTS
@@ -25,6 +26,11 @@ _INVISIBLE = {"Cf"}  # format characters: RTL marks, zero-width joiners
 _AT_START = {"authority", "contact", "contact_line"}
 _WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug"}
 ACTIONS = ("start", "stop", "help", "topics")
+# Longer than this, a message is no keyword said politely; bounds the matching's work too.
+_POLITE_LENGTH = 80
+# Without topics, "Start <words>" and "Stop <words>" are still Start and Stop when the words
+# could name a topic (a few letters-only words, no question): "Start Baustellen" joins.
+_TOPIC_LIKE = re.compile(r"^[^\W\d_]+(?:[ \-][^\W\d_]+){0,2}$")
 
 
 def normalize(body):
@@ -32,6 +38,25 @@ def normalize(body):
     cleaned = "".join(c for c in body if unicodedata.category(c) not in _INVISIBLE)
     cleaned = " ".join(unicodedata.normalize("NFKC", cleaned).split())
     return _TRAILING.sub("", cleaned).casefold()
+
+
+def _polite_pattern():
+    words = sorted({normalize(w) for w in POLITE_WORDS}, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+    # Polite words, and anything that is no letter or digit (punctuation, emoji), at either end.
+    return (re.compile(rf"^\W*(?:(?:{alternatives})(?!\w)\W*)*"),
+            re.compile(rf"\W*(?:(?<!\w)(?:{alternatives})\W*)*$"))
+
+
+_POLITE_HEAD, _POLITE_TAIL = _polite_pattern()
+
+
+def without_politeness(word):
+    """A folded message without the polite words and symbols around it: "bitte start!" →
+    "start". Whether what remains is a keyword is the caller's to decide."""
+    if len(word) > _POLITE_LENGTH:
+        return word
+    return _POLITE_TAIL.sub("", _POLITE_HEAD.sub("", word, count=1), count=1)
 
 
 @dataclass(frozen=True)
@@ -79,15 +104,22 @@ class Texts:
         word = normalize(body or "")
         if not word:
             return Command()
+        command = self._read(word, "?" in body)
+        if command.action is None or (command.rest and command.topic is None):
+            bare = without_politeness(word)
+            if bare and bare != word:
+                polite = self._read(bare, "?" in body)
+                # "Start bitte" is Start; "Hallo, Start der Bauarbeiten?" stays a message.
+                if polite.action is not None and not (polite.rest and polite.topic is None):
+                    return polite
+        return command
+
+    def _read(self, word, question):
         if word in self.keywords:
             action, language = self.keywords[word]
-            if action == "topics" and not self.topics:
-                return Command()
             return Command(action, language)
         if word in self.names:
             return Command("language", self.names[word])
-        if not self.topics:
-            return Command()
         for keyword, (action, language) in self._longest_first:
             if action not in ("start", "stop") or not word.startswith(keyword):
                 continue
@@ -95,11 +127,14 @@ class Texts:
             if rest[:1].isalnum():
                 continue  # "Stopschild" is no Stop
             rest = _LEADING.sub("", rest)
+            if not self.topics and (question or not _TOPIC_LIKE.match(rest)):
+                return Command()  # "Start der Bauarbeiten?" is a question, not a Start
             return Command(action, language, self.topic_words.get(rest), rest)
         return Command()
 
-    @property
+    @cached_property
     def _longest_first(self):
+        # Every message that is no plain keyword is tried against these: sorted once.
         return sorted(self.keywords.items(), key=lambda item: -len(item[0]))
 
     def classify(self, body):

@@ -24,6 +24,15 @@ KEYWORDS = {
            "topics": ["Topics"]},
 }
 
+# Said around a keyword, these leave it a keyword ("Start bitte", "Abmelden, danke!"): an
+# older citizen may well write politely. Only when nothing else remains; German and English
+# alike, since a German channel also understands the English keywords.
+POLITE_WORDS = [
+    "bitte", "bitte schön", "bitteschön", "danke", "danke schön", "dankeschön", "vielen dank",
+    "hallo", "gerne", "gern", "guten tag", "guten morgen", "guten abend", "moin", "servus",
+    "grüß gott", "hi", "hey", "please", "pls", "thanks", "thank you", "hello",
+]
+
 # Sent alone, a language's name switches a subscriber's replies and broadcasts to it.
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 
@@ -54,6 +63,8 @@ TEXTS = {
         "notice_join": " Für Meldungen schreiben Sie „Start“.",
         "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
         "language_set": "Sie bekommen die Meldungen jetzt auf Deutsch.",
+        # Where the operator configured no topics, to "Themen" or "Start Baustellen".
+        "no_topics": "Themen gibt es hier nicht: Wer angemeldet ist, bekommt alle Meldungen.",
         # Official warnings relayed from the federal warning system (NINA).
         "warning_update": "Aktualisierung:",
         "warning_all_clear": "Entwarnung:",
@@ -79,6 +90,7 @@ TEXTS = {
         "notice_join": " To get announcements, send “Subscribe”.",
         "contact_line": "For your request, please use: {contact}.",
         "language_set": "You will now get the announcements in English.",
+        "no_topics": "This channel has no topics: every subscriber gets all announcements.",
         "warning_update": "Update:",
         "warning_all_clear": "All clear:",
         "warning_all_clear_text": "The warning has been lifted.",

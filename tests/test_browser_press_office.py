@@ -366,6 +366,14 @@ def test_every_console_and_public_page_passes_axe(office, contexts, tmp_path):
         assert theirs.evaluate("e => getComputedStyle(e).backgroundColor") == \
             "rgb(255, 255, 255)"
         check(simulator, "(simulator)")
+        # A second question within the notice's window gets nothing, and the page says why.
+        for body in ("Wann kommt der Müll?", "Und das Altpapier?"):
+            simulator.get_by_label("Nachricht").fill(body)
+            simulator.get_by_role("button", name="Senden", exact=True).click()
+        expect(simulator.locator("#chat [data-silence]")).to_have_count(1)
+        expect(simulator.locator("#chat li.mine").last).to_contain_text(
+            "Keine Antwort: Der Hinweis")
+        check(simulator, "(simulator, a message without reply)")
     finally:
         demo.stop()
     app = create_app(dict(env))

@@ -24,9 +24,30 @@ def test_help_words_are_recognised(body):
     assert load_texts(BASE).classify(body)[0] == "help"
 
 
-@pytest.mark.parametrize("body", ["Start bitte", "Wann kommt der Müll?", "", "   ", "\x00",
+@pytest.mark.parametrize("body", ["Wann kommt der Müll?", "", "   ", "\x00",
                                   "😀", "Stopschild", "' OR 1=1 --", "x" * 5000])
 def test_other_messages_are_not_keywords(body):
+    assert load_texts(BASE).classify(body)[0] is None
+
+
+@pytest.mark.parametrize("body,action", [
+    ("Start bitte", "start"), ("Bitte Start", "start"), ("Anmelden bitte!", "start"),
+    ("start, BITTE.", "start"), ("Hallo, Start 🙏", "start"), ("Gerne anmelden", "start"),
+    ("Grüß Gott! Start", "start"), ("Start please", "start"),
+    ("Stop bitte", "stop"), ("Abmelden, danke", "stop"), ("Vielen Dank! Stop.", "stop"),
+    ("thank you, stop", "stop"), ("bitte stopp!!", "stop"), ("Danke schön, abmelden", "stop"),
+    ("Hilfe bitte?", "help"), ("Hallo Info", "help"),
+])
+def test_a_keyword_said_politely_is_the_keyword(body, action):
+    assert load_texts(BASE).classify(body) == (action, "default")
+
+
+@pytest.mark.parametrize("body", [
+    "Danke", "Hallo?", "Bitte bitte", "Hallo, ich möchte mich anmelden",
+    "Bitte Start der Bauarbeiten?", "Danke für den Start der Bauarbeiten", "Stopschild bitte",
+    "Bitte " * 30 + "Start",
+])
+def test_politeness_does_not_turn_a_message_into_a_keyword(body):
     assert load_texts(BASE).classify(body)[0] is None
 
 

@@ -35,10 +35,10 @@ def test_a_topic_is_named_by_its_slug_or_name_however_it_is_spelled(body, action
 
 
 @pytest.mark.parametrize("body,action,rest", [
-    ("Stop bitte", "stop", "bitte"),
-    ("Stopp!!! danke", "stop", "danke"),
-    ("Start bitte", "start", "bitte"),
+    ("Stop der Bauarbeiten", "stop", "der bauarbeiten"),
+    ("Stopp!!! Fahrplan", "stop", "fahrplan"),
     ("Start Fahrplan", "start", "fahrplan"),
+    ("Start Fahrplan, bitte", "start", "fahrplan, bitte"),
 ])
 def test_words_after_start_or_stop_that_name_no_topic_are_kept_as_the_rest(body, action, rest):
     command = texts().parse(body)
@@ -50,9 +50,26 @@ def test_words_that_only_begin_like_a_keyword_are_no_keyword(body):
     assert texts().parse(body).action is None
 
 
-def test_without_topics_topic_words_are_ordinary_messages_as_before():
+@pytest.mark.parametrize("body,action,slug", [
+    ("Start bitte", "start", None), ("Bitte Stop", "stop", None),
+    ("Stopp!!! danke", "stop", None),
+    ("Start Baustellen, bitte!", "start", "baustellen"), ("Hallo, Themen bitte", "topics", None),
+])
+def test_polite_words_around_a_keyword_and_topic_are_no_topic(body, action, slug):
+    command = texts().parse(body)
+    assert (command.action, command.topic.slug if command.topic else None, command.rest) == (
+        action, slug, slug or "")
+
+
+def test_without_topics_topic_words_still_read_as_keywords_but_questions_do_not():
     plain = load_texts(BASE)
-    for body in ("Start baustellen", "Themen", "Stop bitte"):
+    assert (plain.parse("Start baustellen").action, plain.parse("Start baustellen").rest) == (
+        "start", "baustellen")
+    assert plain.parse("Themen").action == "topics"
+    assert plain.parse("Stop bitte").action == "stop"
+    assert plain.parse("Stop Veranstaltungen").action == "stop"
+    for body in ("Start der Bauarbeiten?", "Start der Bauarbeiten in der Hauptstraße",
+                 "Stop 2 Baustellen"):
         assert plain.parse(body).action is None, body
     assert plain.classify("Start") == ("start", "default")
 

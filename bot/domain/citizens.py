@@ -2,7 +2,7 @@
 reply.
 
 The webhook and demo mode's citizen simulator both come through ``handle``, so the simulator
-shows exactly what a citizen on WhatsApp would get.
+shows exactly what a citizen on WhatsApp would get, and, when nothing is sent back, why.
 """
 
 from dataclasses import dataclass
@@ -21,8 +21,23 @@ class Channel:
     demo: bool  # replies also land in the local outbox
 
 
+# Why a message got no reply: the only two cases. Every keyword is answered; a message that
+# is none gets the notice at most once per window.
+REPLAYED = "replayed"                  # the platform sent this message before; answered then
+NOTICE_ALREADY_SENT = "notice_already_sent"  # the notice went to this number within the window
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one message came to: the reply, or None and the reason (see above)."""
+
+    reply: str = None
+    silence: str = None
+    window_seconds: float = 0  # for NOTICE_ALREADY_SENT: the window it was sent within
+
+
 def handle(database, channel, e164, body, message_id):
-    """The reply text for a citizen's message, or None (a replay, or nothing to say)."""
+    """Handle a citizen's message once; the Outcome says what to answer, or why nothing."""
     command = channel.texts.parse(body)
     phone_hash = channel.vault.hash(e164)
     keyword = (body or "").strip()[:40] if command.action else None
@@ -31,11 +46,15 @@ def handle(database, channel, e164, body, message_id):
 
     with write(database) as conn:
         if not inbound.record_inbound(conn, message_id):
-            return None
-        reply = _Reply(conn, channel, command, phone_hash, keyword, message_id).text(phone_enc)
+            return Outcome(silence=REPLAYED)
+        replier = _Reply(conn, channel, command, phone_hash, keyword, message_id)
+        reply = replier.text(phone_enc)
         if reply and channel.demo:
             outbox.add(conn, e164, phone_hash, reply, "reply")
-    return reply
+    if replier.silence == NOTICE_ALREADY_SENT:
+        return Outcome(silence=NOTICE_ALREADY_SENT,
+                       window_seconds=channel.notice_window_seconds)
+    return Outcome(reply)
 
 
 class _Reply:
@@ -49,6 +68,7 @@ class _Reply:
         self.phone_hash = phone_hash
         self.keyword = keyword
         self.message_id = message_id
+        self.silence = None  # why there is no reply, where there is none
         self.subscriber = subscribers.find(conn, phone_hash)
         # The citizen's own language; for someone the channel does not know, the keyword's.
         own = self.subscriber.language if self.subscriber else None
@@ -78,14 +98,14 @@ class _Reply:
 
     def _start(self, phone_enc):
         topic, sub = self.command.topic, self.subscriber
+        if not self.texts.topics:
+            # "Start Baustellen" where there are no topics: everything is what there is.
+            reply = self._start_everything(phone_enc)
+            return f"{reply} {self.say('no_topics')}" if self.command.rest else reply
         if topic is None and self.command.rest:
             return self.say("topic_unknown", list=self._topic_list())  # changes nothing
         if sub is None:
-            own = self.command.language
-            subscribers.subscribe(self.conn, self.phone_hash, phone_enc, self.keyword,
-                                  self.message_id,
-                                  language=None if own in (None, self.texts.main) else own,
-                                  topic=topic.slug if topic else None)
+            self._subscribe(phone_enc, topic)
             return self.say("welcome_topic", topic=topic.name) if topic else self.say("welcome")
         if topic is None:
             if sub.all_topics:
@@ -100,6 +120,24 @@ class _Reply:
                           topic.slug)
         return self.say("topic_added", topic=topic.name,
                         mine=self._names(sub.topics | {topic.slug}))
+
+    def _start_everything(self, phone_enc):
+        sub = self.subscriber
+        if sub is None:
+            self._subscribe(phone_enc, None)
+        elif sub.all_topics:
+            return self.say("already_subscribed")
+        else:
+            # Joined for a topic while there were topics: now everything is all there is.
+            subscribers.widen(self.conn, sub, self.phone_hash, self.keyword, self.message_id)
+        return self.say("welcome")
+
+    def _subscribe(self, phone_enc, topic):
+        own = self.command.language
+        subscribers.subscribe(self.conn, self.phone_hash, phone_enc, self.keyword,
+                              self.message_id,
+                              language=None if own in (None, self.texts.main) else own,
+                              topic=topic.slug if topic else None)
 
     def _stop(self):
         topic, sub = self.command.topic, self.subscriber
@@ -123,6 +161,9 @@ class _Reply:
         return self.say("goodbye_topics" if self.texts.topics else "goodbye")
 
     def _topics(self):
+        if not self.texts.topics:
+            none = self.say("no_topics")
+            return none + self.say("notice_join") if self.subscriber is None else none
         if self.subscriber is None:
             return self.say("topics_list_stranger", list=self._topic_list())
         return self.say("topics_list", list=self._topic_list(), mine=self._mine())
@@ -139,6 +180,7 @@ class _Reply:
     def _notice(self):
         if not inbound.claim_notice(self.conn, self.phone_hash,
                                     self.channel.notice_window_seconds):
+            self.silence = NOTICE_ALREADY_SENT
             return None
         notice = self.say("notice")
         if self.subscriber is None:

@@ -1,4 +1,5 @@
-"""The citizens' pages: how to join (``/``), the privacy notice, the archive and its feed.
+"""The citizens' pages: how to join (``/``), the privacy notice, the archive and its feed (an
+Atom document for feed readers, ``/feed.xml``, and a page for people, ``/feed``).
 
 No sign-in, no cookies needed, no script needed, nothing loaded from another site.
 """
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import (Blueprint, Response, abort, current_app, render_template, request,
-                   send_from_directory)
+                   send_from_directory, url_for)
 
 from .. import twilio_gateway
 from ..config import ConfigError
@@ -21,6 +22,8 @@ from . import feed as atom
 from .database import get_db
 
 bp = Blueprint("public", __name__)
+
+FEED_LENGTH = 50  # the newest broadcasts the feed and its page show
 
 DEFAULT_DESCRIPTION = (
     "Wichtige Meldungen von {authority} direkt auf Ihr Smartphone: Warnungen, "
@@ -218,9 +221,18 @@ def privacy():
     return render_template("public/privacy.html", channel=channel())
 
 
+@bp.get("/feed")
+def feed_page():
+    """The feed for people: what a feed is, its address for feed readers, what it holds now.
+    Browsers show the Atom document itself as raw text, whatever stylesheet it names."""
+    entries = archive.published(get_db().conn, limit=FEED_LENGTH)
+    return render_template("public/feed.html", channel=channel(), entries=entries,
+                           feed_url=base_url() + url_for("public.feed"))
+
+
 @bp.get("/feed.xml")
 def feed():
-    entries = archive.published(get_db().conn, limit=50)
+    entries = archive.published(get_db().conn, limit=FEED_LENGTH)
     body = atom.atom_feed(entries, base_url(), channel().authority, now_iso())
     return Response(body, mimetype="application/atom+xml")
 

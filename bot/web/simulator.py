@@ -1,4 +1,5 @@
-"""Demo mode's citizen simulator (``/admin/simulator``): write as a citizen, read the replies.
+"""Demo mode's citizen simulator (``/admin/simulator``): write as a citizen, read the replies,
+and, where the channel answers nothing, why.
 
 It exists only in demo mode: with Twilio credentials every route here answers 404, because a
 simulated citizen must never reach a real subscriber list that sends to WhatsApp.
@@ -19,6 +20,29 @@ from .database import get_db
 bp = Blueprint("simulator", __name__, url_prefix="/admin/simulator")
 
 HISTORY = 20
+
+
+def silence_reason(outcome):
+    """Why the channel answered nothing, in the press office's words; None when it answered.
+    The reason is the one handling the message gave, never worked out here."""
+    if outcome.silence == citizens.NOTICE_ALREADY_SENT:
+        return ("Keine Antwort: Der Hinweis, dass der Kanal keine persönlichen Anfragen "
+                f"beantwortet, wurde dieser Nummer {_within(outcome.window_seconds)} schon "
+                "geschickt. Stichwörter wie „Start“, „Stop“ oder „Hilfe“ werden immer "
+                "beantwortet.")
+    if outcome.silence == citizens.REPLAYED:
+        return ("Keine Antwort: Diese Nachricht kam zum zweiten Mal an und wurde schon beim "
+                "ersten Mal beantwortet.")
+    return None
+
+
+def _within(seconds):
+    hours = seconds / 3600
+    if hours == 1:
+        return "in der letzten Stunde"
+    if hours < 1:
+        return f"in den letzten {round(seconds / 60)} Minuten"
+    return f"in den letzten {hours:g} Stunden".replace(".", ",")
 
 
 @bp.before_request
@@ -48,7 +72,9 @@ def page():
     services = current_app.extensions["infokanal"]
     conn = get_db().conn
     received = outbox.recent(conn, HISTORY, services.vault.hash(number))
-    chat = [{"at": at, "mine": True, "body": body} for at, body in session.get("sim_sent", [])]
+    chat = [{"at": sent[0], "mine": True, "body": sent[1],
+             "silence": sent[2] if len(sent) > 2 else None}
+            for sent in session.get("sim_sent", [])]
     chat += [{"at": item["created_at"], "mine": False, "body": item["body"],
               "kind": item["kind"], "media_url": item["media_url"]} for item in received]
     chat.sort(key=lambda item: item["at"])
@@ -63,9 +89,10 @@ def send():
     if body.strip():
         # Stamped before handling, so the citizen's message sorts before the reply to it.
         sent_at = now_iso()
-        citizens.handle(get_db(), current_app.extensions["infokanal"].channel, number, body,
-                        "sim" + secrets.token_hex(14))
-        session["sim_sent"] = (session.get("sim_sent", []) + [[sent_at, body]])[-HISTORY:]
+        outcome = citizens.handle(get_db(), current_app.extensions["infokanal"].channel,
+                                  number, body, "sim" + secrets.token_hex(14))
+        session["sim_sent"] = (session.get("sim_sent", [])
+                               + [[sent_at, body, silence_reason(outcome)]])[-HISTORY:]
     return redirect(url_for("simulator.page") + "#eingabe")
 
 

@@ -75,7 +75,8 @@ def inbound():
         _count_refusal("inbound", "invalid")
         return _plain(f"bad request: From {exc}", 400)
     channel = current_app.extensions["infokanal"].channel
-    return _twiml(citizens.handle(get_db(), channel, number, message.body, message.message_id))
+    outcome = citizens.handle(get_db(), channel, number, message.body, message.message_id)
+    return _twiml(outcome.reply)
 
 
 @bp.post("/status")
