@@ -134,3 +134,13 @@ def test_copy_names_are_read_back_only_in_their_own_form():
     for name in ("infokanal-2026-12-06.db", "infokanal-2026-12-06T031509Z.db.tmp",
                  "x-infokanal-2026-12-06T031509Z.db", "infokanal-2026-02-30T000000Z.db"):
         assert taken_at(name) is None, name
+
+
+def test_backup_keep_days_is_documented_for_operators():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "| `BACKUP_KEEP_DAYS` | `14` |" in readme
+    assert "# BACKUP_KEEP_DAYS=14" in (ROOT / ".env.example").read_text(encoding="utf-8")
+    backup_section = readme[readme.index("### Backup\n"):readme.index("### Restore\n")]
+    assert "infokanal-backup.timer" in backup_section and "BACKUP_KEEP_DAYS" in backup_section
