@@ -2,7 +2,9 @@
 
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -144,3 +146,22 @@ def test_backup_keep_days_is_documented_for_operators():
     assert "# BACKUP_KEEP_DAYS=14" in (ROOT / ".env.example").read_text(encoding="utf-8")
     backup_section = readme[readme.index("### Backup\n"):readme.index("### Restore\n")]
     assert "infokanal-backup.timer" in backup_section and "BACKUP_KEEP_DAYS" in backup_section
+
+
+def test_a_copy_that_cannot_be_removed_is_reported_and_the_rest_still_go(app, tmp_path):
+    chattr = shutil.which("chattr")
+    if os.geteuid() != 0 or chattr is None:
+        pytest.skip("needs root and chattr to make a file that cannot be removed")
+    stuck, gone = own_copy(tmp_path, 20 * DAY), own_copy(tmp_path, 30 * DAY)
+    if subprocess.run([chattr, "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("this file system has no immutable files")
+    try:
+        result = app.test_cli_runner().invoke(args=["backup", str(tmp_path)])
+    finally:
+        subprocess.run([chattr, "-i", str(stuck)], check=True)
+    assert result.exit_code == 1
+    assert "Backup written to" in result.stdout and "Removed 1 older copies" in result.stdout
+    assert "The backup was written, but these older copies could not be removed: " \
+           f"{stuck.name} (Operation not permitted)" in result.output
+    assert stuck.exists() and not gone.exists()
+    assert len([path for path in tmp_path.iterdir() if taken_at(path.name)]) == 2

@@ -24,10 +24,11 @@ def backup_command(path, force):
     BACKUP_KEEP_DAYS are removed afterwards; no other file there is touched.
     """
     source = current_app.config["DATABASE_PATH"]
-    removed = []
+    keep_days = current_app.config["BACKUP_KEEP_DAYS"]
+    removed, failed = [], []
     try:
         if Path(path).is_dir():
-            written, removed = backup_into(source, path, current_app.config["BACKUP_KEEP_DAYS"])
+            written, removed, failed = backup_into(source, path, keep_days)
         else:
             written = backup(source, path, force=force)
     except (BackupError, sqlite3.Error, OSError) as exc:
@@ -39,9 +40,13 @@ def backup_command(path, force):
     click.echo(f"Backup written to {written} ({written.stat().st_size} bytes). It opens only "
                "with the DATA_KEY in use now: keep the key, apart from the backup.")
     if removed:
-        click.echo(f"Removed {len(removed)} older copies (more than "
-                   f"{current_app.config['BACKUP_KEEP_DAYS']:g} days old, BACKUP_KEEP_DAYS): "
-                   + ", ".join(path.name for path in removed))
+        click.echo(f"Removed {len(removed)} older copies (more than {keep_days:g} days old, "
+                   "BACKUP_KEEP_DAYS): " + ", ".join(path.name for path in removed))
+    if failed:
+        # The new copy is there; the exit status tells cron or systemd that the folder grows.
+        raise click.ClickException(
+            "The backup was written, but these older copies could not be removed: "
+            + "; ".join(f"{path.name} ({exc.strerror or exc})" for path, exc in failed))
 
 
 def init_app(app):

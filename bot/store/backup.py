@@ -86,18 +86,24 @@ def taken_at(name):
 
 def backup_into(src_path, folder, keep_days, now=None):
     """Write a copy named by the moment into ``folder``, then remove this command's copies
-    there taken more than ``keep_days`` before it. Returns (the new copy, the removed Paths)."""
+    there taken more than ``keep_days`` before it.
+
+    Returns (the new copy, the removed Paths, [(Path, OSError)] of those that could not be
+    removed). A copy that fails raises BackupError and removes nothing.
+    """
     folder = Path(folder)
     now = now or datetime.now(timezone.utc)
     written = backup(src_path, folder / copy_name(now))
-    return written, prune(folder, keep_days, now, keep=written)
+    removed, failed = prune(folder, keep_days, now, keep=written)
+    return written, removed, failed
 
 
 def prune(folder, keep_days, now, keep=None):
     """Remove the copies in ``folder`` that ``backup_into`` wrote more than ``keep_days``
-    before ``now``; regular files of its own name form only, never ``keep``."""
+    before ``now``: regular files of its own name form only, never ``keep``. One that cannot be
+    removed is skipped, not the rest; returns (removed, [(Path, OSError)])."""
     cutoff = now - timedelta(days=keep_days)
-    removed = []
+    removed, failed = [], []
     for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
         moment = taken_at(entry.name)
         if moment is None or moment >= cutoff or not entry.is_file(follow_symlinks=False):
@@ -105,6 +111,12 @@ def prune(folder, keep_days, now, keep=None):
         path = Path(entry.path)
         if keep is not None and path == Path(keep):
             continue
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # gone meanwhile (another run): what was wanted
+        except OSError as exc:
+            failed.append((path, exc))
+            continue
         removed.append(path)
-    return removed
+    return removed, failed
