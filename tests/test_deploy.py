@@ -399,7 +399,7 @@ def test_the_backup_unit_runs_the_backup_command_into_its_folder_hardened():
     assert service["WorkingDirectory"] == [CHECKOUT] and "EnvironmentFile" not in service
     assert service["User"] == ["infokanal"] and service["Group"] == ["infokanal"]
     assert service["ReadWritePaths"] == [f"{CHECKOUT}/instance {BACKUP_FOLDER}"]
-    assert unit["Unit"]["ConditionPathIsDirectory"] == [BACKUP_FOLDER]
+    assert unit["Unit"]["AssertPathIsDirectory"] == [BACKUP_FOLDER]
     for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
                        "PrivateTmp": "yes", "PrivateDevices": "yes", "PrivateNetwork": "yes",
                        "UMask": "0077", "CapabilityBoundingSet": ""}.items():
