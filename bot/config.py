@@ -68,6 +68,7 @@ SETTINGS = {
     "RETENTION_CONSENT_YEARS": (3.0, float),
     "RETENTION_AUDIT_YEARS": (3.0, float),
     "CLEANUP_INTERVAL_HOURS": (24.0, float),
+    "BACKUP_KEEP_DAYS": (14.0, float),
     "WARNINGS_ARS": ("", str),
     "WARNINGS_API_URL": (nina.DEFAULT_API_URL, str),
     "WARNINGS_POLL_SECONDS": (60.0, float),
@@ -100,7 +101,7 @@ WARNINGS_MODES = ("send", "draft")
 # is a retention period a data-protection officer can sign.
 _POSITIVE = ("RETENTION_INBOUND_DAYS", "RETENTION_DELIVERY_DAYS", "RETENTION_CONSENT_YEARS",
              "RETENTION_AUDIT_YEARS", "CLEANUP_INTERVAL_HOURS", "WARNINGS_POLL_SECONDS",
-             "WARNINGS_TIMEOUT_SECONDS")
+             "WARNINGS_TIMEOUT_SECONDS", "BACKUP_KEEP_DAYS")
 
 _TRUE = {"1", "true", "yes", "on", "ja"}
 _FALSE = {"0", "false", "no", "off", "nein", ""}

@@ -40,7 +40,8 @@ TEXTS = {
     "de": {
         "welcome": (
             "Willkommen beim Infokanal von {authority}! Sie bekommen ab jetzt wichtige "
-            "Meldungen: Warnungen, Sperrungen, Termine. Ihre Nummer bleibt anonym. "
+            "Meldungen: Warnungen, Sperrungen, Termine. Ihre Nummer wird verschlüsselt "
+            "gespeichert; die Verwaltung sieht nicht, wer angemeldet ist. "
             "Abmelden: schreiben Sie „Stop“."
         ),
         "already_subscribed": (
@@ -74,7 +75,8 @@ TEXTS = {
     "en": {
         "welcome": (
             "Welcome to the {authority} info channel! You will now receive important "
-            "announcements. Your number stays anonymous. To leave, send “Stop”."
+            "announcements. Your number is stored encrypted; the authority does not see "
+            "who has subscribed. To leave, send “Stop”."
         ),
         "already_subscribed": "You are already subscribed. To leave, send “Stop”.",
         "goodbye": (

@@ -5,6 +5,7 @@ nginx runs unprivileged, from a prefix of its own in /tmp, on plain HTTP on loop
 variant is made from the shipped file (TLS lines out, ports in), never kept as a copy.
 """
 
+import contextlib
 import io
 import os
 import pwd
@@ -13,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -379,3 +381,112 @@ def test_systemd_accepts_the_units(tmp_path):
                                   capture_output=True, text=True, timeout=60)
         exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
         assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
+
+
+# --- the backup timer ----------------------------------------------------------------------------
+
+BACKUP_SERVICE = UNITS / "infokanal-backup.service"
+BACKUP_TIMER = UNITS / "infokanal-backup.timer"
+BACKUP_FOLDER = "/var/backups/infokanal"
+
+
+def test_the_backup_unit_runs_the_backup_command_into_its_folder_hardened():
+    unit = parse_unit(BACKUP_SERVICE)
+    service = unit["Service"]
+    assert set(unit) == {"Unit", "Service"}  # started by the timer, never enabled by itself
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"] == [f"{CHECKOUT}/.venv/bin/flask --app wsgi backup {BACKUP_FOLDER}"]
+    assert service["WorkingDirectory"] == [CHECKOUT] and "EnvironmentFile" not in service
+    assert service["User"] == ["infokanal"] and service["Group"] == ["infokanal"]
+    assert service["ReadWritePaths"] == [f"{CHECKOUT}/instance {BACKUP_FOLDER}"]
+    assert unit["Unit"]["AssertPathIsDirectory"] == [BACKUP_FOLDER]
+    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+                       "PrivateTmp": "yes", "PrivateDevices": "yes", "PrivateNetwork": "yes",
+                       "UMask": "0077", "CapabilityBoundingSet": ""}.items():
+        assert service[key] == [value], key
+
+
+def test_the_backup_timer_starts_the_backup_daily_and_catches_up():
+    unit = parse_unit(BACKUP_TIMER)
+    assert unit["Timer"]["Unit"] == [BACKUP_SERVICE.name]
+    assert unit["Timer"]["OnCalendar"] == ["*-*-* 03:15:00"]
+    assert unit["Timer"]["Persistent"] == ["true"]
+    assert unit["Install"]["WantedBy"] == ["timers.target"]
+
+
+def test_systemd_accepts_the_backup_units(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed; the units' parse check still ran")
+    venv_bin = os.path.dirname(sys.executable)
+    paths = []
+    for path in (BACKUP_SERVICE, BACKUP_TIMER):
+        text = path.read_text(encoding="utf-8").replace(f"{CHECKOUT}/.venv/bin", venv_bin)
+        paths.append(tmp_path / path.name)
+        paths[-1].write_text(text.replace(CHECKOUT, str(ROOT)), encoding="utf-8")
+    verify = subprocess.run([analyze, "verify", *map(str, paths)], capture_output=True,
+                            text=True, timeout=60)
+    assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
+    security = subprocess.run([analyze, "security", "--offline=yes", str(paths[0])],
+                              capture_output=True, text=True, timeout=60)
+    exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
+    assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
+
+
+def test_the_backup_units_command_writes_a_copy_and_removes_expired_ones(env, tmp_path):
+    """The unit's command line as systemd runs it (from the checkout, with the service's
+    environment), into a folder that holds an expired copy and a file of someone else's."""
+    import shlex
+    from datetime import datetime, timedelta, timezone
+
+    from bot.store.backup import copy_name, taken_at
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    expired = folder / copy_name(datetime.now(timezone.utc) - timedelta(days=15))
+    expired.write_bytes(b"expired")
+    foreign = folder / "infokanal-2020-01-01.db"
+    foreign.write_bytes(b"named by hand")
+    [command] = parse_unit(BACKUP_SERVICE)["Service"]["ExecStart"]
+    argv = shlex.split(command.replace(f"{CHECKOUT}/.venv/bin/", "").replace(BACKUP_FOLDER,
+                                                                             str(folder)))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    environ.update(env, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    run = subprocess.run(argv, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Removed 1 older copies" in run.stdout
+    assert not expired.exists() and foreign.read_bytes() == b"named by hand"
+    [copy] = [path for path in folder.iterdir() if taken_at(path.name)]
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def cron_command(line):
+    """What cron runs of a crontab line: the sixth field on, up to the first unescaped ``%``
+    (the rest becomes standard input), with ``\\%`` turned into ``%``."""
+    command = line.split(None, 5)[5]
+    head = re.split(r"(?<!\\)%", command, maxsplit=1)[0]
+    return head.replace("\\%", "%")
+
+
+def test_cron_command_follows_crons_percent_rules():
+    assert cron_command("0 3 * * * echo a-$(date +\\%F) %rest") == "echo a-$(date +%F) "
+    assert cron_command("0 3 * * * echo $(date +%F)") == "echo $(date +"
+
+
+def test_the_readmes_crontab_line_backs_up_as_cron_runs_it(env, tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    backup = readme[readme.index("### Backup\n"):readme.index("### Restore\n")]
+    [line] = re.findall(r"^\d+ \d+ \* \* \* .+$", backup, flags=re.M)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    command = cron_command(line).replace(CHECKOUT, str(ROOT)).replace(BACKUP_FOLDER, str(folder))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    environ.update(env)
+    # cron runs the line with sh, elsewhere than the checkout; the settings come from the test
+    # (in production from .env, which the command reads itself).
+    run = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=environ, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert "Backup written to" in run.stdout
+    assert len(list(folder.glob("infokanal-*Z.db"))) == 1

@@ -1,10 +1,20 @@
 """A citizen's rights: export and erasure, through the app and a real database file."""
 
+import json
+import re
 
 import pytest
 
+from bot import create_app
 from bot.store import broadcasts, privacy
-from tests.conftest import broadcast, database, scalar
+from bot.store.db import write
+from tests.conftest import broadcast, citizens_of, database, scalar
+
+
+@pytest.fixture
+def citizen_of():
+    """A citizen writing to a given app (one made with settings of the test's own)."""
+    return lambda app: citizens_of(app.test_client())()
 
 
 def vault(app):
@@ -116,3 +126,95 @@ def test_stored_numbers_are_fernet_tokens_that_open_under_data_key_only(app, cit
 
     assert phone_hash != hashlib.sha256(erika.number.encode()).hexdigest(), \
         "the hash is keyed: a guessed number cannot be checked against it without the key"
+
+
+# --- privacy export: "nothing stored", and the German letter for the citizen ------------------
+
+def test_export_of_a_number_with_nothing_stored_says_so_plainly(app, citizen):
+    citizen().send("Start")  # someone else is stored; the typed number is not
+    result = app.test_cli_runner().invoke(args=["privacy", "export", "0151 99999999"])
+    assert result.exit_code == 0  # a complete answer, not an error
+    data = json.loads(result.stdout)  # stdout stays plain JSON for machines
+    assert data["nothing_stored"] is True and data["subscribed"] is False
+    assert "Nothing is stored about +4915199999999" in result.stderr
+    assert "Zu dieser Nummer ist nichts gespeichert" in result.stderr
+    assert "typing error" in result.stderr
+
+
+def test_export_of_a_former_subscriber_is_not_nothing(app, citizen):
+    erika = citizen()
+    erika.send("Start")
+    erika.send("Stop")  # the consent records stay, so something is stored
+    result = app.test_cli_runner().invoke(args=["privacy", "export", erika.number])
+    assert json.loads(result.stdout)["nothing_stored"] is False
+    assert result.stderr == ""
+
+
+def test_export_as_text_tells_the_citizen_in_german_that_nothing_is_stored(app):
+    result = app.test_cli_runner().invoke(
+        args=["privacy", "export", "--format", "text", "+49 151 99999999"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Auskunft nach Art. 15 DSGVO\n")
+    assert "Telefonnummer: +49 1519 9999999" in result.stdout  # as phonenumbers groups it
+    assert "Zu dieser Nummer ist nichts gespeichert." in result.stdout
+    assert "Angemeldet" not in result.stdout and "{" not in result.stdout
+
+
+def test_export_as_text_is_a_readable_german_letter(config, citizen_of):
+    app = create_app(dict(config, TOPICS="baustellen=Baustellen und Sperrungen,kultur=Kultur",
+                          LANGUAGES="de,en", TIMEZONE="Europe/Berlin",
+                          RETENTION_DELIVERY_DAYS="30", RETENTION_CONSENT_YEARS="3",
+                          BACKUP_KEEP_DAYS="14", DATA_PROTECTION_OFFICER="Frau Muster, "
+                          "datenschutz@landkreis.de"))
+    erika = citizen_of(app)
+    erika.send("Start Baustellen")
+    erika.send("English")
+    erika.send("Wo ist das Bürgerbüro?")
+    with write(database(app)) as conn:
+        broadcasts.create(conn, "Die B 74 ist gesperrt.\nUmleitung über Ritterhude.",
+                          topics=["baustellen"])
+    result = app.test_cli_runner().invoke(args=["privacy", "export", erika.number,
+                                                "--format", "text"])
+    assert result.exit_code == 0, result.output
+    letter = result.stdout
+    assert letter.startswith("Auskunft nach Art. 15 DSGVO\nInfokanal von Landkreis Musterstadt")
+    assert re.search(r"^Angemeldet seit: \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr$", letter, re.M)
+    assert "Themen: Baustellen und Sperrungen\n" in letter
+    assert "Sprache: English\n" in letter
+    assert re.search(r"^- \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr: angemeldet für das Thema "
+                     r"Baustellen und Sperrungen mit „Start Baustellen“$", letter, re.M), letter
+    assert re.search(r"\(noch nicht gesendet\): Die B 74 ist gesperrt\. Umleitung über "
+                     r"Ritterhude\.$", letter, re.M)
+    assert "Letzter automatischer Hinweis an Sie:" in letter
+    assert "höchstens 30 Tage nach dem Versand" in letter
+    assert "3 Jahre nach dem letzten Eintrag" in letter and "Sicherungskopien: 14 Tage" in letter
+    assert "Datenschutzbeauftragte/r: Frau Muster, datenschutz@landkreis.de" in letter
+    # Plain words for people: no field names, no JSON, no UTC stamps.
+    for machine in ("{", "consent_events", "subscribe\n", "T0", "Z\n", "None", "main"):
+        assert machine not in letter, machine
+    assert result.stderr == ""
+
+
+def test_export_default_stays_json_and_the_format_is_checked(app, citizen):
+    erika = citizen()
+    erika.send("Start")
+    default = app.test_cli_runner().invoke(args=["privacy", "export", erika.number])
+    explicit = app.test_cli_runner().invoke(args=["privacy", "export", "--format", "json",
+                                                  erika.number])
+    assert json.loads(default.stdout).keys() == json.loads(explicit.stdout).keys()
+    assert json.loads(default.stdout)["subscribed"] is True
+    wrong = app.test_cli_runner().invoke(args=["privacy", "export", "--format", "pdf",
+                                               erika.number])
+    assert wrong.exit_code == 2 and "'json', 'text'" in wrong.output
+
+
+def test_export_as_text_after_an_erasure_names_the_withdrawal_in_words(app, citizen):
+    erika = citizen()
+    erika.send("Start")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["privacy", "erase", erika.number]).exit_code == 0
+    letter = runner.invoke(args=["privacy", "export", erika.number, "--format", "text"]).stdout
+    assert "Sie sind nicht angemeldet." in letter
+    assert re.search(r"Uhr: angemeldet mit „Start“\n- .* Uhr: abgemeldet durch Löschung auf "
+                     r"Ihren Antrag\n", letter), letter
+    assert "erasure" not in letter and "nichts gespeichert" not in letter

@@ -42,9 +42,19 @@ def test_page_explains_how_to_join_and_leave_in_german(client):
     assert "Landkreis Musterstadt" in page
     assert f'href="{JOIN_LINK}"' in page
     assert 'src="/qr.svg"' in page and "alt=\"QR-Code" in page
-    assert "„Stop“" in page and "anonym" in page
+    assert "„Stop“" in page
     assert 'href="/datenschutz"' in page and 'href="/feed.xml"' in page
     assert 'name="viewport"' in page
+
+
+def test_page_says_the_number_is_encrypted_not_that_it_stays_anonymous(client):
+    # Pseudonymous, not anonymous: say what is true, in words a citizen understands.
+    page = client.get("/").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "anonym" not in text.lower()
+    assert "Ihre Nummer wird verschlüsselt gespeichert" in text
+    assert "Die Verwaltung sieht nicht, wer angemeldet ist" in text
+    assert "Wenn Sie sich abmelden, wird sie gelöscht." in text
 
 
 def test_page_loads_nothing_from_other_sites(client):

@@ -306,3 +306,29 @@ def test_a_publishers_change_of_a_colleagues_draft_is_marked(office):
     (details,) = rows(office, "SELECT details FROM audit_log WHERE action = 'broadcast_edited' "
                               "AND actor = 'paul'")[0]
     assert '"author":"erika"' in details
+
+
+def test_users_add_says_how_to_get_an_admin_while_there_is_none(app, runner):
+    first = runner.invoke(args=["users", "add", "presse", "--password-stdin"],
+                          input=PASSWORD + "\n")
+    assert first.exit_code == 0
+    assert "No account is an admin yet" in first.output
+    assert "scripts/flask users role presse admin" in first.output
+    admin = runner.invoke(args=["users", "add", "chefin", "--role", "admin", "--password-stdin"],
+                          input=PASSWORD + "\n")
+    later = runner.invoke(args=["users", "add", "paula", "--password-stdin"],
+                          input=PASSWORD + "\n")
+    assert "admin yet" not in admin.output and "admin yet" not in later.output
+
+
+def test_users_list_without_accounts_says_to_create_an_admin(app, runner):
+    assert "scripts/flask users add NAME --role admin" in runner.invoke(
+        args=["users", "list"]).output
+
+
+def test_the_production_steps_create_an_admin_first():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    steps = readme[readme.index("### nginx and systemd, step by step"):]
+    assert "runuser -u infokanal -- scripts/flask users add presse --role admin" in steps

@@ -273,3 +273,20 @@ def test_an_opt_out_reported_in_a_status_callback_unsubscribes_at_once(app, citi
     assert rows(app, "SELECT action, keyword FROM consent_events ORDER BY id DESC LIMIT 1") == [
         ("unsubscribe", "platform-opt-out")]
     assert rows(app, "SELECT subscriber_id FROM deliveries WHERE sid = ?", sid) == [(None,)]
+
+
+@pytest.mark.parametrize("language, keyword, told", [
+    ("de", "Start", "Ihre Nummer wird verschlüsselt gespeichert; die Verwaltung sieht nicht, "
+                    "wer angemeldet ist."),
+    ("en", "Subscribe", "Your number is stored encrypted; the authority does not see who has "
+                        "subscribed."),
+])
+def test_the_welcome_says_what_is_true_of_the_number_not_anonymous(config, language, keyword,
+                                                                     told):
+    # The stored data are pseudonymous (encrypted, found by a keyed hash), not anonymous.
+    from bot import create_app
+
+    app = create_app(dict(config, LANGUAGES="de,en"))
+    text = reply_text(citizens_of(app.test_client())().send(keyword).text)
+    assert told in text
+    assert "anonym" not in text.lower()

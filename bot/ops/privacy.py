@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from ..phone import InvalidAddress, e164_from_input
 from ..store.privacy import KEPT_REASON, erase, export
 from . import database
+from .access_report import german_report
 from .audit import record
 
 
@@ -29,14 +30,44 @@ def privacy_group():
 
 @privacy_group.command("export")
 @click.argument("number", nargs=-1, required=True)
-def export_command(number):
-    """Print everything stored about NUMBER as JSON."""
+@click.option("--format", "output", type=click.Choice(["json", "text"]), default="json",
+              show_default=True,
+              help="json: every field, for machines and the records; text: a German letter "
+                   "for the citizen (Auskunft nach Art. 15 DSGVO).")
+def export_command(number, output):
+    """Print everything stored about NUMBER: as JSON, or as a German letter (--format text).
+
+    When nothing at all is stored under the number, the command says so on stderr (check the
+    number for a typing error) and still exits 0: "nothing stored" is a complete answer.
+    """
     e164 = _number(number)
+    services = current_app.extensions["infokanal"]
     with database() as db:
-        data = export(db.conn, current_app.extensions["infokanal"].vault, e164)
+        data = export(db.conn, services.vault, e164)
     # Which number it was is not for the audit trail (nor its hash): that an export was made is.
     record("privacy_export")
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    if output == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(_letter(data, services.texts), nl=False)
+    if data["nothing_stored"]:
+        click.echo(f"Nothing is stored about {e164} (Zu dieser Nummer ist nichts gespeichert). "
+                   "Check the number for a typing error before answering the citizen.",
+                   err=True)
+
+
+def _letter(data, texts):
+    config = current_app.config
+    return german_report(
+        data, authority=config["AUTHORITY_NAME"],
+        contact=config["CONTACT_INFO"], dpo=config["DATA_PROTECTION_OFFICER"],
+        timezone=config["TIMEZONE"],
+        topic_names={topic.slug: topic.name for topic in texts.topics},
+        language_names=texts.language_names, main_language=texts.main,
+        keep={"delivery_days": config["RETENTION_DELIVERY_DAYS"],
+              "consent_years": config["RETENTION_CONSENT_YEARS"],
+              "notice_hours": config["NOTICE_WINDOW_HOURS"],
+              "backup_days": config["BACKUP_KEEP_DAYS"]})
 
 
 @privacy_group.command("erase")

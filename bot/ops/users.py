@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 
 from ..domain import accounts
 from ..store.audit import CLI
-from ..store.users import (DEFAULT_ROLE, MIN_PASSWORD_LENGTH, ROLES, InvalidUser, UserExists,
-                           UserNotFound, check_name, check_password, names)
+from ..store.users import (ADMIN, DEFAULT_ROLE, MIN_PASSWORD_LENGTH, ROLES, InvalidUser,
+                           UserExists, UserNotFound, check_name, check_password, count_admins,
+                           names)
 from . import database
 
 ROLE_HELP = ("editor: writes and previews, saves drafts, asks for approval, never sends; "
@@ -68,9 +69,16 @@ def add_command(name, role, password_stdin):
     try:
         with database() as db:
             accounts.add(db, CLI, name, password, role)
+            admins = count_admins(db.conn)
     except UserExists:
         raise click.ClickException(f"an account named {name!r} exists already") from None
     click.echo(f"Account {name} ({role}) created. Sign in at /admin.")
+    # Without an admin nobody can open the accounts and audit pages; the default role stays
+    # publisher (scripts and the documented default rely on it), so say what to do instead.
+    if not admins:
+        click.echo(f"No account is an admin yet, so nobody can manage accounts or read the "
+                   f"audit trail in the console. Make one an admin: "
+                   f"scripts/flask users role {name} {ADMIN}")
 
 
 @users_cli.command("role")
@@ -119,7 +127,8 @@ def list_command():
     with database() as db:
         found = names(db.conn)
     if not found:
-        click.echo("No accounts yet. Create one: scripts/flask users add NAME")
+        click.echo(f"No accounts yet. Create the first, an admin: "
+                   f"scripts/flask users add NAME --role {ADMIN}")
     for account in found:
         click.echo(f"{account['name']}\t{account['role']}\t{account['created_at'][:10]}")
 

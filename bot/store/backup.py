@@ -5,12 +5,23 @@ sender write (in WAL mode they are not blocked meanwhile). The copy is written t
 file next to PATH and renamed into place only when it is complete and checked, so PATH never
 holds half a backup. A backup holds phone numbers only encrypted: it needs the DATA_KEY of its
 time to be of any use, so keep the key apart from the backups.
+
+Given a folder instead of a file name, the copy is named by the moment it was taken
+(``infokanal-2026-12-06T031500Z.db``, UTC), and copies of that name older than the retention
+period are removed afterwards: only names of exactly that form, so that nothing else in the
+folder (a copy the operator named, another program's files) is ever touched.
 """
 
 import os
+import re
 import sqlite3
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+COPY_PREFIX = "infokanal-"
+_COPY_TIME = "%Y-%m-%dT%H%M%SZ"
+_COPY_NAME = re.compile(r"infokanal-(\d{4}-\d{2}-\d{2}T\d{6}Z)\.db")
 
 
 class BackupError(Exception):
@@ -55,3 +66,57 @@ def backup(src_path, dest_path, force=False):
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return dest_path
+
+
+def copy_name(moment):
+    """The file name a copy taken at ``moment`` (aware datetime) gets in a backup folder."""
+    return f"{COPY_PREFIX}{moment.astimezone(timezone.utc).strftime(_COPY_TIME)}.db"
+
+
+def taken_at(name):
+    """When a copy named by ``copy_name`` was taken (UTC), or None for any other name."""
+    match = _COPY_NAME.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), _COPY_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:  # the right shape, but no real moment (month 13): not ours
+        return None
+
+
+def backup_into(src_path, folder, keep_days, now=None):
+    """Write a copy named by the moment into ``folder``, then remove this command's copies
+    there taken more than ``keep_days`` before it.
+
+    Returns (the new copy, the removed Paths, [(Path, OSError)] of those that could not be
+    removed). A copy that fails raises BackupError and removes nothing.
+    """
+    folder = Path(folder)
+    now = now or datetime.now(timezone.utc)
+    written = backup(src_path, folder / copy_name(now))
+    removed, failed = prune(folder, keep_days, now, keep=written)
+    return written, removed, failed
+
+
+def prune(folder, keep_days, now, keep=None):
+    """Remove the copies in ``folder`` that ``backup_into`` wrote more than ``keep_days``
+    before ``now``: regular files of its own name form only, never ``keep``. One that cannot be
+    removed is skipped, not the rest; returns (removed, [(Path, OSError)])."""
+    cutoff = now - timedelta(days=keep_days)
+    removed, failed = [], []
+    for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+        moment = taken_at(entry.name)
+        if moment is None or moment >= cutoff or not entry.is_file(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if keep is not None and path == Path(keep):
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # gone meanwhile (another run): what was wanted
+        except OSError as exc:
+            failed.append((path, exc))
+            continue
+        removed.append(path)
+    return removed, failed

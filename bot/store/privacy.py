@@ -57,9 +57,13 @@ def export(conn, vault, e164):
                              "WHERE to_hash = ? ORDER BY id", phone_hash)
     finally:
         conn.rollback()
+    # Nothing at all under the number's hash: either true, or the number was mistyped; the
+    # command says so plainly instead of leaving the operator to read it from empty fields.
+    nothing_stored = not (subscriber or consent or throttle or outbox)
     return {
         "number": e164,
         "exported_at": now_iso(),
+        "nothing_stored": nothing_stored,
         "stored_as": "The number itself is stored only encrypted (Fernet), and is found by a "
                      "keyed hash (HMAC-SHA256); the records below are linked to that hash.",
         "subscribed": subscriber is not None,

@@ -1,0 +1,125 @@
+"""The answer to a citizen's access request (Art. 15 DSGVO), in plain German.
+
+``privacy export --format text`` prints it for the operator to send on: what is stored about
+the number, in words a citizen reads without help (dates in local time, topic and language
+names, what became of each message), and how long each part is kept. It is built from the same
+dict as the JSON export, so both always say the same.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+# What a consent record's keyword means when no citizen typed it.
+_NOT_TYPED = {
+    "erasure": "durch Löschung auf Ihren Antrag",
+    "platform-opt-out": "weil WhatsApp meldete, dass Sie keine Nachrichten mehr möchten",
+}
+
+# What became of a message to the citizen: the platform's last report, else the sender's state.
+_RECEIPT = {"read": "gelesen", "delivered": "zugestellt", "sent": "gesendet",
+            "failed": "nicht zugestellt"}
+_STATE = {"queued": "noch nicht gesendet", "sending": "wird gesendet", "sent": "gesendet",
+          "failed": "nicht zugestellt", "skipped": "nicht gesendet"}
+
+
+def german_report(data, *, authority, contact, dpo, timezone, topic_names, language_names,
+                  main_language, keep):
+    """The export ``data`` (``store.privacy.export``) as a German letter.
+
+    ``contact``: where citizens turn (CONTACT_INFO); ``dpo``: the data protection officer or "".
+    ``topic_names``: {slug: name}; ``language_names``: {code: name}; ``keep``: the retention
+    periods, {"delivery_days", "consent_years", "notice_hours", "backup_days"}.
+    """
+    zone = ZoneInfo(timezone)
+
+    def when(iso):
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+        return moment.strftime("%d.%m.%Y, %H:%M Uhr")
+
+    lines = ["Auskunft nach Art. 15 DSGVO",
+             f"Infokanal von {authority} auf WhatsApp",
+             "",
+             f"Telefonnummer: {_readable(data['number'])}",
+             f"Stand: {when(data['exported_at'])}",
+             ""]
+    if data.get("nothing_stored"):
+        lines += ["Zu dieser Nummer ist nichts gespeichert.", ""]
+        lines += _outside(contact, dpo)
+        return "\n".join(lines) + "\n"
+
+    if data["subscribed"]:
+        lines.append(f"Angemeldet seit: {when(data['subscribed_since'])}")
+        if data["topics"] == "all":
+            lines.append("Themen: alle Meldungen")
+        else:
+            lines.append("Themen: " + ", ".join(topic_names.get(slug, slug)
+                                                for slug in data["topics"]))
+        code = main_language if data["language"] == "main" else data["language"]
+        lines.append(f"Sprache: {language_names.get(code, code)}")
+    else:
+        lines.append("Sie sind nicht angemeldet.")
+    lines.append("")
+
+    if data["consent_events"]:
+        lines.append("Ihre Anmeldungen und Abmeldungen (Nachweis Ihrer Einwilligung):")
+        for event in data["consent_events"]:
+            verb = "angemeldet" if event["action"] == "subscribe" else "abgemeldet"
+            topic = (f" für das Thema {topic_names.get(event['topic'], event['topic'])}"
+                     if event.get("topic") else "")
+            keyword = event["keyword"]
+            how = _NOT_TYPED.get(keyword, f"mit „{keyword}“" if keyword else "")
+            lines.append(f"- {when(event['at'])}: {verb}{topic} {how}".rstrip())
+        lines.append("")
+
+    if data["deliveries"]:
+        lines.append(f"Meldungen an Sie, die noch mit Ihrer Nummer verknüpft sind "
+                     f"({len(data['deliveries'])}):")
+        for delivery in data["deliveries"]:
+            status = (_RECEIPT.get(delivery["delivery_status"])
+                      or _STATE.get(delivery["state"], delivery["state"]))
+            text = " ".join(delivery["broadcast_text"].split())
+            lines.append(f"- {when(delivery['broadcast_at'])} ({status}): {text}")
+        lines.append("")
+
+    if data["last_auto_notice_at"]:
+        lines += [f"Letzter automatischer Hinweis an Sie: {when(data['last_auto_notice_at'])} "
+                  f"(der Hinweis, dass dieser Kanal keine Anfragen beantwortet)", ""]
+    if data["demo_outbox"]:
+        lines += [f"Nachrichten im Probebetrieb (Demo): {len(data['demo_outbox'])}", ""]
+
+    lines += [
+        "Wie Ihre Nummer gespeichert ist:",
+        "Ihre Nummer ist nur verschlüsselt gespeichert. Die Angaben oben sind mit einem "
+        "Prüfwert Ihrer Nummer verknüpft, nicht mit der Nummer selbst. Der Inhalt Ihrer "
+        "Nachrichten an den Kanal wird nicht gespeichert.",
+        "",
+        "Wie lange es gespeichert bleibt:",
+        "- Ihre Nummer, Themen und Sprache: bis Sie sich abmelden („Stop“) oder die Löschung "
+        "verlangen.",
+        f"- Die Verknüpfung der Meldungen mit Ihrer Nummer: bis zur Abmeldung, höchstens "
+        f"{keep['delivery_days']:g} Tage nach dem Versand.",
+        f"- Der Nachweis Ihrer Anmeldungen und Abmeldungen: {keep['consent_years']:g} Jahre "
+        f"nach dem letzten Eintrag, auch nach einer Löschung (nur mit dem Prüfwert, ohne "
+        f"Nummer).",
+        f"- Der Zeitpunkt des letzten automatischen Hinweises: {keep['notice_hours']:g} Stunden.",
+        f"- Sicherungskopien: {keep['backup_days']:g} Tage.",
+        "",
+    ]
+    lines += _outside(contact, dpo)
+    return "\n".join(lines) + "\n"
+
+
+def _outside(contact, dpo):
+    lines = ["Außerhalb dieses Dienstes speichern der Versanddienstleister Twilio und WhatsApp "
+             "eigene Protokolle der Nachrichten.",
+             f"Fragen und Anträge (etwa auf Löschung): {contact}"]
+    if dpo:
+        lines.append(f"Datenschutzbeauftragte/r: {dpo}")
+    return lines
+
+
+def _readable(e164):
+    return phonenumbers.format_number(phonenumbers.parse(e164),
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
