@@ -42,6 +42,21 @@ BROKEN_WORDS = """(root) => {
 }"""
 
 
+# Scroll the window (only vertically) to the element; returns the boxes around it that scroll
+# sideways (wider content than they show), which would hide part of their content.
+SCROLLED_VERTICALLY_TO = """e => {
+  const r = e.getBoundingClientRect();
+  window.scrollTo(0, window.scrollY + r.top - window.innerHeight / 3);
+  const boxes = [];
+  for (let box = e.parentElement; box; box = box.parentElement) {
+    const style = getComputedStyle(box);
+    if (['auto', 'scroll'].includes(style.overflowX) && box.scrollWidth > box.clientWidth + 1)
+      boxes.push(box.tagName + '.' + box.className);
+  }
+  return boxes;
+}"""
+
+
 def no_sideways_scroll(page, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "no sideways scroll"
 
@@ -104,11 +119,12 @@ def test_every_control_of_the_accounts_page_is_within_reach(office, contexts, vi
     assert controls.count() >= 2 * 3
     for control in controls.all():
         expect(control).to_be_visible()
-        control.scroll_into_view_if_needed()
+        # Scrolled to only up or down, as a thumb does: nothing sideways, in no box.
+        assert control.evaluate(SCROLLED_VERTICALLY_TO) == [], "in a sideways-scrolling box"
         box = control.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, (control.text_content(), box)
         assert box["height"] >= 24
-        # Nothing covers it, and no scrolling box clips it: the point at its middle is it.
+        # Nothing covers it, and no box clips it: the point at its middle is it.
         assert control.evaluate(
             "e => { const r = e.getBoundingClientRect(); const at = document.elementFromPoint("
             "r.left + r.width / 2, r.top + r.height / 2); return at === e || e.contains(at); }")
