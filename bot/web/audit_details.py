@@ -60,8 +60,8 @@ def _reason(value):
 
 
 def _topics(value):
-    names = current_app.extensions["infokanal"].texts
-    topic_names = {topic.slug: topic.name for topic in names.topics}
+    topics = current_app.extensions["infokanal"].texts.topics
+    topic_names = {topic.slug: topic.name for topic in topics}
     return ", ".join(topic_names.get(slug, slug) for slug in _as_list(value))
 
 
@@ -132,7 +132,7 @@ KNOWN = {
     "unreadable": ("mit keinem Schlüssel lesbar", _count, _TEXT),
     "keys": ("Schlüssel", _count, _TEXT),
     "lookup_rewrapped": ("Suchschlüssel neu verschlüsselt", _yes_no, _TEXT),
-    "sessions_ended": ("beendete andere Sitzungen", _count, _TEXT),
+    "sessions_ended": ("andere Sitzungen beendet", _count, _TEXT),
     "text_sha256": ("Prüfwert des Textes", _short_hash, _CODE),
 }
 _ORDER = {key: position for position, key in enumerate(KNOWN)}
