@@ -333,7 +333,9 @@ def test_the_full_check_finds_an_old_entry_changed_and_the_page_says_so(app, adm
     assert answer.status_code == 302
     page = admin.client.get("/admin/audit").get_data(as_text=True)
     assert "Vollständige Prüfung: Eintrag Nr. 3 passt nicht zur Kette" in page
-    assert re.search(r'id="full-check">Vollständige Prüfung zuletzt [^<]*Eintrag Nr\. 3', page)
+    # The time on one line.
+    assert re.search(r'id="full-check">Vollständige Prüfung zuletzt <span class="nowrap">'
+                     r'\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr</span>: [^<]*Eintrag Nr\. 3', page)
     result = verify(app)
     assert result.exit_code == 1 and "entry 3" in result.output
     assert audit.last_full_check(database(app).conn)["bad_id"] == 3

@@ -61,7 +61,11 @@ def no_sideways_scroll(page, width):
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "no sideways scroll"
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+# A tablet upright: just above the width where the table becomes cards.
+TABLET = {"width": 834, "height": 1112}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, TABLET, PHONE], ids=["1280px", "834px", "390px"])
 def test_the_audit_trail_reads_as_german_on_a_desk_and_on_a_phone(office, contexts, viewport,
                                                                   tmp_path):
     env, server = office
