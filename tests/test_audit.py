@@ -333,7 +333,9 @@ def test_the_full_check_finds_an_old_entry_changed_and_the_page_says_so(app, adm
     assert answer.status_code == 302
     page = admin.client.get("/admin/audit").get_data(as_text=True)
     assert "Vollständige Prüfung: Eintrag Nr. 3 passt nicht zur Kette" in page
-    assert re.search(r'id="full-check">Vollständige Prüfung zuletzt [^<]*Eintrag Nr\. 3', page)
+    # The time on one line.
+    assert re.search(r'id="full-check">Vollständige Prüfung zuletzt <span class="nowrap">'
+                     r'\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr</span>: [^<]*Eintrag Nr\. 3', page)
     result = verify(app)
     assert result.exit_code == 1 and "entry 3" in result.output
     assert audit.last_full_check(database(app).conn)["bad_id"] == 3
@@ -359,8 +361,8 @@ def test_the_page_shows_the_failed_sign_ins_still_being_counted(app, officer, ad
     for _ in range(3):
         guesser.sign_in(password="falsch", environ_base={"REMOTE_ADDR": "10.9.0.7"})
     page = admin.client.get("/admin/audit").get_data(as_text=True)
-    table = re.search(r'<table class="audit" id="open-windows">[\s\S]*?</table>', page).group(0)
-    cells = re.findall(r"<td>([^<]*)</td>", table)
+    table = re.search(r'<table [^>]*id="open-windows">[\s\S]*?</table>', page).group(0)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
     assert cells[0] == OFFICER and cells[3:5] == ["3", "0"]
 
 
@@ -381,3 +383,67 @@ def test_only_an_admin_may_run_the_full_check(app, console):
     answer = console.post("/admin/audit/verify")
     assert answer.status_code == 403
     assert audit.last_full_check(database(app).conn) is None
+
+
+# --- the page in plain German ----------------------------------------------------------------
+
+def details_of(page, action):
+    """The text of the details cell of the newest entry with ``action``, tags and spaces
+    collapsed."""
+    row = re.search(rf'<td [^>]*data-action="{action}"[\s\S]*?</tr>', page).group(0)
+    cell = re.search(r'data-label="Einzelheiten"[^>]*>([\s\S]*?)</td>', row).group(1)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip()
+
+
+def test_the_page_names_each_detail_in_german_not_in_the_trails_english(app, client, officer,
+                                                                        admin, citizen):
+    citizen().send("Start")
+    client.post("/api/broadcasts", json={"text": "Probealarm", "public": True}, headers=AUTH)
+    guesser = Console(app.test_client())
+    for _ in range(3):
+        guesser.sign_in(password="falsch", environ_base={"REMOTE_ADDR": "10.9.0.8"})
+    after_the_window(app)
+    with write(database(app)) as conn:
+        # A key the page does not know yet (written by a later version, say) still reads.
+        audit.record(conn, "cli", "backup", None, {"file": "kopie.db", "bytes": 2_400_000,
+                                                   "new_key_later": True,
+                                                   "checked_at": "2026-12-06T19:46:00Z",
+                                                   "tables": ["users", "audit_log"]})
+    page = admin.client.get("/admin/audit").get_data(as_text=True)
+
+    created = details_of(page, "broadcast_created")
+    for phrase in ("Status: wartet", "Empfänger: 1", "dringend: nein", "öffentlich: ja",
+                   "mit Bild: nein", "Prüfwert des Textes: " + audit.text_hash("Probealarm")[:12]):
+        assert phrase in created, (phrase, created)
+    failed = details_of(page, "signin_failed")
+    for phrase in ("Grund: falsches Passwort", "Versuche: 3", "davon während der Sperre: 0",
+                   "erster Versuch: ", " Uhr"):
+        assert phrase in failed, (phrase, failed)
+    backup = details_of(page, "backup")
+    for phrase in ("Datei: kopie.db", "Größe: 2,4 MB", "new key later: ja",
+                   "checked at: 06.12.2026, 20:46 Uhr", "tables: users, audit_log"):
+        assert phrase in backup, (phrase, backup)
+    everything = " ".join(details_of(page, action) for action in (
+        "broadcast_created", "signin_failed", "backup"))
+    for english in ("True", "False", "wrong password", "text_sha256", "recipients", "None",
+                    "['"):
+        assert english not in everything, english
+    # Each action by its German name; every time kept on one line.
+    assert ">Anmeldung fehlgeschlagen</td>" in page and ">Meldung erstellt</td>" in page
+    assert re.search(r'<span class="nowrap">\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr</span>', page)
+    assert re.search(r'<td data-label="Zeit" class="time">\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr</td>',
+                     page)
+
+
+def test_every_detail_of_a_broadcast_has_a_german_label():
+    """What the trail keeps of a broadcast, with every optional field set: each key has a
+    German name on the page (an unnamed key would only show in a readable fallback)."""
+    from bot.domain import announcements
+    from bot.web import audit_details
+
+    kept = announcements.summary(
+        {"text": "x", "urgent": True, "media_url": "https://example.org/a.jpg", "public": False,
+         "send_at": "2026-12-24T17:00:00Z", "expires_at": "2026-12-25T17:00:00Z",
+         "topics": ["schule"], "translations": {"en": "x"}},
+        status="queued", recipients=3, sent=2, failed=1, requested_by="paul")
+    assert set(kept) - set(audit_details.KNOWN) == set()

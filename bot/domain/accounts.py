@@ -1,9 +1,10 @@
 """Console accounts changed, and the audit entry that says who changed them: one function per
 change, each in one write transaction, for the operator's commands and the admins' console page
-alike. The account's name is the entry's target; never its password.
+alike, and a press officer's own new password. The account's name is the entry's target; never
+its password.
 """
 
-from ..store import audit, users
+from ..store import audit, sessions, users
 from ..store.db import write
 
 
@@ -43,3 +44,17 @@ def set_password(database, actor, name, password):
     with write(database) as conn:
         users.set_password(conn, name, password)
         audit.record(conn, actor, "user_password_changed", name)
+
+
+def change_own_password(database, user_id, name, password, session_hours):
+    """A press officer's new password, set by themselves in the console: every session of the
+    account ends (a copy of a cookie taken before is worth nothing), and one is opened anew for
+    the browser that changed it; returns its id. The caller has checked the old password."""
+    with write(database) as conn:
+        users.set_password(conn, name, password)
+        ended = sessions.close_all(conn, user_id)
+        session_id = sessions.open_session(conn, user_id, session_hours)
+        # The one it replaces was open (the change came through it): the rest were elsewhere.
+        audit.record(conn, name, "user_password_changed", name,
+                     {"sessions_ended": max(0, ended - 1)})
+    return session_id

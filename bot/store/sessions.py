@@ -38,6 +38,12 @@ def close(conn, session_id):
     conn.execute("DELETE FROM console_sessions WHERE id_hash = ?", (_id_hash(session_id),))
 
 
+def close_all(conn, user_id):
+    """End every session of the user (a new password); returns how many were open."""
+    return conn.execute("DELETE FROM console_sessions WHERE user_id = ? AND ends_at > ?",
+                        (user_id, now_iso())).rowcount
+
+
 def close_expired(conn):
     """Forget sessions past their end; returns how many."""
     return conn.execute("DELETE FROM console_sessions WHERE ends_at < ?",

@@ -10,7 +10,8 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, audit_page, auth, compose, console, csrf, database,
-                   health, media, metrics, public, roles, security, simulator, webhook)
+                   health, media, metrics, password, public, roles, security, simulator,
+                   webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -26,7 +27,7 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
-    # The views of compose, actions, accounts and audit_page are on the console's blueprint:
+    # The views of compose, actions, accounts, audit_page and password are on the console's blueprint:
     # imported above, before it is registered.
     app.register_blueprint(console.bp)
     app.register_blueprint(simulator.bp)

@@ -4,13 +4,14 @@ its chain still verifies (a view on the console's blueprint).
 A page load checks only the entries added since the last check (the checkpoint in
 ``store.audit``), for at most ``VERIFY_SECONDS``, so that it stays fast however long the
 trail is; the full check runs on the button here, with ``audit verify`` and daily in the
-worker, and the page says when it last ran and what it found."""
+worker, and the page says when it last ran and what it found. Each entry's details read as
+German phrases (``audit_details``); on a phone each entry is a card (site.css, ``stack``)."""
 
 from flask import flash, redirect, render_template, request, url_for
 
 from ..store import audit, failed_signins, users
 from ..store.db import write
-from . import roles
+from . import audit_details, roles
 from .console import bp
 from .database import get_db
 
@@ -36,6 +37,7 @@ def audit_page():
     return render_template("console/audit.html", entries=entries, verification=verification,
                            full_check=audit.last_full_check(conn),
                            open_windows=failed_signins.open_windows(conn),
+                           facts=audit_details.facts,
                            older=entries[-1]["id"] if len(entries) == PAGE else None)
 
 

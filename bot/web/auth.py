@@ -96,12 +96,8 @@ def login():
         if locked_until:
             _failed(conn, name, address_key, locked=True)
     if locked_until:
-        minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
-                             .total_seconds() // 60) + 1)
-        message = (f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in "
-                   f"{minutes} Minuten noch einmal.")
         return render_template("login.html", next_page=next_page, name=name,
-                               error=message), 429
+                               error=locked_message(locked_until)), 429
     user_id = users.authenticate(database.conn, name, password) if name else None
     if user_id is None:
         # The attempt stays counted as a failure.
@@ -130,6 +126,51 @@ def login():
     response = redirect(_safe_next(next_page))
     _remember_device(response, name_key, known_devices)
     return response
+
+
+def locked_message(locked_until):
+    minutes = max(1, int((locked_until - datetime.now(locked_until.tzinfo))
+                         .total_seconds() // 60) + 1)
+    return (f"Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es in {minutes} "
+            "Minuten noch einmal.")
+
+
+class Locked(Exception):
+    """Too many failed attempts: the German message says for how long."""
+
+
+def confirm_password(name, password):
+    """The signed-in account's password asked for again (before it is changed), counted as a
+    sign-in is: a wrong one is a failed attempt against the same throttle and audit window,
+    so that a session left open cannot be used to guess the password at leisure. True when
+    right; raises Locked."""
+    keys = _throttle_keys(name)
+    database = get_db()
+    with write(database) as conn:
+        failed_signins.close_due(conn)
+        locked_until = sessions.locked_until(conn, keys, current_app.config[
+            "SIGNIN_MAX_FAILURES"], _window_seconds())
+        if locked_until:
+            _failed(conn, name, keys[1], locked=True)
+        else:
+            attempt = sessions.record_attempt(conn, keys, _window_seconds())
+    if locked_until:
+        raise Locked(locked_message(locked_until))
+    right = users.authenticate(database.conn, name, password) is not None
+    with write(database) as conn:
+        if right:
+            sessions.take_back(conn, attempt)
+            failed_signins.close_address(conn, keys[1])
+        else:
+            _failed(conn, name, keys[1])
+    return right
+
+
+def renew_session(session_id):
+    """The cookie for a session opened anew for the same account (its password changed)."""
+    account = users.load(get_db().conn, session["user_id"])
+    session["stamp"] = account[1]
+    session["sid"] = session_id
 
 
 def _failed(conn, name, address_key, locked=False):
