@@ -270,7 +270,7 @@ def test_the_servers_objection_goes_once_the_text_is_fixed(office, contexts):
     page.get_by_label("Text der Meldung").fill("x" * 1601)
     page.get_by_role("button", name="Weiter zur Bestätigung").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_have_text("Der Text hat 1601 Zeichen; erlaubt sind höchstens 1600.")
+    expect(alert).to_have_text("Der Text hat 1.601 Zeichen; erlaubt sind höchstens 1.600.")
     check(page, "(server error)")
     page.get_by_label("Text der Meldung").fill("Kürzer.")
     expect(alert).to_be_hidden()
