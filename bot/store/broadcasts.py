@@ -22,10 +22,6 @@ AWAITING = "awaiting_approval"  # asked for a publisher's approval: no deliverie
 DISCARDED = "discarded"  # a draft the press office threw away
 HELD = (DRAFT, AWAITING)  # not sent, not scheduled: nothing happens until someone acts
 COUNT_KEYS = ("queued", "sent", "delivered", "read", "failed", "skipped")
-# How far the messages got, each counted at every stage it passed: a read message was also
-# delivered and sent, so sent >= delivered >= read. Failures stay apart (in counts), so
-# queued + sent + failed + skipped is still every recipient.
-REACHED_KEYS = ("sent", "delivered", "read")
 
 # SQLite stores integers in 64 bits; a larger id cannot name a row (and would overflow).
 SQLITE_INT_MAX = 2 ** 63 - 1
@@ -269,17 +265,12 @@ def _with_counts(conn, broadcast):
     if broadcast["status"] == "scheduled":
         counts["queued"] = broadcast["recipients"]
     broadcast["counts"] = counts
-    broadcast["reached"] = reached(counts)
+    delivered = counts["delivered"] + counts["read"]  # reached: every stage a message passed
+    broadcast["reached"] = {"sent": counts["sent"] + delivered, "delivered": delivered,
+                            "read": counts["read"]}  # sent >= delivered >= read; failures apart
     broadcast["errors"] = errors
     broadcast["failures"] = failures
     return broadcast
-
-
-def reached(counts):
-    """Per-stage counts (each recipient once, at the furthest stage) → cumulative ones:
-    {"sent": sent + delivered + read, "delivered": delivered + read, "read": read}."""
-    return {key: sum(counts[later] for later in REACHED_KEYS[i:])
-            for i, key in enumerate(REACHED_KEYS)}
 
 
 def _count_rows(conn, broadcast_id):

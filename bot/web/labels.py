@@ -21,7 +21,7 @@ STATUS = {
 }
 
 # How far a broadcast's messages got. "sent", "delivered" and "read" are shown cumulatively
-# (store.broadcasts.reached: a read message counts as delivered and sent too), so that the
+# (a broadcast's "reached": a read message counts as delivered and sent too), so that the
 # numbers never say "nothing sent, yet read"; failed and skipped are apart.
 COUNTS = {
     "queued": "in der Warteschlange",
