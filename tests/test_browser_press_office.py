@@ -269,9 +269,12 @@ def test_the_footer_lines_up_with_the_pages_text(office, contexts, viewport, tmp
     the console, wide and narrow; the privacy notice names the authority as the start page
     does."""
     env, server = office
+    sent = server.api("POST", "/api/broadcasts", json={
+        "text": "Fußzeile und Zahlen", "public": False}).json()["id"]
     page = contexts(viewport)
     sign_in(page, server, "paul")
-    for path in ("/", "/datenschutz", "/admin", "/admin/audience"):
+    for path in ("/", "/datenschutz", "/admin", "/admin/audience", "/admin/compose",
+                 f"/admin/broadcasts/{sent}"):
         page.goto(server.url + path)
         text = page.locator("main h1").evaluate("e => e.getBoundingClientRect().left")
         link = page.locator("footer nav a").first.evaluate(
