@@ -59,3 +59,11 @@ def test_character_limits_and_the_menu_read_as_german(console):
     assert '<a href="/admin/audience">Reichweite</a>' in page and "Publikum" not in page
     audience = console.client.get("/admin/audience").get_data(as_text=True)
     assert "<h1>Reichweite</h1>" in audience and "Publikum" not in audience
+
+
+def test_the_public_page_speaks_to_the_citizen_not_of_a_generic_he(config):
+    from bot import create_app
+
+    client = create_app(dict(config, LANGUAGES="de,en")).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "indem Sie den Namen der Sprache schreiben" in page and "indem er" not in page
