@@ -263,6 +263,30 @@ def test_the_list_is_readable_on_a_wide_screen_and_on_a_phone(office, contexts, 
     check(page, f"(list at {width}px)")
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "phone"])
+def test_the_footer_lines_up_with_the_pages_text(office, contexts, viewport, tmp_path):
+    """The footer's links start where the page's text starts, on the citizens' pages and in
+    the console, wide and narrow; the privacy notice names the authority as the start page
+    does."""
+    env, server = office
+    sent = server.api("POST", "/api/broadcasts", json={
+        "text": "Fußzeile und Zahlen", "public": False}).json()["id"]
+    page = contexts(viewport)
+    sign_in(page, server, "paul")
+    for path in ("/", "/datenschutz", "/admin", "/admin/audience", "/admin/compose",
+                 f"/admin/broadcasts/{sent}"):
+        page.goto(server.url + path)
+        text = page.locator("main h1").evaluate("e => e.getBoundingClientRect().left")
+        link = page.locator("footer nav a").first.evaluate(
+            "e => e.getBoundingClientRect().left")
+        assert link == pytest.approx(text, abs=0.5), f"{path}: footer {link}, text {text}"
+        page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-') or 'start'}"
+                                             f"-{viewport['width']}.png"), full_page=True)
+        if not path.startswith("/admin"):
+            expect(page.locator(".site-header .authority")).to_have_text("Landkreis Musterstadt")
+        check(page, f"({path} at {viewport['width']}px)")
+
+
 def test_the_servers_objection_goes_once_the_text_is_fixed(office, contexts):
     env, server = office
     page = contexts()
@@ -270,7 +294,7 @@ def test_the_servers_objection_goes_once_the_text_is_fixed(office, contexts):
     page.get_by_label("Text der Meldung").fill("x" * 1601)
     page.get_by_role("button", name="Weiter zur Bestätigung").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_have_text("Der Text hat 1601 Zeichen; erlaubt sind höchstens 1600.")
+    expect(alert).to_have_text("Der Text hat 1.601 Zeichen; erlaubt sind höchstens 1.600.")
     check(page, "(server error)")
     page.get_by_label("Text der Meldung").fill("Kürzer.")
     expect(alert).to_be_hidden()

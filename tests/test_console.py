@@ -262,7 +262,7 @@ def test_confirmation_says_how_many_subscribers_it_will_reach(console, citizen):
     for _ in range(3):
         citizen().send("Start")
     page = confirm_page(console, "Sperrung der B7 ab Montag").get_data(as_text=True)
-    assert "<strong>3</strong> Abonnentinnen und Abonnenten" in page
+    assert "<strong>3 Abonnentinnen und Abonnenten</strong>" in page
     assert "Sperrung der B7 ab Montag" in page
 
 
@@ -296,7 +296,7 @@ def test_scheduled_broadcast_from_the_console(app, console):
 
 @pytest.mark.parametrize("fields, german", [
     ({"text": "   "}, "Bitte geben Sie einen Text ein"),
-    ({"text": "x" * 1601}, "Der Text hat 1601 Zeichen; erlaubt sind höchstens 1600"),
+    ({"text": "x" * 1601}, "Der Text hat 1.601 Zeichen; erlaubt sind höchstens 1.600"),
     ({"text": "Bild", "media_url": "ftp://x"}, "Bild-Adresse"),
     ({"text": "Alt", "send_at": "2001-01-01T10:00"}, "Vergangenheit"),
     ({"text": "Kaputt", "send_at": "morgen früh"}, "kein gültiges Datum"),
@@ -407,8 +407,10 @@ def test_list_shows_status_and_every_count_and_the_script_can_refresh_them(
                      "skipped": 0}
     expected_waiting = {"queued": 4, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
                         "skipped": 0}
+    # The page counts cumulatively: the read message was delivered and sent too.
+    shown_sent = {"queued": 0, "sent": 4, "delivered": 2, "read": 1, "failed": 1, "skipped": 0}
     page = console.client.get("/admin").get_data(as_text=True)
-    assert list_rows(page) == {sent: ("gesendet", 5, expected_sent, True),
+    assert list_rows(page) == {sent: ("gesendet", 5, shown_sent, True),
                                waiting: ("wartet", 4, expected_waiting, True)}
     assert 'data-counts-url="/admin/counts.json"' in page
 
@@ -416,9 +418,49 @@ def test_list_shows_status_and_every_count_and_the_script_can_refresh_them(
     assert response.status_code == 200
     assert response.json == {"broadcasts": [
         {"id": waiting, "status": "queued", "status_label": "wartet", "recipients": 4,
-         "counts": expected_waiting},
+         "counts": expected_waiting, "reached": {"sent": 0, "delivered": 0, "read": 0}},
         {"id": sent, "status": "done", "status_label": "gesendet", "recipients": 5,
-         "counts": expected_sent}]}
+         "counts": expected_sent, "reached": {"sent": 4, "delivered": 2, "read": 1}}]}
+
+
+def test_counts_are_cumulative_so_a_read_message_is_also_sent_and_delivered(
+        app, console, citizen, twilio_api):
+    """A finished broadcast whose one message was read and the others delivered: every page
+    says all three went out and arrived, one was read (not "0 sent, 0 delivered, 1 read")."""
+    from tests.conftest import ACCOUNT_SID, ADMIN_TOKEN
+
+    people = [citizen() for _ in range(3)]
+    for person in people:
+        person.send("Start")
+    with app.app_context():
+        broadcast_id = submit_broadcast({"text": "Drei Empfänger"}, created_by="test")["id"]
+        assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+    sids = {message["To"]: message["sid"] for message in twilio_api.messages}
+    for person, status in zip(people, ["read", "delivered", "delivered"]):
+        form = {"MessageSid": sids[f"whatsapp:{person.number}"], "MessageStatus": status,
+                "AccountSid": ACCOUNT_SID}
+        assert person.post_signed("/twilio/status", form).status_code == 200
+    shown = {"queued": 0, "sent": 3, "delivered": 3, "read": 1, "failed": 0, "skipped": 0}
+
+    detail = console.client.get(f"/admin/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert {key: int(n) for key, n in re.findall(
+        r'data-count="(\w+)">([\d.]+)</span>', detail)} == shown
+    assert "Zustellung an 3 Abonnentinnen und Abonnenten" in detail
+    assert list_rows(console.client.get("/admin").get_data(as_text=True))[broadcast_id][2] \
+        == shown
+
+    polled = console.client.get(f"/admin/broadcasts/{broadcast_id}/counts.json").json
+    assert polled["reached"] == {"sent": 3, "delivered": 3, "read": 1}
+    listed = console.client.get(f"/admin/counts.json?ids={broadcast_id}").json
+    assert listed["broadcasts"][0]["reached"] == {"sent": 3, "delivered": 3, "read": 1}
+
+    # The API keeps its fields' meaning (each recipient once, at the furthest stage) and adds
+    # the cumulative ones.
+    api = app.test_client().get(f"/api/broadcasts/{broadcast_id}", headers={
+        "Authorization": f"Bearer {ADMIN_TOKEN}"}).json
+    assert api["counts"] == {"queued": 0, "sent": 0, "delivered": 2, "read": 1, "failed": 0,
+                             "skipped": 0}
+    assert api["reached"] == {"sent": 3, "delivered": 3, "read": 1}
 
 
 @pytest.mark.parametrize("ids", ["1,x", "1;2", "9" * 30, ",".join(["1"] * 51)])

@@ -70,7 +70,7 @@ def test_what_is_in_the_box_is_what_goes_out(app, console, citizen, nina_api):
     subscribe(citizen, 3)
     broadcast_id = draft_id(app, nina_api)
     page = console.client.get(f"/admin/broadcasts/{broadcast_id}").get_data(as_text=True)
-    assert "noch an niemanden gesendet" in page and "<strong>3</strong>" in page
+    assert "noch an niemanden gesendet" in page and "<strong>3 Abonnentinnen und Abonnenten</strong>" in page
     assert 'id="counts"' not in page, "a draft has no deliveries to follow"
     response = console.post(f"/admin/broadcasts/{broadcast_id}/draft", {
         "text": "Hochwasser an der Hamme: Deiche nicht betreten.\r\nIhr Landkreis", "urgent": "1",
@@ -106,7 +106,7 @@ def test_a_bad_edit_is_explained_in_german_and_changes_nothing(app, console, nin
                             {"text": "x" * 1601, "action": "send"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "Der Text hat 1601 Zeichen; erlaubt sind höchstens 1600." in page
+    assert "Der Text hat 1.601 Zeichen; erlaubt sind höchstens 1.600." in page
     assert "x" * 1601 in page, "the officer's text stays in the box"
     assert scalar(app, "SELECT text FROM broadcasts WHERE id = ?", broadcast_id) == before
     assert scalar(app, "SELECT status FROM broadcasts WHERE id = ?", broadcast_id) == "draft"

@@ -99,6 +99,22 @@ def test_channel_description_is_configurable(config):
     assert "Alles über Landkreis Musterstadt." in client.get("/").get_data(as_text=True)
 
 
+def test_the_default_description_promises_only_what_every_county_sends(client):
+    page = client.get("/").get_data(as_text=True)
+    lead = re.search(r'<p class="lead">([^<]*)</p>', page).group(1)
+    assert lead == ("Wichtige Meldungen von Landkreis Musterstadt direkt auf Ihr Smartphone: "
+                    "Warnungen, Sperrungen, Termine.")
+    # Not every county posts jobs, or two to three times a week: CHANNEL_DESCRIPTION says so.
+    assert "Stellenangebote" not in page and "in der Woche" not in page
+
+
+def test_the_privacy_notice_names_the_authority_as_the_start_page_does(client):
+    for path in ("/", "/datenschutz"):
+        page = client.get(path).get_data(as_text=True)
+        header = re.search(r'<header class="site-header">(.*?)</header>', page, re.S).group(1)
+        assert '<p class="authority">Landkreis Musterstadt</p>' in header, path
+
+
 def test_archive_shows_sent_broadcasts_only_and_never_recipients(app, client, citizen):
     erika = citizen()
     erika.send("Start")

@@ -367,7 +367,7 @@ def test_the_confirmation_counts_who_gets_it_by_topic_and_language(officer_conso
     page = officer_console.post("/admin/compose", {
         "text": "B74 gesperrt", "topics": ["baustellen"], "translation_en": "B74 closed",
         "send_at": "", "media_url": ""}).get_data(as_text=True)
-    assert "<strong>3</strong>" in page
+    assert "<strong>3 Abonnentinnen und Abonnenten</strong>" in page
     assert "Themen: Baustellen und Sperrungen" in page
     assert "2 auf Deutsch, 1 auf English" in page
     assert 'name="topics" value="baustellen"' in page
@@ -379,7 +379,7 @@ def test_the_confirmation_without_a_topic_says_who_that_is(officer_console, citi
     say(citizen(), "Start stellen")
     page = officer_console.post("/admin/compose", {"text": "Rathaus zu", "send_at": "",
                                                    "media_url": ""}).get_data(as_text=True)
-    assert "<strong>1</strong>" in page and "alle Meldungen gewählt" in page
+    assert "<strong>eine Abonnentin oder einen Abonnenten</strong>" in page and "alle Meldungen gewählt" in page
 
 
 def test_the_audience_page_counts_per_topic_and_language(officer_console, citizen):
@@ -414,7 +414,7 @@ def test_a_draft_for_a_topic_says_how_many_it_will_reach_by_the_topic_rule(app, 
     draft = rows(app, "SELECT id FROM broadcasts WHERE status = 'draft'")[0][0]
     page = officer_console.client.get(f"/admin/broadcasts/{draft}").get_data(as_text=True)
     # The one who gets everything and the one for road works; not the two for job offers.
-    assert "senden Sie ihn an <strong>2</strong>" in page
+    assert "senden Sie ihn an <strong>2 Abonnentinnen und Abonnenten</strong>" in page
     assert "jetzt an 2 Abonnentinnen und Abonnenten senden?" in page
 
 

@@ -265,6 +265,9 @@ def _with_counts(conn, broadcast):
     if broadcast["status"] == "scheduled":
         counts["queued"] = broadcast["recipients"]
     broadcast["counts"] = counts
+    delivered = counts["delivered"] + counts["read"]  # reached: every stage a message passed
+    broadcast["reached"] = {"sent": counts["sent"] + delivered, "delivered": delivered,
+                            "read": counts["read"]}  # sent >= delivered >= read; failures apart
     broadcast["errors"] = errors
     broadcast["failures"] = failures
     return broadcast

@@ -57,6 +57,10 @@ def own_media(url):
     return media.PATH + name if name else None
 
 
+# Every number a page shows is written the German way (1.600), on public pages too.
+bp.add_app_template_filter(labels.number, "number")
+
+
 @bp.app_context_processor
 def media_helpers():
     return {"own_media": own_media}
@@ -80,7 +84,8 @@ def index():
 def _summary(broadcast):
     return {"id": broadcast["id"], "status": broadcast["status"],
             "status_label": labels.status(broadcast["status"]),
-            "recipients": broadcast["recipients"], "counts": broadcast["counts"]}
+            "recipients": broadcast["recipients"], "counts": broadcast["counts"],
+            "reached": broadcast["reached"]}
 
 
 @bp.get("/counts.json")
@@ -196,7 +201,8 @@ def counts(broadcast_id):
     failed, skipped = _reasons(broadcast)
     return jsonify(
         status=broadcast["status"], status_label=labels.status(broadcast["status"]),
-        counts=broadcast["counts"], recipients=broadcast["recipients"],
+        counts=broadcast["counts"], reached=broadcast["reached"],
+        recipients=broadcast["recipients"],
         can_cancel=can_cancel(broadcast),
         finished=local_time(broadcast["finished_at"]) if broadcast["finished_at"] else None,
         failed=[{"reason": label, "count": n} for label, n, _ in failed],

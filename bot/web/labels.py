@@ -20,6 +20,9 @@ STATUS = {
     "cancelled": "abgebrochen",
 }
 
+# How far a broadcast's messages got. "sent", "delivered" and "read" are shown cumulatively
+# (a broadcast's "reached": a read message counts as delivered and sent too), so that the
+# numbers never say "nothing sent, yet read"; failed and skipped are apart.
 COUNTS = {
     "queued": "in der Warteschlange",
     "sent": "gesendet",
@@ -101,7 +104,7 @@ FAILURES = {
     v.INVALID_NUMBER: _NOT_ON_WHATSAPP,
     v.TEMPLATE_NEEDED: "Vorlage fehlt (außerhalb 24-Stunden-Fenster)",
     v.TEMPLATE_REFUSED: "Von WhatsApp abgelehnt: Vorlage passt nicht zum Text",
-    v.OPTED_OUT: "Empfänger hat sich abgemeldet",
+    v.OPTED_OUT: "Bei WhatsApp abgemeldet oder blockiert",
     v.MESSAGING_LIMIT: "Tageslimit von WhatsApp erreicht",
     v.CREDENTIALS: "Zugangsdaten von Twilio ungültig",
     v.THROTTLED: "Zu viele Anfragen an Twilio",
@@ -163,6 +166,18 @@ def plural(number, one, many):
     return one if number == 1 else many
 
 
+def number(value):
+    """A whole number as German text writes it: 1600 → "1.600", 1234567 → "1.234.567"."""
+    return f"{value:,}".replace(",", ".")
+
+
+def shown(broadcast, key):
+    """The count the console shows under ``key``: sent, delivered and read cumulatively
+    (``reached``), the others as counted."""
+    reached = broadcast.get("reached") or {}
+    return reached[key] if key in reached else broadcast["counts"][key]
+
+
 def money(amount, currency):
     """27.36, "EUR" → "27,36 €"; other currencies by their code."""
     text = f"{amount:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
@@ -173,18 +188,17 @@ def cost_line(estimate, messages):
     """"ca. 27,36 € für 608 Nachrichten", or "" without a configured price."""
     if estimate is None:
         return ""
-    return (f"ca. {money(estimate['amount'], estimate['currency'])} für {messages} "
+    return (f"ca. {money(estimate['amount'], estimate['currency'])} für {number(messages)} "
             f"{plural(messages, 'Nachricht', 'Nachrichten')}")
 
 
-def subscriber_word(number):
-    """What follows the number after "an": "1 Abonnentin oder Abonnenten", "2 Abonnentinnen
-    und Abonnenten"."""
-    return plural(number, "Abonnentin oder Abonnenten", "Abonnentinnen und Abonnenten")
-
-
-def subscribers(number):
-    return f"{number} {subscriber_word(number)}"
+def subscribers(count):
+    """Whom a broadcast goes to, after "an": "eine Abonnentin oder einen Abonnenten",
+    "1.600 Abonnentinnen und Abonnenten". One is written out: "1 Abonnentin oder Abonnenten"
+    is correct German but reads as a plural."""
+    if count == 1:
+        return "eine Abonnentin oder einen Abonnenten"
+    return f"{number(count)} Abonnentinnen und Abonnenten"
 
 
 def provider(name):
@@ -258,5 +272,6 @@ def invalid_broadcast(message):
     for pattern, german in _INVALID:
         match = pattern.match(message)
         if match:
-            return german.format(*match.groups())
+            return german.format(*(number(int(part)) if part.isdigit() else part
+                                   for part in match.groups()))
     return f"Die Meldung kann so nicht gesendet werden ({message})."

@@ -62,9 +62,12 @@ class Collector:
 
         messages = CounterMetricFamily(
             "infokanal_messages",
-            "Messages by what became of them, each once per state reached: sent (accepted by "
-            "the platform), delivered (or read), read, failed (refused by the platform, before "
-            "or after it took the message), skipped (the citizen left, cancelled, expired).",
+            "Messages by what became of them, counted cumulatively: each once in every state "
+            "it reached, so sent >= delivered >= read. sent: accepted by the platform "
+            "(including those later delivered, read or failed); delivered: including those "
+            "later read; read; failed: refused by the platform, before or after it took the "
+            "message (one refused after is in sent too); skipped: never sent (the citizen "
+            "left, cancelled, expired).",
             labels=["state"])
         for state in MESSAGE_STATES:
             messages.add_metric([state], values.get(counters.MESSAGES + state, 0))

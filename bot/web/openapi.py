@@ -145,7 +145,20 @@ SCHEMAS = {
     }),
     "Counts": _closed({key: COUNT for key in COUNT_KEYS}, description=(
         "The recipients, each counted once at the furthest point reached: sent means accepted "
-        "by the platform; skipped: stopped before its turn, cancelled or expired.")),
+        "by the platform and not (yet) reported delivered, read or failed; delivered: not (yet) "
+        "reported read; skipped: stopped before its turn, cancelled or expired. They add up to "
+        "recipients. For how many messages got how far, read `reached`.")),
+    "Reached": _closed({
+        "sent": {**COUNT, "description": (
+            "Accepted by the platform: including those since delivered and read, not those "
+            "that failed (counted in counts.failed, before or after the platform took them).")},
+        "delivered": {**COUNT, "description": "Reported delivered: including those since read."},
+        "read": {**COUNT, "description": (
+            "Reported read (only where the recipient has read receipts switched on).")},
+    }, description=(
+        "How many messages got how far, each counted at every stage it passed, so sent ≥ "
+        "delivered ≥ read: what the console shows. Sums of `counts`: sent = counts.sent + "
+        "counts.delivered + counts.read, delivered = counts.delivered + counts.read.")),
     "Broadcast": _closed({
         "id": {"type": "integer"},
         "text": {"type": "string"},
@@ -165,6 +178,7 @@ SCHEMAS = {
         "finished_at": NULLABLE_TIME,
         "recipients": COUNT,
         "counts": {"$ref": "#/components/schemas/Counts"},
+        "reached": {"$ref": "#/components/schemas/Reached"},
         "errors": {"type": "object", "additionalProperties": COUNT,
                    "description": "Failed deliveries by the platform's error code."},
         "hints": {"type": "array", "items": {"type": "string"},

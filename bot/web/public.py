@@ -25,10 +25,11 @@ bp = Blueprint("public", __name__)
 
 FEED_LENGTH = 50  # the newest broadcasts the feed and its page show
 
+# What the public page promises when CHANNEL_DESCRIPTION is unset: only what is true of every
+# county's channel (how often it sends, and about what else, is for the county to say there).
 DEFAULT_DESCRIPTION = (
-    "Wichtige Meldungen von {authority} direkt auf Ihr Smartphone: Warnungen, "
-    "Straßensperrungen, Veranstaltungen und Stellenangebote. Zwei- bis dreimal in der Woche, "
-    "in Krisen sofort."
+    "Wichtige Meldungen von {authority} direkt auf Ihr Smartphone: Warnungen, Sperrungen, "
+    "Termine."
 )
 
 DEFAULT_PRIVACY = """\

@@ -8,6 +8,21 @@
   // delivery and read receipts of most messages arrive within it.
   var SETTLING = 60 * 1000;
 
+  // A whole number as German text writes it (1.600), the same as the server's pages; not
+  // toLocaleString, whose result depends on the browser's locale data.
+  function number(value) {
+    return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  }
+
+  // What the pages show of a broadcast's counts: sent, delivered and read cumulatively
+  // ("reached": a read message was also delivered and sent), the others as counted.
+  function shownCounts(data) {
+    var shown = {};
+    Object.keys(data.counts).forEach(function (key) { shown[key] = data.counts[key]; });
+    Object.keys(data.reached || {}).forEach(function (key) { shown[key] = data.reached[key]; });
+    return shown;
+  }
+
   // WhatsApp counts characters (code points), not UTF-16 units: an emoji is one.
   function length(text) {
     return Array.from(text.trim()).length;
@@ -28,9 +43,9 @@
       var mediaUrl = document.getElementById("preview-media-url");
       function update() {
         var used = length(text.value);
-        counter.textContent = used + " von " + limit + " Zeichen";
+        counter.textContent = number(used) + " von " + number(limit) + " Zeichen";
         counter.classList.toggle("over", used > limit);
-        if (used > limit) counter.textContent += ": " + (used - limit) + " zu viel";
+        if (used > limit) counter.textContent += ": " + number(used - limit) + " zu viel";
         if (preview) preview.textContent = text.value;
         if (media && mediaLine) {
           mediaUrl.textContent = media.value.trim();
@@ -104,7 +119,8 @@
     if (reasons.length === 0) reasons = [{ reason: none, count: null }];
     reasons.forEach(function (item) {
       var li = document.createElement("li");
-      li.textContent = item.count === null ? item.reason : item.reason + ": " + item.count;
+      li.textContent = item.count === null ? item.reason
+                                            : item.reason + ": " + number(item.count);
       list.appendChild(li);
     });
   }
@@ -123,9 +139,10 @@
           return response.json();
         })
         .then(function (data) {
-          Object.keys(data.counts).forEach(function (key) {
+          var shown = shownCounts(data);
+          Object.keys(shown).forEach(function (key) {
             var cell = box.querySelector('[data-count="' + key + '"]');
-            if (cell) cell.textContent = data.counts[key];
+            if (cell) cell.textContent = number(shown[key]);
           });
           if (status) status.textContent = data.status_label;
           // Once it is over, nothing is left to cancel, and the page says when it ended.
@@ -181,14 +198,15 @@
           data.broadcasts.forEach(function (item) {
             var row = rows[String(item.id)];
             if (!row) return;
-            Object.keys(item.counts).forEach(function (key) {
+            var shown = shownCounts(item);
+            Object.keys(shown).forEach(function (key) {
               var cell = row.querySelector('[data-count="' + key + '"]');
-              if (cell) cell.textContent = item.counts[key];
+              if (cell) cell.textContent = number(shown[key]);
             });
             var status = row.querySelector("[data-status]");
             if (status) status.textContent = item.status_label;
             var recipients = row.querySelector("[data-recipients]");
-            if (recipients) recipients.textContent = item.recipients;
+            if (recipients) recipients.textContent = number(item.recipients);
             if (item.status !== "done" && item.status !== "cancelled") sending = true;
           });
           if (sending) doneSince = null;
