@@ -72,7 +72,6 @@ class FrontProtocol(ASGIProtocol):
     deadline = None  # the front's deadline for the body being read (an ``asyncio.Timeout``)
     _held = False  # a body waits for the front to ask for it: reading stays paused
     _linger = False  # close by lingering (``linger``)
-    _lingered = 0  # bytes dropped since
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -160,24 +159,24 @@ class FrontProtocol(ASGIProtocol):
         # until it stops, LINGER_BYTES have come, or LINGER_SECONDS have passed. Meanwhile the
         # connection is one of those the limit closes first.
         self._linger = False
-        self._held = False
-        self.data_received = self._drop
+        self._drop_buffered_body()
+        transport = self.transport
         try:
-            if self.transport.can_write_eof():
-                self.transport.write_eof()
+            if transport.can_write_eof():
+                transport.write_eof()
+            # uvloop, like asyncio, hands data to the transport's protocol: now the dropper.
+            transport.set_protocol(Dropper(self))
+            transport.resume_reading()
         except (OSError, RuntimeError):
             return super()._close_transport()
-        self._resume_reading()
+        # Nothing parses on this connection any more; the parser holds what it read last.
+        self._callback_parser = None
+        self._held = False
         self.worker.body_served(self)
         self.worker.idle(self)
         self._keepalive_handle = self.worker.loop.call_later(LINGER_SECONDS,
                                                              self._keepalive_timeout)
         return None
-
-    def _drop(self, data):
-        self._lingered += len(data)
-        if self._lingered > LINGER_BYTES:
-            self.hang_up()
 
     def _takes_status_callback(self):
         parser = self._callback_parser
@@ -289,8 +288,8 @@ class FrontProtocol(ASGIProtocol):
         if self._callback is not None:
             self._callback.deadline.cancel()
         self.worker.release(self)
-        self.__dict__.pop("data_received", None)  # lingered: ``_drop`` bound to itself
         super().connection_lost(exc)
+        self._drop_buffered_body()
         if self._task is None:
             # Only the short path served this connection, and nothing touches it again. Its
             # parts hold each other (the parser calls back into this protocol; the transport
@@ -299,9 +298,45 @@ class FrontProtocol(ASGIProtocol):
             # then spent a tenth of the web process's time on a storm night.
             self._callback_parser = self.transport = self.writer = self._flow_control = None
 
+    def _drop_buffered_body(self):
+        """Free the body bytes read and never taken now, not when the collector gets to the
+        connection's parts (they hold each other): with bodies of refused requests that was
+        a quarter of a megabyte each, hundreds of them at a time."""
+        receiver = self._body_receiver
+        if receiver is not None and receiver.buffered:
+            receiver._chunks.clear()  # noqa: SLF001 - gunicorn's receiver has no method for it
+            receiver._buffered = 0  # noqa: SLF001
+
     def hang_up(self):
         self._linger = False
         self._keepalive_timeout()
+
+
+class Dropper(asyncio.Protocol):
+    """What a lingering connection (``FrontProtocol._close_transport``) reads goes here, and
+    nowhere: the connection's own protocol would parse it."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.dropped = 0
+
+    def data_received(self, data):
+        self.dropped += len(data)
+        if self.dropped > LINGER_BYTES:
+            self.connection.hang_up()
+
+    def eof_received(self):
+        return False  # the client has read the answer and is done: close
+
+    def pause_writing(self):
+        self.connection.pause_writing()
+
+    def resume_writing(self):
+        self.connection.resume_writing()
+
+    def connection_lost(self, exc):
+        self.connection.connection_lost(exc)
+        self.connection = None
 
 
 class StatusCallback:

@@ -102,19 +102,22 @@ class FrontWorker(ASGIWorker):
         pushes out only itself, while clients that send their request at once (the platform,
         a browser) get through."""
         self.open_connections.add(protocol)
-        self.waiting[protocol] = None
-        if len(self.open_connections) <= self.connection_limit:
-            return
-        while len(self.open_connections) > self.connection_limit and self.waiting:
-            oldest = next(iter(self.waiting))
-            self.release(oldest)
-            oldest.hang_up()
-        if len(self.open_connections) > self.connection_limit and self.reading:
-            self._evict_readers(connections=len(self.open_connections)
-                                - self.connection_limit)
-        self._warn("connection limit (%d per worker, from the open files limit) reached: "
-                   "closing the connections that waited longest for a request, then the "
-                   "slowest reading a body", self.connection_limit)
+        if len(self.open_connections) > self.connection_limit:
+            while len(self.open_connections) > self.connection_limit and self.waiting:
+                oldest = next(iter(self.waiting))
+                self.release(oldest)
+                oldest.hang_up()
+            if len(self.open_connections) > self.connection_limit and self.reading:
+                self._evict_readers(connections=len(self.open_connections)
+                                    - self.connection_limit)
+            if len(self.open_connections) > self.connection_limit:
+                self.release(protocol)
+                protocol.hang_up()
+            self._warn("connection limit (%d per worker, from the open files limit) reached: "
+                       "closing the connections that waited longest for a request, then the "
+                       "slowest reading a body", self.connection_limit)
+        if protocol in self.open_connections:
+            self.waiting[protocol] = None
 
     def _warn(self, message, *args):
         now = time.monotonic()
