@@ -13,6 +13,9 @@
   (signature, form, group commit): 400 µs of CPU per callback went down to 150.
 
 Everything the short path does not take goes gunicorn's way, to ``front.Front``.
+
+The module is long because all of this is one class: gunicorn makes one protocol object per
+connection, and each part above hooks into the same few of its methods.
 """
 
 import asyncio

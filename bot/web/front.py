@@ -18,6 +18,9 @@ API token, a console session, the platform's signature field): no one reads mega
 this process without signing in. Bodies being read count against the worker's budget of body
 bytes, must keep a minimum rate, and can be evicted at the connection limit
 (``gunicorn_worker``).
+
+The module is long because it is both halves of that: the ASGI app, and the bridge to the
+WSGI app behind it (``environ_for``, ``run_wsgi``), which only this app uses.
 """
 
 import asyncio
