@@ -128,6 +128,9 @@ class FrontProtocol(ASGIProtocol):
         budget for bodies has no room."""
         if not self.worker.body_started(self, size):
             return False
+        receiver = self._body_receiver
+        if receiver is not None:  # what came with the headers counts too
+            self.body.received = receiver.buffered
         self._held = False
         self._maybe_resume_reading()
         return True
