@@ -21,7 +21,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from bot.web.front import BODY_SECONDS
-from bot.web.gunicorn_worker import RATE_GRACE, RESERVED_FILES
+from bot.web.gunicorn_worker import BODY_BUDGET, RATE_GRACE, RESERVED_FILES
 from tests.conftest import (ADMIN_TOKEN, AUTH_TOKEN, OFFICER, OFFICER_PASSWORD, WebServer,
                             csrf_from, free_port)
 from tests.slow_clients import assert_service_answers
@@ -219,6 +219,30 @@ def test_a_flood_of_large_unauthorized_posts_leaves_the_workers_memory_bounded(s
     # ...and every one answered (the client saw the answer, not a reset).
     assert set(statuses) <= {302, 401}, statuses
     assert_service_answers(server.url, server.public_url, rounds=1)
+
+
+def test_bodies_beyond_the_workers_budget_are_503_until_room_is_made(server):
+    # Uploads at their largest, with the token, whose bodies do not come: the budget holds
+    # twelve; the thirteenth is told to come back (none of the twelve has had its 10 s yet).
+    size = 5_200_000
+    fits = BODY_BUDGET // size
+    held = [raw(server, post_headers("/api/media", size, f"Authorization: Bearer {ADMIN_TOKEN}"))
+            for _ in range(fits)]
+    try:
+        time.sleep(0.3)
+        assert [_fate(sock) for sock in held] == ["open"] * fits
+        with raw(server, post_headers("/api/media", size,
+                                      f"Authorization: Bearer {ADMIN_TOKEN}")) as sock:
+            status, headers, _ = answer_of(sock)
+        assert (status, headers["retry-after"]) == (503, "5")
+    finally:
+        for sock in held:
+            sock.close()
+    # Gone, they make room again.
+    time.sleep(0.3)
+    with raw(server, post_headers("/api/media", 10, f"Authorization: Bearer {ADMIN_TOKEN}")
+             + b"not a pic!") as sock:
+        assert answer_of(sock)[0] == 400
 
 
 # --- rate ------------------------------------------------------------------------------------
