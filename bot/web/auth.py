@@ -45,19 +45,32 @@ def init_app(app):
 def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        conn = get_db().conn
-        user = users.load(conn, session.get("user_id", -1))
-        if user is None or not hmac.compare_digest(user[1], session.get("stamp", "")) \
-                or not sessions.is_open(conn, session.get("sid"), session.get("user_id")):
+        user = signed_in_user(get_db().conn, session)
+        if user is None:
             for name in ("user_id", "stamp", "sid"):
                 session.pop(name, None)
             if request.path.endswith(".json"):
-                return jsonify(error="not signed in"), 401
+                return jsonify(error=NOT_SIGNED_IN), 401
             return redirect(url_for("auth.login", next=request.path))
         g.user, g.role = user[0], user[2]
         return view(*args, **kwargs)
 
     return wrapper
+
+
+NOT_SIGNED_IN = "not signed in"
+
+
+def signed_in_user(conn, data):
+    """The account a session's data (the cookie's) is signed in to, or None: the account
+    exists with the same password stamp, and the session is still open on the server. The web
+    front asks too, before it reads the body of a console request."""
+    user = users.load(conn, data.get("user_id", -1))
+    if user is None or not isinstance(data.get("stamp"), str) \
+            or not hmac.compare_digest(user[1], data["stamp"]) \
+            or not sessions.is_open(conn, data.get("sid"), data.get("user_id")):
+        return None
+    return user
 
 
 def _safe_next(target):

@@ -2,12 +2,20 @@
 
 - A deadline for the first request's headers, and the worker's connection limit (see
   ``gunicorn_worker.FrontWorker.admit``).
+- A request body is read only once the front asks for it (``open_body``), after it decided
+  that the request can be authorized; while it is read, it counts against the worker's budget
+  of body bytes and must keep the minimum rate. A request refused before its body was read is
+  answered, then the connection reads on a moment without keeping anything (``linger``) and
+  closes.
 - The storm night's short path: a status callback answered by the connection itself, without
   gunicorn's tasks, ASGI scope and send path. With a new connection for every callback, as the
   platform may post them, those cost the web process more than the callback's own work
   (signature, form, group commit): 400 µs of CPU per callback went down to 150.
 
 Everything the short path does not take goes gunicorn's way, to ``front.Front``.
+
+The module is long because all of this is one class: gunicorn makes one protocol object per
+connection, and each part above hooks into the same few of its methods.
 """
 
 import asyncio
@@ -19,7 +27,8 @@ from http import HTTPStatus
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.http2 import negotiation
 
-from .front import BODY_LIMIT, BODY_SECONDS, NOT_STORED, STATUS_PATH, Refused
+from .front import (BODY_LIMIT, BODY_SECONDS, CONNECTION, NOT_STORED, SIGNATURE, STATUS_PATH,
+                    Refused)
 
 # How long after connecting a client may take to send its first request's headers. Later
 # requests on a kept-alive connection get gunicorn's ``keepalive`` seconds instead.
@@ -28,6 +37,11 @@ STATUS_TARGET = STATUS_PATH.encode()
 # A status callback carrying one of these takes gunicorn's path, which handles them: the
 # platform sends none of them.
 NOT_SHORT = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
+# After a request refused before its body was read: how long, and how much, the connection
+# goes on reading (and dropping) before it closes. Closed at once, with bytes unread, the
+# kernel resets the connection, and a client still sending its body never sees the answer.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 * 1024 * 1024
 
 
 def find_c_parser():
@@ -57,6 +71,10 @@ class FrontProtocol(ASGIProtocol):
     """
 
     _callback = None  # the status callback being read or stored (``StatusCallback``)
+    body = None  # the body being read or held (``gunicorn_worker.Body``)
+    deadline = None  # the front's deadline for the body being read (an ``asyncio.Timeout``)
+    _held = False  # a body waits for the front to ask for it: reading stays paused
+    _linger = False  # close by lingering (``linger``)
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -88,7 +106,83 @@ class FrontProtocol(ASGIProtocol):
             if self._takes_status_callback():
                 return False
             self._task = self.worker.loop.create_task(self._handle_connection())
-        return super()._on_headers_complete()
+        answer = super()._on_headers_complete()
+        request = self._current_request
+        if request is not None and (request.chunked or request.content_length):
+            # Not a byte more until the front has decided that it wants the body.
+            self._held = True
+            self._pause_reading()
+        return answer
+
+    def _build_http_scope(self, request, sockname, peername):
+        scope = super()._build_http_scope(request, sockname, peername)
+        scope[CONNECTION] = self
+        return scope
+
+    def _maybe_resume_reading(self):
+        if not self._held:
+            super()._maybe_resume_reading()
+
+    def open_body(self, size):
+        """The front wants the body (``size`` bytes announced): False when the worker's
+        budget for bodies has no room."""
+        if not self.worker.body_started(self, size):
+            return False
+        receiver = self._body_receiver
+        if receiver is not None:  # what came with the headers counts too
+            self.body.received = receiver.buffered
+        self._held = False
+        self._maybe_resume_reading()
+        return True
+
+    def body_done(self):
+        """The front has read the body, or stopped reading it."""
+        self.deadline = None
+        self.worker.body_read(self)
+
+    def body_answered(self):
+        self.worker.body_served(self)
+
+    def body_too_slow(self):
+        """The worker's rate check: the body does not arrive fast enough."""
+        if self._callback is not None:
+            self._callback_too_slow()
+        elif self.deadline is not None:
+            self.deadline.reschedule(self.worker.loop.time())
+        else:
+            self.hang_up()
+
+    def linger(self):
+        """This request's answer ends the connection (its body was not read, or not all of
+        it); close it by lingering."""
+        self._linger = True
+        self._keepalive = 0  # gunicorn then announces the close and keeps nothing alive
+
+    def _close_transport(self):
+        if not self._linger or self._closed or self.transport is None:
+            return super()._close_transport()
+        # The answer goes out, then the end of it; what the client still sends is dropped,
+        # until it stops, LINGER_BYTES have come, or LINGER_SECONDS have passed. Meanwhile the
+        # connection is one of those the limit closes first.
+        self._linger = False
+        self._drop_buffered_body()
+        transport = self.transport
+        try:
+            if transport.can_write_eof():
+                transport.write_eof()
+            # uvloop, like asyncio, hands data to the transport's protocol: now the dropper.
+            transport.set_protocol(Dropper(self))
+            transport.resume_reading()
+        except (OSError, RuntimeError):
+            return super()._close_transport()
+        # Nothing parses on this connection any more; the parser holds what it read last.
+        self._callback_parser = None
+        self._held = False
+        self.worker.body_served(self)
+        self.worker.idle(self)
+        self._keepalive_handle = self.worker.loop.call_later(LINGER_SECONDS,
+                                                             self._keepalive_timeout)
+        return None
 
     def _takes_status_callback(self):
         parser = self._callback_parser
@@ -99,7 +193,19 @@ class FrontProtocol(ASGIProtocol):
                 and self._pre_request is None and self._post_request is None):
             return False
         headers = parser.asgi_headers
-        if any(name in NOT_SHORT for name, _ in headers):
+        # What the short path does not answer goes gunicorn's way, where the front does: a
+        # missing or repeated Host field (HTTP/1.1) or signature field is refused there.
+        hosts = signatures = 0
+        for name, _ in headers:
+            if name in NOT_SHORT:
+                return False
+            if name == b"host":
+                hosts += 1
+            elif name == SIGNATURE:
+                signatures += 1
+        if signatures != 1 or hosts > 1 or not hosts and parser.http_version >= (1, 1):
+            return False
+        if not self.worker.body_started(self, parser.content_length):
             return False
         self._cancel_keepalive_timer()
         self._callback = StatusCallback(
@@ -109,6 +215,8 @@ class FrontProtocol(ASGIProtocol):
         return True
 
     def _on_body(self, chunk):
+        if self.body is not None:
+            self.body.received += len(chunk)
         if self._callback is None:
             return super()._on_body(chunk)
         self._callback.body.append(chunk)
@@ -117,8 +225,11 @@ class FrontProtocol(ASGIProtocol):
     def _on_message_complete(self):
         callback = self._callback
         if callback is None:
+            self.worker.body_read(self)
             return super()._on_message_complete()
         callback.deadline.cancel()
+        # Read: the few bytes it holds now are the status writer's to count.
+        self.worker.body_served(self)
         # Nothing more is read from this connection until the callback is answered.
         self._pause_reading()
         front = self.worker.asgi
@@ -184,6 +295,7 @@ class FrontProtocol(ASGIProtocol):
             self._callback.deadline.cancel()
         self.worker.release(self)
         super().connection_lost(exc)
+        self._drop_buffered_body()
         if self._task is None:
             # Only the short path served this connection, and nothing touches it again. Its
             # parts hold each other (the parser calls back into this protocol; the transport
@@ -192,8 +304,45 @@ class FrontProtocol(ASGIProtocol):
             # then spent a tenth of the web process's time on a storm night.
             self._callback_parser = self.transport = self.writer = self._flow_control = None
 
+    def _drop_buffered_body(self):
+        """Free the body bytes read and never taken now, not when the collector gets to the
+        connection's parts (they hold each other): with bodies of refused requests that was
+        a quarter of a megabyte each, hundreds of them at a time."""
+        receiver = self._body_receiver
+        if receiver is not None and receiver.buffered:
+            receiver._chunks.clear()  # noqa: SLF001 - gunicorn's receiver has no method for it
+            receiver._buffered = 0  # noqa: SLF001
+
     def hang_up(self):
+        self._linger = False
         self._keepalive_timeout()
+
+
+class Dropper(asyncio.Protocol):
+    """What a lingering connection (``FrontProtocol._close_transport``) reads goes here, and
+    nowhere: the connection's own protocol would parse it."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.dropped = 0
+
+    def data_received(self, data):
+        self.dropped += len(data)
+        if self.dropped > LINGER_BYTES:
+            self.connection.hang_up()
+
+    def eof_received(self):
+        return False  # the client has read the answer and is done: close
+
+    def pause_writing(self):
+        self.connection.pause_writing()
+
+    def resume_writing(self):
+        self.connection.resume_writing()
+
+    def connection_lost(self, exc):
+        self.connection.connection_lost(exc)
+        self.connection = None
 
 
 class StatusCallback:

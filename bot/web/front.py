@@ -12,7 +12,15 @@ connection takes them itself (``connection.FrontProtocol``), with the same check
 
 Every other request is read to its end on the event loop, within a size limit and a deadline,
 and only then run by Flask in a small thread pool, whose answer is sent from the event loop
-again. A slow or idle client therefore never holds a thread: it holds a socket.
+again. A slow or idle client therefore never holds a thread: it holds a socket. And before a
+single byte of a body is read, the request must be one that can be authorized (``gate``: the
+API token, a console session, the platform's signature field): no one reads megabytes into
+this process without signing in. Bodies being read count against the worker's budget of body
+bytes, must keep a minimum rate, and can be evicted at the connection limit
+(``gunicorn_worker``).
+
+The module is long because it is both halves of that: the ASGI app, and the bridge to the
+WSGI app behind it (``environ_for``, ``run_wsgi``), which only this app uses.
 """
 
 import asyncio
@@ -24,6 +32,7 @@ from urllib.parse import quote, unquote_plus
 from .. import images
 from .. import twilio_gateway as gateway
 from . import security
+from .gate import Answer, Gate, SessionToCheck
 from .status_writer import StatusWriter
 
 STATUS_PATH = "/twilio/status"
@@ -38,9 +47,18 @@ UPLOAD_SECONDS = 60.0
 FORM = b"application/x-www-form-urlencoded"
 
 
-SIGNATURE = gateway.SIGNATURE_HEADER.lower().encode()
+SIGNATURE = gateway.SIGNATURE_FIELD
 # The answer to a status callback whose write failed: the platform may try again.
 NOT_STORED = (503, b"status not stored, try again\n")
+# The ASGI scope's key for the HTTP/1 connection (``connection.FrontProtocol``) a request
+# came on: it reads the body only when asked, and counts it against the worker's limits.
+CONNECTION = "infokanal.connection"
+# RFC 9112 section 3.2: an HTTP/1.1 request without a Host field, or with more than one.
+NO_HOST = Answer(400, b"bad request: an HTTP/1.1 request needs exactly one Host field\n")
+SIGNED_TWICE = (400, f"bad request: {gateway.TWICE}\n".encode())
+# The worker's budget of body bytes is spent (``gunicorn_worker.BODY_BUDGET``).
+BUSY = Answer(503, b"busy: too many requests being received, try again\n",
+              headers=[(b"retry-after", b"5")])
 
 
 class BodyTooLarge(Exception):
@@ -69,6 +87,7 @@ class Front:
                               security.headers(self.public_url).items()]
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="flask")
         self.writer = StatusWriter(config["DATABASE_PATH"])
+        self.gate = Gate(flask_app)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -90,21 +109,51 @@ class Front:
                 return
 
     async def _http(self, scope, receive, send):
-        limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if scope["path"]
-                          in UPLOAD_PATHS else (BODY_LIMIT, BODY_SECONDS))
+        connection = scope.get(CONNECTION)
         try:
-            async with asyncio.timeout(seconds):
+            await self._serve(scope, receive, send, connection)
+        finally:
+            if connection is not None:
+                connection.body_answered()
+
+    async def _serve(self, scope, receive, send, connection):
+        headers, path = scope["headers"], scope["path"]
+        hosts = sum(name == b"host" for name, _ in headers)
+        if hosts > 1 or not hosts and scope["http_version"] == "1.1":
+            return await self._refuse(send, connection, NO_HOST)
+        upload = path in UPLOAD_PATHS
+        limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if upload
+                          else (BODY_LIMIT, BODY_SECONDS))
+        size = announced(headers, limit)
+        if size:
+            # Before its body: can this request be authorized at all?
+            verdict = self.gate.check(path, headers)
+            if isinstance(verdict, SessionToCheck):
+                loop = asyncio.get_running_loop()
+                signed_in = await loop.run_in_executor(self.pool, self.gate.session_open,
+                                                       verdict.data)
+                verdict = None if signed_in else self.gate.not_signed_in(path)
+            if verdict is not None:
+                return await self._refuse(send, connection, verdict)
+            if size > limit:
+                return await self._too_large(send, connection, path)
+            if connection is not None and not connection.open_body(size):
+                return await self._refuse(send, connection, BUSY)
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                if connection is not None:
+                    connection.deadline = deadline
                 body = await read_body(receive, limit)
         except BodyTooLarge:
-            if scope["path"].startswith("/admin"):  # a press officer's browser
-                return await self._answer(send, 413, "Zu groß: höchstens 5 MB.\n".encode())
-            return await self._answer(send, 413, b'{"error": "request too large"}\n',
-                                      b"application/json")
+            return await self._too_large(send, connection, path)
         except TimeoutError:
             return await self._answer(send, 408, b"request body too slow\n")
+        finally:
+            if connection is not None:
+                connection.body_done()
         if body is None:
             return  # the client went away
-        if scope["method"] == "POST" and scope["path"] == STATUS_PATH:
+        if scope["method"] == "POST" and path == STATUS_PATH:
             return await self._status(scope, body, send)
         loop = asyncio.get_running_loop()
         status, headers, content = await loop.run_in_executor(
@@ -112,7 +161,28 @@ class Front:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
+    async def _too_large(self, send, connection, path):
+        if path.startswith("/admin"):  # a press officer's browser
+            answer = Answer(413, "Zu groß: höchstens 5 MB.\n".encode())
+        else:
+            answer = Answer(413, b'{"error": "request too large"}\n', b"application/json")
+        await self._refuse(send, connection, answer)
+
+    async def _refuse(self, send, connection, answer):
+        """An answer given before the body was read (or all of it): the connection closes
+        after it, having read on a moment, without keeping any of it, so that a client still
+        sending gets to read the answer (``FrontProtocol.linger``)."""
+        if connection is not None:
+            connection.linger()
+        await send({"type": "http.response.start", "status": answer.status, "headers": [
+            (b"content-type", answer.content_type),
+            (b"content-length", str(len(answer.body)).encode()), *answer.headers,
+            (b"connection", b"close"), *self.fixed_headers]})
+        await send({"type": "http.response.body", "body": answer.body})
+
     async def _status(self, scope, body, send):
+        if sum(name == SIGNATURE for name, _ in scope["headers"]) > 1:
+            return await self._answer(send, *SIGNED_TWICE)
         headers = dict(scope["headers"])
         try:
             update = self.status_update(self._signed_url(scope, headers), headers, body)
@@ -154,6 +224,18 @@ class Front:
             (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
             *self.fixed_headers]})
         await send({"type": "http.response.body", "body": body})
+
+
+def announced(headers, limit):
+    """The body's size as its request announces it: Content-Length, or ``limit`` when it
+    comes chunked (the most it may turn out to be); 0 for none. gunicorn has checked the
+    fields (one framing, a valid number)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value)
+        if name == b"transfer-encoding":
+            return limit
+    return 0
 
 
 async def read_body(receive, limit):

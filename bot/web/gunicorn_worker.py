@@ -6,8 +6,9 @@ gunicorn's own asyncio worker, which multiplexes connections on an event loop, r
 
 What gunicorn's asyncio worker lacks against slow and idle clients is added here and in
 ``connection``: a deadline for a request's headers, a ceiling on connections below the open
-files limit, and gunicorn's own listen queue (``notify``). And the storm night's short path
-for status callbacks (``connection.FrontProtocol``).
+files limit, and gunicorn's own listen queue (``notify``); for request bodies, a minimum
+rate, a budget of bytes per worker, and eviction at the connection limit. And the storm
+night's short path for status callbacks (``connection.FrontProtocol``).
 """
 
 import functools
@@ -21,12 +22,24 @@ from gunicorn.workers.gasgi import ASGIWorker
 
 from ..process import tune_gc
 from .connection import FrontProtocol, find_c_parser
-from .front import STATUS_PATH, Front
+from .front import BODY_SECONDS, STATUS_PATH, Front
 
 # File descriptors a worker keeps for everything but its clients: the listening socket, the
 # database (three files per connection, one connection per thread), logs.
 RESERVED_FILES = 64
 WARN_EVERY_SECONDS = 60.0
+# A request body must keep arriving: by RATE_GRACE seconds after it began, at least
+# MIN_BODY_RATE bytes a second (or all of it), and from then on as much within every
+# RATE_WINDOW seconds (or all that is left). The slowest link a press officer uploads from
+# does a hundred times that; an upload that trickles in loses its connection then, instead
+# of holding it for UPLOAD_SECONDS. (Other bodies have BODY_SECONDS in all anyway.)
+MIN_BODY_RATE = 1024
+RATE_GRACE = BODY_SECONDS
+RATE_WINDOW = 5.0
+# Body bytes a worker holds at once, from the first byte read until the request is answered
+# (counted as announced: Content-Length, or the path's limit when chunked). A dozen pictures
+# at their largest; the platform's webhooks are a kilobyte or two each.
+BODY_BUDGET = 64 * 1024 * 1024
 
 
 class FrontWorker(ASGIWorker):
@@ -49,6 +62,11 @@ class FrontWorker(ASGIWorker):
         self.open_connections = set()
         # Connections waiting for a request (none yet, or the next one), the oldest first.
         self.waiting = {}
+        # Connections reading a request's body ({protocol: Body}), the oldest first, and the
+        # bytes that the bodies being read or served hold (announced).
+        self.reading = {}
+        self.body_bytes = 0
+        self._rate_check = None
         self._warned_at = -WARN_EVERY_SECONDS
         self._backlog_restored = False
         super().init_process()
@@ -79,23 +97,33 @@ class FrontWorker(ASGIWorker):
 
     def admit(self, protocol):
         """A new connection. At the limit, the one that has waited longest for a request
-        makes room (the newcomer itself when all others are busy): a flood of idle
-        connections then pushes out only itself, while clients that send their request at
-        once (the platform, a browser) get through."""
+        makes room, else the slowest of those reading a body (the newcomer itself when all
+        others are busy): a flood of idle connections, or of bodies that do not come, then
+        pushes out only itself, while clients that send their request at once (the platform,
+        a browser) get through."""
         self.open_connections.add(protocol)
-        self.waiting[protocol] = None
-        if len(self.open_connections) <= self.connection_limit:
-            return
-        while len(self.open_connections) > self.connection_limit and self.waiting:
-            oldest = next(iter(self.waiting))
-            self.release(oldest)
-            oldest.hang_up()
+        if len(self.open_connections) > self.connection_limit:
+            while len(self.open_connections) > self.connection_limit and self.waiting:
+                oldest = next(iter(self.waiting))
+                self.release(oldest)
+                oldest.hang_up()
+            if len(self.open_connections) > self.connection_limit and self.reading:
+                self._evict_readers(connections=len(self.open_connections)
+                                    - self.connection_limit)
+            if len(self.open_connections) > self.connection_limit:
+                self.release(protocol)
+                protocol.hang_up()
+            self._warn("connection limit (%d per worker, from the open files limit) reached: "
+                       "closing the connections that waited longest for a request, then the "
+                       "slowest reading a body", self.connection_limit)
+        if protocol in self.open_connections:
+            self.waiting[protocol] = None
+
+    def _warn(self, message, *args):
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_SECONDS:
             self._warned_at = now
-            self.log.warning("connection limit (%d per worker, from the open files limit) "
-                             "reached: closing the connections that waited longest for a "
-                             "request", self.connection_limit)
+            self.log.warning(message, *args)
 
     def idle(self, protocol):
         if protocol in self.open_connections:
@@ -108,6 +136,87 @@ class FrontWorker(ASGIWorker):
     def release(self, protocol):
         self.waiting.pop(protocol, None)
         self.open_connections.discard(protocol)
+        self.body_read(protocol)
+        self.body_served(protocol)
+
+    def body_started(self, protocol, size):
+        """A connection starts to read a body of ``size`` bytes (announced). False when the
+        budget has no room even after the slowest readers were let go: the caller refuses."""
+        if self.body_bytes + size > BODY_BUDGET:
+            self._evict_readers(size=self.body_bytes + size - BODY_BUDGET)
+            self._warn("request body budget (%d MiB per worker) reached: closing the slowest "
+                       "connections reading a body", BODY_BUDGET >> 20)
+            if self.body_bytes + size > BODY_BUDGET:
+                return False
+        self.body_bytes += size
+        protocol.body = body = Body(size, time.monotonic())
+        self.reading[protocol] = body
+        if self._rate_check is None:
+            self._rate_check = self.loop.call_later(1.0, self._check_rates)
+        return True
+
+    def body_read(self, protocol):
+        """The body has arrived (or will not): the connection no longer counts as reading."""
+        self.reading.pop(protocol, None)
+
+    def body_served(self, protocol):
+        """The request is answered: its body's bytes are free again."""
+        body = protocol.body
+        if body is not None:
+            protocol.body = None
+            self.reading.pop(protocol, None)
+            self.body_bytes -= body.size
+
+    def _evict_readers(self, connections=0, size=0):
+        """Let go of the slowest readers (fewest bytes a second so far; of equals, the
+        oldest) until ``connections`` connections, or ``size`` bytes, are free. To free bytes,
+        only readers that have had RATE_GRACE seconds count: a body just begun has had no
+        chance to show its rate, and the newcomer is refused instead."""
+        now = time.monotonic()
+        candidates = sorted(
+            (body.received / max(now - body.started, 1.0), n, protocol)
+            for n, (protocol, body) in enumerate(self.reading.items())
+            if connections or now - body.started >= RATE_GRACE)
+        for _, _, protocol in candidates:
+            if connections <= 0 and size <= 0:
+                break
+            size -= protocol.body.size
+            connections -= 1
+            self.release(protocol)
+            protocol.hang_up()
+
+    def _check_rates(self):
+        """Once a second: cut the bodies that did not keep MIN_BODY_RATE over the last
+        RATE_WINDOW seconds."""
+        self._rate_check = None
+        now = time.monotonic()
+        for protocol, body in list(self.reading.items()):
+            if now < body.check_at:
+                continue
+            due = min(MIN_BODY_RATE * (now - body.marked_at), body.size - body.marked)
+            if body.received - body.marked < due:
+                self.body_read(protocol)
+                protocol.body_too_slow()
+            else:
+                body.marked_at, body.marked = now, body.received
+                body.check_at = now + RATE_WINDOW
+        if self.reading:
+            self._rate_check = self.loop.call_later(1.0, self._check_rates)
+
+
+class Body:
+    """A request body being read (or held until its request is answered)."""
+
+    __slots__ = ("size", "started", "received", "marked_at", "marked", "check_at")
+
+    def __init__(self, size, started):
+        self.size = size
+        self.started = started
+        self.received = 0
+        # The window the rate is checked over next: from then, with that many bytes, to.
+        self.marked_at = started
+        self.marked = 0
+        self.check_at = started + RATE_GRACE
 
 
 class Settings:

@@ -34,8 +34,13 @@ def platform_signed(view):
     def wrapper(*args, **kwargs):
         services = current_app.extensions["infokanal"]
         if not services.demo:
+            try:
+                signature = gateway.signature_of(request.headers)
+            except gateway.InvalidWebhook as exc:
+                _count_refusal(view.__name__, "invalid")
+                return _plain(f"bad request: {exc}", 400)
             valid = gateway.verify(current_app.config["TWILIO_AUTH_TOKEN"], signed_url(),
-                                   request.form, gateway.signature_of(request.headers))
+                                   request.form, signature)
             if not valid:
                 _count_refusal(view.__name__, "forbidden")
                 return _plain(gateway.FORBIDDEN, 403)
