@@ -225,14 +225,17 @@ def load(instance_path, test_config=None):
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     _check_admin_token(values)
     if test_config is None:
-        if not Mode.of(values).demo:
+        # What an operator put into the environment; a test's own mapping names its county
+        # as it likes.
+        if Mode.of(values).demo:
+            # The demo runs with a copied .env as without one: an example value counts as
+            # unset (the texts say Musterstadt, and the banner and the console remind).
+            for name in _placeholder_names(values):
+                values[name] = SETTINGS[name][0]
+        else:
             _check_production_identity(_with_language_settings(values))
-    # Which of the names the texts need the operator has not set, or set to an example value
-    # (the console and the demo banner say so). A test's own mapping names its county as it
-    # likes; what is checked for examples is what an operator put into the environment.
-    values["IDENTITY_UNSET"] = [
-        name for name in _IDENTITY
-        if not values[name] or (test_config is None and is_placeholder(name, values[name]))]
+    # Which of the names the texts need the operator has not set (the console says so).
+    values["IDENTITY_UNSET"] = [name for name in _IDENTITY if not values[name]]
     values["AUTHORITY_NAME"] = values["AUTHORITY_NAME"] or DEFAULT_AUTHORITY
     values["CONTACT_INFO"] = values["CONTACT_INFO"] or DEFAULT_CONTACT
     # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
@@ -486,7 +489,5 @@ def identity_hint(settings):
                  or is_placeholder(name, settings.get(name))]
     if not unset:
         return ""
-    authority = str(settings.get("AUTHORITY_NAME") or "").strip() or DEFAULT_AUTHORITY
-    contact = str(settings.get("CONTACT_INFO") or "").strip() or DEFAULT_CONTACT
     return (f"  Set {' and '.join(unset)} (.env): until then the texts say "
-            f"\"{authority}\" and \"{contact}\".\n")
+            f"\"{DEFAULT_AUTHORITY}\" and \"{DEFAULT_CONTACT}\".\n")
