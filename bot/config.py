@@ -144,12 +144,10 @@ def _check_admin_token(values):
 # Values an operator copied from .env.example (or from the README's examples) without putting in
 # their own: citizens would read a made-up county, and the public page would link nowhere. The
 # example file now says CHANGE-ME; older copies of it held the other values.
-PLACEHOLDER_MARK = "CHANGE-ME"
 _PLACEHOLDER_WORDS = re.compile(r"change-?me|musterstadt|example-landkreis|\.\.\.|…",
                                 re.IGNORECASE)
-_PLACEHOLDER_HOSTS = re.compile(
-    r"^https?://([^/]*\.)?(example(\.[a-z]+)?|example-landkreis\.de|info\.landkreis\.de)"
-    r"(:\d+)?(/|$)", re.IGNORECASE)
+# The README's example address, which its steps ask to replace.
+_PLACEHOLDER_HOSTS = re.compile(r"^https?://info\.landkreis\.de(:\d+)?(/|$)", re.IGNORECASE)
 # The settings that name the county, its contact and its WhatsApp identity, where an example
 # value can pass for a real one. Free texts elsewhere (CHANNEL_DESCRIPTION) may well hold "…".
 _IDENTITY = ("AUTHORITY_NAME", "CONTACT_INFO")
@@ -184,10 +182,11 @@ def _placeholder_names(values):
 def _check_production_identity(values):
     """In production, the operator's environment must name the county and hold no example
     value: refused at start, one line naming the setting, before any citizen reads it."""
-    for name in _placeholder_names(values):
+    examples = _placeholder_names(values)
+    if examples:
         raise ConfigError(
-            f"{name} still holds an example value from .env.example: put in your own "
-            f"(in .env) before going live.")
+            f"{examples[0]} still holds an example value (from .env.example or the README): "
+            f"put in your own (in .env) before going live.")
     for name in _IDENTITY:
         if not values[name]:
             what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"

@@ -82,7 +82,7 @@ OLD_EXAMPLES = [
     ("TWILIO_WHATSAPP_FROM", "whatsapp:+49..."),
     ("PUBLIC_URL", "https://info.example-landkreis.de"),
     ("PUBLIC_URL", "https://info.landkreis.de"),
-    ("PUBLIC_URL", "https://infokanal.example.de/"),
+    ("PUBLIC_URL", "https://info.landkreis.de/"),
     ("DATA_PROTECTION_OFFICER", "Datenschutzbeauftragte, datenschutz@musterstadt.de"),
     ("TEST_RECIPIENTS", "whatsapp:+4915100000000"),
     ("BROADCAST_CONTENT_SID", "HX..."),
