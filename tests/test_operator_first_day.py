@@ -134,8 +134,9 @@ def test_the_demo_flags_an_old_example_name_as_unset(operator_env, name, value):
     master) is judged the same way."""
     settings = operator_env(**{name: value})
     assert name in settings["IDENTITY_UNSET"]
-    assert f"Set {name}" in config.start_banner({name: value, "CONTACT_INFO": "x",
-                                                 "AUTHORITY_NAME": "y", **{name: value}})
+    raw = dict({"AUTHORITY_NAME": "Landkreis Osterholz", "CONTACT_INFO": "Tel. 1"},
+               **{name: value})
+    assert f"Set {name} (.env)" in config.start_banner(raw)
 
 
 # --- through the real commands -----------------------------------------------------------------
