@@ -38,6 +38,8 @@ def base_env(workdir, **extra):
         "TWILIO_WHATSAPP_FROM": "whatsapp:+4930901820", "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATA_KEY": vault.new_key(), "DATABASE_PATH": str(Path(workdir) / "bench.db"),
         "HOST": "127.0.0.1",
+        # Production refuses to start without the county's name and contact.
+        "AUTHORITY_NAME": "Landkreis Testhausen", "CONTACT_INFO": "Bürgertelefon 01234 5678",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env

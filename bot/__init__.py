@@ -44,7 +44,8 @@ def create_app(test_config=None):
         # The demo banner is logged where a process starts (gunicorn's master, the worker
         # command), not here: every gunicorn worker and every command builds an app.
         if not app.config["DATA_KEY"]:
-            app.config["DATA_KEY"] = _instance_secret(app, "demo-data-key", vault.new_key)
+            app.config["DATA_KEY"] = _instance_secret(app, config_module.DEMO_KEY_FILE,
+                                                      vault.new_key)
         if not app.config["ADMIN_TOKEN"]:
             app.config["ADMIN_TOKEN"] = _instance_secret(
                 app, config_module.DEMO_TOKEN_FILE, lambda: secrets.token_urlsafe(24))
@@ -52,8 +53,8 @@ def create_app(test_config=None):
         error = config_module.ConfigError(
             "DATA_KEY is not set. Phone numbers are stored encrypted and need a key: run "
             "'scripts/flask keys new', put the printed line into .env, keep a copy safe.")
-        if test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
-            return _keyless_cli_app(app, error)
+        if _under_the_cli(test_config):
+            return _mending_cli_app(app, error, "keys")
         raise error
     if not mode.demo and not app.config["PUBLIC_URL"]:
         log.warning("PUBLIC_URL is not set: signatures are checked against the URL this "
@@ -64,7 +65,13 @@ def create_app(test_config=None):
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
 
     fernet = vault.parse_data_key(app.config["DATA_KEY"])
-    lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)
+    try:
+        lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)
+    except vault.DataKeyError:
+        error = config_module.ConfigError(_wrong_key(app))
+        if _under_the_cli(test_config):
+            return _mending_cli_app(app, error, "keys", "demo-reset")
+        raise error from None
     box = vault.Vault(fernet, lookup_key)
     citizen_texts = texts.load_texts(app.config, app.config["TOPIC_LIST"])
     app.extensions["infokanal"] = Services(
@@ -86,16 +93,54 @@ def create_app(test_config=None):
     return app
 
 
-def _keyless_cli_app(app, error):
-    """The app the Flask CLI gets when DATA_KEY is missing: it can only make a key.
+def _under_the_cli(test_config):
+    return test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true"
 
-    ``flask --app wsgi keys new`` must work in exactly the situation that needs it, yet the
-    service itself must not start; gunicorn never runs under the Flask CLI, so it still fails.
+
+def _wrong_key(app):
+    """What to say when DATA_KEY does not open the database, and what to do about it."""
+    from .ops import demo
+
+    path = app.config["DATABASE_PATH"]
+    if demo.made_by_demo(app.instance_path, path):
+        return (f"DATA_KEY does not open {path}: that database is the demo's, made under the "
+                "demo's own key. To start afresh, run 'scripts/flask demo-reset' (it removes "
+                "the demo's database and keys), then start again.")
+    return (f"DATA_KEY does not open {path}: it was encrypted with another key. Put the key "
+            "it was made with into .env (while changing keys: DATA_KEY=<new>,<old>).")
+
+
+def _mending_cli_app(app, error, *commands):
+    """The app the Flask CLI gets when the service cannot start: only the commands that mend
+    that work, and any other says in one line why not.
+
+    ``scripts/flask keys new`` must work in exactly the situation that needs it (no DATA_KEY),
+    and ``demo-reset`` where the demo's database is in the way; yet the service itself must
+    not start, and gunicorn never runs under the Flask CLI, so it still fails.
     """
-    from .ops import keys
+    import click
 
-    log.error("%s", error)
-    keys.init_app(app)
+    from .ops import demo, keys
+
+    if "keys" in commands:
+        keys.init_app(app)
+    if "demo-reset" in commands:
+        demo.init_app(app)
+    own = app.cli.get_command
+
+    def get_command(ctx, name):
+        command = own(ctx, name)
+        if command is not None:
+            return command
+
+        @click.command(name, add_help_option=False, context_settings={
+            "ignore_unknown_options": True, "allow_extra_args": True})
+        def refused():
+            raise click.ClickException(str(error))
+
+        return refused
+
+    app.cli.get_command = get_command
 
     @app.before_request
     def refuse():

@@ -142,6 +142,61 @@ def _check_admin_token(values):
             ".env as ADMIN_TOKEN=…")
 
 
+# Values an operator copied from .env.example (or from the README's examples) without putting in
+# their own: citizens would read a made-up county, and the public page would link nowhere. The
+# example file now says CHANGE-ME; older copies of it held the other values.
+_PLACEHOLDER_WORDS = re.compile(r"change-?me|musterstadt|example-landkreis|\.\.\.|…",
+                                re.IGNORECASE)
+# The README's example address, which its steps ask to replace.
+_PLACEHOLDER_HOSTS = re.compile(r"^https?://info\.landkreis\.de(:\d+)?(/|$)", re.IGNORECASE)
+# The settings that name the county, its contact and its WhatsApp identity, where an example
+# value can pass for a real one. Free texts elsewhere (CHANNEL_DESCRIPTION) may well hold "…".
+_IDENTITY = ("AUTHORITY_NAME", "CONTACT_INFO")
+_CHECKED_FOR_PLACEHOLDERS = (
+    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM", "PUBLIC_URL",
+    "ADMIN_TOKEN", "METRICS_TOKEN", "DATA_KEY", "SECRET_KEY", *_IDENTITY,
+    "DATA_PROTECTION_OFFICER", "TEST_RECIPIENTS", "BROADCAST_CONTENT_SID",
+    "BROADCAST_PARAGRAPH_TEMPLATES")
+# The example staff phone of .env.example, in whatever list it was left.
+_EXAMPLE_VALUES = {"TEST_RECIPIENTS": "+4915100000000"}
+
+
+def is_placeholder(name, value):
+    """Whether a setting still holds an example value rather than the operator's own."""
+    value = str(value or "").strip()
+    if not value:
+        return False
+    if name == "PUBLIC_URL" and _PLACEHOLDER_HOSTS.match(value):
+        return True
+    example = _EXAMPLE_VALUES.get(name)
+    return bool(_PLACEHOLDER_WORDS.search(value)) or bool(example and example in value)
+
+
+def _placeholder_names(values):
+    names = [name for name in _CHECKED_FOR_PLACEHOLDERS if is_placeholder(name, values.get(name))]
+    names += sorted(name for name, value in values.items()
+                    if name.startswith(("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_"))
+                    and is_placeholder(name, value))
+    return names
+
+
+def _check_production_identity(values):
+    """In production, the operator's environment must name the county and hold no example
+    value: refused at start, one line naming the setting, before any citizen reads it."""
+    examples = _placeholder_names(values)
+    if examples:
+        raise ConfigError(
+            f"{examples[0]} still holds an example value (from .env.example or the README): "
+            f"put in your own (in .env) before going live.")
+    for name in _IDENTITY:
+        if not values[name]:
+            what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"
+                    if name == "AUTHORITY_NAME" else
+                    "where citizens get personal answers, e.g. CONTACT_INFO=Bürgertelefon "
+                    "… oder www.….de/kontakt")
+            raise ConfigError(f"{name} is not set: in production the texts need {what} (.env).")
+
+
 def load(instance_path, test_config=None):
     """Return the settings as a dict for ``app.config``."""
     if test_config is None:
@@ -169,9 +224,18 @@ def load(instance_path, test_config=None):
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
     _check_admin_token(values)
+    if test_config is None:
+        # What an operator put into the environment; a test's own mapping names its county
+        # as it likes.
+        if Mode.of(values).demo:
+            # The demo runs with a copied .env as without one: an example value counts as
+            # unset (the texts say Musterstadt, and the banner and the console remind).
+            for name in _placeholder_names(values):
+                values[name] = SETTINGS[name][0]
+        else:
+            _check_production_identity(_with_language_settings(values))
     # Which of the names the texts need the operator has not set (the console says so).
-    values["IDENTITY_UNSET"] = [name for name in ("AUTHORITY_NAME", "CONTACT_INFO")
-                                if not values[name]]
+    values["IDENTITY_UNSET"] = [name for name in _IDENTITY if not values[name]]
     values["AUTHORITY_NAME"] = values["AUTHORITY_NAME"] or DEFAULT_AUTHORITY
     values["CONTACT_INFO"] = values["CONTACT_INFO"] or DEFAULT_CONTACT
     # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
@@ -249,6 +313,14 @@ def _paragraph_templates(values, languages, test_config):
             templates[int(count)] = sid
         found[code] = templates
     return found
+
+
+def _with_language_settings(values):
+    """The settings plus the per-language template names, which are read from the
+    environment apart from SETTINGS."""
+    extra = {name: value for name, value in os.environ.items()
+             if name.startswith(("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_"))}
+    return {**extra, **values}
 
 
 def approval_mode(value):
@@ -380,6 +452,8 @@ class Mode:
 
 # In the instance folder; the app creates it in demo mode when ADMIN_TOKEN is not set.
 DEMO_TOKEN_FILE = "demo-admin-token"
+# Likewise the demo's DATA_KEY: a database it opens is the demo's (``scripts/flask demo-reset``).
+DEMO_KEY_FILE = "demo-data-key"
 
 DEMO_BANNER = (
     "\n" + "=" * 72 + "\n"
@@ -407,11 +481,12 @@ def start_banner(settings):
 
 
 def identity_hint(settings):
-    """A banner line when the texts still use the placeholder name or contact."""
+    """A banner line when the texts still use a placeholder name or contact."""
     unset = settings.get("IDENTITY_UNSET")
     if unset is None:  # the raw environment (gunicorn's master), not loaded settings
-        unset = [name for name in ("AUTHORITY_NAME", "CONTACT_INFO")
-                 if not str(settings.get(name) or "").strip()]
+        unset = [name for name in _IDENTITY
+                 if not str(settings.get(name) or "").strip()
+                 or is_placeholder(name, settings.get(name))]
     if not unset:
         return ""
     return (f"  Set {' and '.join(unset)} (.env): until then the texts say "

@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import http_client
+from . import http_client, phone
 from . import vocabulary as v
 from . import whatsapp_text
 
@@ -140,13 +140,22 @@ def number_of(value):
     return match.group(1)
 
 
-SENDER_ADDRESS_FORM = "must look like whatsapp:+49…"
+SENDER_ADDRESS_FORM = ("must be the sender's full number in international form, e.g. "
+                       "whatsapp:+4930901820")
 RECIPIENT_ADDRESS_FORM = "must look like whatsapp:+<country code><number>, e.g. whatsapp:+49151…"
 
 
 def is_sender_address(value):
-    """Whether a configured sender (``TWILIO_WHATSAPP_FROM``) has the form Twilio expects."""
-    return value.startswith(_ADDRESS_PREFIX + "+")
+    """Whether a configured sender (``TWILIO_WHATSAPP_FROM``) has the form Twilio expects: a
+    whole E.164 number. A stub such as ``whatsapp:+49...`` would make the public page's button
+    point nowhere (``wa.me/49``)."""
+    match = _ADDRESS.match(value or "")
+    if not match:
+        return False
+    try:
+        return phone.e164(match.group(1)) == match.group(1)
+    except phone.InvalidAddress:
+        return False
 
 
 def sender_digits(value):

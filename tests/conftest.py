@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COUNTY_NUMBER = "whatsapp:+4930901820"
 PUBLIC_URL = "https://infokanal.example.de"
 ADMIN_TOKEN = "admin-token-for-tests-long-enough-for-production"
+# The county the Procfile's processes name (see ``env``).
+PROCESS_AUTHORITY = "Landkreis Testhausen"
 _numbers = itertools.count(1)
 _sids = itertools.count(1)
 
@@ -230,6 +232,10 @@ class Process:
         self.log = open(self.log_path, "wb")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
         full_env.update({k: str(v) for k, v in env.items()})
+        if full_env.get("TWILIO_ACCOUNT_SID") and full_env.get("TWILIO_AUTH_TOKEN"):
+            # Production does not start without the county's name and contact.
+            full_env.setdefault("AUTHORITY_NAME", PROCESS_AUTHORITY)
+            full_env.setdefault("CONTACT_INFO", "Bürgertelefon 01234 5678")
         full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env["PATH"]
         self.proc = subprocess.Popen(["bash", "-c", "exec " + procfile_command(name)],
                                      cwd=cwd, env=full_env, stdout=self.log,
@@ -298,8 +304,12 @@ class WebServer(Process):
 
 @pytest.fixture
 def env(config):
-    """The configuration as environment variables, for Procfile processes."""
-    return {k: str(v) for k, v in config.items()}
+    """The configuration as environment variables, for Procfile processes.
+
+    Through the environment the service refuses .env.example's example county (Landkreis
+    Musterstadt) in production, as it would an operator's copy: the processes name another.
+    """
+    return {k: str(v) for k, v in dict(config, AUTHORITY_NAME=PROCESS_AUTHORITY).items()}
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from tests.accessibility import check
-from tests.conftest import OFFICER, OFFICER_PASSWORD, ROOT, free_port
+from tests.conftest import OFFICER, OFFICER_PASSWORD, PROCESS_AUTHORITY, ROOT, free_port
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
@@ -205,7 +205,7 @@ def test_public_page_on_a_phone_shows_a_scannable_code_and_loads_nothing_foreign
     requested = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(server.url + "/")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Landkreis Musterstadt")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(PROCESS_AUTHORITY)
     button = page.get_by_role("link", name="In WhatsApp anmelden")
     expect(button).to_have_attribute("href", JOIN_LINK)
     qr = page.locator(".qr img")

@@ -25,8 +25,8 @@ from bot import create_app
 from bot.vault import new_key
 from tests import accessibility
 from tests.accessibility import check
-from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, ROOT, Process, WebServer,
-                            counts_disagreeing, free_port)
+from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, ROOT, Process,
+                            WebServer, counts_disagreeing, free_port)
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.test_browser import PHONE, browser  # noqa: F401 - the module's browser
 from tests.test_media import assert_clean, phone_photo
@@ -47,7 +47,7 @@ def office(tmp_path_factory, fake_twilio):
         "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER, "TWILIO_API_URL": fake_twilio.url,
         "PUBLIC_URL": f"http://127.0.0.1:{port}", "PORT": str(port), "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATA_KEY": new_key(), "DATABASE_PATH": str(directory / "infokanal.db"),
-        "AUTHORITY_NAME": "Landkreis Musterstadt", "CONTACT_INFO": "Bürgertelefon 0800 123 456",
+        "AUTHORITY_NAME": PROCESS_AUTHORITY, "CONTACT_INFO": "Bürgertelefon 0800 123 456",
         "APPROVAL_REQUIRED": "1", "TEST_RECIPIENTS": ",".join(f"whatsapp:{n}" for n in STAFF),
         "PRICE_PER_MESSAGE": "0.045", "SEND_RATE_LIMIT": "500", "SENDER_POLL_SECONDS": "0.05",
         "WEB_CONCURRENCY": "2"}

@@ -76,7 +76,7 @@ def test_scripts_run_starts_no_sender_when_the_web_server_cannot_start(env, tmp_
         run = subprocess.run(["bash", "scripts/run"], cwd=ROOT, env=full_env, timeout=120,
                              capture_output=True, text=True, start_new_session=True)
     assert run.returncode != 0
-    assert "the web server did not start" in run.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in run.stderr
     assert "sender is not started" in run.stderr
     assert "Sender running" not in run.stdout + run.stderr
     assert not os.path.exists(f"{env['DATABASE_PATH']}-sender.lock")

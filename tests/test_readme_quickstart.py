@@ -76,11 +76,13 @@ def readme_block(after):
 
 def test_the_try_it_block_works_pasted_as_it_is(fresh_clone, wheelhouse):
     block = readme_block("### Try it")
-    expected = readme_block("Between the service's own log lines you see:")
+    expected = readme_block("Between the service's own log lines you then see, in this order:")
     assert "stops with `kill %1`" in README
     # The block as pasted, then (once the test has seen the broadcast arrive) the README's way
     # to stop a service started with "&".
-    script = f"ip link set lo up\n{block}\nread _\nkill %1\nwait\n"
+    # And what the public page shows then: a test broadcast is not there.
+    script = (f"ip link set lo up\n{block}\nread _\n"
+              "curl -sS localhost:8000/ > public-page.html\nkill %1\nwait\n")
     log_path = fresh_clone / "try-it.log"
     with open(log_path, "wb") as log:
         shell = subprocess.Popen([*PRIVATE_NETWORK, "bash", "-c", script], cwd=fresh_clone,
@@ -103,9 +105,16 @@ def test_the_try_it_block_works_pasted_as_it_is(fresh_clone, wheelhouse):
             os.killpg(shell.pid, signal.SIGKILL)
             shell.wait(10)
     seen = output()
+    position = 0
     for line in expected.splitlines():
         pattern = "^" + ".*".join(map(re.escape, line.split("…"))) + "$"
-        assert re.search(pattern, seen, re.M), f"not in the output: {line}\n\n{seen}"
+        found = re.compile(pattern, re.M).search(seen, position)
+        assert found, f"not in the output, or not in the README's order: {line}\n\n{seen}"
+        position = found.end()
+    running = re.search(r"`scripts/run` says `(.*?) …`", README).group(1)
+    assert running in seen
+    public_page = (fresh_clone / "public-page.html").read_text()
+    assert "Infokanal" in public_page and "Probealarm" not in public_page
     assert seen.count("DEMO MODE") == 2  # web server and sender, once each
     assert "No such file" not in seen and "Traceback" not in seen
 

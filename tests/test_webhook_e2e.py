@@ -19,7 +19,7 @@ def server(tmp_path_factory):
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER, "PUBLIC_URL": PUBLIC_URL,
         "ADMIN_TOKEN": ADMIN_TOKEN, "DATA_KEY": new_key(), "DATABASE_PATH": str(path),
-        "CONTACT_INFO": "www.musterstadt.de/kontakt", "WEB_CONCURRENCY": "3",
+        "CONTACT_INFO": "www.testhausen.de/kontakt", "WEB_CONCURRENCY": "3",
     }
     web = WebServer(env)
     yield web
@@ -38,7 +38,7 @@ def test_start_stop_and_notice_over_gunicorn(server):
     assert welcome.headers["Content-Type"].startswith("application/xml")
     assert "Willkommen" in reply_text(welcome.text)
     assert active(server) == before + 1
-    assert "www.musterstadt.de/kontakt" in reply_text(erika.send("Wo ist das Bürgerbüro?").text)
+    assert "www.testhausen.de/kontakt" in reply_text(erika.send("Wo ist das Bürgerbüro?").text)
     assert "abgemeldet" in reply_text(erika.send("Stop").text)
     assert active(server) == before
 
@@ -59,7 +59,7 @@ CONVERSATIONS = {
                                                ("Stop", "abgemeldet", False),
                                                ("Wann kommt der Bus?", 'schreiben Sie „Start“', False),
                                                ("Start", "Willkommen", True)],
-    "notice at most once per window": [("Mein Antrag?", "www.musterstadt.de/kontakt", False),
+    "notice at most once per window": [("Mein Antrag?", "www.testhausen.de/kontakt", False),
                                        ("Hallo??", None, False), ("Start", "Willkommen", True),
                                        ("Danke!", None, True)],
 }

@@ -184,6 +184,19 @@ def init_db(path, fernet):
         db.conn.close()
 
 
+def wrapped_lookup_key(path):
+    """The lookup key as stored (encrypted under DATA_KEY), or None in a database without one;
+    read without migrating or writing anything."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM app_keys WHERE name = 'lookup'").fetchone()
+    except sqlite3.OperationalError:  # not one of ours, or no schema yet
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 @contextlib.contextmanager
 def opened(path):
     """A connection for one command or job, closed at the end whatever happens."""

@@ -16,10 +16,12 @@ import resource
 import time
 
 from gunicorn.asgi import protocol as asgi_protocol
+from gunicorn.errors import AppImportError
 from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.workers import gasgi
 from gunicorn.workers.gasgi import ASGIWorker
 
+from ..config import ConfigError
 from ..process import tune_gc
 from .connection import FrontProtocol, find_c_parser
 from .front import BODY_SECONDS, STATUS_PATH, Front
@@ -72,7 +74,13 @@ class FrontWorker(ASGIWorker):
         super().init_process()
 
     def load_wsgi(self):
-        self.asgi = front = Front(self.app.wsgi(), threads=max(1, self.cfg.threads))
+        try:
+            wsgi = self.app.wsgi()
+        except ConfigError as error:
+            # gunicorn prints an AppImportError as its message alone and stops, where any
+            # other error comes with a traceback, and the master would start it again.
+            raise AppImportError(f"Infokanal does not start: {error}") from None
+        self.asgi = front = Front(wsgi, threads=max(1, self.cfg.threads))
         # The short path signs against PUBLIC_URL (without it, the URL comes from the
         # request and the proxy headers gunicorn weighs) and writes no access log line.
         self.short_status = (front.flask.config["STATUS_SHORT_PATH"]
