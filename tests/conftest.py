@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -226,7 +227,9 @@ def procfile_command(name):
 class Process:
     """A Procfile command running as its own process group."""
 
-    def __init__(self, name, env, cwd=ROOT):
+    def __init__(self, name, env, cwd=ROOT, open_files=None):
+        """``open_files``: the process's soft limit of open files (set in the child alone, so
+        that this test process, which may hold many files by then, keeps its own)."""
         self.name = name
         self.log_path = Path(env["DATABASE_PATH"]).parent / f"{name}-{time.monotonic_ns()}.log"
         self.log = open(self.log_path, "wb")
@@ -237,9 +240,15 @@ class Process:
             full_env.setdefault("AUTHORITY_NAME", PROCESS_AUTHORITY)
             full_env.setdefault("CONTACT_INFO", "Bürgertelefon 01234 5678")
         full_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + full_env["PATH"]
+        limit = None
+        if open_files is not None:
+            def limit():
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
         self.proc = subprocess.Popen(["bash", "-c", "exec " + procfile_command(name)],
                                      cwd=cwd, env=full_env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=limit)
 
     def output(self):
         self.log.flush()
@@ -262,14 +271,14 @@ class Process:
 
 
 class WebServer(Process):
-    def __init__(self, env):
+    def __init__(self, env, open_files=None):
         # A test that needs Twilio's callbacks to reach this server picks the port itself and
         # sets PUBLIC_URL to match.
         self.port = int(env.get("PORT") or free_port())
         self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
         env.setdefault("WEB_CONCURRENCY", "2")
-        super().__init__("web", env)
+        super().__init__("web", env, open_files=open_files)
         self.url = f"http://127.0.0.1:{self.port}"
         self.session = requests.Session()
         deadline = time.monotonic() + 30

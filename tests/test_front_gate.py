@@ -25,7 +25,6 @@ from bot.web.gunicorn_worker import BODY_BUDGET, RATE_GRACE, RESERVED_FILES
 from tests.conftest import (ADMIN_TOKEN, AUTH_TOKEN, OFFICER, OFFICER_PASSWORD, WebServer,
                             csrf_from, free_port)
 from tests.slow_clients import assert_service_answers
-from tests.test_slow_clients import file_limit
 from tests.test_status_callbacks_e2e import STATUS, callback, stored
 
 TOKEN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -49,8 +48,7 @@ def server(tmp_path_factory, fake_twilio):
     added = app.test_cli_runner().invoke(args=["users", "add", OFFICER],
                                          input=f"{OFFICER_PASSWORD}\n{OFFICER_PASSWORD}\n")
     assert added.exit_code == 0, added.output
-    with file_limit(SERVER_FILES):
-        web = WebServer(env)
+    web = WebServer(env, open_files=SERVER_FILES)
     web.env, web.app = env, app
     yield web
     web.stop()

@@ -182,12 +182,12 @@ def test_stats_and_topics_count_who_gets_each_topic(client, citizen):
     assert client.get("/api/topics").status_code == 401
 
 
-def test_racing_topic_starts_and_stops_from_one_number_end_consistent(config):
+def test_racing_topic_starts_and_stops_from_one_number_end_consistent(env):
     """Many webhooks of one citizen at once, through gunicorn: every answer arrives, and the
     final choice is what the consent records say, in their order."""
     from tests.conftest import WebServer
 
-    server = WebServer(dict({k: str(v) for k, v in config.items()}, TOPICS=TOPICS))
+    server = WebServer(dict(env, TOPICS=TOPICS))
     try:
         erika = server.citizen()
         assert erika.send("Start").status_code == 200
