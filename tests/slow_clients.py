@@ -39,7 +39,7 @@ class Attack:
                     f"POST /twilio/messages HTTP/1.1\r\nHost: {self.host_header}\r\n"
                     "X-Twilio-Signature: c2lnbmVk\r\n"
                     "Content-Type: application/x-www-form-urlencoded\r\n"
-                    "Content-Length: 100000\r\n\r\nFro".encode())
+                    "Content-Length: 50000\r\n\r\nFro".encode())
         except BaseException:
             self.close()
             raise

@@ -20,8 +20,8 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from bot.web.front import BODY_SECONDS
-from bot.web.gunicorn_worker import BODY_BUDGET, RATE_GRACE, RESERVED_FILES
+from bot.web.front import BODY_LIMIT, BODY_SECONDS, OPEN_BODY_LIMIT
+from bot.web.gunicorn_worker import BODY_BUDGET, OPEN_BODY_BUDGET, RATE_GRACE, RESERVED_FILES
 from tests.conftest import (ADMIN_TOKEN, AUTH_TOKEN, OFFICER, OFFICER_PASSWORD, WebServer,
                             csrf_from, free_port)
 from tests.slow_clients import assert_service_answers
@@ -30,10 +30,26 @@ from tests.test_status_callbacks_e2e import STATUS, callback, stored
 TOKEN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The server's open files limit: its connection limit is this less RESERVED_FILES.
 SERVER_FILES = 164
+ROOMY_FILES = 2048
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_twilio):
+    web = start_server(tmp_path_factory, fake_twilio, SERVER_FILES)
+    yield web
+    web.stop()
+
+
+@pytest.fixture(scope="module")
+def roomy_server(tmp_path_factory, fake_twilio):
+    """A server whose connection limit is far above what the bodies' budgets hold, as under
+    the shipped systemd unit (LimitNOFILE=65536): there the budget is what a flood meets."""
+    web = start_server(tmp_path_factory, fake_twilio, ROOMY_FILES)
+    yield web
+    web.stop()
+
+
+def start_server(tmp_path_factory, fake_twilio, files):
     from bot import create_app
     from bot.vault import new_key
 
@@ -48,10 +64,9 @@ def server(tmp_path_factory, fake_twilio):
     added = app.test_cli_runner().invoke(args=["users", "add", OFFICER],
                                          input=f"{OFFICER_PASSWORD}\n{OFFICER_PASSWORD}\n")
     assert added.exit_code == 0, added.output
-    web = WebServer(env, open_files=SERVER_FILES)
+    web = WebServer(env, open_files=files)
     web.env, web.app = env, app
-    yield web
-    web.stop()
+    return web
 
 
 def worker_pid(server):
@@ -241,6 +256,49 @@ def test_bodies_beyond_the_workers_budget_are_503_until_room_is_made(server):
     with raw(server, post_headers("/api/media", 10, f"Authorization: Bearer {ADMIN_TOKEN}")
              + b"not a pic!") as sock:
         assert answer_of(sock)[0] == 400
+
+
+def test_bodies_anyone_may_send_cannot_keep_out_webhooks_and_callbacks(roomy_server):
+    # Headers of bodies that need no credential before they are read (signing in and out, a
+    # webhook with a made-up signature), and then nothing. First at the size other paths
+    # take: more than the budget of all bodies holds, were they let in.
+    server = roomy_server
+    anyone = [("/admin/login", ()), ("/admin/logout", ()),
+              ("/twilio/messages", ("X-Twilio-Signature: Zm9vYmFy",))]
+
+    def flood(count, size):
+        held = []
+        for n in range(count):
+            path, fields = anyone[n % len(anyone)]
+            held.append(raw(server, post_headers(path, size, *fields)))
+        return held
+
+    def service_answers(sid):
+        assert_service_answers(server.url, server.public_url, rounds=3)
+        form = callback(sid, "delivered")
+        sign = f"X-Twilio-Signature: {signature(server, form)}"
+        with raw(server, signed_callback(server, form, ["Host: 127.0.0.1", sign])) as sock:
+            assert answer_of(sock)[0] == 200
+        assert stored(server, sid) == [("delivered", None, None)]
+
+    held = flood(BODY_BUDGET // BODY_LIMIT + 40, BODY_LIMIT)
+    try:
+        service_answers("SM" + "e1" * 16)
+        # Each was told at once that its body is too large.
+        assert {answer_of(sock, timeout=5)[0] for sock in held} == {413}
+    finally:
+        for sock in held:
+            sock.close()
+    # Then at the most they may send: more than their own budget holds. The oldest make room.
+    held = flood(OPEN_BODY_BUDGET // OPEN_BODY_LIMIT + 40, OPEN_BODY_LIMIT)
+    try:
+        service_answers("SM" + "e2" * 16)
+        time.sleep(0.2)  # for the closes to arrive
+        fates = [_fate(sock) for sock in held]
+        assert fates[:40].count("closed") == 40 and "answered" not in fates
+    finally:
+        for sock in held:
+            sock.close()
 
 
 # --- rate ------------------------------------------------------------------------------------

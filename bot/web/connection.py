@@ -27,8 +27,8 @@ from http import HTTPStatus
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.http2 import negotiation
 
-from .front import (BODY_LIMIT, BODY_SECONDS, CONNECTION, NOT_STORED, SIGNATURE, STATUS_PATH,
-                    Refused)
+from .front import (BODY_SECONDS, CONNECTION, NOT_STORED, OPEN_BODY_LIMIT, SIGNATURE,
+                    STATUS_PATH, Refused)
 
 # How long after connecting a client may take to send its first request's headers. Later
 # requests on a kept-alive connection get gunicorn's ``keepalive`` seconds instead.
@@ -123,10 +123,10 @@ class FrontProtocol(ASGIProtocol):
         if not self._held:
             super()._maybe_resume_reading()
 
-    def open_body(self, size):
+    def open_body(self, size, authorized=False):
         """The front wants the body (``size`` bytes announced): False when the worker's
         budget for bodies has no room."""
-        if not self.worker.body_started(self, size):
+        if not self.worker.body_started(self, size, authorized):
             return False
         receiver = self._body_receiver
         if receiver is not None:  # what came with the headers counts too
@@ -189,7 +189,8 @@ class FrontProtocol(ASGIProtocol):
         if not (self.worker.short_status and parser.path == STATUS_TARGET
                 and parser.method == b"POST"
                 and type(parser) is ASGIProtocol._h1c_protocol_class
-                and parser.content_length is not None and parser.content_length <= BODY_LIMIT
+                and parser.content_length is not None
+                and parser.content_length <= OPEN_BODY_LIMIT
                 and self._pre_request is None and self._post_request is None):
             return False
         headers = parser.asgi_headers

@@ -40,6 +40,10 @@ STATUS_PATH = "/twilio/status"
 # to arrive; a client slower than that is answered 408 and let go.
 BODY_LIMIT = 256 * 1024
 BODY_SECONDS = 10.0
+# What a body may be where no credential is checked before it is read (``gate``): the
+# platform's webhooks (a message is at most 1,600 characters, a few kilobytes as a form) and
+# the sign-in form.
+OPEN_BODY_LIMIT = 64 * 1024
 # Where a request may carry a picture (the API's upload, the console's compose form): up to
 # what WhatsApp accepts, and a little more time for it to arrive.
 UPLOAD_PATHS = ("/api/media", "/admin/compose")
@@ -124,6 +128,9 @@ class Front:
         upload = path in UPLOAD_PATHS
         limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if upload
                           else (BODY_LIMIT, BODY_SECONDS))
+        authorized = self.gate.checks_credentials(path)
+        if not authorized:
+            limit = min(limit, OPEN_BODY_LIMIT)
         size = announced(headers, limit)
         if size:
             # Before its body: can this request be authorized at all?
@@ -137,7 +144,7 @@ class Front:
                 return await self._refuse(send, connection, verdict)
             if size > limit:
                 return await self._too_large(send, connection, path)
-            if connection is not None and not connection.open_body(size):
+            if connection is not None and not connection.open_body(size, authorized):
                 return await self._refuse(send, connection, BUSY)
         try:
             async with asyncio.timeout(seconds) as deadline:
@@ -163,7 +170,8 @@ class Front:
 
     async def _too_large(self, send, connection, path):
         if path.startswith("/admin"):  # a press officer's browser
-            answer = Answer(413, "Zu groß: höchstens 5 MB.\n".encode())
+            answer = Answer(413, ("Zu groß: höchstens 5 MB.\n" if path in UPLOAD_PATHS
+                                  else "Zu groß.\n").encode())
         else:
             answer = Answer(413, b'{"error": "request too large"}\n', b"application/json")
         await self._refuse(send, connection, answer)

@@ -91,6 +91,13 @@ class Gate:
             return SessionToCheck(data)
         return None
 
+    @staticmethod
+    def checks_credentials(path):
+        """Whether a request to ``path`` gets past ``check`` only with a token or a session;
+        on other paths (the platform's webhooks, signing in) anyone may send a body."""
+        return (path == "/api" or path.startswith("/api/")
+                or path.startswith("/admin/") and path not in SESSIONLESS)
+
     def _session(self, headers):
         """The console cookie's data when its signature and age hold, else None (as Flask's
         session interface reads it)."""

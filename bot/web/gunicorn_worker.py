@@ -9,6 +9,10 @@ What gunicorn's asyncio worker lacks against slow and idle clients is added here
 files limit, and gunicorn's own listen queue (``notify``); for request bodies, a minimum
 rate, a budget of bytes per worker, and eviction at the connection limit. And the storm
 night's short path for status callbacks (``connection.FrontProtocol``).
+
+It is long because each of those limits needs the others: a body counts against the budget
+and the rate check from the moment it is admitted until its request is answered, and making
+room (at the connection limit, or when a budget is full) picks among the same readers.
 """
 
 import functools
@@ -42,6 +46,13 @@ RATE_WINDOW = 5.0
 # (counted as announced: Content-Length, or the path's limit when chunked). A dozen pictures
 # at their largest; the platform's webhooks are a kilobyte or two each.
 BODY_BUDGET = 64 * 1024 * 1024
+# Bodies of requests that carry no credential the front can check before reading them (the
+# platform's webhooks, whose signature covers the body; signing in) have a budget of their own,
+# so that they can never take the room authorized uploads need, nor be kept out by them. When
+# it is full, the oldest of them still arriving makes room: the platform sends a webhook's
+# kilobyte or two at once, so what waits longest is a client that announced a body and holds
+# it back, and a flood of those pushes out only itself.
+OPEN_BODY_BUDGET = 16 * 1024 * 1024
 
 
 class FrontWorker(ASGIWorker):
@@ -68,6 +79,7 @@ class FrontWorker(ASGIWorker):
         # bytes that the bodies being read or served hold (announced).
         self.reading = {}
         self.body_bytes = 0
+        self.open_body_bytes = 0
         self._rate_check = None
         self._warned_at = -WARN_EVERY_SECONDS
         self._backlog_restored = False
@@ -147,9 +159,13 @@ class FrontWorker(ASGIWorker):
         self.body_read(protocol)
         self.body_served(protocol)
 
-    def body_started(self, protocol, size):
+    def body_started(self, protocol, size, authorized=False):
         """A connection starts to read a body of ``size`` bytes (announced). False when the
-        budget has no room even after the slowest readers were let go: the caller refuses."""
+        budget has no room even after the slowest readers were let go: the caller refuses.
+        ``authorized``: the request carries a token or session the front has checked; other
+        bodies count against OPEN_BODY_BUDGET."""
+        if not authorized:
+            return self._open_body_started(protocol, size)
         if self.body_bytes + size > BODY_BUDGET:
             self._evict_readers(size=self.body_bytes + size - BODY_BUDGET)
             self._warn("request body budget (%d MiB per worker) reached: closing the slowest "
@@ -158,6 +174,27 @@ class FrontWorker(ASGIWorker):
                 return False
         self.body_bytes += size
         protocol.body = body = Body(size, time.monotonic())
+        self.reading[protocol] = body
+        if self._rate_check is None:
+            self._rate_check = self.loop.call_later(1.0, self._check_rates)
+        return True
+
+    def _open_body_started(self, protocol, size):
+        if self.open_body_bytes + size > OPEN_BODY_BUDGET:
+            # The oldest still arriving first (``reading`` keeps the order they began in).
+            for other, body in list(self.reading.items()):
+                if self.open_body_bytes + size <= OPEN_BODY_BUDGET:
+                    break
+                if not body.authorized:
+                    self.release(other)
+                    other.hang_up()
+            self._warn("budget for bodies without credentials (%d MiB per worker) reached: "
+                       "closing the connections that began theirs longest ago",
+                       OPEN_BODY_BUDGET >> 20)
+            if self.open_body_bytes + size > OPEN_BODY_BUDGET:
+                return False
+        self.open_body_bytes += size
+        protocol.body = body = Body(size, time.monotonic(), authorized=False)
         self.reading[protocol] = body
         if self._rate_check is None:
             self._rate_check = self.loop.call_later(1.0, self._check_rates)
@@ -173,7 +210,10 @@ class FrontWorker(ASGIWorker):
         if body is not None:
             protocol.body = None
             self.reading.pop(protocol, None)
-            self.body_bytes -= body.size
+            if body.authorized:
+                self.body_bytes -= body.size
+            else:
+                self.open_body_bytes -= body.size
 
     def _evict_readers(self, connections=0, size=0):
         """Let go of the slowest readers (fewest bytes a second so far; of equals, the
@@ -184,7 +224,7 @@ class FrontWorker(ASGIWorker):
         candidates = sorted(
             (body.received / max(now - body.started, 1.0), n, protocol)
             for n, (protocol, body) in enumerate(self.reading.items())
-            if connections or now - body.started >= RATE_GRACE)
+            if connections or body.authorized and now - body.started >= RATE_GRACE)
         for _, _, protocol in candidates:
             if connections <= 0 and size <= 0:
                 break
@@ -215,10 +255,11 @@ class FrontWorker(ASGIWorker):
 class Body:
     """A request body being read (or held until its request is answered)."""
 
-    __slots__ = ("size", "started", "received", "marked_at", "marked", "check_at")
+    __slots__ = ("size", "started", "received", "marked_at", "marked", "check_at", "authorized")
 
-    def __init__(self, size, started):
+    def __init__(self, size, started, authorized=True):
         self.size = size
+        self.authorized = authorized
         self.started = started
         self.received = 0
         # The window the rate is checked over next: from then, with that many bytes, to.
