@@ -250,6 +250,21 @@ def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_ngi
     assert elsewhere.status_code == 413 and "nginx" in elsewhere.text
 
 
+@pytest.mark.parametrize("path", ["/api/media", "/admin/compose"])
+def test_an_upload_without_a_credential_is_refused_through_nginx_before_its_body(
+        behind_nginx, path):
+    # nginx streams the upload paths' bodies to the app, which answers before reading one that
+    # cannot be authorized: the client hears so without sending its 5 MB (nor nginx writing
+    # them to disk first).
+    proxy, _ = behind_nginx
+    head = (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: image/png\r\n"
+            f"Content-Length: 5000000\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as sock:
+        sock.sendall(head + b"\x89PNG" + b"\0" * 4096)
+        status_line = sock.makefile("rb").readline()
+    assert status_line.split()[1] in (b"302", b"401"), status_line
+
+
 ROUTES = [
     ("GET", "/", 200), ("GET", "/datenschutz", 200), ("GET", "/feed.xml", 200),
     ("GET", "/qr.svg", 200), ("GET", "/healthz", 200), ("GET", "/admin/login", 200),
