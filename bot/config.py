@@ -188,6 +188,11 @@ def _check_production_identity(values):
         raise ConfigError(
             f"{examples[0]} still holds an example value (from .env.example or the README): "
             f"put in your own (in .env) before going live.")
+    if not values["TWILIO_WHATSAPP_FROM"]:
+        # Without it every message goes out from no one, and the public page says the number
+        # is not set up yet.
+        raise ConfigError(f"TWILIO_WHATSAPP_FROM is not set: in production it is the county's "
+                          f"WhatsApp sender ({twilio_gateway.SENDER_ADDRESS_FORM}, .env).")
     for name in _IDENTITY:
         if not values[name]:
             what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"

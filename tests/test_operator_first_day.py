@@ -276,3 +276,10 @@ def test_help_lists_our_commands_first_with_their_whole_description(service, app
         "empty database." in flat
     # Flask's own commands still work.
     assert run(service, "scripts/flask routes").returncode == 0
+
+
+def test_production_does_not_start_without_a_sender(operator_env):
+    settings = dict(PRODUCTION, TWILIO_WHATSAPP_FROM="")
+    with pytest.raises(config.ConfigError, match=r"^TWILIO_WHATSAPP_FROM is not set"):
+        operator_env(**settings)
+    assert operator_env(**PRODUCTION)["TWILIO_WHATSAPP_FROM"] == PRODUCTION["TWILIO_WHATSAPP_FROM"]
