@@ -186,6 +186,10 @@ def test_export_as_text_is_a_readable_german_letter(config, citizen_of):
     assert re.search(r"\(noch nicht gesendet\): Die B 74 ist gesperrt\. Umleitung über "
                      r"Ritterhude\.$", letter, re.M)
     assert "Letzter automatischer Hinweis an Sie:" in letter
+    # What the letter lists ("mit „Start“") is what it says is stored: our keyword only.
+    assert ("Der Inhalt Ihrer Nachrichten an den Kanal wird nicht gespeichert; bei einer "
+            "Anmeldung oder Abmeldung wird nur das erkannte Stichwort gespeichert, etwa „Start“ "
+            "oder „Stop“.") in letter
     assert "höchstens 30 Tage nach dem Versand" in letter
     assert "3 Jahre nach dem letzten Eintrag" in letter and "Sicherungskopien: 14 Tage" in letter
     assert "Datenschutzbeauftragte/r: Frau Muster, datenschutz@landkreis.de" in letter

@@ -94,7 +94,8 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
         "Wie Ihre Nummer gespeichert ist:",
         "Ihre Nummer ist nur verschlüsselt gespeichert. Die Angaben oben sind mit einem "
         "Prüfwert Ihrer Nummer verknüpft, nicht mit der Nummer selbst. Der Inhalt Ihrer "
-        "Nachrichten an den Kanal wird nicht gespeichert.",
+        "Nachrichten an den Kanal wird nicht gespeichert; bei einer Anmeldung oder Abmeldung "
+        "wird nur das erkannte Stichwort gespeichert, etwa „Start“ oder „Stop“.",
         "",
         "Wie lange es gespeichert bleibt:",
         "- Ihre Nummer, Themen und Sprache: bis Sie sich abmelden („Stop“) oder die Löschung "
