@@ -77,12 +77,6 @@ class Command:
     rest: str = ""
     keyword: str = ""  # the recognised keyword, folded: what consent records keep
 
-    @property
-    def recorded(self):
-        """What a consent record keeps of the message: our keyword and topic, never the
-        citizen's own words ("Anmelden Gewerbe" is kept as "anmelden")."""
-        return f"{self.keyword} {self.topic.slug}" if self.topic else self.keyword
-
 
 @dataclass
 class Texts:
@@ -158,10 +152,6 @@ class Texts:
     def get(self, key, language="default", **fields):
         """A text in a language, its send-time placeholders filled from ``fields``."""
         return self.messages[self.language_of(language)][key].format(**fields)
-
-    def has(self, key, language="default"):
-        """Whether a language has an optional text (a third language's file may lack it)."""
-        return key in self.messages[self.language_of(language)]
 
     def keyword(self, action, language="default"):
         """The word a text in this language tells citizens to send for ``action``."""

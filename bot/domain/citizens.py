@@ -40,8 +40,12 @@ def handle(database, channel, e164, body, message_id):
     """Handle a citizen's message once; the Outcome says what to answer, or why nothing."""
     command = channel.texts.parse(body)
     phone_hash = channel.vault.hash(e164)
-    # Our keyword, never the message: consent records are kept for years.
-    keyword = command.recorded if command.action else None
+    # Our keyword and topic, never the citizen's words: consent records are kept for years
+    # ("Anmelden Gewerbe" is kept as "anmelden", "Start Baustellen!" as "start baustellen").
+    keyword = None
+    if command.action:
+        keyword = (f"{command.keyword} {command.topic.slug}" if command.topic
+                   else command.keyword)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if command.action == "start" else None
 
@@ -190,7 +194,7 @@ class _Reply:
         notice = self.say("notice")
         if self.subscriber is None:
             notice += self.say("notice_join")
-        elif self.texts.has("notice_leave", self.language):
+        elif "notice_leave" in self.texts.messages[self.language]:  # optional in a file
             notice += " " + self.say("notice_leave")  # someone who wants out learns how
         return notice
 
