@@ -145,8 +145,15 @@ def _check_admin_token(values):
 # Values an operator copied from .env.example (or from the README's examples) without putting in
 # their own: citizens would read a made-up county, and the public page would link nowhere. The
 # example file now says CHANGE-ME; older copies of it held the other values.
-_PLACEHOLDER_WORDS = re.compile(r"change-?me|musterstadt|example-landkreis|\.\.\.|…",
-                                re.IGNORECASE)
+_PLACEHOLDER_WORDS = re.compile(r"change-?me|musterstadt|example-landkreis", re.IGNORECASE)
+# An ellipsis stands for a value left out ("+49...", "HX..."). Numbers, addresses, identifiers and
+# keys never hold one, so there any ellipsis is an example; in the free texts below a real value
+# may well end in one ("Mo–Fr 8–16 Uhr ..."), so there only an ellipsis that is the whole value,
+# cuts off a number right after it ("+49…", "0800...") or stands in a web address ("www.….de")
+# is one.
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+_ELLIPSIS_IN_FREE_TEXT = re.compile(r"^(?:\.\.\.|…)$|[+\d](?:\.\.\.|…)|\.…|…\.")
+_FREE_TEXT = {"AUTHORITY_NAME", "CONTACT_INFO", "DATA_PROTECTION_OFFICER"}
 # The README's example address, which its steps ask to replace.
 _PLACEHOLDER_HOSTS = re.compile(r"^https?://info\.landkreis\.de(:\d+)?(/|$)", re.IGNORECASE)
 # The settings that name the county, its contact and its WhatsApp identity, where an example
@@ -169,7 +176,9 @@ def is_placeholder(name, value):
     if name == "PUBLIC_URL" and _PLACEHOLDER_HOSTS.match(value):
         return True
     example = _EXAMPLE_VALUES.get(name)
-    return bool(_PLACEHOLDER_WORDS.search(value)) or bool(example and example in value)
+    ellipsis = _ELLIPSIS_IN_FREE_TEXT if name in _FREE_TEXT else _ELLIPSIS
+    return bool(_PLACEHOLDER_WORDS.search(value) or ellipsis.search(value)
+                or (example and example in value))
 
 
 def _placeholder_names(values):

@@ -75,6 +75,7 @@ class Command:
     language: str = None
     topic: Topic = None
     rest: str = ""
+    keyword: str = ""  # the recognised keyword, folded: what consent records keep
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Texts:
     def _read(self, word, question):
         if word in self.keywords:
             action, language = self.keywords[word]
-            return Command(action, language)
+            return Command(action, language, keyword=word)
         if word in self.names:
             return Command("language", self.names[word])
         for keyword, (action, language) in self._longest_first:
@@ -127,9 +128,12 @@ class Texts:
             if rest[:1].isalnum():
                 continue  # "Stopschild" is no Stop
             rest = _LEADING.sub("", rest)
-            if not self.topics and (question or not _TOPIC_LIKE.match(rest)):
+            # An opt-out must never be missed: "Stopp, ich will das nicht mehr!" is a Stop
+            # with or without topics.
+            if (action == "start" and not self.topics
+                    and (question or not _TOPIC_LIKE.match(rest))):
                 return Command()  # "Start der Bauarbeiten?" is a question, not a Start
-            return Command(action, language, self.topic_words.get(rest), rest)
+            return Command(action, language, self.topic_words.get(rest), rest, keyword)
         return Command()
 
     @cached_property
@@ -187,6 +191,8 @@ def _fill(messages, authority, contact):
             f"{{contact_line}} (or, in topic texts, {sorted(_WHEN_SENT)}), or a stray brace "
             f"({exc!r}); write literal braces as {{{{ }}}}") from None
     out["notice_join"] = " " + out["notice_join"]
+    # Said on its own too (after "Start <words>"): empty where there is no contact to give.
+    out["contact_line"] = contact_line.replace("{", "{{").replace("}", "}}")
     return out
 
 

@@ -62,6 +62,7 @@ TEXTS = {
             "Dieser Kanal beantwortet keine persönlichen Anfragen. {contact_line}"
         ),
         "notice_join": " Für Meldungen schreiben Sie „Start“.",
+        "notice_leave": "Abmelden: schreiben Sie „Stop“.",  # to a subscriber, after the notice
         "contact_line": "Für Ihr Anliegen nutzen Sie bitte: {contact}.",
         "language_set": "Sie bekommen die Meldungen jetzt auf Deutsch.",
         # Where the operator configured no topics, to "Themen" or "Start Baustellen".
@@ -90,6 +91,7 @@ TEXTS = {
         ),
         "notice": "This channel does not answer personal requests. {contact_line}",
         "notice_join": " To get announcements, send “Subscribe”.",
+        "notice_leave": "To leave, send “Stop”.",
         "contact_line": "For your request, please use: {contact}.",
         "language_set": "You will now get the announcements in English.",
         "no_topics": "This channel has no topics: every subscriber gets all announcements.",

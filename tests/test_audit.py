@@ -435,6 +435,19 @@ def test_the_page_names_each_detail_in_german_not_in_the_trails_english(app, cli
                      page)
 
 
+def test_a_backup_that_removed_older_copies_says_so_in_german(app, admin, tmp_path):
+    from bot.store.backup import copy_name
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for days in (20, 30, 40):
+        (folder / copy_name(datetime.now(timezone.utc) - timedelta(days=days))).write_bytes(b"x")
+    result = app.test_cli_runner().invoke(args=["backup", str(folder)])
+    assert result.exit_code == 0, result.output
+    backup = details_of(admin.client.get("/admin/audit").get_data(as_text=True), "backup")
+    assert "ältere Kopien gelöscht: 3" in backup and "removed" not in backup, backup
+
+
 def test_every_detail_of_a_broadcast_has_a_german_label():
     """What the trail keeps of a broadcast, with every optional field set: each key has a
     German name on the page (an unnamed key would only show in a readable fallback)."""

@@ -79,7 +79,10 @@ def test_a_short_new_password_is_refused_with_the_rule_of_users_password(app, co
 
 def test_the_same_password_again_changes_nothing_and_says_so(app, console):
     answer = change(console, new=OFFICER_PASSWORD, again=OFFICER_PASSWORD)
-    assert answer.status_code == 400 and "Ihr bisheriges" in text(answer)
+    assert answer.status_code == 400
+    # The whole sentence: "Ihr bisheriges" alone is also in the wrong-password answer.
+    assert "Das neue Passwort ist Ihr bisheriges. Bitte wählen Sie ein anderes." in text(answer)
+    assert "stimmt nicht" not in text(answer)
     assert [row for row in rows(app, "SELECT action FROM audit_log")
             if row[0] == "user_password_changed"] == []
 

@@ -105,6 +105,58 @@ def test_a_personal_message_with_polite_words_stays_a_message(app, citizen, body
     assert subscribed(app, erika) == []
 
 
+@pytest.mark.parametrize("body, keyword", [("Stopp, ich will das nicht mehr!", "stopp"),
+                                           ("Stop mit den Nachrichten?", "stop"),
+                                           ("Abmelden 2 Nummern", "abmelden")])
+def test_stop_with_any_words_without_topics_leaves(app, citizen, body, keyword):
+    """An opt-out must never be missed, with topics or without."""
+    erika = citizen()
+    say(erika, "Start")
+    reply = say(erika, body)
+    assert reply.startswith("Sie sind abgemeldet") and "„Start“" in reply
+    assert subscribed(app, erika) == []
+    assert rows(app, "SELECT action, keyword FROM consent_events ORDER BY id DESC LIMIT 1") == [
+        ("unsubscribe", keyword)]
+
+
+@pytest.mark.parametrize("body", ["Anmelden Gewerbe", "Start Kita"])
+def test_start_with_words_without_topics_joins_and_says_where_personal_matters_go(app, citizen,
+                                                                                  body):
+    erika = citizen()
+    reply = say(erika, body)
+    assert "Willkommen" in reply and "Themen gibt es hier nicht" in reply
+    assert reply.endswith("Für Ihr Anliegen nutzen Sie bitte: Bürgertelefon 0800 123 456.")
+    assert "Bürgertelefon" in say(erika, body), "also when already subscribed"
+
+
+def test_consent_records_keep_our_keyword_never_the_message(app, citizen):
+    erika = citizen()
+    for body in ("Anmelden Gewerbe", "Stop mit den Nachrichten?", "Start bitte",
+                 "Abmelden, danke"):
+        say(erika, body)
+    assert rows(app, "SELECT action, keyword FROM consent_events ORDER BY id") == [
+        ("subscribe", "anmelden"), ("unsubscribe", "stop"), ("subscribe", "start"),
+        ("unsubscribe", "abmelden")]
+
+
+def test_with_topics_consent_keeps_the_keyword_and_the_topic_slug(topics_app):
+    erika = citizens_of(topics_app.test_client())()
+    say(erika, "Bitte: Start Baustellen und Sperrungen!")
+    say(erika, "Stopp, ich will das nicht mehr!")
+    assert rows(topics_app, "SELECT action, keyword FROM consent_events ORDER BY id") == [
+        ("subscribe", "start baustellen"), ("unsubscribe", "stopp")]
+
+
+def test_a_subscriber_s_notice_says_how_to_leave(app, citizen):
+    erika, max_ = citizen(), citizen()
+    say(erika, "Start")
+    notice = say(erika, "Wo ist das Bürgerbüro?")
+    assert "keine persönlichen Anfragen" in notice and "Bürgertelefon" in notice
+    assert notice.endswith("Abmelden: schreiben Sie „Stop“.")
+    stranger = say(max_, "Wo ist das Bürgerbüro?")
+    assert "Abmelden" not in stranger and "„Start“" in stranger
+
+
 # --- with topics ------------------------------------------------------------------------------
 
 @pytest.fixture

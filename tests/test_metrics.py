@@ -139,13 +139,18 @@ def test_each_message_counts_once_per_state_it_reached_in_any_order(app, client,
 
 
 def test_the_messages_help_says_they_are_counted_cumulatively(client):
-    """The console shows sent ≥ delivered ≥ read; the metric counts the same way, and its help
-    text says so, so that a dashboard built on it is not read per stage."""
+    """The metric counts cumulatively, sent ≥ delivered ≥ read, and its help text says so, so
+    that a dashboard built on it is not read per stage; and it says where its sent differs from
+    the console's (a message failed after the platform accepted it is in the metric's sent
+    only)."""
     response = client.get("/metrics", headers=AUTH)
     [family] = [family for family in text_string_to_metric_families(
         response.get_data(as_text=True)) if family.name == "infokanal_messages"]
     assert "cumulatively" in family.documentation
     assert "sent >= delivered >= read" in family.documentation
+    assert ("sent: accepted by the platform, including those later delivered, read or failed "
+            "(the console's sent leaves out those that failed after being accepted, so this "
+            "can be higher)") in family.documentation
 
 
 def test_a_paused_broadcast_is_not_in_the_queue_the_sender_works_on(app, client, citizen):

@@ -87,6 +87,10 @@ OLD_EXAMPLES = [
     ("TEST_RECIPIENTS", "whatsapp:+4915100000000"),
     ("BROADCAST_CONTENT_SID", "HX..."),
     ("AUTHORITY_NAME", "CHANGE-ME"),
+    ("CONTACT_INFO", "…"),
+    ("CONTACT_INFO", "Bürgertelefon +49..."),
+    ("CONTACT_INFO", "Bürgertelefon 0800… oder www.….de/kontakt"),
+    ("DATA_PROTECTION_OFFICER", "..."),
     ("ADMIN_TOKEN", "CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME"),
 ]
 
@@ -95,6 +99,22 @@ OLD_EXAMPLES = [
 def test_production_refuses_an_example_value_naming_the_setting(operator_env, name, value):
     with pytest.raises(config.ConfigError, match=f"^{name} still holds an example value"):
         operator_env(**dict(PRODUCTION, **{name: value}))
+
+
+@pytest.mark.parametrize("contact", [
+    "Bürgertelefon 04791 930-0, Mo–Fr 8–16 Uhr ...",
+    "Bürgertelefon 04791 930-0 oder www.landkreis-osterholz.de/kontakt …",
+    "Bürgerbüro … Kreishaus, Zimmer 12"])
+def test_a_real_contact_text_with_an_ellipsis_goes_live(operator_env, contact):
+    """An ellipsis in a free text is an example only as the whole value or where it cuts off a
+    number or address; the number-like settings refuse any (see OLD_EXAMPLES)."""
+    assert operator_env(**dict(PRODUCTION, CONTACT_INFO=contact))["CONTACT_INFO"] == contact
+
+
+def test_an_example_host_only_by_its_name_goes_live(operator_env):
+    """Only the README's example addresses are refused, not every host with "example" in it."""
+    settings = operator_env(**dict(PRODUCTION, PUBLIC_URL="https://infokanal.example.de"))
+    assert settings["PUBLIC_URL"] == "https://infokanal.example.de"
 
 
 @pytest.mark.parametrize("name", ["AUTHORITY_NAME", "CONTACT_INFO"])

@@ -29,7 +29,7 @@ def test_export_holds_subscription_consent_deliveries_and_notice(app, citizen):
     data = privacy.export(database(app).conn, vault(app), erika.number)
     assert data["number"] == erika.number
     assert data["subscribed"] is True and data["subscribed_since"]
-    assert [(e["action"], e["keyword"]) for e in data["consent_events"]] == [("subscribe", "Start")]
+    assert [(e["action"], e["keyword"]) for e in data["consent_events"]] == [("subscribe", "start")]
     assert data["consent_events"][0]["message_sid"].startswith("SM")
     assert [(d["broadcast_id"], d["state"]) for d in data["deliveries"]] == [
         (broadcast_id, "queued")]
@@ -57,7 +57,7 @@ def test_erase_removes_everything_but_the_consent_proof(app, citizen):
     assert data["subscribed"] is False and data["deliveries"] == []
     assert data["last_auto_notice_at"] is None
     assert [(e["action"], e["keyword"]) for e in data["consent_events"]] == [
-        ("subscribe", "Start"), ("unsubscribe", "erasure")]
+        ("subscribe", "start"), ("unsubscribe", "erasure")]
     # The broadcast still counts two recipients; the other citizen is untouched.
     assert broadcasts.get(database(app).conn, broadcast_id)["recipients"] == 2
     assert scalar(app, "SELECT count(*) FROM deliveries WHERE broadcast_id = ?", broadcast_id) == 2
@@ -182,10 +182,14 @@ def test_export_as_text_is_a_readable_german_letter(config, citizen_of):
     assert "Themen: Baustellen und Sperrungen\n" in letter
     assert "Sprache: English\n" in letter
     assert re.search(r"^- \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr: angemeldet für das Thema "
-                     r"Baustellen und Sperrungen mit „Start Baustellen“$", letter, re.M), letter
+                     r"Baustellen und Sperrungen mit „Start“$", letter, re.M), letter
     assert re.search(r"\(noch nicht gesendet\): Die B 74 ist gesperrt\. Umleitung über "
                      r"Ritterhude\.$", letter, re.M)
     assert "Letzter automatischer Hinweis an Sie:" in letter
+    # What the letter lists ("mit „Start“") is what it says is stored: our keyword only.
+    assert ("Der Inhalt Ihrer Nachrichten an den Kanal wird nicht gespeichert; bei einer "
+            "Anmeldung oder Abmeldung wird nur das erkannte Stichwort gespeichert, etwa „Start“ "
+            "oder „Stop“.") in letter
     assert "höchstens 30 Tage nach dem Versand" in letter
     assert "3 Jahre nach dem letzten Eintrag" in letter and "Sicherungskopien: 14 Tage" in letter
     assert "Datenschutzbeauftragte/r: Frau Muster, datenschutz@landkreis.de" in letter

@@ -108,8 +108,8 @@ def test_the_default_description_promises_only_what_every_county_sends(client):
     assert "Stellenangebote" not in page and "in der Woche" not in page
 
 
-def test_the_privacy_notice_names_the_authority_as_the_start_page_does(client):
-    for path in ("/", "/datenschutz"):
+def test_every_citizens_page_names_the_authority_as_the_start_page_does(client):
+    for path in ("/", "/datenschutz", "/feed"):
         page = client.get(path).get_data(as_text=True)
         header = re.search(r'<header class="site-header">(.*?)</header>', page, re.S).group(1)
         assert '<p class="authority">Landkreis Musterstadt</p>' in header, path

@@ -196,7 +196,7 @@ def test_racing_topic_starts_and_stops_from_one_number_end_consistent(env):
         with ThreadPoolExecutor(12) as pool:
             codes = list(pool.map(lambda body: erika.send(body).status_code, bodies))
         assert codes == [200] * len(bodies)
-        path = config["DATABASE_PATH"]
+        path = env["DATABASE_PATH"]
         import sqlite3
 
         with sqlite3.connect(path) as conn:

@@ -69,8 +69,11 @@ def test_without_topics_topic_words_still_read_as_keywords_but_questions_do_not(
     assert plain.parse("Stop bitte").action == "stop"
     assert plain.parse("Stop Veranstaltungen").action == "stop"
     for body in ("Start der Bauarbeiten?", "Start der Bauarbeiten in der Hauptstraße",
-                 "Stop 2 Baustellen"):
+                 "Start 2 Baustellen"):
         assert plain.parse(body).action is None, body
+    # An opt-out is never missed, whatever follows it.
+    for body in ("Stop 2 Baustellen", "Stop mit den Nachrichten?", "Stopp, ich will das nicht!"):
+        assert plain.parse(body).action == "stop", body
     assert plain.classify("Start") == ("start", "default")
 
 

@@ -40,7 +40,12 @@ def handle(database, channel, e164, body, message_id):
     """Handle a citizen's message once; the Outcome says what to answer, or why nothing."""
     command = channel.texts.parse(body)
     phone_hash = channel.vault.hash(e164)
-    keyword = (body or "").strip()[:40] if command.action else None
+    # Our keyword and topic, never the citizen's words: consent records are kept for years
+    # ("Anmelden Gewerbe" is kept as "anmelden", "Start Baustellen!" as "start baustellen").
+    keyword = None
+    if command.action:
+        keyword = (f"{command.keyword} {command.topic.slug}" if command.topic
+                   else command.keyword)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if command.action == "start" else None
 
@@ -99,9 +104,13 @@ class _Reply:
     def _start(self, phone_enc):
         topic, sub = self.command.topic, self.subscriber
         if not self.texts.topics:
-            # "Start Baustellen" where there are no topics: everything is what there is.
+            # "Start Baustellen" where there are no topics: everything is what there is. The
+            # words may also have been a personal matter ("Anmelden Gewerbe"): say where to go.
             reply = self._start_everything(phone_enc)
-            return f"{reply} {self.say('no_topics')}" if self.command.rest else reply
+            if not self.command.rest:
+                return reply
+            return " ".join(filter(None, (reply, self.say("no_topics"),
+                                          self.say("contact_line"))))
         if topic is None and self.command.rest:
             return self.say("topic_unknown", list=self._topic_list())  # changes nothing
         if sub is None:
@@ -185,6 +194,8 @@ class _Reply:
         notice = self.say("notice")
         if self.subscriber is None:
             notice += self.say("notice_join")
+        elif "notice_leave" in self.texts.messages[self.language]:  # optional in a file
+            notice += " " + self.say("notice_leave")  # someone who wants out learns how
         return notice
 
     # -- words ------------------------------------------------------------------------------

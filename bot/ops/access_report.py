@@ -69,7 +69,8 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
             topic = (f" für das Thema {topic_names.get(event['topic'], event['topic'])}"
                      if event.get("topic") else "")
             keyword = event["keyword"]
-            how = _NOT_TYPED.get(keyword, f"mit „{keyword}“" if keyword else "")
+            how = _NOT_TYPED.get(keyword, f"mit „{_spoken(keyword, event.get('topic'))}“"
+                                 if keyword else "")
             lines.append(f"- {when(event['at'])}: {verb}{topic} {how}".rstrip())
         lines.append("")
 
@@ -93,7 +94,8 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
         "Wie Ihre Nummer gespeichert ist:",
         "Ihre Nummer ist nur verschlüsselt gespeichert. Die Angaben oben sind mit einem "
         "Prüfwert Ihrer Nummer verknüpft, nicht mit der Nummer selbst. Der Inhalt Ihrer "
-        "Nachrichten an den Kanal wird nicht gespeichert.",
+        "Nachrichten an den Kanal wird nicht gespeichert; bei einer Anmeldung oder Abmeldung "
+        "wird nur das erkannte Stichwort gespeichert, etwa „Start“ oder „Stop“.",
         "",
         "Wie lange es gespeichert bleibt:",
         "- Ihre Nummer, Themen und Sprache: bis Sie sich abmelden („Stop“) oder die Löschung "
@@ -109,6 +111,14 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
     ]
     lines += _outside(contact, dpo)
     return "\n".join(lines) + "\n"
+
+
+def _spoken(keyword, topic):
+    """A stored keyword ("start baustellen", folded, with the topic's slug) as the citizen
+    would write it: "Start". The topic is named on its own in the line."""
+    if topic and keyword.endswith(f" {topic}"):
+        keyword = keyword[:-len(topic) - 1]
+    return keyword[:1].upper() + keyword[1:]
 
 
 def _outside(contact, dpo):

@@ -122,6 +122,7 @@ KNOWN = {
     "max_per_poll": ("höchstens je Abruf", _count, _TEXT),
     "file": ("Datei", None, _CODE),
     "bytes": ("Größe", _size, _TEXT),
+    "removed": ("ältere Kopien gelöscht", _count, _TEXT),
     "was_subscribed": ("war angemeldet", _yes_no, _TEXT),
     "deliveries_unlinked": ("Zustellungen von der Nummer getrennt", _count, _TEXT),
     "notice_records_removed": ("Hinweis-Einträge gelöscht", _count, _TEXT),

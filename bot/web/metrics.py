@@ -63,8 +63,10 @@ class Collector:
         messages = CounterMetricFamily(
             "infokanal_messages",
             "Messages by what became of them, counted cumulatively: each once in every state "
-            "it reached, so sent >= delivered >= read. sent: accepted by the platform "
-            "(including those later delivered, read or failed); delivered: including those "
+            "it reached, so sent >= delivered >= read. sent: accepted by the platform, "
+            "including those later delivered, read or failed (the console's sent leaves out "
+            "those that failed after being accepted, so this can be higher); delivered: "
+            "including those "
             "later read; read; failed: refused by the platform, before or after it took the "
             "message (one refused after is in sent too); skipped: never sent (the citizen "
             "left, cancelled, expired).",
