@@ -376,26 +376,32 @@ def test_the_web_unit_reloads_with_hup():
     assert parse_unit(UNIT_FILES["web"])["Service"]["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
 
 
-def test_systemd_accepts_the_units(tmp_path):
+def verified_by_systemd(tmp_path, units, rated):
+    """``systemd-analyze verify`` accepts ``units`` without a word, and each of the services in
+    ``rated`` has an exposure of at most 2.0. The units are pointed at this checkout, so that
+    systemd finds the commands it would start."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed; the units' parse check still ran")
     venv_bin = os.path.dirname(sys.executable)
-    paths = []
-    for path in UNIT_FILES.values():
-        # Pointed at this checkout, so that systemd finds the commands it would start.
+    paths = {}
+    for path in units:
         text = path.read_text(encoding="utf-8").replace(f"{CHECKOUT}/.venv/bin", venv_bin)
-        paths.append(tmp_path / path.name)
-        paths[-1].write_text(text.replace(CHECKOUT, str(ROOT)), encoding="utf-8")
-    verify = subprocess.run([analyze, "verify", *map(str, paths)], capture_output=True,
+        paths[path] = tmp_path / path.name
+        paths[path].write_text(text.replace(CHECKOUT, str(ROOT)), encoding="utf-8")
+    verify = subprocess.run([analyze, "verify", *map(str, paths.values())], capture_output=True,
                             text=True, timeout=60)
     # systemd only warns about an unknown or misspelt setting: a warning fails here too.
     assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
-    for path in paths:
-        security = subprocess.run([analyze, "security", "--offline=yes", str(path)],
+    for path in rated:
+        security = subprocess.run([analyze, "security", "--offline=yes", str(paths[path])],
                                   capture_output=True, text=True, timeout=60)
         exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
         assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    verified_by_systemd(tmp_path, UNIT_FILES.values(), UNIT_FILES.values())
 
 
 # --- the backup timer ----------------------------------------------------------------------------
@@ -430,22 +436,7 @@ def test_the_backup_timer_starts_the_backup_daily_and_catches_up():
 
 
 def test_systemd_accepts_the_backup_units(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed; the units' parse check still ran")
-    venv_bin = os.path.dirname(sys.executable)
-    paths = []
-    for path in (BACKUP_SERVICE, BACKUP_TIMER):
-        text = path.read_text(encoding="utf-8").replace(f"{CHECKOUT}/.venv/bin", venv_bin)
-        paths.append(tmp_path / path.name)
-        paths[-1].write_text(text.replace(CHECKOUT, str(ROOT)), encoding="utf-8")
-    verify = subprocess.run([analyze, "verify", *map(str, paths)], capture_output=True,
-                            text=True, timeout=60)
-    assert (verify.returncode, verify.stdout + verify.stderr) == (0, "")
-    security = subprocess.run([analyze, "security", "--offline=yes", str(paths[0])],
-                              capture_output=True, text=True, timeout=60)
-    exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
-    assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
+    verified_by_systemd(tmp_path, (BACKUP_SERVICE, BACKUP_TIMER), (BACKUP_SERVICE,))
 
 
 def test_the_backup_units_command_writes_a_copy_and_removes_expired_ones(env, tmp_path):

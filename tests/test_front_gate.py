@@ -26,6 +26,7 @@ from tests.conftest import (ADMIN_TOKEN, AUTH_TOKEN, OFFICER, OFFICER_PASSWORD, 
                             csrf_from, free_port)
 from tests.slow_clients import assert_service_answers
 from tests.test_status_callbacks_e2e import STATUS, callback, stored
+from tests.test_status_short_path import read_answer
 
 TOKEN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The server's open files limit: its connection limit is this less RESERVED_FILES.
@@ -92,15 +93,7 @@ def raw(server, data):
 def answer_of(sock, timeout=10):
     """(status, {lower-case name: value}, body) of the first answer on the connection."""
     sock.settimeout(timeout)
-    reader = sock.makefile("rb")
-    status_line = reader.readline()
-    assert status_line, "closed without an answer"
-    headers = {}
-    while (line := reader.readline()) not in (b"\r\n", b""):
-        name, value = line.decode("latin-1").split(":", 1)
-        headers[name.strip().lower()] = value.strip()
-    body = reader.read(int(headers.get("content-length", 0)))
-    return int(status_line.split()[1]), headers, body
+    return read_answer(sock.makefile("rb"))
 
 
 def post_headers(path, length, *fields):
