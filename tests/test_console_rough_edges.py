@@ -158,3 +158,32 @@ def test_the_detail_pages_script_learns_when_it_is_over(app, console, citizen):
     done = console.client.get(counts).json
     assert done["can_cancel"] is False and re.match(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr",
                                                     done["finished"])
+
+
+def test_the_console_sends_only_pictures_uploaded_here(app, console, client):
+    # An approval binds the picture's address; only our own addresses (named by a hash of the
+    # picture) stand for one picture for good. Another server's picture could change after.
+    from tests.conftest import ADMIN_TOKEN
+
+    page = console.post("/admin/compose", {"text": "Mit fremdem Bild",
+                                           "media_url": "https://bilder.example.org/a.jpg"})
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "gehört zu keinem hier hochgeladenen Bild" in html and "bilder.example.org" not in html
+    assert rows(app, "SELECT count(*) FROM broadcasts") == [(0,)]
+    # A planned broadcast the API made with such a picture keeps it through a change of its
+    # text, but the console does not swap in another.
+    planned = client.post("/api/broadcasts", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                          json={"text": "Termin", "send_at": "2099-12-24T18:00:00+01:00",
+                                "media_url": "https://bilder.example.org/a.jpg"}).json["id"]
+    page = f"/admin/broadcasts/{planned}"
+    kept = console.post(f"{page}/edit", {"text": "Termin verschoben",
+                                         "media_url": "https://bilder.example.org/a.jpg",
+                                         "send_at": "2099-12-27T18:00"}, token_page=page)
+    assert kept.status_code == 302
+    swapped = console.post(f"{page}/edit", {"text": "Termin verschoben",
+                                            "media_url": "https://bilder.example.org/b.jpg",
+                                            "send_at": "2099-12-27T18:00"}, token_page=page)
+    assert swapped.status_code == 400
+    assert rows(app, "SELECT text, media_url FROM broadcasts") == [
+        ("Termin verschoben", "https://bilder.example.org/a.jpg")]

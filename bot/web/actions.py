@@ -11,7 +11,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from ..domain import announcements, approval, authorship
 from ..store import broadcasts, users
 from . import labels, roles, trial
-from .console import bp, broadcast_or_404, detail_page, not_found
+from .console import FOREIGN_PICTURE, bp, broadcast_or_404, detail_page, foreign_picture, not_found
 from .database import get_db
 
 
@@ -174,6 +174,8 @@ def edit_scheduled(broadcast_id):
     data = {"text": form["text"], "media_url": form["media_url"].strip() or None,
             "send_at": form["send_at"].strip() or None,
             "expires_at": form["expires_at"].strip() or None, "urgent": form["urgent"] == "1"}
+    if foreign_picture(data["media_url"], kept=broadcast["media_url"]):
+        return detail_page(broadcast, form=form, error=FOREIGN_PICTURE, status=400)
     try:
         status, dropped = announcements.edit_scheduled(
             get_db(), broadcast_id, data, current_app.config, g.user,

@@ -12,7 +12,7 @@ from .. import images
 from ..domain import announcements, approval, costs
 from ..store import audience, broadcasts, users
 from . import labels, roles, trial
-from .console import bp, template_mode, text_limit
+from .console import FOREIGN_PICTURE, bp, foreign_picture, template_mode, text_limit
 from .database import get_db
 from .media import store_upload
 
@@ -82,6 +82,14 @@ def compose_post():
     if request.form.get("remove_image") == "1":
         form["media_url"] = ""
     data = _form_data(form)
+    if foreign_picture(data["media_url"]):
+        # What is wrong with it otherwise is said first (an address that cannot be one).
+        try:
+            announcements.check(data, current_app.config)
+        except announcements.InvalidBroadcast as exc:
+            return _compose_error(form, labels.invalid_broadcast(str(exc)))
+        form["media_url"] = ""
+        return _compose_error(form, FOREIGN_PICTURE)
     if action in ("send", "request", "draft"):
         return _create(data, action, request.form.get("nonce", ""), form)
     try:

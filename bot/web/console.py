@@ -57,6 +57,19 @@ def own_media(url):
     return media.PATH + name if name else None
 
 
+# The console sends only pictures uploaded here: they are named by a hash of their bytes, so
+# the version an approver saw is the picture that goes out. A picture at another address can
+# change after approval (the API's token, a machine, may still name one).
+FOREIGN_PICTURE = ("Die Bild-Adresse gehört zu keinem hier hochgeladenen Bild. Bitte laden Sie "
+                   "das Bild über das Formular hoch.")
+
+
+def foreign_picture(url, kept=None):
+    """Whether ``url`` is a picture the console must not send: not uploaded here, and not the
+    one the broadcast already has (``kept``)."""
+    return bool(url) and url != kept and own_media(url) is None
+
+
 # Every number a page shows is written the German way (1.600), on public pages too.
 bp.add_app_template_filter(labels.number, "number")
 
