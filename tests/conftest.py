@@ -407,3 +407,15 @@ def console(client, officer):
     signed = Console(client)
     assert signed.sign_in().status_code == 302
     return signed
+
+
+def signed_in_demo_console(config, **settings):
+    """A console of the demo (no Twilio credentials, so the simulator is there) with an
+    officer signed in; ``settings`` change the configuration."""
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    app = create_app(dict(demo, **settings))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    assert console.sign_in().status_code == 302
+    return console

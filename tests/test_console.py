@@ -12,7 +12,7 @@ from bot.store import broadcasts, deliveries
 from bot.store.db import write
 from bot.web.database import get_db
 from tests.conftest import (OFFICER, OFFICER_PASSWORD, Console, csrf_from, database,
-                            submit_broadcast)
+                            signed_in_demo_console, submit_broadcast)
 
 
 def rows(app, sql, *params):
@@ -511,13 +511,7 @@ def test_simulator_does_not_exist_with_twilio_credentials(console):
 
 @pytest.fixture
 def demo_console(config):
-    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
-    app = create_app(demo)
-    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
-                                 input=f"{OFFICER_PASSWORD}\n")
-    console = Console(app.test_client())
-    assert console.sign_in().status_code == 302
-    return console
+    return signed_in_demo_console(config)
 
 
 def test_simulator_answers_like_whatsapp_and_masks_the_number(demo_console):

@@ -9,7 +9,7 @@ import pytest
 from bot import create_app
 from bot.domain import citizens
 from bot.web.database import get_db
-from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, citizens_of, reply_text, rows
+from tests.conftest import citizens_of, reply_text, rows, signed_in_demo_console
 
 TOPICS = "baustellen=Baustellen und Sperrungen,stellen=Stellenangebote"
 
@@ -196,16 +196,6 @@ def test_handling_says_why_a_replayed_message_gets_nothing(app, citizen):
     assert outcome == citizens.Outcome(silence=citizens.REPLAYED)
 
 
-def demo_console(config, **settings):
-    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
-    app = create_app(dict(demo, **settings))
-    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
-                                 input=f"{OFFICER_PASSWORD}\n")
-    console = Console(app.test_client())
-    assert console.sign_in().status_code == 302
-    return console
-
-
 def chat_of(console):
     page = console.client.get("/admin/simulator").get_data(as_text=True)
     return page[page.index('id="chat"'):page.index('id="eingabe"')]
@@ -220,7 +210,7 @@ def simulate(console, body):
                                           (2, "in den letzten 2 Stunden"),
                                           (1, "in der letzten Stunde")])
 def test_the_simulator_says_why_a_message_got_no_answer(config, hours, within):
-    console = demo_console(config, **({"NOTICE_WINDOW_HOURS": hours} if hours else {}))
+    console = signed_in_demo_console(config, **({"NOTICE_WINDOW_HOURS": hours} if hours else {}))
     simulate(console, "Hallo?")
     assert "keine persönlichen Anfragen" in chat_of(console)
     assert "Keine Antwort" not in chat_of(console)
@@ -238,7 +228,7 @@ def test_the_simulator_says_why_a_message_got_no_answer(config, hours, within):
 
 
 def test_the_simulator_has_no_note_where_the_channel_answered(config):
-    console = demo_console(config, NOTICE_WINDOW_HOURS=0)
+    console = signed_in_demo_console(config, NOTICE_WINDOW_HOURS=0)
     for body in ("Hallo?", "Hallo??", "Start bitte"):
         simulate(console, body)
     assert "data-silence" not in chat_of(console)
