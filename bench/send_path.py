@@ -22,7 +22,7 @@ import uvloop
 from common import (  # noqa: I001 (bench/ on the path)
     cpu_seconds, fake_config, fake_stats, start_fake_twilio)
 
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 
 FROM = "whatsapp:+4930901820"

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 from common import AUTH_TOKEN, PUBLIC_URL, base_env, scratch_dir, seed_subscribers
 from webhooks import inbound_mix
 
-from bot import create_app, twilio_gateway  # noqa: E402  (path set by common)
+from bot import create_app  # noqa: E402  (path set by common)
+from bot.platforms import twilio as gateway  # noqa: E402
 from bot.domain import citizens
 from bot.phone import e164
 from bot.web.database import get_db
@@ -72,7 +73,7 @@ def main():
         stages = {
             "parse the form (Werkzeug)": (
                 [environ_for("/twilio/messages", p) for p in mix], lambda e: Request(e).form),
-            "check the signature": (signed, lambda fs: twilio_gateway.verify(
+            "check the signature": (signed, lambda fs: gateway.verify(
                 AUTH_TOKEN, url, fs[0], fs[1])),
             "From to E.164 (phonenumbers)": (forms, lambda f: e164_from_address(f["From"])),
             "keyword, hash, encrypt, store": (
@@ -93,7 +94,7 @@ def main():
 
 
 def e164_from_address(address):
-    return e164(twilio_gateway.number_of(address))
+    return e164(gateway.number_of(address))
 
 
 def in_app(app, function):

@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from dotenv import load_dotenv
 
-from . import nina, twilio_gateway
+from . import nina, platforms
+from .platforms import twilio as twilio_platform
 from .texts import Topic, languages_of
 
 
@@ -24,6 +25,7 @@ class ConfigError(Exception):
 
 # name → (default, type). Types: str, int, float, bool.
 SETTINGS = {
+    "WHATSAPP_PLATFORM": (platforms.DEFAULT, str),
     "TWILIO_ACCOUNT_SID": ("", str),
     "TWILIO_AUTH_TOKEN": ("", str),
     "TWILIO_WHATSAPP_FROM": ("", str),
@@ -201,7 +203,7 @@ def _check_production_identity(values):
         # Without it every message goes out from no one, and the public page says the number
         # is not set up yet.
         raise ConfigError(f"TWILIO_WHATSAPP_FROM is not set: in production it is the county's "
-                          f"WhatsApp sender ({twilio_gateway.SENDER_ADDRESS_FORM}, .env).")
+                          f"WhatsApp sender ({twilio_platform.SENDER_ADDRESS_FORM}, .env).")
     for name in _IDENTITY:
         if not values[name]:
             what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"
@@ -226,6 +228,10 @@ def load(instance_path, test_config=None):
             values.setdefault(key, value)
     if not values["DATABASE_PATH"]:
         values["DATABASE_PATH"] = os.path.join(instance_path, "infokanal.db")
+    values["WHATSAPP_PLATFORM"] = values["WHATSAPP_PLATFORM"].strip().lower() or platforms.DEFAULT
+    if values["WHATSAPP_PLATFORM"] not in platforms.NAMES:
+        raise ConfigError(f"WHATSAPP_PLATFORM must be one of {', '.join(platforms.NAMES)}, not "
+                          f"{values['WHATSAPP_PLATFORM']!r}")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
     if values["SIGNIN_MAX_FAILURES"] < 1:
@@ -276,8 +282,8 @@ def load(instance_path, test_config=None):
             values["CONTENT_SIDS"][code] = str(raw).strip()
     values["PARAGRAPH_SIDS"] = _paragraph_templates(values, languages, test_config)
     sender = values["TWILIO_WHATSAPP_FROM"]
-    if sender and not twilio_gateway.is_sender_address(sender):
-        raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_gateway.SENDER_ADDRESS_FORM}")
+    if sender and not twilio_platform.is_sender_address(sender):
+        raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
     _check_warnings(values)
     values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
     values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
@@ -358,11 +364,11 @@ def test_recipients(value):
         if not part:
             continue
         try:
-            number = twilio_gateway.number_of(part)
-        except twilio_gateway.InvalidAddress:
+            number = twilio_platform.number_of(part)
+        except twilio_platform.InvalidAddress:
             # The value is staff's phone number: the reason, not the value, goes to the log.
             raise ConfigError(f"TEST_RECIPIENTS entry {len(numbers) + 1} "
-                              f"{twilio_gateway.RECIPIENT_ADDRESS_FORM}") from None
+                              f"{twilio_platform.RECIPIENT_ADDRESS_FORM}") from None
         if number not in numbers:
             numbers.append(number)
     return numbers

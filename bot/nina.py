@@ -1,6 +1,6 @@
 """The federal warning system's API (NINA, BBK): the only module that knows its URLs and JSON.
 
-A leaf, like ``twilio_gateway`` is for Twilio: it reads a region's dashboard and a warning's
+A leaf, like ``platforms.twilio`` is for Twilio: it reads a region's dashboard and a warning's
 detail and hands back our own small dataclasses, its texts already plain (no HTML tags, no
 entities, tidy line breaks). Whatever the feed answers that is not what we expect becomes a
 ``FeedError`` with a plain reason, never a half-read warning. It is long because the seam is

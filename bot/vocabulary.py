@@ -1,7 +1,7 @@
 """Our own small words for what the messaging platform reports: error kinds and statuses.
 
-A leaf module. The Twilio seam (``twilio_gateway``) maps the platform's error codes and status
-names into these; storage, the sender, the console and the API speak only these. A platform
+A leaf module. Each platform module (``platforms.twilio``, ``platforms.meta``) maps its
+platform's error codes and status names into these; storage, the sender, the console and the API speak only these. A platform
 error code still travels with a kind, as an opaque string, because the API counts failures by
 it and the press office may quote it to the platform's support.
 """
@@ -17,9 +17,19 @@ CREDENTIALS = "credentials"           # account, token or sender refused: nothin
 THROTTLED = "throttled"               # too many requests: never processed, retry after a pause
 UNKNOWN = "unknown"                   # maybe processed (5xx, timeout, dropped): retry, count
 REJECTED = "rejected"                 # refused for another reason that is about this message
+CITIZEN_CAP = "citizen_cap"           # the platform's cap per citizen (marketing): retry later
+MARKETING_DECLINED = "marketing_declined"  # the citizen turned off such messages: their choice
 
 ERROR_KINDS = (NOT_ON_WHATSAPP, INVALID_NUMBER, TEMPLATE_NEEDED, TEMPLATE_REFUSED, OPTED_OUT,
-               MESSAGING_LIMIT, CREDENTIALS, THROTTLED, UNKNOWN, REJECTED)
+               MESSAGING_LIMIT, CREDENTIALS, THROTTLED, UNKNOWN, REJECTED, CITIZEN_CAP,
+               MARKETING_DECLINED)
+
+# What a citizen's inbound message is: a text (handled as a keyword or drawing the notice), a
+# tap on a button, a reaction with an emoji (neither ever draws the notice), anything else
+# (a picture, a voice message, a location: the notice, as for a text that is no keyword).
+INBOUND_TEXT, INBOUND_BUTTON, INBOUND_REACTION, INBOUND_OTHER = (
+    "text", "button", "reaction", "other")
+INBOUND_KINDS = (INBOUND_TEXT, INBOUND_BUTTON, INBOUND_REACTION, INBOUND_OTHER)
 
 # Our own reasons for a delivery that was not sent (stored like error codes, never a
 # platform's): the citizen left, the broadcast was cancelled or expired, retries ran out.

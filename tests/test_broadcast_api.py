@@ -265,7 +265,7 @@ def fail_all(app, broadcast_id, code):
     """Record every delivery as refused with ``code``, the way the sender does."""
     import time
 
-    from bot import twilio_gateway as gateway
+    from bot.platforms import twilio as gateway
     from bot.store import deliveries
     from bot.store.db import write
     from tests.conftest import database

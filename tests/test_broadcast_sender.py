@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot.delivery import worker
 from bot.store import broadcasts, statuses
 from bot.store.db import write

@@ -102,7 +102,7 @@ def test_only_unknown_outcomes_count_as_attempts(app, conn, citizen):
 
 def callback(conn, sid, status="failed", error_code="63018"):
     """Record a status callback the way the webhook does."""
-    from bot import twilio_gateway as gateway
+    from bot.platforms import twilio as gateway
 
     update = gateway.parse_status({"MessageSid": sid, "MessageStatus": status,
                                    "ErrorCode": error_code})

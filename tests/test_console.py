@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot import create_app
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot.store import broadcasts, deliveries
 from bot.store.db import write
 from bot.web.database import get_db

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import create_app
 from bot.store import broadcasts, deliveries, statuses
 from bot.store.db import write
-from bot.twilio_gateway import StatusUpdate
+from bot.platforms.twilio import StatusUpdate
 from tests.conftest import ADMIN_TOKEN, broadcast, database, free_port, rows, wait_for
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

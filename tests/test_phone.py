@@ -1,6 +1,6 @@
 import pytest
 
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot.phone import InvalidAddress, e164, e164_from_input, mask, mask_text
 
 

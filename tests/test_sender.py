@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot import vocabulary as v
 from bot.delivery.pacing import TokenBucket, backoff
 from bot.http_client import HttpError

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import threading
 
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot.store.db import connect, init_db, write
 from bot.vault import new_key, parse_data_key
 from bot.web.status_writer import StatusWriter

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bot import create_app
-from bot import twilio_gateway as gateway
+from bot.platforms import twilio as gateway
 from bot import whatsapp_text
 from bot.config import ConfigError
 from bot.domain import announcements
@@ -140,7 +140,7 @@ def test_compose_says_what_becomes_of_paragraphs_in_template_mode(config, paragr
 # -- the seam, through the real client and the strict fake -------------------------------------
 
 def send(fake, messages, **templates):
-    results = gateway.send_now(messages, ACCOUNT_SID, AUTH_TOKEN, FROM, api_url=fake.url,
+    results = gateway.send_messages(messages, ACCOUNT_SID, AUTH_TOKEN, FROM, api_url=fake.url,
                                **templates)
     assert all(isinstance(result, str) for result in results), results
     return [(m["ContentSid"], json.loads(m["ContentVariables"])) for m in fake.messages]
@@ -177,7 +177,7 @@ def test_a_trial_send_of_a_text_with_paragraphs_goes_out_as_the_paragraph_templa
 
 
 def test_a_text_that_cannot_be_a_variable_is_refused_before_the_platform():
-    results = gateway.send_now([message(" \n\n ")], ACCOUNT_SID, AUTH_TOKEN, FROM,
+    results = gateway.send_messages([message(" \n\n ")], ACCOUNT_SID, AUTH_TOKEN, FROM,
                                api_url="http://127.0.0.1:9", content_sid="HXp1")
     assert isinstance(results[0], gateway.SendError) and results[0].kind == "rejected"
     assert "empty" in str(results[0])

@@ -1,4 +1,4 @@
 """Getting broadcasts out: the send loop, its rate and retry policy, the transports, and the
 worker process that runs them. Nothing here knows Flask; the platform is behind
-``twilio_gateway`` and ``transports``.
+``platforms`` and ``transports``.
 """

@@ -16,8 +16,8 @@ import asyncio
 import logging
 import time
 
-from .. import twilio_gateway as gateway
 from .. import vocabulary as v
+from ..platforms import base as platform
 from ..store import broadcasts, deliveries
 from ..store.db import now_iso, write
 from ..vault import DataKeyError
@@ -263,12 +263,12 @@ class Sender:
                       "during a rotation), then resume it.", item.broadcast_id)
             self._pause(item, v.PAUSE_DATA_KEY, None)
             return
-        message = gateway.OutgoingMessage(
+        message = platform.OutgoingMessage(
             to=to, body=content.text_in(row[2]), media_url=content.media_url,
             broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2])
         try:
             message_id = await self.transport.send(message)
-        except gateway.SendError as error:
+        except platform.SendError as error:
             self._handle_error(item, error)
             return
         except Exception:  # noqa: BLE001 - a bug must not strand the delivery in 'sending'

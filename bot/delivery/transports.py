@@ -1,10 +1,10 @@
-"""Where messages go: the platform (``twilio_gateway.TwilioTransport``) or, in demo mode, the
+"""Where messages go: the platform (a ``platforms`` module's transport) or, in demo mode, the
 local outbox. Both have ``async send(message) -> message id`` and ``async close()``."""
 
 import asyncio
 
-from .. import twilio_gateway as gateway
 from .. import vocabulary as v
+from ..platforms.base import StatusUpdate
 from ..store import outbox, statuses
 from ..store.db import write
 
@@ -54,7 +54,7 @@ class OutboxTransport:
         else:
             self._waiting.pop(message_id, None)
         with write(self.database) as conn:
-            statuses.record_many(conn, [gateway.StatusUpdate(message_id, status, rank)
+            statuses.record_many(conn, [StatusUpdate(message_id, status, rank)
                                         for status, rank in now])
 
     async def close(self):

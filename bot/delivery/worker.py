@@ -16,7 +16,7 @@ import signal
 
 import uvloop
 
-from .. import twilio_gateway as gateway
+from .. import platforms
 from ..process import tune_gc
 from ..store.db import connect
 from .chores import Chores, WarningRelay
@@ -58,18 +58,9 @@ def build(config, vault, demo):
     if demo:
         transport = OutboxTransport(connect(config["DATABASE_PATH"]))
     else:
-        callback = f"{config['PUBLIC_URL']}/twilio/status" if config["PUBLIC_URL"] else None
-        if callback is None:
-            log.warning("PUBLIC_URL is not set: no delivery status callbacks will arrive")
         rate = config["SEND_RATE_LIMIT"]
-        transport = gateway.TwilioTransport(
-            config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
-            config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
-            status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
-            max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16),
-            timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
-            content_sids=config.get("CONTENT_SIDS") or {},
-            paragraph_sids=config.get("PARAGRAPH_SIDS") or {})
+        transport = platforms.get(config["WHATSAPP_PLATFORM"]).transport_from(
+            config, max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16))
     return Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
@@ -98,7 +89,7 @@ async def _serve(config, vault, demo, until_idle):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, sender.stop)
     log.info("Sender running at up to %.0f messages/s (%s)", sender.bucket.rate,
-             "demo outbox" if demo else "Twilio")
+             "demo outbox" if demo else config["WHATSAPP_PLATFORM"])
     relaying = asyncio.create_task(relay.run(sender.stopping)) if relay else None
     try:
         await sender.run(until_idle=until_idle)

@@ -9,7 +9,7 @@ message its id or the ``SendError``): the platform, or demo mode's outbox.
 
 from ..store import audit
 from ..store.db import write
-from ..twilio_gateway import OutgoingMessage
+from ..platforms.base import OutgoingMessage
 from .announcements import summary
 
 

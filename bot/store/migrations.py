@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sqlite_utils import Migrations
 
-from .. import twilio_gateway, vocabulary
+from .. import vocabulary
+from ..platforms import twilio as twilio_platform
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schema.sql"
 _SECTION = re.compile(r"^-- migration: (\S+)\s*$", re.MULTILINE)
@@ -63,7 +64,7 @@ def _classify_stored_codes(db):
             f"SELECT DISTINCT error_code FROM {table} WHERE {where} AND error_code IS NOT NULL")]
         for code in codes:
             kind = (vocabulary.UNKNOWN if code == vocabulary.RETRIES_EXHAUSTED
-                    else twilio_gateway.classify_code(code))
+                    else twilio_platform.classify_code(code))
             db.execute(f"UPDATE {table} SET error_kind = ? WHERE {where} AND error_code = ?",
                        [kind, code])
 

@@ -30,7 +30,7 @@ from io import BytesIO
 from urllib.parse import quote, unquote_plus
 
 from .. import images
-from .. import twilio_gateway as gateway
+from ..platforms import twilio as gateway
 from . import security
 from .gate import Answer, Gate, SessionToCheck
 from .status_writer import StatusWriter

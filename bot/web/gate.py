@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from werkzeug.http import parse_cookie
 
-from .. import twilio_gateway as gateway
+from ..platforms import twilio as gateway
 from . import api, auth
 from .database import get_db
 

@@ -14,8 +14,8 @@ import segno
 from flask import (Blueprint, Response, abort, current_app, render_template, request,
                    send_from_directory, url_for)
 
-from .. import twilio_gateway
 from ..config import ConfigError
+from ..platforms import twilio as twilio_platform
 from ..store import archive
 from ..store.db import now_iso
 from . import feed as atom
@@ -130,7 +130,7 @@ def init_app(app):
         inbound_days=_number(config["RETENTION_INBOUND_DAYS"])))
     texts = app.extensions["infokanal"].texts
     start = texts.keyword("start")
-    digits = twilio_gateway.sender_digits(config["TWILIO_WHATSAPP_FROM"])
+    digits = twilio_platform.sender_digits(config["TWILIO_WHATSAPP_FROM"])
     probe = Channel(authority, "", digits, [])
     app.extensions["infokanal_channel"] = Channel(
         authority=authority, description=description, number_digits=digits,

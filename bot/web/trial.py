@@ -6,7 +6,7 @@ they are few, and the press officer waits to see them arrive.
 
 from flask import current_app, g
 
-from .. import twilio_gateway as gateway
+from .. import platforms
 from ..domain import trial_sends
 from ..phone import mask
 from ..store import outbox
@@ -22,13 +22,8 @@ def _deliver(messages):
             return [outbox.add(conn, message.to, services.vault.hash(message.to), message.body,
                                "broadcast", message.media_url) for message in messages]
     config = current_app.config
-    return gateway.send_now(
-        messages, config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
-        config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"] or None,
-        content_sid=config["BROADCAST_CONTENT_SID"] or None,
-        content_sids=config.get("CONTENT_SIDS") or {},
-        paragraph_sids=config.get("PARAGRAPH_SIDS") or {},
-        timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
+    return platforms.get(config["WHATSAPP_PLATFORM"]).send_now(
+        messages, config, timeout_seconds=config["SEND_TIMEOUT_SECONDS"])
 
 
 def send(fields, broadcast_id=None):

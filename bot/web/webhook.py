@@ -1,6 +1,6 @@
 """The platform's webhooks: inbound citizen messages and status callbacks.
 
-What the platform posts is read by the seam (``twilio_gateway``); this module only turns HTTP
+What Twilio posts is read by its module (``platforms.twilio``); this module only turns HTTP
 into calls of the domain and storage, and their results into answers.
 """
 
@@ -9,7 +9,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import twilio_gateway as gateway
+from ..platforms import twilio as gateway
 from ..domain import citizens
 from ..phone import InvalidAddress, e164
 from ..store import counters, statuses

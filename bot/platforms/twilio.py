@@ -20,7 +20,6 @@ import hmac
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
 from twilio.base.exceptions import TwilioRestException
@@ -30,9 +29,11 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import http_client, phone
-from . import vocabulary as v
-from . import whatsapp_text
+from .. import http_client, phone
+from .. import vocabulary as v
+from .. import whatsapp_text
+from .base import (Events, InboundMessage, InvalidWebhook, OutgoingMessage,  # noqa: F401
+                   SendError, StatusUpdate)
 
 log = logging.getLogger(__name__)
 
@@ -73,56 +74,8 @@ _STATUS_MAP = {
 }
 
 
-class InvalidWebhook(Exception):
-    """A webhook we cannot use; the message is the plain reason for the 400 answer."""
-
-
 class InvalidAddress(Exception):
     """Not a WhatsApp address of Twilio's form."""
-
-
-class SendError(Exception):
-    def __init__(self, kind, code=None, message=""):
-        super().__init__(message or f"{kind} ({code})")
-        self.kind = kind
-        self.code = code  # the platform's, as it came (stored as a string)
-
-
-@dataclass
-class OutgoingMessage:
-    to: str             # E.164
-    body: str
-    media_url: str = None
-    broadcast_id: int = None
-    to_hash: str = None
-    language: str = None  # the recipient's, None for the main one
-
-
-@dataclass
-class InboundMessage:
-    message_id: str
-    sender: str         # the number as Twilio wrote it, "+49…": normalise with phone.e164
-    body: str
-    media: list = field(default_factory=list)   # [(url, content type)]
-
-
-@dataclass
-class StatusUpdate:
-    message_id: str
-    status: str        # vocabulary.RECEIPT_STATUSES
-    rank: int
-    error_code: str = None
-    error_kind: str = None
-
-    @property
-    def opted_out(self):
-        """The platform says this citizen opted out: honour it as a Stop."""
-        return self.error_kind == v.OPTED_OUT
-
-    @property
-    def limit_reached(self):
-        """Refused for WhatsApp's messaging limit, not for anything about the recipient."""
-        return self.error_kind == v.MESSAGING_LIMIT
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -410,8 +363,36 @@ def _family(sid, paragraph_sids):
     return tuple(sorted({1: sid, **(paragraph_sids or {})}.items()))
 
 
-def send_now(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
-             content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None):
+# Where the sender asks Twilio to post each message's statuses (``web.webhook``).
+STATUS_PATH = "/twilio/status"
+
+
+def transport_from(config, max_connections):
+    """The transport the send loop uses, from the deployment's configuration."""
+    callback = f"{config['PUBLIC_URL']}{STATUS_PATH}" if config["PUBLIC_URL"] else None
+    if callback is None:
+        log.warning("PUBLIC_URL is not set: no delivery status callbacks will arrive")
+    return TwilioTransport(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+        config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
+        status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
+        max_connections=max_connections, timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
+        content_sids=config.get("CONTENT_SIDS") or {},
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {})
+
+
+def send_now(messages, config, timeout_seconds=15):
+    """``send_messages`` with the deployment's configuration (a test send to staff phones)."""
+    return send_messages(
+        messages, config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+        config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
+        content_sid=config["BROADCAST_CONTENT_SID"] or None,
+        content_sids=config.get("CONTENT_SIDS") or {},
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds)
+
+
+def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
+                  content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
