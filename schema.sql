@@ -512,3 +512,21 @@ ALTER TABLE broadcasts ADD COLUMN edited_at TEXT;
 -- A relayed warning's broadcast that would have gone out by itself but is a draft because
 -- one poll of the feed may send only so many (WARNINGS_MAX_PER_POLL): the console says so.
 ALTER TABLE relayed_warnings ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 0021_replies
+-- Answers to citizens waiting to be sent by the worker, on a platform that takes no answer in
+-- the webhook's response (Meta's Cloud API has no TwiML): queued in the same transaction that
+-- handled the citizen's message, before the webhook is answered, and sent ahead of broadcasts.
+-- The number is kept encrypted, as a subscriber's is, and the row goes once it is sent or has
+-- failed for good (what is left of it is the counters).
+CREATE TABLE replies (
+    id INTEGER PRIMARY KEY,
+    phone_hash TEXT NOT NULL,
+    phone_enc TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sending')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX replies_due ON replies (state, next_attempt_at, id);

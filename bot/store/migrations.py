@@ -164,6 +164,7 @@ _sql("0017_media")
 _sql("0018_audit_aggregation")
 _sql("0019_approval_binding")
 _sql("0020_relay_cap")
+_sql("0021_replies")
 
 
 def apply(db):
