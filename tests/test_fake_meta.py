@@ -259,6 +259,15 @@ def test_says_why_a_parameter_is_not_single_line(meta):
     assert error["error_data"] == {"messaging_product": "whatsapp", "details": SINGLE_LINE}
 
 
+def test_an_unknown_path_gets_a_graph_error(meta):
+    for answer in (requests.get(meta.messages_url(), timeout=TIMEOUT),
+                   requests.post(f"{meta.url}/v23.0/{PHONE_NUMBER_ID}/message", json=text(),
+                                 timeout=TIMEOUT)):
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == 2500
+    assert meta.messages == []
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 def test_injected_faults_are_answered_in_order(meta):
@@ -324,7 +333,30 @@ def test_statuses_are_signed_and_shaped_as_meta_posts_them(meta, receiver):
     assert sent["recipient_id"] == CITIZEN and sent["timestamp"].isdigit()
     assert sent["pricing"]["billable"] is True and sent["pricing"]["category"] == "utility"
     assert wait_for(lambda: meta.acknowledged.get(wamid) == {"sent", "delivered", "read"})
-    assert meta.missing() == ({}, [])
+    assert meta.missing() == {} and meta.missing_ids() == []
+
+
+def test_statuses_may_come_twice(meta, receiver):
+    meta.statuses = ["sent", "read"]
+    meta.callback_repeat = 2
+    wamid = send(meta, text()).json()["messages"][0]["id"]
+    assert wait_for(lambda: len(receiver.posts) == 4)
+    assert sorted(receiver.statuses()) == [(wamid, "read")] * 2 + [(wamid, "sent")] * 2
+    assert wait_for(lambda: meta.acknowledged_counts == {"sent": 1, "read": 1})
+    assert meta.missing() == {}
+
+
+def test_statuses_shuffled_and_delayed(meta, receiver):
+    meta.statuses = ["sent", "delivered", "read"]
+    meta.callback_shuffle = True
+    meta.callback_delay = 0.3
+    ids = [send(meta, text()).json()["messages"][0]["id"] for _ in range(8)]
+    time.sleep(0.1)
+    assert receiver.posts == []
+    assert wait_for(lambda: len(receiver.posts) == 24)
+    orders = [[name for wamid_, name in receiver.statuses() if wamid_ == wamid] for wamid in ids]
+    assert all(sorted(order) == ["delivered", "read", "sent"] for order in orders)
+    assert any(order != ["sent", "delivered", "read"] for order in orders)
 
 
 def test_a_forged_secret_does_not_verify(meta, receiver):
@@ -406,7 +438,7 @@ def test_a_webhook_never_answered_200_is_given_up(meta, receiver):
     send(meta, text())
     assert wait_for(lambda: meta.webhooks["given_up"] == 1)
     assert meta.pending == 0 and meta.acknowledged == {}
-    assert meta.missing()[0] == {"sent": 1}
+    assert meta.missing() == {"sent": 1} and len(meta.missing_ids()) == 1
 
 
 def test_reset_stops_reposting(meta, receiver):
@@ -430,7 +462,7 @@ def _message(post):
 
 
 def test_inbound_messages_as_meta_posts_them(meta, receiver):
-    assert meta.post_inbound(CITIZEN, "Start") == 200
+    assert meta.post_inbound("+" + CITIZEN, "Start") == 200
     assert meta.post_inbound(CITIZEN, "Abmelden", kind="button", replied_to="wamid.A") == 200
     assert meta.post_inbound(CITIZEN, "Ja", kind="interactive", replied_to="wamid.B") == 200
     assert meta.post_inbound(CITIZEN, kind="reaction", replied_to="wamid.C", emoji="👍") == 200
