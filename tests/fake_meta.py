@@ -121,8 +121,10 @@ SETTINGS = {
     "templates": DEFAULT_TEMPLATES,
     "template_category": "utility",  # the pricing category of template messages
 }
-# ``callbacks`` is fake_twilio's word for ``statuses``: a harness may steer both fakes alike.
-ALIASES = {"callbacks": "statuses"}
+# Other words for the same settings: fake_twilio's (a harness may steer both fakes alike) and
+# the benchmark's.
+ALIASES = {"callbacks": "statuses", "status_delay": "callback_delay",
+           "status_batch": "webhook_batch"}
 
 
 class Refusal(Exception):
@@ -344,6 +346,8 @@ class FakeMeta:
         application.router.add_post("/_fake/config", self._config)
         application.router.add_post("/_fake/reset", self._reset)
         application.router.add_post("/_fake/inbound", self._inbound)
+        application.router.add_get("/_fake/sent", self._sent)
+        application.router.add_post("/_fake/first_sent", self._first_sent)
         # Whatever else is asked is answered as the Graph API answers a path it does not know.
         application.router.add_route("*", "/{tail:.*}", self._unknown_path)
         return application
@@ -388,6 +392,8 @@ class FakeMeta:
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
+        self._loop = None
 
     def _on_loop(self, function, *args):
         """Run ``function`` on the fake's loop and wait for it (from a test's thread)."""
@@ -460,10 +466,11 @@ class FakeMeta:
         self.expected_counts = Counter()  # status → messages it is to be posted for
         self.to_counts = Counter()  # digits → messages accepted to them
         self.type_counts = Counter()  # message type → messages accepted
-        self.webhooks = Counter()   # status POSTs: posted, answered_200, failed, retried, …
+        self.first_sent = {}        # digits → when the first message to them was accepted
+        self.webhook_posts = Counter()   # status POSTs: posted, answered_200, failed, retried, …
         self.webhook_answers = Counter()  # HTTP status (or "error", "timeout") → POSTs
         self.inbound = []           # posted inbound messages: {"id", "from", "kind", "answers"}
-        self.inbound_webhooks = Counter()
+        self.inbound_posts = Counter()
         # POSTs not yet answered 200 nor given up (statuses, inbound messages)
         self._waiting = {"pending": set(), "inbound_pending": set()}
 
@@ -560,6 +567,7 @@ class FakeMeta:
         self.by_id[wamid] = record
         self.per_second[int(now)] += 1
         self.to_counts[to] += 1
+        self.first_sent.setdefault(to, now)
         self.type_counts[record["type"]] += 1
         self._schedule_statuses(record)
         return web.json_response({"messaging_product": "whatsapp",
@@ -706,7 +714,7 @@ class FakeMeta:
         record["expected"] = names
         self.expected_counts.update(set(names))
         names = names * max(1, int(self.callback_repeat))
-        self.webhooks["statuses_scheduled"] += len(names)
+        self.webhook_posts["statuses_scheduled"] += len(names)
         if not self.callback_spacing:
             self._later(self.callback_delay, self._enqueue, record, names)
             return
@@ -781,6 +789,14 @@ class FakeMeta:
         return {"display_phone_number": self.display_phone_number,
                 "phone_number_id": self.phone_number_id}
 
+    def status_body(self, message_id, status, error_code=None):
+        """One status of an accepted message as the bytes of Meta's webhook, posted by the
+        caller (sign it with sign()): for a test that chooses when and in which order."""
+        record = dict(self.by_id[message_id], error_code=error_code)
+        value = {"messaging_product": "whatsapp", "metadata": self._metadata(),
+                 "statuses": [self._status(record, status)]}
+        return json.dumps(self._envelope([[value]]), separators=(",", ":")).encode()
+
     def _envelope(self, values):
         """A webhook body: ``values`` (lists of change values) grouped into entries."""
         return {"object": "whatsapp_business_account",
@@ -795,7 +811,7 @@ class FakeMeta:
                    for run in self._split(entry, self.webhook_changes)]
                   for entry in self._split(chunk, self.webhook_entries)]
         keys = [(status["id"], status["status"]) for status in chunk]
-        self._deliver(self._envelope(values), keys, self.webhooks, "pending")
+        self._deliver(self._envelope(values), keys, self.webhook_posts, "pending")
 
     def _deliver(self, body, keys, counters, pending, on_answer=None):
         task = self._loop.create_task(self._post_until_200(
@@ -823,7 +839,10 @@ class FakeMeta:
         while True:
             answer = await self._post(body, headers)
             counters["posted"] += 1
-            counters["retried"] += attempt > 0
+            if attempt:
+                counters["retried"] += 1
+            else:
+                counters["statuses_posted"] += len(keys)
             if on_answer is None:
                 self.webhook_answers[answer] += 1
             else:
@@ -938,7 +957,7 @@ class FakeMeta:
             if not answered.done():
                 answered.set_result(answer)
 
-        self._deliver(body, [], self.inbound_webhooks, "inbound_pending", on_answer)
+        self._deliver(body, [], self.inbound_posts, "inbound_pending", on_answer)
         if not wait:
             return record["id"], None
         return record["id"], await answered
@@ -963,11 +982,15 @@ class FakeMeta:
             "to": self.to_counts.most_common(3),
             "types": self.type_counts,
             "refused": Counter(str(refusal["code"]) for refusal in self.refused),
-            "webhooks": dict(self.webhooks, pending=self.pending),
-            "webhook_answers": {str(key): value for key, value in self.webhook_answers.items()},
+            # Status POSTs by the app's answer (an HTTP status, "error" or "timeout"), as
+            # fake_twilio's "callbacks"; and what became of them.
+            "webhooks": {str(key): value for key, value in self.webhook_answers.items()},
+            "webhook_posts": dict(self.webhook_posts, pending=self.pending),
+            "webhooks_given_up": self.webhook_posts["given_up"],
+            "statuses_posted": self.webhook_posts["statuses_posted"],
             "acknowledged": dict(self.acknowledged_counts),
             "missing": self.missing(),
-            "inbound": dict(self.inbound_webhooks, pending=self.inbound_pending,
+            "inbound": dict(self.inbound_posts, pending=self.inbound_pending,
                             messages=len(self.inbound)),
         }
         if details:
@@ -1008,6 +1031,23 @@ class FakeMeta:
             self._released.clear()
         return web.json_response({"ok": True})
 
+    async def _sent(self, request):
+        """How many messages went to numbers starting with ``to`` (digits) after ``since``
+        (seconds since the epoch), and when the last of them came."""
+        prefix = request.query.get("to", "")
+        since = float(request.query.get("since", 0))
+        count, last_at = 0, None
+        for record in self.messages:
+            if record["received_at"] > since and record["to"].startswith(prefix):
+                count += 1
+                last_at = record["received_at"]
+        return web.json_response({"messages": count, "last_at": last_at})
+
+    async def _first_sent(self, request):
+        """When the first message to each number of ``to`` (digits) came, or null."""
+        numbers = (await request.json()).get("to", [])
+        return web.json_response({to: self.first_sent.get(to) for to in numbers})
+
     async def _reset(self, request):
         self._reset_on_loop()
         return web.json_response({"ok": True})
@@ -1033,8 +1073,13 @@ def main():
     parser.add_argument("--statuses", default="", help="e.g. sent,delivered,read")
     parser.add_argument("--webhook-batch", type=int, default=1)
     parser.add_argument("--seed", type=int, default=20261206)
+    parser.add_argument("--access-token", default=ACCESS_TOKEN)
+    parser.add_argument("--app-secret", default=APP_SECRET)
+    parser.add_argument("--phone-number-id", default=PHONE_NUMBER_ID)
     args = parser.parse_args()
-    fake = FakeMeta(port=args.port, seed=args.seed, latency=args.latency,
+    fake = FakeMeta(access_token=args.access_token, app_secret=args.app_secret,
+                    phone_number_id=args.phone_number_id,
+                    port=args.port, seed=args.seed, latency=args.latency,
                     webhook_url=args.webhook_url, webhook_batch=args.webhook_batch,
                     statuses=[name for name in args.statuses.split(",") if name])
 
