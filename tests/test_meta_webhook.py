@@ -550,3 +550,21 @@ def test_the_status_writer_commits_each_request_whole(meta_app):
     asyncio.run(run())
     assert commits == [2, 2, 2, 5, 1]
     assert scalar(meta_app, "SELECT count(*) FROM message_status") == 12
+
+
+def test_on_meta_twilios_webhooks_take_nothing_signed_with_an_empty_token(config):
+    """Meta's deployment has no Twilio auth token: a signature made with the empty one must
+    not let anyone subscribe a number through Twilio's webhook, or move a receipt."""
+    from tests.conftest import Citizen
+
+    app = create_app(dict(meta_settings(config), TWILIO_AUTH_TOKEN=""))
+    client = app.test_client()
+
+    def send(path, params, headers):
+        return client.post(path, data=params, headers=headers)
+
+    forger = Citizen(send, auth_token="")
+    assert forger.send("Start").status_code == 403
+    callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "read"}
+    assert forger.post_signed("/twilio/status", callback).status_code == 403
+    assert stored(app) == NOTHING
