@@ -59,6 +59,9 @@ class TwilioSide:
     def reply_times(self, fake, numbers):
         return {}
 
+    def pending(self, fake):
+        return 0  # the fake Twilio posts each callback once, at once
+
     def inbound(self, session, url, public_url):
         return TwilioInbound(session, url, public_url)
 
@@ -120,9 +123,10 @@ class MetaSide:
     def receipts(self, fake, public_url, delay, keepalive=False, batch=1):
         # Meta posts to the one address the app's dashboard names, with every status it has
         # ready in one POST or one to a POST; both happen.
+        # Batched: what is ready within 50 ms goes together, up to ``batch`` statuses.
         configure(fake, webhook_url=public_url + self.webhook_path,
                   statuses=["sent", "delivered", "read"], status_delay=delay,
-                  status_batch=batch)
+                  status_batch=batch, webhook_batch_seconds=0.05 if batch > 1 else 0.0)
 
     def stats(self, fake):
         stats = figures(fake)
@@ -133,7 +137,8 @@ class MetaSide:
         return {"messages": stats["messages"], "last_at": stats["last_at"], "taken": taken,
                 "refused": sum(webhooks.values()) - taken,
                 "given_up": stats.get("webhooks_given_up", 0), "detail": webhooks,
-                "statuses_posted": stats.get("statuses_posted")}
+                "statuses_posted": stats.get("statuses_posted"),
+                "missing": stats.get("missing", {})}
 
     def sent(self, fake, to=None, since=None):
         """Messages the fake took to numbers starting with ``to`` after ``since`` (the
@@ -143,6 +148,11 @@ class MetaSide:
         answer = requests.get(fake.url + "/_fake/sent", timeout=30, params={
             "to": (to or "+")[1:], "since": since or 0}).json()
         return {"messages": answer["messages"], "last_at": answer["last_at"]}
+
+    def pending(self, fake):
+        """Webhooks the fake has still to post, or to post again."""
+        posts = figures(fake)["webhook_posts"]
+        return posts.get("pending", 0)
 
     def reply_times(self, fake, numbers):
         """When the fake took a message to each of ``numbers`` (E.164), first one each."""
