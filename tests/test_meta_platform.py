@@ -642,8 +642,9 @@ def test_what_cannot_be_sent_is_refused_before_any_request(api):
     sender = transport(api, META_TEMPLATE="meldung")
     empty, too_long, bad_number = send_all(sender, [
         message("  \n\n "), message("x" * 1025), message(to="4915112345678")])
-    assert (empty.kind, too_long.kind, bad_number.kind) == (
-        v.REJECTED, v.REJECTED, v.INVALID_NUMBER)
+    [empty_reply] = send_all(transport(api), [message("", reply=True)])
+    assert (empty.kind, too_long.kind, bad_number.kind, empty_reply.kind) == (
+        v.REJECTED, v.REJECTED, v.INVALID_NUMBER, v.REJECTED)
     assert api.bodies == [] and api.refused == []
 
 

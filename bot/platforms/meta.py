@@ -441,8 +441,10 @@ class MetaTransport:
                 tail = _template_tail(message.body, family, language)
             except whatsapp_text.Unsendable as exc:
                 raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
-        else:
+        elif message.body or message.media_url:
             tail = _free_form_tail(message.body, message.media_url or None)
+        else:
+            raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)
 
     async def send(self, message):
