@@ -568,3 +568,52 @@ def test_on_meta_twilios_webhooks_take_nothing_signed_with_an_empty_token(config
     callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "read"}
     assert forger.post_signed("/twilio/status", callback).status_code == 403
     assert stored(app) == NOTHING
+
+
+def test_a_batch_far_larger_than_any_other_request_is_taken_whole(meta, meta_app, server):
+    """Meta's posts may be up to 3 MB: far above what any other request here may be."""
+    ids = [wamid() for _ in range(1000)]
+    data = payload(statuses=[dict(status(i, word), pricing={"billable": True,
+                                                            "category": "utility"},
+                                  conversation={"id": "a75d17ad06104c51166f948319b03c6a"})
+                             for i in ids for word in ("sent", "delivered", "read")])
+    assert len(json.dumps(data)) > 700_000
+    assert post(meta, data).status_code == 200
+    assert scalar(meta_app, "SELECT count(*) FROM message_status WHERE status = 'read'") == 1000
+    assert post_to(server, data).status_code == 200
+    assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", ids[-1]) \
+        == [(1,)]
+
+
+def test_posts_one_after_another_on_a_kept_alive_connection(server):
+    """A post with a message (Flask's) and then one of statuses (the writer's) on the same
+    connection: each answered in turn, the connection kept."""
+    import socket
+
+    from tests.test_status_short_path import read_answer
+
+    erika, sent = new_number(), wamid()
+    posts = [payload([text(erika, "Hallo")]), payload(statuses=[status(sent, "read")]),
+             payload([text(erika, "Start")])]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for data in posts:
+            body = json.dumps(data).encode()
+            sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          f"Content-Type: application/json\r\n"
+                          f"X-Hub-Signature-256: {signature(body)}\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+            answer_status, headers, content = read_answer(reader)
+            assert (answer_status, content) == (200, b"")
+            assert headers.get("connection") != "close"
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("read",)]
+    box_rows = served(server, "SELECT body FROM replies ORDER BY id DESC LIMIT 2")
+    assert [body.split(" ")[0] for (body,) in box_rows] == ["Willkommen", "Dieser"]
+
+
+def test_on_twilio_metas_webhook_takes_nothing_signed_with_an_empty_secret(app, client):
+    body = json.dumps(payload([text(new_number(), "Start")])).encode()
+    answer = client.post(PATH, data=body, headers=[
+        ("Content-Type", "application/json"), ("X-Hub-Signature-256", signature(body, ""))])
+    assert answer.status_code == 403
+    assert stored(app) == NOTHING
