@@ -390,7 +390,8 @@ def compare(args):
     twilio, kept = median[""], median["kept-alive"]
     print(f"  twilio, a connection per callback     {twilio:.2f} ms")
     print(f"  twilio, kept-alive callbacks          {kept:.2f} ms")
-    for shape, words in (("single", "one status per POST"), ("batched", "batched statuses")):
+    for shape, words in (("single", "one status per POST"),
+                         ("batched", f"up to {args.batch} statuses per POST")):
         meta = median[shape]
         print(f"  meta, {words:31} {meta:.2f} ms   meta ÷ twilio {meta / twilio:.2f} "
               f"(target ≤ 1.0: {'met' if meta <= twilio else 'MISSED'}); ÷ twilio kept-alive "
@@ -437,7 +438,8 @@ def main():
     # their own and would go on sending.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     label = (f"{args.platform}, {args.subscribers} subscribers, SEND_RATE_LIMIT={args.rate:g}"
-             + (f", {'batched' if args.shape == 'batched' else 'one status per'} webhook POST"
+             + (f", {f'up to {args.batch} statuses' if args.shape == 'batched' else 'one status'}"
+                f" per webhook POST"
                 if meta else f", callbacks {'with' if args.keepalive else 'without'} keep-alive")
              + (", web process killed and restarted mid-broadcast" if restart else "")
              + (", through nginx" if args.nginx else "")
