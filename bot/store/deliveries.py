@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from .. import vocabulary
-from . import audience, subscribers
+from . import audience, citizen_cap, subscribers
 from .broadcasts import materialize
 from .db import now_iso
 
@@ -209,6 +209,8 @@ def _take_early_reports(conn, sent):
     for _, _, _, code, kind, delivery_id, subscriber_id, _ in early:
         if kind == vocabulary.MESSAGING_LIMIT:
             requeue_for_limit(conn, [delivery_id], code)
+        elif kind == vocabulary.CITIZEN_CAP:
+            citizen_cap.retry(conn, [(code, delivery_id, citizen_cap.RETRY_SECONDS)])
         elif kind == vocabulary.OPTED_OUT and subscriber_id is not None:
             subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
 
@@ -240,3 +242,4 @@ def requeue_for_limit(conn, delivery_ids, code):
             "finished_at = NULL WHERE id = ? AND status IN ('queued', 'sending', 'done')",
             (vocabulary.pause_reason(vocabulary.PAUSE_MESSAGING_LIMIT, code), broadcast_id))
     return paused
+
