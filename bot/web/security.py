@@ -51,8 +51,9 @@ def html_error(error):
 
 
 def _json_errors(path):
-    """Paths whose clients are machines: the API (also ``/api`` itself) and Twilio's webhooks."""
-    return _under(path, "/api", "/twilio")
+    """Paths whose clients are machines: the API (also ``/api`` itself) and the platforms'
+    webhooks."""
+    return _under(path, "/api", "/twilio", "/meta")
 
 
 def relative_location(location):
