@@ -1,0 +1,901 @@
+"""A fake of Meta's WhatsApp Cloud API (the Graph API's messages endpoint) on loopback, for tests
+and benchmarks.
+
+It accepts ``POST /<version>/<phone number id>/messages`` with a bearer token and JSON, checks
+the request as strictly as Meta does (path, token, ``messaging_product``, ``to`` in digits, the
+object for the ``type`` with its fields and types, template name and language, the number of
+body parameters, and WhatsApp's single-line rule for each parameter), answers with ``wamid.…``
+ids or Graph-shaped errors, and can be told to be slow, to hang, to drop connections, and to
+answer 130429, 5xx or a given code for given recipients.
+
+It posts signed webhooks back (``X-Hub-Signature-256``): the statuses of each accepted message,
+one per POST or several to a POST, spread over several entries and changes if asked, and
+inbound messages (text, button replies, reactions, pictures). As Meta does, it posts again,
+with backoff, any webhook not answered ``200`` (another status, a dropped connection, a timeout),
+and it counts for each message which statuses the app acknowledged.
+
+In tests: ``FakeMeta(...).start()`` runs it in a thread. For benchmarks:
+``python -m tests.fake_meta --port 8791 --latency 0.15 --webhook-url http://…/meta/webhook``
+runs it as its own process; it is then steered over ``/_fake/*`` (JSON).
+"""
+
+import argparse
+import asyncio
+import base64
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+
+import aiohttp
+from aiohttp import web
+
+ACCESS_TOKEN = "test-meta-access-token-not-a-real-one"
+PHONE_NUMBER_ID = "106540352242922"
+APP_SECRET = "test-meta-app-secret-not-a-real-one"
+WABA_ID = "102290129340398"
+DISPLAY_PHONE_NUMBER = "4930901820"
+TEMPLATE = "infokanal_broadcast"
+# What a fresh fake knows: one approved template in German with one body parameter.
+DEFAULT_TEMPLATES = {TEMPLATE: {"language": "de", "parameters": 1}}
+
+# WhatsApp's limits for a template's body parameter and a text message's body.
+PARAMETER_LIMIT = 1024
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+INVALID_PARAMETER = 100
+PARAMETER_COUNT = 132000
+TEMPLATE_MISSING = 132001
+SINGLE_LINE = "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"
+# Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
+_LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+_VERSION = re.compile(r"v\d+\.\d+")
+_DIGITS = re.compile(r"\d{6,15}")
+MESSAGE_TYPES = ("text", "template", "image", "video", "document")
+
+# Titles Meta gives its codes (error bodies and the ``errors`` of a failed status).
+TITLES = {
+    0: "AuthException",
+    4: "Application request limit reached",
+    100: "Invalid parameter",
+    190: "Invalid OAuth access token - Cannot parse access token",
+    368: "Temporarily blocked for policies violations",
+    2500: "Unknown path components",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    131000: "Something went wrong",
+    131016: "Service unavailable",
+    131026: "Message undeliverable",
+    131031: "Account has been locked",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement.",
+    131050: "Unable to deliver the message. This recipient has chosen to stop receiving "
+            "marketing messages on WhatsApp from your business.",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+    133010: "Account not registered",
+}
+
+# Everything a test or a benchmark may set (constructor keywords, ``/_fake/config`` keys); reset()
+# brings back the constructor's values.
+SETTINGS = {
+    "latency": 0.0,             # seconds before each API request is looked at
+    "hold_after": None,         # accept this many messages, then keep further sends waiting
+    # [http status, code], "drop", ["slow", seconds] or "hang": consumed one per API request.
+    # A slow request is answered normally after the delay; a hanging one never (reset() or
+    # stop() drops it).
+    "error_queue": [],
+    "rate_130429": 0.0,         # share of requests answered 130429 (throughput), seeded
+    "rate_500": 0.0,            # share answered 500 / 131000
+    "rate_drop": 0.0,           # share whose connection is dropped unanswered
+    "recipient_errors": {},     # digits → [http status, code]: refused at once
+    "recipient_failures": {},   # digits → code: accepted, then only a "failed" status
+    "statuses": [],             # statuses to post per accepted message, e.g. sent, delivered, read
+    # Codes for the next accepted messages, one each: that message gets "sent" and then
+    # "failed" with the code instead of ``statuses``.
+    "callback_failures": [],
+    "callback_shuffle": False,  # each message's statuses in a random (seeded) order
+    "callback_delay": 0.0,      # seconds from accepting a message to its first status
+    "callback_spacing": 0.0,    # seconds between the statuses of one message
+    "webhook_url": None,        # where statuses and inbound messages are posted
+    "webhook_batch": 1,         # statuses at most per POST (1: one per POST)
+    "webhook_batch_seconds": 0.0,  # how long statuses are gathered before a POST
+    "webhook_entries": 1,       # entries a POST's statuses are spread over
+    "webhook_changes": 1,       # changes each entry's statuses are spread over
+    "webhook_timeout": 10.0,    # a POST not answered within this counts as failed
+    "webhook_connections": 64,  # kept-alive connections to the app at most
+    "retry_seconds": 0.5,       # first wait before posting a failed webhook again, doubling
+    "retry_cap": 30.0,          # longest wait between two posts of one webhook
+    "retry_for": 600.0,         # a webhook still not answered 200 after this is given up
+    # name → {"language": "de", "parameters": n}; "languages": ["de", "en"] or {"de": n, …}
+    # for several languages; a bare number means German with that many parameters.
+    "templates": DEFAULT_TEMPLATES,
+    "template_category": "utility",  # the pricing category of template messages
+}
+# ``callbacks`` is fake_twilio's word for ``statuses``: a harness may steer both fakes alike.
+ALIASES = {"callbacks": "statuses"}
+
+
+class Refusal(Exception):
+    """A request Meta refuses: HTTP status, Graph code and the details it gives."""
+
+    def __init__(self, status, code, details, subcode=None):
+        super().__init__(details)
+        self.status, self.code, self.details, self.subcode = status, code, details, subcode
+
+
+def template_languages(spec):
+    """One template's configuration as {language code: number of body parameters}."""
+    if isinstance(spec, int):
+        return {"de": spec}
+    languages = spec.get("languages", spec.get("language", "de"))
+    if isinstance(languages, dict):
+        return dict(languages)
+    if isinstance(languages, str):
+        languages = [languages]
+    return {code: spec.get("parameters", 1) for code in languages}
+
+
+def parameter_refusal(text):
+    """Why WhatsApp refuses this body parameter's text, or None."""
+    if not text.strip():
+        return "Param text cannot be empty"
+    if _LINE_BREAKS & set(text) or " " * 5 in text:
+        return SINGLE_LINE
+    if len(text) > PARAMETER_LIMIT:
+        return f"Param text is {len(text)} characters long, at most {PARAMETER_LIMIT} are allowed"
+    return None
+
+
+class FakeMeta:
+    def __init__(self, access_token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID,
+                 app_secret=APP_SECRET, waba_id=WABA_ID,
+                 display_phone_number=DISPLAY_PHONE_NUMBER, host="127.0.0.1", port=0,
+                 seed=20261206, **settings):
+        unknown = set(settings) - set(SETTINGS) - set(ALIASES)
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        self.access_token = access_token
+        self.phone_number_id = phone_number_id
+        self.app_secret = app_secret
+        self.waba_id = waba_id
+        self.display_phone_number = display_phone_number
+        self.host = host
+        self.port = port
+        self._defaults = dict(SETTINGS)
+        self._defaults.update({ALIASES.get(key, key): value for key, value in settings.items()})
+        self._configured_token = access_token
+        # Shuffles and injected faults come from a seeded generator: a failing run can be
+        # replayed exactly (reset() seeds it again).
+        self.seed = seed
+        self.random = random.Random(seed)
+        self._ids = itertools.count(1)
+        self._loop = None
+        self._runner = None
+        self._thread = None
+        self._session = None
+        self._deliveries = set()
+        self._timer = None
+        self._outbox = []
+        self._scheduled = set()
+        self._apply(self._defaults)
+        self._clear_records()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def messages_url(self, version="v23.0"):
+        return f"{self.url}/{version}/{self.phone_number_id}/messages"
+
+    def app(self):
+        application = web.Application(client_max_size=1024 ** 2)
+        application.router.add_post("/{version}/{phone_number_id}/messages", self._send)
+        application.router.add_get("/_fake/stats", self._stats)
+        application.router.add_post("/_fake/config", self._config)
+        application.router.add_post("/_fake/reset", self._reset)
+        application.router.add_post("/_fake/inbound", self._inbound)
+        return application
+
+    async def _start_async(self):
+        self._loop = asyncio.get_running_loop()
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        self._session = self._webhook_session()
+        self._released = asyncio.Event()
+        self._released.set()
+        self._unhang = asyncio.Event()
+
+    def _webhook_session(self):
+        # Kept-alive connections, as Meta's own posts: the app's CPU per receipt is measured
+        # beside this process, so neither side should pay for a connection per POST.
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.webhook_connections, keepalive_timeout=30),
+            headers={"User-Agent": "facebookexternalua"})
+
+    def start(self):
+        ready = threading.Event()
+
+        def run():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._start_async())
+            ready.set()
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="fake-meta", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Meta did not start")
+        return self
+
+    def stop(self):
+        if self._loop is None:
+            return
+
+        async def shutdown():
+            self._cancel_deliveries()
+            await self._session.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _on_loop(self, function, *args):
+        """Run ``function`` on the fake's loop and wait for it (from a test's thread)."""
+        if self._loop is None:
+            return function(*args)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            return function(*args)
+
+        async def call():
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+
+    def hold(self, after):
+        """Accept ``after`` messages, then keep every further send waiting until release()."""
+        self.hold_after = after
+        self._loop.call_soon_threadsafe(self._released.clear)
+
+    def release(self):
+        self.hold_after = None
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
+
+    def reset(self):
+        """Back to the constructor's settings, nothing recorded, nothing waiting or retrying."""
+        self._on_loop(self._reset_on_loop)
+
+    def _reset_on_loop(self):
+        self._cancel_deliveries()
+        self._apply(self._defaults)
+        self.access_token = self._configured_token
+        self._clear_records()
+        self.random.seed(self.seed)
+        if self._loop is not None:
+            self._unhang.set()
+            self._unhang = asyncio.Event()
+            self._released.set()
+
+    def _cancel_deliveries(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._outbox = []
+        for task in list(self._deliveries):
+            task.cancel()
+        self._deliveries.clear()
+        for handle in self._scheduled:
+            handle.cancel()
+        self._scheduled = set()
+
+    def _apply(self, settings):
+        for key, value in settings.items():
+            setattr(self, ALIASES.get(key, key), copy.deepcopy(value))
+        self._templates = {name: template_languages(spec)
+                           for name, spec in self.templates.items()}
+
+    def _clear_records(self):
+        self.messages = []          # accepted messages in order, see _record
+        self.by_id = {}             # wamid → the same record
+        self.requests = 0           # every messages request, accepted or not
+        self.per_second = Counter()  # accepted messages by whole second (time.time())
+        self.refused = []           # {"status", "code", "details", "to"} of refused requests
+        # wamid → statuses of it that the app answered 200 at least once
+        self.acknowledged = {}
+        self.acknowledged_counts = Counter()  # status → messages with it acknowledged
+        self.webhooks = Counter()   # status POSTs: posted, answered_200, failed, retried, …
+        self.webhook_answers = Counter()  # HTTP status (or "error", "timeout") → POSTs
+        self.inbound = []           # posted inbound messages: {"id", "from", "kind", "answers"}
+        self.inbound_webhooks = Counter()
+        # POSTs not yet answered 200 nor given up (statuses, inbound messages)
+        self._waiting = {"pending": set(), "inbound_pending": set()}
+
+    @property
+    def pending(self):
+        """Status POSTs not yet answered 200 nor given up."""
+        return len(self._waiting["pending"])
+
+    @property
+    def inbound_pending(self):
+        return len(self._waiting["inbound_pending"])
+
+    def sent_to(self, digits):
+        """The accepted messages to one number (digits, as in ``to``), oldest first."""
+        return [record for record in self.messages if record["to"] == digits]
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def _fbtrace_id(self):
+        return base64.b64encode(next(self._ids).to_bytes(8, "big") + b"fake").decode()[:23]
+
+    def _error(self, status, code, details=None, subcode=None):
+        title = TITLES.get(code, "Unknown error")
+        error = {"message": title if code == 190 else f"(#{code}) {title}",
+                 "type": "OAuthException", "code": code, "fbtrace_id": self._fbtrace_id()}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if details:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+        return web.json_response({"error": error}, status=status)
+
+    def _refuse(self, refusal, to=None):
+        self.refused.append({"status": refusal.status, "code": refusal.code,
+                             "details": refusal.details, "to": to})
+        return self._error(refusal.status, refusal.code, refusal.details, refusal.subcode)
+
+    def _new_wamid(self, to):
+        unique = next(self._ids).to_bytes(6, "big") + self.random.randbytes(6)
+        return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + to.encode()[-15:]
+                                           + unique).decode()
+
+    async def _send(self, request):
+        self.requests += 1
+        # Read before any waiting: a message held or slowed here is still taken after the
+        # client gave up, as the platform may accept what a timed-out client sent.
+        raw = await request.read()
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            await self._released.wait()
+        if not _VERSION.fullmatch(request.match_info["version"]):
+            return self._refuse(Refusal(400, 2500, "Unknown path components: "
+                                        + request.match_info["version"]))
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or not hmac.compare_digest(
+                header[7:].encode(), self.access_token.encode()):
+            return self._refuse(Refusal(401, 190, "The access token could not be decrypted"))
+        if request.match_info["phone_number_id"] != self.phone_number_id:
+            return self._refuse(Refusal(
+                400, INVALID_PARAMETER, f"Unsupported post request. Object with ID "
+                f"'{request.match_info['phone_number_id']}' does not exist", subcode=33))
+        injected = self._injected()
+        if injected == "hang":
+            await self._unhang.wait()
+            injected = "drop"
+        elif injected and injected[0] == "slow":
+            await asyncio.sleep(injected[1])
+            injected = None
+        if injected == "drop":
+            request.transport.abort()
+            return web.Response(status=500)
+        if injected:
+            status, code = injected
+            return self._refuse(Refusal(status, code, "Injected fault"))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self._refuse(Refusal(400, INVALID_PARAMETER, "The request body is not a "
+                                        "JSON object"))
+        try:
+            record = self._check(body)
+        except Refusal as refusal:
+            return self._refuse(refusal, body.get("to"))
+        to = record["to"]
+        if to in self.recipient_errors:
+            status, code = self.recipient_errors[to]
+            return self._refuse(Refusal(status, code, "Injected recipient error"), to)
+        now = time.time()
+        wamid = self._new_wamid(to)
+        record.update(id=wamid, json=body, received_at=now)
+        self.messages.append(record)
+        self.by_id[wamid] = record
+        self.per_second[int(now)] += 1
+        self._schedule_statuses(record)
+        return web.json_response({"messaging_product": "whatsapp",
+                                  "contacts": [{"input": body["to"], "wa_id": to}],
+                                  "messages": [{"id": wamid}]})
+
+    def _injected(self):
+        if self.error_queue:
+            return self.error_queue.pop(0)
+        if not (self.rate_130429 or self.rate_500 or self.rate_drop):
+            return None
+        roll = self.random.random()
+        if roll < self.rate_130429:
+            return (400, 130429)
+        if roll < self.rate_130429 + self.rate_500:
+            return (500, 131000)
+        if roll < self.rate_130429 + self.rate_500 + self.rate_drop:
+            return "drop"
+        return None
+
+    def _check(self, body):
+        """The message as Meta reads it, as a record; or Refusal."""
+        def invalid(details):
+            return Refusal(400, INVALID_PARAMETER, details)
+
+        if body.get("messaging_product") != "whatsapp":
+            raise invalid("messaging_product must be 'whatsapp'")
+        if body.get("recipient_type", "individual") != "individual":
+            raise invalid("recipient_type must be 'individual'")
+        to = body.get("to")
+        if not isinstance(to, str) or not _DIGITS.fullmatch(to):
+            raise invalid("to must be the recipient's number in 6 to 15 digits")
+        kind = body.get("type", "text")
+        if kind not in MESSAGE_TYPES:
+            raise invalid(f"type must be one of {', '.join(MESSAGE_TYPES)}")
+        for other in MESSAGE_TYPES:
+            if other != kind and other in body:
+                raise invalid(f"'{other}' is not expected for a message of type '{kind}'")
+        content = body.get(kind)
+        if not isinstance(content, dict):
+            raise invalid(f"Parameter '{kind}' is required and must be an object")
+        context = body.get("context")
+        if context is not None and not (isinstance(context, dict)
+                                        and isinstance(context.get("message_id"), str)):
+            raise invalid("context must be an object with a message_id")
+        record = {"to": to, "type": kind, "text": None, "template": None, "language": None,
+                  "parameters": None, "link": None, "caption": None}
+        if kind == "text":
+            text = content.get("body")
+            if not isinstance(text, str) or not text:
+                raise invalid("text.body must be a non-empty string")
+            if len(text) > TEXT_LIMIT:
+                raise invalid(f"text.body is {len(text)} characters long, at most "
+                              f"{TEXT_LIMIT} are allowed")
+            if not isinstance(content.get("preview_url", False), bool):
+                raise invalid("text.preview_url must be a boolean")
+            record["text"] = text
+        elif kind == "template":
+            record.update(self._check_template(content))
+        else:
+            link = content.get("link")
+            if not isinstance(link, str) or not re.fullmatch(r"https?://[^\s/]+\S*", link):
+                raise invalid(f"{kind}.link must be an http or https URL (this fake has no "
+                              "uploaded media ids)")
+            caption = content.get("caption")
+            if caption is not None and (not isinstance(caption, str)
+                                        or len(caption) > CAPTION_LIMIT):
+                raise invalid(f"{kind}.caption must be a string of at most {CAPTION_LIMIT} "
+                              "characters")
+            if kind == "document" and not isinstance(content.get("filename", ""), str):
+                raise invalid("document.filename must be a string")
+            record.update(link=link, caption=caption)
+        return record
+
+    def _check_template(self, template):
+        def invalid(details):
+            return Refusal(400, INVALID_PARAMETER, details)
+
+        name = template.get("name")
+        language = template.get("language")
+        if not isinstance(name, str) or not name:
+            raise invalid("template.name must be a non-empty string")
+        if not isinstance(language, dict) or not isinstance(language.get("code"), str):
+            raise invalid("template.language must be an object with a code")
+        if language.get("policy", "deterministic") != "deterministic":
+            raise invalid("template.language.policy must be 'deterministic'")
+        code = language["code"]
+        languages = self._templates.get(name)
+        if languages is None or code not in languages:
+            raise Refusal(404, TEMPLATE_MISSING,
+                          f"template name ({name}) does not exist in {code}")
+        components = template.get("components", [])
+        if not isinstance(components, list):
+            raise invalid("template.components must be a list")
+        parameters = None
+        for component in components:
+            if not isinstance(component, dict) or component.get("type") != "body":
+                # The templates this fake knows have a body and nothing else to fill in.
+                raise Refusal(400, PARAMETER_COUNT, "Only body parameters are expected "
+                              f"for template {name}")
+            if parameters is not None:
+                raise invalid("template.components holds more than one body")
+            parameters = component.get("parameters", [])
+            if not isinstance(parameters, list):
+                raise invalid("components.parameters must be a list")
+        parameters = parameters or []
+        texts = []
+        for index, parameter in enumerate(parameters, 1):
+            if not isinstance(parameter, dict) or parameter.get("type") != "text" \
+                    or not isinstance(parameter.get("text"), str):
+                raise invalid(f"body parameter {index} must be {{\"type\": \"text\", "
+                              "\"text\": string}")
+            texts.append(parameter["text"])
+        expected = languages[code]
+        if len(texts) != expected:
+            raise Refusal(400, PARAMETER_COUNT,
+                          f"body: number of localizable_params ({len(texts)}) does not match "
+                          f"the expected number of params ({expected})")
+        for text in texts:
+            reason = parameter_refusal(text)
+            if reason:
+                raise invalid(reason)
+        return {"template": name, "language": code, "parameters": texts}
+
+    # -- statuses posted back ----------------------------------------------------------------
+
+    def _schedule_statuses(self, record):
+        to = record["to"]
+        if to in self.recipient_failures:
+            names, code = ["failed"], self.recipient_failures[to]
+        elif self.callback_failures:
+            names, code = ["sent", "failed"], self.callback_failures.pop(0)
+        else:
+            names, code = list(self.statuses), None
+            if self.callback_shuffle:
+                self.random.shuffle(names)
+        record["expected"] = names
+        record["error_code"] = code
+        if not names or not self.webhook_url:
+            return
+        self.webhooks["statuses_scheduled"] += len(names)
+        if not self.callback_spacing:
+            self._later(self.callback_delay, self._enqueue, record, names)
+            return
+        for index, name in enumerate(names):
+            self._later(self.callback_delay + index * self.callback_spacing,
+                        self._enqueue, record, [name])
+
+    def _later(self, delay, function, *args):
+        if not delay:
+            function(*args)
+            return
+
+        def run():
+            self._scheduled.discard(handle)
+            function(*args)
+
+        handle = self._loop.call_later(delay, run)
+        self._scheduled.add(handle)
+
+    def _status(self, record, name):
+        now = int(time.time())
+        status = {"id": record["id"], "status": name, "timestamp": str(now),
+                  "recipient_id": record["to"]}
+        if name in ("sent", "delivered"):
+            template = record["type"] == "template"
+            category = self.template_category if template else "service"
+            conversation = {"id": hashlib.md5(record["to"].encode()).hexdigest(),
+                            "origin": {"type": category}}
+            if name == "sent":
+                conversation["expiration_timestamp"] = str(now + 86400)
+            status["conversation"] = conversation
+            status["pricing"] = {"billable": template, "pricing_model": "PMP",
+                                 "category": category,
+                                 "type": "regular" if template else "free_customer_service"}
+        elif name == "failed":
+            code = record["error_code"] or 131000
+            title = TITLES.get(code, "Unknown error")
+            status["errors"] = [{"code": code, "title": title, "message": title,
+                                 "error_data": {"details": title},
+                                 "href": "https://developers.facebook.com/docs/whatsapp/"
+                                         "cloud-api/support/error-codes/"}]
+        return status
+
+    def _enqueue(self, record, names):
+        self._outbox.extend(self._status(record, name) for name in names)
+        batch = max(1, int(self.webhook_batch))
+        while len(self._outbox) >= batch:
+            chunk, self._outbox = self._outbox[:batch], self._outbox[batch:]
+            self._post_statuses(chunk)
+        if self._outbox and self._timer is None:
+            self._timer = self._loop.call_later(self.webhook_batch_seconds, self._flush)
+
+    def _flush(self):
+        self._timer = None
+        chunk, self._outbox = self._outbox, []
+        if chunk:
+            self._post_statuses(chunk)
+
+    @staticmethod
+    def _split(items, parts):
+        """``items`` in at most ``parts`` non-empty runs, in order."""
+        parts = max(1, min(int(parts), len(items)))
+        size, extra = divmod(len(items), parts)
+        runs, start = [], 0
+        for index in range(parts):
+            end = start + size + (index < extra)
+            runs.append(items[start:end])
+            start = end
+        return runs
+
+    def _metadata(self):
+        return {"display_phone_number": self.display_phone_number,
+                "phone_number_id": self.phone_number_id}
+
+    def _envelope(self, values):
+        """A webhook body: ``values`` (lists of change values) grouped into entries."""
+        return {"object": "whatsapp_business_account",
+                "entry": [{"id": self.waba_id,
+                           "changes": [{"field": "messages", "value": value}
+                                       for value in changes]}
+                          for changes in values]}
+
+    def _post_statuses(self, chunk):
+        metadata = self._metadata()
+        values = [[{"messaging_product": "whatsapp", "metadata": metadata, "statuses": run}
+                   for run in self._split(entry, self.webhook_changes)]
+                  for entry in self._split(chunk, self.webhook_entries)]
+        keys = [(status["id"], status["status"]) for status in chunk]
+        self._deliver(self._envelope(values), keys, self.webhooks, "pending")
+
+    def _deliver(self, body, keys, counters, pending, on_answer=None):
+        task = self._loop.create_task(self._post_until_200(
+            json.dumps(body, separators=(",", ":")).encode(), keys, counters, on_answer))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+        waiting = self._waiting[pending]
+        waiting.add(task)
+        task.add_done_callback(waiting.discard)
+        return task
+
+    def sign(self, body):
+        """The ``X-Hub-Signature-256`` value Meta sends with ``body`` (bytes)."""
+        digest = hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+        return "sha256=" + digest
+
+    async def _post_until_200(self, body, keys, counters, on_answer):
+        """POST one webhook until the app answers 200, waiting longer each time, and give up
+        after ``retry_for`` seconds, as Meta does (over days there, seconds here)."""
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": self.sign(body)}
+        started = self._loop.time()
+        wait = self.retry_seconds
+        attempt = 0
+        while True:
+            answer = await self._post(body, headers)
+            counters["posted"] += 1
+            counters["retried"] += attempt > 0
+            if on_answer is None:
+                self.webhook_answers[answer] += 1
+            else:
+                on_answer(answer)
+            if answer == 200:
+                counters["answered_200"] += 1
+                self._acknowledge(keys)
+                return
+            counters["failed"] += 1
+            if self._loop.time() - started + wait > self.retry_for:
+                counters["given_up"] += 1
+                return
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, self.retry_cap)
+            attempt += 1
+
+    async def _post(self, body, headers):
+        """The app's HTTP status for one POST, or "error" / "timeout"."""
+        try:
+            async with self._session.post(
+                    self.webhook_url, data=body, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)) as response:
+                await response.read()   # read to the end, so the connection is kept
+                return response.status
+        except asyncio.TimeoutError:
+            return "timeout"
+        except (aiohttp.ClientError, OSError, ValueError):
+            return "error"
+
+    def _acknowledge(self, keys):
+        for wamid, name in keys:
+            seen = self.acknowledged.setdefault(wamid, set())
+            if name not in seen:
+                seen.add(name)
+                self.acknowledged_counts[name] += 1
+
+    def missing(self):
+        """{status: messages whose status was to be posted but never answered 200}, and up to
+        five ids of messages missing any."""
+        counts, sample = Counter(), []
+        empty = frozenset()
+        for record in self.messages:
+            expected = record.get("expected")
+            if not expected:
+                continue
+            seen = self.acknowledged.get(record["id"], empty)
+            lacking = [name for name in expected if name not in seen]
+            for name in lacking:
+                counts[name] += 1
+            if lacking and len(sample) < 5:
+                sample.append(record["id"])
+        return dict(counts), sample
+
+    # -- inbound messages --------------------------------------------------------------------
+
+    def inbound_body(self, from_digits, text=None, kind="text", replied_to=None, emoji=None,
+                     message_id=None, name="Erika Mustermann"):
+        """A messages webhook as Meta posts it for one message from a citizen."""
+        if not _DIGITS.fullmatch(str(from_digits)):
+            raise ValueError("from_digits must be a number in 6 to 15 digits")
+        message = {"from": from_digits, "id": message_id or self._new_wamid(from_digits),
+                   "timestamp": str(int(time.time())), "type": kind}
+        context = {"from": self.display_phone_number, "id": replied_to} if replied_to else None
+        if kind == "text":
+            message["text"] = {"body": text or ""}
+        elif kind == "button":
+            message["button"] = {"payload": text, "text": text}
+        elif kind == "interactive":
+            message["interactive"] = {"type": "button_reply",
+                                      "button_reply": {"id": f"button-{text}", "title": text}}
+        elif kind == "reaction":
+            # Taking a reaction back sends the same without an emoji.
+            message["reaction"] = {"message_id": replied_to}
+            if emoji is not None:
+                message["reaction"]["emoji"] = emoji
+            context = None
+        elif kind in ("image", "video", "document", "audio", "sticker"):
+            media = {"mime_type": {"image": "image/jpeg", "video": "video/mp4",
+                                   "document": "application/pdf", "audio": "audio/ogg",
+                                   "sticker": "image/webp"}[kind],
+                     "sha256": base64.b64encode(hashlib.sha256(
+                         message["id"].encode()).digest()).decode(),
+                     "id": str(next(self._ids) + 10 ** 15)}
+            if text:
+                media["caption"] = text
+            message[kind] = media
+        else:
+            message[kind] = {}
+        if context:
+            message["context"] = context
+        value = {"messaging_product": "whatsapp", "metadata": self._metadata(),
+                 "contacts": [{"profile": {"name": name}, "wa_id": from_digits}],
+                 "messages": [message]}
+        return self._envelope([[value]])
+
+    async def _post_inbound(self, wait=True, **fields):
+        if not self.webhook_url:
+            raise RuntimeError("no webhook_url to post to")
+        body = self.inbound_body(**fields)
+        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+        # Every answer to every post is kept, so that a test sees the re-posts too.
+        record = {"id": message["id"], "from": message["from"], "kind": message["type"],
+                  "body": body, "answers": []}
+        self.inbound.append(record)
+        answered = self._loop.create_future()
+
+        def on_answer(answer):
+            record["answers"].append(answer)
+            if not answered.done():
+                answered.set_result(answer)
+
+        self._deliver(body, [], self.inbound_webhooks, "inbound_pending", on_answer)
+        if not wait:
+            return record["id"], None
+        return record["id"], await answered
+
+    def post_inbound(self, from_digits, text=None, kind="text", replied_to=None, emoji=None,
+                     message_id=None, name="Erika Mustermann"):
+        """Post one citizen's message to ``webhook_url``, signed, and return the HTTP status of
+        the first answer ("error"/"timeout" if none); it is posted again until answered 200."""
+        fields = dict(from_digits=from_digits, text=text, kind=kind, replied_to=replied_to,
+                      emoji=emoji, message_id=message_id, name=name)
+        future = asyncio.run_coroutine_threadsafe(self._post_inbound(**fields), self._loop)
+        return future.result(self.webhook_timeout + 10)[1]
+
+    # -- steering over HTTP (benchmarks) -----------------------------------------------------
+
+    def stats(self, details=False):
+        missing, sample = self.missing()
+        result = {
+            "messages": len(self.messages), "requests": self.requests,
+            "per_second": sorted(self.per_second.items()),
+            "first_at": self.messages[0]["received_at"] if self.messages else None,
+            "last_at": self.messages[-1]["received_at"] if self.messages else None,
+            "to": Counter(record["to"] for record in self.messages).most_common(3),
+            "types": Counter(record["type"] for record in self.messages),
+            "refused": Counter(str(refusal["code"]) for refusal in self.refused),
+            "webhooks": dict(self.webhooks, pending=self.pending),
+            "webhook_answers": {str(key): value for key, value in self.webhook_answers.items()},
+            "acknowledged": dict(self.acknowledged_counts),
+            "missing": missing, "missing_sample": sample,
+            "inbound": dict(self.inbound_webhooks, pending=self.inbound_pending,
+                            messages=len(self.inbound)),
+        }
+        if details:
+            result["message_records"] = self.messages
+            result["acks"] = {wamid: sorted(names) for wamid, names in self.acknowledged.items()}
+            result["refusals"] = self.refused
+        return result
+
+    async def _stats(self, request):
+        details = request.query.get("details") in ("1", "true")
+        return web.json_response(self.stats(details))
+
+    async def _config(self, request):
+        data = await request.json()
+        settings = {ALIASES.get(key, key): value for key, value in data.items()}
+        unknown = set(settings) - set(SETTINGS) - {"access_token"}
+        if unknown:
+            return web.json_response({"error": f"unknown settings: {sorted(unknown)}"},
+                                     status=400)
+        if "access_token" in settings:
+            self.access_token = settings.pop("access_token")
+        connections = settings.get("webhook_connections", self.webhook_connections)
+        hold_after = settings.pop("hold_after", self.hold_after)
+        self._apply(settings)
+        if connections != self._session.connector.limit:
+            old, self._session = self._session, self._webhook_session()
+            await old.close()
+        if hold_after is None:
+            self.release()
+        else:
+            self.hold_after = hold_after
+            self._released.clear()
+        return web.json_response({"ok": True})
+
+    async def _reset(self, request):
+        self._reset_on_loop()
+        return web.json_response({"ok": True})
+
+    async def _inbound(self, request):
+        data = await request.json()
+        fields = {"from_digits": data.get("from"), "text": data.get("text"),
+                  "kind": data.get("kind", "text"), "replied_to": data.get("replied_to"),
+                  "emoji": data.get("emoji"), "message_id": data.get("message_id"),
+                  "name": data.get("name", "Erika Mustermann")}
+        try:
+            message_id, answer = await self._post_inbound(wait=data.get("wait", True), **fields)
+        except (ValueError, RuntimeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"id": message_id, "status": answer})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--latency", type=float, default=0.15)
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--statuses", default="", help="e.g. sent,delivered,read")
+    parser.add_argument("--webhook-batch", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=20261206)
+    args = parser.parse_args()
+    fake = FakeMeta(port=args.port, seed=args.seed, latency=args.latency,
+                    webhook_url=args.webhook_url, webhook_batch=args.webhook_batch,
+                    statuses=[name for name in args.statuses.split(",") if name])
+
+    async def run():
+        await fake._start_async()
+        print(f"fake Meta on {fake.url}", flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        import uvloop  # a benchmark's fake should leave the CPU to what it measures
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
+
+
+if __name__ == "__main__":
+    main()
