@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from dotenv import load_dotenv
 
-from . import nina, platforms
+from . import nina, phone, platforms
 from .platforms import twilio as twilio_platform
 from .texts import Topic, languages_of
 
@@ -83,7 +83,26 @@ SETTINGS = {
     "TEST_RECIPIENTS": ("", str),
     "PRICE_PER_MESSAGE": ("", str),
     "PRICE_CURRENCY": ("EUR", str),
+    "META_ACCESS_TOKEN": ("", str),
+    "META_PHONE_NUMBER_ID": ("", str),
+    "META_APP_SECRET": ("", str),
+    "META_VERIFY_TOKEN": ("", str),
+    "META_API_URL": ("https://graph.facebook.com", str),
+    "META_API_VERSION": ("v23.0", str),
+    "META_TEMPLATE": ("", str),
+    "META_TEMPLATE_LANGUAGE": ("de", str),
+    "META_PARAGRAPH_TEMPLATES": ("", str),
+    "META_DISPLAY_PHONE_NUMBER": ("", str),
 }
+
+# What each platform needs for production; none of them set is demo mode (``Mode.of``).
+CREDENTIALS = {
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    "meta": ("META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID", "META_APP_SECRET",
+             "META_VERIFY_TOKEN"),
+}
+# The setting that holds the county's own WhatsApp number, per platform.
+SENDER_SETTING = {"twilio": "TWILIO_WHATSAPP_FROM", "meta": "META_DISPLAY_PHONE_NUMBER"}
 
 # What the texts say where the operator has not named the authority or its contact yet. A bare
 # place name reads correctly in every sentence that takes it ("Infokanal von Musterstadt",
@@ -135,7 +154,7 @@ ADMIN_TOKEN_MIN_LENGTH = 32
 
 def _check_admin_token(values):
     token = values["ADMIN_TOKEN"]
-    production = values["TWILIO_ACCOUNT_SID"] and values["TWILIO_AUTH_TOKEN"]
+    production = not Mode.of(values).demo
     if production and token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
         raise ConfigError(
             f"ADMIN_TOKEN is too short: in production it needs at least "
@@ -165,7 +184,11 @@ _CHECKED_FOR_PLACEHOLDERS = (
     "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM", "PUBLIC_URL",
     "ADMIN_TOKEN", "METRICS_TOKEN", "DATA_KEY", "SECRET_KEY", *_IDENTITY,
     "DATA_PROTECTION_OFFICER", "TEST_RECIPIENTS", "BROADCAST_CONTENT_SID",
-    "BROADCAST_PARAGRAPH_TEMPLATES")
+    "BROADCAST_PARAGRAPH_TEMPLATES", *CREDENTIALS["meta"], "META_API_URL", "META_TEMPLATE",
+    "META_PARAGRAPH_TEMPLATES", "META_DISPLAY_PHONE_NUMBER")
+# The per-language settings, read from the environment apart from SETTINGS (``_per_language``).
+_LANGUAGE_PREFIXES = ("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_",
+                      "META_TEMPLATE_", "META_PARAGRAPH_TEMPLATES_")
 # The example staff phone of .env.example, in whatever list it was left.
 _EXAMPLE_VALUES = {"TEST_RECIPIENTS": "+4915100000000"}
 
@@ -186,7 +209,7 @@ def is_placeholder(name, value):
 def _placeholder_names(values):
     names = [name for name in _CHECKED_FOR_PLACEHOLDERS if is_placeholder(name, values.get(name))]
     names += sorted(name for name, value in values.items()
-                    if name.startswith(("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_"))
+                    if name.startswith(_LANGUAGE_PREFIXES) and name not in SETTINGS
                     and is_placeholder(name, value))
     return names
 
@@ -199,11 +222,14 @@ def _check_production_identity(values):
         raise ConfigError(
             f"{examples[0]} still holds an example value (from .env.example or the README): "
             f"put in your own (in .env) before going live.")
-    if not values["TWILIO_WHATSAPP_FROM"]:
-        # Without it every message goes out from no one, and the public page says the number
-        # is not set up yet.
-        raise ConfigError(f"TWILIO_WHATSAPP_FROM is not set: in production it is the county's "
-                          f"WhatsApp sender ({twilio_platform.SENDER_ADDRESS_FORM}, .env).")
+    sender = SENDER_SETTING[values["WHATSAPP_PLATFORM"]]
+    if not values[sender]:
+        # Without it every message goes out from no one (Twilio), or the public page links to
+        # no number (both): it would say the number is not set up yet.
+        form = (twilio_platform.SENDER_ADDRESS_FORM if sender == "TWILIO_WHATSAPP_FROM"
+                else _DISPLAY_NUMBER_FORM)
+        raise ConfigError(f"{sender} is not set: in production it is the county's "
+                          f"WhatsApp number ({form}, .env).")
     for name in _IDENTITY:
         if not values[name]:
             what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"
@@ -243,6 +269,7 @@ def load(instance_path, test_config=None):
             raise ConfigError(f"{name} must be above 0")
     if values["PUBLIC_URL"]:
         values["PUBLIC_URL"] = values["PUBLIC_URL"].rstrip("/")
+    _check_credentials(values)
     _check_admin_token(values)
     if test_config is None:
         # What an operator put into the environment; a test's own mapping names its county
@@ -258,14 +285,6 @@ def load(instance_path, test_config=None):
     values["IDENTITY_UNSET"] = [name for name in _IDENTITY if not values[name]]
     values["AUTHORITY_NAME"] = values["AUTHORITY_NAME"] or DEFAULT_AUTHORITY
     values["CONTACT_INFO"] = values["CONTACT_INFO"] or DEFAULT_CONTACT
-    # One of the two alone is a typo or a half-finished setup, not a wish for demo mode:
-    # falling back to demo would send nothing while the operator believes it is live.
-    credentials = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
-    missing = [name for name in credentials if not values[name]]
-    if len(missing) == 1:
-        present = next(name for name in credentials if name not in missing)
-        raise ConfigError(f"{present} is set but {missing[0]} is not: set both for "
-                          "production, or neither for demo mode")
     values["TOPIC_LIST"] = parse_topics(values["TOPICS"])
     languages = [code.strip() for code in values["LANGUAGES"].split(",") if code.strip()]
     for code in languages:
@@ -273,17 +292,18 @@ def load(instance_path, test_config=None):
             raise ConfigError(f"LANGUAGES holds {code!r}, which is not a language code "
                               "(two or three lower-case letters, e.g. de, en, uk, tr, ar)")
     values["MAIN_LANGUAGE"], values["LANGUAGE_LIST"] = languages_of(values)
-    # The approved template of each further language; the main one's is BROADCAST_CONTENT_SID.
-    values["CONTENT_SIDS"] = {}
-    for code in languages:
-        name = f"BROADCAST_CONTENT_SID_{code.upper()}"
-        raw = (test_config or {}).get(name) if test_config is not None else os.environ.get(name)
-        if raw and str(raw).strip():
-            values["CONTENT_SIDS"][code] = str(raw).strip()
-    values["PARAGRAPH_SIDS"] = _paragraph_templates(values, languages, test_config)
+    # The approved template of each further language; the main one's is BROADCAST_CONTENT_SID
+    # (Twilio) or META_TEMPLATE (Meta).
+    values["CONTENT_SIDS"] = _per_language("BROADCAST_CONTENT_SID", languages, test_config)
+    values["PARAGRAPH_SIDS"] = _paragraph_templates(_TWILIO_TEMPLATES, values, languages,
+                                                    test_config)
+    values["META_TEMPLATE_NAMES"] = _per_language("META_TEMPLATE", languages, test_config)
+    values["META_PARAGRAPH_NAMES"] = _paragraph_templates(_META_TEMPLATES, values, languages,
+                                                          test_config)
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_platform.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
+    _check_meta(values)
     _check_warnings(values)
     values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
     values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
@@ -301,13 +321,46 @@ def load(instance_path, test_config=None):
 MOST_PARAGRAPHS = 10
 
 
-def _paragraph_templates(values, languages, test_config):
-    """BROADCAST_PARAGRAPH_TEMPLATES (and ``_<LANG>``), ``2=HX…,3=HX…`` → {None (the main
-    language) or code: {variables: sid}}. Each belongs to a single-variable template of the
-    same language: the text falls back to that one when no other fits."""
+@dataclass(frozen=True)
+class _Templates:
+    """How one platform's per-paragraph templates are named in the settings."""
+
+    setting: str          # e.g. BROADCAST_PARAGRAPH_TEMPLATES (and _<LANG>)
+    single: str           # the single-variable template of the main language
+    singles_key: str      # the loaded {code: name} of the further languages' single templates
+    name_pattern: object  # what one template's name or id looks like
+    example: str          # how the error message writes one
+
+
+# Twilio's content SIDs (HX…); Meta's template names (lower-case letters, digits, underscores).
+_TWILIO_TEMPLATES = _Templates("BROADCAST_PARAGRAPH_TEMPLATES", "BROADCAST_CONTENT_SID",
+                               "CONTENT_SIDS", re.compile(r"[A-Za-z0-9]+"),
+                               "<its content SID>, separated by commas, e.g. 2=HX…,3=HX…,4=HX…")
+_META_TEMPLATES = _Templates("META_PARAGRAPH_TEMPLATES", "META_TEMPLATE", "META_TEMPLATE_NAMES",
+                             re.compile(r"[a-z0-9_]{1,512}"),
+                             "<its template name>, separated by commas, e.g. "
+                             "2=infokanal_2,3=infokanal_3")
+
+
+def _per_language(prefix, languages, test_config):
+    """``<prefix>_<LANG>`` of each further language → {code: value}, where set."""
+    found = {}
+    for code in languages:
+        name = f"{prefix}_{code.upper()}"
+        raw = (test_config or {}).get(name) if test_config is not None else os.environ.get(name)
+        if raw and str(raw).strip():
+            found[code] = str(raw).strip()
+    return found
+
+
+def _paragraph_templates(kind, values, languages, test_config):
+    """BROADCAST_PARAGRAPH_TEMPLATES or META_PARAGRAPH_TEMPLATES (and ``_<LANG>``),
+    ``2=…,3=…`` → {None (the main language) or code: {variables: template}}. Each belongs to a
+    single-variable template of the same language: the text falls back to that one when no
+    other fits."""
     found = {}
     for code in [None] + languages:
-        name = "BROADCAST_PARAGRAPH_TEMPLATES" + (f"_{code.upper()}" if code else "")
+        name = kind.setting + (f"_{code.upper()}" if code else "")
         if code is None:
             raw = values[name]
         else:
@@ -316,21 +369,21 @@ def _paragraph_templates(values, languages, test_config):
         raw = str(raw or "").strip()
         if not raw:
             continue
-        single = values["CONTENT_SIDS"].get(code) if code else values["BROADCAST_CONTENT_SID"]
+        single = values[kind.singles_key].get(code) if code else values[kind.single]
         if not single:
-            needed = f"BROADCAST_CONTENT_SID_{code.upper()}" if code else "BROADCAST_CONTENT_SID"
+            needed = f"{kind.single}_{code.upper()}" if code else kind.single
             raise ConfigError(f"{name} is set but {needed} is not: the single-variable "
                               "template is needed too, for texts of one paragraph")
         templates = {}
         for item in raw.split(","):
-            count, _, sid = (part.strip() for part in item.partition("="))
-            if not (count.isdigit() and 2 <= int(count) <= MOST_PARAGRAPHS) or not sid \
-                    or not re.fullmatch(r"[A-Za-z0-9]+", sid) or int(count) in templates:
+            count, _, template = (part.strip() for part in item.partition("="))
+            if not (count.isdigit() and 2 <= int(count) <= MOST_PARAGRAPHS) or not template \
+                    or not kind.name_pattern.fullmatch(template) or int(count) in templates:
                 raise ConfigError(
                     f"{name} holds {item.strip()!r}: write each template as <number of "
-                    f"paragraphs>=<its content SID>, separated by commas, e.g. "
-                    f"2=HX…,3=HX…,4=HX… (numbers from 2 to {MOST_PARAGRAPHS}, each once)")
-            templates[int(count)] = sid
+                    f"paragraphs>={kind.example} (numbers from 2 to {MOST_PARAGRAPHS}, "
+                    f"each once)")
+            templates[int(count)] = template
         found[code] = templates
     return found
 
@@ -339,7 +392,7 @@ def _with_language_settings(values):
     """The settings plus the per-language template names, which are read from the
     environment apart from SETTINGS."""
     extra = {name: value for name, value in os.environ.items()
-             if name.startswith(("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_"))}
+             if name.startswith(_LANGUAGE_PREFIXES) and name not in SETTINGS}
     return {**extra, **values}
 
 
@@ -459,15 +512,67 @@ def providers(setting):
     return [name for name in nina.PROVIDERS if name in words]
 
 
+def platform_of(config):
+    """The platform named by loaded settings or by the raw environment (gunicorn's master)."""
+    return str(config.get("WHATSAPP_PLATFORM") or "").strip().lower() or platforms.DEFAULT
+
+
+def _check_credentials(values):
+    """Some of a platform's credentials without the others is a typo or a half-finished setup,
+    not a wish for demo mode: falling back to demo would send nothing while the operator
+    believes it is live."""
+    credentials = CREDENTIALS[values["WHATSAPP_PLATFORM"]]
+    present = [name for name in credentials if values[name]]
+    missing = [name for name in credentials if not values[name]]
+    if present and missing:
+        every = "both" if len(credentials) == 2 else f"all of {', '.join(credentials)}"
+        raise ConfigError(f"{present[0]} is set but {missing[0]} is not: set {every} for "
+                          "production, or none for demo mode")
+
+
+_DISPLAY_NUMBER_FORM = "the county's number in international form, e.g. +4947911234567"
+
+
+def _check_meta(values):
+    """Meta's settings, normalised; a value the transport or the public page cannot use stops
+    the start."""
+    number = values["META_DISPLAY_PHONE_NUMBER"]
+    if number:
+        try:
+            # phonenumbers reads past letters ("+49 4791 abc"): only a number is one here.
+            if not re.fullmatch(r"\+[0-9 ()/.-]+", number):
+                raise phone.InvalidAddress(number)
+            values["META_DISPLAY_PHONE_NUMBER"] = phone.e164(number)
+        except phone.InvalidAddress:
+            # The county's own number: not private, but say the rule, not the value.
+            raise ConfigError(f"META_DISPLAY_PHONE_NUMBER must be {_DISPLAY_NUMBER_FORM}") \
+                from None
+    values["META_API_URL"] = (values["META_API_URL"] or SETTINGS["META_API_URL"][0]).rstrip("/")
+    if not values["META_API_URL"].startswith(("http://", "https://")):
+        raise ConfigError("META_API_URL must be an http(s) URL, e.g. https://graph.facebook.com")
+    if not re.fullmatch(r"v\d+\.\d+", values["META_API_VERSION"]):
+        raise ConfigError(f"META_API_VERSION must look like v23.0, not "
+                          f"{values['META_API_VERSION']!r}")
+    if values["META_PHONE_NUMBER_ID"] and not values["META_PHONE_NUMBER_ID"].isdigit():
+        raise ConfigError("META_PHONE_NUMBER_ID must be the number's id from Meta's app "
+                          "dashboard (digits only), not the phone number itself")
+    template = values["META_TEMPLATE"]
+    if template and not _META_TEMPLATES.name_pattern.fullmatch(template):
+        raise ConfigError("META_TEMPLATE must be an approved template's name (lower-case "
+                          "letters, digits and underscores)")
+
+
 @dataclass(frozen=True)
 class Mode:
     demo: bool
 
     @classmethod
     def of(cls, config):
-        """The mode of loaded settings, or of the raw environment (gunicorn's master)."""
-        credentials = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
-        return cls(demo=not all(credentials))
+        """The mode of loaded settings, or of the raw environment (gunicorn's master): demo
+        unless all of the platform's credentials are set (``load`` refuses some without the
+        others, so for loaded settings that is: none set)."""
+        credentials = CREDENTIALS.get(platform_of(config), CREDENTIALS[platforms.DEFAULT])
+        return cls(demo=not all(config.get(name) for name in credentials))
 
 
 # In the instance folder; the app creates it in demo mode when ADMIN_TOKEN is not set.
@@ -477,10 +582,10 @@ DEMO_KEY_FILE = "demo-data-key"
 
 DEMO_BANNER = (
     "\n" + "=" * 72 + "\n"
-    "  DEMO MODE: no Twilio credentials configured.\n"
+    "  DEMO MODE: no {platform} credentials configured.\n"
     "  Nothing is sent to WhatsApp; replies and broadcasts go to the local outbox\n"
     "  (database table 'outbox', logged with masked numbers). Signature checks are OFF.\n"
-    "  Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for production.\n"
+    "  Set {credentials} for production.\n"
     "{identity}"
     "{token}"
     + "=" * 72
@@ -497,7 +602,12 @@ def start_banner(settings):
         return None
     token = "" if settings.get("ADMIN_TOKEN") else (
         f"  The API token for this demo is in instance/{DEMO_TOKEN_FILE}.\n")
-    return DEMO_BANNER.format(token=token, identity=identity_hint(settings))
+    platform = platform_of(settings)
+    names = CREDENTIALS.get(platform, CREDENTIALS[platforms.DEFAULT])
+    return DEMO_BANNER.format(
+        token=token, identity=identity_hint(settings),
+        platform="Meta" if platform == "meta" else "Twilio",
+        credentials=", ".join(names[:-1]) + " and " + names[-1])
 
 
 def identity_hint(settings):

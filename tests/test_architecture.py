@@ -1,4 +1,5 @@
-"""The layers hold, measured from the code: who imports whom, and where Twilio's words are."""
+"""The layers hold, measured from the code: who imports whom, and where each platform's words
+are (Twilio's, Meta's)."""
 
 import ast
 import re
@@ -13,7 +14,8 @@ PACKAGE = ROOT / "bot"
 # The platforms: a package of leaves, one module per platform, and what they share.
 SEAM = "bot.platforms"
 TWILIO = "bot.platforms.twilio"
-PLATFORM_MODULES = {SEAM, "bot.platforms.base", TWILIO}
+META = "bot.platforms.meta"
+PLATFORM_MODULES = {SEAM, "bot.platforms.base", TWILIO, META}
 LEAVES = {"bot.config", "bot.texts", "bot.phone", "bot.vault", "bot.logs", "bot.vocabulary",
           "bot.process", "bot.wording", "bot.texts_file", "bot.nina", "bot.images",
           "bot.http_client", "bot.whatsapp_text", *PLATFORM_MODULES}
@@ -104,17 +106,45 @@ TWILIO_WORDS = re.compile(
     r"|NumMedia|MediaUrl|MediaContentType|whatsapp:|\b(?:2\d{4}|6\d{4})\b")
 
 
-def test_twilio_field_names_and_error_codes_appear_only_in_the_seam():
+# Meta's field names, header, query parameters, address and the codes that cannot be mistaken
+# for another number (its small ones, 0, 4, 100, 190, 368, can).
+META_WORDS = re.compile(
+    r"(?i:x-hub-signature)|hub\.(?:mode|verify_token|challenge)|messaging_product"
+    r"|recipient_type|recipient_id|whatsapp_business_account|phone_number_id|\bwa_id\b|wamid"
+    r"|graph\.facebook|error_subcode|fbtrace_id|button_reply|list_reply"
+    r"|\b(?:130429|131000|131016|131026|131031|131047|131048|131049|131050|131056|132000"
+    r"|132001|132005|132007|132012|132018|133010|80007)\b")
+
+
+def words_outside(pattern, module):
+    """Lines of the code, templates and schema that match ``pattern``, outside ``module``."""
     places = [path for path in PACKAGE.rglob("*") if path.suffix in (".py", ".html", ".js")]
     places.append(ROOT / "schema.sql")
     offenders = []
     for path in places:
-        if path == PACKAGE / "platforms" / "twilio.py":
+        if path == module:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if TWILIO_WORDS.search(line):
+            if pattern.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
-    assert offenders == []
+    return offenders
+
+
+def test_twilio_field_names_and_error_codes_appear_only_in_the_seam():
+    assert words_outside(TWILIO_WORDS, PACKAGE / "platforms" / "twilio.py") == []
+
+
+def test_meta_field_names_headers_and_error_codes_appear_only_in_its_module():
+    assert words_outside(META_WORDS, PACKAGE / "platforms" / "meta.py") == []
+
+
+def test_the_meta_words_are_those_its_module_uses():
+    """The pattern finds what it is meant to: each family of words occurs in the module."""
+    text = (PACKAGE / "platforms" / "meta.py").read_text(encoding="utf-8")
+    for word in ("X-Hub-Signature-256", "hub.challenge", "messaging_product", "wamid",
+                 "graph.facebook", "whatsapp_business_account", "130429", "131049", "132018",
+                 "133010", "button_reply"):
+        assert word in text and META_WORDS.search(word), word
 
 
 def test_the_send_loop_imports_no_flask_or_werkzeug(graph):

@@ -21,7 +21,12 @@ def test_command_has_help_and_is_in_the_readme(app, command):
                                   "RETENTION_CONSENT_YEARS", "CLEANUP_INTERVAL_HOURS",
                                   "ACCESS_LOG", "RETENTION_AUDIT_YEARS", "APPROVAL_REQUIRED",
                                   "TEST_RECIPIENTS", "PRICE_PER_MESSAGE", "PRICE_CURRENCY",
-                                  "DATA_PROTECTION_OFFICER"])
+                                  "DATA_PROTECTION_OFFICER", "WHATSAPP_PLATFORM",
+                                  "META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID", "META_APP_SECRET",
+                                  "META_VERIFY_TOKEN", "META_API_URL", "META_API_VERSION",
+                                  "META_TEMPLATE", "META_TEMPLATE_LANGUAGE", "META_TEMPLATE_<LANG>",
+                                  "META_PARAGRAPH_TEMPLATES", "META_PARAGRAPH_TEMPLATES_<LANG>",
+                                  "META_DISPLAY_PHONE_NUMBER"])
 def test_setting_is_in_the_configuration_table(name):
     assert f"| `{name}` |" in README
 

@@ -32,7 +32,7 @@ PRODUCTION = {
 def operator_env(tmp_path, monkeypatch):
     """The operator's environment as config.load reads it (no test mapping), nothing else."""
     for name in os.environ:
-        if name in config.SETTINGS or name.startswith(("TWILIO_", "BROADCAST_")):
+        if name in config.SETTINGS or name.startswith(("TWILIO_", "BROADCAST_", "META_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # a folder without .env
 
@@ -303,3 +303,119 @@ def test_production_does_not_start_without_a_sender(operator_env):
     with pytest.raises(config.ConfigError, match=r"^TWILIO_WHATSAPP_FROM is not set"):
         operator_env(**settings)
     assert operator_env(**PRODUCTION)["TWILIO_WHATSAPP_FROM"] == PRODUCTION["TWILIO_WHATSAPP_FROM"]
+
+
+# --- Meta's Cloud API as the platform ------------------------------------------------------------
+
+META_CREDENTIALS = ("META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID", "META_APP_SECRET",
+                    "META_VERIFY_TOKEN")
+META_PRODUCTION = dict(
+    {name: value for name, value in PRODUCTION.items() if not name.startswith("TWILIO_")},
+    WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN="EAAG-a-system-user-token",
+    META_PHONE_NUMBER_ID="106540352242922", META_APP_SECRET="an-app-secret-of-meta",
+    META_VERIFY_TOKEN="a-verify-token-of-ours", META_DISPLAY_PHONE_NUMBER="+49 4791 930-0")
+
+
+def test_meta_production_goes_live_with_its_own_settings(operator_env):
+    settings = operator_env(**META_PRODUCTION)
+    assert not config.Mode.of(settings).demo
+    assert config.start_banner(settings) is None
+    assert settings["META_DISPLAY_PHONE_NUMBER"] == "+4947919300"
+    assert (settings["META_API_URL"], settings["META_API_VERSION"],
+            settings["META_TEMPLATE_LANGUAGE"]) == ("https://graph.facebook.com", "v23.0", "de")
+    assert settings["META_TEMPLATE_NAMES"] == {} and settings["META_PARAGRAPH_NAMES"] == {}
+
+
+def test_meta_without_its_credentials_is_the_demo_whatever_twilio_holds(operator_env):
+    settings = operator_env(**{name: value for name, value in META_PRODUCTION.items()
+                               if name not in META_CREDENTIALS},
+                            TWILIO_ACCOUNT_SID=PRODUCTION["TWILIO_ACCOUNT_SID"],
+                            TWILIO_AUTH_TOKEN=PRODUCTION["TWILIO_AUTH_TOKEN"])
+    assert config.Mode.of(settings).demo
+    assert "no Meta credentials" in config.start_banner(settings)
+    assert "META_APP_SECRET" in config.start_banner(settings)
+
+
+@pytest.mark.parametrize("missing", META_CREDENTIALS)
+def test_meta_with_some_credentials_names_the_first_missing_one(operator_env, missing):
+    present = next(name for name in META_CREDENTIALS if name != missing)
+    with pytest.raises(config.ConfigError,
+                       match=f"^{present} is set but {missing} is not: set all of"):
+        operator_env(**dict(META_PRODUCTION, **{missing: ""}))
+
+
+def test_twilio_ignores_meta_settings(operator_env):
+    settings = operator_env(**PRODUCTION, META_ACCESS_TOKEN="EAAG-left-from-a-trial")
+    assert not config.Mode.of(settings).demo
+
+
+def test_meta_production_needs_the_countys_number(operator_env):
+    with pytest.raises(config.ConfigError, match="^META_DISPLAY_PHONE_NUMBER is not set"):
+        operator_env(**dict(META_PRODUCTION, META_DISPLAY_PHONE_NUMBER=""))
+
+
+@pytest.mark.parametrize("number", ["4947919300", "+49", "Landkreis", "+49 4791 abc"])
+def test_meta_refuses_a_display_number_that_is_not_one(operator_env, number):
+    with pytest.raises(config.ConfigError, match="^META_DISPLAY_PHONE_NUMBER must be"):
+        operator_env(**dict(META_PRODUCTION, META_DISPLAY_PHONE_NUMBER=number))
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("META_ACCESS_TOKEN", "CHANGE-ME"), ("META_APP_SECRET", "..."),
+    ("META_VERIFY_TOKEN", "change-me-too"), ("META_DISPLAY_PHONE_NUMBER", "+49..."),
+    ("META_TEMPLATE", "CHANGE-ME")])
+def test_meta_production_refuses_an_example_value(operator_env, name, value):
+    with pytest.raises(config.ConfigError, match=f"^{name} still holds an example value"):
+        operator_env(**dict(META_PRODUCTION, **{name: value}))
+
+
+def test_meta_production_refuses_a_short_admin_token(operator_env):
+    with pytest.raises(config.ConfigError, match="^ADMIN_TOKEN is too short"):
+        operator_env(**dict(META_PRODUCTION, ADMIN_TOKEN="x" * 20))
+
+
+def test_meta_templates_per_language_and_paragraphs(operator_env):
+    settings = operator_env(**META_PRODUCTION, LANGUAGES="de,en", META_TEMPLATE="infokanal_text",
+                            META_TEMPLATE_EN="infokanal_text_en",
+                            META_PARAGRAPH_TEMPLATES="2=infokanal_2, 3=infokanal_3",
+                            META_PARAGRAPH_TEMPLATES_EN="2=infokanal_en_2")
+    assert settings["META_TEMPLATE_NAMES"] == {"en": "infokanal_text_en"}
+    assert settings["META_PARAGRAPH_NAMES"] == {None: {2: "infokanal_2", 3: "infokanal_3"},
+                                                "en": {2: "infokanal_en_2"}}
+    # Twilio's settings of the same kind stay apart.
+    assert settings["CONTENT_SIDS"] == {} and settings["PARAGRAPH_SIDS"] == {}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"META_PARAGRAPH_TEMPLATES": "2=infokanal_2"},
+     "^META_PARAGRAPH_TEMPLATES is set but META_TEMPLATE is not"),
+    ({"META_TEMPLATE": "infokanal", "META_PARAGRAPH_TEMPLATES": "2=HX1234"},
+     "^META_PARAGRAPH_TEMPLATES holds '2=HX1234'"),
+    ({"LANGUAGES": "de,en", "META_TEMPLATE": "infokanal",
+      "META_PARAGRAPH_TEMPLATES_EN": "2=infokanal_en_2"},
+     "^META_PARAGRAPH_TEMPLATES_EN is set but META_TEMPLATE_EN is not"),
+    ({"META_TEMPLATE": "Infokanal Text"}, "^META_TEMPLATE must be an approved template's name"),
+    ({"META_API_VERSION": "23"}, "^META_API_VERSION must look like v23.0"),
+    ({"META_PHONE_NUMBER_ID": "+4947919300"}, "^META_PHONE_NUMBER_ID must be the number's id"),
+])
+def test_meta_settings_that_cannot_work_stop_the_start(operator_env, extra, message):
+    with pytest.raises(config.ConfigError, match=message):
+        operator_env(**dict(META_PRODUCTION, **extra))
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_a_missing_meta_setting_stops_the_procfile_processes(tmp_path, name):
+    from bot.vault import new_key
+    from tests.conftest import Process, wait_for
+
+    env = dict(META_PRODUCTION, META_APP_SECRET="", DATA_KEY=new_key(), PORT="0",
+               HOST="127.0.0.1", DATABASE_PATH=str(tmp_path / "infokanal.db"))
+    process = Process(name, env)
+    try:
+        wait_for(lambda: process.proc.poll() is not None, timeout=30,
+                 message=f"{name} to stop")
+        output = process.output()
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert "META_ACCESS_TOKEN is set but META_APP_SECRET is not" in output, output

@@ -130,7 +130,11 @@ def init_app(app):
         inbound_days=_number(config["RETENTION_INBOUND_DAYS"])))
     texts = app.extensions["infokanal"].texts
     start = texts.keyword("start")
-    digits = twilio_platform.sender_digits(config["TWILIO_WHATSAPP_FROM"])
+    if config["WHATSAPP_PLATFORM"] == "meta":
+        # Meta's API knows the number only by its id: the operator names it (E.164, checked).
+        digits = config["META_DISPLAY_PHONE_NUMBER"].removeprefix("+")
+    else:
+        digits = twilio_platform.sender_digits(config["TWILIO_WHATSAPP_FROM"])
     probe = Channel(authority, "", digits, [])
     app.extensions["infokanal_channel"] = Channel(
         authority=authority, description=description, number_digits=digits,
