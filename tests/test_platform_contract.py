@@ -16,7 +16,10 @@ The processes of one platform serve all its tests (they are slow to start on a b
 each test makes the citizens it needs and leaves no broadcast running.
 """
 
+import base64
 import itertools
+import json
+import secrets
 import signal
 import sqlite3
 from collections import Counter
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.platforms import meta
+from tests import fake_meta
 from tests.conftest import (Process, WebServer, audit_trail_broken, counts_disagreeing,
                             free_port, new_number, new_sid, reply_text, wait_for)
 from tests.test_status_callbacks_e2e import callback as twilio_status
@@ -70,10 +75,14 @@ class TwilioSide:
         # Status callbacks go to PUBLIC_URL, which the webhooks are signed for as well.
         return dict(env, PUBLIC_URL=web_url)
 
+    def stop(self):
+        pass  # the fake is the session's (conftest)
+
     def reset(self):
         self.fake.reset()
 
-    def new_message_id(self):
+    @staticmethod
+    def new_message_id():
         return new_sid()
 
     def citizen_writes(self, number, text, message_id=None):
@@ -120,6 +129,86 @@ class TwilioSide:
         self.fake.release()
 
 
+class MetaSide:
+    """Meta: the fake posts a citizen's message as Meta's signed webhook, and takes the
+    answers, which the worker sends through the API; the fake is tests/fake_meta.py."""
+
+    name = "meta"
+    VERIFY_TOKEN = "test-meta-verify-token-not-a-real-one"
+
+    def __init__(self):
+        self.fake = None
+        self.web = None
+
+    def env(self, env, web_url):
+        # The fake posts statuses and citizens' messages to the web process, so it starts
+        # once the web process's address is known.
+        self.fake = fake_meta.FakeMeta(webhook_url=web_url + meta.WEBHOOK_PATH).start()
+        settings = {k: v for k, v in env.items() if not k.startswith("TWILIO_")}
+        return dict(settings, WHATSAPP_PLATFORM="meta", PUBLIC_URL=web_url,
+                    META_ACCESS_TOKEN=fake_meta.ACCESS_TOKEN,
+                    META_PHONE_NUMBER_ID=fake_meta.PHONE_NUMBER_ID,
+                    META_APP_SECRET=fake_meta.APP_SECRET, META_VERIFY_TOKEN=self.VERIFY_TOKEN,
+                    META_API_URL=self.fake.url, META_TEMPLATE=fake_meta.TEMPLATE,
+                    META_DISPLAY_PHONE_NUMBER="+" + fake_meta.DISPLAY_PHONE_NUMBER)
+
+    def stop(self):
+        if self.fake is not None:
+            self.fake.stop()
+
+    def reset(self):
+        if self.fake is not None:
+            self.fake.reset()
+
+    @staticmethod
+    def new_message_id():
+        return "wamid." + base64.b64encode(secrets.token_bytes(24)).decode()
+
+    def citizen_writes(self, number, text, message_id=None):
+        answer = self.fake.post_inbound(number.lstrip("+"), text, message_id=message_id)
+        assert answer == 200, answer
+
+    def answers_to(self, number):
+        return [record["text"] for record in self.fake.sent_to(number.lstrip("+"))
+                if record["type"] == "text"]
+
+    def broadcast_messages(self, text):
+        sent = {}
+        for record in list(self.fake.messages):
+            if text in (record["parameters"] or [record["text"]]):
+                sent.setdefault("+" + record["to"], []).append(record["id"])
+        return sent
+
+    def report_status(self, message_id, number, status, code=None):
+        # The fake's own status object and envelope, posted here and now rather than when
+        # the fake would: the test decides the order they arrive in.
+        record = dict(self.fake.by_id[message_id], error_code=code)
+        value = {"messaging_product": "whatsapp", "metadata": self.fake._metadata(),
+                 "statuses": [self.fake._status(record, status)]}
+        body = json.dumps(self.fake._envelope([[value]])).encode()
+        response = self.web.session.post(
+            self.web.url + meta.WEBHOOK_PATH, data=body, timeout=10,
+            headers={"Content-Type": "application/json",
+                     meta.SIGNATURE_HEADER: self.fake.sign(body)})
+        assert response.status_code == 200, response.text
+
+    def refuse(self, number, code):
+        self.fake.recipient_errors[number.lstrip("+")] = [400, code]
+
+    def refuse_next(self, code):
+        self.fake.error_queue.append([400, code])
+
+    def accepted(self):
+        return len(self.fake.messages)
+
+    def hold(self, after):
+        self.fake.hold(after)
+
+    def release(self):
+        if self.fake is not None:
+            self.fake.release()
+
+
 class Deployment:
     """One platform's processes, shared by its tests: web (gunicorn, the front) and worker."""
 
@@ -157,6 +246,7 @@ class Deployment:
         for process in (self.worker, self.web):
             if process is not None:
                 process.stop()
+        self.side.stop()
 
     def database(self):
         return sqlite3.connect(self.env["DATABASE_PATH"])
@@ -240,9 +330,7 @@ class Deployment:
 
 
 def side_for(name, fake_twilio):
-    if name == "twilio":
-        return TwilioSide(fake_twilio)
-    raise NotImplementedError(name)
+    return TwilioSide(fake_twilio) if name == "twilio" else MetaSide()
 
 
 @pytest.fixture(scope="module", params=["twilio", "meta"])
