@@ -530,3 +530,9 @@ CREATE TABLE replies (
     next_attempt_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX replies_due ON replies (state, next_attempt_at, id);
+
+-- migration: 0022_citizen_cap_retries
+-- Sends the platform held back because the citizen had their share of such messages from
+-- businesses lately (its cap per citizen): tried again hours later, never a possible
+-- duplicate and never the citizen's fault, so counted apart from retries_unknown.
+ALTER TABLE broadcasts ADD COLUMN retries_citizen_cap INTEGER NOT NULL DEFAULT 0;

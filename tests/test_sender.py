@@ -112,3 +112,34 @@ def test_a_sends_form_is_encoded_as_urlencode_would_and_the_recipient_is_not_kep
     items = [str(item) for name, value in form.items() if name != "To"
              for item in (value if isinstance(value, list) else [value])]
     assert gateway._quoted.cache_info().currsize == len(set(form) | set(items))
+
+
+def test_priority_takes_get_the_next_tokens_before_any_ordinary_one():
+    rate = 200
+
+    async def run():
+        bucket = TokenBucket(rate)
+        order = []
+
+        async def ordinary():
+            while len(order) < 200:
+                await bucket.take()
+                order.append("broadcast")
+
+        async def answer():
+            await bucket.take(priority=True)
+            order.append("answer")
+
+        broadcast = asyncio.create_task(ordinary())
+        while len(order) < 50:
+            await asyncio.sleep(0.005)
+        asked = len(order)
+        await asyncio.gather(*(answer() for _ in range(20)))
+        await broadcast
+        return order, asked
+
+    order, asked = asyncio.run(run())
+    answered = [i for i, who in enumerate(order) if who == "answer"]
+    assert len(answered) == 20
+    # At most the take already under way when they asked goes first; then the answers, all.
+    assert answered[0] <= asked + 1 and answered[-1] - answered[0] == 19

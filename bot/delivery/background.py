@@ -10,7 +10,7 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..store import deliveries, subscribers
+from ..store import deliveries, replies, subscribers
 from ..store.db import connect, write
 from .outcomes import Batch
 
@@ -35,8 +35,22 @@ def write_outcomes(database, out):
     with write(database) as conn:
         deliveries.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
                                    out.unknown_retries, out.counted_retry)
+        if out.citizen_capped:
+            deliveries.retry_citizen_capped(conn, out.citizen_capped)
         for subscriber_id in out.opted_out:
             subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
+        replies.sent(conn, out.replies_sent)
+        replies.failed(conn, out.replies_failed)
+        if out.replies_retry:
+            replies.retry(conn, out.replies_retry)
+        if out.replies_counted_retry:
+            replies.retry(conn, out.replies_counted_retry, counted=True)
+
+
+def claim_replies(database, limit, now):
+    """Up to ``limit`` due answers to citizens, marked as being sent (store.replies.claim)."""
+    with write(database) as conn:
+        return sorted(replies.claim(conn, limit, now))
 
 
 def claim(database, batch_size, limit_pause_seconds):

@@ -15,10 +15,18 @@ class Outcomes:
         self.counted_retry = []
         self.unknown_retries = {}
         self.opted_out = []
+        # Held back by the platform's cap per citizen: [(code, delivery_id, seconds)].
+        self.citizen_capped = []
+        # Answers to citizens (store.replies): ids sent or failed for good, [(when, id)] to try
+        # again, uncounted or counted (unknown outcomes).
+        self.replies_sent, self.replies_failed = [], []
+        self.replies_retry, self.replies_counted_retry = [], []
 
     def __len__(self):
         return (len(self.sent) + len(self.failed) + len(self.skipped) + len(self.retry)
-                + len(self.counted_retry))
+                + len(self.counted_retry) + len(self.citizen_capped) + len(self.replies_sent)
+                + len(self.replies_failed) + len(self.replies_retry)
+                + len(self.replies_counted_retry))
 
 
 @dataclass

@@ -12,6 +12,10 @@ class TokenBucket:
     A caller that finds the bucket empty sleeps until a few tokens are there (about 5 ms'
     worth), not until the next one: at a thousand messages a second, waking for each one
     cost more CPU than sending it. The rate over any second is the same.
+
+    A priority take (an answer to a citizen who is waiting for it) gets the next token before
+    any ordinary one (a broadcast's): one bucket for everything the number sends, since the
+    platform's ceiling counts it all.
     """
 
     def __init__(self, rate):
@@ -21,25 +25,36 @@ class TokenBucket:
         self.tokens = self.capacity
         self.updated = time.monotonic()
         self.blocked_until = 0.0
+        self.priority_waiting = 0
 
     def hold(self, seconds):
         """Send nothing for a while (the platform said: too many requests)."""
         self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
         self.tokens = 0.0
 
-    async def take(self):
-        while True:
-            now = time.monotonic()
-            if now < self.blocked_until:
-                await asyncio.sleep(self.blocked_until - now)
-                self.updated = time.monotonic()
-                continue
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((self.refill - self.tokens) / self.rate)
+    async def take(self, priority=False):
+        if priority:
+            self.priority_waiting += 1
+        try:
+            while True:
+                now = time.monotonic()
+                if now < self.blocked_until:
+                    await asyncio.sleep(self.blocked_until - now)
+                    self.updated = time.monotonic()
+                    continue
+                self.tokens = min(self.capacity,
+                                  self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1 and (priority or not self.priority_waiting):
+                    self.tokens -= 1
+                    return
+                # An ordinary take that finds a token a priority one waits for leaves it to
+                # that one, and looks again a token's time later.
+                wanted = self.refill - self.tokens if self.tokens < 1 else 1.0
+                await asyncio.sleep(wanted / self.rate)
+        finally:
+            if priority:
+                self.priority_waiting -= 1
 
 
 def backoff(attempts, cap=120.0):

@@ -7,6 +7,11 @@ platform, or the demo outbox). One asyncio loop keeps enough requests in flight 
 is decided by its kind (``vocabulary``), never by a platform's code. Its writes (claims and
 results) run on a thread of their own (``background``), so it never waits for the write lock.
 
+Answers to citizens queued by the web process (``store.replies``, on a platform whose webhook
+cannot carry them) go out through the same transport and the same bucket, ahead of any
+broadcast message waiting for a token: the citizen is waiting, and the platform's ceiling
+counts everything the number sends.
+
 It is long because the loop, the checks right before each send and what is done about each
 kind of error share the loop's state (the rate bucket, what may be sent now, the results not
 yet written); split apart, each part would reach into the others.
@@ -18,7 +23,7 @@ import time
 
 from .. import vocabulary as v
 from ..platforms import base as platform
-from ..store import broadcasts, deliveries
+from ..store import broadcasts, deliveries, replies
 from ..store.db import now_iso, write
 from ..vault import DataKeyError
 from . import background
@@ -32,7 +37,9 @@ log = logging.getLogger(__name__)
 class Sender:
     def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
                  max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
-                 throttle_backoff_cap=30.0, chores=None):
+                 throttle_backoff_cap=30.0, chores=None, reply_poll_seconds=0.05,
+                 citizen_cap_seconds=deliveries.CITIZEN_CAP_RETRY_SECONDS,
+                 reply_hold_seconds=60.0):
         self.database = database
         self.conn = database.conn
         self.vault = vault
@@ -67,20 +74,38 @@ class Sender:
         # What runs beside the sending (retention, forgetting throttle entries, hints); None
         # in unit tests that want the loop alone.
         self.chores = chores or Chores(database)
+        # How long the platform's cap per citizen holds a broadcast's message back (at most;
+        # an expiry can make it shorter, see deliveries.citizen_cap_retry_at).
+        self.citizen_cap_seconds = citizen_cap_seconds
+        # Answers: looked for this often (one step of an index when none is due), a few in
+        # flight beside the broadcast's (the transport has connections to spare for them),
+        # and held this long when they cannot go out now for a reason that is not theirs
+        # (the data key, the credentials).
+        self.reply_poll_seconds = reply_poll_seconds
+        self.reply_hold_seconds = reply_hold_seconds
+        self.reply_tasks = set()
+        self.replies_closing = asyncio.Event()
+        self.replies_total = 0
+        self._reply_logged = {}
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, until_idle=False):
         with write(self.database) as conn:
             recovered = deliveries.recover_in_flight(conn)
+            answers = replies.recover(conn)
         if recovered:
             log.warning("%d deliveries were in flight at the last stop; sending them again "
                         "(counted as possible duplicates)", recovered)
+        if answers:
+            log.warning("%d answers to citizens were in flight at the last stop; sending them "
+                        "again", answers)
         path = self.conn.execute("PRAGMA database_list").fetchone()[2]
         self.background = background.Background(path)
         semaphore = asyncio.Semaphore(self.concurrency)
         flusher = asyncio.create_task(self._flush_periodically())
         chores = asyncio.create_task(self.chores.run(self.stopping))
+        answering = asyncio.create_task(self._answer())
         upcoming = None
         try:
             while not self.stopping.is_set():
@@ -90,7 +115,8 @@ class Sender:
                     batch = self._apply(await self._claim_soon())
                 upcoming = None
                 if not batch:
-                    if until_idle and not self.in_flight and not self._pending_work():
+                    if until_idle and not self.in_flight and not self._pending_work() \
+                            and not self._replies_pending():
                         break
                     await self._sleep(self.poll_seconds)
                     continue
@@ -112,8 +138,11 @@ class Sender:
                     self.in_flight.add(task)
                     task.add_done_callback(self._done(semaphore))
         finally:
-            if self.in_flight:
-                await asyncio.gather(*self.in_flight, return_exceptions=True)
+            self.replies_closing.set()
+            await asyncio.gather(answering, return_exceptions=True)
+            if self.in_flight or self.reply_tasks:
+                await asyncio.gather(*self.in_flight, *self.reply_tasks,
+                                     return_exceptions=True)
             flusher.cancel()
             if upcoming is not None:
                 # Claimed but never tried: back to the queue as they were, no attempt used.
@@ -230,6 +259,9 @@ class Sender:
             "LIMIT 1").fetchone()
         return row is not None
 
+    def _replies_pending(self):
+        return bool(self.reply_tasks) or replies.pending(self.conn) > 0
+
     def flush(self):
         """Write what came back, now, on the loop's own connection."""
         out = self._take_outcomes()
@@ -242,6 +274,101 @@ class Sender:
             return None
         self.outcomes = Outcomes()
         return out
+
+    # -- answers to citizens -----------------------------------------------------------------
+
+    REPLY_CONCURRENCY = 16
+
+    async def _answer(self):
+        """Claim due answers and send each in a task of its own, until the loop ends.
+
+        Whether one is due is read on the loop's own connection (one step of an index, no
+        lock); only then is the claim written, in the background like every write."""
+        while not self.replies_closing.is_set():
+            free = self.REPLY_CONCURRENCY - len(self.reply_tasks)
+            if free > 0 and not self.stopping.is_set() and replies.due(self.conn, time.time()):
+                for row in await self.background.run(background.claim_replies, free,
+                                                     time.time()):
+                    task = asyncio.create_task(self._send_reply(*row))
+                    self.reply_tasks.add(task)
+                    task.add_done_callback(self._reply_done)
+            try:
+                await asyncio.wait_for(self.replies_closing.wait(), self.reply_poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    def _reply_done(self, task):
+        self.reply_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reply task failed: %r", task.exception())
+
+    async def _send_reply(self, reply_id, phone_hash, phone_enc, body, attempts):
+        try:
+            to = self.vault.decrypt(phone_enc)
+        except DataKeyError:
+            self._log_reply_hold(
+                "data key", "DATA_KEY cannot decrypt the number of an answer to a citizen: "
+                "answers wait. Start the worker with the key the numbers were written under "
+                "(DATA_KEY=new,old during a rotation).")
+            self.outcomes.replies_retry.append((time.time() + self.reply_hold_seconds,
+                                                reply_id))
+            return
+        await self.bucket.take(priority=True)
+        if self.stopping.is_set():
+            self.outcomes.replies_retry.append((0, reply_id))  # never tried: as it was
+            return
+        message = platform.OutgoingMessage(to=to, body=body, to_hash=phone_hash, reply=True)
+        try:
+            await self.transport.send(message)
+        except platform.SendError as error:
+            self._handle_reply_error(reply_id, attempts, error)
+            return
+        except Exception:  # noqa: BLE001 - a bug must not strand the answer in 'sending'
+            log.exception("unexpected error sending an answer to a citizen; retrying later")
+            self.outcomes.replies_counted_retry.append(
+                (time.time() + backoff(attempts + 1), reply_id))
+            return
+        self.outcomes.replies_sent.append(reply_id)
+        self.replies_total += 1
+        self.throttle_level = 0
+
+    def _handle_reply_error(self, reply_id, attempts, error):
+        """As for a broadcast's message, but an answer never pauses anything: what is about
+        the channel (credentials, the messaging limit) holds the answer until it can go."""
+        out = self.outcomes
+        code = str(error.code) if error.code is not None else None
+        if error.kind == v.THROTTLED:
+            delay = self._throttle_delay()
+            self.bucket.hold(delay)
+            out.replies_retry.append((time.time() + delay, reply_id))
+        elif error.kind == v.UNKNOWN:
+            if attempts + 1 >= self.max_attempts:
+                log.warning("An answer to a citizen was given up after %d tries with unknown "
+                            "outcome (%s)", attempts + 1, code)
+                out.replies_failed.append(reply_id)
+            else:
+                out.replies_counted_retry.append(
+                    (time.time() + backoff(attempts + 1), reply_id))
+        elif error.kind == v.CREDENTIALS:
+            self._log_reply_hold(
+                v.CREDENTIALS, f"The platform refused our credentials or sender ({code}): "
+                "answers to citizens wait. Fix the configuration and restart the worker.")
+            out.replies_retry.append((time.time() + self.reply_hold_seconds, reply_id))
+        elif error.kind == v.MESSAGING_LIMIT:
+            self._log_reply_hold(
+                v.MESSAGING_LIMIT, f"WhatsApp messaging limit reached ({code}): answers to "
+                f"citizens wait {self.limit_pause_seconds // 60:.0f} minutes")
+            out.replies_retry.append((time.time() + self.limit_pause_seconds, reply_id))
+        else:
+            log.info("An answer to a citizen was refused: %s (%s)", error.kind, code)
+            out.replies_failed.append(reply_id)
+
+    def _log_reply_hold(self, reason, text, every=60.0):
+        """Log why answers wait, once a minute for each reason, not once for every answer."""
+        now = time.monotonic()
+        if now - self._reply_logged.get(reason, float("-inf")) >= every:
+            self._reply_logged[reason] = now
+            log.error(text)
 
     # -- one message ------------------------------------------------------------------------
 
@@ -311,6 +438,11 @@ class Sender:
                     out.unknown_retries.get(item.broadcast_id, 0) + 1)
                 out.counted_retry.append((time.time() + backoff(attempts), item.delivery_id))
             return
+        if error.kind == v.CITIZEN_CAP:
+            # Held back for this citizen alone, for hours: tried again then, counted apart,
+            # never an attempt (nothing was sent twice, nobody did anything wrong).
+            out.citizen_capped.append((code, item.delivery_id, self.citizen_cap_seconds))
+            return
         if error.kind == v.CREDENTIALS:
             log.error("The platform refused our credentials or sender (%s): broadcast %d "
                       "paused. Fix the configuration, then resume it.", code, item.broadcast_id)
@@ -322,6 +454,8 @@ class Sender:
             self._pause(item, v.pause_reason(v.PAUSE_MESSAGING_LIMIT, code),
                         now_iso(self.limit_pause_seconds))
             return
+        # Anything else is about this message or this citizen: failed, with its kind. One
+        # who declined such messages at WhatsApp chose so there; they stay subscribed.
         out.failed.append((code or "unknown", error.kind, item.delivery_id))
         self.chores.warn_hints(item.broadcast_id, {(error.kind, code): 1})
         if error.kind == v.OPTED_OUT:

@@ -59,8 +59,11 @@ def build(config, vault, demo):
         transport = OutboxTransport(connect(config["DATABASE_PATH"]))
     else:
         rate = config["SEND_RATE_LIMIT"]
+        # Connections for the broadcast's requests in flight, and to spare for the answers
+        # to citizens that go out beside them.
+        in_flight = config["SEND_CONCURRENCY"] or int(rate * 0.4)
         transport = platforms.get(config["WHATSAPP_PLATFORM"]).transport_from(
-            config, max_connections=max(64, config["SEND_CONCURRENCY"] or int(rate * 0.4) + 16))
+            config, max_connections=max(64, in_flight + Sender.REPLY_CONCURRENCY))
     return Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],

@@ -215,7 +215,7 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
             "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
             "requested_by", "requested_at", "approved_by", "approved_at", "edited_by",
-            "edited_at")
+            "edited_at", "retries_citizen_cap")
 # Who wrote, asked, approved and changed: for the console and the audit trail, not the API's
 # answer.
 ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at",

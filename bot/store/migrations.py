@@ -165,6 +165,7 @@ _sql("0018_audit_aggregation")
 _sql("0019_approval_binding")
 _sql("0020_relay_cap")
 _sql("0021_replies")
+_sql("0022_citizen_cap_retries")
 
 
 def apply(db):

@@ -7,8 +7,10 @@ the same transaction) queues nothing twice. The sender claims what is due (``cla
 of broadcast traffic, and settles each claim: ``sent`` and ``failed`` delete the row (an
 answer is not kept once it is out), ``retry`` hands it back for later. A claim left
 ``sending`` by a worker that died goes back to the queue when the next one starts
-(``recover``). Every function runs inside a write transaction the caller holds, but
-``pending``.
+(``recover``). ``attempts`` counts only tries whose outcome was unknown (a 5xx, a timeout):
+a claim handed back, a "too many requests" or a held one never brings an answer closer to
+being given up. Every function runs inside a write transaction the caller holds, but the
+reads ``due`` and ``pending``.
 """
 
 from . import counters
@@ -28,15 +30,18 @@ def queue(conn, phone_hash, phone_enc, body):
 
 def claim(conn, limit, now):
     """Up to ``limit`` due answers, oldest first, marked as being sent:
-    [(id, phone_hash, phone_enc, body, attempts)]."""
-    rows = conn.execute(
-        "SELECT id, phone_hash, phone_enc, body, attempts FROM replies "
-        "WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-        (now, limit)).fetchall()
-    if rows:
-        conn.executemany("UPDATE replies SET state = 'sending', attempts = attempts + 1 "
-                         "WHERE id = ?", [(row[0],) for row in rows])
-    return rows
+    [(id, phone_hash, phone_enc, body, attempts)] (attempts: earlier unknown outcomes)."""
+    return conn.execute(
+        "UPDATE replies SET state = 'sending' WHERE id IN (SELECT id FROM replies "
+        "  WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
+        "RETURNING id, phone_hash, phone_enc, body, attempts", (now, limit)).fetchall()
+
+
+def due(conn, now):
+    """Whether an answer is due (one step of the replies_due index): what the sender asks
+    every few hundredths of a second before it takes the write lock to claim."""
+    return conn.execute("SELECT 1 FROM replies WHERE state = 'queued' AND next_attempt_at <= ? "
+                        "LIMIT 1", (now,)).fetchone() is not None
 
 
 def sent(conn, ids):
@@ -49,10 +54,11 @@ def failed(conn, ids):
     _delete(conn, ids, FAILED)
 
 
-def retry(conn, due):
-    """Hand answers back for another try: [(when, as time.time(), id)]."""
-    conn.executemany("UPDATE replies SET state = 'queued', next_attempt_at = ? WHERE id = ?",
-                     due)
+def retry(conn, later, counted=False):
+    """Hand answers back for another try: [(when, as time.time(), id)]; ``counted``: after an
+    unknown outcome, which counts toward the limit of attempts."""
+    conn.executemany("UPDATE replies SET state = 'queued', next_attempt_at = ?, "
+                     f"attempts = attempts + {1 if counted else 0} WHERE id = ?", later)
 
 
 def recover(conn):

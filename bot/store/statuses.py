@@ -6,9 +6,10 @@ platform can be that fast — waits in ``message_status`` until the sender does
 (``deliveries.record_outcomes``). Both run inside a write transaction the caller holds.
 """
 
+from .. import vocabulary
 from . import counters, subscribers
 from .db import now_iso
-from .deliveries import requeue_for_limit
+from .deliveries import CITIZEN_CAP_RETRY_SECONDS, requeue_for_limit, retry_citizen_capped
 
 # A report moves a delivery only forward (callbacks come in any order); failed is final.
 _ONTO_DELIVERY = (
@@ -36,7 +37,7 @@ def record_many(conn, updates):
     if updates:
         counters.add(conn, counters.webhook("status", "accepted"), len(updates))
     for update in updates:
-        if update.limit_reached or update.opted_out:
+        if update.limit_reached or update.opted_out or update.error_kind == _CITIZEN_CAP:
             _consequences(conn, update)
 
 
@@ -44,14 +45,24 @@ def record(conn, update):
     """Keep the furthest status reported for a message.
 
     A message refused for WhatsApp's messaging limit pauses its broadcast and goes out again
-    after the pause, as when the refusal comes straight from the send. An opt-out reported
-    here unsubscribes the citizen at once when the delivery is known (else the sender does
-    when it records the message id).
+    after the pause, as when the refusal comes straight from the send; one held back by the
+    platform's cap per citizen goes out again hours later (``retry_citizen_capped``). An
+    opt-out reported here unsubscribes the citizen at once when the delivery is known (else
+    the sender does when it records the message id). A citizen who declined such messages at
+    WhatsApp stays subscribed: the failure, with its kind, is all there is to it.
     """
     record_many(conn, [update])
 
 
+_CITIZEN_CAP = vocabulary.CITIZEN_CAP
+
+
 def _consequences(conn, update):
+    if update.error_kind == _CITIZEN_CAP:
+        refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
+                               (update.message_id,)).fetchall()
+        retry_citizen_capped(conn, [(update.error_code, row[0], CITIZEN_CAP_RETRY_SECONDS)
+                                    for row in refused])
     if update.limit_reached:
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
                                (update.message_id,)).fetchall()

@@ -109,6 +109,12 @@ FAILURES = {
     v.CREDENTIALS: "Zugangsdaten von Twilio ungültig",
     v.THROTTLED: "Zu viele Anfragen an Twilio",
     v.UNKNOWN: "Nach mehreren Versuchen aufgegeben",
+    # The platform's cap per citizen held the message back, and still did a day later.
+    v.CITIZEN_CAP: ("Von WhatsApp zurückgehalten, weil die Person zu viele Werbe-Nachrichten "
+                    "bekommt; auch spätere Versuche kamen nicht durch"),
+    # The citizen's own choice at WhatsApp: nothing for the office to fix, and they stay
+    # subscribed.
+    v.MARKETING_DECLINED: "Hat Werbe-Nachrichten dieses Absenders in WhatsApp abgelehnt",
 }
 
 # Why a delivery was not sent at all (our own reasons, see vocabulary).

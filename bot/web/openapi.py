@@ -187,6 +187,10 @@ SCHEMAS = {
         "resume_at": NULLABLE_TIME,
         "retries_unknown": {**COUNT, "description": (
             "Sends retried after an unknown outcome: each may have arrived twice.")},
+        "retries_citizen_cap": {**COUNT, "description": (
+            "Sends the platform held back for its cap per citizen (too many marketing "
+            "messages to that person lately), tried again hours later: never a duplicate, "
+            "never counted as failed unless still held back a day after the start.")},
         "estimated_cost": ESTIMATED_COST,
         "edited": {"type": "boolean", "description": (
             "Changed by someone other than its author: e.g. a relayed warning's draft whose "
