@@ -85,6 +85,7 @@ def test_the_handshake_answers_the_challenge_for_our_token_only():
     assert meta.handshake("subscribe", "our-token", None, "our-token") is None
     assert meta.handshake("subscribe", "our-token", "<script>", "our-token") is None
     assert meta.handshake("subscribe", "öür", "1", "our-token") is None
+    assert meta.handshake("subscribe", "our-token", "1158201444\n", "our-token") is None
 
 
 def test_the_handshake_reads_metas_query_parameters():
@@ -225,6 +226,8 @@ def test_a_body_that_is_not_metas_shape_is_refused_with_a_reason(body, reason):
     (inbound("text", {"body": "Start"}, id="wamid.<script>"), "id is missing or malformed"),
     (inbound("text", {"body": "Start"}, id="w" * 257), "id is missing or malformed"),
     (inbound("text", {"body": "Start"}, id=["wamid.x"]), "id is missing or malformed"),
+    (inbound("text", {"body": "Start"}, id="wamid.x\n"), "id is missing or malformed"),
+    (inbound("text", {"body": "Start"}, **{"from": "4915112345678\n"}), "from must be"),
     (inbound("text", {"body": "Start"}, **{"from": "+4915112345678"}), "from must be"),
     (inbound("text", {"body": "Start"}, **{"from": "49151abc"}), "from must be"),
     (inbound("text", {"body": "Start"}, **{"from": 4915112345678}), "from must be"),
@@ -254,6 +257,8 @@ def test_a_message_with_wrong_types_or_a_malformed_id_or_sender_is_refused(messa
     (status("failed", errors=[{"code": "131049; drop"}]), "code is not a number"),
     (status("failed", errors=[{"code": 1.5}]), "code is not a number"),
     (status("failed", errors=[{"code": True}]), "code is not a number"),
+    (status("failed", errors=[{"code": "131049\n"}]), "code is not a number"),
+    (status("read", message_id=OURS + "\n"), "id is missing or malformed"),
 ])
 def test_a_status_with_wrong_types_or_a_malformed_id_is_refused(entry, reason):
     with pytest.raises(base.InvalidWebhook, match=reason):
@@ -640,10 +645,13 @@ def test_without_a_template_a_text_or_a_picture_by_its_address(api):
 
 def test_what_cannot_be_sent_is_refused_before_any_request(api):
     sender = transport(api, META_TEMPLATE="meldung")
-    empty, too_long, bad_number = send_all(sender, [
-        message("  \n\n "), message("x" * 1025), message(to="4915112345678")])
-    assert (empty.kind, too_long.kind, bad_number.kind) == (
-        v.REJECTED, v.REJECTED, v.INVALID_NUMBER)
+    empty, too_long, bad_number, broken_number = send_all(sender, [
+        message("  \n\n "), message("x" * 1025), message(to="4915112345678"),
+        message(to="+4915112345678\n")])
+    assert broken_number.kind == v.INVALID_NUMBER
+    [empty_reply] = send_all(transport(api), [message("", reply=True)])
+    assert (empty.kind, too_long.kind, bad_number.kind, empty_reply.kind) == (
+        v.REJECTED, v.REJECTED, v.INVALID_NUMBER, v.REJECTED)
     assert api.bodies == [] and api.refused == []
 
 

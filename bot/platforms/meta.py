@@ -44,13 +44,14 @@ MODE_FIELD, TOKEN_FIELD, CHALLENGE_FIELD = "hub.mode", "hub.verify_token", "hub.
 _SIGNATURE_PREFIX = "sha256="
 _SUBSCRIBE = "subscribe"
 # Meta's challenge is a number; anything we echo back stays short and plain.
-_CHALLENGE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
+_CHALLENGE = re.compile(r"[A-Za-z0-9._-]{1,256}")
 # Message ids ("wamid." and base64 with its padding, or test ids): stored and indexed, so only
-# a sane alphabet and length get in.
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9._=+/:-]{1,256}$")
-_DIGITS = re.compile(r"^[0-9]{6,15}$")
-_E164 = re.compile(r"^\+([0-9]{6,15})$")
-_CODE = re.compile(r"^-?[0-9]{1,12}$")
+# a sane alphabet and length get in. All are matched whole (fullmatch: a "$" would let a
+# trailing line break through).
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9._=+/:-]{1,256}")
+_DIGITS = re.compile(r"[0-9]{6,15}")
+_E164 = re.compile(r"\+([0-9]{6,15})")
+_CODE = re.compile(r"-?[0-9]{1,12}")
 
 # Meta delivers webhooks in batches of a few; far more in one POST is not Meta.
 MAX_EVENTS = 5000
@@ -130,7 +131,7 @@ def handshake(mode, token, challenge, verify_token):
     (the web layer answers 403)."""
     if mode != _SUBSCRIBE or not verify_token or not isinstance(token, str):
         return None
-    if not isinstance(challenge, str) or not _CHALLENGE.match(challenge):
+    if not isinstance(challenge, str) or not _CHALLENGE.fullmatch(challenge):
         return None
     if not hmac.compare_digest(token.encode("utf-8", "replace"), verify_token.encode()):
         return None
@@ -213,7 +214,7 @@ def _string(value, where, default=None):
 
 
 def _message_id(value, where="id"):
-    if not isinstance(value, str) or not _MESSAGE_ID.match(value):
+    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
         raise InvalidWebhook(f"{where} is missing or malformed")
     return value
 
@@ -233,7 +234,7 @@ def _message(message):
         return None
     message_id = _message_id(message.get("id"))
     sender = message.get("from")
-    if not isinstance(sender, str) or not _DIGITS.match(sender):
+    if not isinstance(sender, str) or not _DIGITS.fullmatch(sender):
         raise InvalidWebhook("from must be the citizen's number in digits")
     sender = "+" + sender
     if kind == "text":
@@ -291,7 +292,7 @@ def _code_of(value):
         return None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10 ** 12:
         return str(value)
-    if isinstance(value, str) and _CODE.match(value):
+    if isinstance(value, str) and _CODE.fullmatch(value):
         return value
     raise InvalidWebhook("errors[0].code is not a number")
 
@@ -346,7 +347,7 @@ def _error_of(body):
     if not isinstance(error, dict):
         return None
     code = error.get("code")
-    if isinstance(code, str) and _CODE.match(code):
+    if isinstance(code, str) and _CODE.fullmatch(code):
         code = int(code)
     if not isinstance(code, int) or isinstance(code, bool):
         code = None
@@ -432,7 +433,7 @@ class MetaTransport:
 
     def body(self, message):
         """The request's JSON body for one message (bytes); SendError when it cannot be sent."""
-        match = _E164.match(message.to or "")
+        match = _E164.fullmatch(message.to or "")
         if not match:
             raise SendError(v.INVALID_NUMBER, None, "not a number in international form")
         if self.template and not message.reply:
@@ -441,8 +442,10 @@ class MetaTransport:
                 tail = _template_tail(message.body, family, language)
             except whatsapp_text.Unsendable as exc:
                 raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
-        else:
+        elif message.body or message.media_url:
             tail = _free_form_tail(message.body, message.media_url or None)
+        else:
+            raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)
 
     async def send(self, message):
@@ -469,7 +472,7 @@ def _sent_id(body):
         message_id = data["messages"][0]["id"]
     except (ValueError, TypeError, KeyError, IndexError, RecursionError):
         return None
-    if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
+    if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
         return None
     return message_id
 

@@ -1,14 +1,16 @@
-"""The Meta transport's per-message work before the network: the JSON body of one message of
-a broadcast (``MetaTransport.body``), in each of its shapes, beside the Twilio transport's form
-for the same text. No server, no event loop: only the CPU a message costs to build.
+"""The Meta module's own CPU per message, without the network: the JSON body of one message
+of a broadcast (``MetaTransport.body``) in each of its shapes, beside the Twilio transport's
+form for the same text; and parsing a webhook's statuses (``parse``), one per POST and batched.
 
-    python bench/meta_body.py [--messages 200000] [--rounds 3]
+    python bench/meta_platform.py [--messages 200000] [--rounds 3]
 
-Printed: µs per message, the best of the rounds, for every shape. At the storm night's
-1,000 messages a second the sender has 1,000 µs of CPU a message for everything.
+Printed: µs per message (or status), the best of the rounds. At the storm night's 1,000
+messages a second each message has 1,000 µs of the sender's CPU for everything, and its three
+statuses share the web process's.
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -69,6 +71,25 @@ def main():
     print(f"{args.messages} messages, best of {args.rounds} rounds")
     for name, build, messages in shapes:
         print(f"  {name:48s} {timed(build, messages, args.rounds):6.2f} µs/message")
+    print("webhook statuses parsed")
+    for batch in (1, 3, 100):
+        body = webhook(batch)
+        bodies = [body] * max(1, args.messages // 10 // batch)
+        print(f"  {batch:3d} a POST {'':38s} "
+              f"{timed(meta.parse, bodies, args.rounds) / batch:6.2f} µs/status")
+
+
+def webhook(statuses):
+    """A webhook as Meta posts it, with ``statuses`` delivered statuses."""
+    status = {"id": "wamid.HBgLNDkxNTExMjM0NTY3OBUCABEYEjVCMjQ1QjE0RjM5QzVGN0JGNQA=",
+              "status": "delivered", "timestamp": "1765000000", "recipient_id": "4915112345678",
+              "conversation": {"id": "c0ffee", "origin": {"type": "utility"}},
+              "pricing": {"billable": True, "pricing_model": "PMP", "category": "utility"}}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "4930901820", "phone_number_id": "1065"},
+            "statuses": [status] * statuses}}]}]}).encode()
 
 
 if __name__ == "__main__":
