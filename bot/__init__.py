@@ -77,7 +77,10 @@ def create_app(test_config=None):
     app.extensions["infokanal"] = Services(
         demo=mode.demo, fernet=fernet, vault=box, texts=citizen_texts,
         channel=Channel(vault=box, texts=citizen_texts, demo=mode.demo,
-                        notice_window_seconds=app.config["NOTICE_WINDOW_HOURS"] * 3600),
+                        notice_window_seconds=app.config["NOTICE_WINDOW_HOURS"] * 3600,
+                        # Meta's webhook carries no answer: the worker sends each one.
+                        replies_by_api=not mode.demo
+                        and app.config["WHATSAPP_PLATFORM"] == "meta"),
     )
 
     if app.config["PROXY_COUNT"]:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from dotenv import load_dotenv
 
 from . import nina, phone, platforms
+from .platforms import meta as meta_platform
 from .platforms import twilio as twilio_platform
 from .texts import Topic, languages_of
 
@@ -87,10 +88,10 @@ SETTINGS = {
     "META_PHONE_NUMBER_ID": ("", str),
     "META_APP_SECRET": ("", str),
     "META_VERIFY_TOKEN": ("", str),
-    "META_API_URL": ("https://graph.facebook.com", str),
-    "META_API_VERSION": ("v23.0", str),
+    "META_API_URL": (meta_platform.DEFAULT_API_URL, str),
+    "META_API_VERSION": (meta_platform.DEFAULT_API_VERSION, str),
     "META_TEMPLATE": ("", str),
-    "META_TEMPLATE_LANGUAGE": ("de", str),
+    "META_TEMPLATE_LANGUAGE": (meta_platform.DEFAULT_TEMPLATE_LANGUAGE, str),
     "META_PARAGRAPH_TEMPLATES": ("", str),
     "META_DISPLAY_PHONE_NUMBER": ("", str),
 }
@@ -549,7 +550,8 @@ def _check_meta(values):
                 from None
     values["META_API_URL"] = (values["META_API_URL"] or SETTINGS["META_API_URL"][0]).rstrip("/")
     if not values["META_API_URL"].startswith(("http://", "https://")):
-        raise ConfigError("META_API_URL must be an http(s) URL, e.g. https://graph.facebook.com")
+        raise ConfigError(f"META_API_URL must be an http(s) URL, e.g. "
+                          f"{meta_platform.DEFAULT_API_URL}")
     if not re.fullmatch(r"v\d+\.\d+", values["META_API_VERSION"]):
         raise ConfigError(f"META_API_VERSION must look like v23.0, not "
                           f"{values['META_API_VERSION']!r}")

@@ -1,13 +1,18 @@
 """One citizen message, handled once: keyword, deduplication, subscription, topics, language,
 reply.
 
-The webhook and demo mode's citizen simulator both come through ``handle``, so the simulator
-shows exactly what a citizen on WhatsApp would get, and, when nothing is sent back, why.
+The webhooks and demo mode's citizen simulator all come through here, so the simulator shows
+exactly what a citizen on WhatsApp would get, and, when nothing is sent back, why: ``handle``
+for one text (a webhook that answers with the reply itself), ``handle_events`` for everything
+one webhook request carried (messages of every kind and status reports), all of it in one
+transaction.
 """
 
 from dataclasses import dataclass
 
-from ..store import inbound, outbox, subscribers
+from .. import phone
+from .. import vocabulary as v
+from ..store import inbound, outbox, replies, statuses, subscribers
 from ..store.db import write
 
 
@@ -19,12 +24,18 @@ class Channel:
     texts: object
     notice_window_seconds: float
     demo: bool  # replies also land in the local outbox
+    # The platform's webhook cannot carry the answer: each is queued for the worker to send
+    # (``replies``), in the transaction that handled the message.
+    replies_by_api: bool = False
 
 
 # Why a message got no reply: the only two cases. Every keyword is answered; a message that
 # is none gets the notice at most once per window.
 REPLAYED = "replayed"                  # the platform sent this message before; answered then
 NOTICE_ALREADY_SENT = "notice_already_sent"  # the notice went to this number within the window
+# A reaction, or a tap on a button whose text is no keyword: nothing the citizen asked, so
+# neither an answer nor the notice.
+NOT_A_REQUEST = "not_a_request"
 
 
 @dataclass(frozen=True)
@@ -37,25 +48,72 @@ class Outcome:
 
 
 def handle(database, channel, e164, body, message_id):
-    """Handle a citizen's message once; the Outcome says what to answer, or why nothing."""
-    command = channel.texts.parse(body)
-    phone_hash = channel.vault.hash(e164)
+    """Handle a citizen's text once; the Outcome says what to answer, or why nothing."""
+    message = _prepare(channel, e164, body, message_id, v.INBOUND_TEXT)
+    with write(database) as conn:
+        return _handle(conn, channel, message)
+
+
+def handle_events(database, channel, events):
+    """Handle everything one webhook request carried (``platforms.base.Events``) in one write
+    transaction: each message once, each status report recorded. All or none is stored: the
+    platform sends the whole request again when it was not acknowledged.
+
+    Returns an Outcome per message, in order. Raises ``phone.InvalidAddress`` for a sender
+    that is no phone number, before anything is written.
+    """
+    prepared = [_prepare(channel, phone.e164(message.sender), message.body,
+                         message.message_id, message.kind) for message in events.messages]
+    with write(database) as conn:
+        if events.statuses:
+            statuses.record_many(conn, events.statuses)
+        return [_handle(conn, channel, message) for message in prepared]
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One message, with everything worked out that needs no write lock."""
+
+    e164: str
+    phone_hash: str
+    phone_enc: bytes  # None where nothing will need the number
+    command: object   # texts.Command; None for a reaction
+    keyword: str
+    message_id: str
+    kind: str
+
+
+def _prepare(channel, e164, body, message_id, kind):
+    # A reaction is never a request, whatever its emoji; a button's text may be a keyword.
+    command = None if kind == v.INBOUND_REACTION else channel.texts.parse(body)
     # Our keyword and topic, never the citizen's words: consent records are kept for years
     # ("Anmelden Gewerbe" is kept as "anmelden", "Start Baustellen!" as "start baustellen").
     keyword = None
-    if command.action:
+    if command is not None and command.action:
         keyword = (f"{command.keyword} {command.topic.slug}" if command.topic
                    else command.keyword)
+    answerable = command is not None and (kind != v.INBOUND_BUTTON or command.action)
+    needs_number = answerable and (command.action == "start" or channel.replies_by_api)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
-    phone_enc = channel.vault.encrypt(e164) if command.action == "start" else None
+    phone_enc = channel.vault.encrypt(e164) if needs_number else None
+    return _Message(e164, channel.vault.hash(e164), phone_enc, command, keyword, message_id,
+                    kind)
 
-    with write(database) as conn:
-        if not inbound.record_inbound(conn, message_id):
-            return Outcome(silence=REPLAYED)
-        replier = _Reply(conn, channel, command, phone_hash, keyword, message_id)
-        reply = replier.text(phone_enc)
-        if reply and channel.demo:
-            outbox.add(conn, e164, phone_hash, reply, "reply")
+
+def _handle(conn, channel, message):
+    """One message inside the caller's write transaction."""
+    if not inbound.record_inbound(conn, message.message_id):
+        return Outcome(silence=REPLAYED)
+    command = message.command
+    if command is None or message.kind == v.INBOUND_BUTTON and not command.action:
+        return Outcome(silence=NOT_A_REQUEST)
+    replier = _Reply(conn, channel, command, message.phone_hash, message.keyword,
+                     message.message_id)
+    reply = replier.text(message.phone_enc)
+    if reply and channel.demo:
+        outbox.add(conn, message.e164, message.phone_hash, reply, "reply")
+    if reply and channel.replies_by_api:
+        replies.queue(conn, message.phone_hash, message.phone_enc, reply)
     if replier.silence == NOTICE_ALREADY_SENT:
         return Outcome(silence=NOTICE_ALREADY_SENT,
                        window_seconds=channel.notice_window_seconds)

@@ -10,8 +10,8 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, audit_page, auth, compose, console, csrf, database,
-                   health, media, metrics, password, public, roles, security, simulator,
-                   webhook)
+                   health, media, meta_webhook, metrics, password, public, roles, security,
+                   simulator, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -20,6 +20,7 @@ def init_app(app):
     media.init_app(app)
     roles.init_app(app)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(meta_webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
@@ -34,7 +35,7 @@ def init_app(app):
 
     @app.errorhandler(413)
     def too_large(error):
-        if request.path.startswith(("/api/", "/twilio/")):
+        if request.path.startswith(("/api/", "/twilio/", "/meta/")):
             return jsonify(error="request too large"), 413
         return render_template("error.html", title="Zu groß",
                                message="Was Sie senden wollten, ist zu groß. Ein Bild darf "

@@ -34,11 +34,11 @@ def lone_surrogate(data):
     while pending:
         value, where = pending.pop()
         if isinstance(value, str):
-            if not _encodable(value):
+            if not encodable(value):
                 return where
         elif isinstance(value, dict):
             for key, item in value.items():
-                if not _encodable(key):
+                if not encodable(key):
                     return "a name"
                 pending.append((item, key if where == "the body" else f"{where}.{key}"))
         elif isinstance(value, list):
@@ -46,7 +46,7 @@ def lone_surrogate(data):
     return None
 
 
-def _encodable(text):
+def encodable(text):
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -7,7 +7,7 @@ from flask import render_template, request, session
 
 # Machines authenticate these with a bearer token or a platform signature, never with a
 # cookie, so a forged cross-site form cannot act through them.
-EXEMPT_BLUEPRINTS = {"api", "webhook"}
+EXEMPT_BLUEPRINTS = {"api", "webhook", "meta_webhook"}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 

@@ -33,6 +33,9 @@ def silence_reason(outcome):
     if outcome.silence == citizens.REPLAYED:
         return ("Keine Antwort: Diese Nachricht kam zum zweiten Mal an und wurde schon beim "
                 "ersten Mal beantwortet.")
+    if outcome.silence == citizens.NOT_A_REQUEST:
+        return ("Keine Antwort: Eine Reaktion oder ein Knopfdruck ohne Stichwort ist keine "
+                "Anfrage.")
     return None
 
 

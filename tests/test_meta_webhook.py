@@ -1,0 +1,408 @@
+"""Meta's webhook (``/meta/webhook``): the subscription handshake, signed posts of citizens'
+messages and status reports, replies queued for the worker, all or none of a post stored, and
+bad input refused with a reason. Requests are signed here the way Meta signs them (HMAC-SHA256
+of the raw body under the app secret); the database is a real SQLite file."""
+
+import hashlib
+import hmac
+import itertools
+import json
+import sqlite3
+
+import pytest
+
+from bot import create_app, vocabulary
+from bot.store import counters
+from tests.conftest import new_number, rows, scalar
+
+APP_SECRET = "an-app-secret-of-meta-for-tests"
+VERIFY_TOKEN = "a-verify-token-of-ours"
+COUNTY = "+4930901820"
+PATH = "/meta/webhook"
+_ids = itertools.count(1)
+
+
+def meta_settings(config):
+    """The test configuration on Meta's platform (the conftest's own database file)."""
+    return dict(config, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN="EAAG-token-for-tests",
+                META_PHONE_NUMBER_ID="106540352242922", META_APP_SECRET=APP_SECRET,
+                META_VERIFY_TOKEN=VERIFY_TOKEN, META_DISPLAY_PHONE_NUMBER=COUNTY,
+                META_API_URL="http://127.0.0.1:9")
+
+
+@pytest.fixture
+def meta_app(config):
+    return create_app(meta_settings(config))
+
+
+@pytest.fixture
+def meta(meta_app):
+    return meta_app.test_client()
+
+
+def wamid():
+    return f"wamid.HBgNNDkxNTE{next(_ids):020d}"
+
+
+def text(number, body, message_id=None):
+    return {"from": number.lstrip("+"), "id": message_id or wamid(), "timestamp": "1765000000",
+            "type": "text", "text": {"body": body}}
+
+
+def button(number, label, replied_to="wamid.sent1"):
+    return {"from": number.lstrip("+"), "id": wamid(), "timestamp": "1765000000",
+            "type": "button", "context": {"from": COUNTY.lstrip("+"), "id": replied_to},
+            "button": {"payload": label, "text": label}}
+
+
+def reaction(number, emoji="👍", to="wamid.sent1"):
+    return {"from": number.lstrip("+"), "id": wamid(), "timestamp": "1765000000",
+            "type": "reaction", "reaction": {"message_id": to, "emoji": emoji}}
+
+
+def image(number):
+    return {"from": number.lstrip("+"), "id": wamid(), "timestamp": "1765000000",
+            "type": "image", "image": {"mime_type": "image/jpeg", "id": "2754859441498128",
+                                       "sha256": "81d3bd8a"}}
+
+
+def status(message_id, word, code=None):
+    item = {"id": message_id, "status": word, "timestamp": "1765000001",
+            "recipient_id": "4915112345678"}
+    if code is not None:
+        item["errors"] = [{"code": code, "title": "error"}]
+    return item
+
+
+def payload(messages=(), statuses=(), changes=None):
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": COUNTY.lstrip("+"),
+                          "phone_number_id": "106540352242922"}}
+    if messages:
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = list(statuses)
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398",
+                       "changes": changes or [{"field": "messages", "value": value}]}]}
+
+
+def signature(body, secret=APP_SECRET):
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post(client, data, signed=True, headers=None):
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    given = [("Content-Type", "application/json")]
+    if signed:
+        given.append(("X-Hub-Signature-256", signature(body)))
+    given += list(headers or [])
+    return client.post(PATH, data=body, headers=given)
+
+
+def stored(app):
+    """What a post may leave behind, counted."""
+    return {table: scalar(app, f"SELECT count(*) FROM {table}")
+            for table in ("inbound_messages", "subscribers", "replies", "message_status",
+                          "notice_throttle", "outbox")}
+
+
+NOTHING = {"inbound_messages": 0, "subscribers": 0, "replies": 0, "message_status": 0,
+           "notice_throttle": 0, "outbox": 0}
+
+
+def queued(app):
+    """The replies queued for the worker: [(number, body)], oldest first."""
+    box = app.extensions["infokanal"].vault
+    return [(box.decrypt(enc), body)
+            for enc, body in rows(app, "SELECT phone_enc, body FROM replies ORDER BY id")]
+
+
+def counter(app, endpoint, outcome):
+    found = rows(app, "SELECT value FROM counters WHERE name = ?",
+                 counters.webhook(endpoint, outcome))
+    return found[0][0] if found else 0
+
+
+# --- the subscription handshake ------------------------------------------------------------------
+
+def test_the_handshake_answers_the_challenge_as_plain_text(meta):
+    answer = meta.get(PATH, query_string={"hub.mode": "subscribe", "hub.challenge": "1158201444",
+                                          "hub.verify_token": VERIFY_TOKEN})
+    assert answer.status_code == 200
+    assert answer.get_data(as_text=True) == "1158201444"
+    assert answer.mimetype == "text/plain"
+
+
+@pytest.mark.parametrize("query", [
+    {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": "guessed"},
+    {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": ""},
+    {"hub.mode": "subscribe", "hub.challenge": "1158201444"},
+    {"hub.mode": "unsubscribe", "hub.challenge": "1158201444", "hub.verify_token": VERIFY_TOKEN},
+    {}])
+def test_the_handshake_refuses_anything_but_our_token(meta, query):
+    answer = meta.get(PATH, query_string=query)
+    assert answer.status_code == 403
+    assert "1158201444" not in answer.get_data(as_text=True)
+
+
+def test_the_demo_has_no_verify_token_and_refuses_every_handshake(config):
+    demo = create_app(dict(config, WHATSAPP_PLATFORM="meta")).test_client()
+    for token in ("", "anything"):
+        assert demo.get(PATH, query_string={"hub.mode": "subscribe", "hub.challenge": "1",
+                                            "hub.verify_token": token}).status_code == 403
+
+
+# --- signatures ------------------------------------------------------------------------------------
+
+def test_an_unsigned_post_is_401_and_stores_nothing(meta, meta_app):
+    answer = post(meta, payload([text(new_number(), "Start")]), signed=False)
+    assert answer.status_code == 401
+    assert "X-Hub-Signature-256" in answer.get_data(as_text=True)
+    assert stored(meta_app) == NOTHING
+    assert counter(meta_app, "meta", "forbidden") == 1
+
+
+@pytest.mark.parametrize("given", [
+    "sha256=" + "0" * 64, "sha1=abc", "sha256=", "not a signature",
+    signature(json.dumps(payload()).encode(), secret="another-app-secret")])
+def test_a_forged_post_is_403_and_stores_nothing(meta, meta_app, given):
+    body = json.dumps(payload([text(new_number(), "Start")], [status(wamid(), "read")])).encode()
+    answer = meta.post(PATH, data=body, headers=[("Content-Type", "application/json"),
+                                                  ("X-Hub-Signature-256", given)])
+    assert answer.status_code == 403
+    assert stored(meta_app) == NOTHING
+
+
+def test_a_signature_for_another_body_is_403(meta, meta_app):
+    signed = json.dumps(payload([text(new_number(), "Hallo")])).encode()
+    sent = json.dumps(payload([text(new_number(), "Start")])).encode()
+    answer = meta.post(PATH, data=sent, headers=[("Content-Type", "application/json"),
+                                                  ("X-Hub-Signature-256", signature(signed))])
+    assert answer.status_code == 403
+    assert stored(meta_app) == NOTHING
+
+
+def test_a_signature_given_twice_is_400(meta, meta_app):
+    body = json.dumps(payload([text(new_number(), "Start")])).encode()
+    answer = meta.post(PATH, data=body, headers=[
+        ("Content-Type", "application/json"), ("X-Hub-Signature-256", signature(body)),
+        ("X-Hub-Signature-256", signature(body))])
+    assert answer.status_code == 400
+    assert "more than once" in answer.get_data(as_text=True)
+    assert stored(meta_app) == NOTHING
+
+
+# --- bad input: a 4xx with its reason or a 200, never a 5xx, nothing stored that should not be ---
+
+DEEP = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 100_000 + b"]" * 100_000 \
+    + b"}"
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"", "not JSON"),
+    (b"object=whatsapp_business_account", "not JSON"),
+    (json.dumps(payload([text("+4915112345678", "Start")])).encode()[:-7], "not JSON"),
+    (b"\xff\xfe{}", "not JSON"),
+    (b"[1, 2, 3]", "not a JSON object"),
+    (json.dumps({"object": "page", "entry": []}).encode(), "object must be"),
+    (json.dumps({"object": "whatsapp_business_account", "entry": {}}).encode(), "entry"),
+    (DEEP, "nested"),
+    (json.dumps(payload([{"from": "4915112345678", "type": "text",
+                          "text": {"body": "Start"}}])).encode(), "id"),
+    (json.dumps(payload([{"from": "Erika", "id": "wamid.x", "type": "text",
+                          "text": {"body": "Start"}}])).encode(), "from"),
+    (json.dumps(payload([text("+4915112345678", "Start\ud800")])).encode(), "Unicode"),
+    (json.dumps(payload(statuses=[status("wamid.x", "failed", code="§§")])).encode(), "code"),
+])
+def test_a_body_that_is_not_metas_shape_is_400_with_the_reason(meta, meta_app, body, reason):
+    answer = post(meta, body)
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert reason in answer.get_data(as_text=True)
+    assert stored(meta_app) == NOTHING
+    assert counter(meta_app, "meta", "invalid") == 1
+
+
+def test_ten_megabytes_are_413(meta, meta_app):
+    body = b'{"object": "whatsapp_business_account", "entry": [' + b" " * (10 << 20) + b"]}"
+    answer = post(meta, body)
+    assert answer.status_code == 413
+    assert stored(meta_app) == NOTHING
+
+
+def test_unknown_fields_and_types_are_acknowledged_and_store_nothing_of_theirs(meta, meta_app):
+    number = new_number()
+    changes = [
+        {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}},
+        {"field": "messages", "value": {"messaging_product": "whatsapp",
+                                        "statuses": [status(wamid(), "deleted")],
+                                        "errors": [{"code": 131051}]}},
+        {"field": "messages", "value": {"messaging_product": "whatsapp", "messages": [
+            {"from": number.lstrip("+"), "id": wamid(), "type": "system",
+             "system": {"body": "changed number"}}]}},
+    ]
+    answer = post(meta, payload(changes=changes))
+    assert answer.status_code == 200 and answer.get_data() == b""
+    assert stored(meta_app) == NOTHING
+
+
+def test_a_status_for_an_unknown_message_waits_as_on_twilio(meta, meta_app):
+    message_id = wamid()
+    assert post(meta, payload(statuses=[status(message_id, "delivered")])).status_code == 200
+    assert rows(meta_app, "SELECT sid, status FROM message_status") == [(message_id,
+                                                                        "delivered")]
+    assert stored(meta_app) == dict(NOTHING, message_status=1)
+
+
+# --- statuses ----------------------------------------------------------------------------------------
+
+def test_statuses_are_ranked_whatever_order_they_come_in(meta, meta_app):
+    first, second = wamid(), wamid()
+    assert post(meta, payload(statuses=[status(first, "read"), status(second, "sent")])) \
+        .status_code == 200
+    # Meta retries and reorders: what comes later but ranks lower changes nothing.
+    assert post(meta, payload(statuses=[status(first, "delivered"), status(first, "sent"),
+                                        status(second, "delivered")])).status_code == 200
+    assert dict(rows(meta_app, "SELECT sid, status FROM message_status")) == {
+        first: "read", second: "delivered"}
+    assert counter(meta_app, "status", "accepted") == 5
+
+
+def test_a_failed_status_keeps_metas_code_and_our_kind(meta, meta_app):
+    message_id = wamid()
+    assert post(meta, payload(statuses=[status(message_id, "failed", code=131026)])) \
+        .status_code == 200
+    assert rows(meta_app, "SELECT status, error_code, error_kind FROM message_status") == [
+        ("failed", "131026", vocabulary.NOT_ON_WHATSAPP)]
+
+
+# --- citizens: the same handling as on Twilio, the answers queued for the worker ----------------------
+
+def test_start_subscribes_and_queues_the_welcome(meta, meta_app):
+    erika = new_number()
+    assert post(meta, payload([text(erika, "Start")])).status_code == 200
+    assert scalar(meta_app, "SELECT count(*) FROM subscribers") == 1
+    [(to, body)] = queued(meta_app)
+    assert to == erika and body.startswith("Willkommen beim Infokanal")
+    assert scalar(meta_app, "SELECT count(*) FROM outbox") == 0
+
+
+def test_stop_unsubscribes_and_queues_the_goodbye(meta, meta_app):
+    erika = new_number()
+    post(meta, payload([text(erika, "Start")]))
+    assert post(meta, payload([text(erika, "Stop")])).status_code == 200
+    assert scalar(meta_app, "SELECT count(*) FROM subscribers") == 0
+    assert [body.split(" ")[:3] for _, body in queued(meta_app)][-1] == ["Sie", "sind",
+                                                                         "abgemeldet"]
+
+
+def test_a_personal_message_gets_the_notice_once_per_window(meta, meta_app):
+    erika = new_number()
+    post(meta, payload([text(erika, "Wann hat das Bürgerbüro offen?")]))
+    post(meta, payload([text(erika, "Hallo?")]))
+    post(meta, payload([image(erika)]))
+    notices = [body for _, body in queued(meta_app)]
+    assert len(notices) == 1 and notices[0].startswith("Dieser Kanal beantwortet keine")
+
+
+def test_a_picture_gets_the_notice_as_a_text_would(meta, meta_app):
+    post(meta, payload([image(new_number())]))
+    [(_, body)] = queued(meta_app)
+    assert body.startswith("Dieser Kanal beantwortet keine")
+
+
+def test_a_reaction_is_never_answered_and_never_draws_the_notice(meta, meta_app):
+    erika = new_number()
+    post(meta, payload([reaction(erika), reaction(erika, emoji="")]))
+    assert queued(meta_app) == []
+    assert stored(meta_app) == dict(NOTHING, inbound_messages=2)
+
+
+def test_a_button_with_a_keyword_is_that_keyword_and_any_other_is_no_request(meta, meta_app):
+    erika = new_number()
+    post(meta, payload([button(erika, "Ja, gerne"), button(erika, "Mehr erfahren")]))
+    assert queued(meta_app) == []
+    assert scalar(meta_app, "SELECT count(*) FROM notice_throttle") == 0
+    post(meta, payload([button(erika, "Start")]))
+    [(to, body)] = queued(meta_app)
+    assert to == erika and body.startswith("Willkommen")
+    post(meta, payload([button(erika, "Stop")]))
+    assert scalar(meta_app, "SELECT count(*) FROM subscribers") == 0
+
+
+def test_a_repeated_post_is_handled_once(meta, meta_app):
+    data = payload([text(new_number(), "Start"), text(new_number(), "Hallo")])
+    for _ in range(3):
+        assert post(meta, data).status_code == 200
+    assert len(queued(meta_app)) == 2
+    assert counter(meta_app, "messages", "duplicate") == 4
+
+
+def test_one_post_with_many_citizens_and_statuses(meta, meta_app):
+    erika, max_ = new_number(), new_number()
+    sent = wamid()
+    changes = [
+        {"field": "messages", "value": {"messaging_product": "whatsapp",
+                                        "messages": [text(erika, "Start")],
+                                        "statuses": [status(sent, "delivered")]}},
+        {"field": "messages", "value": {"messaging_product": "whatsapp",
+                                        "messages": [text(max_, "Start"), reaction(erika)],
+                                        "statuses": [status(sent, "read")]}},
+    ]
+    assert post(meta, payload(changes=changes)).status_code == 200
+    assert sorted(to for to, _ in queued(meta_app)) == sorted([erika, max_])
+    assert rows(meta_app, "SELECT status FROM message_status") == [("read",)]
+
+
+def test_a_sender_that_is_no_phone_number_is_400_and_stores_nothing(meta, meta_app):
+    good = text(new_number(), "Start")
+    bad = dict(text(new_number(), "Start"), **{"from": "000000"})
+    answer = post(meta, payload([good, bad]))
+    assert answer.status_code == 400 and "sender" in answer.get_data(as_text=True)
+    assert stored(meta_app) == NOTHING
+
+
+def test_all_or_none_a_message_that_cannot_be_stored_leaves_nothing_of_the_post(config):
+    app = create_app(dict(meta_settings(config), PROPAGATE_EXCEPTIONS=False))
+    # The database itself refuses to store the answer to the post's second message (a trigger
+    # in this test's own file): the first is handled by then, its status recorded.
+    with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+        conn.execute("CREATE TRIGGER refuse_one BEFORE INSERT ON replies "
+                     "WHEN (SELECT count(*) FROM replies) >= 1 "
+                     "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    data = payload([text(new_number(), "Start"), text(new_number(), "Start")],
+                   [status(wamid(), "read")])
+    try:
+        answer = post(app.test_client(), data)
+        # Not acknowledged: Meta sends the whole post again.
+        assert answer.status_code == 500
+        assert stored(app) == NOTHING
+        assert scalar(app, "SELECT count(*) FROM counters WHERE name LIKE 'webhook_%'") == 0
+    finally:
+        with sqlite3.connect(app.config["DATABASE_PATH"]) as conn:
+            conn.execute("DROP TRIGGER refuse_one")
+    # Once the database takes it, the same post is stored whole.
+    assert post(app.test_client(), data).status_code == 200
+    assert stored(app)["subscribers"] == 2 and stored(app)["message_status"] == 1
+
+
+# --- demo mode and the public page ------------------------------------------------------------------
+
+def test_the_demo_takes_unsigned_posts_and_answers_into_the_outbox(config):
+    demo = create_app(dict(config, WHATSAPP_PLATFORM="meta"))
+    assert post(demo.test_client(), payload([text(new_number(), "Start")]), signed=False) \
+        .status_code == 200
+    assert scalar(demo, "SELECT count(*) FROM replies") == 0
+    assert scalar(demo, "SELECT count(*) FROM outbox WHERE kind = 'reply'") == 1
+
+
+def test_the_public_page_links_to_the_display_number_on_meta(meta):
+    page = meta.get("/").get_data(as_text=True)
+    assert f"https://wa.me/{COUNTY.lstrip('+')}?text=Start" in page
+
+
+def test_twilio_keeps_answering_with_twiml_and_queues_nothing(app, citizen):
+    from tests.conftest import reply_text
+
+    assert reply_text(citizen().send("Start").text).startswith("Willkommen")
+    assert scalar(app, "SELECT count(*) FROM replies") == 0
