@@ -10,7 +10,7 @@ import pytest
 
 from bot import vocabulary as v
 from bot.platforms.base import StatusUpdate
-from bot.store import broadcasts, deliveries, statuses
+from bot.store import broadcasts, citizen_cap, deliveries, statuses
 from bot.store.db import now_iso, write
 from bot.web import labels
 from tests.conftest import ADMIN_TOKEN, database, rows
@@ -49,8 +49,8 @@ def test_a_citizen_cap_in_a_status_report_sends_that_message_again_hours_later(a
         app, "SELECT state, next_attempt_at, sid, error_kind FROM deliveries WHERE id = ?",
         capped)
     assert (state, message_id, kind) == ("queued", None, None)
-    assert before + deliveries.CITIZEN_CAP_RETRY_SECONDS - 5 <= next_at \
-        <= time.time() + deliveries.CITIZEN_CAP_RETRY_SECONDS
+    assert before + citizen_cap.RETRY_SECONDS - 5 <= next_at \
+        <= time.time() + citizen_cap.RETRY_SECONDS
     assert rows(app, "SELECT attempts FROM deliveries WHERE id = ?", capped) == [(0,)]
     final = broadcasts.get(database(app).conn, broadcast_id)
     assert final["status"] == "sending", "it has one more to send"
@@ -89,11 +89,11 @@ def test_a_citizen_cap_on_a_send_goes_back_uncounted_and_gives_up_after_a_day(ap
     with write(database(app)) as conn:
         broadcast_id = broadcasts.create(conn, "Sturm")[0]
         first, second = deliveries.claim(conn, broadcast_id, 10, time.time())
-        deliveries.retry_citizen_capped(conn, [(CAP_CODE, first.delivery_id, 600)])
+        citizen_cap.retry(conn, [(CAP_CODE, first.delivery_id, 600)])
         # A broadcast going for a day: its news is old, and it must end.
         conn.execute("UPDATE broadcasts SET started_at = ? WHERE id = ?",
-                     (now_iso(-deliveries.CITIZEN_CAP_GIVE_UP_SECONDS), broadcast_id))
-        deliveries.retry_citizen_capped(conn, [(CAP_CODE, second.delivery_id, 600)])
+                     (now_iso(-citizen_cap.GIVE_UP_SECONDS), broadcast_id))
+        citizen_cap.retry(conn, [(CAP_CODE, second.delivery_id, 600)])
     assert rows(app, "SELECT state, attempts, error_code, error_kind FROM deliveries "
                      "ORDER BY id") == [("queued", 0, None, None),
                                         ("failed", 0, CAP_CODE, v.CITIZEN_CAP)]

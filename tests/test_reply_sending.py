@@ -193,3 +193,21 @@ def test_an_answer_the_data_key_cannot_open_waits_and_is_logged(app, twilio_api,
     assert twilio_api.requests == 0
     assert rows(app, "SELECT state FROM replies") == [("queued",)]
     assert len([r for r in caplog.records if "DATA_KEY" in r.getMessage()]) == 1
+
+
+def test_metrics_count_answers_sent_and_failed_and_those_waiting(app, client, twilio_api):
+    from tests.test_metrics import scrape, value
+
+    refused, _ = queue_answer(app)
+    twilio_api.recipient_errors[refused] = (400, 63003)
+    for _ in range(2):
+        queue_answer(app)
+    found = scrape(client)
+    assert value(found, "infokanal_reply_queue_depth") == 3
+    assert value(found, "infokanal_replies_total", outcome="sent") == 0
+    run_until_idle(app)
+    queue_answer(app)  # the worker has stopped: this one waits
+    found = scrape(client)
+    assert value(found, "infokanal_replies_total", outcome="sent") == 2
+    assert value(found, "infokanal_replies_total", outcome="failed") == 1
+    assert value(found, "infokanal_reply_queue_depth") == 1

@@ -10,7 +10,7 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..store import deliveries, replies, subscribers
+from ..store import citizen_cap, deliveries, replies, subscribers
 from ..store.db import connect, write
 from .outcomes import Batch
 
@@ -36,7 +36,7 @@ def write_outcomes(database, out):
         deliveries.record_outcomes(conn, out.sent, out.failed, out.skipped, out.retry,
                                    out.unknown_retries, out.counted_retry)
         if out.citizen_capped:
-            deliveries.retry_citizen_capped(conn, out.citizen_capped)
+            citizen_cap.retry(conn, out.citizen_capped)
         for subscriber_id in out.opted_out:
             subscribers.unsubscribe_by_id(conn, subscriber_id, "platform-opt-out")
         replies.sent(conn, out.replies_sent)

@@ -23,7 +23,7 @@ import time
 
 from .. import vocabulary as v
 from ..platforms import base as platform
-from ..store import broadcasts, deliveries, replies
+from ..store import broadcasts, citizen_cap, deliveries, replies
 from ..store.db import now_iso, write
 from ..vault import DataKeyError
 from . import background
@@ -38,7 +38,7 @@ class Sender:
     def __init__(self, database, vault, transport, rate=80.0, concurrency=0, batch_size=200,
                  max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
                  throttle_backoff_cap=30.0, chores=None, reply_poll_seconds=0.05,
-                 citizen_cap_seconds=deliveries.CITIZEN_CAP_RETRY_SECONDS,
+                 citizen_cap_seconds=citizen_cap.RETRY_SECONDS,
                  reply_hold_seconds=60.0):
         self.database = database
         self.conn = database.conn
@@ -75,7 +75,7 @@ class Sender:
         # in unit tests that want the loop alone.
         self.chores = chores or Chores(database)
         # How long the platform's cap per citizen holds a broadcast's message back (at most;
-        # an expiry can make it shorter, see deliveries.citizen_cap_retry_at).
+        # an expiry can make it shorter, see store.citizen_cap).
         self.citizen_cap_seconds = citizen_cap_seconds
         # Answers: looked for this often (one step of an index when none is due), a few in
         # flight beside the broadcast's (the transport has connections to spare for them),

@@ -6,7 +6,7 @@ deliveries the database holds.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import counters
+from . import counters, replies
 from .broadcasts import AWAITING, STATUSES
 from .retention import LAST_RUN as CLEANUP_LAST_RUN
 
@@ -22,6 +22,7 @@ class Snapshot:
     counters: dict = field(default_factory=dict)
     warnings_polled_at: float = None   # Unix time, or None: never (or no relay)
     cleanup_last_run: float = None
+    replies_waiting: int = 0  # answers to citizens queued for the worker, or in flight
 
 
 def snapshot(conn):
@@ -43,6 +44,8 @@ def snapshot(conn):
         counters=counters.values(conn),
         warnings_polled_at=_meta_time(conn, WARNINGS_POLLED_AT),
         cleanup_last_run=_meta_time(conn, CLEANUP_LAST_RUN),
+        # A row lives only until its answer is sent or given up: the table is what waits.
+        replies_waiting=replies.pending(conn),
     )
 
 

@@ -7,9 +7,9 @@ platform can be that fast — waits in ``message_status`` until the sender does
 """
 
 from .. import vocabulary
-from . import counters, subscribers
+from . import citizen_cap, counters, subscribers
 from .db import now_iso
-from .deliveries import CITIZEN_CAP_RETRY_SECONDS, requeue_for_limit, retry_citizen_capped
+from .deliveries import requeue_for_limit
 
 # A report moves a delivery only forward (callbacks come in any order); failed is final.
 _ONTO_DELIVERY = (
@@ -46,7 +46,7 @@ def record(conn, update):
 
     A message refused for WhatsApp's messaging limit pauses its broadcast and goes out again
     after the pause, as when the refusal comes straight from the send; one held back by the
-    platform's cap per citizen goes out again hours later (``retry_citizen_capped``). An
+    platform's cap per citizen goes out again hours later (``retry``). An
     opt-out reported here unsubscribes the citizen at once when the delivery is known (else
     the sender does when it records the message id). A citizen who declined such messages at
     WhatsApp stays subscribed: the failure, with its kind, is all there is to it.
@@ -61,8 +61,8 @@ def _consequences(conn, update):
     if update.error_kind == _CITIZEN_CAP:
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
                                (update.message_id,)).fetchall()
-        retry_citizen_capped(conn, [(update.error_code, row[0], CITIZEN_CAP_RETRY_SECONDS)
-                                    for row in refused])
+        citizen_cap.retry(conn, [(update.error_code, row[0], citizen_cap.RETRY_SECONDS)
+                                 for row in refused])
     if update.limit_reached:
         refused = conn.execute("SELECT id FROM deliveries WHERE sid = ? AND state = 'sent'",
                                (update.message_id,)).fetchall()

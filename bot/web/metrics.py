@@ -16,7 +16,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     SummaryMetricFamily)
 
-from ..store import counters, metrics
+from ..store import counters, metrics, replies
 from .database import get_db
 
 bp = Blueprint("metrics", __name__)
@@ -80,6 +80,26 @@ class Collector:
             "Messages waiting to be sent, or in flight, in broadcasts the sender is working on "
             "(queued or sending; paused and scheduled ones are not counted).",
             value=s.queue_depth)
+
+        answers = CounterMetricFamily(
+            "infokanal_replies",
+            "Answers to citizens (welcome, goodbye, help, notice) that the worker sent through "
+            "the platform's API, on a platform whose webhook cannot carry them (Meta's Cloud "
+            "API; Twilio's go in the webhook's answer and are not counted here), by outcome. "
+            "sent: taken by the platform; failed: refused for that citizen, or given up after "
+            "SEND_MAX_ATTEMPTS unknown outcomes.",
+            labels=["outcome"])
+        answers.add_metric(["sent"], values.get(replies.SENT, 0))
+        answers.add_metric(["failed"], values.get(replies.FAILED, 0))
+        yield answers
+
+        yield GaugeMetricFamily(
+            "infokanal_reply_queue_depth",
+            "Answers to citizens waiting for the worker, or in flight; also those held for a "
+            "retry (too many requests, refused credentials, the messaging limit). They go out "
+            "ahead of broadcasts, so more than a few for long means the worker is not running "
+            "or the platform refuses it.",
+            value=s.replies_waiting)
 
         yield SummaryMetricFamily(
             "infokanal_status_callback_lag_seconds",
