@@ -80,6 +80,7 @@ class TwilioSide:
 
     def reset(self):
         self.fake.reset()
+        self._answers.clear()
 
     @staticmethod
     def new_message_id():
@@ -104,12 +105,21 @@ class TwilioSide:
                 sent.setdefault(number, []).append(message["sid"])
         return sent
 
-    def report_status(self, message_id, number, status, code=None):
-        extra = {"To": f"whatsapp:{number}"}
-        if code is not None:
-            extra["ErrorCode"] = str(code)
-        response = post_twilio_status(self.web, twilio_status(message_id, status, **extra))
-        assert response.status_code == 200, response.text
+    def report_statuses(self, reports):
+        """Post status callbacks, [(message id, number, status, error code or None)], in this
+        order: Twilio posts one per request."""
+        for message_id, number, status, code in reports:
+            extra = {"To": f"whatsapp:{number}"}
+            if code is not None:
+                extra["ErrorCode"] = str(code)
+            response = post_twilio_status(self.web, twilio_status(message_id, status, **extra))
+            assert response.status_code == 200, response.text
+
+    def receipts(self, statuses):
+        """The fake reports these statuses of every message it takes, each message's in a
+        shuffled order."""
+        self.fake.callbacks = list(statuses)
+        self.fake.callback_shuffle = True
 
     def refuse(self, number, code):
         """The fake refuses every send to this number with ``code``."""
@@ -179,18 +189,25 @@ class MetaSide:
                 sent.setdefault("+" + record["to"], []).append(record["id"])
         return sent
 
-    def report_status(self, message_id, number, status, code=None):
-        # The fake's own status object and envelope, posted here and now rather than when
+    def report_statuses(self, reports):
+        """Post status reports, [(message id, number, status, error code or None)], in this
+        order: Meta gathers them into one POST, as it often does."""
+        # The fake's own status objects and envelope, posted here and now rather than when
         # the fake would: the test decides the order they arrive in.
-        record = dict(self.fake.by_id[message_id], error_code=code)
+        statuses = [self.fake._status(dict(self.fake.by_id[message_id], error_code=code), status)
+                    for message_id, _, status, code in reports]
         value = {"messaging_product": "whatsapp", "metadata": self.fake._metadata(),
-                 "statuses": [self.fake._status(record, status)]}
+                 "statuses": statuses}
         body = json.dumps(self.fake._envelope([[value]])).encode()
         response = self.web.session.post(
             self.web.url + meta.WEBHOOK_PATH, data=body, timeout=10,
             headers={"Content-Type": "application/json",
                      meta.SIGNATURE_HEADER: self.fake.sign(body)})
         assert response.status_code == 200, response.text
+
+    def receipts(self, statuses):
+        self.fake.statuses = list(statuses)
+        self.fake.callback_shuffle = True
 
     def refuse(self, number, code):
         self.fake.recipient_errors[number.lstrip("+")] = [400, code]
@@ -224,6 +241,11 @@ class Deployment:
     @property
     def platform(self):
         return self.side.name
+
+    def reset(self):
+        """A fresh start for the next test: the fake forgets what it took, and so do we."""
+        self.side.reset()
+        self._seen.clear()
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -348,7 +370,7 @@ def deployment(request, fake_twilio):
 @pytest.fixture
 def county(deployment, env, twilio_api):
     """The running deployment of the platform under test, its fake reset for this test."""
-    deployment.side.reset()
+    deployment.reset()
     if deployment.web is None:
         deployment.start(env)
     yield deployment
@@ -407,7 +429,8 @@ def test_a_message_the_platform_delivers_twice_is_handled_and_answered_once(coun
 
 # --- receipts and refusals ------------------------------------------------------------------
 
-# The order each of five messages' statuses arrive in, and the count each ends in.
+# The order each of five messages' statuses arrive in: each message's in one report after
+# the other, then the last two messages' together (on Meta in one POST), interleaved.
 ORDERS = [("delivered", "sent"), ("read", "delivered", "sent"), ("sent", "read", "delivered"),
           ("delivered", "read", "sent", "delivered"), ("read", "sent")]
 
@@ -417,10 +440,13 @@ def test_statuses_in_any_order_end_at_the_highest(county):
     broadcast_id, text = county.broadcast("Zustellberichte in jeder Reihenfolge")
     county.wait_status(broadcast_id, "done")
     sent = county.side.broadcast_messages(text)
-    for number, order in zip(people, ORDERS):
-        (message_id,) = sent[number]
-        for status in order:
-            county.side.report_status(message_id, number, status)
+    reports = [[(sent[number][0], number, status, None) for status in order]
+               for number, order in zip(people, ORDERS)]
+    for one_message in reports[:3]:
+        for report in one_message:
+            county.side.report_statuses([report])
+    county.side.report_statuses([report for pair in itertools.zip_longest(*reports[3:])
+                                 for report in pair if report])
     final = county.wait_counts(broadcast_id, read=4, delivered=1)
     assert final["counts"] == {"queued": 0, "sent": 0, "delivered": 1, "read": 4, "failed": 0,
                                "skipped": 0}
@@ -433,8 +459,8 @@ def test_a_citizens_refusal_at_send_time_and_in_a_status_follows_the_platforms_r
     broadcast_id, text = county.broadcast("Ein Nein der Bürgerin")
     county.wait_status(broadcast_id, "done")
     (message_id,) = county.side.broadcast_messages(text)[refused_later]
-    county.side.report_status(message_id, refused_later, "sent")
-    county.side.report_status(message_id, refused_later, "failed", code=rule.code)
+    county.side.report_statuses([(message_id, refused_later, "sent", None)])
+    county.side.report_statuses([(message_id, refused_later, "failed", rule.code)])
     final = county.wait_counts(broadcast_id, failed=2, sent=1)
     assert final["errors"] == {str(rule.code): 2}
     assert county.error_kinds(broadcast_id) == {rule.kind: 2}
@@ -470,6 +496,7 @@ def test_a_second_worker_refuses_to_start(county):
 
 def test_a_worker_killed_mid_broadcast_resumes_and_no_one_is_missing(county):
     people = county.audience(12)
+    county.side.receipts(["sent", "delivered", "read"])
     county.side.hold(after=4)
     broadcast_id, text = county.broadcast("Evakuierung")
     wait_for(lambda: county.side.accepted() >= 4, message="the broadcast under way")
@@ -483,3 +510,5 @@ def test_a_worker_killed_mid_broadcast_resumes_and_no_one_is_missing(county):
     assert set(received) == set(people), "every subscriber got it"
     assert done["counts"]["failed"] == 0
     assert sum(n - 1 for n in received.values()) <= done["retries_unknown"]
+    # And the platform's receipts of what the second worker sent, as of the first's, arrive.
+    county.wait_counts(broadcast_id, read=len(people))
