@@ -132,8 +132,9 @@ class TwilioSide:
     def accepted(self):
         return len(self.fake.messages)
 
-    def hold(self, after):
-        self.fake.hold(after)
+    def hold(self, more):
+        """The fake takes ``more`` messages, then keeps further sends waiting."""
+        self.fake.hold(len(self.fake.messages) + more)
 
     def release(self):
         self.fake.release()
@@ -218,8 +219,9 @@ class MetaSide:
     def accepted(self):
         return len(self.fake.messages)
 
-    def hold(self, after):
-        self.fake.hold(after)
+    def hold(self, more):
+        # The answers to citizens count among the messages the fake took.
+        self.fake.hold(len(self.fake.messages) + more)
 
     def release(self):
         if self.fake is not None:
@@ -497,9 +499,10 @@ def test_a_second_worker_refuses_to_start(county):
 def test_a_worker_killed_mid_broadcast_resumes_and_no_one_is_missing(county):
     people = county.audience(12)
     county.side.receipts(["sent", "delivered", "read"])
-    county.side.hold(after=4)
+    before = county.side.accepted()
+    county.side.hold(more=4)
     broadcast_id, text = county.broadcast("Evakuierung")
-    wait_for(lambda: county.side.accepted() >= 4, message="the broadcast under way")
+    wait_for(lambda: county.side.accepted() >= before + 4, message="the broadcast under way")
     county.worker.send_signal(signal.SIGKILL)
     county.worker.proc.wait(5)
     county.worker.stop()
