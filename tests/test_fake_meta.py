@@ -89,6 +89,7 @@ class Receiver:
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(TIMEOUT)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(TIMEOUT)
+        self._loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +260,15 @@ def test_says_why_a_parameter_is_not_single_line(meta):
     assert error["error_data"] == {"messaging_product": "whatsapp", "details": SINGLE_LINE}
 
 
+def test_an_unknown_path_gets_a_graph_error(meta):
+    for answer in (requests.get(meta.messages_url(), timeout=TIMEOUT),
+                   requests.post(f"{meta.url}/v23.0/{PHONE_NUMBER_ID}/message", json=text(),
+                                 timeout=TIMEOUT)):
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == 2500
+    assert meta.messages == []
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 def test_injected_faults_are_answered_in_order(meta):
@@ -324,7 +334,38 @@ def test_statuses_are_signed_and_shaped_as_meta_posts_them(meta, receiver):
     assert sent["recipient_id"] == CITIZEN and sent["timestamp"].isdigit()
     assert sent["pricing"]["billable"] is True and sent["pricing"]["category"] == "utility"
     assert wait_for(lambda: meta.acknowledged.get(wamid) == {"sent", "delivered", "read"})
-    assert meta.missing() == ({}, [])
+    assert meta.missing() == {} and meta.missing_ids() == []
+
+
+def test_statuses_may_come_twice(meta, receiver):
+    meta.statuses = ["sent", "read"]
+    meta.callback_repeat = 2
+    wamid = send(meta, text()).json()["messages"][0]["id"]
+    assert wait_for(lambda: len(receiver.posts) == 4)
+    assert sorted(receiver.statuses()) == [(wamid, "read")] * 2 + [(wamid, "sent")] * 2
+    assert wait_for(lambda: meta.acknowledged_counts == {"sent": 1, "read": 1})
+    assert meta.missing() == {}
+
+
+def test_statuses_shuffled_and_delayed(meta, receiver):
+    meta.statuses = ["sent", "delivered", "read"]
+    meta.callback_shuffle = True
+    meta.callback_delay = 0.3
+    ids = [send(meta, text()).json()["messages"][0]["id"] for _ in range(8)]
+    time.sleep(0.1)
+    assert receiver.posts == []
+    assert wait_for(lambda: len(receiver.posts) == 24)
+    orders = [[name for wamid_, name in receiver.statuses() if wamid_ == wamid] for wamid in ids]
+    assert all(sorted(order) == ["delivered", "read", "sent"] for order in orders)
+    assert any(order != ["sent", "delivered", "read"] for order in orders)
+
+
+def test_a_status_body_for_a_test_to_post_itself(meta):
+    wamid = send(meta, template("a")).json()["messages"][0]["id"]
+    body = json.loads(meta.status_body(wamid, "failed", 131050))
+    [status] = body["entry"][0]["changes"][0]["value"]["statuses"]
+    assert (status["id"], status["status"], status["errors"][0]["code"]) == (
+        wamid, "failed", 131050)
 
 
 def test_a_forged_secret_does_not_verify(meta, receiver):
@@ -381,11 +422,11 @@ def test_a_status_answered_500_is_posted_again_until_200(meta, receiver):
     meta.statuses = ["read"]
     receiver.answers = [500, 503, 200]
     wamid = send(meta, text()).json()["messages"][0]["id"]
-    assert wait_for(lambda: meta.webhooks["answered_200"] == 1)
+    assert wait_for(lambda: meta.webhook_posts["answered_200"] == 1)
     assert [post["answer"] for post in receiver.posts] == [500, 503, 200]
     assert receiver.posts[0]["body"] == receiver.posts[2]["body"]
     assert meta.acknowledged == {wamid: {"read"}}
-    assert (meta.webhooks["posted"], meta.webhooks["failed"], meta.webhooks["retried"],
+    assert (meta.webhook_posts["posted"], meta.webhook_posts["failed"], meta.webhook_posts["retried"],
             meta.pending) == (3, 2, 2, 0)
 
 
@@ -394,7 +435,7 @@ def test_a_dropped_or_slow_post_is_posted_again(meta, receiver):
     meta.webhook_timeout = 0.2
     receiver.answers = ["drop", ("slow", 0.5), 200]
     wamid = send(meta, text()).json()["messages"][0]["id"]
-    assert wait_for(lambda: meta.webhooks["answered_200"] == 1)
+    assert wait_for(lambda: meta.webhook_posts["answered_200"] == 1)
     assert meta.webhook_answers["error"] == 1 and meta.webhook_answers["timeout"] == 1
     assert meta.acknowledged == {wamid: {"delivered"}}
 
@@ -404,9 +445,9 @@ def test_a_webhook_never_answered_200_is_given_up(meta, receiver):
     meta.retry_for = 0.3
     receiver.answers = [500] * 50
     send(meta, text())
-    assert wait_for(lambda: meta.webhooks["given_up"] == 1)
+    assert wait_for(lambda: meta.webhook_posts["given_up"] == 1)
     assert meta.pending == 0 and meta.acknowledged == {}
-    assert meta.missing()[0] == {"sent": 1}
+    assert meta.missing() == {"sent": 1} and len(meta.missing_ids()) == 1
 
 
 def test_reset_stops_reposting(meta, receiver):
@@ -430,7 +471,7 @@ def _message(post):
 
 
 def test_inbound_messages_as_meta_posts_them(meta, receiver):
-    assert meta.post_inbound(CITIZEN, "Start") == 200
+    assert meta.post_inbound("+" + CITIZEN, "Start") == 200
     assert meta.post_inbound(CITIZEN, "Abmelden", kind="button", replied_to="wamid.A") == 200
     assert meta.post_inbound(CITIZEN, "Ja", kind="interactive", replied_to="wamid.B") == 200
     assert meta.post_inbound(CITIZEN, kind="reaction", replied_to="wamid.C", emoji="👍") == 200
@@ -454,7 +495,7 @@ def test_inbound_messages_as_meta_posts_them(meta, receiver):
 def test_inbound_is_posted_again_until_200(meta, receiver):
     receiver.answers = [503, "drop", 200]
     assert meta.post_inbound(CITIZEN, "Stop") == 503
-    assert wait_for(lambda: meta.inbound_webhooks["answered_200"] == 1)
+    assert wait_for(lambda: meta.inbound_posts["answered_200"] == 1)
     assert meta.inbound[0]["answers"] == [503, "error", 200]
     assert len({post["body"] for post in receiver.posts}) == 1
 
@@ -473,18 +514,19 @@ def test_runs_as_a_process_steered_over_http(receiver):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_meta", "--port", str(port), "--latency", "0",
-         "--webhook-url", receiver.url, "--statuses", "sent,delivered,read"],
+         "--webhook-url", receiver.url, "--statuses", "sent,delivered,read",
+         "--access-token", "other-token"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert "fake Meta on" in process.stdout.readline()
         base = f"http://127.0.0.1:{port}"
-        config = {"webhook_batch": 3, "webhook_batch_seconds": 0.05, "templates": TEMPLATES}
+        config = {"status_batch": 3, "webhook_batch_seconds": 0.05, "templates": TEMPLATES}
         assert requests.post(f"{base}/_fake/config", json=config, timeout=TIMEOUT).ok
         assert requests.post(f"{base}/_fake/config", json={"nonsense": 1},
                              timeout=TIMEOUT).status_code == 400
         fake = type("Address", (), {"url": base})
-        assert send(fake, template("Warnung")).status_code == 200
-        assert send(fake, template("zwei\nZeilen")).status_code == 400
+        assert send(fake, template("Warnung"), token="other-token").status_code == 200
+        assert send(fake, template("zwei\nZeilen"), token="other-token").status_code == 400
         answer = requests.post(f"{base}/_fake/inbound", json={"from": CITIZEN, "text": "Start"},
                                timeout=TIMEOUT).json()
         assert answer["status"] == 200 and answer["id"].startswith("wamid.")
@@ -495,11 +537,20 @@ def test_runs_as_a_process_steered_over_http(receiver):
         assert wait_for(lambda: stats()["acknowledged"].get("read") == 1)
         figures = stats()
         assert figures["messages"] == 1 and figures["refused"] == {"100": 1}
-        assert figures["missing"] == {} and figures["webhooks"]["answered_200"] == 1
+        assert figures["missing"] == {} and figures["webhooks"] == {"200": 1}
+        assert figures["webhook_posts"]["answered_200"] == 1
+        assert figures["statuses_posted"] == 3 and figures["webhooks_given_up"] == 0
         assert figures["inbound"]["answered_200"] == 1
         assert figures["message_records"][0]["parameters"] == ["Warnung"]
+        sent = requests.get(f"{base}/_fake/sent", params={"to": "49151", "since": 0},
+                            timeout=TIMEOUT).json()
+        assert sent["messages"] == 1 and sent["last_at"] > 0
+        first = requests.post(f"{base}/_fake/first_sent", json={"to": [CITIZEN, "49170"]},
+                              timeout=TIMEOUT).json()
+        assert first[CITIZEN] == sent["last_at"] and first["49170"] is None
         assert requests.post(f"{base}/_fake/reset", timeout=TIMEOUT).ok
         assert stats()["messages"] == 0
     finally:
         process.terminate()
         process.wait(TIMEOUT)
+        process.stdout.close()
