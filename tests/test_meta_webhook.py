@@ -406,3 +406,206 @@ def test_twilio_keeps_answering_with_twiml_and_queues_nothing(app, citizen):
 
     assert reply_text(citizen().send("Start").text).startswith("Willkommen")
     assert scalar(app, "SELECT count(*) FROM replies") == 0
+
+
+# --- through the real front (gunicorn from the Procfile) -------------------------------------------
+
+@pytest.fixture(scope="module", params=["short path", "ASGI path"])
+def server(request, tmp_path_factory):
+    """The web server; its connections take Meta's posts themselves (the short path), or hand
+    them to the front through gunicorn's ASGI call (STATUS_SHORT_PATH=0): both answer alike."""
+    from bot.vault import new_key
+    from tests.conftest import ADMIN_TOKEN, PROCESS_AUTHORITY, WebServer
+
+    workdir = tmp_path_factory.mktemp("meta-front")
+    env = meta_settings({"ADMIN_TOKEN": ADMIN_TOKEN, "DATA_KEY": new_key(),
+                         "DATABASE_PATH": str(workdir / "infokanal.db"),
+                         "AUTHORITY_NAME": PROCESS_AUTHORITY,
+                         "CONTACT_INFO": "Bürgertelefon 01234 5678", "WEB_CONCURRENCY": "1",
+                         "STATUS_SHORT_PATH": "1" if request.param == "short path" else "0"})
+    web = WebServer(env)
+    web.config = env
+    yield web
+    web.stop()
+
+
+def served(server, sql, *params):
+    with sqlite3.connect(server.config["DATABASE_PATH"]) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def post_to(server, data, headers=None, signed=True):
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    given = {"Content-Type": "application/json"}
+    if signed:
+        given["X-Hub-Signature-256"] = signature(body)
+    given.update(headers or {})
+    # A connection of its own, as Meta's posts may come: on one that served another request
+    # gunicorn's way, the rest go that way too.
+    import requests
+
+    return requests.post(server.url + PATH, data=body, headers=given, timeout=10)
+
+
+def test_the_front_commits_a_post_of_statuses_itself_all_in_one(server):
+    ids = [wamid() for _ in range(5)]
+    answer = post_to(server, payload(statuses=[status(i, "delivered") for i in ids]))
+    assert (answer.status_code, answer.content) == (200, b"")
+    placeholders = ",".join("?" * len(ids))
+    assert served(server, f"SELECT count(*) FROM message_status WHERE sid IN ({placeholders}) "
+                          f"AND status = 'delivered'", *ids) == [(5,)]
+
+
+def test_a_post_of_statuses_whose_write_fails_is_503_and_stores_none_of_it(server):
+    """The StatusWriter's answer (Flask's would be a 500): the post went the fast way, and its
+    statuses were one commit, so none of them is kept when one cannot be."""
+    good, bad = wamid(), wamid()
+    with sqlite3.connect(server.config["DATABASE_PATH"]) as conn:
+        conn.execute(f"CREATE TRIGGER refuse_status BEFORE INSERT ON message_status "
+                     f"WHEN NEW.sid = '{bad}' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    try:
+        answer = post_to(server, payload(statuses=[status(good, "read"), status(bad, "read")]))
+        assert answer.status_code == 503 and b"not stored" in answer.content
+        assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", good) \
+            == [(0,)]
+    finally:
+        with sqlite3.connect(server.config["DATABASE_PATH"]) as conn:
+            conn.execute("DROP TRIGGER refuse_status")
+    assert post_to(server, payload(statuses=[status(good, "read"), status(bad, "read")])) \
+        .status_code == 200
+
+
+def test_the_front_hands_a_post_with_messages_to_flask(server):
+    erika = new_number()
+    sent = wamid()
+    answer = post_to(server, payload([text(erika, "Start")], [status(sent, "sent")]))
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert served(server, "SELECT count(*) FROM replies") >= [(1,)]
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("sent",)]
+
+
+def test_the_front_refuses_forged_and_malformed_posts_with_the_flask_answers(server):
+    data = payload(statuses=[status(wamid(), "read")])
+    body = json.dumps(data).encode()
+    assert post_to(server, body, {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+                   signed=False).status_code == 403
+    assert post_to(server, body, signed=False).status_code == 401
+    truncated = post_to(server, body[:-5])
+    assert truncated.status_code == 400 and b"not JSON" in truncated.content
+    nested = post_to(server, DEEP)
+    assert nested.status_code == 400 and b"nested" in nested.content
+
+
+def test_the_handshake_through_the_front(server):
+    answer = server.session.get(server.url + PATH, timeout=10, params={
+        "hub.mode": "subscribe", "hub.challenge": "42", "hub.verify_token": VERIFY_TOKEN})
+    assert (answer.status_code, answer.text) == (200, "42")
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ([f"X-Hub-Signature-256: sha256={'0' * 64}"], 413),
+    ([], 401),
+    ([f"X-Hub-Signature-256: sha256={'0' * 64}"] * 2, 400)])
+def test_the_front_answers_before_reading_a_body(server, fields, expected):
+    """10 MB announced: only the headers go out, and the answer comes without the body."""
+    import socket
+
+    from tests.test_status_short_path import read_answer
+
+    lines = [f"POST {PATH} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             f"Content-Length: {10 << 20}", *fields]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.settimeout(5)
+        answer_status, headers, _ = read_answer(sock.makefile("rb"))
+    assert answer_status == expected
+    assert headers["connection"] == "close"
+
+
+def test_the_status_writer_commits_each_request_whole(meta_app):
+    """A request's statuses are one commit's or none's, even past the batch size; the writes
+    are the real ones, only counted on their way."""
+    import asyncio
+
+    from bot.platforms.base import StatusUpdate
+    from bot.web.status_writer import StatusWriter
+
+    writer = StatusWriter(meta_app.config["DATABASE_PATH"], interval=0.01, max_batch=3)
+    commits = []
+    write = writer._write
+
+    def counted(updates):
+        commits.append(len(updates))
+        return write(updates)
+
+    writer._write = counted
+    groups = [[StatusUpdate(wamid(), vocabulary.SENT, vocabulary.RANK[vocabulary.SENT])
+               for _ in range(size)] for size in (2, 2, 2, 5, 1)]
+
+    async def run():
+        writer.start()
+        await asyncio.gather(*(writer.submit_group(group) for group in groups))
+        await writer.stop()
+
+    asyncio.run(run())
+    assert commits == [2, 2, 2, 5, 1]
+    assert scalar(meta_app, "SELECT count(*) FROM message_status") == 12
+
+
+def test_on_meta_twilios_webhooks_take_nothing_signed_with_an_empty_token(config):
+    """Meta's deployment has no Twilio auth token: a signature made with the empty one must
+    not let anyone subscribe a number through Twilio's webhook, or move a receipt."""
+    from tests.conftest import Citizen
+
+    app = create_app(dict(meta_settings(config), TWILIO_AUTH_TOKEN=""))
+    client = app.test_client()
+
+    def send(path, params, headers):
+        return client.post(path, data=params, headers=headers)
+
+    forger = Citizen(send, auth_token="")
+    assert forger.send("Start").status_code == 403
+    callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "read"}
+    assert forger.post_signed("/twilio/status", callback).status_code == 403
+    assert stored(app) == NOTHING
+
+
+def test_a_batch_far_larger_than_any_other_request_is_taken_whole(meta, meta_app, server):
+    """Meta's posts may be up to 3 MB: far above what any other request here may be."""
+    ids = [wamid() for _ in range(1000)]
+    data = payload(statuses=[dict(status(i, word), pricing={"billable": True,
+                                                            "category": "utility"},
+                                  conversation={"id": "a75d17ad06104c51166f948319b03c6a"})
+                             for i in ids for word in ("sent", "delivered", "read")])
+    assert len(json.dumps(data)) > 700_000
+    assert post(meta, data).status_code == 200
+    assert scalar(meta_app, "SELECT count(*) FROM message_status WHERE status = 'read'") == 1000
+    assert post_to(server, data).status_code == 200
+    assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", ids[-1]) \
+        == [(1,)]
+
+
+def test_posts_one_after_another_on_a_kept_alive_connection(server):
+    """A post with a message (Flask's) and then one of statuses (the writer's) on the same
+    connection: each answered in turn, the connection kept."""
+    import socket
+
+    from tests.test_status_short_path import read_answer
+
+    erika, sent = new_number(), wamid()
+    posts = [payload([text(erika, "Hallo")]), payload(statuses=[status(sent, "read")]),
+             payload([text(erika, "Start")])]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for data in posts:
+            body = json.dumps(data).encode()
+            sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          f"Content-Type: application/json\r\n"
+                          f"X-Hub-Signature-256: {signature(body)}\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+            answer_status, headers, content = read_answer(reader)
+            assert (answer_status, content) == (200, b"")
+            assert headers.get("connection") != "close"
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("read",)]
+    box_rows = served(server, "SELECT body FROM replies ORDER BY id DESC LIMIT 2")
+    assert [body.split(" ")[0] for (body,) in box_rows] == ["Willkommen", "Dieser"]

@@ -130,7 +130,8 @@ def signature_of(headers):
 
 def verify(auth_token, url, form, signature):
     """True when ``signature`` is Twilio's for this URL and form (all POST values)."""
-    if not signature:
+    if not signature or not auth_token:
+        # Without a token (another platform's deployment) anyone could sign with the empty one.
         return False
     validator = RequestValidator(auth_token)
     # Fast path: the URL exactly as configured. Only when that fails, let the validator also

@@ -1,5 +1,7 @@
 """The web process's front: an ASGI app that takes the platform's status callbacks itself and
-hands every other request to the Flask app.
+hands every other request to the Flask app. On Meta, a post that carries nothing but status
+reports is taken here likewise, all of its reports in one commit; one with citizens' messages
+goes to Flask (``meta_webhook``).
 
 Why a front at all: on a storm night the platform posts three status callbacks for every
 message, and each one through gunicorn's threads and Flask cost about 0.7 ms of CPU, more than
@@ -30,8 +32,9 @@ from io import BytesIO
 from urllib.parse import quote, unquote_plus
 
 from .. import images
+from ..platforms import meta
 from ..platforms import twilio as gateway
-from . import security
+from . import meta_webhook, security
 from .gate import Answer, Gate, SessionToCheck
 from .status_writer import StatusWriter
 
@@ -48,10 +51,17 @@ OPEN_BODY_LIMIT = 64 * 1024
 # what WhatsApp accepts, and a little more time for it to arrive.
 UPLOAD_PATHS = ("/api/media", "/admin/compose")
 UPLOAD_SECONDS = 60.0
+# Meta batches many messages and status reports into one post, up to 3 MB (its webhooks
+# reference): refused larger, each post would come again and again, and its receipts never.
+# Still only with the signature field present (``gate``), and within the worker's budget of
+# body bytes.
+META_PATH = meta.WEBHOOK_PATH
+META_BODY_LIMIT = meta_webhook.BODY_LIMIT
 FORM = b"application/x-www-form-urlencoded"
 
 
 SIGNATURE = gateway.SIGNATURE_FIELD
+META_SIGNATURE = meta.SIGNATURE_FIELD
 # The answer to a status callback whose write failed: the platform may try again.
 NOT_STORED = (503, b"status not stored, try again\n")
 # The ASGI scope's key for the HTTP/1 connection (``connection.FrontProtocol``) a request
@@ -86,6 +96,7 @@ class Front:
         config = flask_app.config
         self.demo = flask_app.extensions["infokanal"].demo
         self.auth_token = config["TWILIO_AUTH_TOKEN"]
+        self.app_secret = config["META_APP_SECRET"]
         self.public_url = config["PUBLIC_URL"]
         self.fixed_headers = [(name.lower().encode(), value.encode()) for name, value in
                               security.headers(self.public_url).items()]
@@ -129,7 +140,9 @@ class Front:
         limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if upload
                           else (BODY_LIMIT, BODY_SECONDS))
         authorized = self.gate.checks_credentials(path)
-        if not authorized:
+        if path == META_PATH:
+            limit = META_BODY_LIMIT
+        elif not authorized:
             limit = min(limit, OPEN_BODY_LIMIT)
         size = announced(headers, limit)
         if size:
@@ -162,6 +175,14 @@ class Front:
             return  # the client went away
         if scope["method"] == "POST" and path == STATUS_PATH:
             return await self._status(scope, body, send)
+        if scope["method"] == "POST" and path == META_PATH:
+            try:
+                updates = self.meta_statuses(scope["headers"], body)
+            except Refused as refused:
+                return await self._answer(send, refused.status, refused.text)
+            if updates is not None:
+                return await self._store(send, updates)
+            # Citizens wrote: their handling is Flask's (``meta_webhook``).
         loop = asyncio.get_running_loop()
         status, headers, content = await loop.run_in_executor(
             self.pool, run_wsgi, self.flask, environ_for(scope, body))
@@ -202,6 +223,42 @@ class Front:
             except Exception:  # noqa: BLE001 - logged by the writer; not acknowledged
                 return await self._answer(send, *NOT_STORED)
         await self._answer(send, 200, b"")
+
+    async def _store(self, send, updates):
+        """Commit the status reports of one request together, then answer it."""
+        if updates:
+            try:
+                await self.writer.submit_group(updates)
+            except Exception:  # noqa: BLE001 - logged by the writer; not acknowledged
+                return await self._answer(send, *NOT_STORED)
+        await self._answer(send, 200, b"")
+
+    def meta_statuses(self, headers, body):
+        """The status reports of a post to Meta's webhook that carries nothing else (a list,
+        maybe empty), None when it carries citizens' messages (Flask's to handle), or
+        ``Refused`` with the answer to give. ``headers``: ASGI's, lower-case bytes names."""
+        if not self.demo:
+            signatures = [value for name, value in headers if name == META_SIGNATURE]
+            if len(signatures) > 1:
+                raise Refused(400, f"bad request: {meta.TWICE}\n".encode())
+            if not signatures:
+                raise Refused(401, f"unauthorized: {meta.SIGNATURE_HEADER} is missing\n"
+                              .encode())
+            if not meta.verify(self.app_secret, body, signatures[0].decode("latin-1")):
+                raise Refused(403, (meta.FORBIDDEN + "\n").encode())
+        try:
+            events = meta.parse(body)
+        except meta.InvalidWebhook as exc:
+            raise Refused(400, f"bad request: {exc}\n".encode()) from None
+        return None if events.messages else events.statuses
+
+    def run_meta_view(self, headers, body):
+        """A post to Meta's webhook that the connection read itself (``connection``), run by
+        Flask: (status, body). In Flask's thread pool."""
+        scope = {"method": "POST", "path": META_PATH, "query_string": b"", "headers": headers,
+                 "http_version": "1.1", "scheme": "http"}
+        status, _, content = run_wsgi(self.flask, environ_for(scope, body))
+        return status, content
 
     def status_update(self, url, headers, body):
         """The status a callback to ``url`` reports (None when there is nothing to store),

@@ -5,8 +5,8 @@ The web front (``front.Front``) reads a request's body on the event loop before 
 without this gate anyone could make it read and hold megabytes (a picture upload) that Flask
 then refused for want of a token or a session. What needs no body is decided here, by the same
 rules and with the same answers as Flask's own checks: the API token (``api``), the console
-session (``auth``), the platform's signature field on webhooks (its full check needs the form,
-so only its presence is decided here). Anything else passes; Flask still checks everything.
+session (``auth``), the platform's signature field on webhooks, Twilio's and Meta's (its full
+check needs the body, so only its presence is decided here). Anything else passes; Flask still checks everything.
 """
 
 import json
@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from werkzeug.http import parse_cookie
 
+from ..platforms import meta
 from ..platforms import twilio as gateway
 from . import api, auth
 from .database import get_db
@@ -56,6 +57,9 @@ API_REFUSAL = Answer(401, _json(api.UNAUTHORIZED), b"application/json",
                      [(b"www-authenticate", b"Bearer")])
 FORBIDDEN = Answer(403, (gateway.FORBIDDEN + "\n").encode())
 SIGNED_TWICE = Answer(400, f"bad request: {gateway.TWICE}\n".encode())
+# Meta's webhook, as its Flask view (``meta_webhook``) answers.
+META_UNSIGNED = Answer(401, f"unauthorized: {meta.SIGNATURE_HEADER} is missing\n".encode())
+META_SIGNED_TWICE = Answer(400, f"bad request: {meta.TWICE}\n".encode())
 
 
 class Gate:
@@ -84,6 +88,14 @@ class Gate:
             if signatures == 1:
                 return None
             return FORBIDDEN if signatures == 0 else SIGNED_TWICE
+        if path.startswith("/meta/"):
+            # Only a post has a body to keep out; the handshake (GET) needs none.
+            if self.demo:
+                return None
+            signatures = sum(name == meta.SIGNATURE_FIELD for name, _ in headers)
+            if signatures == 1:
+                return None
+            return META_UNSIGNED if signatures == 0 else META_SIGNED_TWICE
         if path.startswith("/admin/") and path not in SESSIONLESS:
             data = self._session(headers)
             if data is None or data.get("user_id") is None:

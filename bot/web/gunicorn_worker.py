@@ -98,6 +98,8 @@ class FrontWorker(ASGIWorker):
         self.short_status = (front.flask.config["STATUS_SHORT_PATH"]
                              and bool(front.public_url) and not self.cfg.accesslog)
         self.status_url = front.public_url + STATUS_PATH
+        # Meta signs the body alone: its posts need no PUBLIC_URL to be checked.
+        self.short_meta = front.flask.config["STATUS_SHORT_PATH"] and not self.cfg.accesslog
         self.answer_headers = b"".join(
             name + b": " + value + b"\r\n" for name, value in
             [(b"Content-Type", b"text/plain; charset=utf-8"), *front.fixed_headers])

@@ -1,4 +1,5 @@
-"""Group commit for the status callbacks the web process takes (``front``, ``connection``)."""
+"""Group commit for the status callbacks the web process takes (``front``, ``connection``):
+Twilio's one status per request, Meta's one or many per post."""
 
 import asyncio
 import logging
@@ -37,7 +38,8 @@ class StatusWriter:
         self.path = path
         self.interval = interval
         self.max_batch = max_batch
-        self.pending = []
+        self.pending = []  # [([update, …], done)]: one entry per request
+        self._pending_updates = 0
         self._wake = None
         self._task = None
         self._stopping = False
@@ -66,14 +68,26 @@ class StatusWriter:
 
     async def submit(self, update):
         """Store ``update``; returns once it is committed, raises if the write failed."""
+        await self.submit_group([update])
+
+    async def submit_group(self, updates):
+        """Store ``updates`` (all one request carried) in one commit; returns once it is
+        committed, raises if the write failed."""
         future = asyncio.get_running_loop().create_future()
-        self.submit_nowait(update, lambda exc: _settle(future, exc))
+        self.submit_group_nowait(updates, lambda exc: _settle(future, exc))
         await future
 
     def submit_nowait(self, update, done):
         """Store ``update`` and call ``done(None)`` once it is committed, or ``done(exc)``
         when the write failed; on the event loop either way."""
-        self.pending.append((update, done))
+        self.submit_group_nowait([update], done)
+
+    def submit_group_nowait(self, updates, done):
+        """``submit_nowait`` for all the updates of one request: they are never split across
+        commits, so that the request's answer speaks for all of them (a 503 means none was
+        stored, and the platform sends them all again)."""
+        self.pending.append((updates, done))
+        self._pending_updates += len(updates)
         self._wake.set()
 
     async def _run(self):
@@ -81,22 +95,34 @@ class StatusWriter:
             await self._wake.wait()
             self._wake.clear()
             # A moment for the callbacks arriving together to share the transaction.
-            if len(self.pending) < self.max_batch and not self._stopping:
+            if self._pending_updates < self.max_batch and not self._stopping:
                 await asyncio.sleep(self.interval)
             await self._commit_pending()
 
     async def _commit_pending(self):
-        batch, self.pending = self.pending[:self.max_batch], self.pending[self.max_batch:]
+        # Whole requests, up to max_batch updates (one request more than that goes alone).
+        pending, size = self.pending, self._pending_updates
+        if size <= self.max_batch:
+            batch, self.pending = pending, []
+        else:
+            taken, size = 0, 0
+            while taken < len(pending) and (size == 0 or size + len(pending[taken][0])
+                                            <= self.max_batch):
+                size += len(pending[taken][0])
+                taken += 1
+            batch, self.pending = pending[:taken], pending[taken:]
+        self._pending_updates -= size
         if not batch:
             return
         if self.pending:
             self._wake.set()
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self._write, [u for u, _ in batch])
+            await loop.run_in_executor(self._executor, self._write,
+                                       [u for updates, _ in batch for u in updates])
         except Exception as exc:  # noqa: BLE001 - every waiting callback learns it failed
-            log.exception("Storing %d status callbacks failed; they are answered 503",
-                          len(batch))
+            log.exception("Storing %d status reports failed; their requests are answered 503",
+                          size)
             failed = exc
         else:
             failed = None
