@@ -211,3 +211,36 @@ def test_metrics_count_answers_sent_and_failed_and_those_waiting(app, client, tw
     assert value(found, "infokanal_replies_total", outcome="sent") == 2
     assert value(found, "infokanal_replies_total", outcome="failed") == 1
     assert value(found, "infokanal_reply_queue_depth") == 1
+
+
+def test_answers_queued_while_the_worker_is_down_go_out_when_the_procfile_worker_starts(
+        app, env, twilio_api, start_worker):
+    from tests.conftest import wait_for
+
+    numbers = [queue_answer(app, body=f"Antwort {i}")[0] for i in range(3)]
+    time.sleep(0.3)
+    assert twilio_api.requests == 0, "nobody sends them while the worker is down"
+    worker_process = start_worker(env)
+    wait_for(lambda: len(twilio_api.messages) == 3, timeout=20, message="the answers")
+    assert sorted(m["To"] for m in twilio_api.messages) == sorted(
+        f"whatsapp:{n}" for n in numbers)
+    wait_for(lambda: scalar(app, "SELECT count(*) FROM replies") == 0, timeout=10,
+             message="the answers settled")
+    worker_process.stop()
+
+
+def test_in_demo_mode_an_answer_the_worker_finds_goes_to_the_outbox_as_an_answer(config):
+    from bot import create_app
+
+    demo = create_app({k: v for k, v in config.items() if not k.startswith("TWILIO_")})
+    number, _ = queue_answer(demo)
+
+    async def run():
+        sender = worker.build(demo.config, demo.extensions["infokanal"].vault, demo=True)
+        try:
+            await asyncio.wait_for(sender.run(until_idle=True), 30)
+        finally:
+            await close(sender)
+
+    asyncio.run(run())
+    assert rows(demo, "SELECT body, kind FROM outbox") == [(ANSWER, "reply")]

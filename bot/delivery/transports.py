@@ -30,7 +30,8 @@ class OutboxTransport:
 
     async def send(self, message):
         with write(self.database) as conn:
-            message_id = outbox.add(conn, message.to, message.to_hash, message.body, "broadcast",
+            message_id = outbox.add(conn, message.to, message.to_hash, message.body,
+                                    "reply" if message.reply else "broadcast",
                                     message.media_url, message.broadcast_id)
         if message.broadcast_id is not None:
             self._waiting[message_id] = list(RECEIPTS)
