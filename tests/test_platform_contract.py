@@ -193,13 +193,14 @@ class MetaSide:
     def report_statuses(self, reports):
         """Post status reports, [(message id, number, status, error code or None)], in this
         order: Meta gathers them into one POST, as it often does."""
-        # The fake's own status objects and envelope, posted here and now rather than when
-        # the fake would: the test decides the order they arrive in.
-        statuses = [self.fake._status(dict(self.fake.by_id[message_id], error_code=code), status)
-                    for message_id, _, status, code in reports]
-        value = {"messaging_product": "whatsapp", "metadata": self.fake._metadata(),
-                 "statuses": statuses}
-        body = json.dumps(self.fake._envelope([[value]])).encode()
+        # The fake's own status bodies, posted here and now rather than when the fake would:
+        # the test decides the order they arrive in. Several go into the first one's change.
+        bodies = [json.loads(self.fake.status_body(message_id, status, code))
+                  for message_id, _, status, code in reports]
+        value = bodies[0]["entry"][0]["changes"][0]["value"]
+        value["statuses"] = [status for one in bodies
+                             for status in one["entry"][0]["changes"][0]["value"]["statuses"]]
+        body = json.dumps(bodies[0]).encode()
         response = self.web.session.post(
             self.web.url + meta.WEBHOOK_PATH, data=body, timeout=10,
             headers={"Content-Type": "application/json",
