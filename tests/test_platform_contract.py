@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot import vocabulary as v
 from bot.platforms import meta
 from tests import fake_meta
 from tests.conftest import (Process, WebServer, audit_trail_broken, counts_disagreeing,
@@ -53,8 +54,8 @@ class OptOut:
 # citizen who wants nothing more writes Stop or blocks the number; 131050 says they turned off
 # marketing messages, so that one message is theirs to refuse, not the channel.
 OPT_OUT = {
-    "twilio": OptOut(21610, "opted_out", unsubscribes=True),
-    "meta": OptOut(131050, "marketing_declined", unsubscribes=False),
+    "twilio": OptOut(21610, v.OPTED_OUT, unsubscribes=True),
+    "meta": OptOut(131050, v.MARKETING_DECLINED, unsubscribes=False),
 }
 # The platform's word for WhatsApp's messaging limit: the broadcast pauses and resumes.
 LIMIT = {"twilio": 63018, "meta": 131048}
