@@ -271,6 +271,7 @@ ROUTES = [
     ("GET", "/admin", 302), ("GET", "/api/stats", 401), ("OPTIONS", "/api/stats", 401),
     ("GET", "/twilio/messages", 403), ("POST", "/", 403), ("DELETE", "/healthz", 403),
     ("POST", "/twilio/messages", 403),  # unsigned: refused by the app, not by nginx
+    ("DELETE", "/meta/webhook", 403), ("PUT", "/meta/webhook", 403),
 ]
 
 
@@ -286,6 +287,31 @@ def test_nginx_routes_what_the_app_serves(behind_nginx):
     api = requests.get(proxy.url + "/api/stats", timeout=10, headers={
         "Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert api.status_code == 200 and api.json()["subscribers"] == 0
+
+
+META_WEBHOOK_REQUESTS = [
+    # Meta's subscription handshake (here with a token that is not ours).
+    ("GET", {"params": {"hub.mode": "subscribe", "hub.verify_token": "nicht-unserer",
+                        "hub.challenge": "1158201444"}}),
+    # An event without a signature, and one with a forged signature.
+    ("POST", {"json": {"object": "whatsapp_business_account", "entry": []}}),
+    ("POST", {"data": b'{"object": "whatsapp_business_account", "entry": []}',
+              "headers": {"Content-Type": "application/json",
+                          "X-Hub-Signature-256": "sha256=" + "0" * 64}}),
+]
+
+
+@pytest.mark.parametrize("method, request_args", META_WEBHOOK_REQUESTS)
+def test_metas_webhook_reaches_the_app_through_nginx(behind_nginx, method, request_args):
+    """Whatever the app answers on /meta/webhook, a request through nginx gets the same
+    answer: nginx neither refuses the webhook's POST nor answers for the app."""
+    proxy, web = behind_nginx
+    headers = {"Host": HOST, **request_args.get("headers", {})}
+    args = dict(request_args, headers=headers, allow_redirects=False, timeout=10)
+    via_nginx = requests.request(method, proxy.url + "/meta/webhook", **args)
+    direct = requests.request(method, web.url + "/meta/webhook", **args)
+    assert "nginx" not in via_nginx.text, via_nginx.text[:300]
+    assert (via_nginx.status_code, via_nginx.text) == (direct.status_code, direct.text)
 
 
 def test_a_client_cannot_choose_its_address_through_nginx(behind_nginx):

@@ -609,3 +609,11 @@ def test_posts_one_after_another_on_a_kept_alive_connection(server):
     assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("read",)]
     box_rows = served(server, "SELECT body FROM replies ORDER BY id DESC LIMIT 2")
     assert [body.split(" ")[0] for (body,) in box_rows] == ["Willkommen", "Dieser"]
+
+
+def test_on_twilio_metas_webhook_takes_nothing_signed_with_an_empty_secret(app, client):
+    body = json.dumps(payload([text(new_number(), "Start")])).encode()
+    answer = client.post(PATH, data=body, headers=[
+        ("Content-Type", "application/json"), ("X-Hub-Signature-256", signature(body, ""))])
+    assert answer.status_code == 403
+    assert stored(app) == NOTHING

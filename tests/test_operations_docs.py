@@ -1,6 +1,9 @@
 """The operator commands and settings of the privacy issue are documented and explain
-themselves: the README names each one, and each answers --help."""
+themselves: the README names each one, and each answers --help. The platform guide
+(docs/platforms.md) says where each setting of a Meta number comes from, and its webhook
+address is the one nginx passes on."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,32 @@ def test_setting_is_in_the_configuration_table(name):
 def test_readme_has_the_sections_for_the_data_protection_officer():
     assert "## Datenschutz" in README and "Verzeichnis von Verarbeitungstätigkeiten" in README
     assert "## Operations: keys, backup and restore" in README
+
+
+PLATFORM_GUIDE = (Path(__file__).resolve().parent.parent / "docs" / "platforms.md").read_text(
+    encoding="utf-8")
+NGINX_SITE = (Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "infokanal.conf"
+              ).read_text(encoding="utf-8")
+
+
+def test_the_readme_sends_the_operator_to_the_platform_guide():
+    assert "## WhatsApp platforms: Twilio or Meta" in README
+    assert "## Connecting a number to Meta's Cloud API" in README
+    assert README.count("(docs/platforms.md)") >= 2
+
+
+@pytest.mark.parametrize("name", ["WHATSAPP_PLATFORM", "META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID",
+                                  "META_APP_SECRET", "META_VERIFY_TOKEN", "META_TEMPLATE",
+                                  "META_TEMPLATE_LANGUAGE", "META_TEMPLATE_<LANG>",
+                                  "META_PARAGRAPH_TEMPLATES", "META_PARAGRAPH_TEMPLATES_<LANG>",
+                                  "META_DISPLAY_PHONE_NUMBER", "SEND_RATE_LIMIT",
+                                  "MESSAGING_LIMIT_24H", "PRICE_PER_MESSAGE", "TEST_RECIPIENTS"])
+def test_the_platform_guide_says_where_each_setting_of_a_meta_number_comes_from(name):
+    # Named on its own (`NAME`) or with its value (`NAME=…`).
+    assert re.search(rf"`{re.escape(name)}[`=]", PLATFORM_GUIDE)
+
+
+def test_the_guides_callback_url_is_the_path_nginx_passes_to_the_app():
+    path = re.search(r"location = (/meta/\S+) \{", NGINX_SITE).group(1)
+    assert f"Callback URL: the host of `PUBLIC_URL` with `{path}`" in PLATFORM_GUIDE
+    assert f"https://<PUBLIC_URL's host>{path}" in README

@@ -62,3 +62,16 @@ def test_mask_text_masks_dashed_slashed_and_url_encoded_numbers(spelling):
 ])
 def test_mask_text_leaves_dates_ids_and_versions_alone(line):
     assert mask_text(line) == line
+
+
+@pytest.mark.parametrize("sid", ["SM123\n", "SM123\n\n", "\nSM123"])
+def test_a_message_id_with_a_line_break_is_refused(sid):
+    # A pattern ending in $ matches before a final line break: such an id would be stored.
+    with pytest.raises(gateway.InvalidWebhook):
+        gateway.parse_inbound({"MessageSid": sid, "From": "whatsapp:+4915112345678",
+                               "Body": "Start"})
+
+
+def test_a_sender_address_with_a_line_break_is_not_a_sender():
+    assert gateway.is_sender_address("whatsapp:+4930901820")
+    assert not gateway.is_sender_address("whatsapp:+4930901820\n")

@@ -102,7 +102,7 @@ def is_sender_address(value):
     """Whether a configured sender (``TWILIO_WHATSAPP_FROM``) has the form Twilio expects: a
     whole E.164 number. A stub such as ``whatsapp:+49...`` would make the public page's button
     point nowhere (``wa.me/49``)."""
-    match = _ADDRESS.match(value or "")
+    match = _ADDRESS.fullmatch(value or "")
     if not match:
         return False
     try:
@@ -156,7 +156,7 @@ def twiml(text=None):
 
 def _message_id(form, *names):
     value = next((form.get(name) for name in names if form.get(name)), None)
-    if not value or not _SID.match(value):
+    if not value or not _SID.fullmatch(value):
         raise InvalidWebhook("MessageSid is missing or malformed")
     return value
 
