@@ -1,0 +1,98 @@
+"""The send loop on Meta's Cloud API: the real Meta transport against the fake Graph API
+(tests/fake_meta.py), a real SQLite file. What only Meta says shows here: its cap per citizen
+on marketing messages (131049), a citizen who declined them (131050), and answers to citizens
+sent as free-form text inside the 24-hour window even where broadcasts use a template."""
+
+import asyncio
+
+import pytest
+
+from bot import vocabulary as v
+from bot.delivery import worker
+from bot.store import broadcasts, replies
+from bot.store.db import write
+from tests.conftest import database, rows
+from tests.fake_meta import ACCESS_TOKEN, PHONE_NUMBER_ID, TEMPLATE, FakeMeta
+from tests.test_reply_sending import ANSWER, counter, queue_answer, subscribe_many
+
+
+@pytest.fixture(scope="module")
+def fake_meta_server():
+    fake = FakeMeta().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_meta(fake_meta_server):
+    fake_meta_server.reset()
+    return fake_meta_server
+
+
+def run_on_meta(app, fake, citizen_cap_seconds=None, timeout=30, **settings):
+    config = dict(app.config, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                  META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_API_URL=fake.url,
+                  META_TEMPLATE=TEMPLATE, **settings)
+
+    async def run():
+        sender = worker.build(config, app.extensions["infokanal"].vault, demo=False)
+        sender.throttle_backoff_cap = 0.05
+        if citizen_cap_seconds is not None:
+            sender.citizen_cap_seconds = citizen_cap_seconds
+        try:
+            await asyncio.wait_for(sender.run(until_idle=True), timeout)
+        finally:
+            await sender.transport.close()
+            sender.database.conn.close()
+
+    asyncio.run(run())
+
+
+def new_broadcast(app, text="Hochwasser: Pegel steigt"):
+    with write(database(app)) as conn:
+        return broadcasts.create(conn, text)[0]
+
+
+def test_metas_cap_per_citizen_holds_a_message_back_for_later_counted_apart(app, fake_meta):
+    numbers = subscribe_many(app, 2)
+    broadcast_id = new_broadcast(app)
+    fake_meta.error_queue = [[400, 131049]]  # the first send is held back, once
+    run_on_meta(app, fake_meta, citizen_cap_seconds=0.3, SEND_MAX_ATTEMPTS=1)
+    assert sorted(m["to"] for m in fake_meta.messages) == sorted(n[1:] for n in numbers)
+    assert fake_meta.requests == 3
+    final = broadcasts.get(database(app).conn, broadcast_id)
+    assert final["status"] == "done"
+    assert final["counts"]["sent"] == 2 and final["counts"]["failed"] == 0
+    assert final["retries_citizen_cap"] == 1 and final["retries_unknown"] == 0
+    assert rows(app, "SELECT DISTINCT attempts FROM deliveries") == [(0,)]
+
+
+def test_a_citizen_who_declined_marketing_at_whatsapp_fails_apart_and_stays(app, fake_meta):
+    declined, fine = subscribe_many(app, 2)
+    fake_meta.recipient_errors = {declined[1:]: [400, 131050]}
+    broadcast_id = new_broadcast(app)
+    run_on_meta(app, fake_meta)
+    final = broadcasts.get(database(app).conn, broadcast_id)
+    assert final["counts"]["sent"] == 1 and final["counts"]["failed"] == 1
+    assert final["failures"] == {(v.MARKETING_DECLINED, "131050"): 1}
+    assert final["retries_citizen_cap"] == 0
+    assert rows(app, "SELECT count(*) FROM subscribers") == [(2,)], "their choice, not a Stop"
+
+
+def test_an_answer_goes_out_as_free_form_text_where_broadcasts_take_a_template(app, fake_meta):
+    subscribe_many(app, 1)
+    new_broadcast(app)
+    number, _ = queue_answer(app)
+    run_on_meta(app, fake_meta)
+    answer, = [m for m in fake_meta.messages if m["to"] == number[1:]]
+    assert answer["json"]["type"] == "text" and answer["json"]["text"]["body"] == ANSWER
+    assert {m["json"]["type"] for m in fake_meta.messages if m is not answer} == {"template"}
+    assert counter(app, replies.SENT) == 1
+
+
+def test_metas_throughput_refusal_never_fails_an_answer(app, fake_meta):
+    number, _ = queue_answer(app)
+    fake_meta.error_queue = [[400, 130429]] * 3
+    run_on_meta(app, fake_meta, SEND_MAX_ATTEMPTS=1)
+    assert [m["to"] for m in fake_meta.messages] == [number[1:]]
+    assert counter(app, replies.SENT) == 1 and counter(app, replies.FAILED) == 0
