@@ -122,6 +122,10 @@ class TwilioSide:
         self.fake.callbacks = list(statuses)
         self.fake.callback_shuffle = True
 
+    def fail_next(self, code):
+        """The fake takes the next message, then reports it sent and failed with ``code``."""
+        self.fake.callback_failures.append(code)
+
     def refuse(self, number, code):
         """The fake refuses every send to this number with ``code``."""
         self.fake.recipient_errors[number] = (400, code)
@@ -211,6 +215,9 @@ class MetaSide:
     def receipts(self, statuses):
         self.fake.statuses = list(statuses)
         self.fake.callback_shuffle = True
+
+    def fail_next(self, code):
+        self.fake.callback_failures.append(code)
 
     def refuse(self, number, code):
         self.fake.recipient_errors[number.lstrip("+")] = [400, code]
@@ -484,6 +491,20 @@ def test_the_messaging_limit_pauses_the_broadcast_and_it_resumes_by_itself(count
     done = county.wait_status(broadcast_id, "done")
     assert done["counts"]["failed"] == 0 and done["errors"] == {}
     assert county.received(text) == Counter({number: 1 for number in people})
+
+
+def test_the_messaging_limit_reported_in_a_status_pauses_and_sends_the_refused_again(county):
+    code = LIMIT[county.platform]
+    people = county.audience(4)
+    county.side.fail_next(code)
+    broadcast_id, text = county.broadcast("Tageslimit im Zustellbericht")
+    paused = county.wait_status(broadcast_id, "paused")
+    assert paused["pause_reason"] == f"messaging limit ({code})"
+    done = county.wait_status(broadcast_id, "done")
+    assert done["counts"]["failed"] == 0 and done["errors"] == {}
+    received = county.received(text)
+    assert set(received) == set(people)
+    assert sorted(received.values()) == [1, 1, 1, 2], "the refused one went out again"
 
 
 # --- the sender ------------------------------------------------------------------------------
