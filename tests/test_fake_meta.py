@@ -426,8 +426,8 @@ def test_a_status_answered_500_is_posted_again_until_200(meta, receiver):
     assert [post["answer"] for post in receiver.posts] == [500, 503, 200]
     assert receiver.posts[0]["body"] == receiver.posts[2]["body"]
     assert meta.acknowledged == {wamid: {"read"}}
-    assert (meta.webhook_posts["posted"], meta.webhook_posts["failed"], meta.webhook_posts["retried"],
-            meta.pending) == (3, 2, 2, 0)
+    posts = meta.webhook_posts
+    assert (posts["posted"], posts["failed"], posts["retried"], meta.pending) == (3, 2, 2, 0)
 
 
 def test_a_dropped_or_slow_post_is_posted_again(meta, receiver):
