@@ -94,6 +94,16 @@ class TwilioSide:
         if answer is not None:
             self._answers.setdefault(number, []).append(answer)
 
+    def citizen_taps(self, number, title):
+        """A tap on a quick-reply button of one of our messages, as Twilio posts it."""
+        response = self.web.citizen(number).send(
+            title, MessageType="button", ButtonText=title, ButtonPayload=title,
+            OriginalRepliedMessageSid=new_sid())
+        assert response.status_code == 200, response.text
+        answer = reply_text(response.text)
+        if answer is not None:
+            self._answers.setdefault(number, []).append(answer)
+
     def answers_to(self, number):
         return list(self._answers.get(number, []))
 
@@ -182,6 +192,11 @@ class MetaSide:
 
     def citizen_writes(self, number, text, message_id=None):
         answer = self.fake.post_inbound(number.lstrip("+"), text, message_id=message_id)
+        assert answer == 200, answer
+
+    def citizen_taps(self, number, title):
+        answer = self.fake.post_inbound(number.lstrip("+"), title, kind="button",
+                                        replied_to=self.new_message_id())
         assert answer == 200, answer
 
     def answers_to(self, number):
@@ -436,6 +451,17 @@ def test_a_message_the_platform_delivers_twice_is_handled_and_answered_once(coun
     assert "Willkommen" in county.answer(number)
     county.no_further_answer(number)
     assert county.subscribers() == before + 1
+
+
+def test_a_tap_on_a_button_is_no_request_and_draws_no_notice(county, request):
+    if county.platform == "twilio":
+        # Twilio posts a tap with MessageType=button and ButtonPayload, which its module does
+        # not read yet: the tap is taken for a text that is no keyword, and gets the notice.
+        request.node.add_marker(pytest.mark.xfail(
+            strict=True, reason="bot/platforms/twilio.py does not tell a button tap from a text"))
+    number = new_number()
+    county.side.citizen_taps(number, "Mehr erfahren")
+    county.no_further_answer(number)
 
 
 # --- receipts and refusals ------------------------------------------------------------------
