@@ -4,6 +4,7 @@ on marketing messages (131049), a citizen who declined them (131050), and answer
 sent as free-form text inside the 24-hour window even where broadcasts use a template."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -96,3 +97,48 @@ def test_metas_throughput_refusal_never_fails_an_answer(app, fake_meta):
     run_on_meta(app, fake_meta, SEND_MAX_ATTEMPTS=1)
     assert [m["to"] for m in fake_meta.messages] == [number[1:]]
     assert counter(app, replies.SENT) == 1 and counter(app, replies.FAILED) == 0
+
+
+def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sends_again(
+        env, fake_meta, start_web, start_worker):
+    """Through the Procfile's processes: a citizen's Start posted by the fake to the web
+    process queues the welcome, which the worker sends once it runs; a broadcast whose message
+    Meta then reports held back for its cap per citizen (a failed status, 131049) is queued
+    again for later, counted apart, and the citizen stays subscribed."""
+    import requests
+
+    from tests.conftest import ADMIN_TOKEN, wait_for
+    from tests.fake_meta import APP_SECRET, DISPLAY_PHONE_NUMBER
+
+    meta_env = dict(env, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                    META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_APP_SECRET=APP_SECRET,
+                    META_VERIFY_TOKEN="verify-token-for-tests", META_API_URL=fake_meta.url,
+                    META_TEMPLATE=TEMPLATE, META_DISPLAY_PHONE_NUMBER="+" + DISPLAY_PHONE_NUMBER)
+    meta_env = {k: v for k, v in meta_env.items() if not k.startswith("TWILIO_")}
+    web = start_web(meta_env)
+    fake_meta.webhook_url = web.url + "/meta/webhook"
+    citizen = "4915199990001"
+    assert fake_meta.post_inbound(citizen, "Start") == 200
+    time.sleep(0.3)
+    assert fake_meta.messages == [], "no worker yet: the welcome waits"
+    worker_process = start_worker(meta_env)
+    wait_for(lambda: fake_meta.sent_to(citizen), timeout=20, message="the welcome")
+    welcome, = fake_meta.messages
+    assert welcome["json"]["type"] == "text"
+
+    fake_meta.callback_failures = [131049]
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    created = requests.post(web.url + "/api/broadcasts", json={"text": "Sturmwarnung"},
+                            headers=auth, timeout=10)
+    assert created.status_code == 202, created.text
+    path = f"{web.url}/api/broadcasts/{created.json()['id']}"
+
+    def capped():
+        detail = requests.get(path, headers=auth, timeout=10).json()
+        return detail if detail["retries_citizen_cap"] == 1 else None
+
+    detail = wait_for(capped, timeout=20, message="the cap reported and counted")
+    assert detail["counts"]["queued"] == 1 and detail["counts"]["failed"] == 0
+    assert detail["status"] == "sending", "it goes out again hours later"
+    assert len(fake_meta.messages) == 2
+    worker_process.stop()
