@@ -583,3 +583,17 @@ def test_every_pause_reason_reads_as_german(app, console, reason, german, englis
     assert german in page
     if english:
         assert english not in page
+
+
+def test_on_meta_the_labels_name_meta_not_twilio(config):
+    """The press office of a county on Meta's API reads Meta's name where the service is meant."""
+    from bot import vocabulary
+    from bot.web import labels
+    from tests import test_meta_webhook as meta
+
+    with create_app(meta.meta_settings(config)).app_context():
+        assert labels.failure(vocabulary.CREDENTIALS, "190") == "Zugangsdaten von Meta ungültig"
+        assert labels.failure(vocabulary.THROTTLED, "130429") == "Zu viele Anfragen an Meta"
+        assert labels.pause_reason("credentials (190)").startswith("Meta hat die Zugangsdaten")
+    with create_app(config).app_context():
+        assert labels.failure(vocabulary.CREDENTIALS, "20003") == "Zugangsdaten von Twilio ungültig"

@@ -617,3 +617,9 @@ def test_on_twilio_metas_webhook_takes_nothing_signed_with_an_empty_secret(app, 
         ("Content-Type", "application/json"), ("X-Hub-Signature-256", signature(body, ""))])
     assert answer.status_code == 403
     assert stored(app) == NOTHING
+
+
+def test_a_method_the_webhook_does_not_take_is_answered_as_data_not_a_page(meta):
+    answer = meta.put(PATH, data=b"{}")
+    assert answer.status_code == 405
+    assert answer.mimetype != "text/html"

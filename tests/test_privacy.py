@@ -222,3 +222,36 @@ def test_export_as_text_after_an_erasure_names_the_withdrawal_in_words(app, citi
     assert re.search(r"Uhr: angemeldet mit „Start“\n- .* Uhr: abgemeldet durch Löschung auf "
                      r"Ihren Antrag\n", letter), letter
     assert "erasure" not in letter and "nichts gespeichert" not in letter
+
+
+def test_an_answer_waiting_for_the_worker_is_in_the_export_and_goes_with_the_erasure(config):
+    """On Meta the answer to a citizen waits in the database, with the number encrypted, until
+    the worker sends it: it is part of what is stored about the number, and is erased."""
+    from tests import test_meta_webhook as meta
+
+    app = create_app(meta.meta_settings(config))
+    number = "+4915100000077"
+    answer = meta.post(app.test_client(), meta.payload([meta.text(number, "Start")]))
+    assert answer.status_code == 200
+    data = privacy.export(database(app).conn, vault(app), number)
+    assert len(data["replies_waiting"]) == 1 and data["replies_waiting"][0]["body"]
+    report = privacy.erase(database(app).conn, vault(app), number)
+    assert report.replies_removed == 1
+    assert scalar(app, "SELECT count(*) FROM replies") == 0
+    assert privacy.export(database(app).conn, vault(app), number)["replies_waiting"] == []
+
+
+def test_on_meta_the_privacy_page_and_the_letter_name_meta_as_the_carrier(config):
+    """A county on Meta's API has no contract with Twilio: its privacy texts must not say the
+    messages go through Twilio."""
+    from tests import test_meta_webhook as meta
+
+    app = create_app(meta.meta_settings(config))
+    page = app.test_client().get("/datenschutz").get_data(as_text=True)
+    assert "Twilio" not in page and "Meta Platforms Ireland" in page
+    letter = app.test_cli_runner().invoke(
+        args=["privacy", "export", "--format", "text", "+4915100000078"])
+    assert letter.exit_code == 0, letter.output
+    assert "Twilio" not in letter.output and "WhatsApp (Meta)" in letter.output
+    twilio = create_app(config).test_client().get("/datenschutz").get_data(as_text=True)
+    assert "Twilio Ireland" in twilio

@@ -109,7 +109,7 @@ def test_an_answer_queued_during_a_big_broadcast_goes_out_at_once_within_the_rat
     answers = [m for m in twilio_api.messages if m["Body"] == ANSWER]
     assert [m["To"] for m in answers] == [f"whatsapp:{queued['number']}"]
     waited = answers[0]["received_at"] - queued["at"]
-    assert waited < 0.3, f"the answer waited {waited:.3f} s behind the broadcast"
+    assert waited < 0.5, f"the answer waited {waited:.3f} s behind the broadcast"
     after = [m for m in twilio_api.messages if m["received_at"] > answers[0]["received_at"]]
     assert len(after) > 50, "the broadcast was still going out: the answer went ahead of it"
     stamps = sorted(m["received_at"] for m in twilio_api.messages)

@@ -25,12 +25,13 @@ _STATE = {"queued": "noch nicht gesendet", "sending": "wird gesendet", "sent": "
 
 
 def german_report(data, *, authority, contact, dpo, timezone, topic_names, language_names,
-                  main_language, keep):
+                  main_language, keep, service="twilio"):
     """The export ``data`` (``store.privacy.export``) as a German letter.
 
     ``contact``: where citizens turn (CONTACT_INFO); ``dpo``: the data protection officer or "".
     ``topic_names``: {slug: name}; ``language_names``: {code: name}; ``keep``: the retention
-    periods, {"delivery_days", "consent_years", "notice_hours", "backup_days"}.
+    periods, {"delivery_days", "consent_years", "notice_hours", "backup_days"};
+    ``service``: the platform the messages go through (WHATSAPP_PLATFORM).
     """
     zone = ZoneInfo(timezone)
 
@@ -46,7 +47,7 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
              ""]
     if data.get("nothing_stored"):
         lines += ["Zu dieser Nummer ist nichts gespeichert.", ""]
-        lines += _outside(contact, dpo)
+        lines += _outside(contact, dpo, service)
         return "\n".join(lines) + "\n"
 
     if data["subscribed"]:
@@ -87,6 +88,9 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
     if data["last_auto_notice_at"]:
         lines += [f"Letzter automatischer Hinweis an Sie: {when(data['last_auto_notice_at'])} "
                   f"(der Hinweis, dass dieser Kanal keine Anfragen beantwortet)", ""]
+    if data.get("replies_waiting"):
+        lines += [f"Antworten an Sie, die gerade versandt werden: "
+                  f"{len(data['replies_waiting'])}", ""]
     if data["demo_outbox"]:
         lines += [f"Nachrichten im Probebetrieb (Demo): {len(data['demo_outbox'])}", ""]
 
@@ -109,7 +113,7 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
         f"- Sicherungskopien: {keep['backup_days']:g} Tage.",
         "",
     ]
-    lines += _outside(contact, dpo)
+    lines += _outside(contact, dpo, service)
     return "\n".join(lines) + "\n"
 
 
@@ -121,9 +125,17 @@ def _spoken(keyword, topic):
     return keyword[:1].upper() + keyword[1:]
 
 
-def _outside(contact, dpo):
-    lines = ["Außerhalb dieses Dienstes speichern der Versanddienstleister Twilio und WhatsApp "
-             "eigene Protokolle der Nachrichten.",
+# Who else keeps logs of the messages, by platform (WHATSAPP_PLATFORM).
+OUTSIDE = {
+    "twilio": "Außerhalb dieses Dienstes speichern der Versanddienstleister Twilio und WhatsApp "
+              "eigene Protokolle der Nachrichten.",
+    "meta": "Außerhalb dieses Dienstes speichert WhatsApp (Meta) eigene Protokolle der "
+            "Nachrichten.",
+}
+
+
+def _outside(contact, dpo, service):
+    lines = [OUTSIDE.get(service, OUTSIDE["twilio"]),
              f"Fragen und Anträge (etwa auf Löschung): {contact}"]
     if dpo:
         lines.append(f"Datenschutzbeauftragte/r: {dpo}")

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .. import platforms
 from ..phone import InvalidAddress, e164_from_input
 from ..store.privacy import KEPT_REASON, erase, export
 from . import database
@@ -61,7 +62,7 @@ def _letter(data, texts):
     return german_report(
         data, authority=config["AUTHORITY_NAME"],
         contact=config["CONTACT_INFO"], dpo=config["DATA_PROTECTION_OFFICER"],
-        timezone=config["TIMEZONE"],
+        timezone=config["TIMEZONE"], service=config["WHATSAPP_PLATFORM"],
         topic_names={topic.slug: topic.name for topic in texts.topics},
         language_names=texts.language_names, main_language=texts.main,
         keep={"delivery_days": config["RETENTION_DELIVERY_DAYS"],
@@ -82,21 +83,24 @@ def erase_command(number):
         "was_subscribed": report.was_subscribed, "deliveries_unlinked": report.deliveries_unlinked,
         "notice_records_removed": report.notice_throttle_removed,
         "outbox_removed": report.outbox_removed,
+        "replies_removed": report.replies_removed,
         "consent_records_kept": report.consent_records_kept})
     if report.was_subscribed:
         click.echo("Unsubscribed and removed the encrypted number; no further broadcast will "
                    "reach it.")
     else:
         click.echo("The number was not subscribed; nothing encrypted was stored for it.")
+    service = platforms.display_name(current_app.config["WHATSAPP_PLATFORM"])
     click.echo(f"Removed: {report.deliveries_unlinked} delivery links and their message ids "
-               f"at Twilio (the broadcast counts stay, without the link), "
+               f"at {service} (the broadcast counts stay, without the link), "
                f"{report.notice_throttle_removed} auto-notice records, "
+               f"{report.replies_removed} answers not sent yet, "
                f"{report.outbox_removed} demo outbox messages.")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
                + KEPT_REASON.format(years=years))
-    click.echo("Not in this database: Twilio's own message logs; erase there separately if "
-               "the citizen asks (see README, Datenschutz).")
+    click.echo(f"Not in this database: {service}'s own message logs; erase there separately "
+               "if the citizen asks (see README, Datenschutz).")
 
 
 def init_app(app):

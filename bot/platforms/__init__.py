@@ -17,6 +17,11 @@ NAMES = ("twilio", "meta")
 DEFAULT = "twilio"
 
 
+def display_name(name):
+    """The service ``name`` as people know it ("Twilio", "Meta")."""
+    return get(name or DEFAULT).DISPLAY_NAME
+
+
 def get(name):
     """The module of the platform ``name`` (one of ``NAMES``)."""
     if name not in NAMES:

@@ -30,6 +30,8 @@ from .base import (Events, InboundMessage, InvalidWebhook, OutgoingMessage,  # n
 
 log = logging.getLogger(__name__)
 
+# The service as the press office and citizens know it (console labels, privacy texts).
+DISPLAY_NAME = "Meta"
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v23.0"
 DEFAULT_TEMPLATE_LANGUAGE = "de"

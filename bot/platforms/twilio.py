@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # Twilio's client logs every request at INFO; at a thousand messages a second that is noise.
 logging.getLogger("twilio").setLevel(logging.WARNING)
 
+# The service as the press office and citizens know it (console labels, privacy texts).
+DISPLAY_NAME = "Twilio"
 DEFAULT_API_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SIGNATURE_FIELD = SIGNATURE_HEADER.lower().encode()  # as HTTP/1 servers hand it on

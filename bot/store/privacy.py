@@ -25,6 +25,7 @@ class ErasureReport:
     notice_throttle_removed: int
     outbox_removed: int
     consent_records_kept: int
+    replies_removed: int = 0  # answers still waiting for the worker (on Meta)
 
 
 def export(conn, vault, e164):
@@ -55,11 +56,13 @@ def export(conn, vault, e164):
                                 (phone_hash,)).fetchone()
         outbox = _rows(conn, "SELECT kind, body, media_url, broadcast_id, created_at FROM outbox "
                              "WHERE to_hash = ? ORDER BY id", phone_hash)
+        replies = _rows(conn, "SELECT body, created_at FROM replies WHERE phone_hash = ? "
+                              "ORDER BY id", phone_hash)
     finally:
         conn.rollback()
     # Nothing at all under the number's hash: either true, or the number was mistyped; the
     # command says so plainly instead of leaving the operator to read it from empty fields.
-    nothing_stored = not (subscriber or consent or throttle or outbox)
+    nothing_stored = not (subscriber or consent or throttle or outbox or replies)
     return {
         "number": e164,
         "exported_at": now_iso(),
@@ -75,6 +78,8 @@ def export(conn, vault, e164):
         "deliveries": deliveries,
         "last_auto_notice_at": throttle[0] if throttle else None,
         "demo_outbox": outbox,
+        # Answers to the citizen's own messages not sent yet (kept only until they are).
+        "replies_waiting": replies,
     }
 
 
@@ -97,11 +102,13 @@ def erase(conn, vault, e164):
         throttle = tx.execute("DELETE FROM notice_throttle WHERE phone_hash = ?",
                               (phone_hash,)).rowcount
         outbox = tx.execute("DELETE FROM outbox WHERE to_hash = ?", (phone_hash,)).rowcount
+        replies = tx.execute("DELETE FROM replies WHERE phone_hash = ?", (phone_hash,)).rowcount
         kept = tx.execute("SELECT count(*) FROM consent_events WHERE phone_hash = ?",
                           (phone_hash,)).fetchone()[0]
     return ErasureReport(was_subscribed=result == subscribers.REMOVED,
                          deliveries_unlinked=unlinked, notice_throttle_removed=throttle,
-                         outbox_removed=outbox, consent_records_kept=kept)
+                         outbox_removed=outbox, consent_records_kept=kept,
+                         replies_removed=replies)
 
 
 def _rows(conn, sql, *params):

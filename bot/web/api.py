@@ -223,7 +223,7 @@ def _change(broadcast_id, action):
 @bp.app_errorhandler(HTTPException)
 def http_error(exc):
     """Errors under /api are JSON; elsewhere Flask's own pages stay."""
-    if request.path.startswith("/api/") or request.path.startswith("/twilio/"):
+    if security.machine_path(request.path):
         return error(exc.description or exc.name, exc.code)
     if exc.code in (404, 405, 500):
         return security.html_error(exc)

@@ -6,6 +6,9 @@ translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``
 
 import re
 
+from flask import current_app, has_app_context
+
+from .. import platforms
 from .. import vocabulary as v
 
 STATUS = {
@@ -106,8 +109,8 @@ FAILURES = {
     v.TEMPLATE_REFUSED: "Von WhatsApp abgelehnt: Vorlage passt nicht zum Text",
     v.OPTED_OUT: "Bei WhatsApp abgemeldet oder blockiert",
     v.MESSAGING_LIMIT: "Tageslimit von WhatsApp erreicht",
-    v.CREDENTIALS: "Zugangsdaten von Twilio ungültig",
-    v.THROTTLED: "Zu viele Anfragen an Twilio",
+    v.CREDENTIALS: "Zugangsdaten von {service} ungültig",
+    v.THROTTLED: "Zu viele Anfragen an {service}",
     v.UNKNOWN: "Nach mehreren Versuchen aufgegeben",
     # The platform's cap per citizen held the message back, and still did a day later.
     v.CITIZEN_CAP: ("Von WhatsApp zurückgehalten, weil die Person zu viele Werbe-Nachrichten "
@@ -132,12 +135,18 @@ _PAUSE_REASONS = [
      "Der Datenschlüssel (DATA_KEY) passt nicht zu den gespeicherten Nummern. Die IT muss "
      "den richtigen Schlüssel einsetzen; danach kann die Meldung fortgesetzt werden."),
     (re.compile(rf"^{v.PAUSE_CREDENTIALS} \((\w+)\)$"),
-     "Twilio hat die Zugangsdaten oder die Absendernummer abgelehnt (Code {0}). Die IT muss "
+     "{service} hat die Zugangsdaten oder die Absendernummer abgelehnt (Code {0}). Die IT muss "
      "die Einstellungen prüfen; danach kann die Meldung fortgesetzt werden."),
     (re.compile(rf"^{v.PAUSE_MESSAGING_LIMIT} \((\w+)\)$"),
      "Das Tageslimit von WhatsApp für diese Nummer ist erreicht (Code {0}). Der Versand geht "
      "später von selbst weiter."),
 ]
+
+
+def service():
+    """The messaging service this deployment sends through, by the name the office knows."""
+    name = current_app.config.get("WHATSAPP_PLATFORM") if has_app_context() else None
+    return platforms.display_name(name)
 
 
 def pause_reason(reason):
@@ -146,7 +155,7 @@ def pause_reason(reason):
     for pattern, german in _PAUSE_REASONS:
         match = pattern.match(reason)
         if match:
-            return german.format(*match.groups())
+            return german.format(*match.groups(), service=service())
     # A reason added to the sender later still shows, rather than nothing.
     return f"Ein technisches Problem beim Versand ({reason}). Bitte wenden Sie sich an die IT."
 
@@ -219,7 +228,7 @@ def failure(kind, code):
     """Plain German for why a message failed; a kind without a label names the code."""
     label = FAILURES.get(kind)
     if label is not None:
-        return label
+        return label.format(service=service())
     if code in (None, "unknown"):
         return "Unbekannter Fehler"
     return f"Sonstiger Fehler (Code {code})"

@@ -32,6 +32,15 @@ DEFAULT_DESCRIPTION = (
     "Termine."
 )
 
+# Who carries the messages, by platform (WHATSAPP_PLATFORM): the privacy page's {carriers}.
+CARRIERS = {
+    "twilio": "Die Nachrichten laufen über den Dienstleister Twilio (Twilio Ireland Ltd., mit "
+              "Twilio Inc. in den USA), der sie in unserem Auftrag an WhatsApp übergibt, und "
+              "über WhatsApp (Meta Platforms Ireland Ltd.).",
+    "meta": "Die Nachrichten laufen über WhatsApp (Meta Platforms Ireland Ltd., mit Meta "
+            "Platforms Inc. in den USA), das sie in unserem Auftrag zustellt.",
+}
+
 DEFAULT_PRIVACY = """\
 ## Wer ist verantwortlich?
 
@@ -64,9 +73,7 @@ Abmeldung. Die Kennungen Ihrer Nachrichten an uns (ohne Inhalt) löschen wir nac
 
 ## Wer hilft uns dabei?
 
-Die Nachrichten laufen über den Dienstleister Twilio (Twilio Ireland Ltd., mit Twilio Inc. in \
-den USA), der sie in unserem Auftrag an WhatsApp übergibt, und über WhatsApp (Meta Platforms \
-Ireland Ltd.). Dabei können Daten in die USA übermittelt werden. Die Übermittlung stützt sich \
+{carriers} Dabei können Daten in die USA übermittelt werden. Die Übermittlung stützt sich \
 auf den Angemessenheitsbeschluss der EU-Kommission zum EU-US Data Privacy Framework und auf \
 Standardvertragsklauseln. Für die Nutzung von WhatsApp selbst gelten die \
 Datenschutzhinweise von WhatsApp.
@@ -127,7 +134,8 @@ def init_app(app):
         dpo=config["DATA_PROTECTION_OFFICER"] or config["CONTACT_INFO"],
         consent_years=_number(config["RETENTION_CONSENT_YEARS"]),
         delivery_days=_number(config["RETENTION_DELIVERY_DAYS"]),
-        inbound_days=_number(config["RETENTION_INBOUND_DAYS"])))
+        inbound_days=_number(config["RETENTION_INBOUND_DAYS"]),
+        carriers=CARRIERS[config["WHATSAPP_PLATFORM"]]))
     texts = app.extensions["infokanal"].texts
     start = texts.keyword("start")
     if config["WHATSAPP_PLATFORM"] == "meta":

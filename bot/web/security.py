@@ -50,9 +50,10 @@ def html_error(error):
     return render_template("error.html", title=title, message=message), error.code
 
 
-def _json_errors(path):
-    """Paths whose clients are machines: the API (also ``/api`` itself) and Twilio's webhooks."""
-    return _under(path, "/api", "/twilio")
+def machine_path(path):
+    """Paths whose clients are machines: the API (also ``/api`` itself) and the platforms'
+    webhooks."""
+    return _under(path, "/api", "/twilio", "/meta")
 
 
 def relative_location(location):
@@ -86,7 +87,7 @@ def init_app(app):
     def not_found(error):
         # A path that matches no route never reaches a blueprint, so the API's own error
         # handler cannot be relied on for ``/api`` or ``/api/unknown``.
-        if _json_errors(request.path):
+        if machine_path(request.path):
             return jsonify(error=error.description or error.name), 404
         return html_error(error)
 
@@ -94,6 +95,6 @@ def init_app(app):
     def internal_error(error):
         # Flask has logged the exception (numbers masked) before calling this; the client
         # learns only that it failed.
-        if _json_errors(request.path):
+        if machine_path(request.path):
             return jsonify(error="internal server error"), 500
         return html_error(error)
