@@ -453,12 +453,7 @@ def test_a_message_the_platform_delivers_twice_is_handled_and_answered_once(coun
     assert county.subscribers() == before + 1
 
 
-def test_a_tap_on_a_button_is_no_request_and_draws_no_notice(county, request):
-    if county.platform == "twilio":
-        # Twilio posts a tap with MessageType=button and ButtonPayload, which its module does
-        # not read yet: the tap is taken for a text that is no keyword, and gets the notice.
-        request.node.add_marker(pytest.mark.xfail(
-            strict=True, reason="bot/platforms/twilio.py does not tell a button tap from a text"))
+def test_a_tap_on_a_button_is_no_request_and_draws_no_notice(county):
     number = new_number()
     county.side.citizen_taps(number, "Mehr erfahren")
     county.no_further_answer(number)
