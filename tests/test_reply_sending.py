@@ -114,12 +114,16 @@ def test_an_answer_queued_during_a_big_broadcast_goes_out_at_once_within_the_rat
     assert len(after) > 50, "the broadcast was still going out: the answer went ahead of it"
     stamps = sorted(m["received_at"] for m in twilio_api.messages)
     assert len(stamps) == 251
-    # Every one-second window, sliding by 10 ms, holds at most the rate plus the small burst:
-    # the answer took a token of the same bucket.
+    # Every one-second window, sliding by 10 ms, holds about the rate: the answer took a token
+    # of the same bucket. Counted where the messages arrive, so a busy machine's jitter (a few
+    # sends bunched by a late wake-up) is allowed for; that the answer's token is the bucket's
+    # own is proven in tests/test_sender.py.
     worst = max(sum(1 for s in stamps if t0 <= s < t0 + 1)
                 for t0 in (stamps[0] + i * 0.01 for i in range(int((stamps[-1] - stamps[0])
                                                                    * 100))))
-    assert worst <= rate * 1.05
+    assert worst <= rate * 1.1
+    # And over the whole run, the rate itself (the bucket's burst is a fiftieth of a second).
+    assert (len(stamps) - rate / 50) / (stamps[-1] - stamps[0]) <= rate * 1.02
     final = broadcasts.get(database(app).conn, broadcast_id)
     assert final["counts"]["sent"] == 250 and final["status"] == "done"
     assert rows(app, "SELECT count(*) FROM replies") == [(0,)]

@@ -292,3 +292,26 @@ def test_the_welcome_says_what_is_true_of_the_number_not_anonymous(config, langu
     text = reply_text(citizens_of(app.test_client())().send(keyword).text)
     assert told in text
     assert "anonym" not in text.lower()
+
+
+
+def test_a_tap_on_a_button_that_is_no_keyword_draws_no_notice(app, citizen):
+    """Twilio posts a tap on a quick-reply button with MessageType=button: no personal request,
+    whatever its words."""
+    response = citizen().send("Mehr erfahren", MessageType="button", ButtonText="Mehr erfahren",
+                              ButtonPayload="mehr", OriginalRepliedMessageSid="SMorig0001")
+    assert response.status_code == 200
+    assert reply_text(response.text) is None
+    assert rows(app, "SELECT count(*) FROM notice_throttle")[0][0] == 0
+
+
+def test_a_tap_on_a_button_that_is_a_keyword_is_that_keyword(app, citizen):
+    response = citizen().send("Start", MessageType="button", ButtonText="Start",
+                              ButtonPayload="start")
+    assert "Willkommen" in reply_text(response.text)
+    assert subscriber_count(app) == 1
+
+
+def test_a_reaction_is_no_request_either(app, citizen):
+    response = citizen().send("", MessageType="reaction")
+    assert reply_text(response.text) is None

@@ -47,9 +47,10 @@ class Outcome:
     window_seconds: float = 0  # for NOTICE_ALREADY_SENT: the window it was sent within
 
 
-def handle(database, channel, e164, body, message_id):
-    """Handle a citizen's text once; the Outcome says what to answer, or why nothing."""
-    message = _prepare(channel, e164, body, message_id, v.INBOUND_TEXT)
+def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT):
+    """Handle a citizen's message once (a text, or ``kind``: a tap on a button, a reaction);
+    the Outcome says what to answer, or why nothing."""
+    message = _prepare(channel, e164, body, message_id, kind)
     with write(database) as conn:
         return _handle(conn, channel, message)
 

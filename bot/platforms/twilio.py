@@ -163,6 +163,12 @@ def _message_id(form, *names):
     return value
 
 
+# What Twilio's MessageType says a message is, where it is not a text (or a picture, which is
+# handled as one): a tap on a quick-reply or interactive button, a reaction with an emoji.
+_MESSAGE_KINDS = {"button": v.INBOUND_BUTTON, "interactive": v.INBOUND_BUTTON,
+                  "reaction": v.INBOUND_REACTION}
+
+
 def parse_inbound(form):
     """A citizen's message as Twilio posts it → InboundMessage."""
     message_id = _message_id(form, "MessageSid", "SmsMessageSid", "SmsSid")
@@ -179,7 +185,14 @@ def parse_inbound(form):
         url = form.get(f"MediaUrl{index}")
         if url:
             media.append((url, form.get(f"MediaContentType{index}", "")))
-    return InboundMessage(message_id, sender, form.get("Body", ""), media)
+    kind = _MESSAGE_KINDS.get((form.get("MessageType") or "").lower())
+    if kind is None and form.get("ButtonPayload"):
+        kind = v.INBOUND_BUTTON
+    body = form.get("Body", "")
+    if kind == v.INBOUND_BUTTON:
+        body = form.get("ButtonText") or body
+    return InboundMessage(message_id, sender, body, media, kind or v.INBOUND_TEXT,
+                          form.get("OriginalRepliedMessageSid") or None)
 
 
 def parse_status(form):

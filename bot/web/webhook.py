@@ -80,7 +80,8 @@ def inbound():
         _count_refusal("inbound", "invalid")
         return _plain(f"bad request: From {exc}", 400)
     channel = current_app.extensions["infokanal"].channel
-    outcome = citizens.handle(get_db(), channel, number, message.body, message.message_id)
+    outcome = citizens.handle(get_db(), channel, number, message.body, message.message_id,
+                              message.kind)
     return _twiml(outcome.reply)
 
 
