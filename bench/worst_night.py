@@ -219,6 +219,9 @@ async def storm(args, stack, subscribers, join, restart, citizens, shape, keepal
                     counts = (await response.json())["counts"]
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
                 continue  # the web process is down for its restart
+            if args.trace:
+                print(f"    {time.time() - posted:6.1f} s  counts {counts}  fake "
+                      f"{side.trace(stack.fake)}", flush=True)
             if counts["read"] >= subscribers and (restarter is None or restarter.done()):
                 read_at = time.time()
                 break
@@ -418,6 +421,8 @@ def main():
                         help="then the CPU comparison with this many subscribers, platforms "
                              "alternating (default: 20000 for meta, none for twilio; 0: none)")
     parser.add_argument("--compare-rounds", type=int, default=2)
+    parser.add_argument("--trace", action="store_true",
+                        help="print the counts and the fake's figures every second")
     parser.add_argument("--keepalive", action="store_true",
                         help="twilio: the fake posts callbacks on kept-alive connections")
     parser.add_argument("--latency", type=float, default=0.15, help="the fake's answer time")
