@@ -121,7 +121,8 @@ def test_a_template_button_tap_is_a_button_reply_about_our_message():
     message = only_message(envelope({"messages": [inbound(
         "button", {"payload": "Stop", "text": "Abmelden"},
         context={"from": "4930901820", "id": OURS})]}))
-    assert (message.kind, message.body, message.replied_to) == (v.INBOUND_BUTTON, "Abmelden", OURS_SEEN)
+    assert (message.kind, message.body, message.replied_to) == (
+        v.INBOUND_BUTTON, "Abmelden", OURS_SEEN)
 
 
 @pytest.mark.parametrize("reply_type", ["button_reply", "list_reply"])

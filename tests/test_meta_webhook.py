@@ -516,7 +516,8 @@ def test_the_front_hands_a_post_with_messages_to_flask(server):
     answer = post_to(server, payload([text(erika, "Start")], [status(sent, "sent")]))
     assert (answer.status_code, answer.content) == (200, b"")
     assert served(server, "SELECT count(*) FROM replies") >= [(1,)]
-    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) == [("sent",)]
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) \
+        == [("sent",)]
 
 
 def test_the_front_refuses_forged_and_malformed_posts_with_the_flask_answers(server):
@@ -641,7 +642,8 @@ def test_posts_one_after_another_on_a_kept_alive_connection(server):
             answer_status, headers, content = read_answer(reader)
             assert (answer_status, content) == (200, b"")
             assert headers.get("connection") != "close"
-    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) == [("read",)]
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) \
+        == [("read",)]
     box_rows = served(server, "SELECT body FROM replies ORDER BY id DESC LIMIT 2")
     assert [body.split(" ")[0] for (body,) in box_rows] == ["Willkommen", "Dieser"]
 

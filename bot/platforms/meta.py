@@ -104,7 +104,8 @@ _CODE_KINDS = {
 
 # Errors of the registration of our own number (1330xx, e.g. 133010 "the account is not
 # registered", which Meta's register endpoint names for the business number): nothing can be
-# sent from it until someone fixes it; every delivery failing meanwhile would be worse.
+# sent from it until someone fixes it; every delivery failing meanwhile would be worse. The
+# transient ones among them (133004, 133015) pause too: a pause loses nothing.
 _REGISTRATION_CODES = range(133000, 133100)
 # Code 100 with this subcode: the object of the address (our phone number id) does not exist or
 # the token may not use it; a setting to fix, not this message's fault.
@@ -175,9 +176,9 @@ def opaque_id(message_id):
 def parse(body, phone_number_id=None):
     """Everything a webhook POST carries → ``Events``.
 
-    ``phone_number_id`` given (not empty, as in demo mode without settings): changes for another number of the business account (an app gets
-    the webhooks of all of them) are left out, messages and statuses alike; so is a change
-    that does not name its number.
+    ``phone_number_id`` given (not empty, as it is in demo mode without settings): changes for
+    another number of the business account (an app gets the webhooks of all of them) are left
+    out, messages and statuses alike; so is a change that does not name its number.
 
     Raises ``InvalidWebhook`` for a body that is not JSON, not Meta's shape, or holds more
     than a webhook ever does. Changes of other fields, statuses we do not track and messages
