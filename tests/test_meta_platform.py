@@ -188,6 +188,20 @@ def test_one_post_may_carry_many_entries_changes_messages_and_statuses():
                                                        OURS_SEEN]
 
 
+def test_with_our_phone_number_id_only_changes_for_our_number_count():
+    data = envelope({"messages": [inbound("text", {"body": "Start"})],
+                     "statuses": [status("read")]})
+    data["entry"][0]["changes"].append({"field": "messages", "value": {
+        "statuses": [status("delivered", "wamid.unnamed")]}})
+    body = body_of(data)
+    ours = meta.parse(body, "1234567890")
+    assert (len(ours.messages), [s.message_id for s in ours.statuses]) == (1, [OURS_SEEN])
+    theirs = meta.parse(body, "1234567899")
+    assert (theirs.messages, theirs.statuses) == ([], [])
+    # Without a number (demo mode has none set) every change counts.
+    assert len(meta.parse(body, "").statuses) == len(meta.parse(body).statuses) == 2
+
+
 def test_changes_of_other_fields_are_ignored_whatever_they_hold():
     data = envelope({"messages": "not even a list"}, field="message_template_status_update")
     data["entry"][0]["changes"].append({"field": "account_update", "value": 7})
