@@ -4,6 +4,11 @@ on marketing messages (131049), a citizen who declined them (131050), and answer
 sent as free-form text inside the 24-hour window even where broadcasts use a template."""
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import sqlite3
 import time
 
 import pytest
@@ -142,3 +147,82 @@ def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sen
     assert detail["status"] == "sending", "it goes out again hours later"
     assert len(fake_meta.messages) == 2
     worker_process.stop()
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def _decodings(value):
+    """``value`` itself and every run in it that decodes as base64 (standard or URL-safe), as
+    text: Meta's message ids hold the number in base64."""
+    yield value
+    for run in _BASE64_RUN.findall(value):
+        core = run.rstrip("=")
+        padded = core + "=" * (-len(core) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                yield decode(padded).decode("latin-1")
+            except (ValueError, binascii.Error):
+                pass
+
+
+def stored_values_holding(path, digits):
+    """(table, column) of every stored text that holds ``digits``, also base64-decoded."""
+    found = set()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        tables = [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [column[1] for column in conn.execute(f'PRAGMA table_info("{table}")')]
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for column, value in zip(columns, row):
+                    if isinstance(value, bytes):
+                        value = value.decode("latin-1")
+                    if isinstance(value, str) and any(digits in text
+                                                      for text in _decodings(value)):
+                        found.add((table, column))
+    return found
+
+
+def test_no_stored_value_holds_the_citizens_number_after_start_broadcast_and_erasure(
+        config, env, fake_meta, start_web, start_worker):
+    """Meta's message ids ("wamid.…") are base64 with the citizen's number in them: after a
+    Start, its welcome, a broadcast with every status, a reaction to it and an erasure, no
+    value in any table of the database file holds the number, as it is or base64-decoded."""
+    import requests
+
+    from bot import create_app
+    from tests.conftest import ADMIN_TOKEN, wait_for
+    from tests.fake_meta import APP_SECRET, DISPLAY_PHONE_NUMBER
+
+    settings = dict(WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                    META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_APP_SECRET=APP_SECRET,
+                    META_VERIFY_TOKEN="verify-token-for-tests", META_API_URL=fake_meta.url,
+                    META_TEMPLATE=TEMPLATE, META_DISPLAY_PHONE_NUMBER="+" + DISPLAY_PHONE_NUMBER)
+    meta_env = {k: v for k, v in dict(env, **settings).items() if not k.startswith("TWILIO_")}
+    web = start_web(meta_env)
+    fake_meta.webhook_url = web.url + "/meta/webhook"
+    fake_meta.statuses = ["sent", "delivered", "read"]
+    citizen = "4915199990002"
+    assert fake_meta.post_inbound(citizen, "Start") == 200
+    worker_process = start_worker(meta_env)
+    wait_for(lambda: fake_meta.sent_to(citizen), timeout=20, message="the welcome")
+    created = requests.post(web.url + "/api/broadcasts", json={"text": "Sturmwarnung"},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert created.status_code == 202, created.text
+    wait_for(lambda: len(fake_meta.messages) == 2, timeout=20, message="the broadcast")
+    broadcast_id = fake_meta.messages[1]["id"]
+    assert fake_meta.post_inbound(citizen, kind="reaction", replied_to=broadcast_id,
+                                  emoji="👍") == 200
+    wait_for(lambda: fake_meta.pending == 0 and fake_meta.missing() == {}
+             and len(fake_meta.acknowledged) == 2, timeout=20, message="every status taken")
+    worker_process.stop()
+    path = config["DATABASE_PATH"]
+    before = stored_values_holding(path, citizen)
+    # The check itself sees what it looks for: the raw ids as Meta sent them would be found.
+    assert any(citizen in text for text in _decodings(broadcast_id))
+
+    runner = create_app(dict(config, **settings)).test_cli_runner()
+    erased = runner.invoke(args=["privacy", "erase", "+" + citizen])
+    assert erased.exit_code == 0, erased.output
+    assert stored_values_holding(path, citizen) == set(), before
