@@ -198,3 +198,12 @@ def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sen
     assert detail["status"] == "sending", "it goes out again hours later"
     assert len(fake_meta.messages) == 2
     worker_process.stop()
+
+
+def test_a_message_that_ends_failed_for_the_pair_limit_is_named_in_plain_german():
+    from bot.web import labels
+
+    label = labels.failure(v.PAIR_LIMIT, "131056")
+    assert "Code" not in label and "kurz hintereinander" in label
+    assert label not in {labels.failure(other, "131056")
+                         for other in v.ERROR_KINDS if other != v.PAIR_LIMIT}
