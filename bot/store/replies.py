@@ -28,9 +28,14 @@ FAILED = "replies_failed"
 RETRIED_UNKNOWN = "replies_retried_unknown"  # sent again after an unknown outcome
 
 # The oldest answer waiting for its citizen: no earlier one of theirs is left (sent and failed
-# answers are deleted; one held for a retry or in flight is still there).
+# answers are deleted; one held for a retry or in flight is still there). Two forms of the same
+# test: asked of one row at a time, which costs next to nothing when the first due answer
+# passes (``due``, the common case); and for the whole queue at once, one grouping pass, which
+# stays a few milliseconds with thousands waiting where the first form would take a second
+# (``claim``, under the write lock).
 _FIRST_FOR_CITIZEN = ("NOT EXISTS (SELECT 1 FROM replies earlier "
                       "WHERE earlier.phone_hash = replies.phone_hash AND earlier.id < replies.id)")
+_FIRSTS = "id IN (SELECT min(id) FROM replies GROUP BY phone_hash)"
 
 
 def queue(conn, phone_hash, phone_enc, body):
@@ -47,7 +52,7 @@ def claim(conn, limit, now):
     (attempts: earlier unknown outcomes)."""
     return conn.execute(
         "UPDATE replies SET state = 'sending' WHERE id IN (SELECT id FROM replies "
-        f"  WHERE state = 'queued' AND next_attempt_at <= ? AND {_FIRST_FOR_CITIZEN} "
+        f"  WHERE state = 'queued' AND next_attempt_at <= ? AND {_FIRSTS} "
         "  ORDER BY id LIMIT ?) "
         "RETURNING id, phone_hash, phone_enc, body, attempts", (now, limit)).fetchall()
 
