@@ -104,6 +104,62 @@ def test_metas_throughput_refusal_never_fails_an_answer(app, fake_meta):
     assert counter(app, replies.SENT) == 1 and counter(app, replies.FAILED) == 0
 
 
+
+def test_a_chatty_citizens_pair_limit_holds_back_only_their_messages_never_the_broadcast(
+        app, fake_meta):
+    """The storm night: a 600-message broadcast while one citizen keeps writing, and Meta keeps
+    refusing every message to them for its pair rate (131056). Only that citizen's messages
+    wait (tried again seconds later, here shortened); the bucket is never held, nothing is
+    counted as an attempt or a failure, and everyone else gets the broadcast at the rate."""
+    numbers = subscribe_many(app, 600)
+    chatty = numbers[0]
+    fake_meta.recipient_errors = {chatty[1:]: [400, 131056]}
+    broadcast_id = new_broadcast(app, "Sturmwarnung: Orkanböen im ganzen Kreis")
+    config = dict(app.config, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                  META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_API_URL=fake_meta.url,
+                  META_TEMPLATE=TEMPLATE, SEND_RATE_LIMIT=200)
+    others = {n[1:] for n in numbers[1:]}
+
+    def reached():
+        return others & {m["to"] for m in fake_meta.messages}
+
+    async def run():
+        sender = worker.build(config, app.extensions["infokanal"].vault, demo=False)
+        sender.pair_limit_seconds = (0.2, 0.3)  # Meta's 6-10 s, shortened: refused many times
+        running = asyncio.create_task(sender.run())
+        deadline = time.monotonic() + 30  # three seconds at this rate; bounded either way
+        try:
+            while len(reached()) < len(others) and time.monotonic() < deadline:
+                if len(fake_meta.messages) % 100 < 10:  # "Hilfe", again and again
+                    await asyncio.to_thread(queue_answer, app, chatty, "Hilfe-Text")
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # a few more refusals for the chatty citizen
+        finally:
+            sender.stop()
+            try:
+                await asyncio.wait_for(running, 15)
+            finally:
+                await sender.transport.close()
+                sender.database.conn.close()
+        return sender
+
+    sender = asyncio.run(run())
+    assert len(reached()) == len(others)
+    refusals = fake_meta.requests - len(fake_meta.messages)
+    assert refusals >= 3, "the chatty citizen's messages were refused again and again"
+    assert chatty[1:] not in {m["to"] for m in fake_meta.messages}
+    assert sender.bucket.blocked_until == 0.0 and sender.throttle_level == 0, \
+        "the refusals for one citizen held the whole number"
+    final = broadcasts.get(database(app).conn, broadcast_id)
+    assert final["counts"]["sent"] == 599 and final["counts"]["failed"] == 0
+    assert final["counts"]["queued"] == 1 and final["retries_unknown"] == 0
+    assert rows(app, "SELECT state, attempts FROM deliveries WHERE sid IS NULL") == [
+        ("queued", 0)]
+    waiting = rows(app, "SELECT DISTINCT state, attempts FROM replies")
+    assert waiting == [("queued", 0)], "the answers wait for the citizen, none given up"
+    assert counter(app, replies.FAILED) == 0
+
+
 def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sends_again(
         env, fake_meta, start_web, start_worker):
     """Through the Procfile's processes: a citizen's Start posted by the fake to the web
@@ -226,3 +282,12 @@ def test_no_stored_value_holds_the_citizens_number_after_start_broadcast_and_era
     erased = runner.invoke(args=["privacy", "erase", "+" + citizen])
     assert erased.exit_code == 0, erased.output
     assert stored_values_holding(path, citizen) == set(), before
+
+
+def test_a_message_that_ends_failed_for_the_pair_limit_is_named_in_plain_german():
+    from bot.web import labels
+
+    label = labels.failure(v.PAIR_LIMIT, "131056")
+    assert "Code" not in label and "kurz hintereinander" in label
+    assert label not in {labels.failure(other, "131056")
+                         for other in v.ERROR_KINDS if other != v.PAIR_LIMIT}
