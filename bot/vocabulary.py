@@ -19,10 +19,12 @@ UNKNOWN = "unknown"                   # maybe processed (5xx, timeout, dropped):
 REJECTED = "rejected"                 # refused for another reason that is about this message
 CITIZEN_CAP = "citizen_cap"           # the platform's cap per citizen (marketing): retry later
 MARKETING_DECLINED = "marketing_declined"  # the citizen turned off such messages: their choice
+PAIR_LIMIT = "pair_limit"             # too many messages to this one citizen just now: that one
+                                      # message later, never a hold of everything
 
 ERROR_KINDS = (NOT_ON_WHATSAPP, INVALID_NUMBER, TEMPLATE_NEEDED, TEMPLATE_REFUSED, OPTED_OUT,
                MESSAGING_LIMIT, CREDENTIALS, THROTTLED, UNKNOWN, REJECTED, CITIZEN_CAP,
-               MARKETING_DECLINED)
+               MARKETING_DECLINED, PAIR_LIMIT)
 
 # What a citizen's inbound message is: a text (handled as a keyword or drawing the notice), a
 # tap on a button, a reaction with an emoji (neither ever draws the notice), anything else

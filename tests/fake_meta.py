@@ -8,6 +8,12 @@ body parameters, and WhatsApp's single-line rule for each parameter), answers wi
 ids or Graph-shaped errors, and can be told to be slow, to hang, to drop connections, and to
 answer 130429, 5xx or a given code for given recipients.
 
+As on Meta, a free-form message (text, image, …) goes out only inside the 24-hour
+customer-service window: to a number that wrote to us (``post_inbound``) within the last
+``service_window_seconds``. Outside it the message is accepted and then only a ``failed``
+status with 131047 follows; templates go out at any time. A pair limit (``pair_limit`` messages
+to one number within ``pair_limit_seconds``, off unless set) refuses further ones with 131056.
+
 It posts signed webhooks back (``X-Hub-Signature-256``): the statuses of each accepted message,
 one per POST or several to a POST, spread over several entries and changes if asked, and
 inbound messages (text, button replies, reactions, pictures). As Meta does, it posts again,
@@ -31,7 +37,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -51,6 +57,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 INVALID_PARAMETER = 100
 PARAMETER_COUNT = 132000
+OUTSIDE_WINDOW = 131047
+PAIR_LIMIT = 131056
 TEMPLATE_MISSING = 132001
 SINGLE_LINE = "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"
 # Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
@@ -120,6 +128,13 @@ SETTINGS = {
     # for several languages; a bare number means German with that many parameters.
     "templates": DEFAULT_TEMPLATES,
     "template_category": "utility",  # the pricing category of template messages
+    # How long after a citizen's last message free-form messages to them go out (Meta: 24 h);
+    # None lets them go out at any time (a test about something else says why it needs that).
+    "service_window_seconds": 86400.0,
+    # More than this many accepted messages to one number within pair_limit_seconds are refused
+    # with 131056, as Meta limits the pair of our number and one citizen's; 0 is off.
+    "pair_limit": 0,
+    "pair_limit_seconds": 6.0,
 }
 # Other words for the same settings: fake_twilio's (a harness may steer both fakes alike) and
 # the benchmark's.
@@ -470,6 +485,8 @@ class FakeMeta:
         self.webhook_posts = Counter()   # status POSTs: posted, answered_200, failed, retried, …
         self.webhook_answers = Counter()  # HTTP status (or "error", "timeout") → POSTs
         self.inbound = []           # posted inbound messages: {"id", "from", "kind", "answers"}
+        self.last_inbound = {}      # digits → when they last wrote to us (the 24-hour window)
+        self._recent = {}           # digits → when the latest messages to them were accepted
         self.inbound_posts = Counter()
         # POSTs not yet answered 200 nor given up (statuses, inbound messages)
         self._waiting = {"pending": set(), "inbound_pending": set()}
@@ -561,6 +578,17 @@ class FakeMeta:
             status, code = self.recipient_errors[to]
             return self._refuse(Refusal(status, code, "Injected recipient error"), to)
         now = time.time()
+        if self.pair_limit:
+            recent = self._recent.setdefault(to, deque())
+            while recent and recent[0] <= now - self.pair_limit_seconds:
+                recent.popleft()
+            if len(recent) >= self.pair_limit:
+                return self._refuse(Refusal(400, PAIR_LIMIT, "Message failed to send because "
+                                            "there were too many messages sent from this phone "
+                                            "number to the same phone number in a short period "
+                                            "of time."), to)
+            recent.append(now)
+        record["outside_window"] = self._outside_window(record, now)
         wamid = self._new_wamid(to)
         record.update(id=wamid, json=body, received_at=now)
         self.messages.append(record)
@@ -573,6 +601,13 @@ class FakeMeta:
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": body["to"], "wa_id": to}],
                                   "messages": [{"id": wamid}]})
+
+    def _outside_window(self, record, now):
+        """True for a free-form message to a number that has not written within the window."""
+        if record["type"] == "template" or self.service_window_seconds is None:
+            return False
+        wrote = self.last_inbound.get(record["to"])
+        return wrote is None or now - wrote > self.service_window_seconds
 
     async def _unknown_path(self, request):
         return self._refuse(Refusal(400, 2500, f"Unknown path components: {request.path}"))
@@ -699,7 +734,10 @@ class FakeMeta:
 
     def _schedule_statuses(self, record):
         to = record["to"]
-        if to in self.recipient_failures:
+        if record.get("outside_window"):
+            # Meta takes it and reports it failed: re-engagement needs a template.
+            names, code = ["failed"], OUTSIDE_WINDOW
+        elif to in self.recipient_failures:
             names, code = ["failed"], self.recipient_failures[to]
         elif self.callback_failures:
             names, code = ["sent", "failed"], self.callback_failures.pop(0)
@@ -950,6 +988,7 @@ class FakeMeta:
         record = {"id": message["id"], "from": message["from"], "kind": message["type"],
                   "body": body, "answers": []}
         self.inbound.append(record)
+        self.last_inbound[record["from"]] = time.time()
         answered = self._loop.create_future()
 
         def on_answer(answer):

@@ -340,7 +340,7 @@ def test_statuses_are_signed_and_shaped_as_meta_posts_them(meta, receiver):
 def test_statuses_may_come_twice(meta, receiver):
     meta.statuses = ["sent", "read"]
     meta.callback_repeat = 2
-    wamid = send(meta, text()).json()["messages"][0]["id"]
+    wamid = send(meta, template("a")).json()["messages"][0]["id"]
     assert wait_for(lambda: len(receiver.posts) == 4)
     assert sorted(receiver.statuses()) == [(wamid, "read")] * 2 + [(wamid, "sent")] * 2
     assert wait_for(lambda: meta.acknowledged_counts == {"sent": 1, "read": 1})
@@ -351,7 +351,7 @@ def test_statuses_shuffled_and_delayed(meta, receiver):
     meta.statuses = ["sent", "delivered", "read"]
     meta.callback_shuffle = True
     meta.callback_delay = 0.3
-    ids = [send(meta, text()).json()["messages"][0]["id"] for _ in range(8)]
+    ids = [send(meta, template("a")).json()["messages"][0]["id"] for _ in range(8)]
     time.sleep(0.1)
     assert receiver.posts == []
     assert wait_for(lambda: len(receiver.posts) == 24)
@@ -370,7 +370,7 @@ def test_a_status_body_for_a_test_to_post_itself(meta):
 
 def test_a_forged_secret_does_not_verify(meta, receiver):
     meta.statuses = ["sent"]
-    send(meta, text())
+    send(meta, template("a"))
     assert wait_for(lambda: receiver.posts)
     post = dict(receiver.posts[0], body=receiver.posts[0]["body"] + b" ")
     assert not verify(post)
@@ -380,7 +380,7 @@ def test_statuses_batched_several_to_a_post(meta, receiver):
     meta.statuses = ["sent", "delivered", "read"]
     meta.webhook_batch = 6
     meta.webhook_batch_seconds = 0.2
-    ids = [send(meta, text()).json()["messages"][0]["id"] for _ in range(3)]
+    ids = [send(meta, template("a")).json()["messages"][0]["id"] for _ in range(3)]
     assert wait_for(lambda: len(receiver.statuses()) == 9)
     assert [len(post["json"]["entry"][0]["changes"][0]["value"]["statuses"])
             for post in receiver.posts] == [6, 3]
@@ -393,7 +393,7 @@ def test_statuses_spread_over_entries_and_changes(meta, receiver):
     meta.webhook_batch = 3
     meta.webhook_entries = 2
     meta.webhook_changes = 2
-    send(meta, text())
+    send(meta, template("a"))
     assert wait_for(lambda: receiver.posts)
     entries = receiver.posts[0]["json"]["entry"]
     assert [[len(change["value"]["statuses"]) for change in entry["changes"]]
@@ -421,7 +421,7 @@ def test_a_failure_is_sent_then_failed_with_its_code(meta, receiver):
 def test_a_status_answered_500_is_posted_again_until_200(meta, receiver):
     meta.statuses = ["read"]
     receiver.answers = [500, 503, 200]
-    wamid = send(meta, text()).json()["messages"][0]["id"]
+    wamid = send(meta, template("a")).json()["messages"][0]["id"]
     assert wait_for(lambda: meta.webhook_posts["answered_200"] == 1)
     assert [post["answer"] for post in receiver.posts] == [500, 503, 200]
     assert receiver.posts[0]["body"] == receiver.posts[2]["body"]
@@ -434,7 +434,7 @@ def test_a_dropped_or_slow_post_is_posted_again(meta, receiver):
     meta.statuses = ["delivered"]
     meta.webhook_timeout = 0.2
     receiver.answers = ["drop", ("slow", 0.5), 200]
-    wamid = send(meta, text()).json()["messages"][0]["id"]
+    wamid = send(meta, template("a")).json()["messages"][0]["id"]
     assert wait_for(lambda: meta.webhook_posts["answered_200"] == 1)
     assert meta.webhook_answers["error"] == 1 and meta.webhook_answers["timeout"] == 1
     assert meta.acknowledged == {wamid: {"delivered"}}
@@ -444,7 +444,7 @@ def test_a_webhook_never_answered_200_is_given_up(meta, receiver):
     meta.statuses = ["sent"]
     meta.retry_for = 0.3
     receiver.answers = [500] * 50
-    send(meta, text())
+    send(meta, template("a"))
     assert wait_for(lambda: meta.webhook_posts["given_up"] == 1)
     assert meta.pending == 0 and meta.acknowledged == {}
     assert meta.missing() == {"sent": 1} and len(meta.missing_ids()) == 1
@@ -453,7 +453,7 @@ def test_a_webhook_never_answered_200_is_given_up(meta, receiver):
 def test_reset_stops_reposting(meta, receiver):
     meta.statuses = ["sent"]
     receiver.answers = [500] * 50
-    send(meta, text())
+    send(meta, template("a"))
     assert wait_for(lambda: receiver.posts)
     meta.reset()
     posts = len(receiver.posts)
@@ -554,3 +554,56 @@ def test_runs_as_a_process_steered_over_http(receiver):
         process.terminate()
         process.wait(TIMEOUT)
         process.stdout.close()
+
+
+# --- the 24-hour window, the pair limit, whose number a webhook is for ---------------------------
+
+def test_free_form_to_a_citizen_who_has_not_written_is_taken_then_fails_131047(meta, receiver):
+    meta.statuses = ["sent", "delivered"]
+    answer = send(meta, text())
+    assert answer.status_code == 200  # Meta takes it, and only then says no
+    wamid = answer.json()["messages"][0]["id"]
+    assert wait_for(lambda: receiver.statuses() == [(wamid, "failed")])
+    [post] = receiver.posts
+    [status] = post["json"]["entry"][0]["changes"][0]["value"]["statuses"]
+    assert status["errors"][0]["code"] == 131047
+    # A template goes out at any time.
+    template_id = send(meta, template("Warnung")).json()["messages"][0]["id"]
+    assert wait_for(lambda: (template_id, "delivered") in receiver.statuses())
+
+
+def test_free_form_inside_the_window_goes_out_and_the_window_closes(meta, receiver):
+    meta.statuses = ["sent"]
+    assert meta.post_inbound(CITIZEN, "Start") == 200
+    inside = send(meta, text()).json()["messages"][0]["id"]
+    assert wait_for(lambda: (inside, "sent") in receiver.statuses())
+    meta.service_window_seconds = 0.2
+    time.sleep(0.3)
+    outside = send(meta, text(body="Später")).json()["messages"][0]["id"]
+    assert wait_for(lambda: (outside, "failed") in receiver.statuses())
+    assert (outside, "sent") not in receiver.statuses()
+
+
+def test_the_pair_limit_refuses_131056_for_that_number_only(meta):
+    meta.pair_limit = 2
+    meta.pair_limit_seconds = 0.5
+    first, second, third = (send(meta, template("a")) for _ in range(3))
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 400)
+    assert third.json()["error"]["code"] == 131056
+    assert send(meta, template("a", to="4915100000002")).status_code == 200
+    time.sleep(0.6)
+    assert send(meta, template("a")).status_code == 200
+
+
+def test_the_pair_limit_is_off_unless_set(meta):
+    assert all(send(meta, template("a")).status_code == 200 for _ in range(10))
+
+
+def test_webhooks_name_the_phone_number_id_they_are_for(meta, receiver):
+    meta.statuses = ["sent"]
+    send(meta, template("a"))
+    assert meta.post_inbound(CITIZEN, "Start") == 200
+    assert wait_for(lambda: len(receiver.posts) == 2)
+    assert {change["value"]["metadata"]["phone_number_id"] for post in receiver.posts
+            for entry in post["json"]["entry"] for change in entry["changes"]} == {
+        PHONE_NUMBER_ID}

@@ -19,6 +19,8 @@ from bot.platforms import base, meta
 SECRET = "app-secret-for-tests"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 OURS = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0RTJEOTc2ODVERUY5RDlGNkYA"
+# The same ids as the rest of the code sees them (never Meta's own, which hold the number).
+WAMID_SEEN, OURS_SEEN = meta.opaque_id(WAMID), meta.opaque_id(OURS)
 
 
 def sign(body, secret=SECRET):
@@ -111,7 +113,7 @@ def test_a_text_message_is_the_citizens_text():
     message = only_message(envelope({
         "contacts": [{"profile": {"name": "Kerry"}, "wa_id": "4915112345678"}],
         "messages": [inbound("text", {"body": "Start"})]}))
-    assert message == base.InboundMessage(WAMID, "+4915112345678", "Start")
+    assert message == base.InboundMessage(WAMID_SEEN, "+4915112345678", "Start")
     assert message.kind == v.INBOUND_TEXT
 
 
@@ -119,7 +121,8 @@ def test_a_template_button_tap_is_a_button_reply_about_our_message():
     message = only_message(envelope({"messages": [inbound(
         "button", {"payload": "Stop", "text": "Abmelden"},
         context={"from": "4930901820", "id": OURS})]}))
-    assert (message.kind, message.body, message.replied_to) == (v.INBOUND_BUTTON, "Abmelden", OURS)
+    assert (message.kind, message.body, message.replied_to) == (
+        v.INBOUND_BUTTON, "Abmelden", OURS_SEEN)
 
 
 @pytest.mark.parametrize("reply_type", ["button_reply", "list_reply"])
@@ -127,7 +130,7 @@ def test_an_interactive_reply_is_a_button_reply_with_its_title(reply_type):
     message = only_message(envelope({"messages": [inbound(
         "interactive", {"type": reply_type, reply_type: {"id": "x", "title": "Ja"}},
         context={"from": "4930901820", "id": OURS})]}))
-    assert (message.kind, message.body, message.replied_to) == (v.INBOUND_BUTTON, "Ja", OURS)
+    assert (message.kind, message.body, message.replied_to) == (v.INBOUND_BUTTON, "Ja", OURS_SEEN)
 
 
 def test_a_reaction_names_the_message_it_is_about_and_taking_it_back_has_no_emoji():
@@ -135,7 +138,7 @@ def test_a_reaction_names_the_message_it_is_about_and_taking_it_back_has_no_emoj
         inbound("reaction", {"message_id": OURS, "emoji": "👍"})]}))
     taken_back = only_message(envelope({"messages": [
         inbound("reaction", {"message_id": OURS})]}))
-    assert (given.kind, given.body, given.replied_to) == (v.INBOUND_REACTION, "👍", OURS)
+    assert (given.kind, given.body, given.replied_to) == (v.INBOUND_REACTION, "👍", OURS_SEEN)
     assert (taken_back.kind, taken_back.body) == (v.INBOUND_REACTION, "")
 
 
@@ -170,7 +173,7 @@ def test_statuses_are_ranked_and_a_failure_carries_its_code_and_kind():
         (v.FAILED, v.RANK[v.FAILED], "131049", v.CITIZEN_CAP),
         (v.FAILED, v.RANK[v.FAILED], "131050", v.MARKETING_DECLINED),
         (v.FAILED, v.RANK[v.FAILED], None, None)]
-    assert {s.message_id for s in events.statuses} == {OURS}
+    assert {s.message_id for s in events.statuses} == {OURS_SEEN}
 
 
 def test_one_post_may_carry_many_entries_changes_messages_and_statuses():
@@ -181,7 +184,22 @@ def test_one_post_may_carry_many_entries_changes_messages_and_statuses():
         "statuses": [status("delivered", "wamid.other")]}})
     events = parse(data)
     assert len(events.messages) == 2
-    assert [s.message_id for s in events.statuses] == [OURS, "wamid.other", OURS]
+    assert [s.message_id for s in events.statuses] == [OURS_SEEN, meta.opaque_id("wamid.other"),
+                                                       OURS_SEEN]
+
+
+def test_with_our_phone_number_id_only_changes_for_our_number_count():
+    data = envelope({"messages": [inbound("text", {"body": "Start"})],
+                     "statuses": [status("read")]})
+    data["entry"][0]["changes"].append({"field": "messages", "value": {
+        "statuses": [status("delivered", "wamid.unnamed")]}})
+    body = body_of(data)
+    ours = meta.parse(body, "1234567890")
+    assert (len(ours.messages), [s.message_id for s in ours.statuses]) == (1, [OURS_SEEN])
+    theirs = meta.parse(body, "1234567899")
+    assert (theirs.messages, theirs.statuses) == ([], [])
+    # Without a number (demo mode has none set) every change counts.
+    assert len(meta.parse(body, "").statuses) == len(meta.parse(body).statuses) == 2
 
 
 def test_changes_of_other_fields_are_ignored_whatever_they_hold():
@@ -364,10 +382,12 @@ def test_random_bytes_and_truncations_give_events_or_a_reason_never_a_crash():
 # --- error codes ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code,kind", [
-    (130429, v.THROTTLED), (4, v.THROTTLED), (80007, v.THROTTLED), (131056, v.THROTTLED),
+    (130429, v.THROTTLED), (4, v.THROTTLED), (80007, v.THROTTLED), (131056, v.PAIR_LIMIT),
     (131049, v.CITIZEN_CAP), (131047, v.TEMPLATE_NEEDED), (131026, v.NOT_ON_WHATSAPP),
-    (133010, v.NOT_ON_WHATSAPP), (131050, v.MARKETING_DECLINED), (131048, v.MESSAGING_LIMIT),
+    (133010, v.CREDENTIALS), (131050, v.MARKETING_DECLINED), (131048, v.MESSAGING_LIMIT),
     (190, v.CREDENTIALS), (0, v.CREDENTIALS), (131031, v.CREDENTIALS), (368, v.CREDENTIALS),
+    (131042, v.CREDENTIALS), (131045, v.CREDENTIALS), (133000, v.CREDENTIALS),
+    (133005, v.CREDENTIALS), (133016, v.CREDENTIALS),
     (132000, v.TEMPLATE_REFUSED), (132001, v.TEMPLATE_REFUSED), (132005, v.TEMPLATE_REFUSED),
     (132007, v.TEMPLATE_REFUSED), (132012, v.TEMPLATE_REFUSED), (132018, v.TEMPLATE_REFUSED),
     (100, v.REJECTED), (999999, v.REJECTED), (131000, v.UNKNOWN),
@@ -444,15 +464,26 @@ class StrictGraph:
             "error_data": {"messaging_product": "whatsapp", "details": message},
             "fbtrace_id": "AbCdEf"}}, status=status)
 
-    def refuse(self, why):
+    def refuse(self, why, subcode=None):
         self.refused.append(why)
-        return self.error(400, 100, f"(#100) {why}")
+        answer = self.error(400, 100, f"(#100) {why}")
+        if subcode is not None:
+            body = json.loads(answer.body)
+            body["error"]["error_subcode"] = subcode
+            answer = web.json_response(body, status=400)
+        return answer
 
     async def _handle(self, request):
         if request.method != "POST":
             return self.refuse(f"method {request.method}")
-        if request.path != f"/{self.version}/{PHONE_NUMBER_ID}/messages":
+        version, _, rest = request.path.removeprefix("/").partition("/")
+        number, _, edge = rest.partition("/")
+        if version != self.version or edge != "messages":
             return self.refuse(f"path {request.path}")
+        if number != PHONE_NUMBER_ID:
+            # As Meta answers for a phone number id that is not (or not the token's).
+            return self.refuse(f"Unsupported post request. Object with ID '{number}' does "
+                               "not exist", subcode=33)
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             self.refused.append("token")
             return self.error(401, 190, "Error validating access token")
@@ -593,7 +624,7 @@ def message(body="Hochwasser an der Hamme.", to="+4915112345678", **extra):
 def test_a_broadcast_goes_out_as_the_template_with_the_text_as_its_parameter(api):
     sender = transport(api, META_TEMPLATE="infokanal_meldung")
     ids = send_all(sender, [message(), message(to="+4917012345678")])
-    assert len(set(ids)) == 2 and all(i.startswith("wamid.TEST") for i in ids), ids
+    assert ids == [meta.opaque_id("wamid.TEST00000001"), meta.opaque_id("wamid.TEST00000002")]
     assert api.refused == []
     assert api.bodies[0] == {
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915112345678",
@@ -661,6 +692,8 @@ def test_what_cannot_be_sent_is_refused_before_any_request(api):
     ((400, 131050), v.MARKETING_DECLINED, 131050), ((401, 190), v.CREDENTIALS, 190),
     ((400, 132018), v.TEMPLATE_REFUSED, 132018), ((400, 131048), v.MESSAGING_LIMIT, 131048),
     ((400, 131026), v.NOT_ON_WHATSAPP, 131026), ((400, 100), v.REJECTED, 100),
+    ((400, 131056), v.PAIR_LIMIT, 131056), ((400, 131042), v.CREDENTIALS, 131042),
+    ((400, 131045), v.CREDENTIALS, 131045), ((400, 133010), v.CREDENTIALS, 133010),
     ((400, 987654), v.REJECTED, 987654), ((500, 987654), v.UNKNOWN, 987654),
     ((500, None), v.UNKNOWN, 500), ((503, None), v.UNKNOWN, 503),
     ((429, None), v.THROTTLED, 429), ((401, None), v.CREDENTIALS, 401),
@@ -688,6 +721,28 @@ def test_a_wrong_token_is_credentials(api):
     assert (result.kind, result.code) == (v.CREDENTIALS, 190)
 
 
+def test_a_wrong_phone_number_id_is_credentials_and_pauses_not_a_rejection_each(api):
+    # Meta answers 400, code 100 with subcode 33: our number's id does not exist (or is not
+    # the token's). Every message would fail the same way; the sender pauses instead.
+    [result] = send_all(transport(api, META_PHONE_NUMBER_ID="106540352242923"), [message()])
+    assert (result.kind, result.code) == (v.CREDENTIALS, 100)
+    assert api.refused and api.bodies == []
+
+
+def test_code_100_without_that_subcode_stays_a_rejection_of_the_message():
+    error = meta.classify_answer(400, json.dumps({"error": {
+        "code": 100, "error_subcode": 2494010, "message": "(#100) Invalid parameter"}}))
+    assert error.kind == v.REJECTED
+
+
+def test_ids_are_opaque_deterministic_and_hold_no_number():
+    wamid = "wamid.HBgNNDkxNTExMjM0NTY3OBUCABEYEjdGMTJBRkUzQTg3RjIzRjJBMgA="
+    seen = meta.opaque_id(wamid)
+    assert seen == meta.opaque_id(wamid) != meta.opaque_id(wamid[:-2] + "B=")
+    assert seen.startswith("wamid:") and len(seen) == 46
+    assert "4915112345678" not in seen and wamid[6:] not in seen
+
+
 def test_nothing_listening_is_unknown():
     [result] = send_all(meta.transport_from({
         "META_ACCESS_TOKEN": TOKEN, "META_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
@@ -706,5 +761,5 @@ def test_a_config_without_meta_settings_sends_to_metas_address():
 def test_send_now_sends_a_few_from_a_thread_without_a_loop(api):
     results = meta.send_now([message(), message(to="+4915100000003")],
                             config_for(api, META_TEMPLATE="meldung"), timeout_seconds=5)
-    assert isinstance(results[0], str) and results[0].startswith("wamid.")
+    assert isinstance(results[0], str) and results[0].startswith("wamid:")
     assert api.refused == [] and len(api.bodies) == 2

@@ -4,6 +4,11 @@ on marketing messages (131049), a citizen who declined them (131050), and answer
 sent as free-form text inside the 24-hour window even where broadcasts use a template."""
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import sqlite3
 import time
 
 import pytest
@@ -99,6 +104,62 @@ def test_metas_throughput_refusal_never_fails_an_answer(app, fake_meta):
     assert counter(app, replies.SENT) == 1 and counter(app, replies.FAILED) == 0
 
 
+
+def test_a_chatty_citizens_pair_limit_holds_back_only_their_messages_never_the_broadcast(
+        app, fake_meta):
+    """The storm night: a 600-message broadcast while one citizen keeps writing, and Meta keeps
+    refusing every message to them for its pair rate (131056). Only that citizen's messages
+    wait (tried again seconds later, here shortened); the bucket is never held, nothing is
+    counted as an attempt or a failure, and everyone else gets the broadcast at the rate."""
+    numbers = subscribe_many(app, 600)
+    chatty = numbers[0]
+    fake_meta.recipient_errors = {chatty[1:]: [400, 131056]}
+    broadcast_id = new_broadcast(app, "Sturmwarnung: Orkanböen im ganzen Kreis")
+    config = dict(app.config, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                  META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_API_URL=fake_meta.url,
+                  META_TEMPLATE=TEMPLATE, SEND_RATE_LIMIT=200)
+    others = {n[1:] for n in numbers[1:]}
+
+    def reached():
+        return others & {m["to"] for m in fake_meta.messages}
+
+    async def run():
+        sender = worker.build(config, app.extensions["infokanal"].vault, demo=False)
+        sender.pair_limit_seconds = (0.2, 0.3)  # Meta's 6-10 s, shortened: refused many times
+        running = asyncio.create_task(sender.run())
+        deadline = time.monotonic() + 30  # three seconds at this rate; bounded either way
+        try:
+            while len(reached()) < len(others) and time.monotonic() < deadline:
+                if len(fake_meta.messages) % 100 < 10:  # "Hilfe", again and again
+                    await asyncio.to_thread(queue_answer, app, chatty, "Hilfe-Text")
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # a few more refusals for the chatty citizen
+        finally:
+            sender.stop()
+            try:
+                await asyncio.wait_for(running, 15)
+            finally:
+                await sender.transport.close()
+                sender.database.conn.close()
+        return sender
+
+    sender = asyncio.run(run())
+    assert len(reached()) == len(others)
+    refusals = fake_meta.requests - len(fake_meta.messages)
+    assert refusals >= 3, "the chatty citizen's messages were refused again and again"
+    assert chatty[1:] not in {m["to"] for m in fake_meta.messages}
+    assert sender.bucket.blocked_until == 0.0 and sender.throttle_level == 0, \
+        "the refusals for one citizen held the whole number"
+    final = broadcasts.get(database(app).conn, broadcast_id)
+    assert final["counts"]["sent"] == 599 and final["counts"]["failed"] == 0
+    assert final["counts"]["queued"] == 1 and final["retries_unknown"] == 0
+    assert rows(app, "SELECT state, attempts FROM deliveries WHERE sid IS NULL") == [
+        ("queued", 0)]
+    waiting = rows(app, "SELECT DISTINCT state, attempts FROM replies")
+    assert waiting == [("queued", 0)], "the answers wait for the citizen, none given up"
+    assert counter(app, replies.FAILED) == 0
+
+
 def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sends_again(
         env, fake_meta, start_web, start_worker):
     """Through the Procfile's processes: a citizen's Start posted by the fake to the web
@@ -142,3 +203,91 @@ def test_end_to_end_on_meta_answers_wait_for_the_worker_and_a_capped_receipt_sen
     assert detail["status"] == "sending", "it goes out again hours later"
     assert len(fake_meta.messages) == 2
     worker_process.stop()
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def _decodings(value):
+    """``value`` itself and every run in it that decodes as base64 (standard or URL-safe), as
+    text: Meta's message ids hold the number in base64."""
+    yield value
+    for run in _BASE64_RUN.findall(value):
+        core = run.rstrip("=")
+        padded = core + "=" * (-len(core) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                yield decode(padded).decode("latin-1")
+            except (ValueError, binascii.Error):
+                pass
+
+
+def stored_values_holding(path, digits):
+    """(table, column) of every stored text that holds ``digits``, also base64-decoded."""
+    found = set()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        tables = [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [column[1] for column in conn.execute(f'PRAGMA table_info("{table}")')]
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for column, value in zip(columns, row):
+                    if isinstance(value, bytes):
+                        value = value.decode("latin-1")
+                    if isinstance(value, str) and any(digits in text
+                                                      for text in _decodings(value)):
+                        found.add((table, column))
+    return found
+
+
+def test_no_stored_value_holds_the_citizens_number_after_start_broadcast_and_erasure(
+        config, env, fake_meta, start_web, start_worker):
+    """Meta's message ids ("wamid.…") are base64 with the citizen's number in them: after a
+    Start, its welcome, a broadcast with every status, a reaction to it and an erasure, no
+    value in any table of the database file holds the number, as it is or base64-decoded."""
+    import requests
+
+    from bot import create_app
+    from tests.conftest import ADMIN_TOKEN, wait_for
+    from tests.fake_meta import APP_SECRET, DISPLAY_PHONE_NUMBER
+
+    settings = dict(WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN=ACCESS_TOKEN,
+                    META_PHONE_NUMBER_ID=PHONE_NUMBER_ID, META_APP_SECRET=APP_SECRET,
+                    META_VERIFY_TOKEN="verify-token-for-tests", META_API_URL=fake_meta.url,
+                    META_TEMPLATE=TEMPLATE, META_DISPLAY_PHONE_NUMBER="+" + DISPLAY_PHONE_NUMBER)
+    meta_env = {k: v for k, v in dict(env, **settings).items() if not k.startswith("TWILIO_")}
+    web = start_web(meta_env)
+    fake_meta.webhook_url = web.url + "/meta/webhook"
+    fake_meta.statuses = ["sent", "delivered", "read"]
+    citizen = "4915199990002"
+    assert fake_meta.post_inbound(citizen, "Start") == 200
+    worker_process = start_worker(meta_env)
+    wait_for(lambda: fake_meta.sent_to(citizen), timeout=20, message="the welcome")
+    created = requests.post(web.url + "/api/broadcasts", json={"text": "Sturmwarnung"},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert created.status_code == 202, created.text
+    wait_for(lambda: len(fake_meta.messages) == 2, timeout=20, message="the broadcast")
+    broadcast_id = fake_meta.messages[1]["id"]
+    assert fake_meta.post_inbound(citizen, kind="reaction", replied_to=broadcast_id,
+                                  emoji="👍") == 200
+    wait_for(lambda: fake_meta.pending == 0 and fake_meta.missing() == {}
+             and len(fake_meta.acknowledged) == 2, timeout=20, message="every status taken")
+    worker_process.stop()
+    path = config["DATABASE_PATH"]
+    before = stored_values_holding(path, citizen)
+    # The check itself sees what it looks for: the raw ids as Meta sent them would be found.
+    assert any(citizen in text for text in _decodings(broadcast_id))
+
+    runner = create_app(dict(config, **settings)).test_cli_runner()
+    erased = runner.invoke(args=["privacy", "erase", "+" + citizen])
+    assert erased.exit_code == 0, erased.output
+    assert stored_values_holding(path, citizen) == set(), before
+
+
+def test_a_message_that_ends_failed_for_the_pair_limit_is_named_in_plain_german():
+    from bot.web import labels
+
+    label = labels.failure(v.PAIR_LIMIT, "131056")
+    assert "Code" not in label and "kurz hintereinander" in label
+    assert label not in {labels.failure(other, "131056")
+                         for other in v.ERROR_KINDS if other != v.PAIR_LIMIT}

@@ -12,6 +12,7 @@ import sqlite3
 import pytest
 
 from bot import create_app, vocabulary
+from bot.platforms.meta import opaque_id as seen
 from bot.store import counters
 from tests.conftest import new_number, rows, scalar
 
@@ -41,6 +42,7 @@ def meta(meta_app):
 
 
 def wamid():
+    """A message id as Meta sends it; stored as ``seen(id)``, never as it comes."""
     return f"wamid.HBgNNDkxNTE{next(_ids):020d}"
 
 
@@ -74,10 +76,13 @@ def status(message_id, word, code=None):
     return item
 
 
+def metadata(phone_number_id="106540352242922"):
+    """Which of the business account's numbers a change is for, as Meta names it in each."""
+    return {"display_phone_number": COUNTY.lstrip("+"), "phone_number_id": phone_number_id}
+
+
 def payload(messages=(), statuses=(), changes=None):
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": COUNTY.lstrip("+"),
-                          "phone_number_id": "106540352242922"}}
+    value = {"messaging_product": "whatsapp", "metadata": metadata()}
     if messages:
         value["messages"] = list(messages)
     if statuses:
@@ -249,7 +254,7 @@ def test_unknown_fields_and_types_are_acknowledged_and_store_nothing_of_theirs(m
 def test_a_status_for_an_unknown_message_waits_as_on_twilio(meta, meta_app):
     message_id = wamid()
     assert post(meta, payload(statuses=[status(message_id, "delivered")])).status_code == 200
-    assert rows(meta_app, "SELECT sid, status FROM message_status") == [(message_id,
+    assert rows(meta_app, "SELECT sid, status FROM message_status") == [(seen(message_id),
                                                                         "delivered")]
     assert stored(meta_app) == dict(NOTHING, message_status=1)
 
@@ -264,7 +269,7 @@ def test_statuses_are_ranked_whatever_order_they_come_in(meta, meta_app):
     assert post(meta, payload(statuses=[status(first, "delivered"), status(first, "sent"),
                                         status(second, "delivered")])).status_code == 200
     assert dict(rows(meta_app, "SELECT sid, status FROM message_status")) == {
-        first: "read", second: "delivered"}
+        seen(first): "read", seen(second): "delivered"}
     assert counter(meta_app, "status", "accepted") == 5
 
 
@@ -342,16 +347,46 @@ def test_one_post_with_many_citizens_and_statuses(meta, meta_app):
     erika, max_ = new_number(), new_number()
     sent = wamid()
     changes = [
-        {"field": "messages", "value": {"messaging_product": "whatsapp",
+        {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata(),
                                         "messages": [text(erika, "Start")],
                                         "statuses": [status(sent, "delivered")]}},
-        {"field": "messages", "value": {"messaging_product": "whatsapp",
+        {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata(),
                                         "messages": [text(max_, "Start"), reaction(erika)],
                                         "statuses": [status(sent, "read")]}},
     ]
     assert post(meta, payload(changes=changes)).status_code == 200
     assert sorted(to for to, _ in queued(meta_app)) == sorted([erika, max_])
     assert rows(meta_app, "SELECT status FROM message_status") == [("read",)]
+
+
+def test_changes_for_another_number_of_the_business_account_are_left_out(meta, meta_app):
+    # An app gets the webhooks of every number of its business account: a "Start" written to
+    # another of them (another office's) neither subscribes here nor is answered, and its
+    # statuses are not ours; the change for our number in the same post is.
+    erika, max_ = new_number(), new_number()
+    theirs, ours = wamid(), wamid()
+    other = {"messaging_product": "whatsapp", "metadata": metadata("106540352242999"),
+             "messages": [text(erika, "Start")], "statuses": [status(theirs, "read")]}
+    unnamed = {"messaging_product": "whatsapp", "messages": [text(erika, "Start")]}
+    mine = {"messaging_product": "whatsapp", "metadata": metadata(),
+            "messages": [text(max_, "Start")], "statuses": [status(ours, "delivered")]}
+    changes = [{"field": "messages", "value": value} for value in (other, unnamed, mine)]
+    assert post(meta, payload(changes=changes)).status_code == 200
+    assert [to for to, _ in queued(meta_app)] == [max_]
+    assert scalar(meta_app, "SELECT count(*) FROM subscribers") == 1
+    assert rows(meta_app, "SELECT sid FROM message_status") == [(seen(ours),)]
+
+
+def test_the_fast_path_leaves_out_statuses_for_another_number_too(server):
+    theirs, ours = wamid(), wamid()
+    changes = [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": metadata(number),
+        "statuses": [status(message_id, "read")]}}
+        for number, message_id in (("106540352242999", theirs), ("106540352242922", ours))]
+    answer = post_to(server, payload(changes=changes))
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert served(server, "SELECT sid FROM message_status WHERE sid IN (?, ?)", seen(theirs),
+                  seen(ours)) == [(seen(ours),)]
 
 
 def test_a_sender_that_is_no_phone_number_is_400_and_stores_nothing(meta, meta_app):
@@ -453,7 +488,7 @@ def test_the_front_commits_a_post_of_statuses_itself_all_in_one(server):
     assert (answer.status_code, answer.content) == (200, b"")
     placeholders = ",".join("?" * len(ids))
     assert served(server, f"SELECT count(*) FROM message_status WHERE sid IN ({placeholders}) "
-                          f"AND status = 'delivered'", *ids) == [(5,)]
+                          f"AND status = 'delivered'", *map(seen, ids)) == [(5,)]
 
 
 def test_a_post_of_statuses_whose_write_fails_is_503_and_stores_none_of_it(server):
@@ -462,11 +497,11 @@ def test_a_post_of_statuses_whose_write_fails_is_503_and_stores_none_of_it(serve
     good, bad = wamid(), wamid()
     with sqlite3.connect(server.config["DATABASE_PATH"]) as conn:
         conn.execute(f"CREATE TRIGGER refuse_status BEFORE INSERT ON message_status "
-                     f"WHEN NEW.sid = '{bad}' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                     f"WHEN NEW.sid = '{seen(bad)}' BEGIN SELECT RAISE(ABORT, 'refused'); END")
     try:
         answer = post_to(server, payload(statuses=[status(good, "read"), status(bad, "read")]))
         assert answer.status_code == 503 and b"not stored" in answer.content
-        assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", good) \
+        assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", seen(good)) \
             == [(0,)]
     finally:
         with sqlite3.connect(server.config["DATABASE_PATH"]) as conn:
@@ -481,7 +516,8 @@ def test_the_front_hands_a_post_with_messages_to_flask(server):
     answer = post_to(server, payload([text(erika, "Start")], [status(sent, "sent")]))
     assert (answer.status_code, answer.content) == (200, b"")
     assert served(server, "SELECT count(*) FROM replies") >= [(1,)]
-    assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("sent",)]
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) \
+        == [("sent",)]
 
 
 def test_the_front_refuses_forged_and_malformed_posts_with_the_flask_answers(server):
@@ -581,7 +617,7 @@ def test_a_batch_far_larger_than_any_other_request_is_taken_whole(meta, meta_app
     assert post(meta, data).status_code == 200
     assert scalar(meta_app, "SELECT count(*) FROM message_status WHERE status = 'read'") == 1000
     assert post_to(server, data).status_code == 200
-    assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", ids[-1]) \
+    assert served(server, "SELECT count(*) FROM message_status WHERE sid = ?", seen(ids[-1])) \
         == [(1,)]
 
 
@@ -606,7 +642,8 @@ def test_posts_one_after_another_on_a_kept_alive_connection(server):
             answer_status, headers, content = read_answer(reader)
             assert (answer_status, content) == (200, b"")
             assert headers.get("connection") != "close"
-    assert served(server, "SELECT status FROM message_status WHERE sid = ?", sent) == [("read",)]
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) \
+        == [("read",)]
     box_rows = served(server, "SELECT body FROM replies ORDER BY id DESC LIMIT 2")
     assert [body.split(" ")[0] for (body,) in box_rows] == ["Willkommen", "Dieser"]
 

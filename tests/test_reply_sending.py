@@ -149,6 +149,73 @@ def test_an_answer_a_killed_worker_had_claimed_goes_out_at_the_next_start(app, t
     assert rows(app, "SELECT count(*) FROM replies") == [(0,)]
 
 
+def test_answers_a_killed_worker_had_in_flight_count_as_possible_duplicates(
+        app, client, twilio_api, caplog):
+    from tests.test_metrics import scrape, value
+
+    for _ in range(2):
+        queue_answer(app)
+    queue_answer(app)  # not yet claimed when the worker died: no duplicate
+    with write(database(app)) as conn:
+        assert len(replies.claim(conn, 2, time.time())) == 2
+    with caplog.at_level("WARNING", logger="bot.delivery.sender"):
+        run_until_idle(app)
+    assert len(twilio_api.messages) == 3
+    assert counter(app, replies.RETRIED_UNKNOWN) == 2
+    assert value(scrape(client), "infokanal_replies_retried_unknown_total") == 2
+    started = [r.getMessage() for r in caplog.records if "in flight" in r.getMessage()]
+    assert started == ["2 answers to citizens were in flight at the last stop; sending them "
+                       "again (counted as possible duplicates)"]
+
+
+def test_an_answer_retried_after_an_unknown_outcome_counts_as_a_possible_duplicate(
+        app, twilio_api):
+    queue_answer(app)
+    twilio_api.error_queue = [(500, 20500)]
+    run_until_idle(app)
+    assert len(twilio_api.messages) == 1
+    assert counter(app, replies.RETRIED_UNKNOWN) == 1 and counter(app, replies.SENT) == 1
+
+
+def test_one_citizens_answers_arrive_in_the_order_they_were_queued(app, twilio_api):
+    number, _ = queue_answer(app, body="Willkommen")
+    queue_answer(app, number, body="Abgemeldet")
+    # The first one is slow to be taken (the network, the platform): the second must not pass it.
+    twilio_api.error_queue = [("slow", 0.3)]
+    run_until_idle(app)
+    assert [m["Body"] for m in twilio_api.messages] == ["Willkommen", "Abgemeldet"]
+    assert counter(app, replies.SENT) == 2
+
+
+def test_an_answer_retried_keeps_its_place_and_other_citizens_do_not_wait_for_it(
+        app, twilio_api):
+    number, _ = queue_answer(app, body="Willkommen")
+    queue_answer(app, number, body="Abgemeldet")
+    # The first try of the first answer has an unknown outcome: tried again about a second
+    # later, still ahead of the citizen's second answer; another citizen's, queued after that
+    # first try, goes out meanwhile.
+    twilio_api.error_queue = [(500, 20500)]
+    found = {}
+
+    async def run():
+        sender = build(app)
+        running = asyncio.create_task(sender.run(until_idle=True))
+        while twilio_api.requests < 1:
+            await asyncio.sleep(0.01)
+        found["other"], _ = await asyncio.to_thread(queue_answer, app, None, "Hilfe")
+        try:
+            await asyncio.wait_for(running, 30)
+        finally:
+            await close(sender)
+
+    asyncio.run(run())
+    other = found["other"]
+    assert twilio_api.requests == 4
+    assert [m["Body"] for m in twilio_api.messages] == ["Hilfe", "Willkommen", "Abgemeldet"]
+    assert [m["To"] for m in twilio_api.messages] == [
+        f"whatsapp:{other}", f"whatsapp:{number}", f"whatsapp:{number}"]
+
+
 def test_too_many_requests_never_fail_an_answer(app, twilio_api):
     number, _ = queue_answer(app)
     twilio_api.error_queue = [(429, 20429)] * 4

@@ -10,7 +10,8 @@ results) run on a thread of their own (``background``), so it never waits for th
 Answers to citizens queued by the web process (``store.replies``, on a platform whose webhook
 cannot carry them) go out through the same transport and the same bucket, ahead of any
 broadcast message waiting for a token: the citizen is waiting, and the platform's ceiling
-counts everything the number sends.
+counts everything the number sends. A citizen gets their answers one after another, in the
+order they were queued (``store.replies`` claims only each citizen's oldest).
 
 It is long because the loop, the checks right before each send and what is done about each
 kind of error share the loop's state (the rate bucket, what may be sent now, the results not
@@ -19,6 +20,7 @@ yet written); split apart, each part would reach into the others.
 
 import asyncio
 import logging
+import random
 import time
 
 from .. import vocabulary as v
@@ -39,7 +41,7 @@ class Sender:
                  max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
                  throttle_backoff_cap=30.0, chores=None, reply_poll_seconds=0.05,
                  citizen_cap_seconds=citizen_cap.RETRY_SECONDS,
-                 reply_hold_seconds=60.0):
+                 reply_hold_seconds=60.0, pair_limit_seconds=(6.0, 10.0)):
         self.database = database
         self.conn = database.conn
         self.vault = vault
@@ -77,6 +79,10 @@ class Sender:
         # How long the platform's cap per citizen holds a broadcast's message back (at most;
         # an expiry can make it shorter, see store.citizen_cap).
         self.citizen_cap_seconds = citizen_cap_seconds
+        # How long the platform's limit of messages to one citizen in a short time (about one
+        # every six seconds) holds that one message back: a range, so that a citizen's held
+        # messages do not come back all at once.
+        self.pair_limit_seconds = pair_limit_seconds
         # Answers: looked for this often (one step of an index when none is due), a few in
         # flight beside the broadcast's (the transport has connections to spare for them),
         # and held this long when they cannot go out now for a reason that is not theirs
@@ -99,7 +105,7 @@ class Sender:
                         "(counted as possible duplicates)", recovered)
         if answers:
             log.warning("%d answers to citizens were in flight at the last stop; sending them "
-                        "again", answers)
+                        "again (counted as possible duplicates)", answers)
         path = self.conn.execute("PRAGMA database_list").fetchone()[2]
         self.background = background.Background(path)
         semaphore = asyncio.Semaphore(self.concurrency)
@@ -348,6 +354,10 @@ class Sender:
             delay = self._throttle_delay()
             self.bucket.hold(delay)
             out.replies_retry.append((time.time() + delay, reply_id))
+        elif error.kind == v.PAIR_LIMIT:
+            # This citizen has had enough from us just now: their answer waits a few seconds
+            # (keeping its place ahead of their later ones), nothing else does.
+            out.replies_retry.append((self._pair_limit_until(), reply_id))
         elif error.kind == v.UNKNOWN:
             if attempts + 1 >= self.max_attempts:
                 log.warning("An answer to a citizen was given up after %d tries with unknown "
@@ -426,6 +436,9 @@ class Sender:
             self.throttled_until = now + backoff(self.throttle_level, self.throttle_backoff_cap)
         return self.throttled_until - now
 
+    def _pair_limit_until(self):
+        return time.time() + random.uniform(*self.pair_limit_seconds)
+
     def _handle_error(self, item, error):
         out = self.outcomes
         code = str(error.code) if error.code is not None else None
@@ -435,6 +448,12 @@ class Sender:
             delay = self._throttle_delay()
             self.bucket.hold(delay)
             out.retry.append((time.time() + delay, item.delivery_id))
+            return
+        if error.kind == v.PAIR_LIMIT:
+            # Too many messages to this one citizen just now (answers to them, or an earlier
+            # broadcast): this message alone goes again in a few seconds, uncounted, like a
+            # "too many requests" that concerns nobody else; the bucket is not held.
+            out.retry.append((self._pair_limit_until(), item.delivery_id))
             return
         if error.kind == v.UNKNOWN:
             attempts = item.attempts + 1

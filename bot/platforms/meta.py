@@ -4,11 +4,18 @@ addresses and error codes.
 A leaf (it imports only the vocabulary it maps into, the rule for template variables and the
 HTTP client it sends with). Everything else sees:
 - ``verify(...)`` for a webhook's signature, ``handshake(...)`` for the subscription check;
-- ``parse(body)`` → ``Events`` (citizens' messages and status updates) in our words, or
-  ``InvalidWebhook`` with a plain reason;
+- ``parse(body, phone_number_id)`` → ``Events`` (citizens' messages and status updates) in our
+  words, or ``InvalidWebhook`` with a plain reason;
 - ``classify_code(code)`` → an error kind of ``vocabulary``;
 - ``MetaTransport.send(message)`` → a message id, or a ``SendError`` with a kind and the
   platform's code as an opaque string.
+
+Meta's message ids ("wamid.…") are base64 that holds the citizen's number: none leaves this
+module as it comes. Every id the rest of the code sees (a message's, the one it answers, a
+status's, a sent message's) is ``opaque_id(wamid)``, the same for the same wamid (so that
+duplicates and statuses still match) and no way back to the number. The hash is unkeyed on
+purpose: the wamid's random part is what makes it unguessable (trying every number would also
+have to guess that part), so the hash needs no secret that could be lost or rotated.
 
 It is long on purpose: everything that would have to change if the platform changed (or were
 replaced) is here, and nowhere else.
@@ -52,6 +59,8 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9._-]{1,256}")
 # trailing line break through).
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._=+/:-]{1,256}")
 _DIGITS = re.compile(r"[0-9]{6,15}")
+# What the opaque form of a message id begins with (``opaque_id``).
+_OPAQUE_PREFIX = "wamid:"
 _E164 = re.compile(r"\+([0-9]{6,15})")
 _CODE = re.compile(r"-?[0-9]{1,12}")
 
@@ -67,11 +76,12 @@ _CODE_KINDS = {
     130429: v.THROTTLED,        # the number's throughput
     4: v.THROTTLED,             # the app's API call rate
     80007: v.THROTTLED,         # the business account's API call rate
-    131056: v.THROTTLED,        # too many messages to the same citizen in a short time
+    # Too many messages to the same citizen in a short time: hold back that one message, not
+    # the whole number (one chatty citizen must not stall a broadcast to everyone).
+    131056: v.PAIR_LIMIT,
     131049: v.CITIZEN_CAP,      # Meta's cap on marketing messages per citizen: try later
     131047: v.TEMPLATE_NEEDED,  # free-form text outside the 24-hour window
     131026: v.NOT_ON_WHATSAPP,  # undeliverable
-    133010: v.NOT_ON_WHATSAPP,  # number not registered
     131050: v.MARKETING_DECLINED,  # the citizen stopped marketing messages: their choice
     131048: v.MESSAGING_LIMIT,  # spam rate limit: pause and resume later
     190: v.CREDENTIALS,         # token expired or revoked
@@ -79,6 +89,8 @@ _CODE_KINDS = {
     10: v.CREDENTIALS,          # the token lacks the permission
     131031: v.CREDENTIALS,      # account locked
     368: v.CREDENTIALS,         # blocked for a policy violation
+    131042: v.CREDENTIALS,      # the business is not eligible (payment method, …)
+    131045: v.CREDENTIALS,      # our number's certificate or registration is wrong
     132000: v.TEMPLATE_REFUSED,  # not as many parameters as the template has
     132001: v.TEMPLATE_REFUSED,  # no such template in that language
     132005: v.TEMPLATE_REFUSED,  # the filled-in text is too long
@@ -89,6 +101,15 @@ _CODE_KINDS = {
     # Meta's own trouble: whether the message went out is not known; retried and counted.
     1: v.UNKNOWN, 2: v.UNKNOWN, 131000: v.UNKNOWN, 131016: v.UNKNOWN,
 }
+
+# Errors of the registration of our own number (1330xx, e.g. 133010 "the account is not
+# registered", which Meta's register endpoint names for the business number): nothing can be
+# sent from it until someone fixes it; every delivery failing meanwhile would be worse. The
+# transient ones among them (133004, 133015) pause too: a pause loses nothing.
+_REGISTRATION_CODES = range(133000, 133100)
+# Code 100 with this subcode: the object of the address (our phone number id) does not exist or
+# the token may not use it; a setting to fix, not this message's fault.
+_NO_SUCH_OBJECT = 33
 
 # Meta's message statuses → ours, ranked (see vocabulary). Others ("deleted", "warning", …)
 # say nothing about delivery and are left out.
@@ -146,8 +167,18 @@ def handshake_of(args, verify_token):
                      verify_token)
 
 
-def parse(body):
+def opaque_id(message_id):
+    """Meta's message id → the form stored and compared everywhere else (see the module's
+    docstring): deterministic, 46 characters, without the citizen's number."""
+    return _OPAQUE_PREFIX + hashlib.sha256(message_id.encode()).hexdigest()[:40]
+
+
+def parse(body, phone_number_id=None):
     """Everything a webhook POST carries → ``Events``.
+
+    ``phone_number_id`` given (not empty, as it is in demo mode without settings): changes for
+    another number of the business account (an app gets the webhooks of all of them) are left
+    out, messages and statuses alike; so is a change that does not name its number.
 
     Raises ``InvalidWebhook`` for a body that is not JSON, not Meta's shape, or holds more
     than a webhook ever does. Changes of other fields, statuses we do not track and messages
@@ -178,6 +209,8 @@ def parse(body):
             if change.get("field") != _FIELD:
                 continue
             value = _object(change.get("value"), f"{here}.value")
+            if phone_number_id and _number_of(value) != str(phone_number_id):
+                continue
             messages = _list(value.get("messages", []), f"{here}.value.messages")
             statuses = _list(value.get("statuses", []), f"{here}.value.statuses")
             items_seen += len(messages) + len(statuses)
@@ -193,6 +226,15 @@ def parse(body):
                 if parsed is not None:
                     events.statuses.append(parsed)
     return events
+
+
+def _number_of(value):
+    """The phone number id a change's ``value`` is for; None when it names none."""
+    metadata = value.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    number = metadata.get("phone_number_id")
+    return number if isinstance(number, str) else None
 
 
 def _object(value, where):
@@ -216,9 +258,10 @@ def _string(value, where, default=None):
 
 
 def _message_id(value, where="id"):
+    """A message id of the webhook, checked, in the opaque form the rest of the code sees."""
     if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
         raise InvalidWebhook(f"{where} is missing or malformed")
-    return value
+    return opaque_id(value)
 
 
 def _replied_to(message):
@@ -306,9 +349,18 @@ def classify_code(code):
     if code is None:
         return None
     try:
-        return _CODE_KINDS.get(int(code), v.REJECTED)
+        return _kind_of(int(code)) or v.REJECTED
     except (ValueError, TypeError):
         return v.REJECTED
+
+
+def _kind_of(code, subcode=None):
+    """The kind of a known code (and subcode); None for a code we do not know."""
+    if code == 100 and subcode == _NO_SUCH_OBJECT:
+        return v.CREDENTIALS
+    if code in _REGISTRATION_CODES:
+        return v.CREDENTIALS
+    return _CODE_KINDS.get(code)
 
 
 def classify_answer(status, body):
@@ -325,8 +377,8 @@ def classify_answer(status, body):
         if status == 401:
             return SendError(v.CREDENTIALS, status, "unauthorized")
         return SendError(v.UNKNOWN, status, f"an unreadable answer with HTTP {status}")
-    code, message = error
-    kind = _CODE_KINDS.get(code) if code is not None else None
+    code, subcode, message = error
+    kind = _kind_of(code, subcode) if code is not None else None
     if kind is None:
         if status == 429:
             kind = v.THROTTLED
@@ -340,7 +392,8 @@ def classify_answer(status, body):
 
 
 def _error_of(body):
-    """(code or None, message) of Meta's error answer; None when the body is not one."""
+    """(code or None, subcode or None, message) of Meta's error answer; None when the body
+    is not one."""
     try:
         data = json.loads(body)
     except (ValueError, TypeError, RecursionError):
@@ -353,9 +406,12 @@ def _error_of(body):
         code = int(code)
     if not isinstance(code, int) or isinstance(code, bool):
         code = None
+    subcode = error.get("error_subcode")
+    if not isinstance(subcode, int) or isinstance(subcode, bool):
+        subcode = None
     message = error.get("message")
     message = message[:300] if isinstance(message, str) else ""
-    return code, message
+    return code, subcode, message
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -468,7 +524,8 @@ class MetaTransport:
 
 
 def _sent_id(body):
-    """The id of ``{"messages": [{"id": "wamid.…"}], …}``; None when the answer has none."""
+    """The id of ``{"messages": [{"id": "wamid.…"}], …}`` in its opaque form; None when the
+    answer has none."""
     try:
         data = json.loads(body)
         message_id = data["messages"][0]["id"]
@@ -476,7 +533,7 @@ def _sent_id(body):
         return None
     if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
         return None
-    return message_id
+    return opaque_id(message_id)
 
 
 def _settings(config):

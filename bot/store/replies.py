@@ -11,6 +11,13 @@ answer is not kept once it is out), ``retry`` hands it back for later. A claim l
 a claim handed back, a "too many requests" or a held one never brings an answer closer to
 being given up. Every function runs inside a write transaction the caller holds, but the
 reads ``due`` and ``pending``.
+
+A citizen reads their answers in the order they were queued: only the oldest answer still
+waiting for a citizen is ever due, so the next one is claimed once that one is out or has
+failed, and one handed back for a retry keeps its place ahead of the later ones (answers to
+other citizens go on meanwhile). An answer tried again after its outcome was unknown (and one
+a stopped worker had in flight) may have reached the citizen already: counted as a possible
+duplicate (``RETRIED_UNKNOWN``).
 """
 
 from . import counters
@@ -18,6 +25,17 @@ from .db import now_iso
 
 SENT = "replies_sent"  # counters (metrics)
 FAILED = "replies_failed"
+RETRIED_UNKNOWN = "replies_retried_unknown"  # sent again after an unknown outcome
+
+# The oldest answer waiting for its citizen: no earlier one of theirs is left (sent and failed
+# answers are deleted; one held for a retry or in flight is still there). Two forms of the same
+# test: asked of one row at a time, which costs next to nothing when the first due answer
+# passes (``due``, the common case); and for the whole queue at once, one grouping pass, which
+# stays a few milliseconds with thousands waiting where the first form would take a second
+# (``claim``, under the write lock).
+_FIRST_FOR_CITIZEN = ("NOT EXISTS (SELECT 1 FROM replies earlier "
+                      "WHERE earlier.phone_hash = replies.phone_hash AND earlier.id < replies.id)")
+_FIRSTS = "id IN (SELECT min(id) FROM replies GROUP BY phone_hash)"
 
 
 def queue(conn, phone_hash, phone_enc, body):
@@ -29,19 +47,22 @@ def queue(conn, phone_hash, phone_enc, body):
 
 
 def claim(conn, limit, now):
-    """Up to ``limit`` due answers, oldest first, marked as being sent:
-    [(id, phone_hash, phone_enc, body, attempts)] (attempts: earlier unknown outcomes)."""
+    """Up to ``limit`` due answers, oldest first, at most one for each citizen (their oldest
+    waiting one), marked as being sent: [(id, phone_hash, phone_enc, body, attempts)]
+    (attempts: earlier unknown outcomes)."""
     return conn.execute(
         "UPDATE replies SET state = 'sending' WHERE id IN (SELECT id FROM replies "
-        "  WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
+        f"  WHERE state = 'queued' AND next_attempt_at <= ? AND {_FIRSTS} "
+        "  ORDER BY id LIMIT ?) "
         "RETURNING id, phone_hash, phone_enc, body, attempts", (now, limit)).fetchall()
 
 
 def due(conn, now):
-    """Whether an answer is due (one step of the replies_due index): what the sender asks
-    every few hundredths of a second before it takes the write lock to claim."""
+    """Whether an answer is due (a step of the replies_due index, then a look at the few
+    waiting answers): what the sender asks every few hundredths of a second before it takes
+    the write lock to claim. One waiting behind an earlier answer to its citizen is not."""
     return conn.execute("SELECT 1 FROM replies WHERE state = 'queued' AND next_attempt_at <= ? "
-                        "LIMIT 1", (now,)).fetchone() is not None
+                        f"AND {_FIRST_FOR_CITIZEN} LIMIT 1", (now,)).fetchone() is not None
 
 
 def sent(conn, ids):
@@ -56,14 +77,21 @@ def failed(conn, ids):
 
 def retry(conn, later, counted=False):
     """Hand answers back for another try: [(when, as time.time(), id)]; ``counted``: after an
-    unknown outcome, which counts toward the limit of attempts."""
+    unknown outcome, which counts toward the limit of attempts, and as a possible duplicate."""
     conn.executemany("UPDATE replies SET state = 'queued', next_attempt_at = ?, "
                      f"attempts = attempts + {1 if counted else 0} WHERE id = ?", later)
+    if counted and later:
+        counters.add(conn, RETRIED_UNKNOWN, len(later))
 
 
 def recover(conn):
-    """Answers a stopped worker had claimed go back to the queue; how many."""
-    return conn.execute("UPDATE replies SET state = 'queued' WHERE state = 'sending'").rowcount
+    """Answers a stopped worker had claimed go back to the queue; how many. The platform may
+    have taken them before the stop: each counts as a possible duplicate."""
+    recovered = conn.execute(
+        "UPDATE replies SET state = 'queued' WHERE state = 'sending'").rowcount
+    if recovered:
+        counters.add(conn, RETRIED_UNKNOWN, recovered)
+    return recovered
 
 
 def pending(conn):

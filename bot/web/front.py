@@ -247,7 +247,7 @@ class Front:
             if not meta.verify(self.app_secret, body, signatures[0].decode("latin-1")):
                 raise Refused(403, (meta.FORBIDDEN + "\n").encode())
         try:
-            events = meta.parse(body)
+            events = meta.parse(body, self.flask.config["META_PHONE_NUMBER_ID"])
         except meta.InvalidWebhook as exc:
             raise Refused(400, f"bad request: {exc}\n".encode()) from None
         return None if events.messages else events.statuses

@@ -118,6 +118,10 @@ FAILURES = {
     # The citizen's own choice at WhatsApp: nothing for the office to fix, and they stay
     # subscribed.
     v.MARKETING_DECLINED: "Hat Werbe-Nachrichten dieses Absenders in WhatsApp abgelehnt",
+    # Too many messages to this one person in a short time: the sender tries again seconds
+    # later, so this shows only if the platform reported it as the message's final failure.
+    v.PAIR_LIMIT: "Von WhatsApp abgelehnt: zu viele Nachrichten kurz hintereinander an diese "
+                  "Person",
 }
 
 # Why a delivery was not sent at all (our own reasons, see vocabulary).

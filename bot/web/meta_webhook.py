@@ -55,7 +55,7 @@ def events():
             _count_refusal("forbidden")
             return _plain(meta.FORBIDDEN, 403)
     try:
-        carried = meta.parse(request.get_data())
+        carried = meta.parse(request.get_data(), current_app.config["META_PHONE_NUMBER_ID"])
         unusable = unencodable(carried)
         if unusable:
             raise meta.InvalidWebhook(f"{unusable} is not valid Unicode text")

@@ -93,6 +93,14 @@ class Collector:
         answers.add_metric(["failed"], values.get(replies.FAILED, 0))
         yield answers
 
+        yield CounterMetricFamily(
+            "infokanal_replies_retried_unknown",
+            "Answers to citizens sent again although the platform may have taken them already: "
+            "after an unknown outcome (a timeout, a server error), or because the worker "
+            "stopped while they were in flight (counted when it starts again). Each is a "
+            "possible duplicate, as broadcasts' retries_unknown.",
+            value=values.get(replies.RETRIED_UNKNOWN, 0))
+
         yield GaugeMetricFamily(
             "infokanal_reply_queue_depth",
             "Answers to citizens waiting for the worker, or in flight; also those held for a "
