@@ -99,6 +99,7 @@ META_TOKEN = "bench-meta-access-token-not-a-real-one"
 META_APP_SECRET = "bench-meta-app-secret"
 META_VERIFY_TOKEN = "bench-meta-verify-token"
 META_PHONE_NUMBER_ID = "109876543210987"
+META_TEMPLATE = "infokanal_broadcast"
 
 
 class MetaSide:
@@ -115,13 +116,19 @@ class MetaSide:
                      META_PHONE_NUMBER_ID], {}, "fake-meta")
         fake.url = f"http://127.0.0.1:{port}"
         wait_http(fake.url + "/_fake/stats", fake)
+        # The citizens' messages come from here, not through the fake, so it cannot know who
+        # wrote within 24 hours: its window is off, and answers go out as text, as they would.
+        configure(fake, service_window_seconds=None)
         return fake
 
     def env(self, fake, public_url):
         return {"WHATSAPP_PLATFORM": "meta", "META_ACCESS_TOKEN": META_TOKEN,
                 "META_PHONE_NUMBER_ID": META_PHONE_NUMBER_ID, "META_APP_SECRET": META_APP_SECRET,
                 "META_VERIFY_TOKEN": META_VERIFY_TOKEN, "META_API_URL": fake.url,
-                "META_DISPLAY_PHONE_NUMBER": COUNTY}
+                "META_DISPLAY_PHONE_NUMBER": COUNTY,
+                # A broadcast goes out as an approved template, as it must on Meta (the fake
+                # knows this one: German, one body parameter).
+                "META_TEMPLATE": META_TEMPLATE}
 
     def receipts(self, fake, public_url, delay, keepalive=False, batch=1, connections=512):
         # Meta posts to the one address the app's dashboard names, with every status it has
@@ -144,7 +151,8 @@ class MetaSide:
         return {"messages": stats["messages"], "last_at": stats["last_at"], "taken": taken,
                 "refused": sum(webhooks.values()) - taken,
                 "given_up": stats.get("webhooks_given_up", 0), "detail": webhooks,
-                "statuses_posted": stats.get("statuses_posted"),
+                "statuses_posted": stats.get("statuses_posted"), "types": stats.get("types"),
+                "failed": stats.get("refused"),
                 "missing": stats.get("missing", {})}
 
     def sent(self, fake, to=None, since=None):

@@ -278,7 +278,9 @@ def report(args, label, subscribers, result):
     cpu = result["cpu"]
     print(f"\nworst night: {label}")
     print(f"  POST /api/broadcasts answered in      {result['answered_ms']:.0f} ms")
-    print(f"  messages sent                         {sent['messages']} of {n}")
+    print(f"  messages sent                         {sent['messages']} of {n}"
+          + (f" (the fake took, by type: {receipts['types']}; refused: "
+             f"{receipts['failed'] or 'none'})" if receipts.get("types") else ""))
     if restart:
         print(f"  web process down (SIGKILL → /healthz) {restart_seconds:.1f} s, "
               f"{restart[0] - result['posted']:.1f} s after the POST")
