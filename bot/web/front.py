@@ -250,7 +250,10 @@ class Front:
             events = meta.parse(body)
         except meta.InvalidWebhook as exc:
             raise Refused(400, f"bad request: {exc}\n".encode()) from None
-        return None if events.messages else events.statuses
+        if events.messages:
+            return None
+        # A report that cannot be stored is left out, as Flask's view leaves it out.
+        return meta_webhook.handleable(events)[0].statuses
 
     def run_meta_view(self, headers, body):
         """A post to Meta's webhook that the connection read itself (``connection``), run by
