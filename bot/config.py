@@ -540,13 +540,25 @@ def _check_credentials(values):
         return
     # None of this platform's, some of the other's: the platform's name and the credentials
     # disagree. Demo mode here would take unsigned webhooks on a public address.
+    other, set_there = _other_platforms_credentials(values) or (None, None)
+    if other:
+        chosen = f"{platform} (the default)" if platform == platforms.DEFAULT else platform
+        raise ConfigError(f"{', '.join(set_there)} {'is' if len(set_there) == 1 else 'are'} "
+                          f"set but WHATSAPP_PLATFORM is {chosen}: set "
+                          f"WHATSAPP_PLATFORM={other}, or remove them")
+
+
+def _other_platforms_credentials(settings):
+    """(platform, [its credentials that are set]) of another platform than the one named,
+    when the named one has none of its own; else None. ``settings``: loaded or raw."""
+    platform = platform_of(settings)
+    if any(settings.get(name) for name in CREDENTIALS.get(platform, ())):
+        return None
     for other, theirs in CREDENTIALS.items():
-        set_there = [name for name in theirs if values[name]]
+        set_there = [name for name in theirs if settings.get(name)]
         if other != platform and set_there:
-            chosen = f"{platform} (the default)" if platform == platforms.DEFAULT else platform
-            raise ConfigError(f"{', '.join(set_there)} {'is' if len(set_there) == 1 else 'are'} "
-                              f"set but WHATSAPP_PLATFORM is {chosen}: set "
-                              f"WHATSAPP_PLATFORM={other}, or remove them")
+            return other, set_there
+    return None
 
 
 _DISPLAY_NUMBER_FORM = "the county's number in international form, e.g. +4947911234567"
@@ -619,6 +631,9 @@ def start_banner(settings):
     ADMIN_TOKEN are read, so gunicorn's master can ask before any worker has built an app.
     """
     if not Mode.of(settings).demo:
+        return None
+    if _other_platforms_credentials(settings):
+        # Not the demo: the app refuses to start and says why (``_check_credentials``).
         return None
     token = "" if settings.get("ADMIN_TOKEN") else (
         f"  The API token for this demo is in instance/{DEMO_TOKEN_FILE}.\n")
