@@ -81,7 +81,7 @@ def handleable(carried):
             try:
                 e164(message.sender)
             except InvalidAddress as exc:
-                reason = f"sender is {exc}"
+                reason = f"sender {exc}"
         if reason is None:
             messages.append(message)
         else:
