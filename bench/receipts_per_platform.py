@@ -106,7 +106,8 @@ def measure(platform, receipts, batch, round_no):
     if platform.startswith("meta"):
         settings.update(WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN="bench-token",
                         META_PHONE_NUMBER_ID="106540352242922", META_APP_SECRET=APP_SECRET,
-                        META_VERIFY_TOKEN="bench-verify", META_DISPLAY_PHONE_NUMBER="+4930901820")
+                        META_VERIFY_TOKEN="bench-verify", META_DISPLAY_PHONE_NUMBER="+4930901820",
+                        META_TEMPLATE="infokanal_meldung")
     env = base_env(scratch_dir(f"bench-receipts-{platform}-"), **settings)
     web = procfile("web", env)
     try:

@@ -231,6 +231,12 @@ def _check_production_identity(values):
                 else _DISPLAY_NUMBER_FORM)
         raise ConfigError(f"{sender} is not set: in production it is the county's "
                           f"WhatsApp number ({form}, .env).")
+    if values["WHATSAPP_PLATFORM"] == "meta" and not values["META_TEMPLATE"]:
+        # Meta takes free-form text only within 24 hours of the citizen's last message: a
+        # broadcast or a warning reaches the others only as an approved template.
+        raise ConfigError("META_TEMPLATE is not set: on Meta, broadcasts to citizens who have "
+                          "not written in the last 24 hours need an approved template (its "
+                          "name, .env).")
     for name in _IDENTITY:
         if not values[name]:
             what = ("your authority's name, e.g. AUTHORITY_NAME=Landkreis Osterholz"
@@ -522,13 +528,37 @@ def _check_credentials(values):
     """Some of a platform's credentials without the others is a typo or a half-finished setup,
     not a wish for demo mode: falling back to demo would send nothing while the operator
     believes it is live."""
-    credentials = CREDENTIALS[values["WHATSAPP_PLATFORM"]]
+    platform = values["WHATSAPP_PLATFORM"]
+    credentials = CREDENTIALS[platform]
     present = [name for name in credentials if values[name]]
     missing = [name for name in credentials if not values[name]]
     if present and missing:
         every = "both" if len(credentials) == 2 else f"all of {', '.join(credentials)}"
         raise ConfigError(f"{present[0]} is set but {missing[0]} is not: set {every} for "
                           "production, or none for demo mode")
+    if present:
+        return
+    # None of this platform's, some of the other's: the platform's name and the credentials
+    # disagree. Demo mode here would take unsigned webhooks on a public address.
+    other, set_there = _other_platforms_credentials(values) or (None, None)
+    if other:
+        chosen = f"{platform} (the default)" if platform == platforms.DEFAULT else platform
+        raise ConfigError(f"{', '.join(set_there)} {'is' if len(set_there) == 1 else 'are'} "
+                          f"set but WHATSAPP_PLATFORM is {chosen}: set "
+                          f"WHATSAPP_PLATFORM={other}, or remove them")
+
+
+def _other_platforms_credentials(settings):
+    """(platform, [its credentials that are set]) of another platform than the one named,
+    when the named one has none of its own; else None. ``settings``: loaded or raw."""
+    platform = platform_of(settings)
+    if any(settings.get(name) for name in CREDENTIALS.get(platform, ())):
+        return None
+    for other, theirs in CREDENTIALS.items():
+        set_there = [name for name in theirs if settings.get(name)]
+        if other != platform and set_there:
+            return other, set_there
+    return None
 
 
 _DISPLAY_NUMBER_FORM = "the county's number in international form, e.g. +4947911234567"
@@ -601,6 +631,9 @@ def start_banner(settings):
     ADMIN_TOKEN are read, so gunicorn's master can ask before any worker has built an app.
     """
     if not Mode.of(settings).demo:
+        return None
+    if _other_platforms_credentials(settings):
+        # Not the demo: the app refuses to start and says why (``_check_credentials``).
         return None
     token = "" if settings.get("ADMIN_TOKEN") else (
         f"  The API token for this demo is in instance/{DEMO_TOKEN_FILE}.\n")

@@ -28,7 +28,15 @@ def meta_settings(config):
     return dict(config, WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN="EAAG-token-for-tests",
                 META_PHONE_NUMBER_ID="106540352242922", META_APP_SECRET=APP_SECRET,
                 META_VERIFY_TOKEN=VERIFY_TOKEN, META_DISPLAY_PHONE_NUMBER=COUNTY,
-                META_API_URL="http://127.0.0.1:9")
+                META_API_URL="http://127.0.0.1:9", META_TEMPLATE="infokanal_meldung")
+
+
+def meta_demo_settings(config):
+    """Meta's platform in demo mode: no credentials of either platform (Twilio's alone on
+    Meta stop the start)."""
+    return dict({name: value for name, value in config.items()
+                 if name not in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")},
+                WHATSAPP_PLATFORM="meta")
 
 
 @pytest.fixture
@@ -152,7 +160,7 @@ def test_the_handshake_refuses_anything_but_our_token(meta, query):
 
 
 def test_the_demo_has_no_verify_token_and_refuses_every_handshake(config):
-    demo = create_app(dict(config, WHATSAPP_PLATFORM="meta")).test_client()
+    demo = create_app(meta_demo_settings(config)).test_client()
     for token in ("", "anything"):
         assert demo.get(PATH, query_string={"hub.mode": "subscribe", "hub.challenge": "1",
                                             "hub.verify_token": token}).status_code == 403
@@ -217,7 +225,6 @@ DEEP = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 100_000 + b
                           "text": {"body": "Start"}}])).encode(), "id"),
     (json.dumps(payload([{"from": "Erika", "id": "wamid.x", "type": "text",
                           "text": {"body": "Start"}}])).encode(), "from"),
-    (json.dumps(payload([text("+4915112345678", "Start\ud800")])).encode(), "Unicode"),
     (json.dumps(payload(statuses=[status("wamid.x", "failed", code="§§")])).encode(), "code"),
 ])
 def test_a_body_that_is_not_metas_shape_is_400_with_the_reason(meta, meta_app, body, reason):
@@ -389,12 +396,34 @@ def test_the_fast_path_leaves_out_statuses_for_another_number_too(server):
                   seen(ours)) == [(seen(ours),)]
 
 
-def test_a_sender_that_is_no_phone_number_is_400_and_stores_nothing(meta, meta_app):
-    good = text(new_number(), "Start")
-    bad = dict(text(new_number(), "Start"), **{"from": "000000"})
-    answer = post(meta, payload([good, bad]))
-    assert answer.status_code == 400 and "sender" in answer.get_data(as_text=True)
-    assert stored(meta_app) == NOTHING
+UNHANDLEABLE = {
+    # Mexico's numbers as WhatsApp gives them ("521" + ten digits): not a possible number for
+    # our phone library.
+    "a Mexican wa_id": lambda: text("+5215512345678", "Start"),
+    "no phone number": lambda: dict(text(new_number(), "Start"), **{"from": "000000"}),
+    "a lone surrogate": lambda: text(new_number(), "Start\ud800"),
+}
+
+
+@pytest.mark.parametrize("bad", UNHANDLEABLE.values(), ids=UNHANDLEABLE.keys())
+def test_a_message_that_cannot_be_handled_is_skipped_and_the_rest_of_the_post_stored(
+        meta, meta_app, bad, caplog):
+    """Meta posts a refused request again, whole, for days: one message must not hold back
+    the others and the statuses with them."""
+    erika, sent = new_number(), wamid()
+    data = payload([text(erika, "Start"), bad(), text(new_number(), "Hallo")],
+                   [status(sent, "read")])
+    for _ in range(2):
+        answer = post(meta, data)
+        assert (answer.status_code, answer.get_data()) == (200, b"")
+    assert [to for to, _ in queued(meta_app)][0] == erika and len(queued(meta_app)) == 2
+    assert rows(meta_app, "SELECT status FROM message_status") == [("read",)]
+    assert stored(meta_app)["inbound_messages"] == 2
+    assert counter(meta_app, "messages", "invalid") == 2  # once per post
+    assert counter(meta_app, "meta", "invalid") == 0
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 2
+    assert not any(erika in line or "5215512345678" in line for line in caplog.messages)
 
 
 def test_all_or_none_a_message_that_cannot_be_stored_leaves_nothing_of_the_post(config):
@@ -424,7 +453,7 @@ def test_all_or_none_a_message_that_cannot_be_stored_leaves_nothing_of_the_post(
 # --- demo mode and the public page ------------------------------------------------------------------
 
 def test_the_demo_takes_unsigned_posts_and_answers_into_the_outbox(config):
-    demo = create_app(dict(config, WHATSAPP_PLATFORM="meta"))
+    demo = create_app(meta_demo_settings(config))
     assert post(demo.test_client(), payload([text(new_number(), "Start")]), signed=False) \
         .status_code == 200
     assert scalar(demo, "SELECT count(*) FROM replies") == 0
@@ -520,6 +549,16 @@ def test_the_front_hands_a_post_with_messages_to_flask(server):
         == [("sent",)]
 
 
+def test_the_front_skips_what_it_cannot_store_and_keeps_the_rest(server):
+    sent = wamid()
+    data = payload([text("+5215512345678", "Start"), text(new_number(), "Start\ud800"),
+                    text(new_number(), "Start")], [status(sent, "delivered")])
+    answer = post_to(server, data)
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert served(server, "SELECT status FROM message_status WHERE sid = ?", seen(sent)) \
+        == [("delivered",)]
+
+
 def test_the_front_refuses_forged_and_malformed_posts_with_the_flask_answers(server):
     data = payload(statuses=[status(wamid(), "read")])
     body = json.dumps(data).encode()
@@ -600,9 +639,10 @@ def test_on_meta_twilios_webhooks_take_nothing_signed_with_an_empty_token(config
         return client.post(path, data=params, headers=headers)
 
     forger = Citizen(send, auth_token="")
-    assert forger.send("Start").status_code == 403
+    # Not routes at all on Meta (tests/test_webhook.py).
+    assert forger.send("Start").status_code == 404
     callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "read"}
-    assert forger.post_signed("/twilio/status", callback).status_code == 403
+    assert forger.post_signed("/twilio/status", callback).status_code == 404
     assert stored(app) == NOTHING
 
 
@@ -652,7 +692,7 @@ def test_on_twilio_metas_webhook_takes_nothing_signed_with_an_empty_secret(app, 
     body = json.dumps(payload([text(new_number(), "Start")])).encode()
     answer = client.post(PATH, data=body, headers=[
         ("Content-Type", "application/json"), ("X-Hub-Signature-256", signature(body, ""))])
-    assert answer.status_code == 403
+    assert answer.status_code == 404  # not a route on Twilio (tests/test_webhook.py)
     assert stored(app) == NOTHING
 
 

@@ -313,7 +313,8 @@ META_PRODUCTION = dict(
     {name: value for name, value in PRODUCTION.items() if not name.startswith("TWILIO_")},
     WHATSAPP_PLATFORM="meta", META_ACCESS_TOKEN="EAAG-a-system-user-token",
     META_PHONE_NUMBER_ID="106540352242922", META_APP_SECRET="an-app-secret-of-meta",
-    META_VERIFY_TOKEN="a-verify-token-of-ours", META_DISPLAY_PHONE_NUMBER="+49 4791 930-0")
+    META_VERIFY_TOKEN="a-verify-token-of-ours", META_DISPLAY_PHONE_NUMBER="+49 4791 930-0",
+    META_TEMPLATE="infokanal_meldung")
 
 
 def test_meta_production_goes_live_with_its_own_settings(operator_env):
@@ -326,14 +327,47 @@ def test_meta_production_goes_live_with_its_own_settings(operator_env):
     assert settings["META_TEMPLATE_NAMES"] == {} and settings["META_PARAGRAPH_NAMES"] == {}
 
 
-def test_meta_without_its_credentials_is_the_demo_whatever_twilio_holds(operator_env):
+def test_meta_without_any_credentials_is_the_demo(operator_env):
     settings = operator_env(**{name: value for name, value in META_PRODUCTION.items()
-                               if name not in META_CREDENTIALS},
-                            TWILIO_ACCOUNT_SID=PRODUCTION["TWILIO_ACCOUNT_SID"],
-                            TWILIO_AUTH_TOKEN=PRODUCTION["TWILIO_AUTH_TOKEN"])
+                               if name not in META_CREDENTIALS})
     assert config.Mode.of(settings).demo
     assert "no Meta credentials" in config.start_banner(settings)
     assert "META_APP_SECRET" in config.start_banner(settings)
+
+
+def test_meta_named_with_only_twilio_credentials_stops_the_start(operator_env):
+    """Not the demo: that would take unsigned webhooks on the county's public address."""
+    with pytest.raises(config.ConfigError, match=r"^TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN are "
+                       r"set but WHATSAPP_PLATFORM is meta: set WHATSAPP_PLATFORM=twilio, or "
+                       r"remove them$"):
+        operator_env(**{name: value for name, value in META_PRODUCTION.items()
+                        if name not in META_CREDENTIALS},
+                     TWILIO_ACCOUNT_SID=PRODUCTION["TWILIO_ACCOUNT_SID"],
+                     TWILIO_AUTH_TOKEN=PRODUCTION["TWILIO_AUTH_TOKEN"])
+
+
+@pytest.mark.parametrize("platform", [None, "twilio", ""])
+def test_meta_credentials_without_naming_meta_stop_the_start(operator_env, platform):
+    settings = {name: value for name, value in META_PRODUCTION.items()
+                if name != "WHATSAPP_PLATFORM"}
+    if platform is not None:
+        settings["WHATSAPP_PLATFORM"] = platform
+    with pytest.raises(config.ConfigError, match=r"^META_ACCESS_TOKEN, META_PHONE_NUMBER_ID, "
+                       r"META_APP_SECRET, META_VERIFY_TOKEN are set but WHATSAPP_PLATFORM is "
+                       r"twilio \(the default\): set WHATSAPP_PLATFORM=meta, or remove them$"):
+        operator_env(**settings)
+    # One left over from a trial is named as well.
+    with pytest.raises(config.ConfigError, match=r"^META_APP_SECRET is set but "):
+        operator_env(**dict(PRODUCTION, TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="",
+                            **{name: "" for name in META_CREDENTIALS
+                               if name != "META_APP_SECRET"}))
+
+
+def test_meta_production_needs_a_template(operator_env):
+    with pytest.raises(config.ConfigError, match=r"^META_TEMPLATE is not set: on Meta, "
+                       r"broadcasts to citizens who have not written in the last 24 hours need "
+                       r"an approved template"):
+        operator_env(**dict(META_PRODUCTION, META_TEMPLATE=""))
 
 
 @pytest.mark.parametrize("missing", META_CREDENTIALS)
@@ -375,8 +409,8 @@ def test_meta_production_refuses_a_short_admin_token(operator_env):
 
 
 def test_meta_templates_per_language_and_paragraphs(operator_env):
-    settings = operator_env(**META_PRODUCTION, LANGUAGES="de,en", META_TEMPLATE="infokanal_text",
-                            META_TEMPLATE_EN="infokanal_text_en",
+    settings = operator_env(**dict(META_PRODUCTION, META_TEMPLATE="infokanal_text"),
+                            LANGUAGES="de,en", META_TEMPLATE_EN="infokanal_text_en",
                             META_PARAGRAPH_TEMPLATES="2=infokanal_2, 3=infokanal_3",
                             META_PARAGRAPH_TEMPLATES_EN="2=infokanal_en_2")
     assert settings["META_TEMPLATE_NAMES"] == {"en": "infokanal_text_en"}
@@ -387,8 +421,8 @@ def test_meta_templates_per_language_and_paragraphs(operator_env):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"META_PARAGRAPH_TEMPLATES": "2=infokanal_2"},
-     "^META_PARAGRAPH_TEMPLATES is set but META_TEMPLATE is not"),
+    ({"META_TEMPLATE": "", "META_PARAGRAPH_TEMPLATES": "2=infokanal_2"},
+     "^META_TEMPLATE is not set"),
     ({"META_TEMPLATE": "infokanal", "META_PARAGRAPH_TEMPLATES": "2=HX1234"},
      "^META_PARAGRAPH_TEMPLATES holds '2=HX1234'"),
     ({"LANGUAGES": "de,en", "META_TEMPLATE": "infokanal",
@@ -419,3 +453,30 @@ def test_a_missing_meta_setting_stops_the_procfile_processes(tmp_path, name):
         process.stop()
     assert process.proc.returncode != 0
     assert "META_ACCESS_TOKEN is set but META_APP_SECRET is not" in output, output
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+@pytest.mark.parametrize(("platform", "credentials"), [
+    ("twilio", META_CREDENTIALS), ("meta", ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"))])
+def test_credentials_of_the_other_platform_stop_the_procfile_processes(tmp_path, name,
+                                                                        platform, credentials):
+    """Neither process falls into the demo (unsigned webhooks, nothing sent)."""
+    from bot.vault import new_key
+    from tests.conftest import Process, wait_for
+
+    env = {key: value for key, value in META_PRODUCTION.items()
+           if key not in META_CREDENTIALS}
+    env.update({key: (PRODUCTION.get(key) or META_PRODUCTION[key]) for key in credentials},
+               WHATSAPP_PLATFORM=platform, DATA_KEY=new_key(), PORT="0", HOST="127.0.0.1",
+               DATABASE_PATH=str(tmp_path / "infokanal.db"),
+               TWILIO_WHATSAPP_FROM=PRODUCTION["TWILIO_WHATSAPP_FROM"])
+    process = Process(name, env)
+    try:
+        wait_for(lambda: process.proc.poll() is not None, timeout=30,
+                 message=f"{name} to stop")
+        output = process.output()
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert f"are set but WHATSAPP_PLATFORM is {platform}" in output, output
+    assert "Traceback" not in output and "DEMO MODE" not in output, output

@@ -275,3 +275,80 @@ def test_a_connection_the_short_path_served_is_freed_when_it_closes(server, tmp_
     # Left to the collector, each connection was two dozen objects (7,000 for these 300).
     assert sum(int(line) for line in found.read_text().split()) < 300
     assert stored(server, sid(1299)) == [("sent", None, None)]
+
+
+# --- only the configured platform's webhooks, on every path ---------------------------------------
+
+@pytest.fixture(scope="module")
+def meta_server(tmp_path_factory):
+    """A Meta deployment with Twilio's settings left over from before the switch, PUBLIC_URL
+    set: without the rule, the short path would take Twilio's callbacks."""
+    from bot.vault import new_key
+    from tests.test_meta_webhook import meta_settings
+
+    workdir = tmp_path_factory.mktemp("meta-short-path")
+    port = free_port()
+    env = meta_settings({
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+4930901820", "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PORT": str(port), "ADMIN_TOKEN": "admin-token-for-tests-" + "x" * 16,
+        "DATA_KEY": new_key(), "DATABASE_PATH": str(workdir / "infokanal.db"),
+        "WEB_CONCURRENCY": "1"})
+    web = WebServer(env)
+    web.env = env
+    yield web
+    web.stop()
+
+
+def _empty_post(path, *fields):
+    return "\r\n".join([f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *fields,
+                        "Content-Length: 0", "", ""]).encode()
+
+
+@pytest.mark.parametrize("framing", ["short path", "chunked", "empty"])
+def test_on_meta_twilios_callbacks_are_404_on_every_path(meta_server, framing):
+    """Signed with the Twilio token left over: the short path (a body of known length), the
+    gate before gunicorn's (chunked), the front's status path (no body, past the gate)."""
+    sid_ = sid(60 + ["short path", "chunked", "empty"].index(framing))
+    form = callback(sid_, "read")
+    if framing == "empty":
+        data = _empty_post(STATUS, "X-Twilio-Signature: x")
+    else:
+        data = signed(meta_server, form, chunked=framing == "chunked")
+    sock, reader = connect(meta_server)
+    with sock:
+        sock.sendall(data)
+        status, headers, body = read_answer(reader)
+    assert status == 404 and headers["content-type"].startswith("application/json"), body
+    assert stored(meta_server, sid_) == []
+
+
+def test_on_meta_twilios_message_webhook_is_404_before_its_body(meta_server):
+    lines = ["POST /twilio/messages HTTP/1.1", "Host: 127.0.0.1", "X-Twilio-Signature: x",
+             "Content-Type: application/x-www-form-urlencoded", f"Content-Length: {10 << 20}"]
+    sock, reader = connect(meta_server)
+    with sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.settimeout(5)
+        status, headers, _ = read_answer(reader)
+    assert status == 404 and headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("framing", ["with a body", "empty"])
+def test_on_twilio_metas_webhook_is_404_on_every_path(server, framing):
+    body = b'{"object": "whatsapp_business_account", "entry": []}'
+    signature = "X-Hub-Signature-256: sha256=" + "0" * 64
+    if framing == "empty":
+        data = _empty_post("/meta/webhook", signature)
+    else:
+        data = ("\r\n".join(["POST /meta/webhook HTTP/1.1", "Host: 127.0.0.1", signature,
+                             "Content-Type: application/json", f"Content-Length: {len(body)}",
+                             "", ""])).encode() + body
+    sock, reader = connect(server)
+    with sock:
+        sock.sendall(data)
+        status, _, _ = read_answer(reader)
+    assert status == 404
+    handshake = server.session.get(server.url + "/meta/webhook", timeout=10, params={
+        "hub.mode": "subscribe", "hub.challenge": "42", "hub.verify_token": ""})
+    assert handshake.status_code == 404

@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot import create_app
 from tests.conftest import ADMIN_TOKEN, PUBLIC_URL, citizens_of, reply_text, rows
 
 
@@ -315,3 +316,46 @@ def test_a_tap_on_a_button_that_is_a_keyword_is_that_keyword(app, citizen):
 def test_a_reaction_is_no_request_either(app, citizen):
     response = citizen().send("", MessageType="reaction")
     assert reply_text(response.text) is None
+
+
+# --- only the configured platform's webhooks ------------------------------------------------------
+
+def meta_deployment(config, **extra):
+    """Meta's platform in production, Twilio's settings left over from before the switch."""
+    from tests.test_meta_webhook import meta_settings
+
+    return create_app(dict(meta_settings(config), **extra))
+
+
+def test_on_meta_twilios_webhooks_are_404_even_with_its_settings_left_over(config):
+    """A signed Start through Twilio would subscribe the citizen and queue a Meta reply too."""
+    app = meta_deployment(config)
+    citizen = citizens_of(app.test_client())()
+    answer = citizen.send("Start")
+    assert answer.status_code == 404 and answer.is_json
+    callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "read"}
+    assert citizen.post_signed("/twilio/status", callback).status_code == 404
+    assert subscriber_count(app) == 0
+    assert rows(app, "SELECT count(*) FROM inbound_messages") == [(0,)]
+
+
+def test_on_twilio_metas_webhook_and_handshake_are_404(app, client):
+    from tests.test_meta_webhook import VERIFY_TOKEN, payload, post, text
+
+    handshake = client.get("/meta/webhook", query_string={
+        "hub.mode": "subscribe", "hub.challenge": "42", "hub.verify_token": VERIFY_TOKEN})
+    assert handshake.status_code == 404
+    assert post(client, payload([text("+4915112345678", "Start")])).status_code == 404
+    assert subscriber_count(app) == 0
+
+
+def test_the_demo_takes_both_platforms_webhooks(config):
+    demo = create_app({name: value for name, value in config.items()
+                       if name not in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")})
+    from tests.test_meta_webhook import payload, post, text
+
+    client = demo.test_client()
+    assert citizens_of(client)().send("Start").status_code == 200
+    assert post(client, payload([text("+4915112345678", "Start")]), signed=False) \
+        .status_code == 200
+    assert subscriber_count(demo) == 2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .. import phone
 from .. import vocabulary as v
-from ..store import inbound, outbox, replies, statuses, subscribers
+from ..store import counters, inbound, outbox, replies, statuses, subscribers
 from ..store.db import write
 
 
@@ -55,10 +55,11 @@ def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT):
         return _handle(conn, channel, message)
 
 
-def handle_events(database, channel, events):
+def handle_events(database, channel, events, invalid=0):
     """Handle everything one webhook request carried (``platforms.base.Events``) in one write
     transaction: each message once, each status report recorded. All or none is stored: the
-    platform sends the whole request again when it was not acknowledged.
+    platform sends the whole request again when it was not acknowledged. ``invalid``: how many
+    of the request's messages the caller left out as unusable, counted in the same transaction.
 
     Returns an Outcome per message, in order. Raises ``phone.InvalidAddress`` for a sender
     that is no phone number, before anything is written.
@@ -66,6 +67,8 @@ def handle_events(database, channel, events):
     prepared = [_prepare(channel, phone.e164(message.sender), message.body,
                          message.message_id, message.kind) for message in events.messages]
     with write(database) as conn:
+        if invalid:
+            counters.add(conn, counters.webhook("messages", "invalid"), invalid)
         if events.statuses:
             statuses.record_many(conn, events.statuses)
         return [_handle(conn, channel, message) for message in prepared]

@@ -10,7 +10,7 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, audit_page, auth, compose, console, csrf, database,
-                   health, media, meta_webhook, metrics, password, public, roles, security,
+                   gate, health, media, meta_webhook, metrics, password, public, roles, security,
                    simulator, webhook)
 
     database.init_app(app)
@@ -19,8 +19,12 @@ def init_app(app):
     # Before the CSRF check reads a form: an upload's request may be larger than any other.
     media.init_app(app)
     roles.init_app(app)
-    app.register_blueprint(webhook.bp)
-    app.register_blueprint(meta_webhook.bp)
+    # Only the configured platform's webhooks are routes (``gate.platforms_served``).
+    served = gate.platforms_served(app)
+    if "twilio" in served:
+        app.register_blueprint(webhook.bp)
+    if "meta" in served:
+        app.register_blueprint(meta_webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)

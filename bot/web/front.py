@@ -35,7 +35,7 @@ from .. import images
 from ..platforms import meta
 from ..platforms import twilio as gateway
 from . import meta_webhook, security
-from .gate import Answer, Gate, SessionToCheck
+from .gate import Answer, Gate, SessionToCheck, serves
 from .status_writer import StatusWriter
 
 STATUS_PATH = "/twilio/status"
@@ -103,6 +103,10 @@ class Front:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="flask")
         self.writer = StatusWriter(config["DATABASE_PATH"])
         self.gate = Gate(flask_app)
+        # Whether each platform's webhook is one here: the other's, on a deployment, is
+        # Flask's to answer as a path it does not know.
+        self.takes_status = serves(self.gate.served, STATUS_PATH)
+        self.takes_meta = serves(self.gate.served, META_PATH)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -173,9 +177,9 @@ class Front:
                 connection.body_done()
         if body is None:
             return  # the client went away
-        if scope["method"] == "POST" and path == STATUS_PATH:
+        if scope["method"] == "POST" and path == STATUS_PATH and self.takes_status:
             return await self._status(scope, body, send)
-        if scope["method"] == "POST" and path == META_PATH:
+        if scope["method"] == "POST" and path == META_PATH and self.takes_meta:
             try:
                 updates = self.meta_statuses(scope["headers"], body)
             except Refused as refused:
@@ -250,7 +254,10 @@ class Front:
             events = meta.parse(body, self.flask.config["META_PHONE_NUMBER_ID"])
         except meta.InvalidWebhook as exc:
             raise Refused(400, f"bad request: {exc}\n".encode()) from None
-        return None if events.messages else events.statuses
+        if events.messages:
+            return None
+        # A report that cannot be stored is left out, as Flask's view leaves it out.
+        return meta_webhook.handleable(events)[0].statuses
 
     def run_meta_view(self, headers, body):
         """A post to Meta's webhook that the connection read itself (``connection``), run by

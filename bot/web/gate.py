@@ -12,14 +12,18 @@ check needs the body, so only its presence is decided here). Anything else passe
 import json
 from urllib.parse import urlencode
 
+from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_cookie
 
+from .. import platforms
 from ..platforms import meta
 from ..platforms import twilio as gateway
 from . import api, auth
 from .database import get_db
 
 SIGN_IN = "/admin/login"
+# Each platform's webhooks, by the start of their paths.
+WEBHOOK_PREFIXES = {"twilio": "/twilio/", "meta": "/meta/"}
 # Neither needs a session: signing in opens one; signing out of one that has ended is done.
 SESSIONLESS = (SIGN_IN, "/admin/logout")
 AUTHORIZATION = b"authorization"
@@ -57,9 +61,26 @@ API_REFUSAL = Answer(401, _json(api.UNAUTHORIZED), b"application/json",
                      [(b"www-authenticate", b"Bearer")])
 FORBIDDEN = Answer(403, (gateway.FORBIDDEN + "\n").encode())
 SIGNED_TWICE = Answer(400, f"bad request: {gateway.TWICE}\n".encode())
+# A path that is no route here, as Flask answers it on a machine path (``security``).
+NOT_FOUND = Answer(404, _json(NotFound.description), b"application/json")
 # Meta's webhook, as its Flask view (``meta_webhook``) answers.
 META_UNSIGNED = Answer(401, f"unauthorized: {meta.SIGNATURE_HEADER} is missing\n".encode())
 META_SIGNED_TWICE = Answer(400, f"bad request: {meta.TWICE}\n".encode())
+
+
+def platforms_served(app):
+    """The platforms whose webhooks this app takes: on a deployment only the configured one's
+    (the other's, left over or forged, must reach no citizen's record); the demo takes both,
+    for the simulator and trials of either."""
+    if app.extensions["infokanal"].demo:
+        return frozenset(platforms.NAMES)
+    return frozenset({app.config["WHATSAPP_PLATFORM"]})
+
+
+def serves(served, path):
+    """Whether ``path`` is no other platform's webhook than those ``served``."""
+    return all(name in served or not path.startswith(prefix)
+               for name, prefix in WEBHOOK_PREFIXES.items())
 
 
 class Gate:
@@ -69,6 +90,7 @@ class Gate:
         self.app = app
         self.token = app.config["ADMIN_TOKEN"]
         self.demo = app.extensions["infokanal"].demo
+        self.served = platforms_served(app)
         self.cookie_name = app.config["SESSION_COOKIE_NAME"].encode()
         self.serializer = app.session_interface.get_signing_serializer(app)
         self.session_seconds = int(app.permanent_session_lifetime.total_seconds())
@@ -81,6 +103,8 @@ class Gate:
             if api.token_valid(authorization.decode("latin-1"), self.token):
                 return None
             return API_REFUSAL
+        if not serves(self.served, path):
+            return NOT_FOUND
         if path.startswith("/twilio/"):
             if self.demo:
                 return None

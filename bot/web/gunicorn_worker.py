@@ -95,11 +95,12 @@ class FrontWorker(ASGIWorker):
         self.asgi = front = Front(wsgi, threads=max(1, self.cfg.threads))
         # The short path signs against PUBLIC_URL (without it, the URL comes from the
         # request and the proxy headers gunicorn weighs) and writes no access log line.
-        self.short_status = (front.flask.config["STATUS_SHORT_PATH"]
+        self.short_status = (front.flask.config["STATUS_SHORT_PATH"] and front.takes_status
                              and bool(front.public_url) and not self.cfg.accesslog)
         self.status_url = front.public_url + STATUS_PATH
         # Meta signs the body alone: its posts need no PUBLIC_URL to be checked.
-        self.short_meta = front.flask.config["STATUS_SHORT_PATH"] and not self.cfg.accesslog
+        self.short_meta = (front.flask.config["STATUS_SHORT_PATH"] and front.takes_meta
+                           and not self.cfg.accesslog)
         self.answer_headers = b"".join(
             name + b": " + value + b"\r\n" for name, value in
             [(b"Content-Type", b"text/plain; charset=utf-8"), *front.fixed_headers])

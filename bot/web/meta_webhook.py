@@ -7,15 +7,19 @@ call of the domain (``citizens.handle_events``) and its result into an answer. T
 comes here.
 """
 
+import logging
+from dataclasses import replace
+
 from flask import Blueprint, Response, current_app, request
 
 from ..domain import citizens
-from ..phone import InvalidAddress
+from ..phone import InvalidAddress, e164, mask
 from ..platforms import meta
 from ..store import counters
 from .bodies import encodable
 from .database import get_db
 
+log = logging.getLogger(__name__)
 bp = Blueprint("meta_webhook", __name__)
 
 # Meta's webhook payloads can be up to 3 MB (its webhooks reference): a batch of many status
@@ -56,32 +60,55 @@ def events():
             return _plain(meta.FORBIDDEN, 403)
     try:
         carried = meta.parse(request.get_data(), current_app.config["META_PHONE_NUMBER_ID"])
-        unusable = unencodable(carried)
-        if unusable:
-            raise meta.InvalidWebhook(f"{unusable} is not valid Unicode text")
-        citizens.handle_events(get_db(), services.channel, carried)
     except meta.InvalidWebhook as exc:
         _count_refusal("invalid")
         return _plain(f"bad request: {exc}", 400)
-    except InvalidAddress as exc:
-        _count_refusal("invalid")
-        return _plain(f"bad request: a message's sender {exc}", 400)
+    kept, skipped = handleable(carried)
+    citizens.handle_events(get_db(), services.channel, kept, invalid=skipped)
     # Replies, where there are any, are queued for the worker: Meta's webhook carries none.
     return Response(b"", status=200, mimetype="text/plain")
 
 
-def unencodable(carried):
-    """Which of the ids and texts a post carried cannot be stored (a lone surrogate, which
-    JSON can spell but UTF-8 cannot), or None."""
+def handleable(carried):
+    """What of a post can be handled, and how many of its messages cannot: a sender that is
+    no possible number for our phone library, an id or text that cannot be stored (a lone
+    surrogate, which JSON can spell but UTF-8 cannot). Meta posts a refused request again for
+    days, whole: one such message must not hold back the rest, nor the statuses with it."""
+    messages = []
     for message in carried.messages:
-        for name in ("message_id", "sender", "body", "replied_to"):
-            if not _encodable_or_none(getattr(message, name)):
-                return f"a message's {name}"
+        reason = _unencodable(message, ("message_id", "sender", "body", "replied_to"))
+        if reason is None:
+            try:
+                e164(message.sender)
+            except InvalidAddress as exc:
+                reason = f"sender {exc}"
+        if reason is None:
+            messages.append(message)
+        else:
+            log.warning("Meta's webhook: a message from %s skipped: its %s", _masked(message),
+                        reason)
+    statuses = []
     for update in carried.statuses:
-        for name in ("message_id", "error_code"):
-            if not _encodable_or_none(getattr(update, name)):
-                return f"a status's {name}"
+        reason = _unencodable(update, ("message_id", "error_code"))
+        if reason is None:
+            statuses.append(update)
+        else:
+            log.warning("Meta's webhook: a status report skipped: its %s", reason)
+    return replace(carried, messages=messages, statuses=statuses), \
+        len(carried.messages) - len(messages)
+
+
+def _unencodable(item, names):
+    """The first of ``names`` whose value cannot be stored, as a reason, or None."""
+    for name in names:
+        if not _encodable_or_none(getattr(item, name)):
+            return f"{name.replace('_', ' ')} is not valid Unicode text"
     return None
+
+
+def _masked(message):
+    sender = str(message.sender or "").encode("utf-8", "replace").decode("utf-8")
+    return mask(sender)
 
 
 def _encodable_or_none(value):

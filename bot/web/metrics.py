@@ -120,7 +120,8 @@ class Collector:
             "The platform's webhook requests by outcome. messages: accepted, duplicate (a "
             "replay), forbidden (bad signature), invalid. status: accepted (stored); status "
             "callbacks the web front refuses are not counted. meta: posts to Meta's webhook "
-            "refused as forbidden or invalid (their messages and statuses count as above).",
+            "refused as forbidden or invalid (their messages and statuses count as above; a "
+            "message skipped as unusable counts as messages invalid).",
             labels=["webhook", "outcome"])
         # The known outcomes appear from the start, at 0, so that increase() sees the first one.
         outcomes = dict.fromkeys(WEBHOOK_OUTCOMES, 0)
