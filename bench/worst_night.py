@@ -381,12 +381,14 @@ def compare(args):
             row = {"platform": platform, "shape": shape or "", "round": number + 1,
                    "web": cpu["web"] / count * 1000, "worker": cpu["worker"] / count * 1000,
                    "fake": cpu["fake"] / count * 1000, "sent": result["sent"]["messages"],
-                   "read": result["read_at"] is not None}
+                   "read": result["read_at"] is not None,
+                   "last": (result["sent"]["last_at"] or float("nan")) - result["posted"]}
             row["together"] = row["web"] + row["worker"]
             rounds.append(row)
             print(f"  round {row['round']} {platform:6} {row['shape']:10} web {row['web']:.2f} + "
                   f"worker {row['worker']:.2f} = {row['together']:.2f} ms per message "
-                  f"(fake {row['fake']:.2f} ms; {row['sent']} sent, "
+                  f"(fake {row['fake']:.2f} ms; {row['sent']} sent, the last after "
+                  f"{row['last']:.1f} s of an ideal {args.compare / args.rate:.1f} s, "
                   f"{'all read' if row['read'] else 'NOT all read'})", flush=True)
     print(f"\nCPU per message with its receipts, alternating, {args.compare} subscribers at "
           f"{args.rate:g}/s, no restart, no citizens (median of {args.compare_rounds} rounds):")
