@@ -5,6 +5,7 @@ both. Nothing here names a platform's fields, headers or codes; the platform mod
 (``twilio``, ``meta``) map what their platform says into these.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 
 from .. import vocabulary as v
@@ -67,3 +68,24 @@ class Events:
 
     messages: list = field(default_factory=list)   # [InboundMessage]
     statuses: list = field(default_factory=list)   # [StatusUpdate]
+
+
+def send_each(make_transport, messages):
+    """Send a few messages one after another, outside the send loop (a test send to staff
+    phones), from a thread that runs no event loop: a transport from ``make_transport()``,
+    closed after. Returns, per message, its id or the ``SendError``."""
+
+    async def run():
+        transport = make_transport()
+        results = []
+        try:
+            for message in messages:
+                try:
+                    results.append(await transport.send(message))
+                except SendError as exc:
+                    results.append(exc)
+        finally:
+            await transport.close()
+        return results
+
+    return asyncio.run(run())

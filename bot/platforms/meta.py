@@ -33,7 +33,7 @@ from .. import http_client
 from .. import vocabulary as v
 from .. import whatsapp_text
 from .base import (Events, InboundMessage, InvalidWebhook, OutgoingMessage,  # noqa: F401
-                   SendError, StatusUpdate)
+                   SendError, StatusUpdate, send_each)
 
 log = logging.getLogger(__name__)
 
@@ -561,18 +561,5 @@ def send_now(messages, config, timeout_seconds=15):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``."""
 
-    async def run():
-        transport = MetaTransport(**_settings(config), max_connections=8,
-                                  timeout_seconds=timeout_seconds)
-        results = []
-        try:
-            for message in messages:
-                try:
-                    results.append(await transport.send(message))
-                except SendError as exc:
-                    results.append(exc)
-        finally:
-            await transport.close()
-        return results
-
-    return asyncio.run(run())
+    return send_each(lambda: MetaTransport(**_settings(config), max_connections=8,
+                                           timeout_seconds=timeout_seconds), messages)

@@ -33,7 +33,7 @@ from .. import http_client, phone
 from .. import vocabulary as v
 from .. import whatsapp_text
 from .base import (Events, InboundMessage, InvalidWebhook, OutgoingMessage,  # noqa: F401
-                   SendError, StatusUpdate)
+                   SendError, StatusUpdate, send_each)
 
 log = logging.getLogger(__name__)
 
@@ -413,20 +413,7 @@ def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAU
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
 
-    async def run():
-        transport = TwilioTransport(account_sid, auth_token, from_address, api_url=api_url,
-                                    content_sid=content_sid, content_sids=content_sids,
-                                    paragraph_sids=paragraph_sids,
-                                    max_connections=8, timeout_seconds=timeout_seconds)
-        results = []
-        try:
-            for message in messages:
-                try:
-                    results.append(await transport.send(message))
-                except SendError as exc:
-                    results.append(exc)
-        finally:
-            await transport.close()
-        return results
-
-    return asyncio.run(run())
+    return send_each(lambda: TwilioTransport(
+        account_sid, auth_token, from_address, api_url=api_url, content_sid=content_sid,
+        content_sids=content_sids, paragraph_sids=paragraph_sids, max_connections=8,
+        timeout_seconds=timeout_seconds), messages)
