@@ -349,6 +349,19 @@ def start_worker():
         worker.stop()
 
 
+def refused_start(name, env):
+    """Start the Procfile command ``name`` with ``env``, which it must refuse: once it has
+    exited (within 30 s), its exit code and what it printed."""
+    process = Process(name, env)
+    try:
+        wait_for(lambda: process.proc.poll() is not None, timeout=30,
+                 message=f"{name} to stop")
+        output = process.output()
+    finally:
+        process.stop()
+    return process.proc.returncode, output
+
+
 def wait_for(predicate, timeout=20, interval=0.05, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -440,18 +440,12 @@ def test_meta_settings_that_cannot_work_stop_the_start(operator_env, extra, mess
 @pytest.mark.parametrize("name", ["web", "worker"])
 def test_a_missing_meta_setting_stops_the_procfile_processes(tmp_path, name):
     from bot.vault import new_key
-    from tests.conftest import Process, wait_for
+    from tests.conftest import refused_start
 
     env = dict(META_PRODUCTION, META_APP_SECRET="", DATA_KEY=new_key(), PORT="0",
                HOST="127.0.0.1", DATABASE_PATH=str(tmp_path / "infokanal.db"))
-    process = Process(name, env)
-    try:
-        wait_for(lambda: process.proc.poll() is not None, timeout=30,
-                 message=f"{name} to stop")
-        output = process.output()
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    returncode, output = refused_start(name, env)
+    assert returncode != 0
     assert "META_ACCESS_TOKEN is set but META_APP_SECRET is not" in output, output
 
 
@@ -462,7 +456,7 @@ def test_credentials_of_the_other_platform_stop_the_procfile_processes(tmp_path,
                                                                         platform, credentials):
     """Neither process falls into the demo (unsigned webhooks, nothing sent)."""
     from bot.vault import new_key
-    from tests.conftest import Process, wait_for
+    from tests.conftest import refused_start
 
     env = {key: value for key, value in META_PRODUCTION.items()
            if key not in META_CREDENTIALS}
@@ -470,13 +464,7 @@ def test_credentials_of_the_other_platform_stop_the_procfile_processes(tmp_path,
                WHATSAPP_PLATFORM=platform, DATA_KEY=new_key(), PORT="0", HOST="127.0.0.1",
                DATABASE_PATH=str(tmp_path / "infokanal.db"),
                TWILIO_WHATSAPP_FROM=PRODUCTION["TWILIO_WHATSAPP_FROM"])
-    process = Process(name, env)
-    try:
-        wait_for(lambda: process.proc.poll() is not None, timeout=30,
-                 message=f"{name} to stop")
-        output = process.output()
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    returncode, output = refused_start(name, env)
+    assert returncode != 0
     assert f"are set but WHATSAPP_PLATFORM is {platform}" in output, output
     assert "Traceback" not in output and "DEMO MODE" not in output, output

@@ -9,7 +9,7 @@ import pytest
 
 from bot import create_app
 from bot.config import ConfigError
-from tests.conftest import ROOT, Process, citizens_of, wait_for
+from tests.conftest import ROOT, citizens_of, refused_start
 
 SIDE_FILES = ("-wal", "-shm", "-writelock")
 
@@ -115,13 +115,8 @@ def test_demo_mode_takes_the_token_it_is_given(config):
 
 @pytest.mark.parametrize("name", ["web", "worker"])
 def test_a_short_admin_token_stops_the_procfile_processes(env, name):
-    process = Process(name, dict(env, ADMIN_TOKEN="kurz", PORT="0", HOST="127.0.0.1"))
-    try:
-        wait_for(lambda: process.proc.poll() is not None, timeout=30,
-                 message=f"{name} to stop")
-        output = process.output()
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    returncode, output = refused_start(name, dict(env, ADMIN_TOKEN="kurz", PORT="0",
+                                                  HOST="127.0.0.1"))
+    assert returncode != 0
     assert "ADMIN_TOKEN is too short" in output and "this one has 4" in output
     assert "secrets.token_urlsafe(32)" in output

@@ -8,7 +8,7 @@ import pytest
 from bot import create_app
 from bot.config import SETTINGS, ConfigError
 from bot.delivery.chores import WarningRelay
-from tests.conftest import wait_for
+from tests.conftest import refused_start
 
 
 def test_without_a_regional_key_there_is_no_relay_and_the_defaults_are_the_documented_ones(app):
@@ -62,11 +62,10 @@ def test_a_relay_setting_that_cannot_work_stops_the_start(config, name, value, r
         create_app(dict(config, WARNINGS_ARS="033560000000", **{name: value}))
 
 
-def test_the_worker_does_not_start_with_a_bad_regional_key(env, start_worker):
-    worker = start_worker(dict(env, WARNINGS_ARS="3356"))
-    wait_for(lambda: worker.proc.poll() is not None, timeout=30, message="the worker to stop")
-    assert worker.proc.returncode != 0
-    assert "WARNINGS_ARS must be the county's 12-digit regional key" in worker.output()
+def test_the_worker_does_not_start_with_a_bad_regional_key(env):
+    returncode, output = refused_start("worker", dict(env, WARNINGS_ARS="3356"))
+    assert returncode != 0
+    assert "WARNINGS_ARS must be the county's 12-digit regional key" in output
 
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
