@@ -99,7 +99,8 @@ SETTINGS = {
     "hold_after": None,         # accept this many messages, then keep further sends waiting
     # [http status, code], "drop", ["slow", seconds] or "hang": consumed one per API request.
     # A slow request is answered normally after the delay; a hanging one never (reset() or
-    # stop() drops it).
+    # stop() drops it). [http status, None] is answered without a body, and "garbage" with an
+    # HTML page, as a proxy in front of the Graph API may answer.
     "error_queue": [],
     "rate_130429": 0.0,         # share of requests answered 130429 (throughput), seeded
     "rate_500": 0.0,            # share answered 500 / 131000
@@ -559,6 +560,10 @@ class FakeMeta:
         if injected == "drop":
             request.transport.abort()
             return web.Response(status=500)
+        if injected == "garbage":
+            return web.Response(text="<html>gateway</html>", content_type="text/html")
+        if injected and injected[1] is None:
+            return web.Response(status=injected[0])
         if injected:
             status, code = injected
             return self._refuse(Refusal(status, code, "Injected fault"))

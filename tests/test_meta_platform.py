@@ -1,20 +1,19 @@
 """Meta's Cloud API module (bot.platforms.meta): signatures, the subscription handshake, webhook
-bodies as Meta posts them (and as nobody should), error codes, and the transport against a
-small strict Graph API on loopback."""
+bodies as Meta posts them (and as nobody should), error codes, and the transport against the
+fake Graph API on loopback (tests/fake_meta.py), as strict as Meta."""
 
-import asyncio
 import copy
 import hashlib
 import hmac
 import json
 import random
-import threading
 
 import pytest
-from aiohttp import web
 
 from bot import vocabulary as v
 from bot.platforms import base, meta
+from tests.fake_meta import ACCESS_TOKEN as TOKEN
+from tests.fake_meta import PHONE_NUMBER_ID, FakeMeta
 
 SECRET = "app-secret-for-tests"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
@@ -403,191 +402,30 @@ def test_no_code_is_no_kind_and_a_code_that_is_no_number_is_rejected():
     assert meta.classify_code([1]) == v.REJECTED
 
 
-# --- the transport, against a small strict Graph API on loopback ------------------------------
+# --- the transport, against the fake Graph API on loopback ------------------------------
 
-TOKEN = "EAAtest-system-user-token"
-PHONE_NUMBER_ID = "106540352242922"
-_SINGLE_LINE_BREAKERS = ("\n", "\r", "\t", " " * 5)
-
-
-class StrictGraph:
-    """Meta's send endpoint as strict as Meta: the path with its version and phone number id,
-    the bearer token, JSON with the fields Meta requires and their types, ``to`` in digits,
-    template parameters that are single lines. A request it refuses is answered as Meta does
-    (400, error 100) and kept in ``refused``. ``faults`` steers the answer per recipient:
-    ``(http status, Meta's code or None)``, ``"hang"``, ``"drop"`` or ``"garbage"``."""
-
-    def __init__(self, version="v23.0"):
-        self.version = version
-        self.bodies = []
-        self.refused = []
-        self.faults = {}
-        self._ids = iter(range(1, 10 ** 9))
-
-    def start(self):
-        ready = threading.Event()
-
-        def run():
-            self.loop = asyncio.new_event_loop()
-            self.loop.run_until_complete(self._start())
-            ready.set()
-            self.loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="strict-graph", daemon=True)
-        self._thread.start()
-        assert ready.wait(10)
-        return self
-
-    async def _start(self):
-        self._released = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    def stop(self):
-        async def shutdown():
-            self._released.set()
-            await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-    @staticmethod
-    def error(status, code, message):
-        return web.json_response({"error": {
-            "message": message, "type": "OAuthException", "code": code,
-            "error_data": {"messaging_product": "whatsapp", "details": message},
-            "fbtrace_id": "AbCdEf"}}, status=status)
-
-    def refuse(self, why, subcode=None):
-        self.refused.append(why)
-        answer = self.error(400, 100, f"(#100) {why}")
-        if subcode is not None:
-            body = json.loads(answer.body)
-            body["error"]["error_subcode"] = subcode
-            answer = web.json_response(body, status=400)
-        return answer
-
-    async def _handle(self, request):
-        if request.method != "POST":
-            return self.refuse(f"method {request.method}")
-        version, _, rest = request.path.removeprefix("/").partition("/")
-        number, _, edge = rest.partition("/")
-        if version != self.version or edge != "messages":
-            return self.refuse(f"path {request.path}")
-        if number != PHONE_NUMBER_ID:
-            # As Meta answers for a phone number id that is not (or not the token's).
-            return self.refuse(f"Unsupported post request. Object with ID '{number}' does "
-                               "not exist", subcode=33)
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.refused.append("token")
-            return self.error(401, 190, "Error validating access token")
-        if request.content_type != "application/json":
-            return self.refuse(f"content type {request.content_type}")
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return self.refuse("not JSON")
-        why = self.invalid(body)
-        if why:
-            return self.refuse(why)
-        self.bodies.append(body)
-        fault = self.faults.get(body["to"])
-        if fault == "hang":
-            await self._released.wait()
-        elif fault == "drop":
-            request.transport.abort()
-            return web.Response()
-        elif fault == "garbage":
-            return web.Response(text="<html>gateway</html>", content_type="text/html")
-        elif fault:
-            status, code = fault
-            if code is None:
-                return web.Response(status=status, text="")
-            return self.error(status, code, f"error {code}")
-        number = next(self._ids)
-        return web.json_response({"messaging_product": "whatsapp",
-                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                                  "messages": [{"id": f"wamid.TEST{number:08d}"}]})
-
-    @staticmethod
-    def invalid(body):
-        if not isinstance(body, dict):
-            return "not an object"
-        if body.get("messaging_product") != "whatsapp":
-            return "messaging_product"
-        if body.get("recipient_type") != "individual":
-            return "recipient_type"
-        if not isinstance(body.get("to"), str) or not body["to"].isdigit():
-            return "to must be digits"
-        kind = body.get("type")
-        if kind not in ("text", "image", "template"):
-            return f"type {kind}"
-        allowed = {"messaging_product", "recipient_type", "to", "type", kind}
-        if set(body) - allowed:
-            return f"unknown fields {sorted(set(body) - allowed)}"
-        content = body.get(kind)
-        if kind == "text":
-            if not isinstance(content, dict) or not isinstance(content.get("body"), str) \
-                    or not content["body"] or len(content["body"]) > 4096:
-                return "text.body"
-        elif kind == "image":
-            if not isinstance(content, dict) or not isinstance(content.get("link"), str) \
-                    or not isinstance(content.get("caption", ""), str):
-                return "image"
-        else:
-            if not isinstance(content, dict) or not isinstance(content.get("name"), str) \
-                    or not isinstance(content.get("language"), dict) \
-                    or not isinstance(content["language"].get("code"), str):
-                return "template name and language"
-            for component in content.get("components", []):
-                if component.get("type") != "body":
-                    return "component type"
-                for parameter in component.get("parameters", []):
-                    text = parameter.get("text")
-                    if parameter.get("type") != "text" or not isinstance(text, str) or not text:
-                        return "parameter"
-                    if any(breaker in text for breaker in _SINGLE_LINE_BREAKERS):
-                        return "a parameter with a new line, a tab or more than 4 spaces"
-                    if len(text) > 1024:
-                        return "a parameter over 1024 characters"
-        return None
-
-
-@pytest.mark.parametrize("change,why", [
-    ({"to": "+4915112345678"}, "to must be digits"), ({"messaging_product": "wa"}, "messaging"),
-    ({"extra": 1}, "unknown fields"), ({"type": "video"}, "type video"),
-    ({"template": {"name": "m", "language": {"code": "de"}, "components": [{
-        "type": "body", "parameters": [{"type": "text", "text": "a\nb"}]}]}}, "new line"),
-    ({"template": {"name": "m", "language": {"code": "de"}, "components": [{
-        "type": "body", "parameters": [{"type": "text", "text": "a     b"}]}]}}, "4 spaces"),
-])
-def test_the_strict_graph_api_refuses_what_meta_refuses(change, why):
-    good = {"messaging_product": "whatsapp", "recipient_type": "individual",
-            "to": "4915112345678", "type": "template", "template": {
-                "name": "m", "language": {"code": "de"}, "components": []}}
-    assert StrictGraph.invalid(good) is None
-    assert why in StrictGraph.invalid({**good, **change})
+# The templates the transport tests send, each in the languages they go out in.
+TEMPLATES = {"infokanal_meldung": 1, "meldung": {"languages": {"de": 1, "de_DE": 1}},
+             "meldung_2": 2, "meldung_3": 3, "notice": {"language": "en", "parameters": 1},
+             "notice_2": {"language": "en", "parameters": 2}}
 
 
 @pytest.fixture(scope="module")
 def graph():
-    server = StrictGraph().start()
+    server = FakeMeta(templates=TEMPLATES, service_window_seconds=None).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
 def api(graph):
-    graph.bodies.clear()
-    graph.refused.clear()
-    graph.faults.clear()
+    graph.reset()
     return graph
+
+
+def bodies(api):
+    """The JSON of each message the fake took, in order."""
+    return [record["json"] for record in api.messages]
 
 
 def config_for(api, **settings):
@@ -598,19 +436,7 @@ def config_for(api, **settings):
 
 def send_all(transport, messages):
     """Each message's id or SendError, sent one after the other; the transport closed after."""
-    async def run():
-        results = []
-        try:
-            for message in messages:
-                try:
-                    results.append(await transport.send(message))
-                except base.SendError as exc:
-                    results.append(exc)
-        finally:
-            await transport.close()
-        return results
-
-    return asyncio.run(asyncio.wait_for(run(), 30))
+    return base.send_each(lambda: transport, messages)
 
 
 def transport(api, **settings):
@@ -624,15 +450,15 @@ def message(body="Hochwasser an der Hamme.", to="+4915112345678", **extra):
 def test_a_broadcast_goes_out_as_the_template_with_the_text_as_its_parameter(api):
     sender = transport(api, META_TEMPLATE="infokanal_meldung")
     ids = send_all(sender, [message(), message(to="+4917012345678")])
-    assert ids == [meta.opaque_id("wamid.TEST00000001"), meta.opaque_id("wamid.TEST00000002")]
+    assert ids == [meta.opaque_id(record["id"]) for record in api.messages]
     assert api.refused == []
-    assert api.bodies[0] == {
+    assert bodies(api)[0] == {
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915112345678",
         "type": "template", "template": {
             "name": "infokanal_meldung", "language": {"code": "de"},
             "components": [{"type": "body", "parameters": [
                 {"type": "text", "text": "Hochwasser an der Hamme."}]}]}}
-    assert api.bodies[1]["to"] == "4917012345678"
+    assert bodies(api)[1]["to"] == "4917012345678"
     assert sender._pool.opened == 1  # kept alive
 
 
@@ -645,7 +471,7 @@ def test_paragraphs_go_out_as_single_line_parameters_of_the_paragraph_template(a
                                 message("Eine Zeile", language="tr")])
     assert all(isinstance(r, str) for r in results), results
     assert api.refused == []
-    first, english, turkish = (body["template"] for body in api.bodies)
+    first, english, turkish = (body["template"] for body in bodies(api))
     assert first["name"] == "meldung_3" and first["language"] == {"code": "de"}
     assert [p["text"] for p in first["components"][0]["parameters"]] == [
         "Deichbruch", "Bitte meiden Sie den Deich. Danke.", "Mehr: kreis.de. Ende"]
@@ -659,8 +485,8 @@ def test_a_reply_is_free_form_text_even_with_a_template(api):
     sender = transport(api, META_TEMPLATE="meldung", META_TEMPLATE_LANGUAGE="de_DE")
     [result] = send_all(sender, [message("Willkommen!\n\nSchreiben Sie Stop.", reply=True)])
     assert isinstance(result, str)
-    assert api.bodies[0]["type"] == "text"
-    assert api.bodies[0]["text"] == {"body": "Willkommen!\n\nSchreiben Sie Stop."}
+    assert bodies(api)[0]["type"] == "text"
+    assert bodies(api)[0]["text"] == {"body": "Willkommen!\n\nSchreiben Sie Stop."}
 
 
 def test_without_a_template_a_text_or_a_picture_by_its_address(api):
@@ -669,9 +495,9 @@ def test_without_a_template_a_text_or_a_picture_by_its_address(api):
         message("Nur Text"), message("Mit Bild", media_url="https://kreis.example/a.jpg"),
         message("", media_url="https://kreis.example/b.jpg")])
     assert all(isinstance(r, str) for r in results) and api.refused == []
-    assert [body["type"] for body in api.bodies] == ["text", "image", "image"]
-    assert api.bodies[1]["image"] == {"link": "https://kreis.example/a.jpg", "caption": "Mit Bild"}
-    assert api.bodies[2]["image"] == {"link": "https://kreis.example/b.jpg"}
+    assert [body["type"] for body in bodies(api)] == ["text", "image", "image"]
+    assert bodies(api)[1]["image"] == {"link": "https://kreis.example/a.jpg", "caption": "Mit Bild"}
+    assert bodies(api)[2]["image"] == {"link": "https://kreis.example/b.jpg"}
 
 
 def test_what_cannot_be_sent_is_refused_before_any_request(api):
@@ -683,7 +509,7 @@ def test_what_cannot_be_sent_is_refused_before_any_request(api):
     [empty_reply] = send_all(transport(api), [message("", reply=True)])
     assert (empty.kind, too_long.kind, bad_number.kind, empty_reply.kind) == (
         v.REJECTED, v.REJECTED, v.INVALID_NUMBER, v.REJECTED)
-    assert api.bodies == [] and api.refused == []
+    assert api.messages == [] and api.refused == []
 
 
 @pytest.mark.parametrize("fault,kind,code", [
@@ -700,7 +526,7 @@ def test_what_cannot_be_sent_is_refused_before_any_request(api):
     ("garbage", v.UNKNOWN, 200), ("drop", v.UNKNOWN, None),
 ])
 def test_metas_answers_become_send_errors_of_our_kinds(api, fault, kind, code):
-    api.faults["4915100000001"] = fault
+    api.error_queue = [fault]
     sender = transport(api)
     failed, fine = send_all(sender, [message(to="+4915100000001"), message()])
     assert isinstance(failed, base.SendError), failed
@@ -709,7 +535,7 @@ def test_metas_answers_become_send_errors_of_our_kinds(api, fault, kind, code):
 
 
 def test_a_request_that_hangs_past_the_time_limit_is_unknown(api):
-    api.faults["4915100000002"] = "hang"
+    api.error_queue = ["hang"]
     sender = transport(api, SEND_TIMEOUT_SECONDS=0.3)
     hung, fine = send_all(sender, [message(to="+4915100000002"), message()])
     assert (hung.kind, hung.code) == (v.UNKNOWN, None)
@@ -726,7 +552,7 @@ def test_a_wrong_phone_number_id_is_credentials_and_pauses_not_a_rejection_each(
     # the token's). Every message would fail the same way; the sender pauses instead.
     [result] = send_all(transport(api, META_PHONE_NUMBER_ID="106540352242923"), [message()])
     assert (result.kind, result.code) == (v.CREDENTIALS, 100)
-    assert api.refused and api.bodies == []
+    assert api.refused and api.messages == []
 
 
 def test_code_100_without_that_subcode_stays_a_rejection_of_the_message():
@@ -762,4 +588,4 @@ def test_send_now_sends_a_few_from_a_thread_without_a_loop(api):
     results = meta.send_now([message(), message(to="+4915100000003")],
                             config_for(api, META_TEMPLATE="meldung"), timeout_seconds=5)
     assert isinstance(results[0], str) and results[0].startswith("wamid:")
-    assert api.refused == [] and len(api.bodies) == 2
+    assert api.refused == [] and len(api.messages) == 2
