@@ -83,7 +83,15 @@ SETTINGS = {
     "APPROVAL_REQUIRED": ("", str),
     "TEST_RECIPIENTS": ("", str),
     "PRICE_PER_MESSAGE": ("", str),
-    "PRICE_CURRENCY": ("EUR", str),
+    "PRICE_CURRENCY": ("", str),
+    "CURRENCY": ("", str),
+    "TEMPLATE_CATEGORY": ("", str),
+    "PRICE_MARKETING": ("", str),
+    "PRICE_UTILITY": ("", str),
+    "PRICE_SERVICE": ("", str),
+    "PLATFORM_FEE": ("", str),
+    "MONTHLY_BUDGET": ("", str),
+    "SEND_RATE_LIMIT_MEDIA": (0.0, float),
     "META_ACCESS_TOKEN": ("", str),
     "META_PHONE_NUMBER_ID": ("", str),
     "META_APP_SECRET": ("", str),
@@ -267,6 +275,10 @@ def load(instance_path, test_config=None):
                           f"{values['WHATSAPP_PLATFORM']!r}")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
+    if values["SEND_RATE_LIMIT_MEDIA"] < 0:
+        raise ConfigError("SEND_RATE_LIMIT_MEDIA must be above 0 (or unset: SEND_RATE_LIMIT)")
+    # A picture goes at the text's rate unless the platform caps it lower (Twilio: 80/s).
+    values["SEND_RATE_LIMIT_MEDIA"] = values["SEND_RATE_LIMIT_MEDIA"] or values["SEND_RATE_LIMIT"]
     if values["SIGNIN_MAX_FAILURES"] < 1:
         raise ConfigError("SIGNIN_MAX_FAILURES must be at least 1")
     if values["PROXY_COUNT"] < 0:
@@ -314,13 +326,54 @@ def load(instance_path, test_config=None):
     _check_warnings(values)
     values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
     values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
-    values["PRICE_PER_MESSAGE"] = price(values["PRICE_PER_MESSAGE"])
-    currency = values["PRICE_CURRENCY"].upper() or "EUR"
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ConfigError(f"PRICE_CURRENCY must be a three-letter currency code such as EUR, "
-                          f"not {values['PRICE_CURRENCY']!r}")
-    values["PRICE_CURRENCY"] = currency
+    _check_prices(values, languages, test_config)
     return values
+
+
+CATEGORIES = ("marketing", "utility")   # what Meta files a broadcast's template under
+SERVICE = "service"                     # a reply inside the citizen's 24-hour window
+# Meta files a template that informs everyone unasked as marketing: the dearer one, so an
+# estimate without the setting errs towards more, never less.
+DEFAULT_CATEGORY = "marketing"
+_PRICES = {"marketing": "PRICE_MARKETING", "utility": "PRICE_UTILITY"}
+
+
+def _check_prices(values, languages, test_config):
+    """Prices, fee, budget and currency → Decimals (None where unset), and the template
+    category per language: ``TEMPLATE_CATEGORIES`` ({None (the main language) or code:
+    category}) and ``PRICES`` ({category or "service": Decimal or None})."""
+    for name in ("PRICE_PER_MESSAGE", "PRICE_MARKETING", "PRICE_UTILITY", "PRICE_SERVICE",
+                 "PLATFORM_FEE"):
+        values[name] = price(values[name], name)
+    values["MONTHLY_BUDGET"] = price(values["MONTHLY_BUDGET"], "MONTHLY_BUDGET",
+                                     most=Decimal(10) ** 9)
+    # PRICE_PER_MESSAGE, the older single price, prices a broadcast's category where that
+    # category has no price of its own.
+    values["PRICES"] = {category: values[setting] if values[setting] is not None
+                        else values["PRICE_PER_MESSAGE"] for category, setting in _PRICES.items()}
+    values["PRICES"][SERVICE] = values["PRICE_SERVICE"] or Decimal(0)
+    values["PLATFORM_FEE"] = values["PLATFORM_FEE"] or Decimal(0)
+    categories = {None: values["TEMPLATE_CATEGORY"]}
+    categories.update(_per_language("TEMPLATE_CATEGORY", languages, test_config))
+    for code, raw in categories.items():
+        category = str(raw or "").strip().lower() or (
+            DEFAULT_CATEGORY if code is None else None)
+        if category is not None and category not in CATEGORIES:
+            name = "TEMPLATE_CATEGORY" + (f"_{code.upper()}" if code else "")
+            raise ConfigError(f"{name} must be marketing or utility, not {raw!r}")
+        categories[code] = category
+    # A further language without its own category has the main one's.
+    values["TEMPLATE_CATEGORIES"] = {code: category or categories[None]
+                                     for code, category in categories.items()}
+    values["TEMPLATE_CATEGORY"] = categories[None]
+    # CURRENCY is the name; PRICE_CURRENCY, the older one, still counts when CURRENCY is unset.
+    raw = values["CURRENCY"] or values["PRICE_CURRENCY"]
+    currency = raw.strip().upper() or "EUR"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        name = "CURRENCY" if values["CURRENCY"] else "PRICE_CURRENCY"
+        raise ConfigError(f"{name} must be a three-letter currency code such as EUR, "
+                          f"not {raw!r}")
+    values["CURRENCY"] = values["PRICE_CURRENCY"] = currency
 
 
 # More paragraphs than this run on in the last variable: a 1,024-character text has no use for
@@ -434,18 +487,20 @@ def test_recipients(value):
     return numbers
 
 
-def price(value):
-    """PRICE_PER_MESSAGE → a Decimal (comma or point), or None when not set."""
+def price(value, name="PRICE_PER_MESSAGE", most=Decimal(100)):
+    """A price setting (``PRICE_PER_MESSAGE``, ``PRICE_MARKETING``, …, ``MONTHLY_BUDGET``)
+    → a Decimal (comma or point), or None when not set."""
     text = str(value or "").strip().replace(",", ".")
     if not text:
         return None
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ConfigError(f"PRICE_PER_MESSAGE must be a decimal number such as 0.0456, "
+        raise ConfigError(f"{name} must be a decimal number such as 0.0456, "
                           f"not {value!r}") from None
-    if not amount.is_finite() or amount < 0 or amount > 100:
-        raise ConfigError("PRICE_PER_MESSAGE must be between 0 and 100 (per message)")
+    if not amount.is_finite() or amount < 0 or amount > most:
+        per = " (per message)" if most == 100 else ""
+        raise ConfigError(f"{name} must be between 0 and {most}{per}")
     return amount
 
 

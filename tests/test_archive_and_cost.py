@@ -8,6 +8,7 @@ import pytest
 
 from bot import create_app
 from bot.config import ConfigError
+from bot.domain import costs
 from bot.web import labels
 from tests.conftest import ADMIN_TOKEN, OFFICER, OFFICER_PASSWORD, Console, rows
 
@@ -138,7 +139,36 @@ def test_price_per_message_takes_a_point_or_a_comma(config, value, price):
 
 
 @pytest.mark.parametrize("name, value", [("PRICE_PER_MESSAGE", "fünf Cent"),
-                                         ("PRICE_PER_MESSAGE", "-1"), ("PRICE_CURRENCY", "Euro")])
+                                         ("PRICE_PER_MESSAGE", "-1"), ("PRICE_CURRENCY", "Euro"),
+                                         ("CURRENCY", "€"), ("PRICE_MARKETING", "0.1.1"),
+                                         ("PRICE_UTILITY", "101"), ("PLATFORM_FEE", "-0.005"),
+                                         ("PRICE_SERVICE", "gratis"), ("MONTHLY_BUDGET", "viel"),
+                                         ("TEMPLATE_CATEGORY", "authentication"),
+                                         ("SEND_RATE_LIMIT_MEDIA", "-80")])
 def test_a_price_that_cannot_be_meant_stops_the_start(config, name, value):
     with pytest.raises(ConfigError, match=name):
         create_app(dict(config, **{name: value}))
+
+
+def test_each_category_has_its_price_and_the_single_price_fills_the_gaps(config):
+    settings = create_app(dict(config, PRICE_PER_MESSAGE="0.04", PRICE_UTILITY="0,0456",
+                               PLATFORM_FEE="0.0043", TEMPLATE_CATEGORY="Utility")).config
+    assert settings["PRICES"] == {"marketing": Decimal("0.04"), "utility": Decimal("0.0456"),
+                                  "service": Decimal("0")}
+    assert settings["TEMPLATE_CATEGORY"] == "utility"
+    assert costs.per_message(settings) == Decimal("0.0499")
+    assert costs.estimate(1000, settings, "marketing") == {"amount": 44.3, "currency": "EUR"}
+
+
+def test_a_language_has_the_main_category_unless_it_names_its_own(config):
+    settings = create_app(dict(config, LANGUAGES="de,en,uk", TEMPLATE_CATEGORY_EN="utility",
+                               CURRENCY="chf", PRICE_CURRENCY="USD")).config
+    assert settings["TEMPLATE_CATEGORIES"] == {None: "marketing", "en": "utility",
+                                               "uk": "marketing"}
+    assert settings["CURRENCY"] == settings["PRICE_CURRENCY"] == "CHF"
+    assert settings["SEND_RATE_LIMIT_MEDIA"] == settings["SEND_RATE_LIMIT"]
+
+
+def test_a_bad_category_of_one_language_names_its_setting(config):
+    with pytest.raises(ConfigError, match="TEMPLATE_CATEGORY_EN"):
+        create_app(dict(config, LANGUAGES="de,en", TEMPLATE_CATEGORY_EN="transactional"))

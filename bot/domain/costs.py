@@ -1,8 +1,10 @@
-"""What messages cost, estimated: recipients × ``PRICE_PER_MESSAGE`` (in ``PRICE_CURRENCY``).
+"""What messages cost, estimated: recipients × (the price of the template's category +
+``PLATFORM_FEE``), in ``CURRENCY``.
 
 An estimate, and said to be one: the platform charges per delivered template message, by
-category, and adds its own fee (the operator sets the price that applies to the channel).
-None where no price is configured.
+category (``PRICE_MARKETING``, ``PRICE_UTILITY``; ``PRICE_PER_MESSAGE`` where a category has
+no price of its own), and a reseller adds its fee per message. None where no price is
+configured.
 """
 
 from datetime import datetime, timezone
@@ -13,13 +15,26 @@ from ..store import audience, broadcasts
 from ..store.db import to_iso
 
 
-def estimate(messages, settings):
-    """{"amount": messages × price, "currency": …}, or None without a price."""
-    price = settings.get("PRICE_PER_MESSAGE")
+def per_message(settings, category=None):
+    """What one message of a category costs with the platform's fee (a Decimal), or None
+    without a price for it. ``category``: "marketing", "utility" or "service" (a reply);
+    None: the main language's template category."""
+    price = settings["PRICES"][category or settings["TEMPLATE_CATEGORY"]]
+    return None if price is None else price + settings["PLATFORM_FEE"]
+
+
+def money(amount):
+    """A Decimal amount rounded to a hundredth of a cent, as the answers carry it."""
+    return amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def estimate(messages, settings, category=None):
+    """{"amount": messages × price of the category with the fee, "currency": …}, or None
+    without a price."""
+    price = per_message(settings, category)
     if price is None:
         return None
-    amount = (Decimal(messages) * price).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    return {"amount": float(amount), "currency": settings["PRICE_CURRENCY"]}
+    return {"amount": float(money(Decimal(messages) * price)), "currency": settings["CURRENCY"]}
 
 
 def messages_for(conn, broadcast):
