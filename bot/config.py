@@ -363,8 +363,8 @@ def _check_prices(values, languages, test_config):
             raise ConfigError(f"{name} must be marketing or utility, not {raw!r}")
         categories[code] = category
     # A further language without its own category has the main one's.
-    values["TEMPLATE_CATEGORIES"] = {code: category or categories[None]
-                                     for code, category in categories.items()}
+    values["TEMPLATE_CATEGORIES"] = {code: categories.get(code) or categories[None]
+                                     for code in [None] + languages}
     values["TEMPLATE_CATEGORY"] = categories[None]
     # CURRENCY is the name; PRICE_CURRENCY, the older one, still counts when CURRENCY is unset.
     raw = values["CURRENCY"] or values["PRICE_CURRENCY"]
