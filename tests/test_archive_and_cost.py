@@ -163,10 +163,12 @@ def test_each_category_has_its_price_and_the_single_price_fills_the_gaps(config)
 def test_a_language_has_the_main_category_unless_it_names_its_own(config):
     settings = create_app(dict(config, LANGUAGES="de,en", CURRENCY="chf",
                                PRICE_CURRENCY="USD")).config
-    assert settings["TEMPLATE_CATEGORIES"] == {None: "marketing", "en": "marketing"}
+    assert settings["TEMPLATE_CATEGORIES"] == {None: "marketing", "de": "marketing",
+                                               "en": "marketing"}
     settings = create_app(dict(config, LANGUAGES="de,en", TEMPLATE_CATEGORY="utility",
                                TEMPLATE_CATEGORY_EN="marketing", CURRENCY="chf")).config
-    assert settings["TEMPLATE_CATEGORIES"] == {None: "utility", "en": "marketing"}
+    assert settings["TEMPLATE_CATEGORIES"] == {None: "utility", "de": "utility",
+                                               "en": "marketing"}
     assert settings["CURRENCY"] == settings["PRICE_CURRENCY"] == "CHF"
     assert settings["SEND_RATE_LIMIT_MEDIA"] == settings["SEND_RATE_LIMIT"]
 
