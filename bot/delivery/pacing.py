@@ -22,9 +22,9 @@ class TokenBucket:
     to answer, the machine busy) finds more tokens than the burst holds. They are owed, not
     lost: handed out on top of the rate, a quarter faster at most, as far as the last second's
     sends leave room; a sender that sent nothing for a second is owed nothing. Any one-second
-    window holds at most ``rate`` takes, counted, not only on average: above its ceiling Meta
-    refuses (130429) and Twilio queues. Without this, every hold-up of a storm night's sender
-    was time its broadcast took longer.
+    window holds at most ``rate`` takes, counted, not only on average: above its ceiling one
+    platform refuses what it is sent, the other queues it. Without this, every hold-up of a
+    storm night's sender was time its broadcast took longer.
     """
 
     # How much faster than the rate owed tokens are handed out: a stall is made up within
