@@ -23,8 +23,9 @@ class TokenBucket:
     lost: handed out on top of the rate, a quarter faster at most, as far as the last second's
     sends leave room; a sender that sent nothing for a second is owed nothing. Any one-second
     window holds at most ``rate`` takes, counted, not only on average: above its ceiling one
-    platform refuses what it is sent, the other queues it. Without this, every hold-up of a
-    storm night's sender was time its broadcast took longer.
+    platform refuses what it is sent, the other queues it. So a pause right after a full
+    second at the rate stays lost (that second leaves no room); the many small ones of a
+    busy night, each in a second the one before had left short, are made up.
     """
 
     # How much faster than the rate owed tokens are handed out: a stall is made up within
