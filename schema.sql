@@ -536,3 +536,9 @@ CREATE INDEX replies_due ON replies (state, next_attempt_at, id);
 -- businesses lately (its cap per citizen): tried again hours later, never a possible
 -- duplicate and never the citizen's fault, so counted apart from retries_unknown.
 ALTER TABLE broadcasts ADD COLUMN retries_citizen_cap INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 0023_recent_reach
+-- Whom our messages reached in the last 24 hours (WhatsApp's messaging limit counts different
+-- people in a rolling day): a broadcast's plan counts them before it goes, at 100,000
+-- subscribers within a fraction of a second. Only the sent deliveries, by when, with whom.
+CREATE INDEX deliveries_sent_recently ON deliveries (sent_at, subscriber_id) WHERE state = 'sent';
