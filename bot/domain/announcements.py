@@ -185,7 +185,8 @@ def submit(database, data, settings, created_by, hold=None):
     with write(database, durable=True) as conn:
         broadcast_id, status, recipients = broadcasts.create(
             conn, created_by=created_by, draft=hold == broadcasts.DRAFT,
-            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None, **fields)
+            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
+            categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
         audit.record(conn, actor, "broadcast_created", f"broadcast:{broadcast_id}",
                      summary(fields, status=status, recipients=recipients))
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
