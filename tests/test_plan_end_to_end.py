@@ -311,3 +311,41 @@ def test_the_months_estimate_is_what_was_delivered_times_the_prices(county):
     report = county.api("GET", f"/api/costs?month={month}")
     assert report.status_code == 200, report.text
     assert Decimal(str(report.json()["total"])) == expected
+
+
+def audit_trail(county, broadcast_id):
+    """[(action, details)] the audit trail keeps of one broadcast, oldest first."""
+    with county.database() as conn:
+        return [(action, json.loads(details)) for action, details in conn.execute(
+            "SELECT action, details FROM audit_log WHERE target = ? ORDER BY id",
+            (f"broadcast:{broadcast_id}",))]
+
+
+def over_budget_in(entries):
+    return [(action, details) for action, details in entries if "budget" in json.dumps(details)]
+
+
+def test_over_the_budget_the_api_sends_with_the_warning_and_an_urgent_one_is_flagged(county):
+    spent = Decimal(str(county.plan(text="Nur ein Plan")["month"]["spent"]))
+    assert spent > BUDGET  # what the tests before spent: this month is over its budget
+    body = {"text": "Sprechstunde der Landrätin am Montag", "topics": ["rathaus"]}
+    answer = county.post(**body)
+    assert "over_budget" in answer["plan"]["warning_codes"]
+    assert any("Monatsbudget" in warning for warning in answer["warnings"])
+    # The API's token sends it: not held for an admin, it goes.
+    assert answer["status"] in ("queued", "sending")
+    county.wait_status(answer["id"], "done")
+    wait_for(lambda: len(county.delivered(answer)) == answer["recipients"], timeout=20,
+             message="everyone has it")
+    assert over_budget_in(audit_trail(county, answer["id"])), audit_trail(county, answer["id"])
+
+    urgent = county.post(text="Unwetterwarnung: Orkanböen bis 120 km/h", urgent=True)
+    assert "over_budget" in urgent["plan"]["warning_codes"]
+    assert urgent["status"] in ("queued", "sending")
+    wait_for(lambda: county.taken(urgent), timeout=20, message="the urgent broadcast going out")
+    assert over_budget_in(audit_trail(county, urgent["id"])), audit_trail(county, urgent["id"])
+    # It reaches everyone the messaging limit lets through today; the rest wait for the limit,
+    # never for the budget.
+    paused = county.wait_status(urgent["id"], "paused", "done")
+    assert paused["status"] == "done" or paused["pause_reason"].startswith("messaging limit")
+    county.api("POST", f"/api/broadcasts/{urgent['id']}/cancel")
