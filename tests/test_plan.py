@@ -213,3 +213,24 @@ def test_over_the_months_budget_is_warned_of(config):
     assert answer["month"]["after"] == answer["month"]["spent"] + 1.5
     assert answer["warning_codes"] == [plan.OVER_BUDGET]
     assert "Monatsbudget von 1,00 €" in answer["warnings"][0]
+
+
+def test_the_cli_prints_the_plan_and_sends_nothing(config):
+    app = app_with(config, PRICE_MARKETING="0.1131", MESSAGING_LIMIT_24H=1, MONTHLY_BUDGET="1")
+    client = app.test_client()
+    subscribe(client, 2)
+    result = app.test_cli_runner().invoke(args=["broadcast", "Probealarm", "--plan"])
+    assert result.exit_code == 0, result.output
+    assert "Plan only: nothing was sent or queued." in result.output
+    assert "Recipients: 2 (de 2)" in result.output
+    assert "Reach today: 1 of 2 (messaging limit 1 people per 24 hours)" in result.output
+    assert "Cost: about 0.23 EUR (marketing, 0.1131 per message" in result.output
+    assert "This month: 0.00 EUR spent, 0.23 after it, budget 1.00" in result.output
+    assert "Warning: Heute erreicht die Meldung nur 1 von 2" in result.output
+    assert count(app, "broadcasts") == 0 and count(app, "audit_log") == 0
+    bad = app.test_cli_runner().invoke(args=["broadcast", "  ", "--plan"])
+    assert bad.exit_code != 0 and "text is missing or empty" in bad.output
+    # Without --plan it is sent, and the plan is printed with it.
+    sent = app.test_cli_runner().invoke(args=["broadcast", "Probealarm"])
+    assert "Broadcast 1 queued for 2 subscribers." in sent.output
+    assert "Reach today: 1 of 2" in sent.output and count(app, "broadcasts") == 1
