@@ -499,7 +499,7 @@ class FakeMeta:
         self.inbound = []           # posted inbound messages: {"id", "from", "kind", "answers"}
         self.last_inbound = {}      # digits → when they last wrote to us (the 24-hour window)
         self._recent = {}           # digits → when the latest messages to them were accepted
-        self.reached = {}           # digits → when a template last reached them outside the window
+        self.reached = {}           # digits → when a template last reached them (outside window)
         self.limited = []           # wamids of templates the messaging limit stopped
         self.inbound_posts = Counter()
         # POSTs not yet answered 200 nor given up (statuses, inbound messages)
