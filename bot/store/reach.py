@@ -10,6 +10,7 @@ one counts as a citizen of its own, which can only make the room look smaller, n
 
 from . import audience
 
+DAY = 24 * 3600  # WhatsApp's messaging limit counts a rolling 24 hours
 _SENT_SINCE = "FROM deliveries WHERE state = 'sent' AND sent_at >= ?"
 
 
@@ -18,6 +19,15 @@ def citizens_since(conn, since):
     return conn.execute(
         f"SELECT count(DISTINCT subscriber_id) + count(*) - count(subscriber_id) {_SENT_SINCE}",
         (since,)).fetchone()[0]
+
+
+def reached_first(since):
+    """(SQL ``ORDER BY`` term, parameters) that puts the subscribers who got a message from us
+    since ``since`` before the others. The sender works a broadcast's deliveries in order, and
+    pauses it when WhatsApp's messaging limit comes back: those WhatsApp still lets us reach
+    today (they do not count again) must have theirs by then, not an hour later."""
+    return (f"subscribers.id IN (SELECT subscriber_id {_SENT_SINCE} "
+            "AND subscriber_id IS NOT NULL) DESC"), (since,)
 
 
 def recipients_since(conn, since, urgent, topics):
