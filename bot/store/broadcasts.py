@@ -9,7 +9,6 @@ Twilio.
 """
 
 import json
-import time
 
 from . import audience, reach, usage, warnings
 from .db import now_iso
@@ -84,12 +83,11 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
 
 
 def materialize(conn, broadcast_id):
-    """One delivery per subscriber the broadcast reaches, in one ``INSERT … SELECT``; returns
-    how many. Those we reached in the last 24 hours come first (``reach.reached_first``)."""
+    """One delivery per recipient, those reached in the last 24 hours first; how many."""
     urgent, topics, others = _row(conn, "urgent, topics, language_categories", broadcast_id)
     condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
     category, category_params = usage.delivery_category(others)  # where it differs
-    order, order_params = reach.reached_first(time.time() - reach.DAY)
+    order, order_params = reach.reached_first()
     created = conn.execute(
         "INSERT INTO deliveries (broadcast_id, subscriber_id, category) "
         f"SELECT ?, id, {category} FROM subscribers WHERE {condition} ORDER BY {order}, id",

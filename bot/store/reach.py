@@ -8,6 +8,8 @@ whose citizen has left keeps no subscriber id (``subscribers._unlink_deliveries`
 one counts as a citizen of its own, which can only make the room look smaller, never larger.
 """
 
+import time
+
 from . import audience
 
 DAY = 24 * 3600  # WhatsApp's messaging limit counts a rolling 24 hours
@@ -21,13 +23,14 @@ def citizens_since(conn, since):
         (since,)).fetchone()[0]
 
 
-def reached_first(since):
+def reached_first(now=None):
     """(SQL ``ORDER BY`` term, parameters) that puts the subscribers who got a message from us
-    since ``since`` before the others. The sender works a broadcast's deliveries in order, and
-    pauses it when WhatsApp's messaging limit comes back: those WhatsApp still lets us reach
-    today (they do not count again) must have theirs by then, not an hour later."""
+    in the 24 hours up to ``now`` (Unix time; default: now) before the others. The sender
+    works a broadcast's deliveries in order, and pauses it when WhatsApp's messaging limit
+    comes back: those WhatsApp still lets us reach today (they do not count again) must have
+    theirs by then, not an hour later behind new ones."""
     return (f"subscribers.id IN (SELECT subscriber_id {_SENT_SINCE} "
-            "AND subscriber_id IS NOT NULL) DESC"), (since,)
+            "AND subscriber_id IS NOT NULL) DESC"), ((now or time.time()) - DAY,)
 
 
 def recipients_since(conn, since, urgent, topics):
