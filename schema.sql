@@ -587,6 +587,9 @@ END;
 ALTER TABLE broadcasts ADD COLUMN category TEXT;
 ALTER TABLE broadcasts ADD COLUMN language_categories TEXT;
 ALTER TABLE deliveries ADD COLUMN category TEXT;
+-- The broadcast went (or waits to go) beyond MONTHLY_BUDGET: the console marks it, and one
+-- waiting for approval with it waits for an admin (bot/domain/budget.py).
+ALTER TABLE broadcasts ADD COLUMN over_budget INTEGER NOT NULL DEFAULT 0;
 -- Messages delivered, per UTC hour (YYYY-MM-DDTHH, so that a calendar month in any time
 -- zone with whole-hour offsets is a range of rows), per broadcast and category; answers to
 -- citizens under broadcast_id 0 and category 'service'. Counts only: no number, no text.
