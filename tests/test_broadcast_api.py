@@ -259,7 +259,8 @@ def test_absent_or_null_media_url_means_text_only(app, client):
 EVERY_FIELD = {"id", "text", "media_url", "status", "urgent", "created_at", "send_at",
                "expires_at", "started_at", "finished_at", "recipients", "counts", "errors",
                "pause_reason", "resume_at", "retries_unknown", "hints", "topics", "translations",
-               "source", "public", "estimated_cost", "edited", "reached", "retries_citizen_cap"}
+               "source", "public", "estimated_cost", "edited", "reached", "retries_citizen_cap",
+               "over_budget"}
 
 
 def fail_all(app, broadcast_id, code):

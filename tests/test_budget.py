@@ -2,6 +2,9 @@
 template it went with, and answers to citizens, priced; through signed webhooks, the worker
 against the fake Twilio, and a real database."""
 
+import json
+import re
+import shutil
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -9,7 +12,12 @@ import pytest
 
 from bot import create_app
 from bot.domain import costs
-from tests.conftest import ADMIN_TOKEN, citizens_of, database, rows
+from tests.conftest import ADMIN_TOKEN, citizens_of, csrf_from, database, rows, scalar
+from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401 - fixtures
+from tests.test_approval import approve, compose_and_send, subscribe
+from tests.test_roles import (DATA_KEY, accounts_database, make, signed_in,  # noqa: F401
+                              version_on)
+from tests.test_warnings_relay import poll
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PRICES = {"LANGUAGES": "de,en", "TEMPLATE_CATEGORY_EN": "utility", "PRICE_MARKETING": "0.1",
@@ -86,3 +94,152 @@ def test_a_category_without_a_price_counts_nothing(app, client, citizen):
     report(erika, app, broadcast_id, "delivered")
     unpriced = dict(app.config, PRICES=dict(app.config["PRICES"], marketing=None))
     assert spent(app, unpriced) == Decimal("0.015")
+
+
+# --- the budget hold ------------------------------------------------------------------------
+
+# Three citizens subscribe (three answers: 0.045); a broadcast to them costs 3 × 0.105.
+OVER = "0.2"
+
+
+@pytest.fixture
+def budgeted(config, accounts_database):  # noqa: F811 - the imported fixture
+    def start(budget, **more):
+        shutil.copy(accounts_database, config["DATABASE_PATH"])
+        app = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET=budget, **PRICES,
+                              **more))
+        subscribe(app)
+        return app
+    return start
+
+
+def audited(app, broadcast_id):
+    """[(actor, action, details)] of a broadcast's audit entries, in order."""
+    return [(actor, action, json.loads(details)) for actor, action, details in rows(
+        app, "SELECT actor, action, details FROM audit_log WHERE target = ? ORDER BY id",
+        f"broadcast:{broadcast_id}")]
+
+
+def test_a_broadcast_over_the_budget_waits_for_an_admin_in_the_console(budgeted):
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' in confirm and "Der Administration zur Freigabe vorlegen" in confirm
+    assert "Jetzt senden" not in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 1)]
+    assert scalar(app, "SELECT count(*) FROM deliveries") == 0, "nobody gets it yet"
+    page = f"/admin/broadcasts/{broadcast_id}"
+    # Another publisher may not approve it: no button, and the server refuses.
+    petra = signed_in(app, "petra")
+    shown = petra.client.get(page).get_data(as_text=True)
+    assert 'id="approve"' not in shown and 'id="budget-hold"' in shown
+    assert "über dem Monatsbudget" in petra.client.get("/admin").get_data(as_text=True)
+    anna = signed_in(app, "anna")
+    refused = petra.post(f"{page}/approve", {"version": version_on(anna, page)},
+                         token_page=page)
+    assert refused.status_code == 403 and "Administration" in refused.get_data(as_text=True)
+    assert scalar(app, "SELECT status FROM broadcasts") == "awaiting_approval"
+    assert approve(anna, page).status_code == 302
+    assert rows(app, "SELECT status, approved_by, recipients, over_budget FROM broadcasts") == [
+        ("queued", "anna", 3, 1)]
+    trail = audited(app, broadcast_id)
+    assert [(actor, action) for actor, action, _ in trail] == [
+        ("paul", "broadcast_created"), ("anna", "broadcast_approved")]
+    for _, _, details in trail:
+        assert details["over_budget"] is True
+        assert (details["month_spent"], details["cost"], details["budget"]) == (
+            "0.0450", "0.3150", "0.2000")
+    assert trail[0][2]["status"] == "awaiting_approval"
+
+
+def test_a_publishers_plain_send_over_the_budget_waits_all_the_same(budgeted):
+    """The confirmation offers no "Jetzt senden"; a send posted anyway (an older page, the
+    month spent meanwhile) waits as well: the domain decides, not the button."""
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    confirm = paul.post("/admin/compose", {"text": "Sperrung"}).get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', confirm).group(1)
+    response = paul.client.post("/admin/compose", data=dict(
+        csrf_token=csrf_from(confirm), text="Sperrung", nonce=nonce, action="send"))
+    assert response.status_code == 302
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 1)]
+
+
+def test_an_admin_sends_over_the_budget_knowingly_and_it_is_marked(budgeted):
+    app = budgeted(OVER)
+    anna = signed_in(app, "anna")
+    broadcast_id, confirm = compose_and_send(anna, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' in confirm and "Jetzt senden" in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("queued", 1)]
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("anna", "broadcast_created", True)
+
+
+def test_an_urgent_broadcast_over_the_budget_goes_and_is_flagged(budgeted):
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Hochwasser: Deich gebrochen", urgent="1")
+    assert "Eilmeldungen werden trotzdem sofort gesendet" in confirm
+    assert rows(app, "SELECT status, over_budget, recipients FROM broadcasts") == [
+        ("queued", 1, 3)]
+    page = paul.client.get(f"/admin/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "über dem Monatsbudget" in page
+    assert "über dem Monatsbudget" in paul.client.get("/admin").get_data(as_text=True)
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["status"], details["over_budget"]) == (
+        "paul", "broadcast_created", "queued", True)
+    audit_page = signed_in(app, "anna").client.get("/admin/audit").get_data(as_text=True)
+    assert "über dem Monatsbudget" in audit_page
+
+
+def test_the_api_token_sends_over_the_budget_with_a_warning(budgeted):
+    app = budgeted(OVER)
+    answer = app.test_client().post("/api/broadcasts", json={"text": "Probealarm"},
+                                    headers=AUTH)
+    assert answer.status_code == 202
+    assert answer.json["status"] == "queued" and answer.json["over_budget"] is True
+    # The plan's warning, the one source of the API's warnings.
+    assert "over_budget" in answer.json["plan"]["warning_codes"]
+    [warning] = [w for w in answer.json["warnings"] if "Monatsbudget" in w]
+    assert "Monatsbudget von 0,20 €" in warning
+    [(actor, _, details)] = audited(app, answer.json["id"])
+    assert actor == "api" and details["over_budget"] is True
+    shown = app.test_client().get(f"/api/broadcasts/{answer.json['id']}", headers=AUTH).json
+    assert shown["over_budget"] is True
+
+
+def test_within_the_budget_nothing_waits_and_nothing_is_marked(budgeted):
+    app = budgeted("100")
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' not in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("queued", 0)]
+    [(_, _, details)] = audited(app, broadcast_id)
+    assert "over_budget" not in details
+    answer = app.test_client().post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
+    assert answer["over_budget"] is False and answer["warnings"] == []
+
+
+def test_a_draft_sent_over_the_budget_by_a_publisher_waits_for_an_admin(budgeted):
+    app = budgeted(OVER)
+    broadcast_id = make(app, "draft")
+    paul = signed_in(app, "paul")
+    page = f"/admin/broadcasts/{broadcast_id}"
+    response = paul.post(f"{page}/draft", {"text": "Entwurf", "action": "send"}, token_page=page)
+    assert response.status_code == 302
+    assert rows(app, "SELECT status, over_budget FROM broadcasts WHERE id = ?",
+                broadcast_id) == [("awaiting_approval", 1)]
+    assert [action for _, action, _ in audited(app, broadcast_id)][-1] == (
+        "broadcast_approval_requested")
+
+
+def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_api):  # noqa: F811
+    app = budgeted(OVER, WARNINGS_ARS=ARS, WARNINGS_API_URL=nina_api.url,
+                   WARNINGS_POLL_SECONDS=0.2, WARNINGS_TIMEOUT_SECONDS=0.5)
+    nina_api.add(severity="Severe")
+    poll(app)
+    [(broadcast_id, status, over_budget)] = rows(
+        app, "SELECT id, status, over_budget FROM broadcasts WHERE created_by = 'nina'")
+    assert (status, over_budget) == ("queued", 1)
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("nina", "warning_relayed", True)

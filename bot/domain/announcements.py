@@ -13,12 +13,13 @@ all share; split, the rules of one would drift from the others'.
 
 import re
 from datetime import datetime, timezone
+from decimal import Decimal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
-from . import authorship, plan
+from . import authorship, budget, plan
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -169,13 +170,16 @@ def actor_of(created_by):
     return authorship.author(created_by)
 
 
-def submit(database, data, settings, created_by, hold=None):
+def submit(database, data, settings, created_by, hold=None, admin=None):
     """Validate and store a broadcast; returns the answer dict. Raises InvalidBroadcast.
 
     ``settings``: the configuration (template mode, time zone, topics, languages, messaging
-    tier). ``hold``: None sends it (or schedules it); ``broadcasts.DRAFT`` keeps it as a draft;
-    ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the actor.
-    Who may send, and what needs approval, the caller has decided (``approval.decide``).
+    tier, budget). ``hold``: None sends it (or schedules it); ``broadcasts.DRAFT`` keeps it as
+    a draft; ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the
+    actor. Who may send, and what needs approval, the caller has decided (``approval.decide``);
+    ``admin``: whether the console account is an admin (None: a machine), for the budget,
+    which decides here, in the transaction that writes the broadcast (``budget``): one over it
+    from a publisher waits for an admin.
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
@@ -183,17 +187,31 @@ def submit(database, data, settings, created_by, hold=None):
     # broadcast joins them.
     the_plan = plan.of(database.conn, settings, fields)
     with write(database, durable=True) as conn:
+        total = the_plan["cost"]["total"]
+        found = (None if hold == broadcasts.DRAFT else
+                 budget.verdict(conn, settings, fields["urgent"], fields["topics"],
+                                cost=None if total is None else Decimal(str(total))))
+        if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
+            hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(
             conn, created_by=created_by, draft=hold == broadcasts.DRAFT,
             awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
             categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_created", f"broadcast:{broadcast_id}",
-                     summary(fields, status=status, recipients=recipients))
+                     summary(fields, status=status, recipients=recipients,
+                             **budget.details(found)))
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
               "translations": fields["translations"], "public": fields["public"],
-              "warnings": the_plan["warnings"], "plan": the_plan}
+              "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
+              "plan": the_plan}
+    if budget.over(found) and plan.OVER_BUDGET not in the_plan["warning_codes"]:
+        # The plan cannot tell without a price for every recipient; the budget counts those
+        # at nothing and may still be over.
+        answer["warnings"].append(budget.warning(found, settings["CURRENCY"]))
     return answer
 
 
@@ -264,19 +282,23 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
 def send_draft(database, broadcast_id, settings, actor=audit.API):
     """Queue a draft for every subscriber now (or schedule it, when it has a time still to
     come); its text is checked again, since the mode's limit may have changed since it was
-    written. Returns how many it reaches."""
+    written. Returns how many it reaches. Over the budget it goes all the same, marked: the
+    console asks ``budget.needs_admin`` before it sends one (``approval.request`` instead)."""
     with write(database, durable=True) as conn:
         current = _draft(conn, broadcast_id)
         validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
                  settings["TIMEZONE"])
+        found = budget.verdict(conn, settings, current["urgent"], current["topics"])
         try:
             recipients = broadcasts.send_draft(conn, broadcast_id)
         except broadcasts.Expired:
             raise InvalidBroadcast("expires_at has passed: the draft can no longer go out") \
                 from None
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_sent", f"broadcast:{broadcast_id}",
                      summary(current, status=broadcasts.status_of(conn, broadcast_id),
-                             recipients=recipients))
+                             recipients=recipients, **budget.details(found)))
         return recipients
 
 

@@ -215,7 +215,7 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
             "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
             "requested_by", "requested_at", "approved_by", "approved_at", "edited_by",
-            "edited_at", "retries_citizen_cap")
+            "edited_at", "retries_citizen_cap", "over_budget")
 # Who wrote, asked, approved and changed: for the console and the audit trail, not the API's
 # answer.
 ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at",
@@ -249,8 +249,8 @@ def _with_sources(conn, found):
 
 
 def _with_counts(conn, broadcast):
-    broadcast["urgent"] = bool(broadcast["urgent"])
-    broadcast["public"] = bool(broadcast["public"])
+    for flag in ("urgent", "public", "over_budget"):
+        broadcast[flag] = bool(broadcast[flag])
     broadcast["topics"] = json.loads(broadcast["topics"]) if broadcast["topics"] else []
     broadcast["translations"] = (json.loads(broadcast["translations"])
                                  if broadcast["translations"] else {})

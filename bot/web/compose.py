@@ -9,7 +9,7 @@ import secrets
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import images
-from ..domain import announcements, approval, costs
+from ..domain import announcements, approval, budget, costs
 from ..store import audience, broadcasts, users
 from . import labels, roles, trial
 from .console import FOREIGN_PICTURE, bp, foreign_picture, template_mode, text_limit
@@ -122,11 +122,16 @@ def _confirm_page(form, fields, nonce, notice=None):
     settings = current_app.config
     texts = current_app.extensions["infokanal"].texts
     recipients = audience.count(conn, fields["urgent"], fields["topics"])
+    found = budget.verdict(conn, settings, fields["urgent"], fields["topics"])
+    budget_hold = budget.needs_admin(found, fields["urgent"], f"console:{g.user}",
+                                     users.at_least(g.role, users.ADMIN))
     return render_template(
         "console/confirm.html", form=form, fields=fields, recipients=recipients,
         reading=_reading(conn, fields), language_names=texts.language_names,
         topic_names={t.slug: t.name for t in texts.topics}, nonce=nonce, limit=text_limit(),
-        notice=notice, waits=approval.must_wait(settings, g.role, fields["urgent"]),
+        notice=notice,
+        waits=budget_hold or approval.must_wait(settings, g.role, fields["urgent"]),
+        budget=found, budget_hold=budget_hold, budget_exempt=budget.exempt(fields["urgent"], None),
         may_send=roles.may(users.PUBLISHER),
         test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
         cost=labels.cost_line(costs.estimate(recipients, settings), recipients))
@@ -156,10 +161,13 @@ def _create(data, action, nonce, form):
     hold = {"send": None, "request": broadcasts.AWAITING, "draft": broadcasts.DRAFT}[action]
     try:
         answer = announcements.submit(get_db(), data, current_app.config,
-                                      created_by=f"console:{g.user}", hold=hold)
+                                      created_by=f"console:{g.user}", hold=hold,
+                                      admin=users.at_least(g.role, users.ADMIN))
     except announcements.InvalidBroadcast as exc:
         return _compose_error(form, labels.invalid_broadcast(str(exc)))
-    if answer["status"] == broadcasts.AWAITING:
+    if answer["status"] == broadcasts.AWAITING and answer["over_budget"]:
+        flash(labels.BUDGET_HOLD)
+    elif answer["status"] == broadcasts.AWAITING:
         flash("Die Meldung wartet jetzt auf Freigabe durch eine zweite Person mit der Rolle "
               "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
     elif answer["status"] == broadcasts.DRAFT:

@@ -203,6 +203,10 @@ def money(amount, currency):
     return f"{text} €" if currency == "EUR" else f"{text} {currency}"
 
 
+BUDGET_HOLD = ("Die Meldung würde das Monatsbudget überschreiten. Sie wartet jetzt auf Freigabe "
+               "durch eine Person mit der Rolle „Administration“ und wird erst danach gesendet.")
+
+
 def cost_line(estimate, messages):
     """"ca. 27,36 € für 608 Nachrichten", or "" without a configured price."""
     if estimate is None:

@@ -20,6 +20,10 @@ VERSION = "1"
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO-8601, in UTC (`…Z`)."}
 COUNT = {"type": "integer", "minimum": 0}
+OVER_BUDGET = {"type": "boolean", "description": (
+    "It went (or waits to go) beyond the monthly budget (MONTHLY_BUDGET): the month's "
+    "estimated spending plus its own estimate was more. Never held back through the API; in "
+    "the console it waits for an admin, unless urgent or a relayed warning.")}
 ESTIMATED_COST = {
     "type": ["object", "null"],
     "description": ("recipients × PRICE_PER_MESSAGE, in PRICE_CURRENCY: an estimate (the "
@@ -142,6 +146,7 @@ SCHEMAS = {
         "translations": {"type": "object", "additionalProperties": {"type": "string"}},
         "public": PUBLIC,
         "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
         "warnings": {"type": "array", "items": {"type": "string"},
                      "description": "The plan's warnings (plan.warnings)."},
         "plan": {"$ref": "#/components/schemas/Plan"},
@@ -246,6 +251,7 @@ SCHEMAS = {
             "messages to that person lately), tried again hours later: never a duplicate, "
             "never counted as failed unless still held back a day after the start.")},
         "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
         "edited": {"type": "boolean", "description": (
             "Changed by someone other than its author: e.g. a relayed warning's draft whose "
             "text is no longer the authority's own.")},
