@@ -243,3 +243,109 @@ def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_ap
     assert (status, over_budget) == ("queued", 1)
     [(actor, action, details)] = audited(app, broadcast_id)
     assert (actor, action, details["over_budget"]) == ("nina", "warning_relayed", True)
+
+
+# --- the month in numbers -------------------------------------------------------------------
+
+def deliver_a_month(app, client, citizen):
+    """Three subscribers (four answers), one broadcast delivered to two of them (one German,
+    marketing; one English, utility) and accepted for the third. Returns the broadcast's id
+    and the people."""
+    erika, max_, sam = citizen(), citizen(), citizen()
+    for person in (erika, max_, sam):
+        person.send("Start")
+    sam.send("English")
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Probealarm"},
+                               headers=AUTH).json["id"]
+    run_worker(app)
+    report(erika, app, broadcast_id, "delivered", "read")
+    report(sam, app, broadcast_id, "delivered")
+    report(max_, app, broadcast_id, "sent")
+    return broadcast_id, (erika, max_, sam)
+
+
+def this_month():
+    from bot.domain import month_report
+
+    return "%04d-%02d" % month_report.this_month({"TIMEZONE": "Europe/Berlin"})
+
+
+def test_the_api_answers_the_month_in_numbers(app, client, citizen):
+    broadcast_id, people = deliver_a_month(app, client, citizen)
+    answer = client.get(f"/api/costs?month={this_month()}", headers=AUTH)
+    assert answer.status_code == 200
+    found = answer.json
+    assert found["month"] == this_month() and found["currency"] == "EUR"
+    assert found["delivered"] == {"marketing": 1, "utility": 1, "service": 4}
+    [row] = found["broadcasts"]
+    assert row["id"] == broadcast_id and row["delivered"] == {"marketing": 1, "utility": 1}
+    assert row["messages"] == 2 and row["cost"] == 0.15 and row["over_budget"] is False
+    assert found["replies"] == {"messages": 4, "cost": 0.06}
+    assert found["total"] == 0.21 and found["unpriced"] == 0
+    assert found["budget"] is None and found["remaining"] is None
+    assert client.get("/api/costs", headers=AUTH).json == found, "default: this month"
+    # Counts only: no number and no hash anywhere in it.
+    text = answer.get_data(as_text=True)
+    vault = app.extensions["infokanal"].vault
+    for person in people:
+        assert person.number.lstrip("+") not in text and vault.hash(person.number) not in text
+    empty = client.get("/api/costs?month=2020-01", headers=AUTH).json
+    assert (empty["broadcasts"], empty["total"], empty["replies"]["messages"]) == ([], 0.0, 0)
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-00", "26-12", "2026/12", "", "1999-12",
+                                   "2026-12-01", "dezember"])
+def test_a_bad_month_is_a_400_with_a_plain_reason(client, month):
+    answer = client.get("/api/costs", query_string={"month": month}, headers=AUTH)
+    assert answer.status_code == 400 and "month" in answer.json["error"]
+
+
+def test_the_month_needs_the_token(client):
+    assert client.get("/api/costs").status_code == 401
+
+
+def test_the_month_against_the_budget(config, client):
+    app = create_app(dict(config, MONTHLY_BUDGET="0.1", **PRICES))
+    people = citizens_of(app.test_client())
+    people().send("Start")
+    found = app.test_client().get("/api/costs", headers=AUTH).json
+    assert (found["total"], found["budget"], found["remaining"]) == (0.015, 0.1, 0.085)
+
+
+def test_the_console_page_shows_the_month_to_publishers_and_admins(budgeted):
+    app = budgeted("100")
+    app.test_client().post("/api/broadcasts", json={"text": "x"}, headers=AUTH)
+    anna = signed_in(app, "anna")
+    page = anna.client.get("/admin/costs")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'value="{this_month()}"' in html
+    replies = html[html.index('id="replies-row"'):]
+    assert '<td data-label="Nachrichten" class="number">3</td>' in replies[:600]
+    assert "Monatsbudget von 100,00 €" in html and 'href="/admin/costs"' in html
+    other = anna.client.get("/admin/costs?month=2020-01").get_data(as_text=True)
+    assert 'id="nothing"' in other and "Kosten im Monat 2020-01" in other
+    bad = anna.client.get("/admin/costs?month=2020-13")
+    assert bad.status_code == 400 and 'id="month-error"' in bad.get_data(as_text=True)
+    assert signed_in(app, "paul").client.get("/admin/costs").status_code == 200
+    erika = signed_in(app, "erika")
+    assert erika.client.get("/admin/costs").status_code == 403
+    assert 'href="/admin/costs"' not in erika.client.get("/admin").get_data(as_text=True)
+
+
+def test_the_command_prints_the_month_and_its_csv(app, client, citizen):
+    broadcast_id, _ = deliver_a_month(app, client, citizen)
+    runner = app.test_cli_runner()
+    table = runner.invoke(args=["costs", "report", "--month", this_month()])
+    assert table.exit_code == 0, table.output
+    assert f"Month {this_month()}" in table.output and "0.2100" in table.output
+    as_csv = runner.invoke(args=["costs", "report", "--month", this_month(), "--csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    lines = as_csv.output.strip().splitlines()
+    assert lines[0] == ("row,broadcast,started_at,urgent,over_budget,marketing,utility,service,"
+                        "messages,cost,currency")
+    assert lines[1].startswith(f"broadcast,{broadcast_id},") and lines[1].endswith(
+        ",0,0,1,1,0,2,0.1500,EUR")
+    assert lines[2] == "replies,,,,,0,0,4,4,0.0600,EUR"
+    assert lines[3] == "total,,,,,1,1,4,6,0.2100,EUR"
+    bad = runner.invoke(args=["costs", "report", "--month", "2026-13"])
+    assert bad.exit_code == 2 and "month" in bad.output

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import images, vocabulary
-from ..domain import announcements, costs
+from ..domain import announcements, costs, month_report
 from ..store import audience, audit, broadcasts, subscribers
 from . import openapi, security
 from .database import get_db
@@ -132,6 +132,21 @@ def plan_broadcast():
         return jsonify(announcements.plan_of(get_db(), data, current_app.config))
     except announcements.InvalidBroadcast as exc:
         return error(str(exc), 400)
+
+
+@bp.get("/costs")
+@token_required
+def month_costs():
+    """The month in numbers (``?month=YYYY-MM``, default: this one): counts and estimated
+    cost, against the budget."""
+    settings = current_app.config
+    raw = request.args.get("month")
+    try:
+        month = (month_report.parse_month(raw) if raw is not None
+                 else month_report.this_month(settings))
+    except month_report.InvalidMonth as exc:
+        return error(str(exc), 400)
+    return jsonify(month_report.report(get_db().conn, settings, month))
 
 
 @bp.post("/media")

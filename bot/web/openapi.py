@@ -20,6 +20,7 @@ VERSION = "1"
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO-8601, in UTC (`…Z`)."}
 COUNT = {"type": "integer", "minimum": 0}
+MONEY = {"type": "number", "minimum": 0, "description": "In CURRENCY, estimated."}
 OVER_BUDGET = {"type": "boolean", "description": (
     "It went (or waits to go) beyond the monthly budget (MONTHLY_BUDGET): the month's "
     "estimated spending plus its own estimate was more. Never held back through the API; in "
@@ -61,6 +62,35 @@ def _error(description):
 SCHEMAS = {
     "Error": _closed({"error": {"type": "string", "description": "The reason, in plain words."}},
                      description="Every error answer under /api."),
+    "MonthCosts": _closed({
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$",
+                  "description": "The calendar month, in TIMEZONE."},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "broadcasts": {"type": "array", "items": _closed({
+            "id": {"type": "integer"},
+            "started_at": NULLABLE_TIME,
+            "urgent": {"type": "boolean"},
+            "over_budget": {"type": "boolean"},
+            "delivered": {"type": "object", "additionalProperties": COUNT, "description": (
+                "Messages delivered in the month, by the category of the template they went "
+                "with (marketing, utility).")},
+            "messages": COUNT,
+            "cost": MONEY}),
+            "description": "One per broadcast with messages delivered in the month."},
+        "replies": _closed({"messages": COUNT, "cost": MONEY}, description=(
+            "Answers to citizens sent in the month, at PRICE_SERVICE.")),
+        "delivered": {"type": "object", "additionalProperties": COUNT, "description": (
+            "Messages by category: marketing, utility; service for the answers.")},
+        "unpriced": {**COUNT, "description": (
+            "Messages of a category without a price: counted as 0 in the costs.")},
+        "total": MONEY,
+        "budget": {**MONEY, "type": ["number", "null"], "description": (
+            "MONTHLY_BUDGET; null without one.")},
+        "remaining": {"type": ["number", "null"], "description": (
+            "budget - total (negative: over it); null without a budget.")},
+    }, description=(
+        "The month in numbers, estimated from what was delivered: (price of the category + "
+        "PLATFORM_FEE) per message. Counts only.")),
     "Stats": _closed({
         "subscribers": {**COUNT, "description": "Active subscribers."},
         "topics": {"type": "object", "additionalProperties": COUNT, "description": (
@@ -300,6 +330,20 @@ PATHS = {
         "summary": "This document.",
         "security": [],
         "responses": {"200": _answer("The OpenAPI document.", {"type": "object"})},
+    }},
+    "/api/costs": {"get": {
+        "operationId": "getMonthCosts",
+        "summary": "The month in numbers: broadcasts, messages by category, answers, cost.",
+        "parameters": [
+            {"name": "month", "in": "query", "description": "YYYY-MM; default: this month.",
+             "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}},
+        ],
+        "responses": {
+            "200": _answer("Counts and estimated cost, against the budget.",
+                           {"$ref": "#/components/schemas/MonthCosts"}),
+            "400": _error("month is not YYYY-MM, or not a month (the reason says why)."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
     }},
     "/api/stats": {"get": {
         "operationId": "getStats",
