@@ -1,11 +1,9 @@
 """A picture broadcast goes out at SEND_RATE_LIMIT_MEDIA, through the real sender against the
 fake Twilio: the platform takes pictures at a lower rate than text."""
 
-import asyncio
 import time
 
 from bot import create_app
-from bot.delivery.pacing import TokenBucket
 from tests.conftest import ADMIN_TOKEN, citizens_of
 from tests.test_broadcast_sender import run_sender
 
@@ -21,24 +19,6 @@ def most_in_any_second(stamps):
             first += 1
         most = max(most, last - first + 1)
     return most
-
-
-def test_a_bucket_take_that_costs_more_goes_at_the_lower_rate():
-    rate, cost = 400, 5  # text 400/s, pictures 80/s
-
-    async def run():
-        bucket = TokenBucket(rate)
-        stamps = []
-        end = time.monotonic() + 1.6
-        while time.monotonic() < end:
-            await bucket.take(cost=cost)
-            stamps.append(time.monotonic())
-        return stamps
-
-    stamps = asyncio.run(run())
-    # The rate, plus the one picture the bucket's small burst holds.
-    assert most_in_any_second(stamps) <= rate / cost + 1
-    assert len(stamps) >= 1.5 * rate / cost * 0.9, "and it does reach the picture rate"
 
 
 def test_a_picture_broadcast_never_exceeds_the_media_rate_in_any_second(config, twilio_api):
