@@ -14,6 +14,8 @@ from bot import create_app
 from bot.domain import costs
 from tests.conftest import ADMIN_TOKEN, citizens_of, csrf_from, database, rows, scalar
 from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401 - fixtures
+from tests.test_meta_sending import fake_meta, fake_meta_server, run_on_meta  # noqa: F401
+from tests.test_reply_sending import queue_answer
 from tests.test_approval import approve, compose_and_send, subscribe
 from tests.test_roles import (DATA_KEY, accounts_database, make, signed_in,  # noqa: F401
                               version_on)
@@ -83,6 +85,16 @@ def test_the_month_is_what_was_delivered_by_its_category_and_the_answers(app, cl
     assert spent(app, now=now + timedelta(days=32)) == 0
     assert rows(app, "SELECT category, sum(n) FROM message_usage GROUP BY category") == [
         ("marketing", 1), ("service", 4), ("utility", 1)]
+
+
+def test_an_answer_the_worker_sends_on_meta_counts_once_it_went(app, fake_meta):  # noqa: F811
+    queue_answer(app)
+    refused, _ = queue_answer(app)
+    fake_meta.recipient_errors = {refused[1:]: [400, 131026]}  # not on WhatsApp: never sent
+    assert spent(app) == 0, "queued is not sent"
+    run_on_meta(app, fake_meta)
+    assert spent(app) == Decimal("0.015")
+    assert rows(app, "SELECT broadcast_id, category, n FROM message_usage") == [(0, "service", 1)]
 
 
 def test_a_category_without_a_price_counts_nothing(app, client, citizen):
