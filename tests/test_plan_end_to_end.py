@@ -399,6 +399,7 @@ def test_the_months_estimate_is_what_was_delivered_times_the_prices(county):
     report = county.api("GET", f"/api/costs?month={month}")
     assert report.status_code == 200, report.text
     assert Decimal(str(report.json()["total"])) == expected
+    assert {category: n for category, n in report.json()["delivered"].items() if n} == delivered
 
 
 def audit_trail(county, broadcast_id):
