@@ -87,11 +87,11 @@ def materialize(conn, broadcast_id):
     urgent, topics, others = _row(conn, "urgent, topics, language_categories", broadcast_id)
     condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
     category, category_params = usage.delivery_category(others)  # where it differs
-    order, order_params = reach.reached_first()
-    created = conn.execute(
+    created = sum(conn.execute(
         "INSERT INTO deliveries (broadcast_id, subscriber_id, category) "
-        f"SELECT ?, id, {category} FROM subscribers WHERE {condition} ORDER BY {order}, id",
-        (broadcast_id, *category_params, *params, *order_params)).rowcount
+        f"SELECT ?, id, {category} FROM subscribers WHERE {condition} AND {part} ORDER BY id",
+        (broadcast_id, *category_params, *params, *part_params)).rowcount
+        for part, part_params in reach.reached_first())
     if created:
         conn.execute(
             "INSERT INTO delivery_counts (broadcast_id, bucket, n) VALUES (?, 'queued', ?) "

@@ -26,12 +26,15 @@ def by_language(conn, main, since, urgent, topics):
 
 
 def reached_first(now=None):
-    """(SQL ``ORDER BY`` term, parameters) that puts the subscribers who got a message from us
-    in the 24 hours up to ``now`` (Unix time; default: now) before the others. The sender
-    works a broadcast's deliveries in order, and pauses it when WhatsApp's messaging limit
-    comes back: those WhatsApp still lets us reach today (they do not count again) must have
-    theirs by then, not an hour later behind new ones."""
-    return "subscribers.reached_at >= ? DESC", ((now or time.time()) - DAY,)
+    """[(SQL condition on subscribers, parameters)]: those who got a message from us in the 24
+    hours up to ``now`` (Unix time; default: now), then the others. The sender works a
+    broadcast's deliveries in order, and pauses it when WhatsApp's messaging limit comes back:
+    those WhatsApp still lets us reach today (they do not count again) must have theirs by
+    then, not an hour later behind new ones. Two conditions rather than one order: each part
+    is read in the table's order, with nothing to sort."""
+    since = (now or time.time()) - DAY
+    return [("subscribers.reached_at >= ?", (since,)),
+            ("coalesce(subscribers.reached_at < ?, 1)", (since,))]
 
 
 def citizens_since(conn, since):
