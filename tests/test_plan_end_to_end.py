@@ -39,7 +39,7 @@ from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, Proce
                             wait_for)
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
-# A bound on every test here, its share of the processes' start included.
+# A bound on every test here (the processes start before it, each within its own 30 s).
 TEST_SECONDS = 90
 GERMAN, ENGLISH = "HX" + "d" * 32, "HX" + "e" * 32      # each language's approved template
 PRICES = {"marketing": Decimal("0.1131"), "utility": Decimal("0.0456"),
