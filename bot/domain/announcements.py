@@ -182,9 +182,11 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
+    # Read before the write lock, which every webhook waits for: the month's spending moves
+    # only with receipts, and this broadcast's audience only with a Start or Stop meanwhile.
+    found = (None if hold == broadcasts.DRAFT else
+             budget.verdict(database.conn, settings, fields["urgent"], fields["topics"]))
     with write(database, durable=True) as conn:
-        found = (None if hold == broadcasts.DRAFT else
-                 budget.verdict(conn, settings, fields["urgent"], fields["topics"]))
         if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
             hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(
