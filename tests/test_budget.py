@@ -210,8 +210,10 @@ def test_the_api_token_sends_over_the_budget_with_a_warning(budgeted):
                                     headers=AUTH)
     assert answer.status_code == 202
     assert answer.json["status"] == "queued" and answer.json["over_budget"] is True
-    [warning] = [w for w in answer.json["warnings"] if "budget" in w]
-    assert "0.3600 EUR" in warning and "MONTHLY_BUDGET" in warning
+    # The plan's warning, the one source of the API's warnings.
+    assert "over_budget" in answer.json["plan"]["warning_codes"]
+    [warning] = [w for w in answer.json["warnings"] if "Monatsbudget" in w]
+    assert "Monatsbudget von 0,20 €" in warning
     [(actor, _, details)] = audited(app, answer.json["id"])
     assert actor == "api" and details["over_budget"] is True
     shown = app.test_client().get(f"/api/broadcasts/{answer.json['id']}", headers=AUTH).json

@@ -13,12 +13,13 @@ all share; split, the rules of one would drift from the others'.
 
 import re
 from datetime import datetime, timezone
+from decimal import Decimal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
-from . import authorship, budget
+from . import authorship, budget, plan
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -177,15 +178,19 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     a draft; ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the
     actor. Who may send, and what needs approval, the caller has decided (``approval.decide``);
     ``admin``: whether the console account is an admin (None: a machine), for the budget,
-    which decides here, in the transaction that writes the broadcast (``budget``): one over it
+    which decides here, right before the write (``budget``, with the plan's cost): one over it
     from a publisher waits for an admin.
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
-    # Read before the write lock, which every webhook waits for: the month's spending moves
-    # only with receipts, and this broadcast's audience only with a Start or Stop meanwhile.
+    # Read before the write, outside its lock, which every webhook waits for: what the queue
+    # and the month hold before this broadcast joins them (the month's spending moves only
+    # with receipts, the audience only with a Start or Stop meanwhile).
+    the_plan = plan.of(database.conn, settings, fields)
+    total = the_plan["cost"]["total"]
     found = (None if hold == broadcasts.DRAFT else
-             budget.verdict(database.conn, settings, fields["urgent"], fields["topics"]))
+             budget.verdict(database.conn, settings, fields["urgent"], fields["topics"],
+                            cost=None if total is None else Decimal(str(total))))
     with write(database, durable=True) as conn:
         if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
             hold = broadcasts.AWAITING
@@ -202,15 +207,19 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
               "translations": fields["translations"], "public": fields["public"],
-              "over_budget": budget.over(found), "warnings": []}
-    if budget.over(found):
+              "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
+              "plan": the_plan}
+    if budget.over(found) and plan.OVER_BUDGET not in the_plan["warning_codes"]:
+        # The plan cannot tell without a price for every recipient; the budget counts those
+        # at nothing and may still be over.
         answer["warnings"].append(budget.warning(found, settings["CURRENCY"]))
-    tier = settings["MESSAGING_LIMIT_24H"]
-    if tier and recipients > tier:
-        answer["warnings"].append(
-            f"{recipients} recipients exceed the messaging limit of {tier} people per 24 hours; "
-            "the sender pauses when WhatsApp refuses more and resumes later by itself")
     return answer
+
+
+def plan_of(database, data, settings):
+    """What a broadcast of ``data`` would do (``plan.of``), checked exactly as ``submit``
+    checks it, creating nothing. Raises InvalidBroadcast."""
+    return plan.of(database.conn, settings, check(data, settings))
 
 
 def summary(fields, **more):
