@@ -178,19 +178,20 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     a draft; ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the
     actor. Who may send, and what needs approval, the caller has decided (``approval.decide``);
     ``admin``: whether the console account is an admin (None: a machine), for the budget,
-    which decides here, in the transaction that writes the broadcast (``budget``): one over it
+    which decides here, right before the write (``budget``, with the plan's cost): one over it
     from a publisher waits for an admin.
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
-    # Read before the write, outside its lock: what the queue and the month hold before this
-    # broadcast joins them.
+    # Read before the write, outside its lock, which every webhook waits for: what the queue
+    # and the month hold before this broadcast joins them (the month's spending moves only
+    # with receipts, the audience only with a Start or Stop meanwhile).
     the_plan = plan.of(database.conn, settings, fields)
+    total = the_plan["cost"]["total"]
+    found = (None if hold == broadcasts.DRAFT else
+             budget.verdict(database.conn, settings, fields["urgent"], fields["topics"],
+                            cost=None if total is None else Decimal(str(total))))
     with write(database, durable=True) as conn:
-        total = the_plan["cost"]["total"]
-        found = (None if hold == broadcasts.DRAFT else
-                 budget.verdict(conn, settings, fields["urgent"], fields["topics"],
-                                cost=None if total is None else Decimal(str(total))))
         if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
             hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(

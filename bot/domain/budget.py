@@ -44,6 +44,9 @@ def broadcast_cost(conn, settings, urgent, topics):
     without a price counts 0, as in ``costs.month_spent``."""
     main = settings["MAIN_LANGUAGE"]
     categories = settings["TEMPLATE_CATEGORIES"]
+    if len(set(categories.values())) == 1:
+        # One category for every language (the usual case): a count, no grouping.
+        return costs.priced(settings, {categories[None]: audience.count(conn, urgent, topics)})
     counts = {}
     for code, number in audience.by_language(conn, main, urgent, topics).items():
         category = categories.get(code) or categories[None]

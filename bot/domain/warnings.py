@@ -28,7 +28,7 @@ split, the all-clear's wording would drift from the rule that decides to send on
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from .. import config as settings_module
@@ -62,7 +62,7 @@ class Relay:
     max_per_poll: int = 5  # broadcasts that go out by themselves from one poll, at most
     # the configuration, for the template categories a broadcast keeps and the monthly budget
     # (which never holds a warning back, but marks one that goes over it)
-    settings: object = None
+    settings: object = field(default=None, compare=False, hash=False)
 
     @classmethod
     def of(cls, config, texts):
