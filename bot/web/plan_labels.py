@@ -1,0 +1,174 @@
+"""A broadcast's plan (``domain.plan.of``) in the German of a press office: how many it
+reaches and in which languages, when the last message goes out, how many WhatsApp lets us
+reach today, what it costs and what the month has cost.
+
+Each function takes the plan's JSON values (numbers, ISO timestamps, nulls) and returns one
+sentence or phrase; a null is said in words ("kein Preis eingetragen"), never shown as
+nothing, so that an officer knows whether something is free or merely not known. Times are
+local (``TIMEZONE``), said relative to today ("um 14:32 Uhr", "morgen ab 03:10 Uhr").
+"""
+
+import math
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from .labels import money, number
+
+# The template categories by the names Meta's invoices and the settings use.
+CATEGORIES = {"marketing": "Marketing", "utility": "Utility",
+              "service": "Antwort im 24-Stunden-Fenster"}
+
+
+def category(code):
+    return CATEGORIES.get(code, code)
+
+
+def price(amount, currency):
+    """A price per message, as exact as it is configured: 0.046 → "0,046 €", 0.05 → "0,05 €",
+    0.0051 → "0,0051 €" (``money`` rounds to cents)."""
+    whole, _, decimals = f"{Decimal(str(amount)):.4f}".rstrip("0").partition(".")
+    figure = f"{number(int(whole))},{decimals.ljust(2, '0')}"
+    return f"{figure} €" if currency == "EUR" else f"{figure} {currency}"
+
+
+def _nearest(value):
+    """Rounded half up, as one says a time (Python's round() goes to the even number)."""
+    return math.floor(value + 0.5)
+
+
+def duration(seconds):
+    """How long something takes, as one says it: "wenigen Sekunden", "40 Sekunden",
+    "2½ Minuten", "21 Minuten", "1 Stunde und 5 Minuten" (after "in" or "etwa")."""
+    seconds = max(0, float(seconds))
+    if seconds < 10:
+        return "wenigen Sekunden"
+    if seconds < 55:
+        return f"{_nearest(seconds / 10) * 10} Sekunden"
+    if seconds < 600:
+        halves = max(2, _nearest(seconds / 30))
+        whole, half = divmod(halves, 2)
+        text = f"{whole}½" if half else str(whole)
+        return f"{text} {'Minute' if halves == 2 else 'Minuten'}"
+    minutes = _nearest(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} Minuten"
+    said = f"{hours} {'Stunde' if hours == 1 else 'Stunden'}"
+    if minutes:
+        said += f" und {minutes} {'Minute' if minutes == 1 else 'Minuten'}"
+    return said
+
+
+def _zone(zone):
+    return ZoneInfo(zone or current_app.config["TIMEZONE"])
+
+
+def moment(iso, preposition="um", zone=None, now=None):
+    """A UTC timestamp in local time, by its day: "um 14:32 Uhr" today, "morgen um 03:10 Uhr",
+    else "am 24.12.2026 um 03:10 Uhr"; ``preposition``: "um" or "ab"."""
+    local_zone = _zone(zone)
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(local_zone)
+    today = (now or datetime.now(timezone.utc)).astimezone(local_zone).date()
+    clock = f"{preposition} {when:%H:%M} Uhr"
+    if when.date() == today:
+        return clock
+    if when.date() == today + timedelta(days=1):
+        return f"morgen {clock}"
+    return f"am {when:%d.%m.%Y} {clock}"
+
+
+def languages(by_language, names):
+    """" (2 auf Deutsch, 1 auf Englisch)" after the number of recipients, biggest first; ""
+    where all read one language."""
+    shown = [(code, count) for code, count in by_language.items() if count]
+    if len(shown) < 2:
+        return ""
+    shown.sort(key=lambda item: -item[1])
+    return " (" + ", ".join(f"{number(count)} auf {names.get(code, code)}"
+                            for code, count in shown) + ")"
+
+
+def timing(plan, start=None, zone=None, now=None):
+    """When the last message goes out, and how long until then. ``start``: None when it goes
+    now; "approval" or "scheduled" when it starts later, so that only the duration is said."""
+    if not plan["recipients"]:
+        return "Es gibt jetzt niemanden, an den die Meldung ginge."
+    took = duration(plan["seconds_to_last"])
+    if start == "approval":
+        return f"Nach der Freigabe dauert es etwa {took} bis zur letzten Nachricht."
+    if start == "scheduled":
+        return f"Vom geplanten Zeitpunkt an dauert es etwa {took} bis zur letzten Nachricht."
+    if plan["finishes_at"] is None:
+        return f"Bis zur letzten Nachricht dauert es etwa {took}."
+    when = moment(plan["finishes_at"], "um", zone, now)
+    if plan["seconds_to_last"] < 10:
+        return f"Die letzte Nachricht geht voraussichtlich {when} hinaus, also sofort."
+    return f"Die letzte Nachricht geht voraussichtlich {when} hinaus (in etwa {took})."
+
+
+def reach(plan, zone=None, now=None):
+    """How many WhatsApp lets us reach today, and when the rest can go."""
+    recipients, now_reachable = plan["recipients"], plan["reachable_now"]
+    if now_reachable is None:
+        return ("Heute erreichbar: nicht geprüft, weil kein Tageslimit von WhatsApp eingetragen "
+                "ist.")
+    if now_reachable >= recipients:
+        return "Heute erreichbar: alle." if recipients < 2 else \
+            f"Heute erreichbar: alle {number(recipients)}."
+    limited = (f"Heute erreichbar: {number(now_reachable)} von {number(recipients)} – WhatsApp "
+               "begrenzt, wie viele verschiedene Personen diese Nummer in 24 Stunden anschreiben "
+               "darf")
+    if plan["reachable_at"] is None:
+        return f"{limited}; der Rest erst, wenn WhatsApp das Limit erhöht."
+    return f"{limited}; der Rest {moment(plan['reachable_at'], 'ab', zone, now)}."
+
+
+def _categories(code):
+    """The cost's category: one code, or {language: code} where languages' templates differ."""
+    if isinstance(code, dict):
+        codes = sorted(set(code.values()))
+        return " und ".join(category(c) for c in codes), len(codes) > 1
+    return category(code), False
+
+
+def cost(plan):
+    """"Kosten: ca. 552,00 € (Kategorie Marketing, 0,046 € je Nachricht)"."""
+    figures = plan["cost"]
+    currency = figures["currency"]
+    name, several = _categories(figures["category"])
+    kind = f"Kategorien {name}" if several else f"Kategorie {name}"
+    if figures["total"] is None:
+        return (f"Kosten: nicht geschätzt, weil für die {kind} kein Preis eingetragen ist.")
+    if not plan["recipients"]:
+        return "Kosten: keine, weil die Meldung jetzt niemanden erreicht."
+    each = []
+    if figures["per_message"] is not None and not several:
+        each.append(f"{price(figures['per_message'], currency)} je Nachricht")
+    if figures["platform_fee"]:
+        each.append(f"darin {price(figures['platform_fee'], currency)} Gebühr des Anbieters")
+    detail = ", ".join([kind] + each)
+    return f"Kosten: ca. {money(figures['total'], currency)} ({detail})."
+
+
+def month(plan):
+    """What this calendar month has cost so far, against the budget, and after this one."""
+    figures, currency = plan["month"], plan["cost"]["currency"]
+    spent, budget, after = figures["spent"], figures["budget"], figures["after"]
+    if spent is None:
+        if budget is None:
+            return "Diesen Monat: ohne eingetragene Preise nicht geschätzt."
+        return (f"Diesen Monat: Budget {money(budget, currency)}; ohne eingetragene Preise "
+                "nicht geschätzt.")
+    then = f"danach ca. {money(after, currency)}" if after is not None else \
+        "was diese Meldung dazu kostet, ist ohne Preis nicht geschätzt"
+    if budget is None:
+        return (f"Diesen Monat bisher: ca. {money(spent, currency)}; {then} (kein Monatsbudget "
+                "festgelegt).")
+    over = ""
+    if after is not None and after > budget:
+        over = f" – {money(after - budget, currency)} über dem Budget"
+    return (f"Diesen Monat: ca. {money(spent, currency)} von {money(budget, currency)} Budget; "
+            f"{then}{over}.")
