@@ -61,6 +61,8 @@ def test_the_languages_follow_the_number_biggest_first_and_only_when_there_are_s
         == " (10.500 auf Deutsch, 1.500 auf Englisch)"
     assert plan_labels.languages({"de": 3, "tr": 0}, names) == ""
     assert plan_labels.languages({}, names) == ""
+    # A translation that nobody reads: the officer sees that all read the main language.
+    assert plan_labels.languages({"de": 3}, names, always=True) == " (alle auf Deutsch)"
 
 
 def test_the_time_to_the_last_message():
@@ -72,8 +74,16 @@ def test_the_time_to_the_last_message():
     # Going later, only the duration is known.
     assert plan_labels.timing(plan(), "approval") \
         == "Nach der Freigabe dauert es etwa 2½ Minuten bis zur letzten Nachricht."
-    assert plan_labels.timing(plan(), "scheduled") \
-        == "Vom geplanten Zeitpunkt an dauert es etwa 2½ Minuten bis zur letzten Nachricht."
+    assert plan_labels.timing(plan(finishes_at="2026-12-24T08:02:30Z"), "scheduled",
+                              BERLIN, NOW) == ("Die letzte Nachricht geht voraussichtlich am "
+                                               "24.12.2026 um 09:02 Uhr hinaus (etwa 2½ Minuten "
+                                               "nach dem geplanten Zeitpunkt).")
+    assert plan_labels.timing(plan(seconds_to_last=3), "approval") \
+        == "Nach der Freigabe sind alle Nachrichten in wenigen Sekunden hinaus."
+    assert plan_labels.timing(plan(seconds_to_last=3, finishes_at="2026-12-24T08:00:03Z"),
+                              "scheduled", BERLIN, NOW) == (
+        "Die letzte Nachricht geht voraussichtlich am 24.12.2026 um 09:00 Uhr hinaus, gleich "
+        "zum geplanten Zeitpunkt.")
     assert plan_labels.timing(plan(recipients=0)) \
         == "Es gibt jetzt niemanden, an den die Meldung ginge."
 
@@ -87,7 +97,9 @@ def test_the_reach_today_under_whatsapps_limit():
     assert plan_labels.reach(plan(reachable_now=12000, reachable_at=None)) \
         == "Heute erreichbar: alle 12.000."
     assert plan_labels.reach(plan(recipients=1, reachable_now=1)) == "Heute erreichbar: alle."
-    assert plan_labels.reach(plan(reachable_now=None, reachable_at=None)) \
+    # Without a configured limit the plan counts everyone as reachable; the page says that it
+    # could not check.
+    assert plan_labels.reach(plan(reachable_now=12000, reachable_at=None, messaging_limit=None)) \
         == "Heute erreichbar: nicht geprüft, weil kein Tageslimit von WhatsApp eingetragen ist."
 
 
@@ -97,9 +109,20 @@ def test_the_cost_by_category_and_without_a_price():
     with_fee = plan(cost={"category": "utility", "per_message": 0.051, "platform_fee": 0.005,
                           "total": 612.0})
     assert plan_labels.cost(with_fee) == ("Kosten: ca. 612,00 € (Kategorie Utility, 0,051 € je "
-                                          "Nachricht, darin 0,005 € Gebühr des Anbieters).")
+                                          "Nachricht, darin je 0,005 € Gebühr des Anbieters).")
     assert plan_labels.cost(plan(cost={"per_message": None, "total": None})) \
         == "Kosten: nicht geschätzt, weil für die Kategorie Marketing kein Preis eingetragen ist."
+    mixed = {"category": "mixed", "per_message": None, "total": 492.0, "by_category": {
+        "utility": {"recipients": 1500, "per_message": 0.02, "total": 30.0},
+        "marketing": {"recipients": 10500, "per_message": 0.044, "total": 462.0}}}
+    assert plan_labels.cost(plan(cost=mixed)) == (
+        "Kosten: ca. 492,00 € (10.500 in der Kategorie Marketing zu 0,044 €, 1.500 in der "
+        "Kategorie Utility zu 0,02 €).")
+    mixed["by_category"]["utility"].update(per_message=None, total=None)
+    assert plan_labels.cost(plan(cost=dict(mixed, total=None))) == (
+        "Kosten: nicht geschätzt, weil für die Kategorie Utility kein Preis eingetragen ist "
+        "(10.500 in der Kategorie Marketing zu 0,044 €, 1.500 in der Kategorie Utility ohne "
+        "Preis).")
     assert plan_labels.cost(plan(recipients=0, cost={"total": 0.0})) \
         == "Kosten: keine, weil die Meldung jetzt niemanden erreicht."
 

@@ -80,10 +80,13 @@ def moment(iso, preposition="um", zone=None, now=None):
     return f"am {when:%d.%m.%Y} {clock}"
 
 
-def languages(by_language, names):
-    """" (2 auf Deutsch, 1 auf Englisch)" after the number of recipients, biggest first; ""
-    where all read one language."""
+def languages(by_language, names, always=False):
+    """" (2 auf Deutsch, 1 auf Englisch)" after the number of recipients, biggest first; where
+    all read one language "" (or, ``always``, " (alle auf Deutsch)": a translation nobody
+    reads)."""
     shown = [(code, count) for code, count in by_language.items() if count]
+    if len(shown) == 1 and always:
+        return f" (alle auf {names.get(shown[0][0], shown[0][0])})"
     if len(shown) < 2:
         return ""
     shown.sort(key=lambda item: -item[1])
@@ -93,26 +96,31 @@ def languages(by_language, names):
 
 def timing(plan, start=None, zone=None, now=None):
     """When the last message goes out, and how long until then. ``start``: None when it goes
-    now; "approval" or "scheduled" when it starts later, so that only the duration is said."""
+    now, "scheduled" when at its time (the plan counts from then), "approval" when after an
+    approval not yet given (then only the duration is known)."""
     if not plan["recipients"]:
         return "Es gibt jetzt niemanden, an den die Meldung ginge."
+    quick = plan["seconds_to_last"] < 10
     took = duration(plan["seconds_to_last"])
-    if start == "approval":
-        return f"Nach der Freigabe dauert es etwa {took} bis zur letzten Nachricht."
+    when = None if plan["finishes_at"] is None or start == "approval" else \
+        moment(plan["finishes_at"], "um", zone, now)
+    if when is None:
+        begin = {"approval": "Nach der Freigabe", "scheduled": "Vom geplanten Zeitpunkt an"
+                 }.get(start, "Von jetzt an")
+        if quick:
+            return f"{begin} sind alle Nachrichten in wenigen Sekunden hinaus."
+        return f"{begin} dauert es etwa {took} bis zur letzten Nachricht."
+    said = f"Die letzte Nachricht geht voraussichtlich {when} hinaus"
     if start == "scheduled":
-        return f"Vom geplanten Zeitpunkt an dauert es etwa {took} bis zur letzten Nachricht."
-    if plan["finishes_at"] is None:
-        return f"Bis zur letzten Nachricht dauert es etwa {took}."
-    when = moment(plan["finishes_at"], "um", zone, now)
-    if plan["seconds_to_last"] < 10:
-        return f"Die letzte Nachricht geht voraussichtlich {when} hinaus, also sofort."
-    return f"Die letzte Nachricht geht voraussichtlich {when} hinaus (in etwa {took})."
+        return f"{said}, gleich zum geplanten Zeitpunkt." if quick else \
+            f"{said} (etwa {took} nach dem geplanten Zeitpunkt)."
+    return f"{said}, also sofort." if quick else f"{said} (in etwa {took})."
 
 
 def reach(plan, zone=None, now=None):
     """How many WhatsApp lets us reach today, and when the rest can go."""
     recipients, now_reachable = plan["recipients"], plan["reachable_now"]
-    if now_reachable is None:
+    if now_reachable is None or plan.get("messaging_limit", 0) is None:
         return ("Heute erreichbar: nicht geprüft, weil kein Tageslimit von WhatsApp eingetragen "
                 "ist.")
     if now_reachable >= recipients:
@@ -126,30 +134,33 @@ def reach(plan, zone=None, now=None):
     return f"{limited}; der Rest {moment(plan['reachable_at'], 'ab', zone, now)}."
 
 
-def _categories(code):
-    """The cost's category: one code, or {language: code} where languages' templates differ."""
-    if isinstance(code, dict):
-        codes = sorted(set(code.values()))
-        return " und ".join(category(c) for c in codes), len(codes) > 1
-    return category(code), False
-
-
 def cost(plan):
-    """"Kosten: ca. 552,00 € (Kategorie Marketing, 0,046 € je Nachricht)"."""
+    """"Kosten: ca. 552,00 € (Kategorie Marketing, 0,046 € je Nachricht)"; where languages'
+    templates differ in category, each category with its share."""
     figures = plan["cost"]
     currency = figures["currency"]
-    name, several = _categories(figures["category"])
-    kind = f"Kategorien {name}" if several else f"Kategorie {name}"
-    if figures["total"] is None:
-        return (f"Kosten: nicht geschätzt, weil für die {kind} kein Preis eingetragen ist.")
+    split = figures.get("by_category") or {}
+    if len(split) > 1:
+        parts = [f"{number(part['recipients'])} in der Kategorie {category(code)}"
+                 + (f" zu {price(part['per_message'], currency)}"
+                    if part["per_message"] is not None else " ohne Preis")
+                 for code, part in sorted(split.items(), key=lambda item: -item[1]["recipients"])]
+        if figures["total"] is None:
+            unpriced = " und ".join(category(code) for code, part in split.items()
+                                    if part["per_message"] is None)
+            return (f"Kosten: nicht geschätzt, weil für die Kategorie {unpriced} kein Preis "
+                    f"eingetragen ist ({', '.join(parts)}).")
+        detail = ", ".join(parts)
+    else:
+        detail = f"Kategorie {category(figures['category'])}"
+        if figures["total"] is None:
+            return f"Kosten: nicht geschätzt, weil für die {detail} kein Preis eingetragen ist."
+        if figures["per_message"] is not None:
+            detail += f", {price(figures['per_message'], currency)} je Nachricht"
     if not plan["recipients"]:
         return "Kosten: keine, weil die Meldung jetzt niemanden erreicht."
-    each = []
-    if figures["per_message"] is not None and not several:
-        each.append(f"{price(figures['per_message'], currency)} je Nachricht")
     if figures["platform_fee"]:
-        each.append(f"darin {price(figures['platform_fee'], currency)} Gebühr des Anbieters")
-    detail = ", ".join([kind] + each)
+        detail += f", darin je {price(figures['platform_fee'], currency)} Gebühr des Anbieters"
     return f"Kosten: ca. {money(figures['total'], currency)} ({detail})."
 
 
