@@ -536,3 +536,46 @@ CREATE INDEX replies_due ON replies (state, next_attempt_at, id);
 -- businesses lately (its cap per citizen): tried again hours later, never a possible
 -- duplicate and never the citizen's fault, so counted apart from retries_unknown.
 ALTER TABLE broadcasts ADD COLUMN retries_citizen_cap INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 0023_recent_reach
+-- Whom our messages reached in the last 24 hours (WhatsApp's messaging limit counts different
+-- people in a rolling day): a broadcast's plan counts them before it goes, at 100,000
+-- subscribers within a fraction of a second. Only the sent deliveries, by when, with whom.
+CREATE INDEX deliveries_sent_recently ON deliveries (sent_at, subscriber_id) WHERE state = 'sent';
+
+-- migration: 0024_message_usage
+-- What the month's messages cost is estimated from what was delivered, by the category of the
+-- template each went out with, so that a later change of TEMPLATE_CATEGORY or of the prices
+-- does not rewrite the past. A broadcast keeps the category of its main language's template
+-- as it was written (NULL: written before this migration, priced as the main category is
+-- now), and, for further languages whose template is of another category, {code: category};
+-- a delivery keeps a category only where it differs from its broadcast's (a citizen of such
+-- a language), so that most rows carry nothing more.
+ALTER TABLE broadcasts ADD COLUMN category TEXT;
+ALTER TABLE broadcasts ADD COLUMN language_categories TEXT;
+ALTER TABLE deliveries ADD COLUMN category TEXT;
+-- Messages delivered, per UTC hour (YYYY-MM-DDTHH, so that a calendar month in any time
+-- zone with whole-hour offsets is a range of rows), per broadcast and category; answers to
+-- citizens under broadcast_id 0 and category 'service'. Counts only: no number, no text.
+-- Kept by the trigger below for broadcasts and by store.usage for answers, however long the
+-- deliveries themselves are kept.
+CREATE TABLE message_usage (
+    hour TEXT NOT NULL,
+    broadcast_id INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (hour, broadcast_id, category)
+) WITHOUT ROWID;
+-- A message the platform reported delivered (or read, which implies it), once: what the
+-- platform charges for. '' is the category of a broadcast written before the categories were
+-- kept.
+CREATE TRIGGER deliveries_count_usage AFTER UPDATE OF receipt ON deliveries
+WHEN NEW.receipt IN ('delivered', 'read')
+     AND coalesce(OLD.receipt, '') NOT IN ('delivered', 'read')
+BEGIN
+    INSERT INTO message_usage (hour, broadcast_id, category, n)
+        VALUES (strftime('%Y-%m-%dT%H', 'now'), NEW.broadcast_id,
+                coalesce(NEW.category,
+                         (SELECT category FROM broadcasts WHERE id = NEW.broadcast_id), ''), 1)
+        ON CONFLICT (hour, broadcast_id, category) DO UPDATE SET n = n + 1;
+END;

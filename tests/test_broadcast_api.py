@@ -95,7 +95,8 @@ def test_recipients_above_the_messaging_tier_get_a_warning(config, citizen):
     for _ in range(2):
         citizens_of(client)().send("Start")
     body = client.post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
-    assert body["recipients"] == 2 and "messaging limit" in body["warnings"][0]
+    assert body["recipients"] == 2 and "nur 1 von 2" in body["warnings"][0]
+    assert body["plan"]["warning_codes"] == ["not_reachable_today"]
 
 
 BAD = [

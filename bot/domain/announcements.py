@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
-from . import authorship
+from . import authorship, plan
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -179,23 +179,28 @@ def submit(database, data, settings, created_by, hold=None):
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
+    # Read before the write, outside its lock: what the queue and the month hold before this
+    # broadcast joins them.
+    the_plan = plan.of(database.conn, settings, fields)
     with write(database, durable=True) as conn:
         broadcast_id, status, recipients = broadcasts.create(
             conn, created_by=created_by, draft=hold == broadcasts.DRAFT,
-            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None, **fields)
+            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
+            categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
         audit.record(conn, actor, "broadcast_created", f"broadcast:{broadcast_id}",
                      summary(fields, status=status, recipients=recipients))
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
               "translations": fields["translations"], "public": fields["public"],
-              "warnings": []}
-    tier = settings["MESSAGING_LIMIT_24H"]
-    if tier and recipients > tier:
-        answer["warnings"].append(
-            f"{recipients} recipients exceed the messaging limit of {tier} people per 24 hours; "
-            "the sender pauses when WhatsApp refuses more and resumes later by itself")
+              "warnings": the_plan["warnings"], "plan": the_plan}
     return answer
+
+
+def plan_of(database, data, settings):
+    """What a broadcast of ``data`` would do (``plan.of``), checked exactly as ``submit``
+    checks it, creating nothing. Raises InvalidBroadcast."""
+    return plan.of(database.conn, settings, check(data, settings))
 
 
 def summary(fields, **more):

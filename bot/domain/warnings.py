@@ -59,6 +59,8 @@ class Relay:
     language: str        # whose info block to read, and the language of our own words
     texts: object
     max_per_poll: int = 5  # broadcasts that go out by themselves from one poll, at most
+    # the template category of each language ({None: main, code: …}), kept with a broadcast
+    categories: dict = None
 
     @classmethod
     def of(cls, config, texts):
@@ -67,7 +69,8 @@ class Relay:
                    providers=frozenset(settings_module.providers(config["WARNINGS_PROVIDERS"])),
                    template=announcements.template_mode(config),
                    language=config["LANGUAGE"], texts=texts,
-                   max_per_poll=config["WARNINGS_MAX_PER_POLL"])
+                   max_per_poll=config["WARNINGS_MAX_PER_POLL"],
+                   categories=config.get("TEMPLATE_CATEGORIES"))
 
     @property
     def limit(self):
@@ -262,7 +265,7 @@ def _relay(conn, relay, row, text, now, draft, held_back=False):
     itself, but the poll's budget was spent."""
     fields = announcements.validate({"text": text, "urgent": True}, relay.template)
     broadcast_id, status, recipients = broadcasts.create(conn, created_by=ACTOR, draft=draft,
-                                                         **fields)
+                                                         categories=relay.categories, **fields)
     warnings.record(conn, replace(row, broadcast_id=broadcast_id), now, held_back=held_back)
     details = {"warning": row.warning_id, "version": row.version, "kind": row.kind,
                "provider": row.provider, "severity": row.severity, "status": status,
