@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.web import plan_labels
+from bot.web import labels, plan_labels
 
 BERLIN = "Europe/Berlin"
 # 13:00 in Berlin (winter time: UTC+1).
@@ -27,6 +27,13 @@ def plan(**changes):
         else:
             base[key] = value
     return base
+
+
+def test_money_is_rounded_half_up_as_on_an_invoice():
+    # The plan's amounts are floats: 0.015 is stored a hair below and formatted as 0,01.
+    assert labels.money(0.015, "EUR") == "0,02 €"
+    assert labels.money(1234.565, "USD") == "1.234,57 USD"
+    assert labels.money(0.0, "EUR") == "0,00 €"
 
 
 @pytest.mark.parametrize("seconds, said", [
@@ -136,7 +143,8 @@ def test_the_month_against_the_budget_and_without_one():
     assert plan_labels.month(plan(month={"budget": None})) == (
         "Diesen Monat bisher: ca. 1.200,00 €; danach ca. 1.752,00 € (kein Monatsbudget "
         "festgelegt).")
-    assert plan_labels.month(plan(month={"spent": None, "after": None, "budget": None})) \
-        == "Diesen Monat: ohne eingetragene Preise nicht geschätzt."
+    # Without a price for this broadcast no figure: the month's would leave out its messages.
+    assert plan_labels.month(plan(month={"spent": 0.02, "after": None, "budget": None})) \
+        == "Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist."
     assert plan_labels.month(plan(month={"spent": None, "after": None})) \
-        == "Diesen Monat: Budget 2.000,00 €; ohne eingetragene Preise nicht geschätzt."
+        == "Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist (Budget 2.000,00 €)."

@@ -168,18 +168,16 @@ def month(plan):
     """What this calendar month has cost so far, against the budget, and after this one."""
     figures, currency = plan["month"], plan["cost"]["currency"]
     spent, budget, after = figures["spent"], figures["budget"], figures["after"]
-    if spent is None:
-        if budget is None:
-            return "Diesen Monat: ohne eingetragene Preise nicht geschätzt."
-        return (f"Diesen Monat: Budget {money(budget, currency)}; ohne eingetragene Preise "
-                "nicht geschätzt.")
-    then = f"danach ca. {money(after, currency)}" if after is not None else \
-        "was diese Meldung dazu kostet, ist ohne Preis nicht geschätzt"
+    # Without a price for this broadcast's category, the month's figure leaves out what such
+    # messages cost: better no figure than one that looks complete.
+    if spent is None or after is None:
+        limit = f" (Budget {money(budget, currency)})" if budget is not None else ""
+        return f"Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist{limit}."
     if budget is None:
-        return (f"Diesen Monat bisher: ca. {money(spent, currency)}; {then} (kein Monatsbudget "
-                "festgelegt).")
+        return (f"Diesen Monat bisher: ca. {money(spent, currency)}; danach ca. "
+                f"{money(after, currency)} (kein Monatsbudget festgelegt).")
     over = ""
-    if after is not None and after > budget:
+    if after > budget:
         over = f" – {money(after - budget, currency)} über dem Budget"
     return (f"Diesen Monat: ca. {money(spent, currency)} von {money(budget, currency)} Budget; "
-            f"{then}{over}.")
+            f"danach ca. {money(after, currency)}{over}.")
