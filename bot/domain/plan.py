@@ -39,6 +39,7 @@ LONG = "long"
 OVER_BUDGET = "over_budget"
 PICTURE_SLOWER = "picture_slower"
 NO_PRICE = "no_price"
+CODES = (NOT_REACHABLE, LONG, PICTURE_SLOWER, OVER_BUDGET, NO_PRICE)
 
 
 def of(conn, settings, fields, now=None):
