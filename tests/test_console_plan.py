@@ -57,8 +57,11 @@ def test_the_confirmation_shows_the_plan_above_the_send_button(console, citizen)
     assert "Bitte beachten Sie vor dem Senden:" in warnings
     assert warnings.count("<li>") == 2, warnings  # not all reachable today; over the budget
     assert "Monatsbudget" in warnings
-    # The plan replaces the old lines for whom and what it costs: each is said once.
-    assert page.count("3 Abonnentinnen und Abonnenten") == 1
+    # The plan's own sentences keep the console's one gender-fair form, too.
+    assert not re.search(r"Empfänger(?!innen)", page)
+    # The plan replaces the old lines for whom and what it costs: each is said once (the
+    # warnings aside, which say why).
+    assert page.replace(warnings, "").count("3 Abonnentinnen und Abonnenten") == 1
     assert 'id="cost"' not in page and "Geschätzte Kosten" not in page
     assert page.index('id="plan"') < page.index('id="send"')
 

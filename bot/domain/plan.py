@@ -163,9 +163,9 @@ def _warnings(settings, fields, plan, reachable_at, now):
     if plan["reachable_now"] < plan["recipients"]:
         found.append((NOT_REACHABLE, (
             f"Heute erreicht die Meldung nur {_number(plan['reachable_now'])} von "
-            f"{_number(plan['recipients'])} Empfängern: WhatsApp lässt uns in 24 Stunden "
-            f"höchstens {_number(limit)} verschiedene Menschen anschreiben. Die Übrigen "
-            f"({_number(plan['recipients'] - plan['reachable_now'])}) bekommen sie "
+            f"{_number(plan['recipients'])} Abonnentinnen und Abonnenten: WhatsApp lässt uns "
+            f"in 24 Stunden höchstens {_number(limit)} verschiedene Menschen anschreiben. "
+            f"Die Übrigen ({_number(plan['recipients'] - plan['reachable_now'])}) bekommen sie "
             f"{_when(reachable_at, now, zone)}; das System sendet sie dann von selbst.")))
     if plan["seconds_to_last"] > LONG_SECONDS:
         ahead = (f", weil {_number(plan['queue_ahead'])} Nachrichten vorher an der Reihe sind"
