@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.conftest import Console
+from bot import create_app
+from tests.conftest import Console, citizens_of
 
 
 def subscribe(citizen, n):
@@ -66,17 +67,21 @@ def test_the_confirmation_shows_the_plan_above_the_send_button(console, citizen)
     assert page.index('id="plan"') < page.index('id="send"')
 
 
-def test_without_price_budget_or_limit_the_plan_says_so(app, client, officer, citizen, config):
-    from bot import create_app
-
-    bare = {k: v for k, v in config.items()
-            if k not in ("PRICE_MARKETING", "PLATFORM_FEE", "MESSAGING_LIMIT_24H",
-                         "MONTHLY_BUDGET")}
-    plain = create_app(bare)
-    plain.test_cli_runner().invoke(args=["users", "add", "olga", "--password-stdin"],
-                                   input="ein-langes-Passwort-1\n")
-    console = Console(plain.test_client())
+def console_of(settings):
+    """A console of an app made with ``settings``, a publisher signed in, and its citizens."""
+    made = create_app(settings)
+    result = made.test_cli_runner().invoke(
+        args=["users", "add", "olga", "--role", "publisher", "--password-stdin"],
+        input="ein-langes-Passwort-1\n")
+    assert result.exit_code == 0, result.output
+    console = Console(made.test_client())
     assert console.sign_in("olga", "ein-langes-Passwort-1").status_code == 302
+    return console, citizens_of(made.test_client())
+
+
+def test_without_price_budget_or_limit_the_plan_says_so(config):
+    console, citizen = console_of({k: v for k, v in config.items() if k not in (
+        "PRICE_MARKETING", "PLATFORM_FEE", "MESSAGING_LIMIT_24H", "MONTHLY_BUDGET")})
     subscribe(citizen, 2)
     page = confirmation(console)
     assert line(page, "plan-reach") == ("Heute erreichbar: nicht geprüft, weil kein Tageslimit "
@@ -94,3 +99,20 @@ def test_a_scheduled_broadcast_counts_its_time_from_when_it_goes(console, citize
     assert "Diese Meldung wird am 24.12.2099, 18:00 Uhr gesendet" in line(page, "reach")
     assert line(page, "plan-time") == ("Die letzte Nachricht geht voraussichtlich am 24.12.2099 "
                                        "um 18:00 Uhr hinaus, gleich zum geplanten Zeitpunkt.")
+
+
+def test_one_that_waits_for_approval_says_how_long_after_it_and_counts_each_topic(config):
+    console, citizen = console_of(dict(config, APPROVAL_REQUIRED="1", MESSAGING_LIMIT_24H=0,
+                                       TOPICS="baustellen=Baustellen,stellen=Stellenangebote"))
+    for body in ("Start", "Start baustellen", "Start stellen"):
+        assert citizen().send(body).status_code == 200
+    page = confirmation(console, topics=["baustellen", "stellen"])
+    assert line(page, "reach") == ("Diese Meldung geht nach der Freigabe an 3 Abonnentinnen "
+                                   "und Abonnenten.")
+    # Who gets each topic: those who chose it and those who get everything.
+    assert line(page, "reach-topics") == (
+        "Themen: Baustellen (2 erhalten es), Stellenangebote (2 erhalten es). Sie geht an alle, "
+        "die eines davon oder alle Meldungen gewählt haben.")
+    assert line(page, "plan-time") == ("Nach der Freigabe sind alle Nachrichten in wenigen "
+                                       "Sekunden hinaus.")
+    assert 'id="request"' in page and page.index('id="plan"') < page.index('id="request"')
