@@ -538,10 +538,43 @@ CREATE INDEX replies_due ON replies (state, next_attempt_at, id);
 ALTER TABLE broadcasts ADD COLUMN retries_citizen_cap INTEGER NOT NULL DEFAULT 0;
 
 -- migration: 0023_recent_reach
--- Whom our messages reached in the last 24 hours (WhatsApp's messaging limit counts different
--- people in a rolling day): a broadcast's plan counts them before it goes, at 100,000
--- subscribers within a fraction of a second. Only the sent deliveries, by when, with whom.
-CREATE INDEX deliveries_sent_recently ON deliveries (sent_at, subscriber_id) WHERE state = 'sent';
+-- When each citizen last got a message from us (Unix time, as deliveries.sent_at): WhatsApp's
+-- messaging limit counts the different people a business reached in a rolling 24 hours, and a
+-- broadcast's plan counts them before it goes, in one pass over the subscribers (at 100,000
+-- of them within a fraction of a second, however many broadcasts went out that day). Kept by
+-- the database itself whatever moves a delivery: a message the platform took counts; one the
+-- messaging limit sent back to the queue did not reach anyone, so the citizen's time goes back
+-- to their last message that did.
+ALTER TABLE subscribers ADD COLUMN reached_at REAL;
+UPDATE subscribers SET reached_at = (SELECT max(sent_at) FROM deliveries
+    WHERE deliveries.subscriber_id = subscribers.id AND state = 'sent');
+CREATE TRIGGER deliveries_reached AFTER UPDATE OF state ON deliveries
+WHEN new.state = 'sent' AND old.state != 'sent' AND new.subscriber_id IS NOT NULL
+BEGIN
+    UPDATE subscribers SET reached_at = max(coalesce(reached_at, 0), new.sent_at)
+        WHERE id = new.subscriber_id;
+END;
+CREATE TRIGGER deliveries_not_reached AFTER UPDATE OF state ON deliveries
+WHEN old.state = 'sent' AND new.state != 'sent' AND new.subscriber_id IS NOT NULL
+BEGIN
+    UPDATE subscribers SET reached_at = (SELECT max(sent_at) FROM deliveries
+        WHERE subscriber_id = new.subscriber_id AND state = 'sent') WHERE id = new.subscriber_id;
+END;
+-- Citizens who left still count for the rest of their 24 hours: the time alone, nothing of who
+-- (a citizen who comes back is a new subscriber, and may count twice: the plan errs towards
+-- too few, never too many). What is older than a day goes with the next departure.
+CREATE TABLE departed_reach (at REAL NOT NULL);
+CREATE INDEX departed_reach_at ON departed_reach (at);
+INSERT INTO departed_reach (at) SELECT sent_at FROM deliveries
+    WHERE state = 'sent' AND subscriber_id IS NULL
+    AND sent_at >= CAST(strftime('%s', 'now') AS REAL) - 86400;
+CREATE TRIGGER subscribers_reached_left AFTER DELETE ON subscribers
+WHEN old.reached_at IS NOT NULL
+BEGIN
+    DELETE FROM departed_reach WHERE at < CAST(strftime('%s', 'now') AS REAL) - 86400;
+    INSERT INTO departed_reach (at) SELECT old.reached_at
+        WHERE old.reached_at >= CAST(strftime('%s', 'now') AS REAL) - 86400;
+END;
 
 -- migration: 0024_message_usage
 -- What the month's messages cost is estimated from what was delivered, by the category of the

@@ -234,3 +234,30 @@ def test_the_cli_prints_the_plan_and_sends_nothing(config):
     sent = app.test_cli_runner().invoke(args=["broadcast", "Probealarm"])
     assert "Broadcast 1 queued for 2 subscribers." in sent.output
     assert "Reach today: 1 of 2" in sent.output and count(app, "broadcasts") == 1
+
+
+def test_a_message_the_messaging_limit_sent_back_reached_nobody(config, twilio_api):
+    import time
+
+    from bot.store import deliveries, reach
+    from bot.store.db import write
+
+    app = app_with(config, MESSAGING_LIMIT_24H=1)
+    client = app.test_client()
+    subscribe(client, 2)
+    client.post("/api/broadcasts", json={"text": "Erste"}, headers=AUTH)
+    run_sender(app)
+    conn = database(app).conn
+    assert reach.citizens_since(conn, time.time() - 86400) == 2
+    # WhatsApp refused one after Twilio took it (a 63018 callback): queued again, it reached
+    # nobody, and that citizen's last message is the one before (none).
+    with write(database(app)) as tx:
+        delivery_id = tx.execute("SELECT min(id) FROM deliveries").fetchone()[0]
+        deliveries.requeue_for_limit(tx, [delivery_id], "63018")
+        tx.execute("UPDATE broadcasts SET status = 'cancelled'")
+    assert reach.citizens_since(conn, time.time() - 86400) == 1
+    answer = plan_of(client)
+    assert answer["recipients"] == 2 and answer["reachable_now"] == 1
+    with write(database(app)) as tx:
+        tx.execute("UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' "
+                   "WHERE state = 'queued'")

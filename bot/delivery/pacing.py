@@ -16,6 +16,10 @@ class TokenBucket:
     A priority take (an answer to a citizen who is waiting for it) gets the next token before
     any ordinary one (a broadcast's): one bucket for everything the number sends, since the
     platform's ceiling counts it all.
+
+    A take may cost more than one token: a picture, which the platform lets through at a lower
+    rate than text, costs ``rate / picture rate`` of them. So one bucket paces both, and a
+    picture broadcast goes at the picture rate while answers still fit in beside it.
     """
 
     def __init__(self, rate):
@@ -32,7 +36,10 @@ class TokenBucket:
         self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
         self.tokens = 0.0
 
-    async def take(self, priority=False):
+    async def take(self, priority=False, cost=1.0):
+        # A take dearer than the burst may still save up for itself, but no more: the bucket
+        # never holds more than one such take's worth.
+        ceiling = max(self.capacity, cost)
         if priority:
             self.priority_waiting += 1
         try:
@@ -42,15 +49,15 @@ class TokenBucket:
                     await asyncio.sleep(self.blocked_until - now)
                     self.updated = time.monotonic()
                     continue
-                self.tokens = min(self.capacity,
-                                  self.tokens + (now - self.updated) * self.rate)
+                self.tokens = min(ceiling, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.tokens >= 1 and (priority or not self.priority_waiting):
-                    self.tokens -= 1
+                if self.tokens >= cost and (priority or not self.priority_waiting):
+                    self.tokens -= cost
                     return
                 # An ordinary take that finds a token a priority one waits for leaves it to
                 # that one, and looks again a token's time later.
-                wanted = self.refill - self.tokens if self.tokens < 1 else 1.0
+                wanted = (max(cost, self.refill) - self.tokens if self.tokens < cost
+                          else 1.0)
                 await asyncio.sleep(wanted / self.rate)
         finally:
             if priority:

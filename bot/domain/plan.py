@@ -48,10 +48,14 @@ def of(conn, settings, fields, now=None):
     now = now or datetime.now(timezone.utc)
     start = max(now, _moment(fields["send_at"])) if fields.get("send_at") else now
     urgent, topics = fields["urgent"], fields.get("topics") or []
-    languages = audience.by_language(conn, settings["MAIN_LANGUAGE"], urgent, topics)
+    since = start.timestamp() - DAY
+    counts = reach.by_language(conn, settings["MAIN_LANGUAGE"], since, urgent, topics)
+    languages = {code: number for code, (number, _) in counts.items()}
     recipients = sum(languages.values())
+    already = sum(reached for _, reached in counts.values())
     time = _time(conn, settings, fields, recipients, now, start)
-    reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, start)
+    reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
+                                         start)
     cost = _cost(settings, languages)
     month = _month(conn, settings, now, cost["total"])
     plan = {
@@ -98,14 +102,14 @@ def _time(conn, settings, fields, recipients, now, start):
             "ahead": sum(messages for _, messages in ahead)}
 
 
-def _reach(conn, settings, urgent, topics, recipients, start):
-    """(recipients WhatsApp lets us reach at the start, when the rest can go or None)."""
+def _reach(conn, settings, urgent, topics, recipients, already, start):
+    """(recipients WhatsApp lets us reach at the start, when the rest can go or None).
+    ``already``: recipients we reached in the 24 hours before the start."""
     limit = settings["MESSAGING_LIMIT_24H"]
     if not limit or not recipients:
         return recipients, None
     since = start.timestamp() - DAY
     reached = reach.citizens_since(conn, since)
-    already = reach.recipients_since(conn, since, urgent, topics)
     new = recipients - already
     room = limit - reached
     if new <= room:

@@ -2,31 +2,31 @@
 a broadcast's plan (``domain.plan``) needs to know before it goes. Reads only; counts only.
 
 WhatsApp counts the different people a business reaches with templates in a rolling 24 hours.
-A delivery the platform accepted is ``state = 'sent'`` with ``sent_at`` (Unix time); one that
-the messaging limit sent back to the queue is ``queued`` again and does not count. A delivery
-whose citizen has left keeps no subscriber id (``subscribers._unlink_deliveries``): each such
-one counts as a citizen of its own, which can only make the room look smaller, never larger.
+The database keeps when each subscriber last got a message the platform took
+(``subscribers.reached_at``, Unix time) and, for those who left since, the time alone
+(``departed_reach``): schema.sql's 0023_recent_reach says how. So whom we reached is one pass
+over the subscribers, however many messages went out that day.
 """
 
 from . import audience
 
-_SENT_SINCE = "FROM deliveries WHERE state = 'sent' AND sent_at >= ?"
+
+def by_language(conn, main, since, urgent, topics):
+    """{language code: (recipients, of them reached since ``since``)} of a broadcast
+    (``audience.reached_by``), in one pass."""
+    condition, params = audience.reached_by(urgent, topics)
+    return {language: (number, reached) for language, number, reached in conn.execute(
+        "SELECT coalesce(language, ?), count(*), count(*) FILTER (WHERE reached_at >= ?) "
+        f"FROM subscribers WHERE {condition} GROUP BY 1 ORDER BY 2 DESC",
+        (main, since, *params))}
 
 
 def citizens_since(conn, since):
-    """How many different citizens got a message from us since ``since`` (Unix time)."""
+    """How many different citizens got a message from us since ``since`` (Unix time),
+    those who left since included."""
     return conn.execute(
-        f"SELECT count(DISTINCT subscriber_id) + count(*) - count(subscriber_id) {_SENT_SINCE}",
-        (since,)).fetchone()[0]
-
-
-def recipients_since(conn, since, urgent, topics):
-    """How many of a broadcast's recipients (``audience.reached_by``) got a message from us
-    since ``since``."""
-    condition, params = audience.reached_by(urgent, topics)
-    return conn.execute(
-        f"SELECT count(*) FROM subscribers WHERE {condition} AND id IN "
-        f"(SELECT subscriber_id {_SENT_SINCE})", (*params, since)).fetchone()[0]
+        "SELECT (SELECT count(*) FROM subscribers WHERE reached_at >= ?) "
+        "+ (SELECT count(*) FROM departed_reach WHERE at >= ?)", (since, since)).fetchone()[0]
 
 
 def nth_leaving(conn, since, urgent, topics, nth):
@@ -35,10 +35,10 @@ def nth_leaving(conn, since, urgent, topics, nth):
     24 hours later that many have left the platform's window."""
     condition, params = audience.reached_by(urgent, topics)
     row = conn.execute(
-        f"SELECT max(sent_at) AS last {_SENT_SINCE} AND (subscriber_id IS NULL OR "
-        f"subscriber_id NOT IN (SELECT id FROM subscribers WHERE {condition})) "
-        "GROUP BY coalesce(subscriber_id, -id) ORDER BY last LIMIT 1 OFFSET ?",
-        (since, *params, nth - 1)).fetchone()
+        "SELECT at FROM (SELECT reached_at AS at FROM subscribers "
+        f"  WHERE reached_at >= ? AND NOT {condition} "
+        "  UNION ALL SELECT at FROM departed_reach WHERE at >= ?) "
+        "ORDER BY at LIMIT 1 OFFSET ?", (since, *params, since, nth - 1)).fetchone()
     return None if row is None else row[0]
 
 
