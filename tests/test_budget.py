@@ -97,6 +97,13 @@ def test_an_answer_the_worker_sends_on_meta_counts_once_it_went(app, fake_meta):
     assert rows(app, "SELECT broadcast_id, category, n FROM message_usage") == [(0, "service", 1)]
 
 
+def test_the_audience_pages_month_is_the_reports(app, client, citizen, console):
+    deliver_a_month(app, client, citizen)
+    page = console.client.get("/admin/audience").get_data(as_text=True)
+    # Two broadcast messages delivered and four answers: 0.105 + 0.045 + 4 × 0.015.
+    assert "In diesem Monat bisher: ca. 0,21 € für 6 Nachrichten" in page
+
+
 def test_a_category_without_a_price_counts_nothing(app, client, citizen):
     erika = citizen()
     erika.send("Start")

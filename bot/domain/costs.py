@@ -18,7 +18,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from ..store import audience, broadcasts, usage
-from ..store.db import to_iso
 
 
 def per_message(settings, category=None):
@@ -87,9 +86,11 @@ def month_spent(conn, settings, now=None):
 
 
 def month_so_far(conn, settings, now=None):
-    """(messages sent this calendar month, local time, their estimated cost or None)."""
-    zone = ZoneInfo(settings["TIMEZONE"])
-    local = (now or datetime.now(timezone.utc)).astimezone(zone)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    messages = broadcasts.messages_since(conn, to_iso(start))
-    return messages, estimate(messages, settings)
+    """(messages delivered this calendar month, answers included, their estimated cost as
+    ``estimate`` gives it, or None without a price for the main category): the same figures
+    as the month's report, so that the console never shows two numbers for one month."""
+    counts = usage.by_category(conn, *month_bounds(settings, now=now))
+    if per_message(settings) is None:
+        return sum(counts.values()), None
+    return sum(counts.values()), {"amount": float(money(priced(settings, counts))),
+                                  "currency": settings["CURRENCY"]}

@@ -10,7 +10,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 
 from ..domain import announcements, approval, authorship, budget
 from ..store import broadcasts, users
-from . import labels, roles, trial
+from . import costs_page, labels, roles, trial
 from .console import FOREIGN_PICTURE, bp, broadcast_or_404, detail_page, foreign_picture, not_found
 from .database import get_db
 
@@ -65,7 +65,7 @@ def draft(broadcast_id):
         elif action == "request":
             approval.request(database, broadcast_id, g.user, current_app.config)
             if broadcasts.get(database.conn, broadcast_id)["over_budget"]:
-                flash(labels.BUDGET_HOLD)
+                flash(costs_page.BUDGET_HOLD)
             else:
                 flash("Die Meldung wartet jetzt auf Freigabe durch eine Person mit der Rolle "
                       "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")

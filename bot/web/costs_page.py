@@ -1,7 +1,8 @@
 """``/admin/costs``: the month in numbers for publishers and admins (a view on the console's
 blueprint): broadcasts, messages delivered by category, answers to citizens, estimated cost,
 against the budget, for a month chosen. Counts only (``domain.month_report``). Editors do not
-see it: what the county spends is for those who decide to send."""
+see it: what the county spends is for those who decide to send. Also the console's words for
+a broadcast the budget holds back."""
 
 from flask import current_app, render_template, request
 
@@ -11,6 +12,10 @@ from . import roles
 from .console import bp
 from .database import get_db
 
+
+# What a publisher reads when the budget made their broadcast wait (compose, a draft's page).
+BUDGET_HOLD = ("Die Meldung würde das Monatsbudget überschreiten. Sie wartet jetzt auf Freigabe "
+               "durch eine Person mit der Rolle „Administration“ und wird erst danach gesendet.")
 
 # The template categories as Meta names them in its price list, and the answers.
 CATEGORY_NAMES = {"marketing": "Marketing", "utility": "Service-Info (Utility)",
