@@ -29,14 +29,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import vault
+from bot import create_app, vault
 from bot.store import db, subscribers
 from bot.platforms import meta
 from bot.vault import new_key
 from tests import fake_meta
 from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, Process, WebServer,
-                            audit_trail_broken, counts_disagreeing, free_port, reply_text,
-                            wait_for)
+                            audit_trail_broken, citizens_of, counts_disagreeing, free_port,
+                            reply_text, wait_for)
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 # A bound on every test here (the processes start before it, each within its own 30 s).
@@ -303,6 +303,54 @@ def test_the_last_citizen_has_it_when_the_plan_says(paced):
           f"{PACED_RATE}/s; measured: {measured:.2f} s (the first after {first:.2f} s)")
     assert abs(measured - plan["seconds_to_last"]) <= 0.1 * plan["seconds_to_last"], (
         measured, plan["seconds_to_last"])
+
+
+PICTURE_RATE, PICTURE_SUBSCRIBERS = 50, 250
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """Text at 100/s, pictures at 50/s (SEND_RATE_LIMIT_MEDIA), free-form messages (a picture
+    goes without a text template), 250 subscribers."""
+    env, side = settings(tmp_path_factory.mktemp("pictures"), SEND_RATE_LIMIT=100,
+                         SEND_RATE_LIMIT_MEDIA=PICTURE_RATE)
+    for name in ("BROADCAST_CONTENT_SID", "BROADCAST_CONTENT_SID_EN"):
+        del env[name]
+    seed(env, [(f"+49154{n:08d}", None, None) for n in range(PICTURE_SUBSCRIBERS)])
+    deployment = Deployment(env, side)
+    yield deployment
+    deployment.stop()
+
+
+def test_a_picture_reaches_the_last_citizen_when_the_plan_says(pictures):
+    sent_at = time.time()
+    answer = pictures.post(text="Vermisst: Wer hat diesen Hund gesehen?",
+                           media_url="https://infokanal.example.de/media/hund.jpg")
+    plan = answer["plan"]
+    assert (plan["rate"], plan["seconds_to_last"]) == (PICTURE_RATE, 5.0)
+    assert "picture_slower" in plan["warning_codes"]
+    pictures.wait_status(answer["id"], "done", timeout=30)
+    taken = list(pictures.side.fake.messages)
+    assert len(taken) == PICTURE_SUBSCRIBERS and all(m.get("MediaUrl") for m in taken)
+    measured = max(m["received_at"] for m in taken) - sent_at
+    print(f"\nplan: {plan['seconds_to_last']} s to the last of {PICTURE_SUBSCRIBERS} pictures "
+          f"at {PICTURE_RATE}/s; measured: {measured:.2f} s")
+    assert abs(measured - plan["seconds_to_last"]) <= 0.1 * plan["seconds_to_last"], (
+        measured, plan["seconds_to_last"])
+
+
+def test_a_picture_rate_above_the_numbers_rate_plans_at_the_numbers(config):
+    """The number's rate caps everything it sends: a picture never goes faster than text, and
+    the sender paces it so (its picture bucket only where the picture rate is the lower)."""
+    app = create_app(dict(config, SEND_RATE_LIMIT=100, SEND_RATE_LIMIT_MEDIA=400))
+    client = app.test_client()
+    for _ in range(3):
+        assert citizens_of(client)().send("Start").status_code == 200
+    answer = client.post("/api/broadcasts/plan", headers={
+        "Authorization": f"Bearer {ADMIN_TOKEN}"}, json={
+        "text": "Hund gefunden", "media_url": "https://infokanal.example.de/media/hund.jpg"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert (answer.json["rate"], answer.json["seconds_to_last"]) == (100, 0.0)
 
 
 # -- reach, money and the budget, on each platform -----------------------------------------------

@@ -86,7 +86,8 @@ def _time(conn, settings, fields, recipients, now, start):
     """Seconds from the start to the last recipient: what is ahead (what is left of it by a
     scheduled start), then the broadcast itself, each at its rate."""
     text_rate = settings["SEND_RATE_LIMIT"]
-    picture_rate = settings["SEND_RATE_LIMIT_MEDIA"] or text_rate
+    # The number's rate caps all it sends: a picture rate above it is paced at the number's.
+    picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
     urgent_only = bool(fields["urgent"])
     ahead = [(bool(picture), messages or 0)
              for picture, messages in reach.waiting(conn, urgent_only)]
