@@ -11,8 +11,8 @@ the audit trail says it went over.
 
 Each deployment has a fake of its own that nothing resets, so that the fake's record and the
 database's tell of the same messages: ``paced`` for the time (on Twilio, nothing else running
-beside it), ``county`` for reach, money and the budget on each platform, its tests in the order
-they are written. Subscribers are made through the same storage code the webhook uses
+beside it), ``pictures`` for a picture's time at its own rate, ``county`` for reach, money and
+the budget on each platform, its tests in the order they are written. Subscribers are made through the same storage code the webhook uses
 (thousands of signed webhooks would take most of the time); the citizens who write to us do it
 in webhooks signed as the platform signs them.
 """
