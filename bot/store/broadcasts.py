@@ -10,7 +10,7 @@ Twilio.
 
 import json
 
-from . import audience, usage, warnings
+from . import audience, reach, usage, warnings
 from .db import now_iso
 
 # Every status a broadcast can have (schema.sql's CHECK holds the same list).
@@ -83,15 +83,15 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
 
 
 def materialize(conn, broadcast_id):
-    """One delivery per subscriber the broadcast reaches, in one ``INSERT … SELECT``; returns
-    how many."""
+    """One delivery per recipient, those reached in the last 24 hours first; how many."""
     urgent, topics, others = _row(conn, "urgent, topics, language_categories", broadcast_id)
     condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
     category, category_params = usage.delivery_category(others)  # where it differs
-    created = conn.execute(
+    created = sum(conn.execute(
         "INSERT INTO deliveries (broadcast_id, subscriber_id, category) "
-        f"SELECT ?, id, {category} FROM subscribers WHERE {condition} ORDER BY id",
-        (broadcast_id, *category_params, *params)).rowcount
+        f"SELECT ?, id, {category} FROM subscribers WHERE {condition} AND {part} ORDER BY id",
+        (broadcast_id, *category_params, *params, *part_params)).rowcount
+        for part, part_params in reach.reached_first())
     if created:
         conn.execute(
             "INSERT INTO delivery_counts (broadcast_id, bucket, n) VALUES (?, 'queued', ?) "

@@ -8,7 +8,11 @@ The database keeps when each subscriber last got a message the platform took
 over the subscribers, however many messages went out that day.
 """
 
+import time
+
 from . import audience
+
+DAY = 24 * 3600  # WhatsApp's messaging limit counts a rolling 24 hours
 
 
 def by_language(conn, main, since, urgent, topics):
@@ -19,6 +23,18 @@ def by_language(conn, main, since, urgent, topics):
         "SELECT coalesce(language, ?), count(*), count(*) FILTER (WHERE reached_at >= ?) "
         f"FROM subscribers WHERE {condition} GROUP BY 1 ORDER BY 2 DESC",
         (main, since, *params))}
+
+
+def reached_first(now=None):
+    """[(SQL condition on subscribers, parameters)]: those who got a message from us in the 24
+    hours up to ``now`` (Unix time; default: now), then the others. The sender works a
+    broadcast's deliveries in order, and pauses it when WhatsApp's messaging limit comes back:
+    those WhatsApp still lets us reach today (they do not count again) must have theirs by
+    then, not an hour later behind new ones. Two conditions rather than one order: each part
+    is read in the table's order, with nothing to sort."""
+    since = (now or time.time()) - DAY
+    return [("subscribers.reached_at >= ?", (since,)),
+            ("coalesce(subscribers.reached_at < ?, 1)", (since,))]
 
 
 def citizens_since(conn, since):
