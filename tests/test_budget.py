@@ -252,6 +252,21 @@ def test_a_draft_sent_over_the_budget_by_a_publisher_waits_for_an_admin(budgeted
         "broadcast_approval_requested")
 
 
+def test_a_planned_urgent_broadcast_made_ordinary_over_the_budget_waits_for_an_admin(budgeted):
+    """Urgent, it went past the budget; no longer urgent, it is held as a new one would be."""
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, _ = compose_and_send(paul, "Termin", urgent="1", send_at="2099-06-01T10:00")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("scheduled", 1)]
+    page = f"/admin/broadcasts/{broadcast_id}"
+    paul.post(f"{page}/edit", {"text": "Termin", "send_at": "2099-06-01T10:00"},
+              token_page=page)
+    assert rows(app, "SELECT status, urgent, requested_by FROM broadcasts") == [
+        ("awaiting_approval", 0, "paul")]
+    [*_, (actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("paul", "broadcast_edited", True)
+
+
 def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_api):  # noqa: F811
     app = budgeted(OVER, WARNINGS_ARS=ARS, WARNINGS_API_URL=nina_api.url,
                    WARNINGS_POLL_SECONDS=0.2, WARNINGS_TIMEOUT_SECONDS=0.5)
