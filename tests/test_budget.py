@@ -252,6 +252,40 @@ def test_a_draft_sent_over_the_budget_by_a_publisher_waits_for_an_admin(budgeted
         "broadcast_approval_requested")
 
 
+def test_an_approval_that_would_take_the_month_over_the_budget_needs_an_admin(budgeted,
+                                                                              config):
+    """Asked for within the budget; by the time it is approved, the month is over it (here:
+    a smaller budget): a second publisher cannot approve it, an admin can."""
+    app = budgeted("100", APPROVAL_REQUIRED="1")
+    broadcast_id, _ = compose_and_send(signed_in(app, "paul"), "Sperrung")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 0)]
+    tight = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET=OVER,
+                            APPROVAL_REQUIRED="1", **PRICES))
+    page = f"/admin/broadcasts/{broadcast_id}"
+    refused = approve(signed_in(tight, "petra"), page)
+    assert refused.status_code == 403 and "Monatsbudget" in refused.get_data(as_text=True)
+    assert scalar(tight, "SELECT status FROM broadcasts") == "awaiting_approval"
+    assert approve(signed_in(tight, "anna"), page).status_code == 302
+    assert rows(tight, "SELECT status, over_budget FROM broadcasts") == [("queued", 1)]
+    [*_, (actor, action, details)] = audited(tight, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("anna", "broadcast_approved", True)
+
+
+def test_a_planned_urgent_broadcast_made_ordinary_over_the_budget_waits_for_an_admin(budgeted):
+    """Urgent, it went past the budget; no longer urgent, it is held as a new one would be."""
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, _ = compose_and_send(paul, "Termin", urgent="1", send_at="2099-06-01T10:00")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("scheduled", 1)]
+    page = f"/admin/broadcasts/{broadcast_id}"
+    paul.post(f"{page}/edit", {"text": "Termin", "send_at": "2099-06-01T10:00"},
+              token_page=page)
+    assert rows(app, "SELECT status, urgent, requested_by FROM broadcasts") == [
+        ("awaiting_approval", 0, "paul")]
+    [*_, (actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("paul", "broadcast_edited", True)
+
+
 def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_api):  # noqa: F811
     app = budgeted(OVER, WARNINGS_ARS=ARS, WARNINGS_API_URL=nina_api.url,
                    WARNINGS_POLL_SECONDS=0.2, WARNINGS_TIMEOUT_SECONDS=0.5)

@@ -329,14 +329,22 @@ def resume(database, broadcast_id, actor):
 SCHEDULED_FIELDS = ("text", "media_url", "send_at", "expires_at", "urgent")
 
 
-def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False):
+def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False,
+                   admin=None):
     """Change a planned broadcast that has not started (text, picture, times, urgency), checked
-    as a new one would be. With ``needs_approval`` it waits for approval again. Returns its
-    status afterwards and the languages whose translations went with a changed text. Raises
-    BroadcastNotFound, WrongStatus, InvalidBroadcast."""
+    as a new one would be. With ``needs_approval`` it waits for approval again; so it does
+    when it is over the budget now and ``admin`` (whether the console account is one) is
+    False, as a new one would (say, no longer urgent). Returns its status afterwards and the
+    languages whose translations went with a changed text. Raises BroadcastNotFound,
+    WrongStatus, InvalidBroadcast."""
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        found = budget.verdict(conn, settings, fields["urgent"], current["topics"])
+        if budget.needs_admin(found, fields["urgent"], current["created_by"], admin):
+            needs_approval = True
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         marked = authorship.mark(current["created_by"], actor)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
                                           awaiting_approval_of=actor if needs_approval else None,
@@ -347,7 +355,7 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
             more["author"] = authorship.author(current["created_by"])
         audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
-                             status=status, **more))
+                             status=status, **more, **budget.details(found)))
     return status, dropped
 
 

@@ -198,7 +198,8 @@ def edit_scheduled(broadcast_id):
     try:
         status, dropped = announcements.edit_scheduled(
             get_db(), broadcast_id, data, current_app.config, g.user,
-            needs_approval=approval.required(current_app.config, data["urgent"]))
+            needs_approval=approval.required(current_app.config, data["urgent"]),
+            admin=users.at_least(g.role, users.ADMIN))
         _translations_removed(dropped)
     except broadcasts.WrongStatus as exc:
         flash(f"Die Meldung kann nicht mehr geändert werden (Status: "
@@ -207,8 +208,12 @@ def edit_scheduled(broadcast_id):
         return detail_page(broadcast, form=form, error=labels.invalid_broadcast(str(exc)),
                            status=400)
     else:
-        flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person."
-              if status == broadcasts.AWAITING else "Änderung gespeichert.")
+        if status != broadcasts.AWAITING:
+            flash("Änderung gespeichert.")
+        elif broadcasts.get(get_db().conn, broadcast_id)["over_budget"]:
+            flash(costs_page.BUDGET_HOLD)
+        else:
+            flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person.")
     return _back(broadcast_id)
 
 

@@ -120,6 +120,20 @@ def create_broadcast():
     return jsonify(answer), 202
 
 
+@bp.post("/broadcasts/plan")
+@token_required
+def plan_broadcast():
+    """What ``POST /api/broadcasts`` with this body would do (time, reach today, cost, the
+    month's budget, warnings), creating nothing."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return error("the body must be JSON (Content-Type: application/json)", 400)
+    try:
+        return jsonify(announcements.plan_of(get_db(), data, current_app.config))
+    except announcements.InvalidBroadcast as exc:
+        return error(str(exc), 400)
+
+
 @bp.get("/costs")
 @token_required
 def month_costs():
@@ -133,20 +147,6 @@ def month_costs():
     except month_report.InvalidMonth as exc:
         return error(str(exc), 400)
     return jsonify(month_report.report(get_db().conn, settings, month))
-
-
-@bp.post("/broadcasts/plan")
-@token_required
-def plan_broadcast():
-    """What ``POST /api/broadcasts`` with this body would do (time, reach today, cost, the
-    month's budget, warnings), creating nothing."""
-    data = request.get_json(silent=True)
-    if data is None:
-        return error("the body must be JSON (Content-Type: application/json)", 400)
-    try:
-        return jsonify(announcements.plan_of(get_db(), data, current_app.config))
-    except announcements.InvalidBroadcast as exc:
-        return error(str(exc), 400)
 
 
 @bp.post("/media")
