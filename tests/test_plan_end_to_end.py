@@ -65,6 +65,7 @@ class TwilioSide:
 
     def report(self, statuses, limit=None):
         self.fake.callbacks = list(statuses)
+        self.fake.callback_shuffle = True
         self.fake.messaging_limit = limit
 
     def writes(self, web, number, text):
@@ -114,6 +115,7 @@ class MetaSide:
 
     def report(self, statuses, limit=None):
         self.fake.statuses = list(statuses)
+        self.fake.callback_shuffle = True
         self.fake.messaging_limit = limit
 
     def writes(self, web, number, text):
@@ -364,14 +366,15 @@ EARLIER, OVERLAP, NEW = 200, 400, 1100
 def county(request, tmp_path_factory):
     """The messaging limit at 1,000 (the fake's and MESSAGING_LIMIT_24H), German templates
     marketing and English ones utility, prices, a fee and a monthly budget; the fake reports
-    each message delivered. The sender pauses an hour at the limit (the default)."""
+    each message sent, delivered and read, in any order (read implies delivered). The sender
+    pauses an hour at the limit (the default)."""
     env, side = settings(
         tmp_path_factory.mktemp(request.param.name), request.param, SEND_RATE_LIMIT=400,
         TOPICS="rathaus=Rathaus,strassen=Straßen und Verkehr", MESSAGING_LIMIT_24H=LIMIT,
         TEMPLATE_CATEGORY="marketing", TEMPLATE_CATEGORY_EN="utility",
         PRICE_MARKETING=PRICES["marketing"], PRICE_UTILITY=PRICES["utility"],
         PRICE_SERVICE=PRICES["service"], PLATFORM_FEE=FEE, MONTHLY_BUDGET=BUDGET)
-    side.report(["sent", "delivered"], limit=LIMIT)
+    side.report(["sent", "delivered", "read"], limit=LIMIT)
     topics = [["rathaus"]] * EARLIER + [["rathaus", "strassen"]] * OVERLAP + [["strassen"]] * NEW
     random.Random(30).shuffle(topics)  # whoever subscribed first: the sender's order is theirs
     people = [(f"+49153{n:08d}", "en" if n % 4 == 0 else None, chosen)
