@@ -536,3 +536,82 @@ CREATE INDEX replies_due ON replies (state, next_attempt_at, id);
 -- businesses lately (its cap per citizen): tried again hours later, never a possible
 -- duplicate and never the citizen's fault, so counted apart from retries_unknown.
 ALTER TABLE broadcasts ADD COLUMN retries_citizen_cap INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 0023_recent_reach
+-- When each citizen last got a message from us (Unix time, as deliveries.sent_at): WhatsApp's
+-- messaging limit counts the different people a business reached in a rolling 24 hours, and a
+-- broadcast's plan counts them before it goes, in one pass over the subscribers (at 100,000
+-- of them within a fraction of a second, however many broadcasts went out that day). Kept by
+-- the database itself whatever moves a delivery: a message the platform took counts; one the
+-- messaging limit sent back to the queue did not reach anyone, so the citizen's time goes back
+-- to their last message that did.
+ALTER TABLE subscribers ADD COLUMN reached_at REAL;
+UPDATE subscribers SET reached_at = (SELECT max(sent_at) FROM deliveries
+    WHERE deliveries.subscriber_id = subscribers.id AND state = 'sent');
+CREATE TRIGGER deliveries_reached AFTER UPDATE OF state ON deliveries
+WHEN new.state = 'sent' AND old.state != 'sent' AND new.subscriber_id IS NOT NULL
+BEGIN
+    UPDATE subscribers SET reached_at = max(coalesce(reached_at, 0), new.sent_at)
+        WHERE id = new.subscriber_id;
+END;
+CREATE TRIGGER deliveries_not_reached AFTER UPDATE OF state ON deliveries
+WHEN old.state = 'sent' AND new.state != 'sent' AND new.subscriber_id IS NOT NULL
+BEGIN
+    UPDATE subscribers SET reached_at = (SELECT max(sent_at) FROM deliveries
+        WHERE subscriber_id = new.subscriber_id AND state = 'sent') WHERE id = new.subscriber_id;
+END;
+-- Citizens who left still count for the rest of their 24 hours: the time alone, nothing of who
+-- (a citizen who comes back is a new subscriber, and may count twice: the plan errs towards
+-- too few, never too many). What is older than a day goes with the next departure.
+CREATE TABLE departed_reach (at REAL NOT NULL);
+CREATE INDEX departed_reach_at ON departed_reach (at);
+INSERT INTO departed_reach (at) SELECT sent_at FROM deliveries
+    WHERE state = 'sent' AND subscriber_id IS NULL
+    AND sent_at >= CAST(strftime('%s', 'now') AS REAL) - 86400;
+CREATE TRIGGER subscribers_reached_left AFTER DELETE ON subscribers
+WHEN old.reached_at IS NOT NULL
+BEGIN
+    DELETE FROM departed_reach WHERE at < CAST(strftime('%s', 'now') AS REAL) - 86400;
+    INSERT INTO departed_reach (at) SELECT old.reached_at
+        WHERE old.reached_at >= CAST(strftime('%s', 'now') AS REAL) - 86400;
+END;
+
+-- migration: 0024_message_usage
+-- What the month's messages cost is estimated from what was delivered, by the category of the
+-- template each went out with, so that a later change of TEMPLATE_CATEGORY or of the prices
+-- does not rewrite the past. A broadcast keeps the category of its main language's template
+-- as it was written (NULL: written before this migration, priced as the main category is
+-- now), and, for further languages whose template is of another category, {code: category};
+-- a delivery keeps a category only where it differs from its broadcast's (a citizen of such
+-- a language), so that most rows carry nothing more.
+ALTER TABLE broadcasts ADD COLUMN category TEXT;
+ALTER TABLE broadcasts ADD COLUMN language_categories TEXT;
+ALTER TABLE deliveries ADD COLUMN category TEXT;
+-- The broadcast went (or waits to go) beyond MONTHLY_BUDGET: the console marks it, and one
+-- waiting for approval with it waits for an admin (bot/domain/budget.py).
+ALTER TABLE broadcasts ADD COLUMN over_budget INTEGER NOT NULL DEFAULT 0;
+-- Messages delivered, per UTC hour (YYYY-MM-DDTHH, so that a calendar month in any time
+-- zone with whole-hour offsets is a range of rows), per broadcast and category; answers to
+-- citizens under broadcast_id 0 and category 'service'. Counts only: no number, no text.
+-- Kept by the trigger below for broadcasts and by store.usage for answers, however long the
+-- deliveries themselves are kept.
+CREATE TABLE message_usage (
+    hour TEXT NOT NULL,
+    broadcast_id INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (hour, broadcast_id, category)
+) WITHOUT ROWID;
+-- A message the platform reported delivered (or read, which implies it), once: what the
+-- platform charges for. '' is the category of a broadcast written before the categories were
+-- kept.
+CREATE TRIGGER deliveries_count_usage AFTER UPDATE OF receipt ON deliveries
+WHEN NEW.receipt IN ('delivered', 'read')
+     AND coalesce(OLD.receipt, '') NOT IN ('delivered', 'read')
+BEGIN
+    INSERT INTO message_usage (hour, broadcast_id, category, n)
+        VALUES (strftime('%Y-%m-%dT%H', 'now'), NEW.broadcast_id,
+                coalesce(NEW.category,
+                         (SELECT category FROM broadcasts WHERE id = NEW.broadcast_id), ''), 1)
+        ON CONFLICT (hour, broadcast_id, category) DO UPDATE SET n = n + 1;
+END;

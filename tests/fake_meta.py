@@ -13,6 +13,10 @@ customer-service window: to a number that wrote to us (``post_inbound``) within 
 ``service_window_seconds``. Outside it the message is accepted and then only a ``failed``
 status with 131047 follows; templates go out at any time. A pair limit (``pair_limit`` messages
 to one number within ``pair_limit_seconds``, off unless set) refuses further ones with 131056.
+WhatsApp's messaging limit (``messaging_limit``, off unless set): templates delivered outside a
+citizen's window reach at most that many different numbers within ``messaging_limit_seconds``
+(24 hours, rolling); someone reached within that time does not count again. A template to one
+more is accepted and then only a ``failed`` status with 131048 follows (``limited``).
 
 It posts signed webhooks back (``X-Hub-Signature-256``): the statuses of each accepted message,
 one per POST or several to a POST, spread over several entries and changes if asked, and
@@ -60,6 +64,9 @@ INVALID_PARAMETER = 100
 PARAMETER_COUNT = 132000
 OUTSIDE_WINDOW = 131047
 PAIR_LIMIT = 131056
+# Meta documents no code of its own for the messaging limit; what the platforms answer when it
+# is reached is the spam rate limit's, which the sender treats as the limit (a pause).
+MESSAGING_LIMIT = 131048
 TEMPLATE_MISSING = 132001
 SINGLE_LINE = "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"
 # Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
@@ -137,6 +144,10 @@ SETTINGS = {
     # with 131056, as Meta limits the pair of our number and one citizen's; 0 is off.
     "pair_limit": 0,
     "pair_limit_seconds": 6.0,
+    # Different numbers templates may reach outside their window within messaging_limit_seconds
+    # (Meta: 250, 2,000, 10,000, 100,000 per rolling 24 hours); None is unlimited.
+    "messaging_limit": None,
+    "messaging_limit_seconds": 86400.0,
 }
 # Other words for the same settings: fake_twilio's (a harness may steer both fakes alike) and
 # the benchmark's.
@@ -489,6 +500,8 @@ class FakeMeta:
         self.inbound = []           # posted inbound messages: {"id", "from", "kind", "answers"}
         self.last_inbound = {}      # digits → when they last wrote to us (the 24-hour window)
         self._recent = {}           # digits → when the latest messages to them were accepted
+        self.reached = {}           # digits → when a template last reached them (outside window)
+        self.limited = []           # wamids of templates the messaging limit stopped
         self.inbound_posts = Counter()
         # POSTs not yet answered 200 nor given up (statuses, inbound messages)
         self._waiting = {"pending": set(), "inbound_pending": set()}
@@ -595,6 +608,7 @@ class FakeMeta:
                                             "of time."), to)
             recent.append(now)
         record["outside_window"] = self._outside_window(record, now)
+        record["limited"] = not self._within_limit(record, now)
         wamid = self._new_wamid(to)
         record.update(id=wamid, json=body, received_at=now)
         self.messages.append(record)
@@ -603,10 +617,36 @@ class FakeMeta:
         self.to_counts[to] += 1
         self.first_sent.setdefault(to, now)
         self.type_counts[record["type"]] += 1
+        if record["limited"]:
+            self.limited.append(wamid)
         self._schedule_statuses(record)
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": body["to"], "wa_id": to}],
                                   "messages": [{"id": wamid}]})
+
+    def _within_limit(self, record, now):
+        """Whether WhatsApp's messaging limit lets this message through; a template to someone
+        outside their window counts them as reached."""
+        to = record["to"]
+        if record["type"] != "template":
+            return True
+        wrote = self.last_inbound.get(to)
+        if self.service_window_seconds is not None and wrote is not None \
+                and now - wrote <= self.service_window_seconds:
+            return True     # inside the window: not business-initiated
+        if self.messaging_limit is not None:
+            reached = self.reached_since(now)
+            if to not in reached and len(reached) >= self.messaging_limit:
+                return False
+        self.reached[to] = now
+        return True
+
+    def reached_since(self, now=None):
+        """The numbers (digits) templates reached outside their window within the messaging
+        limit's time up to ``now``."""
+        now = time.time() if now is None else now
+        return {to for to, when in self.reached.items()
+                if when > now - self.messaging_limit_seconds}
 
     def _outside_window(self, record, now):
         """True for a free-form message to a number that has not written within the window."""
@@ -743,6 +783,8 @@ class FakeMeta:
         if record.get("outside_window"):
             # Meta takes it and reports it failed: re-engagement needs a template.
             names, code = ["failed"], OUTSIDE_WINDOW
+        elif record.get("limited"):
+            names, code = ["failed"], MESSAGING_LIMIT
         elif to in self.recipient_failures:
             names, code = ["failed"], self.recipient_failures[to]
         elif self.callback_failures:
@@ -1027,6 +1069,7 @@ class FakeMeta:
             "to": self.to_counts.most_common(3),
             "types": self.type_counts,
             "refused": Counter(str(refusal["code"]) for refusal in self.refused),
+            "limited": len(self.limited), "reached": len(self.reached_since()),
             # Status POSTs by the app's answer (an HTTP status, "error" or "timeout"), as
             # fake_twilio's "callbacks"; and what became of them.
             "webhooks": {str(key): value for key, value in self.webhook_answers.items()},

@@ -12,6 +12,13 @@ the REST call and then fail with a ``failed`` status callback (63013, 63028); va
 not a JSON object of strings are refused at once (21656). ``templates`` says how many variables
 each content SID takes; one it does not name takes one (``{{1}}``).
 
+WhatsApp's messaging limit can be set (``messaging_limit``, off unless set): template messages
+reach at most that many different numbers within ``messaging_limit_seconds`` (24 hours, rolling),
+and a number reached within that time does not count again. A template to one more number is
+accepted by the REST call and then fails with a ``failed`` status callback (63018), as Twilio
+reports the limit; it never counts as sent. ``reached`` says whom templates reached and when,
+``limited`` which messages the limit stopped, ``delivered`` which the fake reported delivered.
+
 In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
 ``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
 steered over ``/_fake/*`` (JSON).
@@ -39,6 +46,8 @@ VARIABLE_LIMIT = 1024
 CHANNEL_POLICY = 63013      # a variable WhatsApp refuses
 PARAMETER_COUNT = 63028     # not the variables the template takes
 INVALID_VARIABLES = 21656   # ContentVariables is not a JSON object of strings
+MESSAGING_LIMIT = 63018     # WhatsApp's limit of different people reached per 24 hours
+DAY = 86400.0
 # Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
 _LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
@@ -98,6 +107,14 @@ class FakeTwilio:
         self.callback_keepalive = False
         self.callback_timeout = 15.0  # the platform gives up on a callback after this long
         self.hold_after = None      # accept this many messages, then keep further sends waiting
+        # WhatsApp's messaging limit: different numbers templates reach within
+        # messaging_limit_seconds (None: no limit); ``clock`` may be replaced to move time.
+        self.messaging_limit = None
+        self.messaging_limit_seconds = DAY
+        self.clock = time.time
+        self.reached = {}           # "+49…" → when a template last went to them (clock)
+        self.limited = []           # (message sid, "+49…") the messaging limit stopped
+        self.delivered = {}         # message sid → its record, once reported delivered or read
         # Shuffles and injected faults come from a seeded generator: a failing run can be
         # replayed exactly (reset() seeds it again).
         self.seed = seed
@@ -194,6 +211,12 @@ class FakeTwilio:
             self.templates.clear()
             self.refused.clear()
             self.callback_delay = 0.0
+            self.messaging_limit = None
+            self.messaging_limit_seconds = DAY
+            self.clock = time.time
+            self.reached.clear()
+            self.limited.clear()
+            self.delivered.clear()
             self.random.seed(self.seed)
         self.release()
 
@@ -265,6 +288,10 @@ class FakeTwilio:
             if refusal:
                 self.refused.append((sid,) + refusal)
                 failure = None
+            elif form.get("ContentSid") and not self._within_limit(number):
+                refusal = (MESSAGING_LIMIT, "messaging limit reached")
+                self.limited.append((sid, number))
+                failure = None
             else:
                 failure = self.callback_failures.pop(0) if self.callback_failures else None
         callback = form.get("StatusCallback")
@@ -274,8 +301,25 @@ class FakeTwilio:
                 self._send_callbacks(callback, sid, form, refusal[0], ["failed"]))
         elif callback and (self.callbacks or failure):
             asyncio.get_running_loop().create_task(
-                self._send_callbacks(callback, sid, form, failure))
+                self._send_callbacks(callback, sid, form, failure, record=record))
         return web.json_response(self._resource(sid, form), status=201)
+
+    def _within_limit(self, number):
+        """Whether WhatsApp's messaging limit lets a template reach ``number`` now; if so, it
+        is counted as reached (call under the lock)."""
+        now = self.clock()
+        if self.messaging_limit is not None:
+            reached = self.reached_since(now)
+            if number not in reached and len(reached) >= self.messaging_limit:
+                return False
+        self.reached[number] = now
+        return True
+
+    def reached_since(self, now=None):
+        """The numbers templates reached within the messaging limit's window up to ``now``."""
+        now = self.clock() if now is None else now
+        return {number for number, when in self.reached.items()
+                if when > now - self.messaging_limit_seconds}
 
     def _injected(self):
         if self.error_queue:
@@ -303,7 +347,8 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 
-    async def _send_callbacks(self, url, sid, form, failure=None, failure_statuses=None):
+    async def _send_callbacks(self, url, sid, form, failure=None, failure_statuses=None,
+                              record=None):
         statuses = list(self.callbacks) * self.callback_repeat
         error_code = self.callback_error_code
         if self.callback_delay:
@@ -322,6 +367,9 @@ class FakeTwilio:
                 params["ErrorCode"] = str(error_code)
             if status == "read":
                 params["EventType"] = "READ"
+            if status in ("delivered", "read") and record is not None:
+                with self._lock:
+                    self.delivered.setdefault(sid, record)
             signature = validator.compute_signature(url, params)
             try:
                 if self.callback_keepalive:
@@ -346,13 +394,16 @@ class FakeTwilio:
             "last_at": self.messages[-1]["received_at"] if self.messages else None,
             "callbacks": {str(k): v for k, v in self.callback_results.items()},
             "refused": Counter(code for _, code, _ in self.refused),
+            "limited": len(self.limited), "reached": len(self.reached_since()),
+            "delivered": len(self.delivered),
         })
 
     async def _config(self, request):
         data = await request.json()
         for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
                     "callback_shuffle", "callback_repeat", "callback_error_code",
-                    "callback_failures", "callback_delay", "templates"):
+                    "callback_failures", "callback_delay", "templates",
+                    "messaging_limit", "messaging_limit_seconds"):
             if key in data:
                 setattr(self, key, data[key])
         if "callback_keepalive" in data and data["callback_keepalive"] != self.callback_keepalive:

@@ -117,11 +117,14 @@ def test_the_confirmation_and_the_audience_page_show_the_cost(priced):
     console = Console(priced.test_client())
     console.sign_in()
     page = console.post("/admin/compose", {"text": "Teuer?"}).get_data(as_text=True)
-    assert "ca. 0,09 € für 2 Nachrichten" in page
+    assert "Kosten: ca. 0,09 € (Kategorie Marketing, 0,045 € je Nachricht)." in page
     priced.test_client().post("/api/broadcasts", json={"text": "Gesendet"}, headers=AUTH)
     run_worker(priced)
+    # The month counts what the platform reported delivered (and the two answers, free).
+    for (sid,) in rows(priced, "SELECT sid FROM deliveries"):
+        citizen().post_signed("/twilio/status", {"MessageSid": sid, "MessageStatus": "delivered"})
     audience = console.client.get("/admin/audience").get_data(as_text=True)
-    assert "In diesem Monat bisher: ca. 0,09 € für 2 Nachrichten" in audience
+    assert "In diesem Monat bisher: ca. 0,09 € für 4 Nachrichten" in audience
 
 
 def test_the_cost_line_reads_as_german_money():

@@ -95,7 +95,8 @@ def test_recipients_above_the_messaging_tier_get_a_warning(config, citizen):
     for _ in range(2):
         citizens_of(client)().send("Start")
     body = client.post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
-    assert body["recipients"] == 2 and "messaging limit" in body["warnings"][0]
+    assert body["recipients"] == 2 and "nur 1 von 2" in body["warnings"][0]
+    assert body["plan"]["warning_codes"] == ["not_reachable_today"]
 
 
 BAD = [
@@ -258,7 +259,8 @@ def test_absent_or_null_media_url_means_text_only(app, client):
 EVERY_FIELD = {"id", "text", "media_url", "status", "urgent", "created_at", "send_at",
                "expires_at", "started_at", "finished_at", "recipients", "counts", "errors",
                "pause_reason", "resume_at", "retries_unknown", "hints", "topics", "translations",
-               "source", "public", "estimated_cost", "edited", "reached", "retries_citizen_cap"}
+               "source", "public", "estimated_cost", "edited", "reached", "retries_citizen_cap",
+               "over_budget"}
 
 
 def fail_all(app, broadcast_id, code):

@@ -205,3 +205,20 @@ def test_a_failure_is_final_whatever_comes_after_it(conn):
         callback(conn, "SM" + "d" * 32, status=status, error_code="63016")
     assert conn.execute("SELECT status, error_code, error_kind FROM message_status").fetchall() \
         == [("failed", "63016", "template_needed")]
+
+
+def test_those_reached_in_the_last_24_hours_are_sent_first(app, conn, citizen):
+    """The sender pauses a broadcast at WhatsApp's messaging limit; those the platform still lets
+    us reach today (they do not count again) are in its queue before the others."""
+    subscribe(citizen, 4)
+    first = broadcast(app, "Gestern")
+    with write(conn) as tx:
+        # The second and fourth got a message 23 hours ago, the first 25 hours ago.
+        for subscriber_id, hours in ((2, 23), (4, 23), (1, 25)):
+            tx.execute("UPDATE deliveries SET state = 'sent', sent_at = ? "
+                       "WHERE broadcast_id = ? AND subscriber_id = ?",
+                       (time.time() - hours * 3600, first, subscriber_id))
+    second = broadcast(app, "Heute")
+    assert [subscriber for (subscriber,) in rows(
+        app, "SELECT subscriber_id FROM deliveries WHERE broadcast_id = ? ORDER BY id",
+        second)] == [2, 4, 1, 3]

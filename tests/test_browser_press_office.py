@@ -141,7 +141,8 @@ def test_an_editor_writes_tests_and_asks_for_approval_but_never_sends(office, co
     # The picture the platform will fetch, already cleaned, in the preview.
     expect(page.locator("#preview-picture")).to_have_attribute(
         "src", re.compile(r"^/media/[0-9a-f]{32}\.jpg$"))
-    expect(page.locator("#cost")).to_have_text("Geschätzte Kosten: ca. 0,14 € für 3 Nachrichten.")
+    expect(page.locator("#plan-cost")).to_have_text(
+        "Kosten: ca. 0,14 € (Kategorie Marketing, 0,045 € je Nachricht).")
     expect(page.get_by_role("button", name="Jetzt senden")).to_have_count(0)
     expect(page.locator("#approval-note")).to_contain_text("Ihr Konto sendet nicht selbst")
     expect(page.get_by_label("Auf der öffentlichen Seite und im Nachrichten-Feed zeigen")) \

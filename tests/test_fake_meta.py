@@ -599,6 +599,38 @@ def test_the_pair_limit_is_off_unless_set(meta):
     assert all(send(meta, template("a")).status_code == 200 for _ in range(10))
 
 
+def test_the_messaging_limit_counts_different_people_reached_outside_their_window(meta,
+                                                                                  receiver):
+    meta.statuses = ["delivered"]
+    meta.messaging_limit = 2
+    meta.messaging_limit_seconds = 0.5
+    people = ["4915100000101", "4915100000102", "4915100000103", "4915100000104"]
+
+    def outcome(to, body=None):
+        answer = send(meta, body or template("Warnung", to=to))
+        assert answer.status_code == 200  # Meta takes it, and only then says no
+        wamid = answer.json()["messages"][0]["id"]
+        assert wait_for(lambda: any(w == wamid for w, _ in receiver.statuses()))
+        [name] = [name for w, name in receiver.statuses() if w == wamid]
+        return name
+
+    assert [outcome(to) for to in people[:3]] == ["delivered", "delivered", "failed"]
+    [failed] = [status for post in receiver.posts
+                for status in post["json"]["entry"][0]["changes"][0]["value"]["statuses"]
+                if status["status"] == "failed"]
+    assert failed["errors"][0]["code"] == 131048
+    assert outcome(people[0]) == "delivered"   # reached already: does not count again
+    # Inside a citizen's window a template is not business-initiated and is not counted.
+    assert meta.post_inbound(people[3], "Start") == 200
+    assert outcome(people[3]) == "delivered"
+    assert outcome(people[3], text(to=people[3])) == "delivered"
+    assert meta.reached_since() == set(people[:2])
+    assert [meta.by_id[wamid]["to"] for wamid in meta.limited] == [people[2]]
+    assert meta.stats()["limited"] == 1
+    time.sleep(0.6)  # the window rolls on
+    assert outcome(people[2]) == "delivered"
+
+
 def test_webhooks_name_the_phone_number_id_they_are_for(meta, receiver):
     meta.statuses = ["sent"]
     send(meta, template("a"))

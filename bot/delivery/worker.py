@@ -66,6 +66,7 @@ def build(config, vault, demo):
             config, max_connections=max(64, in_flight + Sender.REPLY_CONCURRENCY))
     return Sender(
         database, vault, transport, rate=config["SEND_RATE_LIMIT"],
+        media_rate=config.get("SEND_RATE_LIMIT_MEDIA"),
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
         max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
         limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60,

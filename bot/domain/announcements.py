@@ -13,12 +13,13 @@ all share; split, the rules of one would drift from the others'.
 
 import re
 from datetime import datetime, timezone
+from decimal import Decimal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from ..store import approvals, audit, broadcasts
 from ..store.db import now_iso, to_iso, write
-from . import authorship
+from . import authorship, budget, plan
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -169,33 +170,56 @@ def actor_of(created_by):
     return authorship.author(created_by)
 
 
-def submit(database, data, settings, created_by, hold=None):
+def submit(database, data, settings, created_by, hold=None, admin=None):
     """Validate and store a broadcast; returns the answer dict. Raises InvalidBroadcast.
 
     ``settings``: the configuration (template mode, time zone, topics, languages, messaging
-    tier). ``hold``: None sends it (or schedules it); ``broadcasts.DRAFT`` keeps it as a draft;
-    ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the actor.
-    Who may send, and what needs approval, the caller has decided (``approval.decide``).
+    tier, budget). ``hold``: None sends it (or schedules it); ``broadcasts.DRAFT`` keeps it as
+    a draft; ``broadcasts.AWAITING`` makes it wait for a publisher's approval, asked for by the
+    actor. Who may send, and what needs approval, the caller has decided (``approval.decide``);
+    ``admin``: whether the console account is an admin (None: a machine), for the budget,
+    which decides here, right before the write (``budget``, with the plan's cost): one over it
+    from a publisher waits for an admin.
     """
     fields = check(data, settings)
     actor = actor_of(created_by)
+    # Read before the write, outside its lock, which every webhook waits for: what the queue
+    # and the month hold before this broadcast joins them (the month's spending moves only
+    # with receipts, the audience only with a Start or Stop meanwhile).
+    the_plan = plan.of(database.conn, settings, fields)
+    total = the_plan["cost"]["total"]
+    found = (None if hold == broadcasts.DRAFT else
+             budget.verdict(database.conn, settings, fields["urgent"], fields["topics"],
+                            cost=None if total is None else Decimal(str(total))))
     with write(database, durable=True) as conn:
+        if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
+            hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(
             conn, created_by=created_by, draft=hold == broadcasts.DRAFT,
-            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None, **fields)
+            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
+            categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_created", f"broadcast:{broadcast_id}",
-                     summary(fields, status=status, recipients=recipients))
+                     summary(fields, status=status, recipients=recipients,
+                             **budget.details(found)))
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
               "translations": fields["translations"], "public": fields["public"],
-              "warnings": []}
-    tier = settings["MESSAGING_LIMIT_24H"]
-    if tier and recipients > tier:
-        answer["warnings"].append(
-            f"{recipients} recipients exceed the messaging limit of {tier} people per 24 hours; "
-            "the sender pauses when WhatsApp refuses more and resumes later by itself")
+              "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
+              "plan": the_plan}
+    if budget.over(found) and plan.OVER_BUDGET not in the_plan["warning_codes"]:
+        # The plan cannot tell without a price for every recipient; the budget counts those
+        # at nothing and may still be over.
+        answer["warnings"].append(budget.warning(found, settings["CURRENCY"]))
     return answer
+
+
+def plan_of(database, data, settings):
+    """What a broadcast of ``data`` would do (``plan.of``), checked exactly as ``submit``
+    checks it, creating nothing. Raises InvalidBroadcast."""
+    return plan.of(database.conn, settings, check(data, settings))
 
 
 def summary(fields, **more):
@@ -259,19 +283,23 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
 def send_draft(database, broadcast_id, settings, actor=audit.API):
     """Queue a draft for every subscriber now (or schedule it, when it has a time still to
     come); its text is checked again, since the mode's limit may have changed since it was
-    written. Returns how many it reaches."""
+    written. Returns how many it reaches. Over the budget it goes all the same, marked: the
+    console asks ``budget.needs_admin`` before it sends one (``approval.request`` instead)."""
     with write(database, durable=True) as conn:
         current = _draft(conn, broadcast_id)
         validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
                  settings["TIMEZONE"])
+        found = budget.verdict(conn, settings, current["urgent"], current["topics"])
         try:
             recipients = broadcasts.send_draft(conn, broadcast_id)
         except broadcasts.Expired:
             raise InvalidBroadcast("expires_at has passed: the draft can no longer go out") \
                 from None
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_sent", f"broadcast:{broadcast_id}",
                      summary(current, status=broadcasts.status_of(conn, broadcast_id),
-                             recipients=recipients))
+                             recipients=recipients, **budget.details(found)))
         return recipients
 
 
@@ -301,14 +329,22 @@ def resume(database, broadcast_id, actor):
 SCHEDULED_FIELDS = ("text", "media_url", "send_at", "expires_at", "urgent")
 
 
-def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False):
+def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval=False,
+                   admin=None):
     """Change a planned broadcast that has not started (text, picture, times, urgency), checked
-    as a new one would be. With ``needs_approval`` it waits for approval again. Returns its
-    status afterwards and the languages whose translations went with a changed text. Raises
-    BroadcastNotFound, WrongStatus, InvalidBroadcast."""
+    as a new one would be. With ``needs_approval`` it waits for approval again; so it does
+    when it is over the budget now and ``admin`` (whether the console account is one) is
+    False, as a new one would (say, no longer urgent). Returns its status afterwards and the
+    languages whose translations went with a changed text. Raises BroadcastNotFound,
+    WrongStatus, InvalidBroadcast."""
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        found = budget.verdict(conn, settings, fields["urgent"], current["topics"])
+        if budget.needs_admin(found, fields["urgent"], current["created_by"], admin):
+            needs_approval = True
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         marked = authorship.mark(current["created_by"], actor)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
                                           awaiting_approval_of=actor if needs_approval else None,
@@ -319,7 +355,7 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
             more["author"] = authorship.author(current["created_by"])
         audit.record(conn, actor, "broadcast_edited", f"broadcast:{broadcast_id}",
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
-                             status=status, **more))
+                             status=status, **more, **budget.details(found)))
     return status, dropped
 
 

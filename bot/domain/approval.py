@@ -8,6 +8,8 @@ out only after a publisher other than the one who asked approves it.
   with the setting off, any publisher may give it.
 - The API's token and the operator's commands are machines, not persons: nothing they send
   waits for approval. The warnings relay's drafts wait only when a person sends them.
+- Over the monthly budget (``budget``), a broadcast waits for an admin: only an admin may
+  approve it, whoever asked.
 """
 
 import hashlib
@@ -16,7 +18,7 @@ import json
 from .. import config
 from ..store import approvals, audit, broadcasts, users
 from ..store.db import write
-from . import announcements
+from . import announcements, budget
 
 # Everything that decides what citizens get, and when, and what the public page shows: an
 # approval is for exactly these, as the approver saw them.
@@ -26,6 +28,10 @@ VERSION_FIELDS = ("text", "media_url", "urgent", "send_at", "expires_at", "topic
 
 class SelfApproval(Exception):
     """Who asked for approval cannot give it: it needs a second person."""
+
+
+class AdminNeeded(Exception):
+    """The broadcast would take the month over its budget: only an admin may approve it."""
 
 
 class VersionMissing(Exception):
@@ -61,20 +67,27 @@ def must_wait(settings, role, urgent):
     return not users.at_least(role, users.PUBLISHER) or required(settings, urgent)
 
 
-def request(database, broadcast_id, actor):
-    """A draft waits for approval, asked for by ``actor``. Raises NotADraft."""
+def request(database, broadcast_id, actor, settings=None):
+    """A draft waits for approval, asked for by ``actor``; with ``settings``, one over the
+    monthly budget is marked so (and waits for an admin). Raises NotADraft."""
     with write(database) as conn:
         recipients = approvals.request_approval(conn, broadcast_id, actor)
         current = broadcasts.get(conn, broadcast_id)
+        found = settings and budget.verdict(conn, settings, current["urgent"],
+                                            current["topics"])
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_approval_requested", f"broadcast:{broadcast_id}",
-                     announcements.summary(current, recipients=recipients))
+                     announcements.summary(current, recipients=recipients,
+                                           **budget.details(found)))
     return recipients
 
 
-def approve(database, broadcast_id, actor, settings, seen):
-    """``actor`` (a publisher) approves the version ``seen`` (``version`` of the broadcast as
-    they saw it): the broadcast goes out, or is scheduled. Returns (status, recipients).
-    Raises WrongStatus, SelfApproval, VersionMissing, VersionChanged, InvalidBroadcast."""
+def approve(database, broadcast_id, actor, settings, seen, role=users.PUBLISHER):
+    """``actor`` (a publisher; ``role`` its role) approves the version ``seen`` (``version``
+    of the broadcast as they saw it): the broadcast goes out, or is scheduled. Returns
+    (status, recipients). Raises WrongStatus, SelfApproval, AdminNeeded (over the budget, as
+    the month stands now), VersionMissing, VersionChanged, InvalidBroadcast."""
     with write(database, durable=True) as conn:
         status, asked_by = approvals.requested_by(conn, broadcast_id)
         if status != broadcasts.AWAITING:
@@ -87,6 +100,10 @@ def approve(database, broadcast_id, actor, settings, seen):
             raise VersionMissing(broadcast_id)
         if seen != version(current):
             raise VersionChanged(broadcast_id)
+        found = budget.verdict(conn, settings, current["urgent"], current["topics"])
+        if budget.needs_admin(found, current["urgent"], current["created_by"],
+                              users.at_least(role, users.ADMIN)):
+            raise AdminNeeded(broadcast_id)
         # The text is checked again: the mode's limit may have changed while it waited.
         announcements.validate({"text": current["text"], "urgent": current["urgent"]},
                                announcements.template_mode(settings), settings["TIMEZONE"])
@@ -95,9 +112,11 @@ def approve(database, broadcast_id, actor, settings, seen):
         except broadcasts.Expired:
             raise announcements.InvalidBroadcast(
                 "expires_at has passed: the broadcast can no longer go out") from None
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_approved", f"broadcast:{broadcast_id}",
                      announcements.summary(current, status=status, recipients=recipients,
-                                           requested_by=asked_by))
+                                           requested_by=asked_by, **budget.details(found)))
     return status, recipients
 
 

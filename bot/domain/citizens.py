@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .. import phone
 from .. import vocabulary as v
-from ..store import counters, inbound, outbox, replies, statuses, subscribers
+from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
 from ..store.db import write
 
 
@@ -118,6 +118,9 @@ def _handle(conn, channel, message):
         outbox.add(conn, message.e164, message.phone_hash, reply, "reply")
     if reply and channel.replies_by_api:
         replies.queue(conn, message.phone_hash, message.phone_enc, reply)
+    elif reply:
+        # Answered in the webhook's response (TwiML): it goes with this transaction's answer.
+        usage.reply_sent(conn)
     if replier.silence == NOTICE_ALREADY_SENT:
         return Outcome(silence=NOTICE_ALREADY_SENT,
                        window_seconds=channel.notice_window_seconds)

@@ -5,14 +5,19 @@ An estimate, and said to be one: the platform charges per delivered template mes
 category (``PRICE_MARKETING``, ``PRICE_UTILITY``; ``PRICE_PER_MESSAGE`` where a category has
 no price of its own), and a reseller adds its fee per message. None where no price is
 configured.
+
+The month's spending (``month_spent``) is estimated from what was delivered, counted by the
+database as it happens (``store.usage``): broadcast messages by the category of the template
+they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. A category
+without a price counts as 0 there (the month's report names those messages as unpriced):
+an estimate must not stop a warning, and a missing price is the operator's to set.
 """
 
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from ..store import audience, broadcasts
-from ..store.db import to_iso
+from ..store import audience, broadcasts, usage
 
 
 def per_message(settings, category=None):
@@ -45,10 +50,47 @@ def messages_for(conn, broadcast):
     return audience.count(conn, broadcast["urgent"], broadcast["topics"])
 
 
-def month_so_far(conn, settings, now=None):
-    """(messages sent this calendar month, local time, their estimated cost or None)."""
+def month_bounds(settings, month=None, now=None):
+    """(start, end) of a calendar month in local time (``TIMEZONE``), as aware datetimes:
+    ``month`` (year, month), or the one ``now`` (default: this moment) falls in."""
     zone = ZoneInfo(settings["TIMEZONE"])
-    local = (now or datetime.now(timezone.utc)).astimezone(zone)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    messages = broadcasts.messages_since(conn, to_iso(start))
-    return messages, estimate(messages, settings)
+    if month is None:
+        local = (now or datetime.now(timezone.utc)).astimezone(zone)
+        month = (local.year, local.month)
+    year, number = month
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def category_price(settings, category):
+    """What one delivered message of a stored category cost with the fee, or None without a
+    price. ``usage.MAIN`` (a broadcast written before categories were kept): the main one."""
+    return per_message(settings, category or None)
+
+
+def priced(settings, counts):
+    """The cost of {category: messages} as a Decimal; categories without a price count 0."""
+    total = Decimal(0)
+    for category, messages in counts.items():
+        price = category_price(settings, category)
+        if price is not None:
+            total += messages * price
+    return total
+
+
+def month_spent(conn, settings, now=None):
+    """What this calendar month's delivered messages cost, estimated (a Decimal): the month
+    in ``TIMEZONE`` that ``now`` (default: this moment) falls in."""
+    return priced(settings, usage.by_category(conn, *month_bounds(settings, now=now)))
+
+
+def month_so_far(conn, settings, now=None):
+    """(messages delivered this calendar month, answers included, their estimated cost as
+    ``estimate`` gives it, or None without a price for the main category): the same figures
+    as the month's report, so that the console never shows two numbers for one month."""
+    counts = usage.by_category(conn, *month_bounds(settings, now=now))
+    if per_message(settings) is None:
+        return sum(counts.values()), None
+    return sum(counts.values()), {"amount": float(money(priced(settings, counts))),
+                                  "currency": settings["CURRENCY"]}

@@ -28,14 +28,15 @@ split, the all-clear's wording would drift from the rule that decides to send on
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from .. import config as settings_module
 from .. import nina
-from ..store import audit, broadcasts, warnings
+from ..store import approvals, audit, broadcasts, warnings
 from ..store.db import write
 from . import announcements
+from . import budget as monthly_budget  # "budget" here is a poll's (WARNINGS_MAX_PER_POLL)
 
 ACTOR = audit.NINA  # created_by of every broadcast the relay writes, and its audit actor
 SEPARATOR = "\n\n"
@@ -59,6 +60,9 @@ class Relay:
     language: str        # whose info block to read, and the language of our own words
     texts: object
     max_per_poll: int = 5  # broadcasts that go out by themselves from one poll, at most
+    # the configuration, for the template categories a broadcast keeps and the monthly budget
+    # (which never holds a warning back, but marks one that goes over it)
+    settings: object = field(default=None, compare=False, hash=False)
 
     @classmethod
     def of(cls, config, texts):
@@ -67,7 +71,8 @@ class Relay:
                    providers=frozenset(settings_module.providers(config["WARNINGS_PROVIDERS"])),
                    template=announcements.template_mode(config),
                    language=config["LANGUAGE"], texts=texts,
-                   max_per_poll=config["WARNINGS_MAX_PER_POLL"])
+                   max_per_poll=config["WARNINGS_MAX_PER_POLL"],
+                   settings=config)
 
     @property
     def limit(self):
@@ -261,12 +266,18 @@ def _relay(conn, relay, row, text, now, draft, held_back=False):
     place where the relay creates a broadcast. ``held_back``: it would have gone out by
     itself, but the poll's budget was spent."""
     fields = announcements.validate({"text": text, "urgent": True}, relay.template)
-    broadcast_id, status, recipients = broadcasts.create(conn, created_by=ACTOR, draft=draft,
-                                                         **fields)
+    settings = relay.settings or {}
+    found = None if draft else monthly_budget.verdict(conn, settings, True, ())
+    broadcast_id, status, recipients = broadcasts.create(
+        conn, created_by=ACTOR, draft=draft, categories=settings.get("TEMPLATE_CATEGORIES"),
+        **fields)
+    if monthly_budget.over(found):
+        approvals.mark_over_budget(conn, broadcast_id)
     warnings.record(conn, replace(row, broadcast_id=broadcast_id), now, held_back=held_back)
     details = {"warning": row.warning_id, "version": row.version, "kind": row.kind,
                "provider": row.provider, "severity": row.severity, "status": status,
-               "recipients": recipients, "text_sha256": audit.text_hash(text)}
+               "recipients": recipients, "text_sha256": audit.text_hash(text),
+               **monthly_budget.details(found)}
     if held_back:
         details.update(held_back=True, max_per_poll=relay.max_per_poll)
     audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", details)

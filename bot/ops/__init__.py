@@ -15,7 +15,7 @@ def database():
 
 
 def init_app(app):
-    from . import audit, backup, cleanup, demo, keys, privacy, schema, sending, users
+    from . import audit, backup, cleanup, costs, demo, keys, privacy, schema, sending, users
 
-    for module in (schema, sending, users, keys, privacy, cleanup, backup, audit, demo):
+    for module in (schema, sending, users, keys, privacy, cleanup, backup, audit, costs, demo):
         module.init_app(app)

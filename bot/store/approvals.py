@@ -80,3 +80,8 @@ def set_public(conn, broadcast_id, public):
     conn.execute("UPDATE broadcasts SET public = ? WHERE id = ?", (int(bool(public)),
                                                                   broadcast_id))
     return bool(before)
+
+
+def mark_over_budget(conn, broadcast_id):
+    """The broadcast goes (or waits to go) beyond the monthly budget: the console marks it."""
+    conn.execute("UPDATE broadcasts SET over_budget = 1 WHERE id = ?", (broadcast_id,))

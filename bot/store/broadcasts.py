@@ -10,7 +10,7 @@ Twilio.
 
 import json
 
-from . import audience, warnings
+from . import audience, reach, usage, warnings
 from .db import now_iso
 
 # Every status a broadcast can have (schema.sql's CHECK holds the same list).
@@ -49,10 +49,10 @@ class Expired(Exception):
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
            created_by=None, draft=False, topics=(), translations=None, public=True,
-           awaiting_approval_of=None):
+           awaiting_approval_of=None, categories=None):
     """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
     account ``awaiting_approval_of``), also one delivery per subscriber it reaches
-    (``audience.reached_by``).
+    (``audience.reached_by``). ``categories``: each language's template category now.
 
     Returns (id, status, recipients): for a scheduled broadcast or one awaiting approval, how
     many it would reach now. The caller holds the write transaction, so the broadcast and all
@@ -64,13 +64,13 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
               else "scheduled" if scheduled else "queued")
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
-        "expires_at, created_by, topics, translations, public, requested_by, requested_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "expires_at, created_by, topics, translations, public, requested_by, requested_at, "
+        f"category, language_categories) VALUES ({', '.join('?' * 15)}) RETURNING id",
         (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by,
          json.dumps(list(topics)) if topics else None,
          json.dumps(translations, ensure_ascii=False) if translations else None,
          int(bool(public)), awaiting_approval_of or None,
-         now if awaiting_approval_of else None),
+         now if awaiting_approval_of else None, *usage.categories_columns(categories)),
     ).fetchone()[0]
     if draft:
         return broadcast_id, status, 0
@@ -83,15 +83,15 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
 
 
 def materialize(conn, broadcast_id):
-    """One delivery per subscriber the broadcast reaches, in one ``INSERT … SELECT``; returns
-    how many."""
-    urgent, topics = conn.execute("SELECT urgent, topics FROM broadcasts WHERE id = ?",
-                                  (broadcast_id,)).fetchone()
+    """One delivery per recipient, those reached in the last 24 hours first; how many."""
+    urgent, topics, others = _row(conn, "urgent, topics, language_categories", broadcast_id)
     condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
-    created = conn.execute(
-        "INSERT INTO deliveries (broadcast_id, subscriber_id) "
-        f"SELECT ?, id FROM subscribers WHERE {condition} ORDER BY id",
-        (broadcast_id, *params)).rowcount
+    category, category_params = usage.delivery_category(others)  # where it differs
+    created = sum(conn.execute(
+        "INSERT INTO deliveries (broadcast_id, subscriber_id, category) "
+        f"SELECT ?, id, {category} FROM subscribers WHERE {condition} AND {part} ORDER BY id",
+        (broadcast_id, *category_params, *params, *part_params)).rowcount
+        for part, part_params in reach.reached_first())
     if created:
         conn.execute(
             "INSERT INTO delivery_counts (broadcast_id, bucket, n) VALUES (?, 'queued', ?) "
@@ -215,7 +215,7 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
             "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
             "requested_by", "requested_at", "approved_by", "approved_at", "edited_by",
-            "edited_at", "retries_citizen_cap")
+            "edited_at", "retries_citizen_cap", "over_budget")
 # Who wrote, asked, approved and changed: for the console and the audit trail, not the API's
 # answer.
 ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at",
@@ -249,8 +249,8 @@ def _with_sources(conn, found):
 
 
 def _with_counts(conn, broadcast):
-    broadcast["urgent"] = bool(broadcast["urgent"])
-    broadcast["public"] = bool(broadcast["public"])
+    for flag in ("urgent", "public", "over_budget"):
+        broadcast[flag] = bool(broadcast[flag])
     broadcast["topics"] = json.loads(broadcast["topics"]) if broadcast["topics"] else []
     broadcast["translations"] = (json.loads(broadcast["translations"])
                                  if broadcast["translations"] else {})

@@ -166,6 +166,8 @@ _sql("0019_approval_binding")
 _sql("0020_relay_cap")
 _sql("0021_replies")
 _sql("0022_citizen_cap_retries")
+_sql("0023_recent_reach")
+_sql("0024_message_usage")
 
 
 def apply(db):

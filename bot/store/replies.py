@@ -20,7 +20,7 @@ a stopped worker had in flight) may have reached the citizen already: counted as
 duplicate (``RETRIED_UNKNOWN``).
 """
 
-from . import counters
+from . import counters, usage
 from .db import now_iso
 
 SENT = "replies_sent"  # counters (metrics)
@@ -66,8 +66,10 @@ def due(conn, now):
 
 
 def sent(conn, ids):
-    """The platform took these answers: they are gone, and counted."""
+    """The platform took these answers: they are gone, and counted (also for the month's
+    cost)."""
     _delete(conn, ids, SENT)
+    usage.reply_sent(conn, len(ids))
 
 
 def failed(conn, ids):

@@ -8,9 +8,9 @@ writes the audit entry with the change.
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from ..domain import announcements, approval, authorship
+from ..domain import announcements, approval, authorship, budget
 from ..store import broadcasts, users
-from . import labels, roles, trial
+from . import costs_page, labels, roles, trial
 from .console import FOREIGN_PICTURE, bp, broadcast_or_404, detail_page, foreign_picture, not_found
 from .database import get_db
 
@@ -55,16 +55,20 @@ def draft(broadcast_id):
         dropped = announcements.edit_draft(database, broadcast_id, data, current_app.config,
                                            g.user, roles.may(users.PUBLISHER))
         _translations_removed(dropped)
-        if action == "send" and approval.must_wait(current_app.config, g.role, data["urgent"]):
+        if action == "send" and (approval.must_wait(current_app.config, g.role, data["urgent"])
+                                 or _over_budget(database, broadcast_id)):
             action = "request"
         if action == "send":
             recipients = announcements.send_draft(database, broadcast_id, current_app.config,
                                                   g.user)
             flash(f"Meldung wird an {labels.subscribers(recipients)} gesendet.")
         elif action == "request":
-            approval.request(database, broadcast_id, g.user)
-            flash("Die Meldung wartet jetzt auf Freigabe durch eine Person mit der Rolle "
-                  "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
+            approval.request(database, broadcast_id, g.user, current_app.config)
+            if broadcasts.get(database.conn, broadcast_id)["over_budget"]:
+                flash(costs_page.BUDGET_HOLD)
+            else:
+                flash("Die Meldung wartet jetzt auf Freigabe durch eine Person mit der Rolle "
+                      "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
         elif action == "test":
             broadcast = broadcasts.get(database.conn, broadcast_id)
             return detail_page(broadcast, notice=trial.send(broadcast, broadcast_id))
@@ -80,6 +84,16 @@ def draft(broadcast_id):
         return detail_page(broadcasts.get(database.conn, broadcast_id), form=form,
                            error=labels.invalid_broadcast(str(exc)), status=400)
     return _back(broadcast_id)
+
+
+def _over_budget(database, broadcast_id):
+    """Whether this account's sending the draft would take the month over the budget, so that
+    it must wait for an admin instead (``budget.needs_admin``)."""
+    current = broadcasts.get(database.conn, broadcast_id)
+    found = budget.verdict(database.conn, current_app.config, current["urgent"],
+                           current["topics"])
+    return budget.needs_admin(found, current["urgent"], current["created_by"],
+                              users.at_least(g.role, users.ADMIN))
 
 
 def foreign_draft(created_by):
@@ -119,9 +133,14 @@ def approve(broadcast_id):
     try:
         status, recipients = approval.approve(database, broadcast_id, g.user,
                                               current_app.config,
-                                              seen=request.form.get("version", "")[:100])
+                                              seen=request.form.get("version", "")[:100],
+                                              role=g.role)
     except broadcasts.WrongStatus as exc:
         flash(_not_awaiting(str(exc)))
+    except approval.AdminNeeded:
+        return detail_page(broadcast, status=403, error=(
+            "Diese Meldung würde das Monatsbudget überschreiten. Freigeben darf sie nur eine "
+            "Person mit der Rolle „Administration“. Freigegeben wurde nichts."))
     except approval.SelfApproval:
         return detail_page(broadcast, status=403, error=(
             "Sie haben die Freigabe selbst angefragt. Freigeben muss eine zweite Person mit der "
@@ -179,7 +198,8 @@ def edit_scheduled(broadcast_id):
     try:
         status, dropped = announcements.edit_scheduled(
             get_db(), broadcast_id, data, current_app.config, g.user,
-            needs_approval=approval.required(current_app.config, data["urgent"]))
+            needs_approval=approval.required(current_app.config, data["urgent"]),
+            admin=users.at_least(g.role, users.ADMIN))
         _translations_removed(dropped)
     except broadcasts.WrongStatus as exc:
         flash(f"Die Meldung kann nicht mehr geändert werden (Status: "
@@ -188,8 +208,12 @@ def edit_scheduled(broadcast_id):
         return detail_page(broadcast, form=form, error=labels.invalid_broadcast(str(exc)),
                            status=400)
     else:
-        flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person."
-              if status == broadcasts.AWAITING else "Änderung gespeichert.")
+        if status != broadcasts.AWAITING:
+            flash("Änderung gespeichert.")
+        elif broadcasts.get(get_db().conn, broadcast_id)["over_budget"]:
+            flash(costs_page.BUDGET_HOLD)
+        else:
+            flash("Änderung gespeichert. Sie wartet jetzt auf Freigabe durch eine zweite Person.")
     return _back(broadcast_id)
 
 

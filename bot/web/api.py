@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import images, vocabulary
-from ..domain import announcements, costs
+from ..domain import announcements, costs, month_report
 from ..store import audience, audit, broadcasts, subscribers
 from . import openapi, security
 from .database import get_db
@@ -118,6 +118,35 @@ def create_broadcast():
         return error(str(exc), 400)
     answer["estimated_cost"] = costs.estimate(answer["recipients"], current_app.config)
     return jsonify(answer), 202
+
+
+@bp.post("/broadcasts/plan")
+@token_required
+def plan_broadcast():
+    """What ``POST /api/broadcasts`` with this body would do (time, reach today, cost, the
+    month's budget, warnings), creating nothing."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return error("the body must be JSON (Content-Type: application/json)", 400)
+    try:
+        return jsonify(announcements.plan_of(get_db(), data, current_app.config))
+    except announcements.InvalidBroadcast as exc:
+        return error(str(exc), 400)
+
+
+@bp.get("/costs")
+@token_required
+def month_costs():
+    """The month in numbers (``?month=YYYY-MM``, default: this one): counts and estimated
+    cost, against the budget."""
+    settings = current_app.config
+    raw = request.args.get("month")
+    try:
+        month = (month_report.parse_month(raw) if raw is not None
+                 else month_report.this_month(settings))
+    except month_report.InvalidMonth as exc:
+        return error(str(exc), 400)
+    return jsonify(month_report.report(get_db().conn, settings, month))
 
 
 @bp.post("/media")

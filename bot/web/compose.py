@@ -1,17 +1,21 @@
 """Composing a broadcast in the console: the form (text, picture, times, topics, languages), the
-confirmation that says who will get it, what it costs and that it will be public, and then,
+confirmation that shows its plan (whom it reaches, when the last message goes out, how many
+WhatsApp lets us reach today, what it costs against the month's budget) and that it will be
+public, and then,
 as the account's role and ``APPROVAL_REQUIRED`` allow: send it, ask for approval, save it as a
 draft, or send a test to the staff phones (the views live on the console's blueprint).
 """
 
 import secrets
+from decimal import Decimal
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import images
-from ..domain import announcements, approval, costs
-from ..store import audience, broadcasts, users
-from . import labels, roles, trial
+from ..domain import announcements, approval, budget
+from ..domain import plan as plans
+from ..store import broadcasts, users
+from . import costs_page, labels, plan_labels, roles, trial
 from .console import FOREIGN_PICTURE, bp, foreign_picture, template_mode, text_limit
 from .database import get_db
 from .media import store_upload
@@ -118,27 +122,30 @@ def _image_error(message):
 
 
 def _confirm_page(form, fields, nonce, notice=None):
-    conn = get_db().conn
     settings = current_app.config
-    texts = current_app.extensions["infokanal"].texts
-    recipients = audience.count(conn, fields["urgent"], fields["topics"])
+    conn = get_db().conn
+    plan = plans.of(conn, settings, fields)
+    total = plan["cost"]["total"]
+    found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
+                           cost=None if total is None else Decimal(str(total)))
+    budget_hold = budget.needs_admin(found, fields["urgent"], f"console:{g.user}",
+                                     users.at_least(g.role, users.ADMIN))
     return render_template(
-        "console/confirm.html", form=form, fields=fields, recipients=recipients,
-        reading=_reading(conn, fields), language_names=texts.language_names,
-        topic_names={t.slug: t.name for t in texts.topics}, nonce=nonce, limit=text_limit(),
-        notice=notice, waits=approval.must_wait(settings, g.role, fields["urgent"]),
+        "console/confirm.html", form=form, fields=fields, plan=plan, plan_labels=plan_labels,
+        reading=_reading(plan["by_language"], fields), nonce=nonce, limit=text_limit(),
+        notice=notice,
+        waits=budget_hold or approval.must_wait(settings, g.role, fields["urgent"]),
+        budget=found, budget_hold=budget_hold, budget_exempt=budget.exempt(fields["urgent"], None),
         may_send=roles.may(users.PUBLISHER),
-        test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
-        cost=labels.cost_line(costs.estimate(recipients, settings), recipients))
+        test_recipients=len(settings["TEST_RECIPIENT_LIST"]))
 
 
-def _reading(conn, fields):
-    """{language: how many get the broadcast in it}: those whose language has no translation
+def _reading(by_language, fields):
+    """{language: how many read the broadcast in it}: those whose language has no translation
     get the main text."""
     main = current_app.config["MAIN_LANGUAGE"]
     counts = {}
-    for code, number in audience.by_language(conn, main, fields["urgent"],
-                                             fields["topics"]).items():
+    for code, number in by_language.items():
         shown = code if code in fields["translations"] else main
         counts[shown] = counts.get(shown, 0) + number
     return counts
@@ -156,10 +163,13 @@ def _create(data, action, nonce, form):
     hold = {"send": None, "request": broadcasts.AWAITING, "draft": broadcasts.DRAFT}[action]
     try:
         answer = announcements.submit(get_db(), data, current_app.config,
-                                      created_by=f"console:{g.user}", hold=hold)
+                                      created_by=f"console:{g.user}", hold=hold,
+                                      admin=users.at_least(g.role, users.ADMIN))
     except announcements.InvalidBroadcast as exc:
         return _compose_error(form, labels.invalid_broadcast(str(exc)))
-    if answer["status"] == broadcasts.AWAITING:
+    if answer["status"] == broadcasts.AWAITING and answer["over_budget"]:
+        flash(costs_page.BUDGET_HOLD)
+    elif answer["status"] == broadcasts.AWAITING:
         flash("Die Meldung wartet jetzt auf Freigabe durch eine zweite Person mit der Rolle "
               "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
     elif answer["status"] == broadcasts.DRAFT:

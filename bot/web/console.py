@@ -185,7 +185,8 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
         waits_for_approval=approval.must_wait(settings, g.role, broadcast["urgent"]),
         may_approve=(broadcast["status"] == broadcasts.AWAITING
                      and (asked_by != g.user
-                          or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)),
+                          or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)
+                     and (not broadcast["over_budget"] or users.at_least(g.role, users.ADMIN))),
         test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
         cost=labels.cost_line(costs.estimate(estimate_for, settings), estimate_for),
         may_edit=authorship.may_change(broadcast["created_by"], g.user,

@@ -5,6 +5,7 @@ translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``
 """
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app, has_app_context
 
@@ -198,8 +199,10 @@ def shown(broadcast, key):
 
 
 def money(amount, currency):
-    """27.36, "EUR" → "27,36 €"; other currencies by their code."""
-    text = f"{amount:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+    """27.36, "EUR" → "27,36 €"; other currencies by their code. Rounded half up as in an
+    invoice (0.015 → "0,02 €"): the amounts come as floats, whose 0.015 is a hair below."""
+    cents = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{cents:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
     return f"{text} €" if currency == "EUR" else f"{text} {currency}"
 
 

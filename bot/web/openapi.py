@@ -10,6 +10,7 @@ It is long because it is one document: splitting a description of one API across
 only make it harder to see that it is whole.
 """
 
+from ..domain import plan
 from ..domain.announcements import FREEFORM_TEXT_LIMIT, TEMPLATE_TEXT_LIMIT
 from ..images import MAX_BYTES
 from ..store.broadcasts import AWAITING, COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
@@ -19,6 +20,11 @@ VERSION = "1"
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_TIME = {"type": ["string", "null"], "description": "ISO-8601, in UTC (`…Z`)."}
 COUNT = {"type": "integer", "minimum": 0}
+MONEY = {"type": "number", "minimum": 0, "description": "In CURRENCY, estimated."}
+OVER_BUDGET = {"type": "boolean", "description": (
+    "It went (or waits to go) beyond the monthly budget (MONTHLY_BUDGET): the month's "
+    "estimated spending plus its own estimate was more. Never held back through the API; in "
+    "the console it waits for an admin, unless urgent or a relayed warning.")}
 ESTIMATED_COST = {
     "type": ["object", "null"],
     "description": ("recipients × PRICE_PER_MESSAGE, in PRICE_CURRENCY: an estimate (the "
@@ -29,6 +35,7 @@ ESTIMATED_COST = {
     "required": ["amount", "currency"],
     "additionalProperties": False,
 }
+NULLABLE_MONEY = {"type": ["number", "null"], "minimum": 0}
 PUBLIC = {"type": "boolean", "description": (
     "Shown on the public page and in the feed once it went out (default true).")}
 
@@ -55,6 +62,35 @@ def _error(description):
 SCHEMAS = {
     "Error": _closed({"error": {"type": "string", "description": "The reason, in plain words."}},
                      description="Every error answer under /api."),
+    "MonthCosts": _closed({
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$",
+                  "description": "The calendar month, in TIMEZONE."},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "broadcasts": {"type": "array", "items": _closed({
+            "id": {"type": "integer"},
+            "started_at": NULLABLE_TIME,
+            "urgent": {"type": "boolean"},
+            "over_budget": {"type": "boolean"},
+            "delivered": {"type": "object", "additionalProperties": COUNT, "description": (
+                "Messages delivered in the month, by the category of the template they went "
+                "with (marketing, utility).")},
+            "messages": COUNT,
+            "cost": MONEY}),
+            "description": "One per broadcast with messages delivered in the month."},
+        "replies": _closed({"messages": COUNT, "cost": MONEY}, description=(
+            "Answers to citizens sent in the month, at PRICE_SERVICE.")),
+        "delivered": {"type": "object", "additionalProperties": COUNT, "description": (
+            "Messages by category: marketing, utility; service for the answers.")},
+        "unpriced": {**COUNT, "description": (
+            "Messages of a category without a price: counted as 0 in the costs.")},
+        "total": MONEY,
+        "budget": {**MONEY, "type": ["number", "null"], "description": (
+            "MONTHLY_BUDGET; null without one.")},
+        "remaining": {"type": ["number", "null"], "description": (
+            "budget - total (negative: over it); null without a budget.")},
+    }, description=(
+        "The month in numbers, estimated from what was delivered: (price of the category + "
+        "PLATFORM_FEE) per message. Counts only.")),
     "Stats": _closed({
         "subscribers": {**COUNT, "description": "Active subscribers."},
         "topics": {"type": "object", "additionalProperties": COUNT, "description": (
@@ -140,8 +176,61 @@ SCHEMAS = {
         "translations": {"type": "object", "additionalProperties": {"type": "string"}},
         "public": PUBLIC,
         "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
         "warnings": {"type": "array", "items": {"type": "string"},
-                     "description": "E.g. more recipients than the messaging limit."},
+                     "description": "The plan's warnings (plan.warnings)."},
+        "plan": {"$ref": "#/components/schemas/Plan"},
+    }),
+    "Plan": _closed({
+        "recipients": {**COUNT, "description": "Active subscribers it goes to, now."},
+        "by_language": {"type": "object", "additionalProperties": COUNT,
+                        "description": "Recipients per language code (their own language)."},
+        "by_topic": {"type": "object", "additionalProperties": COUNT, "description": (
+            "Per topic of the broadcast: who gets that topic (subscribers of everything "
+            "count for each); {} without topics.")},
+        "seconds_to_last": {"type": "number", "minimum": 0, "description": (
+            "From the start to the last recipient: what is queued ahead (answers to citizens, "
+            "urgent broadcasts, then older ones; urgent: only urgent ones), then this one, at "
+            "SEND_RATE_LIMIT (a picture: SEND_RATE_LIMIT_MEDIA).")},
+        "starts_at": {"type": "string", "description": "Now, or send_at (ISO-8601, UTC)."},
+        "finishes_at": {"type": "string", "description": "starts_at + seconds_to_last."},
+        "rate": {"type": "number", "minimum": 0,
+                 "description": "Messages per second this broadcast goes out at."},
+        "queue_ahead": {**COUNT, "description": "Messages to send before it."},
+        "reachable_now": {**COUNT, "description": (
+            "Recipients WhatsApp's messaging limit (MESSAGING_LIMIT_24H) lets us reach at the "
+            "start: those we reached in the last 24 hours, and as many new ones as fit.")},
+        "reachable_at": {**NULLABLE_TIME, "description": (
+            "When the rest can go (enough citizens have been 24 hours without a message from "
+            "us); null when all are reachable now. The sender tries again by itself.")},
+        "messaging_limit": {"type": ["integer", "null"],
+                            "description": "MESSAGING_LIMIT_24H; null: not set (no limit)."},
+        "cost": _closed({
+            "category": {"enum": ["marketing", "utility", "mixed"], "description": (
+                "The template category (TEMPLATE_CATEGORY, per language "
+                "TEMPLATE_CATEGORY_<LANG>); mixed when the recipients' languages differ: "
+                "see by_category.")},
+            "per_message": {**NULLABLE_MONEY, "description": (
+                "Price of the category + PLATFORM_FEE; null when mixed or without a price.")},
+            "platform_fee": {"type": "number", "minimum": 0},
+            "total": {**NULLABLE_MONEY, "description": (
+                "An estimate: every recipient × their category's price; null without a price.")},
+            "currency": {"type": "string"},
+            "by_category": {"type": "object", "additionalProperties": _closed({
+                "recipients": COUNT, "per_message": NULLABLE_MONEY, "total": NULLABLE_MONEY})},
+        }),
+        "month": _closed({
+            "spent": {**NULLABLE_MONEY, "description": (
+                "This calendar month so far, estimated from what was delivered.")},
+            "budget": {**NULLABLE_MONEY, "description": "MONTHLY_BUDGET; null: none."},
+            "after": {**NULLABLE_MONEY, "description": "spent + cost.total."},
+        }),
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": (
+            "Each a sentence for the press office, in German: not everyone reachable today, "
+            "longer than 10 minutes to the last citizen, a picture slowing the sending, over "
+            "the month's budget, no price to check the budget with.")},
+        "warning_codes": {"type": "array", "items": {"enum": list(plan.CODES)},
+                          "description": "The warnings' codes, in the same order."},
     }),
     "Counts": _closed({key: COUNT for key in COUNT_KEYS}, description=(
         "The recipients, each counted once at the furthest point reached: sent means accepted "
@@ -192,6 +281,7 @@ SCHEMAS = {
             "messages to that person lately), tried again hours later: never a duplicate, "
             "never counted as failed unless still held back a day after the start.")},
         "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
         "edited": {"type": "boolean", "description": (
             "Changed by someone other than its author: e.g. a relayed warning's draft whose "
             "text is no longer the authority's own.")},
@@ -241,6 +331,20 @@ PATHS = {
         "security": [],
         "responses": {"200": _answer("The OpenAPI document.", {"type": "object"})},
     }},
+    "/api/costs": {"get": {
+        "operationId": "getMonthCosts",
+        "summary": "The month in numbers: broadcasts, messages by category, answers, cost.",
+        "parameters": [
+            {"name": "month", "in": "query", "description": "YYYY-MM; default: this month.",
+             "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}},
+        ],
+        "responses": {
+            "200": _answer("Counts and estimated cost, against the budget.",
+                           {"$ref": "#/components/schemas/MonthCosts"}),
+            "400": _error("month is not YYYY-MM, or not a month (the reason says why)."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }},
     "/api/stats": {"get": {
         "operationId": "getStats",
         "summary": "How many people the channel reaches.",
@@ -284,6 +388,20 @@ PATHS = {
             },
         },
     },
+    "/api/broadcasts/plan": {"post": {
+        "operationId": "planBroadcast",
+        "summary": "What a broadcast would do: time, reach today, cost, the month's budget.",
+        "description": ("Takes exactly the body of POST /api/broadcasts, checked the same way "
+                        "(the same 400s), and creates nothing."),
+        "requestBody": {"required": True, "content": _json(
+            {"$ref": "#/components/schemas/BroadcastRequest"})},
+        "responses": {
+            "200": _answer("The plan.", {"$ref": "#/components/schemas/Plan"}),
+            "400": _error("Not JSON, or not a broadcast (the reason says why)."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "413": _error("The request is larger than 256 KiB."),
+        },
+    }},
     "/api/media": {"post": {
         "operationId": "uploadMedia",
         "summary": "Upload a picture for broadcasts.",

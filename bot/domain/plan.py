@@ -1,0 +1,228 @@
+"""A broadcast's plan, before it goes: whom it reaches, when the last citizen has it, how many
+of them WhatsApp lets us reach today, what it costs and what that leaves of the month's budget.
+
+One function (``of``) for every place a broadcast is decided (the API, the console's
+confirmation page, the CLI), so that they all tell the same. It reads and writes nothing.
+
+- Time: the sender works urgent broadcasts first, then the oldest, and answers to citizens
+  before any of them, all through one rate (``SEND_RATE_LIMIT``; a picture costs more of it,
+  ``SEND_RATE_LIMIT_MEDIA``). So the last citizen has it after what is ahead in the queue
+  and the broadcast itself, each at its rate; a scheduled one starts the clock at its time.
+- Reach: WhatsApp lets a business reach ``MESSAGING_LIMIT_24H`` different people with
+  templates in a rolling 24 hours. Recipients we already reached in that time do not count
+  again; new ones fit into what is left; the rest can go once enough of the others have
+  been 24 hours without a message from us (the sender tries again by itself).
+- Cost: each recipient's language has its template, and each template its category
+  (``TEMPLATE_CATEGORIES``), priced by ``costs.per_message``.
+- Warnings: each a sentence a press officer understands, in German (the console shows them
+  as they are; the API answers the same), with a code beside it for programs
+  (``warning_codes``, in the same order).
+"""
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ..store import audience, reach, replies
+from ..store.db import to_iso
+from . import costs
+
+DAY = 24 * 3600
+# Longer than this to the last citizen, and a warning says so: a warning that reaches the
+# last reader a quarter of an hour late may come too late.
+LONG_SECONDS = 600
+
+# The warnings' codes (a contract, like the JSON's field names).
+NOT_REACHABLE = "not_reachable_today"
+LONG = "long"
+OVER_BUDGET = "over_budget"
+PICTURE_SLOWER = "picture_slower"
+NO_PRICE = "no_price"
+CODES = (NOT_REACHABLE, LONG, PICTURE_SLOWER, OVER_BUDGET, NO_PRICE)
+
+
+def of(conn, settings, fields, now=None):
+    """The plan of a broadcast made of ``fields`` (``announcements.check``'s output) if it
+    were created at ``now`` (a datetime; default: now), as the API answers it."""
+    now = now or datetime.now(timezone.utc)
+    start = max(now, _moment(fields["send_at"])) if fields.get("send_at") else now
+    urgent, topics = fields["urgent"], fields.get("topics") or []
+    since = start.timestamp() - DAY
+    counts = reach.by_language(conn, settings["MAIN_LANGUAGE"], since, urgent, topics)
+    languages = {code: number for code, (number, _) in counts.items()}
+    recipients = sum(languages.values())
+    already = sum(reached for _, reached in counts.values())
+    time = _time(conn, settings, fields, recipients, now, start)
+    reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
+                                         start)
+    cost = _cost(settings, languages)
+    month = _month(conn, settings, now, cost["total"])
+    plan = {
+        "recipients": recipients,
+        "by_language": languages,
+        "by_topic": audience.by_topic(conn, topics) if topics else {},
+        "seconds_to_last": time["seconds"],
+        "starts_at": to_iso(start),
+        "finishes_at": to_iso(start + timedelta(seconds=time["seconds"])),
+        "rate": time["rate"],
+        "queue_ahead": time["ahead"],
+        "reachable_now": reachable_now,
+        "reachable_at": reachable_at and to_iso(reachable_at),
+        "messaging_limit": settings["MESSAGING_LIMIT_24H"] or None,
+        "cost": cost,
+        "month": month,
+    }
+    codes, texts = _warnings(settings, fields, plan, reachable_at, now)
+    plan["warnings"], plan["warning_codes"] = texts, codes
+    return plan
+
+
+def _moment(iso):
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _time(conn, settings, fields, recipients, now, start):
+    """Seconds from the start to the last recipient: what is ahead (what is left of it by a
+    scheduled start), then the broadcast itself, each at its rate."""
+    text_rate = settings["SEND_RATE_LIMIT"]
+    # The number's rate caps all it sends: a picture rate above it is paced at the number's.
+    picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
+    urgent_only = bool(fields["urgent"])
+    ahead = [(bool(picture), messages or 0)
+             for picture, messages in reach.waiting(conn, urgent_only)]
+    for picture, urgent, topics in reach.scheduled_until(conn, to_iso(start), urgent_only):
+        ahead.append((bool(picture), audience.count(conn, bool(urgent),
+                                                    json.loads(topics) if topics else ())))
+    ahead.append((False, replies.pending(conn)))
+    ahead_seconds = sum(messages / (picture_rate if picture else text_rate)
+                        for picture, messages in ahead)
+    ahead_seconds = max(0.0, ahead_seconds - (start - now).total_seconds())
+    rate = picture_rate if fields.get("media_url") else text_rate
+    return {"seconds": round(ahead_seconds + recipients / rate, 1), "rate": rate,
+            "ahead": sum(messages for _, messages in ahead)}
+
+
+def _reach(conn, settings, urgent, topics, recipients, already, start):
+    """(recipients WhatsApp lets us reach at the start, when the rest can go or None).
+    ``already``: recipients we reached in the 24 hours before the start."""
+    limit = settings["MESSAGING_LIMIT_24H"]
+    if not limit or not recipients:
+        return recipients, None
+    since = start.timestamp() - DAY
+    reached = reach.citizens_since(conn, since)
+    new = recipients - already
+    room = limit - reached
+    if new <= room:
+        return recipients, None
+    # Each citizen who leaves the window makes room for one more; those of this broadcast
+    # who were reached already stay in it (they get this one too).
+    last = reach.nth_leaving(conn, since, urgent, topics, new - room)
+    at = (datetime.fromtimestamp(last, timezone.utc) + timedelta(seconds=DAY)
+          if last is not None else start + timedelta(seconds=DAY))
+    return already + max(0, room), max(at, start)
+
+
+def _amount(value):
+    return None if value is None else float(costs.money(value))
+
+
+def _cost(settings, languages):
+    """Cost per template category of the recipients' languages, and in all."""
+    categories = settings["TEMPLATE_CATEGORIES"]
+    counts = {}
+    for code, number in languages.items():
+        category = categories.get(code) or settings["TEMPLATE_CATEGORY"]
+        counts[category] = counts.get(category, 0) + number
+    if not counts:
+        counts[settings["TEMPLATE_CATEGORY"]] = 0
+    split = {}
+    total = Decimal(0)
+    for category, number in counts.items():
+        price = costs.per_message(settings, category)
+        amount = None if price is None else Decimal(number) * price
+        total = None if amount is None or total is None else total + amount
+        split[category] = {"recipients": number, "per_message": _amount(price),
+                           "total": _amount(amount)}
+    single = next(iter(split)) if len(split) == 1 else None
+    return {"category": single or "mixed",
+            "per_message": split[single]["per_message"] if single else None,
+            "platform_fee": _amount(settings["PLATFORM_FEE"]),
+            "total": _amount(total), "currency": settings["CURRENCY"],
+            "by_category": split}
+
+
+def _month(conn, settings, now, total):
+    spent = costs.month_spent(conn, settings, now)
+    after = None if spent is None or total is None else spent + Decimal(str(total))
+    return {"spent": _amount(spent), "budget": _amount(settings["MONTHLY_BUDGET"]),
+            "after": _amount(after)}
+
+
+# -- the warnings, in plain German for the press office -----------------------------------------
+
+def _warnings(settings, fields, plan, reachable_at, now):
+    zone = ZoneInfo(settings["TIMEZONE"])
+    found = []
+    limit = settings["MESSAGING_LIMIT_24H"]
+    if plan["reachable_now"] < plan["recipients"]:
+        found.append((NOT_REACHABLE, (
+            f"Heute erreicht die Meldung nur {_number(plan['reachable_now'])} von "
+            f"{_number(plan['recipients'])} Abonnentinnen und Abonnenten: WhatsApp lässt uns "
+            f"in 24 Stunden höchstens {_number(limit)} verschiedene Menschen anschreiben. "
+            f"Die Übrigen ({_number(plan['recipients'] - plan['reachable_now'])}) bekommen sie "
+            f"{_when(reachable_at, now, zone)}; das System sendet sie dann von selbst.")))
+    if plan["seconds_to_last"] > LONG_SECONDS:
+        ahead = (f", weil {_number(plan['queue_ahead'])} Nachrichten vorher an der Reihe sind"
+                 if plan["queue_ahead"] else "")
+        found.append((LONG, (
+            f"Bis die letzte Person die Meldung hat, dauert es etwa "
+            f"{_duration(plan['seconds_to_last'])}{ahead}.")))
+    text_rate = settings["SEND_RATE_LIMIT"]
+    if fields.get("media_url") and plan["rate"] < text_rate:
+        found.append((PICTURE_SLOWER, (
+            f"Mit Bild geht der Versand langsamer: {_number(plan['rate'])} statt "
+            f"{_number(text_rate)} Nachrichten pro Sekunde. Ohne Bild wäre die Meldung "
+            "schneller bei allen.")))
+    month = plan["month"]
+    currency = plan["cost"]["currency"]
+    if month["budget"] is not None and month["after"] is not None \
+            and month["after"] > month["budget"]:
+        found.append((OVER_BUDGET, (
+            f"Mit dieser Meldung wird das Monatsbudget von {_money(month['budget'], currency)} "
+            f"überschritten: danach sind in diesem Monat etwa "
+            f"{_money(month['after'], currency)} ausgegeben.")))
+    elif month["budget"] is not None and plan["cost"]["total"] is None:
+        found.append((NO_PRICE, (
+            "Für diese Meldung ist kein Preis eingestellt: ob sie das Monatsbudget "
+            "überschreitet, lässt sich nicht sagen.")))
+    return [code for code, _ in found], [text for _, text in found]
+
+
+def _number(value):
+    """1600 → "1.600"; 12.5 → "12,5"."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{int(value):,}".replace(",", ".")
+
+
+def _money(amount, currency):
+    text = f"{amount:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{text} €" if currency == "EUR" else f"{text} {currency}"
+
+
+def _duration(seconds):
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} Minuten"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} Std. {minutes} Min."
+
+
+def _when(moment, now, zone):
+    local = moment.astimezone(zone)
+    today = now.astimezone(zone).date()
+    day = ("heute" if local.date() == today
+           else "morgen" if local.date() == today + timedelta(days=1)
+           else f"am {local:%d.%m.%Y}")
+    return f"ab {day} um {local:%H:%M} Uhr"

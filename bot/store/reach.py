@@ -1,0 +1,78 @@
+"""Whom our broadcasts reached in the last 24 hours, and what waits in the sender's queue: what
+a broadcast's plan (``domain.plan``) needs to know before it goes. Reads only; counts only.
+
+WhatsApp counts the different people a business reaches with templates in a rolling 24 hours.
+The database keeps when each subscriber last got a message the platform took
+(``subscribers.reached_at``, Unix time) and, for those who left since, the time alone
+(``departed_reach``): schema.sql's 0023_recent_reach says how. So whom we reached is one pass
+over the subscribers, however many messages went out that day.
+"""
+
+import time
+
+from . import audience
+
+DAY = 24 * 3600  # WhatsApp's messaging limit counts a rolling 24 hours
+
+
+def by_language(conn, main, since, urgent, topics):
+    """{language code: (recipients, of them reached since ``since``)} of a broadcast
+    (``audience.reached_by``), in one pass."""
+    condition, params = audience.reached_by(urgent, topics)
+    return {language: (number, reached) for language, number, reached in conn.execute(
+        "SELECT coalesce(language, ?), count(*), count(*) FILTER (WHERE reached_at >= ?) "
+        f"FROM subscribers WHERE {condition} GROUP BY 1 ORDER BY 2 DESC",
+        (main, since, *params))}
+
+
+def reached_first(now=None):
+    """[(SQL condition on subscribers, parameters)]: those who got a message from us in the 24
+    hours up to ``now`` (Unix time; default: now), then the others. The sender works a
+    broadcast's deliveries in order, and pauses it when WhatsApp's messaging limit comes back:
+    those WhatsApp still lets us reach today (they do not count again) must have theirs by
+    then, not an hour later behind new ones. Two conditions rather than one order: each part
+    is read in the table's order, with nothing to sort."""
+    since = (now or time.time()) - DAY
+    return [("subscribers.reached_at >= ?", (since,)),
+            ("coalesce(subscribers.reached_at < ?, 1)", (since,))]
+
+
+def citizens_since(conn, since):
+    """How many different citizens got a message from us since ``since`` (Unix time),
+    those who left since included."""
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM subscribers WHERE reached_at >= ?) "
+        "+ (SELECT count(*) FROM departed_reach WHERE at >= ?)", (since, since)).fetchone()[0]
+
+
+def nth_leaving(conn, since, urgent, topics, nth):
+    """When the ``nth`` citizen who got a message since ``since`` and is not a recipient of
+    this broadcast got their last one (Unix time), oldest first; None when fewer are there.
+    24 hours later that many have left the platform's window."""
+    condition, params = audience.reached_by(urgent, topics)
+    row = conn.execute(
+        "SELECT at FROM (SELECT reached_at AS at FROM subscribers "
+        f"  WHERE reached_at >= ? AND NOT {condition} "
+        "  UNION ALL SELECT at FROM departed_reach WHERE at >= ?) "
+        "ORDER BY at LIMIT 1 OFFSET ?", (since, *params, since, nth - 1)).fetchone()
+    return None if row is None else row[0]
+
+
+def waiting(conn, urgent_only=False):
+    """[(picture, messages)]: what the sender still has to send of the broadcasts it works on
+    (urgent ones alone when ``urgent_only``: a new urgent broadcast goes before the others),
+    split by whether they carry a picture (paced at another rate)."""
+    return conn.execute(
+        "SELECT b.media_url IS NOT NULL, sum(c.n) FROM broadcasts b JOIN delivery_counts c "
+        "ON c.broadcast_id = b.id AND c.bucket = 'queued' "
+        "WHERE b.status IN ('queued', 'sending') AND (b.urgent = 1 OR NOT ?) GROUP BY 1",
+        (bool(urgent_only),)).fetchall()
+
+
+def scheduled_until(conn, until, urgent_only=False):
+    """[(picture, urgent, topics as JSON)] of broadcasts scheduled to start by ``until`` (ISO
+    time): they will be in the queue ahead of a broadcast that starts then."""
+    return conn.execute(
+        "SELECT media_url IS NOT NULL, urgent, topics FROM broadcasts "
+        "WHERE status = 'scheduled' AND send_at <= ? AND (urgent = 1 OR NOT ?)",
+        (until, bool(urgent_only))).fetchall()

@@ -1,0 +1,404 @@
+"""The month's spending and the monthly budget: what was delivered, by the category of the
+template it went with, and answers to citizens, priced; through signed webhooks, the worker
+against the fake Twilio, and a real database."""
+
+import json
+import re
+import shutil
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from bot import create_app
+from bot.domain import costs
+from tests.conftest import ADMIN_TOKEN, citizens_of, csrf_from, database, rows, scalar
+from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401 - fixtures
+from tests.test_meta_sending import fake_meta, fake_meta_server, run_on_meta  # noqa: F401
+from tests.test_reply_sending import queue_answer
+from tests.test_approval import approve, compose_and_send, subscribe
+from tests.test_roles import (DATA_KEY, accounts_database, make, signed_in,  # noqa: F401
+                              version_on)
+from tests.test_warnings_relay import poll
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+PRICES = {"LANGUAGES": "de,en", "TEMPLATE_CATEGORY_EN": "utility", "PRICE_MARKETING": "0.1",
+          "PRICE_UTILITY": "0.04", "PRICE_SERVICE": "0.01", "PLATFORM_FEE": "0.005"}
+
+
+@pytest.fixture
+def app(config):
+    return create_app(dict(config, **PRICES))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def citizen(client):
+    return citizens_of(client)
+
+
+def run_worker(app):
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+
+
+def spent(app, settings=None, now=None):
+    return costs.month_spent(database(app).conn, settings or app.config, now=now)
+
+
+def report(person, app, broadcast_id, *statuses):
+    """The platform reports statuses of the message a citizen got, signed as Twilio signs."""
+    vault = app.extensions["infokanal"].vault
+    (sid,) = rows(app, "SELECT d.sid FROM deliveries d JOIN subscribers s "
+                       "ON s.id = d.subscriber_id WHERE s.phone_hash = ? AND d.broadcast_id = ?",
+                  vault.hash(person.number), broadcast_id)[0]
+    for status in statuses:
+        assert person.post_signed("/twilio/status", {"MessageSid": sid,
+                                                     "MessageStatus": status}).status_code == 200
+
+
+def test_the_month_is_what_was_delivered_by_its_category_and_the_answers(app, client,
+                                                                          citizen):
+    erika, max_, sam = citizen(), citizen(), citizen()
+    for person in (erika, max_, sam):
+        person.send("Start")
+    sam.send("English")  # four answers so far, in the webhook's TwiML
+    assert spent(app) == 4 * Decimal("0.015")
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Probealarm"},
+                               headers=AUTH).json["id"]
+    run_worker(app)
+    report(erika, app, broadcast_id, "sent", "delivered", "read")  # delivered once
+    report(sam, app, broadcast_id, "delivered")  # an English template: utility
+    report(max_, app, broadcast_id, "sent")  # accepted, never reported delivered: not charged
+    expected = Decimal("0.105") + Decimal("0.045") + 4 * Decimal("0.015")
+    assert spent(app) == expected
+    # The categories stay those the messages went with, whatever the configuration says now.
+    changed = dict(app.config, TEMPLATE_CATEGORY="utility",
+                   TEMPLATE_CATEGORIES={None: "utility", "de": "utility", "en": "utility"})
+    assert spent(app, changed) == expected
+    # The month is the local one: the next one has nothing yet, this one at its last hour all.
+    now = datetime.now(timezone.utc)
+    assert spent(app, now=now + timedelta(days=32)) == 0
+    assert rows(app, "SELECT category, sum(n) FROM message_usage GROUP BY category") == [
+        ("marketing", 1), ("service", 4), ("utility", 1)]
+
+
+def test_an_answer_the_worker_sends_on_meta_counts_once_it_went(app, fake_meta):  # noqa: F811
+    queue_answer(app)
+    refused, _ = queue_answer(app)
+    fake_meta.recipient_errors = {refused[1:]: [400, 131026]}  # not on WhatsApp: never sent
+    assert spent(app) == 0, "queued is not sent"
+    run_on_meta(app, fake_meta)
+    assert spent(app) == Decimal("0.015")
+    assert rows(app, "SELECT broadcast_id, category, n FROM message_usage") == [(0, "service", 1)]
+
+
+def test_the_audience_pages_month_is_the_reports(app, client, citizen, console):
+    deliver_a_month(app, client, citizen)
+    page = console.client.get("/admin/audience").get_data(as_text=True)
+    # Two broadcast messages delivered and four answers: 0.105 + 0.045 + 4 × 0.015.
+    assert "In diesem Monat bisher: ca. 0,21 € für 6 Nachrichten" in page
+
+
+def test_a_category_without_a_price_counts_nothing(app, client, citizen):
+    erika = citizen()
+    erika.send("Start")
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Probealarm"},
+                               headers=AUTH).json["id"]
+    run_worker(app)
+    report(erika, app, broadcast_id, "delivered")
+    unpriced = dict(app.config, PRICES=dict(app.config["PRICES"], marketing=None))
+    assert spent(app, unpriced) == Decimal("0.015")
+
+
+# --- the budget hold ------------------------------------------------------------------------
+
+# Three citizens subscribe (three answers: 0.045); a broadcast to them costs 3 × 0.105.
+OVER = "0.2"
+
+
+@pytest.fixture
+def budgeted(config, accounts_database):  # noqa: F811 - the imported fixture
+    def start(budget, **more):
+        shutil.copy(accounts_database, config["DATABASE_PATH"])
+        app = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET=budget, **PRICES,
+                              **more))
+        subscribe(app)
+        return app
+    return start
+
+
+def audited(app, broadcast_id):
+    """[(actor, action, details)] of a broadcast's audit entries, in order."""
+    return [(actor, action, json.loads(details)) for actor, action, details in rows(
+        app, "SELECT actor, action, details FROM audit_log WHERE target = ? ORDER BY id",
+        f"broadcast:{broadcast_id}")]
+
+
+def test_a_broadcast_over_the_budget_waits_for_an_admin_in_the_console(budgeted):
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' in confirm and "Der Administration zur Freigabe vorlegen" in confirm
+    assert "Jetzt senden" not in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 1)]
+    assert scalar(app, "SELECT count(*) FROM deliveries") == 0, "nobody gets it yet"
+    page = f"/admin/broadcasts/{broadcast_id}"
+    # Another publisher may not approve it: no button, and the server refuses.
+    petra = signed_in(app, "petra")
+    shown = petra.client.get(page).get_data(as_text=True)
+    assert 'id="approve"' not in shown and 'id="budget-hold"' in shown
+    assert "über dem Monatsbudget" in petra.client.get("/admin").get_data(as_text=True)
+    anna = signed_in(app, "anna")
+    refused = petra.post(f"{page}/approve", {"version": version_on(anna, page)},
+                         token_page=page)
+    assert refused.status_code == 403 and "Administration" in refused.get_data(as_text=True)
+    assert scalar(app, "SELECT status FROM broadcasts") == "awaiting_approval"
+    assert approve(anna, page).status_code == 302
+    assert rows(app, "SELECT status, approved_by, recipients, over_budget FROM broadcasts") == [
+        ("queued", "anna", 3, 1)]
+    trail = audited(app, broadcast_id)
+    assert [(actor, action) for actor, action, _ in trail] == [
+        ("paul", "broadcast_created"), ("anna", "broadcast_approved")]
+    for _, _, details in trail:
+        assert details["over_budget"] is True
+        assert (details["month_spent"], details["cost"], details["budget"]) == (
+            "0.0450", "0.3150", "0.2000")
+    assert trail[0][2]["status"] == "awaiting_approval"
+
+
+def test_a_publishers_plain_send_over_the_budget_waits_all_the_same(budgeted):
+    """The confirmation offers no "Jetzt senden"; a send posted anyway (an older page, the
+    month spent meanwhile) waits as well: the domain decides, not the button."""
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    confirm = paul.post("/admin/compose", {"text": "Sperrung"}).get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', confirm).group(1)
+    response = paul.client.post("/admin/compose", data=dict(
+        csrf_token=csrf_from(confirm), text="Sperrung", nonce=nonce, action="send"))
+    assert response.status_code == 302
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 1)]
+
+
+def test_an_admin_sends_over_the_budget_knowingly_and_it_is_marked(budgeted):
+    app = budgeted(OVER)
+    anna = signed_in(app, "anna")
+    broadcast_id, confirm = compose_and_send(anna, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' in confirm and "Jetzt senden" in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("queued", 1)]
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("anna", "broadcast_created", True)
+
+
+def test_an_urgent_broadcast_over_the_budget_goes_and_is_flagged(budgeted):
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Hochwasser: Deich gebrochen", urgent="1")
+    assert "Eilmeldungen werden trotzdem sofort gesendet" in confirm
+    assert rows(app, "SELECT status, over_budget, recipients FROM broadcasts") == [
+        ("queued", 1, 3)]
+    page = paul.client.get(f"/admin/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "über dem Monatsbudget" in page
+    assert "über dem Monatsbudget" in paul.client.get("/admin").get_data(as_text=True)
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["status"], details["over_budget"]) == (
+        "paul", "broadcast_created", "queued", True)
+    audit_page = signed_in(app, "anna").client.get("/admin/audit").get_data(as_text=True)
+    assert "über dem Monatsbudget" in audit_page
+
+
+def test_the_api_token_sends_over_the_budget_with_a_warning(budgeted):
+    app = budgeted(OVER)
+    answer = app.test_client().post("/api/broadcasts", json={"text": "Probealarm"},
+                                    headers=AUTH)
+    assert answer.status_code == 202
+    assert answer.json["status"] == "queued" and answer.json["over_budget"] is True
+    # The plan's warning, the one source of the API's warnings.
+    assert "over_budget" in answer.json["plan"]["warning_codes"]
+    [warning] = [w for w in answer.json["warnings"] if "Monatsbudget" in w]
+    assert "Monatsbudget von 0,20 €" in warning
+    [(actor, _, details)] = audited(app, answer.json["id"])
+    assert actor == "api" and details["over_budget"] is True
+    shown = app.test_client().get(f"/api/broadcasts/{answer.json['id']}", headers=AUTH).json
+    assert shown["over_budget"] is True
+
+
+def test_within_the_budget_nothing_waits_and_nothing_is_marked(budgeted):
+    app = budgeted("100")
+    paul = signed_in(app, "paul")
+    broadcast_id, confirm = compose_and_send(paul, "Sperrung der Kreisstraße 12")
+    assert 'id="budget-note"' not in confirm
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("queued", 0)]
+    [(_, _, details)] = audited(app, broadcast_id)
+    assert "over_budget" not in details
+    answer = app.test_client().post("/api/broadcasts", json={"text": "x"}, headers=AUTH).json
+    assert answer["over_budget"] is False and answer["warnings"] == []
+
+
+def test_a_draft_sent_over_the_budget_by_a_publisher_waits_for_an_admin(budgeted):
+    app = budgeted(OVER)
+    broadcast_id = make(app, "draft")
+    paul = signed_in(app, "paul")
+    page = f"/admin/broadcasts/{broadcast_id}"
+    response = paul.post(f"{page}/draft", {"text": "Entwurf", "action": "send"}, token_page=page)
+    assert response.status_code == 302
+    assert rows(app, "SELECT status, over_budget FROM broadcasts WHERE id = ?",
+                broadcast_id) == [("awaiting_approval", 1)]
+    assert [action for _, action, _ in audited(app, broadcast_id)][-1] == (
+        "broadcast_approval_requested")
+
+
+def test_an_approval_that_would_take_the_month_over_the_budget_needs_an_admin(budgeted,
+                                                                              config):
+    """Asked for within the budget; by the time it is approved, the month is over it (here:
+    a smaller budget): a second publisher cannot approve it, an admin can."""
+    app = budgeted("100", APPROVAL_REQUIRED="1")
+    broadcast_id, _ = compose_and_send(signed_in(app, "paul"), "Sperrung")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 0)]
+    tight = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET=OVER,
+                            APPROVAL_REQUIRED="1", **PRICES))
+    page = f"/admin/broadcasts/{broadcast_id}"
+    refused = approve(signed_in(tight, "petra"), page)
+    assert refused.status_code == 403 and "Monatsbudget" in refused.get_data(as_text=True)
+    assert scalar(tight, "SELECT status FROM broadcasts") == "awaiting_approval"
+    assert approve(signed_in(tight, "anna"), page).status_code == 302
+    assert rows(tight, "SELECT status, over_budget FROM broadcasts") == [("queued", 1)]
+    [*_, (actor, action, details)] = audited(tight, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("anna", "broadcast_approved", True)
+
+
+def test_a_planned_urgent_broadcast_made_ordinary_over_the_budget_waits_for_an_admin(budgeted):
+    """Urgent, it went past the budget; no longer urgent, it is held as a new one would be."""
+    app = budgeted(OVER)
+    paul = signed_in(app, "paul")
+    broadcast_id, _ = compose_and_send(paul, "Termin", urgent="1", send_at="2099-06-01T10:00")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("scheduled", 1)]
+    page = f"/admin/broadcasts/{broadcast_id}"
+    paul.post(f"{page}/edit", {"text": "Termin", "send_at": "2099-06-01T10:00"},
+              token_page=page)
+    assert rows(app, "SELECT status, urgent, requested_by FROM broadcasts") == [
+        ("awaiting_approval", 0, "paul")]
+    [*_, (actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("paul", "broadcast_edited", True)
+
+
+def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_api):  # noqa: F811
+    app = budgeted(OVER, WARNINGS_ARS=ARS, WARNINGS_API_URL=nina_api.url,
+                   WARNINGS_POLL_SECONDS=0.2, WARNINGS_TIMEOUT_SECONDS=0.5)
+    nina_api.add(severity="Severe")
+    poll(app)
+    [(broadcast_id, status, over_budget)] = rows(
+        app, "SELECT id, status, over_budget FROM broadcasts WHERE created_by = 'nina'")
+    assert (status, over_budget) == ("queued", 1)
+    [(actor, action, details)] = audited(app, broadcast_id)
+    assert (actor, action, details["over_budget"]) == ("nina", "warning_relayed", True)
+
+
+# --- the month in numbers -------------------------------------------------------------------
+
+def deliver_a_month(app, client, citizen):
+    """Three subscribers (four answers), one broadcast delivered to two of them (one German,
+    marketing; one English, utility) and accepted for the third. Returns the broadcast's id
+    and the people."""
+    erika, max_, sam = citizen(), citizen(), citizen()
+    for person in (erika, max_, sam):
+        person.send("Start")
+    sam.send("English")
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Probealarm"},
+                               headers=AUTH).json["id"]
+    run_worker(app)
+    report(erika, app, broadcast_id, "delivered", "read")
+    report(sam, app, broadcast_id, "delivered")
+    report(max_, app, broadcast_id, "sent")
+    return broadcast_id, (erika, max_, sam)
+
+
+def this_month():
+    from bot.domain import month_report
+
+    return "%04d-%02d" % month_report.this_month({"TIMEZONE": "Europe/Berlin"})
+
+
+def test_the_api_answers_the_month_in_numbers(app, client, citizen):
+    broadcast_id, people = deliver_a_month(app, client, citizen)
+    answer = client.get(f"/api/costs?month={this_month()}", headers=AUTH)
+    assert answer.status_code == 200
+    found = answer.json
+    assert found["month"] == this_month() and found["currency"] == "EUR"
+    assert found["delivered"] == {"marketing": 1, "utility": 1, "service": 4}
+    [row] = found["broadcasts"]
+    assert row["id"] == broadcast_id and row["delivered"] == {"marketing": 1, "utility": 1}
+    assert row["messages"] == 2 and row["cost"] == 0.15 and row["over_budget"] is False
+    assert found["replies"] == {"messages": 4, "cost": 0.06}
+    assert found["total"] == 0.21 and found["unpriced"] == 0
+    assert found["budget"] is None and found["remaining"] is None
+    assert client.get("/api/costs", headers=AUTH).json == found, "default: this month"
+    # Counts only: no number and no hash anywhere in it.
+    text = answer.get_data(as_text=True)
+    vault = app.extensions["infokanal"].vault
+    for person in people:
+        assert person.number.lstrip("+") not in text and vault.hash(person.number) not in text
+    empty = client.get("/api/costs?month=2020-01", headers=AUTH).json
+    assert (empty["broadcasts"], empty["total"], empty["replies"]["messages"]) == ([], 0.0, 0)
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-00", "26-12", "2026/12", "", "1999-12",
+                                   "2026-12-01", "dezember"])
+def test_a_bad_month_is_a_400_with_a_plain_reason(client, month):
+    answer = client.get("/api/costs", query_string={"month": month}, headers=AUTH)
+    assert answer.status_code == 400 and "month" in answer.json["error"]
+
+
+def test_the_month_needs_the_token(client):
+    assert client.get("/api/costs").status_code == 401
+
+
+def test_the_month_against_the_budget(config, client):
+    app = create_app(dict(config, MONTHLY_BUDGET="0.1", **PRICES))
+    people = citizens_of(app.test_client())
+    people().send("Start")
+    found = app.test_client().get("/api/costs", headers=AUTH).json
+    assert (found["total"], found["budget"], found["remaining"]) == (0.015, 0.1, 0.085)
+
+
+def test_the_console_page_shows_the_month_to_publishers_and_admins(budgeted):
+    app = budgeted("100")
+    app.test_client().post("/api/broadcasts", json={"text": "x"}, headers=AUTH)
+    anna = signed_in(app, "anna")
+    page = anna.client.get("/admin/costs")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'value="{this_month()}"' in html
+    replies = html[html.index('id="replies-row"'):]
+    assert '<td data-label="Nachrichten" class="number">3</td>' in replies[:600]
+    assert "Monatsbudget von 100,00 €" in html and 'href="/admin/costs"' in html
+    other = anna.client.get("/admin/costs?month=2020-01").get_data(as_text=True)
+    assert 'id="nothing"' in other and "Kosten im Monat 2020-01" in other
+    bad = anna.client.get("/admin/costs?month=2020-13")
+    assert bad.status_code == 400 and 'id="month-error"' in bad.get_data(as_text=True)
+    assert signed_in(app, "paul").client.get("/admin/costs").status_code == 200
+    erika = signed_in(app, "erika")
+    assert erika.client.get("/admin/costs").status_code == 403
+    assert 'href="/admin/costs"' not in erika.client.get("/admin").get_data(as_text=True)
+
+
+def test_the_command_prints_the_month_and_its_csv(app, client, citizen):
+    broadcast_id, _ = deliver_a_month(app, client, citizen)
+    runner = app.test_cli_runner()
+    table = runner.invoke(args=["costs", "report", "--month", this_month()])
+    assert table.exit_code == 0, table.output
+    assert f"Month {this_month()}" in table.output and "0.2100" in table.output
+    as_csv = runner.invoke(args=["costs", "report", "--month", this_month(), "--csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    lines = as_csv.output.strip().splitlines()
+    assert lines[0] == ("row,broadcast,started_at,urgent,over_budget,marketing,utility,service,"
+                        "messages,cost,currency")
+    assert lines[1].startswith(f"broadcast,{broadcast_id},") and lines[1].endswith(
+        ",0,0,1,1,0,2,0.1500,EUR")
+    assert lines[2] == "replies,,,,,0,0,4,4,0.0600,EUR"
+    assert lines[3] == "total,,,,,1,1,4,6,0.2100,EUR"
+    bad = runner.invoke(args=["costs", "report", "--month", "2026-13"])
+    assert bad.exit_code == 2 and "month" in bad.output
