@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot import create_app
+from bot.config import ConfigError
 from bot.domain import costs
 from tests.conftest import ADMIN_TOKEN, citizens_of, csrf_from, database, rows, scalar
 from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401 - fixtures
@@ -402,3 +403,21 @@ def test_the_command_prints_the_month_and_its_csv(app, client, citizen):
     assert lines[3] == "total,,,,,1,1,4,6,0.2100,EUR"
     bad = runner.invoke(args=["costs", "report", "--month", "2026-13"])
     assert bad.exit_code == 2 and "month" in bad.output
+
+
+# --- the budget setting ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["5.000", "12.500", "1.000.000"])
+def test_a_budget_written_with_a_thousands_point_is_refused_with_how_to_write_it(config, value):
+    """German writes five thousand "5.000": read as a decimal point it would be five euros."""
+    with pytest.raises(ConfigError, match=r"MONTHLY_BUDGET .*5000 or 5000,00"):
+        create_app(dict(config, MONTHLY_BUDGET=value))
+
+
+@pytest.mark.parametrize("value, budget", [("5000", Decimal("5000")),
+                                           ("5000,00", Decimal("5000.00")),
+                                           ("5000,50", Decimal("5000.50")),
+                                           ("150.5", Decimal("150.5")),
+                                           ("99.99", Decimal("99.99"))])
+def test_a_budget_with_a_decimal_comma_or_point_is_read_as_written(config, value, budget):
+    assert create_app(dict(config, MONTHLY_BUDGET=value)).config["MONTHLY_BUDGET"] == budget
