@@ -14,6 +14,8 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
   been 24 hours without a message from us (the sender tries again by itself).
 - Cost: each recipient's language has its template, and each template its category
   (``TEMPLATE_CATEGORIES``), priced by ``costs.per_message``.
+- Month: the calendar month the broadcast goes out in (a scheduled one: its start's), as the
+  budget judges it (``budget.standing``): spent so far, committed and not delivered yet.
 - Warnings: each a sentence a press officer understands, in German (the console shows them
   as they are; the API answers the same), with a code beside it for programs
   (``warning_codes``, in the same order).
