@@ -602,6 +602,22 @@ CREATE TABLE message_usage (
     n INTEGER NOT NULL,
     PRIMARY KEY (hour, broadcast_id, category)
 ) WITHOUT ROWID;
+-- What was delivered before this migration counts too: a county that upgrades in the middle
+-- of a month has spent what it spent. Each delivered (or read) message in the UTC hour of its
+-- receipt (the time it was sent where the receipt's is missing; either may be ISO text or
+-- Unix time), in the main category of today (''), since no category was kept then. Answers
+-- to citizens were not counted before: they are missing from that month.
+INSERT INTO message_usage (hour, broadcast_id, category, n)
+    SELECT hour, broadcast_id, '', count(*) FROM (
+        SELECT broadcast_id, coalesce(
+            CASE WHEN receipt_at GLOB '[0-9][0-9][0-9][0-9]-*'
+                 THEN strftime('%Y-%m-%dT%H', receipt_at)
+                 ELSE strftime('%Y-%m-%dT%H', receipt_at, 'unixepoch') END,
+            CASE WHEN sent_at GLOB '[0-9][0-9][0-9][0-9]-*' THEN strftime('%Y-%m-%dT%H', sent_at)
+                 ELSE strftime('%Y-%m-%dT%H', sent_at, 'unixepoch') END) AS hour
+        FROM deliveries WHERE receipt IN ('delivered', 'read'))
+    WHERE hour IS NOT NULL
+    GROUP BY hour, broadcast_id;
 -- A message the platform reported delivered (or read, which implies it), once: what the
 -- platform charges for. '' is the category of a broadcast written before the categories were
 -- kept.

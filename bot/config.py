@@ -487,10 +487,22 @@ def test_recipients(value):
     return numbers
 
 
+# A point followed by exactly three digits and no comma ("5.000", "12.500"): thousands the
+# German way, or a decimal point? For a budget it is almost certainly the former.
+_THOUSANDS = re.compile(r"^[0-9]+(\.[0-9]{3})+$")
+
+
 def price(value, name="PRICE_PER_MESSAGE", most=Decimal(100)):
     """A price setting (``PRICE_PER_MESSAGE``, ``PRICE_MARKETING``, …, ``MONTHLY_BUDGET``)
     → a Decimal (comma or point), or None when not set."""
-    text = str(value or "").strip().replace(",", ".")
+    text = str(value or "").strip()
+    if name == "MONTHLY_BUDGET" and _THOUSANDS.match(text):
+        # "5.000" is how German writes five thousand; read as a decimal point it would be five
+        # euros, and every broadcast would wait for an admin. Ambiguous, so refused.
+        raise ConfigError(f"{name} {value!r} is ambiguous: a point is a decimal point here, "
+                          "not a thousands separator; write 5000 or 5000,00 (no thousands "
+                          "separator)")
+    text = text.replace(",", ".")
     if not text:
         return None
     try:

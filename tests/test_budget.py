@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot import create_app
+from bot.config import ConfigError
 from bot.domain import costs
 from tests.conftest import ADMIN_TOKEN, citizens_of, csrf_from, database, rows, scalar
 from tests.fake_nina import ARS, fake_nina, nina_api  # noqa: F401 - fixtures
@@ -262,10 +263,15 @@ def test_an_approval_that_would_take_the_month_over_the_budget_needs_an_admin(bu
     tight = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET=OVER,
                             APPROVAL_REQUIRED="1", **PRICES))
     page = f"/admin/broadcasts/{broadcast_id}"
-    refused = approve(signed_in(tight, "petra"), page)
+    # The page judges it as the month stands now, not by the mark of when it was asked for.
+    petra, anna = signed_in(tight, "petra"), signed_in(tight, "anna")
+    shown = petra.client.get(page).get_data(as_text=True)
+    assert 'id="approve"' not in shown and 'id="budget-hold"' in shown
+    refused = petra.post(f"{page}/approve", {"version": version_on(anna, page)},
+                         token_page=page)
     assert refused.status_code == 403 and "Monatsbudget" in refused.get_data(as_text=True)
     assert scalar(tight, "SELECT status FROM broadcasts") == "awaiting_approval"
-    assert approve(signed_in(tight, "anna"), page).status_code == 302
+    assert approve(anna, page).status_code == 302
     assert rows(tight, "SELECT status, over_budget FROM broadcasts") == [("queued", 1)]
     [*_, (actor, action, details)] = audited(tight, broadcast_id)
     assert (actor, action, details["over_budget"]) == ("anna", "broadcast_approved", True)
@@ -296,6 +302,98 @@ def test_a_relayed_warning_over_the_budget_goes_and_is_flagged(budgeted, nina_ap
     assert (status, over_budget) == ("queued", 1)
     [(actor, action, details)] = audited(app, broadcast_id)
     assert (actor, action, details["over_budget"]) == ("nina", "warning_relayed", True)
+
+
+# --- what is on its way counts too ------------------------------------------------------------
+
+def plan_of(app, **body):
+    answer = app.test_client().post("/api/broadcasts/plan", json={"text": "Probe", **body},
+                                    headers=AUTH)
+    assert answer.status_code == 200, answer.json
+    return answer.json["month"]
+
+
+def test_broadcasts_going_out_count_before_they_are_delivered(budgeted):
+    """Two sends in a row, each alone within the budget: the first, queued and not delivered
+    yet, counts when the second is judged, so the second is over it."""
+    app = budgeted("0.5")  # three subscribers (three answers, 0.045); a broadcast: 0.315
+    api = app.test_client()
+    first = api.post("/api/broadcasts", json={"text": "Erste"}, headers=AUTH).json
+    assert (first["status"], first["over_budget"]) == ("queued", False)
+    assert first["plan"]["month"]["committed"] == 0.0
+    second = api.post("/api/broadcasts", json={"text": "Zweite"}, headers=AUTH).json
+    assert second["over_budget"] is True
+    assert second["plan"]["month"] == {"spent": 0.045, "committed": 0.315, "budget": 0.5,
+                                       "after": 0.675, "calendar_month": this_month()}
+    # A publisher's third in the console waits for an admin.
+    compose_and_send(signed_in(app, "paul"), "Dritte")
+    assert scalar(app, "SELECT status FROM broadcasts WHERE id = 3") == "awaiting_approval"
+    # What waits for approval is not committed; the two queued are.
+    assert plan_of(app)["committed"] == 0.63
+
+
+def test_what_is_on_its_way_counts_by_its_category_and_leaves_once_delivered(app, client,
+                                                                             citizen):
+    erika, sam = citizen(), citizen()
+    erika.send("Start"), sam.send("Start"), sam.send("English")  # three answers: 0.045
+    broadcast_id = client.post("/api/broadcasts", json={"text": "Probealarm"},
+                               headers=AUTH).json["id"]
+    # Queued: erika's at marketing (0.105), sam's English template at utility (0.045).
+    assert plan_of(app)["committed"] == 0.15
+    run_worker(app)
+    # Sent (the platform took both) while the broadcast is still going out, as the worker
+    # leaves it between batches of a large one: committed until reported delivered.
+    with database(app).conn as conn:
+        conn.execute("UPDATE broadcasts SET status = 'sending' WHERE id = ?", (broadcast_id,))
+    assert plan_of(app)["committed"] == 0.15
+    report(sam, app, broadcast_id, "delivered")
+    month = plan_of(app)
+    assert (month["spent"], month["committed"]) == (0.09, 0.105)
+
+
+def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
+    app = budgeted("0.35")  # this month: 0.045 spent; a broadcast: 0.315
+    api = app.test_client()
+    assert plan_of(app)["after"] == 0.36, "this month it would be over"
+    june = api.post("/api/broadcasts", json={"text": "Juni", "send_at": "2099-06-01T10:00"},
+                    headers=AUTH).json
+    # Judged against June 2099, which has spent nothing: within the budget.
+    assert (june["status"], june["over_budget"], june["warnings"]) == ("scheduled", False, [])
+    assert june["plan"]["month"] == {"spent": 0.0, "committed": 0.0, "budget": 0.35,
+                                     "after": 0.315, "calendar_month": "2099-06"}
+    # Edited, a scheduled broadcast is judged without itself: it still fits alone.
+    paul = signed_in(app, "paul")
+    page = f"/admin/broadcasts/{june['id']}"
+    paul.post(f"{page}/edit", {"text": "Juni, geändert", "send_at": "2099-06-01T10:00"},
+              token_page=page)
+    assert rows(app, "SELECT status, over_budget FROM broadcasts WHERE id = ?", june["id"]) == [
+        ("scheduled", 0)]
+    # A second for June finds the first there; July and this month do not.
+    second = api.post("/api/broadcasts", json={"text": "Juni 2", "send_at": "2099-06-20T10:00"},
+                      headers=AUTH).json
+    assert second["over_budget"] is True and second["plan"]["month"]["committed"] == 0.315
+    [warning] = second["warnings"]
+    assert "danach sind im Monat 06/2099 etwa 0,63 € ausgegeben oder schon verplant" in warning
+    assert plan_of(app, send_at="2099-07-01T10:00")["committed"] == 0.0
+    assert plan_of(app)["committed"] == 0.0
+
+
+def test_the_budget_mark_is_the_latest_verdict(budgeted, config):
+    """Asked for over the budget; the budget raised since, a publisher may approve it, and
+    the mark goes with the verdict that made it."""
+    app = budgeted(OVER)
+    broadcast_id, _ = compose_and_send(signed_in(app, "paul"), "Sperrung")
+    assert rows(app, "SELECT status, over_budget FROM broadcasts") == [("awaiting_approval", 1)]
+    raised = create_app(dict(config, DATA_KEY=DATA_KEY, MONTHLY_BUDGET="100", **PRICES))
+    page = f"/admin/broadcasts/{broadcast_id}"
+    petra = signed_in(raised, "petra")
+    shown = petra.client.get(page).get_data(as_text=True)
+    assert 'id="approve"' in shown and 'id="budget-hold"' not in shown
+    assert approve(petra, page).status_code == 302
+    assert rows(raised, "SELECT status, over_budget FROM broadcasts") == [("queued", 0)]
+    assert "über dem Monatsbudget" not in petra.client.get(page).get_data(as_text=True)
+    [*_, (actor, action, details)] = audited(raised, broadcast_id)
+    assert (actor, action, "over_budget" in details) == ("petra", "broadcast_approved", False)
 
 
 # --- the month in numbers -------------------------------------------------------------------
@@ -402,3 +500,21 @@ def test_the_command_prints_the_month_and_its_csv(app, client, citizen):
     assert lines[3] == "total,,,,,1,1,4,6,0.2100,EUR"
     bad = runner.invoke(args=["costs", "report", "--month", "2026-13"])
     assert bad.exit_code == 2 and "month" in bad.output
+
+
+# --- the budget setting ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["5.000", "12.500", "1.000.000"])
+def test_a_budget_written_with_a_thousands_point_is_refused_with_how_to_write_it(config, value):
+    """German writes five thousand "5.000": read as a decimal point it would be five euros."""
+    with pytest.raises(ConfigError, match=r"MONTHLY_BUDGET .*5000 or 5000,00"):
+        create_app(dict(config, MONTHLY_BUDGET=value))
+
+
+@pytest.mark.parametrize("value, budget", [("5000", Decimal("5000")),
+                                           ("5000,00", Decimal("5000.00")),
+                                           ("5000,50", Decimal("5000.50")),
+                                           ("150.5", Decimal("150.5")),
+                                           ("99.99", Decimal("99.99"))])
+def test_a_budget_with_a_decimal_comma_or_point_is_read_as_written(config, value, budget):
+    assert create_app(dict(config, MONTHLY_BUDGET=value)).config["MONTHLY_BUDGET"] == budget

@@ -6,14 +6,17 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot import create_app
 from bot.delivery import worker
+from bot.domain import costs
 from bot.store import broadcasts, migrations
-from bot.store.db import connect, init_db, write
+from bot.store.db import connect, init_db, to_iso, write
 from bot.vault import new_key, parse_data_key
 from tests.conftest import ADMIN_TOKEN, ROOT, Console, rows
 
@@ -203,3 +206,41 @@ def test_a_rebuild_that_was_not_recorded_is_only_recorded_at_the_next_start(tmp_
     init_db(path, fernet)
     assert applied(path).count("0010_broadcast_drafts") == 1
     assert rows_of(path, "broadcasts")[0][1] == "Vorher"
+
+
+def test_what_was_delivered_before_the_upgrade_counts_in_its_month(tmp_path, config):
+    """A county that upgrades in the middle of a month has spent what it spent: the deliveries
+    the platform reported delivered or read before the month's counts existed are counted, by
+    the hour of their receipt (of their sending where the receipt has no time)."""
+    path = tmp_path / "old.db"
+    db = connect(path)
+    migrations.migrations.apply(db, stop_before="0024_message_usage")
+    receipt = datetime(2026, 11, 15, 9, 30, tzinfo=timezone.utc)
+    sent = datetime(2026, 11, 15, 10, 5, tzinfo=timezone.utc).timestamp()
+    db.conn.executemany(
+        "INSERT INTO broadcasts (id, text, status, created_at) VALUES (?, 'Alt', 'done', ?)",
+        [(1, "2026-11-15T09:00:00.000000Z"), (2, "2026-10-31T09:00:00.000000Z")])
+    # As the old code wrote them: receipts as ISO text, sending times in Unix time.
+    db.conn.executemany(
+        "INSERT INTO deliveries (broadcast_id, subscriber_id, state, sid, sent_at, receipt, "
+        "receipt_at) VALUES (?, NULL, ?, ?, ?, ?, ?)",
+        [(1, "sent", "SM1", sent, "delivered", to_iso(receipt)),
+         (1, "sent", "SM2", sent, "read", to_iso(receipt)),
+         (1, "sent", "SM3", sent, "read", None),  # no time of its own: the sending's
+         (1, "sent", "SM4", sent, "sent", to_iso(receipt)),  # accepted, not delivered: free
+         (1, "sent", "SM5", sent, "failed", to_iso(receipt)),
+         (1, "failed", None, None, None, None),
+         (1, "queued", None, None, None, None),
+         (2, "sent", "SM6", sent, "delivered", "2026-10-31T22:10:00.000000Z"),
+         (2, "sent", "SM7", sent, "read", receipt.timestamp())])  # a receipt in Unix time
+    db.conn.commit()
+    migrations.migrations.apply(db)
+    assert sorted(db.conn.execute("SELECT hour, broadcast_id, category, n FROM message_usage")) \
+        == [("2026-10-31T22", 2, "", 1), ("2026-11-15T09", 1, "", 2),
+            ("2026-11-15T09", 2, "", 1), ("2026-11-15T10", 1, "", 1)]
+    settings = create_app(dict(config, PRICE_MARKETING="0.1", PLATFORM_FEE="0.005")).config
+    # 22:10 UTC on 31 October is 23:10 in Berlin: still October there.
+    november = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert costs.month_spent(db.conn, settings, now=november) == 4 * Decimal("0.105")
+    assert costs.month_spent(db.conn, settings, now=datetime(2026, 10, 20, tzinfo=timezone.utc)) \
+        == Decimal("0.105")

@@ -148,3 +148,13 @@ def test_the_month_against_the_budget_and_without_one():
         == "Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist."
     assert plan_labels.month(plan(month={"spent": None, "after": None})) \
         == "Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist (Budget 2.000,00 €)."
+
+
+def test_the_month_says_what_is_on_its_way_and_which_month_a_planned_one_goes_out_in():
+    assert plan_labels.month(plan(month={"committed": 300.0, "after": 2052.0}), zone=BERLIN) \
+        == ("Diesen Monat: ca. 1.200,00 € von 2.000,00 € Budget, dazu ca. 300,00 € schon "
+            "gesendet oder geplant, aber noch nicht zugestellt; danach ca. 2.052,00 € – "
+            "52,00 € über dem Budget.")
+    assert plan_labels.month(plan(month={"spent": 0.0, "committed": 0.0, "after": 552.0,
+                                         "calendar_month": "2099-01"}), zone=BERLIN) \
+        == "Im Monat 01/2099: ca. 0,00 € von 2.000,00 € Budget; danach ca. 552,00 €."

@@ -190,7 +190,8 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     total = the_plan["cost"]["total"]
     found = (None if hold == broadcasts.DRAFT else
              budget.verdict(database.conn, settings, fields["urgent"], fields["topics"],
-                            cost=None if total is None else Decimal(str(total))))
+                            cost=None if total is None else Decimal(str(total)),
+                            month=the_plan["month"]))
     with write(database, durable=True) as conn:
         if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
             hold = broadcasts.AWAITING
@@ -289,14 +290,14 @@ def send_draft(database, broadcast_id, settings, actor=audit.API):
         current = _draft(conn, broadcast_id)
         validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
                  settings["TIMEZONE"])
-        found = budget.verdict(conn, settings, current["urgent"], current["topics"])
+        found = budget.verdict(conn, settings, current["urgent"], current["topics"],
+                               send_at=current["send_at"])
         try:
             recipients = broadcasts.send_draft(conn, broadcast_id)
         except broadcasts.Expired:
             raise InvalidBroadcast("expires_at has passed: the draft can no longer go out") \
                 from None
-        if budget.over(found):
-            approvals.mark_over_budget(conn, broadcast_id)
+        approvals.mark_over_budget(conn, broadcast_id, budget.over(found))
         audit.record(conn, actor, "broadcast_sent", f"broadcast:{broadcast_id}",
                      summary(current, status=broadcasts.status_of(conn, broadcast_id),
                              recipients=recipients, **budget.details(found)))
@@ -340,11 +341,11 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
-        found = budget.verdict(conn, settings, fields["urgent"], current["topics"])
+        found = budget.verdict(conn, settings, fields["urgent"], current["topics"],
+                               send_at=fields["send_at"], exclude=broadcast_id)
         if budget.needs_admin(found, fields["urgent"], current["created_by"], admin):
             needs_approval = True
-        if budget.over(found):
-            approvals.mark_over_budget(conn, broadcast_id)
+        approvals.mark_over_budget(conn, broadcast_id, budget.over(found))
         marked = authorship.mark(current["created_by"], actor)
         status = approvals.edit_scheduled(conn, broadcast_id, fields,
                                           awaiting_approval_of=actor if needs_approval else None,

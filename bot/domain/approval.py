@@ -73,10 +73,12 @@ def request(database, broadcast_id, actor, settings=None):
     with write(database) as conn:
         recipients = approvals.request_approval(conn, broadcast_id, actor)
         current = broadcasts.get(conn, broadcast_id)
-        found = settings and budget.verdict(conn, settings, current["urgent"],
-                                            current["topics"])
-        if budget.over(found):
-            approvals.mark_over_budget(conn, broadcast_id)
+        if settings:
+            found = budget.verdict(conn, settings, current["urgent"], current["topics"],
+                                   send_at=current["send_at"])
+            approvals.mark_over_budget(conn, broadcast_id, budget.over(found))
+        else:
+            found = None
         audit.record(conn, actor, "broadcast_approval_requested", f"broadcast:{broadcast_id}",
                      announcements.summary(current, recipients=recipients,
                                            **budget.details(found)))
@@ -100,7 +102,8 @@ def approve(database, broadcast_id, actor, settings, seen, role=users.PUBLISHER)
             raise VersionMissing(broadcast_id)
         if seen != version(current):
             raise VersionChanged(broadcast_id)
-        found = budget.verdict(conn, settings, current["urgent"], current["topics"])
+        found = budget.verdict(conn, settings, current["urgent"], current["topics"],
+                               send_at=current["send_at"])
         if budget.needs_admin(found, current["urgent"], current["created_by"],
                               users.at_least(role, users.ADMIN)):
             raise AdminNeeded(broadcast_id)
@@ -112,8 +115,7 @@ def approve(database, broadcast_id, actor, settings, seen, role=users.PUBLISHER)
         except broadcasts.Expired:
             raise announcements.InvalidBroadcast(
                 "expires_at has passed: the broadcast can no longer go out") from None
-        if budget.over(found):
-            approvals.mark_over_budget(conn, broadcast_id)
+        approvals.mark_over_budget(conn, broadcast_id, budget.over(found))
         audit.record(conn, actor, "broadcast_approved", f"broadcast:{broadcast_id}",
                      announcements.summary(current, status=status, recipients=recipients,
                                            requested_by=asked_by, **budget.details(found)))

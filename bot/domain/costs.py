@@ -8,16 +8,20 @@ configured.
 
 The month's spending (``month_spent``) is estimated from what was delivered, counted by the
 database as it happens (``store.usage``): broadcast messages by the category of the template
-they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. A category
+they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. What is on
+its way but not delivered yet (``month_committed``: sending now, or scheduled for the month)
+is apart: the budget counts it, the month's report does not. A category
 without a price counts as 0 there (the month's report names those messages as unpriced):
 an estimate must not stop a warning, and a missing price is the operator's to set.
 """
 
+import json
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from ..store import audience, broadcasts, usage
+from ..store.db import to_iso
 
 
 def per_message(settings, category=None):
@@ -83,6 +87,44 @@ def month_spent(conn, settings, now=None):
     """What this calendar month's delivered messages cost, estimated (a Decimal): the month
     in ``TIMEZONE`` that ``now`` (default: this moment) falls in."""
     return priced(settings, usage.by_category(conn, *month_bounds(settings, now=now)))
+
+
+def month_committed(conn, settings, start, now=None, exclude=None):
+    """What is committed to the calendar month ``start`` (an aware datetime) falls in but not
+    delivered yet, estimated (a Decimal): in this month, the messages of broadcasts going out
+    now that were not reported delivered yet (``usage.in_flight``), and in any month, the
+    broadcasts scheduled to start in it, each to its audience as it stands now, by the
+    categories it keeps. ``exclude``: a broadcast not to count (the one being judged). What
+    waits for approval is not committed: approving it checks the month again."""
+    now = now or datetime.now(timezone.utc)
+    first, end = month_bounds(settings, now=max(start, now))
+    this_month = first <= now < end
+    counts = usage.in_flight(conn) if this_month else {}
+    # A scheduled broadcast whose time has come starts now: this month's.
+    audiences = {}
+    for urgent, topics, category, others in usage.scheduled(
+            conn, None if this_month else to_iso(first), to_iso(end), exclude):
+        key = (bool(urgent), topics or "", category, others or "")
+        if key not in audiences:
+            audiences[key] = _audience_by_category(conn, settings, *key)
+        for each, number in audiences[key].items():
+            counts[each] = counts.get(each, 0) + number
+    return priced(settings, counts)
+
+
+def _audience_by_category(conn, settings, urgent, topics, category, others):
+    """{category: subscribers} a broadcast keeping ``category`` (its main language's) and
+    ``others`` ({code: category} as JSON, where further languages' differ) reaches now."""
+    chosen = json.loads(topics) if topics else ()
+    if not others:
+        return {category: audience.count(conn, urgent, chosen)}
+    other = json.loads(others)
+    counts = {}
+    for code, number in audience.by_language(conn, settings["MAIN_LANGUAGE"], urgent,
+                                             chosen).items():
+        each = other.get(code, category)
+        counts[each] = counts.get(each, 0) + number
+    return counts
 
 
 def month_so_far(conn, settings, now=None):

@@ -14,6 +14,8 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
   been 24 hours without a message from us (the sender tries again by itself).
 - Cost: each recipient's language has its template, and each template its category
   (``TEMPLATE_CATEGORIES``), priced by ``costs.per_message``.
+- Month: the calendar month the broadcast goes out in (a scheduled one: its start's), as the
+  budget judges it (``budget.standing``): spent so far, committed and not delivered yet.
 - Warnings: each a sentence a press officer understands, in German (the console shows them
   as they are; the API answers the same), with a code beside it for programs
   (``warning_codes``, in the same order).
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from ..store import audience, reach, replies
 from ..store.db import to_iso
-from . import costs
+from . import budget, costs
 
 DAY = 24 * 3600
 # Longer than this to the last citizen, and a warning says so: a warning that reaches the
@@ -57,7 +59,7 @@ def of(conn, settings, fields, now=None):
     reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
                                          start)
     cost = _cost(settings, languages)
-    month = _month(conn, settings, now, cost["total"])
+    month = _month(conn, settings, fields, now, cost["total"])
     plan = {
         "recipients": recipients,
         "by_language": languages,
@@ -152,11 +154,17 @@ def _cost(settings, languages):
             "by_category": split}
 
 
-def _month(conn, settings, now, total):
-    spent = costs.month_spent(conn, settings, now)
-    after = None if spent is None or total is None else spent + Decimal(str(total))
-    return {"spent": _amount(spent), "budget": _amount(settings["MONTHLY_BUDGET"]),
-            "after": _amount(after)}
+def _month(conn, settings, fields, now, total):
+    """The calendar month the broadcast goes out in (a scheduled one: its start's): what it
+    has cost so far, what is committed to it and not delivered yet (sending now, scheduled
+    for it), and the budget; ``after``: all that with this broadcast. The budget's verdict
+    reads the same figures (``budget.standing``)."""
+    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now)
+    after = None if total is None else spent + committed + Decimal(str(total))
+    first, _ = costs.month_bounds(settings, now=budget.start(fields.get("send_at"), now))
+    return {"spent": _amount(spent), "committed": _amount(committed),
+            "budget": _amount(settings["MONTHLY_BUDGET"]), "after": _amount(after),
+            "calendar_month": f"{first:%Y-%m}"}
 
 
 # -- the warnings, in plain German for the press office -----------------------------------------
@@ -190,13 +198,22 @@ def _warnings(settings, fields, plan, reachable_at, now):
             and month["after"] > month["budget"]:
         found.append((OVER_BUDGET, (
             f"Mit dieser Meldung wird das Monatsbudget von {_money(month['budget'], currency)} "
-            f"überschritten: danach sind in diesem Monat etwa "
-            f"{_money(month['after'], currency)} ausgegeben.")))
+            f"überschritten: danach sind {_month_words(month, now, zone)} etwa "
+            f"{_money(month['after'], currency)} ausgegeben"
+            f"{' oder schon verplant' if month['committed'] else ''}.")))
     elif month["budget"] is not None and plan["cost"]["total"] is None:
         found.append((NO_PRICE, (
             "Für diese Meldung ist kein Preis eingestellt: ob sie das Monatsbudget "
             "überschreitet, lässt sich nicht sagen.")))
     return [code for code, _ in found], [text for _, text in found]
+
+
+def _month_words(month, now, zone):
+    """"in diesem Monat", or "im Monat 01/2027" for a broadcast scheduled into another."""
+    if month["calendar_month"] == f"{now.astimezone(zone):%Y-%m}":
+        return "in diesem Monat"
+    year, number = month["calendar_month"].split("-")
+    return f"im Monat {number}/{year}"
 
 
 def _number(value):

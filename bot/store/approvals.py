@@ -82,6 +82,8 @@ def set_public(conn, broadcast_id, public):
     return bool(before)
 
 
-def mark_over_budget(conn, broadcast_id):
-    """The broadcast goes (or waits to go) beyond the monthly budget: the console marks it."""
-    conn.execute("UPDATE broadcasts SET over_budget = 1 WHERE id = ?", (broadcast_id,))
+def mark_over_budget(conn, broadcast_id, over=True):
+    """Whether the broadcast goes (or waits to go) beyond the monthly budget, as last judged:
+    the console marks it. Written at every judgement, so that a mark never outlives it."""
+    conn.execute("UPDATE broadcasts SET over_budget = ? WHERE id = ?", (int(bool(over)),
+                                                                       broadcast_id))

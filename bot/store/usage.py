@@ -45,6 +45,37 @@ def by_broadcast(conn, start, end):
         (hour(start), hour(end))).fetchall()
 
 
+def in_flight(conn):
+    """{category: messages} of broadcasts going out (queued, sending or paused) still queued,
+    or sent and not yet reported delivered (nor failed): committed, not yet charged. Read from
+    their counts (``delivery_counts``); only a broadcast whose languages' templates differ in
+    category is split by its deliveries' own. Categories as in ``message_usage``."""
+    counts = {}
+    going = conn.execute(
+        "SELECT b.id, coalesce(b.category, ''), b.language_categories, sum(c.n) "
+        "FROM broadcasts b JOIN delivery_counts c ON c.broadcast_id = b.id "
+        "WHERE b.status IN ('queued', 'sending', 'paused') AND c.bucket IN ('queued', 'sent') "
+        "GROUP BY b.id").fetchall()
+    for broadcast_id, category, others, messages in going:
+        split = [(category, messages)] if not others else conn.execute(
+            "SELECT coalesce(category, ?), count(*) FROM deliveries "
+            "WHERE broadcast_id = ? AND bucket IN ('queued', 'sent') GROUP BY 1",
+            (category, broadcast_id)).fetchall()
+        for each, number in split:
+            counts[each] = counts.get(each, 0) + number
+    return counts
+
+
+def scheduled(conn, since, until, exclude=None):
+    """[(urgent, topics as JSON, category, language_categories)] of broadcasts scheduled to
+    start in [``since``, ``until``) (ISO times; ``since`` None: any time before ``until``),
+    but ``exclude`` (a broadcast's id)."""
+    return conn.execute(
+        "SELECT urgent, topics, coalesce(category, ''), language_categories FROM broadcasts "
+        "WHERE status = 'scheduled' AND send_at < ? AND send_at >= coalesce(?, '') "
+        "AND id IS NOT ?", (until, since, exclude)).fetchall()
+
+
 def categories_columns(categories):
     """(category, language_categories) columns of a broadcast for the template categories
     ``{None: the main language's, code: …}``: the further languages only where they differ."""

@@ -91,7 +91,7 @@ def _over_budget(database, broadcast_id):
     it must wait for an admin instead (``budget.needs_admin``)."""
     current = broadcasts.get(database.conn, broadcast_id)
     found = budget.verdict(database.conn, current_app.config, current["urgent"],
-                           current["topics"])
+                           current["topics"], send_at=current["send_at"])
     return budget.needs_admin(found, current["urgent"], current["created_by"],
                               users.at_least(g.role, users.ADMIN))
 

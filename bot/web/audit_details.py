@@ -122,6 +122,8 @@ KNOWN = {
     "max_per_poll": ("höchstens je Abruf", _count, _TEXT),
     "over_budget": ("über dem Monatsbudget", _yes_no, _TEXT),
     "month_spent": ("im Monat bisher (geschätzt)", None, _TEXT),
+    "month_committed": ("im Monat schon gesendet oder geplant, noch nicht zugestellt "
+                        "(geschätzt)", None, _TEXT),
     "cost": ("Kosten dieser Meldung (geschätzt)", None, _TEXT),
     "budget": ("Monatsbudget", None, _TEXT),
     "file": ("Datei", None, _CODE),

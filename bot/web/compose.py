@@ -127,7 +127,8 @@ def _confirm_page(form, fields, nonce, notice=None):
     plan = plans.of(conn, settings, fields)
     total = plan["cost"]["total"]
     found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
-                           cost=None if total is None else Decimal(str(total)))
+                           cost=None if total is None else Decimal(str(total)),
+                           month=plan["month"])
     budget_hold = budget.needs_admin(found, fields["urgent"], f"console:{g.user}",
                                      users.at_least(g.role, users.ADMIN))
     return render_template(

@@ -12,7 +12,7 @@ from flask import (Blueprint, abort, current_app, g, jsonify, make_response, ren
                    request)
 
 from .. import config, nina
-from ..domain import announcements, approval, authorship, costs
+from ..domain import announcements, approval, authorship, budget, costs
 from ..store import audience, broadcasts, media, subscribers, users
 from ..store.db import now_iso
 from . import charts, labels
@@ -177,16 +177,24 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
     conn = get_db().conn
     estimate_for = costs.messages_for(conn, broadcast)
     asked_by = broadcast["requested_by"]
+    awaiting = broadcast["status"] == broadcasts.AWAITING
+    # Judged afresh, as approving it would judge it: the mark is what the month said when it
+    # was asked for, and the month (or the budget) may have moved since.
+    budget_hold = awaiting and budget.needs_admin(
+        budget.verdict(conn, settings, broadcast["urgent"], broadcast["topics"],
+                       send_at=broadcast["send_at"]),
+        broadcast["urgent"], broadcast["created_by"], admin=False)
     return render_template(
         "console/detail.html", broadcast=broadcast, failed=failed, skipped=skipped,
         can_cancel=can_cancel(broadcast), cancel_word=cancel_word(broadcast), page_url=page_url,
         form=form or _form_of(broadcast), error=error, notice=notice, limit=text_limit(),
         template=template_mode(), reaches=estimate_for,
         waits_for_approval=approval.must_wait(settings, g.role, broadcast["urgent"]),
-        may_approve=(broadcast["status"] == broadcasts.AWAITING
+        may_approve=(awaiting
                      and (asked_by != g.user
                           or settings["APPROVAL_REQUIRED"] == config.APPROVAL_OFF)
-                     and (not broadcast["over_budget"] or users.at_least(g.role, users.ADMIN))),
+                     and (not budget_hold or users.at_least(g.role, users.ADMIN))),
+        budget_hold=budget_hold,
         test_recipients=len(settings["TEST_RECIPIENT_LIST"]),
         cost=labels.cost_line(costs.estimate(estimate_for, settings), estimate_for),
         may_edit=authorship.may_change(broadcast["created_by"], g.user,

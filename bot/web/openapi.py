@@ -221,9 +221,16 @@ SCHEMAS = {
         }),
         "month": _closed({
             "spent": {**NULLABLE_MONEY, "description": (
-                "This calendar month so far, estimated from what was delivered.")},
+                "The calendar month the broadcast goes out in (a scheduled one: its start's) "
+                "so far, estimated from what was delivered; 0 for a month to come.")},
+            "committed": {**NULLABLE_MONEY, "description": (
+                "What is on its way in that month but not delivered yet, estimated: "
+                "broadcasts going out now (queued, sending, paused; this month only) and "
+                "those scheduled to start in it, each to its audience now.")},
             "budget": {**NULLABLE_MONEY, "description": "MONTHLY_BUDGET; null: none."},
-            "after": {**NULLABLE_MONEY, "description": "spent + cost.total."},
+            "after": {**NULLABLE_MONEY, "description": "spent + committed + cost.total."},
+            "calendar_month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$",
+                               "description": "Which month (YYYY-MM, in TIMEZONE)."},
         }),
         "warnings": {"type": "array", "items": {"type": "string"}, "description": (
             "Each a sentence for the press office, in German: not everyone reachable today, "

@@ -164,20 +164,33 @@ def cost(plan):
     return f"Kosten: ca. {money(figures['total'], currency)} ({detail})."
 
 
-def month(plan):
-    """What this calendar month has cost so far, against the budget, and after this one."""
+def month(plan, zone=None):
+    """What the month the broadcast goes out in has cost so far and what is on its way to it,
+    against the budget, and after this one."""
     figures, currency = plan["month"], plan["cost"]["currency"]
     spent, budget, after = figures["spent"], figures["budget"], figures["after"]
+    which = _which_month(figures.get("calendar_month"), zone)
     # Without a price for this broadcast's category, the month's figure leaves out what such
     # messages cost: better no figure than one that looks complete.
     if spent is None or after is None:
         limit = f" (Budget {money(budget, currency)})" if budget is not None else ""
-        return f"Diesen Monat: nicht geschätzt, weil kein Preis eingetragen ist{limit}."
+        return f"{which}: nicht geschätzt, weil kein Preis eingetragen ist{limit}."
+    committed = figures.get("committed") or 0
+    on_way = (f", dazu ca. {money(committed, currency)} schon gesendet oder geplant, aber "
+              "noch nicht zugestellt" if committed else "")
     if budget is None:
-        return (f"Diesen Monat bisher: ca. {money(spent, currency)}; danach ca. "
+        return (f"{which} bisher: ca. {money(spent, currency)}{on_way}; danach ca. "
                 f"{money(after, currency)} (kein Monatsbudget festgelegt).")
     over = ""
     if after > budget:
         over = f" – {money(after - budget, currency)} über dem Budget"
-    return (f"Diesen Monat: ca. {money(spent, currency)} von {money(budget, currency)} Budget; "
-            f"danach ca. {money(after, currency)}{over}.")
+    return (f"{which}: ca. {money(spent, currency)} von {money(budget, currency)} Budget"
+            f"{on_way}; danach ca. {money(after, currency)}{over}.")
+
+
+def _which_month(calendar_month, zone):
+    """"Diesen Monat", or "Im Monat 01/2027" for a broadcast planned into another."""
+    if not calendar_month or calendar_month == f"{datetime.now(_zone(zone)):%Y-%m}":
+        return "Diesen Monat"
+    year, number = calendar_month.split("-")
+    return f"Im Monat {number}/{year}"
