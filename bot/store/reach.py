@@ -59,20 +59,23 @@ def nth_leaving(conn, since, urgent, topics, nth):
 
 
 def waiting(conn, urgent_only=False):
-    """[(picture, messages)]: what the sender still has to send of the broadcasts it works on
-    (urgent ones alone when ``urgent_only``: a new urgent broadcast goes before the others),
-    split by whether they carry a picture (paced at another rate)."""
+    """[(id, urgent, picture, messages)]: what the sender still has to send of each broadcast
+    it works on (urgent ones alone when ``urgent_only``: a new urgent broadcast goes before
+    the others), with what orders it in the queue and whether it carries a picture (paced at
+    another rate)."""
     return conn.execute(
-        "SELECT b.media_url IS NOT NULL, sum(c.n) FROM broadcasts b JOIN delivery_counts c "
-        "ON c.broadcast_id = b.id AND c.bucket = 'queued' "
-        "WHERE b.status IN ('queued', 'sending') AND (b.urgent = 1 OR NOT ?) GROUP BY 1",
+        "SELECT b.id, b.urgent, b.media_url IS NOT NULL, sum(c.n) FROM broadcasts b "
+        "JOIN delivery_counts c ON c.broadcast_id = b.id AND c.bucket = 'queued' "
+        "WHERE b.status IN ('queued', 'sending') AND (b.urgent = 1 OR NOT ?) "
+        "GROUP BY b.id HAVING sum(c.n) > 0",
         (bool(urgent_only),)).fetchall()
 
 
-def scheduled_until(conn, until, urgent_only=False):
-    """[(picture, urgent, topics as JSON)] of broadcasts scheduled to start by ``until`` (ISO
-    time): they will be in the queue ahead of a broadcast that starts then."""
+def scheduled(conn, urgent_only=False):
+    """[(id, urgent, picture, topics as JSON, send_at)] of the broadcasts scheduled to go,
+    soonest first: each joins the sender's queue at its time. Counts none of their
+    recipients: only those that join before a broadcast is out need counting."""
     return conn.execute(
-        "SELECT media_url IS NOT NULL, urgent, topics FROM broadcasts "
-        "WHERE status = 'scheduled' AND send_at <= ? AND (urgent = 1 OR NOT ?)",
-        (until, bool(urgent_only))).fetchall()
+        "SELECT id, urgent, media_url IS NOT NULL, topics, send_at FROM broadcasts "
+        "WHERE status = 'scheduled' AND (urgent = 1 OR NOT ?) ORDER BY send_at, id",
+        (bool(urgent_only),)).fetchall()
