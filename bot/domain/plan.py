@@ -20,7 +20,6 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
   (``warning_codes``, in the same order).
 """
 
-import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -100,15 +99,11 @@ def _time(conn, settings, fields, recipients, now, start):
     waiting = [(_order(True, 0), replies.pending(conn), 1 / text_rate)]
     waiting += [(_order(late, number), messages, each(picture))
                 for number, late, picture, messages in reach.waiting(conn, urgent)]
-    joining = []
-    for number, late, picture, topics, send_at in reach.scheduled(conn, urgent):
-        at = max(0.0, (_moment(send_at) - now).total_seconds())
-        joining.append((at, _order(late, number),
-                        lambda late=late, topics=topics: audience.count(
-                            conn, bool(late), json.loads(topics) if topics else ()),
-                        each(picture)))
+    joining = [(max(0.0, (_moment(send_at) - now).total_seconds()), _order(late, number),
+                messages, each(picture))
+               for number, late, picture, messages, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
-    ours = (begins, _order(urgent, None), lambda: recipients, 1 / rate)
+    ours = (begins, _order(urgent, None), recipients, 1 / rate)
     seconds, ahead = _sending(waiting, joining, ours)
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
 
@@ -127,8 +122,8 @@ def _sending(waiting, joining, ours):
     first in its order.
 
     ``waiting``: [(order, messages, seconds each)] in the queue now; ``joining``: [(seconds
-    from now, order, messages (a function, called only if it joins before ours is out),
-    seconds each)] scheduled, soonest first; ``ours`` the same, last in its order of all.
+    from now, order, messages, seconds each)] scheduled; ``ours`` the same, last in its
+    order of all.
     What waits now drains from now; each scheduled one joins at its time and, if it stands
     before ours, goes before it even after ours started. A few steps per broadcast: cheap."""
     queue = [[order, messages, seconds] for order, messages, seconds in waiting if messages]
@@ -152,9 +147,8 @@ def _sending(waiting, joining, ours):
             break
         clock = max(clock, at)
         started = started or order == ours[1]
-        count = messages()
-        if count or order == ours[1]:
-            queue.append([order, count, seconds])
+        if messages or order == ours[1]:
+            queue.append([order, messages, seconds])
     return clock, ahead
 
 
