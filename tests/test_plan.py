@@ -157,6 +157,10 @@ def test_each_scheduled_broadcast_counts_its_own_audience_at_its_own_rate(config
         answer = client.post("/api/broadcasts", headers=AUTH,
                              json={"text": "Geplant", "send_at": at, **extra})
         assert answer.status_code == 202 and answer.json["status"] == "scheduled"
+    # One scheduled for tomorrow is long after ours is out.
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    assert client.post("/api/broadcasts", headers=AUTH, json={
+        "text": "Morgen", "send_at": tomorrow, "urgent": True}).status_code == 202
     # All four start with ours and are older: 4 + 4 texts, 4 pictures at half the rate,
     # 6 urgent texts, then our 2.
     answer = plan_of(client, send_at=at)

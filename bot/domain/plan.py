@@ -99,12 +99,24 @@ def _time(conn, settings, fields, recipients, now, start):
     waiting = [(_order(True, 0), replies.pending(conn), 1 / text_rate)]
     waiting += [(_order(late, number), messages, each(picture))
                 for number, late, picture, messages in reach.waiting(conn, urgent)]
-    joining = [(max(0.0, (_moment(send_at) - now).total_seconds()), _order(late, number),
-                messages, each(picture))
-               for number, late, picture, messages, send_at in reach.scheduled(conn, urgent)]
+    scheduled = [(max(0.0, (_moment(send_at) - now).total_seconds()), _order(late, number),
+                  reach.audience_of(late, topics), each(picture))
+                 for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
     ours = (begins, _order(urgent, None), recipients, 1 / rate)
-    seconds, ahead = _sending(waiting, joining, ours)
+    # Only scheduled broadcasts that join before ours is out need their recipients counted
+    # (a full pass over the subscribers): work the queue with those counted so far; those
+    # that join before the last message then are counted, and the queue worked again.
+    counted = {}
+    while True:
+        joining = [(at, order, counted.get(audience, 0), pace)
+                   for at, order, audience, pace in scheduled]
+        seconds, ahead = _sending(waiting, joining, ours)
+        more = {audience for at, _, audience, _ in scheduled
+                if at <= seconds and audience not in counted}
+        if not more:
+            break
+        counted.update(reach.recipients(conn, more))
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
 
 

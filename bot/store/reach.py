@@ -73,31 +73,31 @@ def waiting(conn, urgent_only=False):
 
 
 def scheduled(conn, urgent_only=False):
-    """[(id, urgent, picture, recipients, send_at)] of the broadcasts scheduled to go, soonest
-    first: each joins the sender's queue at its time, with whom it reaches as of now.
-
-    Their recipients are counted in one pass over the subscribers, each audience once (at
-    100,000 subscribers a pass costs tens of milliseconds; four counts cost half as much
-    again, and a plan answers within a few hundred)."""
-    rows = conn.execute(
+    """[(id, urgent, picture, topics as JSON, send_at)] of the broadcasts scheduled to go,
+    soonest first: each joins the sender's queue at its time."""
+    return conn.execute(
         "SELECT id, urgent, media_url IS NOT NULL, topics, send_at FROM broadcasts "
         "WHERE status = 'scheduled' AND (urgent = 1 OR NOT ?) ORDER BY send_at, id",
         (bool(urgent_only),)).fetchall()
-    audiences = {}
-    for _, urgent, _, topics, _ in rows:
-        audiences.setdefault(_audience(urgent, topics), len(audiences))
+
+
+def audience_of(urgent, topics):
+    """Who a broadcast reaches (``topics`` as stored, JSON), the same for broadcasts that
+    reach the same people: a key for ``recipients``."""
+    return (True, ()) if urgent else (False, tuple(sorted(json.loads(topics or "[]"))))
+
+
+def recipients(conn, audiences):
+    """{audience (``audience_of``): how many it reaches now}, in one pass over the
+    subscribers however many there are (at 100,000 subscribers each costs a full scan of its
+    own, tens of milliseconds)."""
+    audiences = list(audiences)
     if not audiences:
-        return []
+        return {}
     filters, params = [], []
     for urgent, topics in audiences:
         condition, more = audience.reached_by(urgent, topics)
         filters.append(f"count(*) FILTER (WHERE {condition})")
         params += more
     counts = conn.execute(f"SELECT {', '.join(filters)} FROM subscribers", params).fetchone()
-    return [(number, urgent, picture, counts[audiences[_audience(urgent, topics)]], send_at)
-            for number, urgent, picture, topics, send_at in rows]
-
-
-def _audience(urgent, topics):
-    """Who a broadcast reaches, the same for broadcasts that reach the same people."""
-    return (True, ()) if urgent else (False, tuple(sorted(json.loads(topics or "[]"))))
+    return dict(zip(audiences, counts))
