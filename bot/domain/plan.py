@@ -104,19 +104,18 @@ def _time(conn, settings, fields, recipients, now, start):
                  for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
     ours = (begins, _order(urgent, None), recipients, 1 / rate)
-    # Only scheduled broadcasts that join before ours is out need their recipients counted
-    # (a full pass over the subscribers): work the queue with those counted so far; those
-    # that join before the last message then are counted, and the queue worked again.
+    # Only scheduled broadcasts that join before ours is out need their recipients counted,
+    # all in one pass over the subscribers. Which those are: the queue worked with each
+    # reaching every subscriber is out last; more work ahead only ever delays ours.
     counted = {}
-    while True:
-        joining = [(at, order, counted.get(audience, 0), pace)
-                   for at, order, audience, pace in scheduled]
-        seconds, ahead = _sending(waiting, joining, ours)
-        more = {audience for at, _, audience, _ in scheduled
-                if at <= seconds and audience not in counted}
-        if not more:
-            break
-        counted.update(reach.recipients(conn, more))
+    if scheduled:
+        everyone = reach.subscriber_count(conn)
+        latest, _ = _sending(waiting, [(at, order, everyone, pace)
+                                       for at, order, _, pace in scheduled], ours)
+        counted = reach.recipients(conn, {audience for at, _, audience, _ in scheduled
+                                          if at <= latest})
+    seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
+                                        for at, order, audience, pace in scheduled], ours)
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
 
 
@@ -135,9 +134,9 @@ def _sending(waiting, joining, ours):
 
     ``waiting``: [(order, messages, seconds each)] in the queue now; ``joining``: [(seconds
     from now, order, messages, seconds each)] scheduled; ``ours`` the same, last in its
-    order of all.
-    What waits now drains from now; each scheduled one joins at its time and, if it stands
-    before ours, goes before it even after ours started. A few steps per broadcast: cheap."""
+    order of all. What waits now drains from now; each scheduled one joins at its time and,
+    if it stands before ours, goes before it even after ours started. A few steps per
+    broadcast: cheap."""
     queue = [[order, messages, seconds] for order, messages, seconds in waiting if messages]
     joins = sorted(joining + [ours], key=lambda join: join[0])
     clock, ahead, started = 0.0, 0.0, False
