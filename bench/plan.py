@@ -7,8 +7,9 @@ The Procfile's web process, with a messaging limit (MESSAGING_LIMIT_24H) so that
 today is worked out, prices per category and a monthly budget. A third of the subscribers get
 everything, the others one or two of three topics; a fifth read English. Two
 earlier broadcasts reached everyone 20 and 4 hours ago (their deliveries written as the sender
-writes them: claimed, then sent at a time). No worker runs, so nothing is sent; the plan
-creates nothing anyway.
+writes them: claimed, then sent at a time); four more are scheduled in the next minutes
+(their recipients counted, since they join the queue while the one planned goes out). No
+worker runs, so nothing is sent; the plan creates nothing anyway.
 """
 
 import argparse
@@ -55,6 +56,16 @@ def shape_audience(env, count):
                 "UPDATE deliveries SET state = 'sent', sid = 'SMbench' || id, "
                 "sent_at = ? + subscriber_id / 80.0 WHERE broadcast_id = ?",
                 (now - hours_ago * 3600, broadcast_id))
+        # Four scheduled in the next minutes (urgent, a picture, topics): each joins the
+        # queue while the one planned goes out, so the plan counts the recipients of each.
+        for minutes, urgent, media, topics in (
+                (1, 0, None, None), (2, 1, None, None),
+                (3, 0, "https://kreis.example/bild.jpg", '["baustellen"]'),
+                (4, 0, None, '["stellen", "veranstaltungen"]')):
+            conn.execute(
+                "INSERT INTO broadcasts (text, status, urgent, media_url, topics, created_at, "
+                "send_at) VALUES ('Geplant', 'scheduled', ?, ?, ?, ?, ?)",
+                (urgent, media, topics, db.now_iso(), db.now_iso(minutes * 60)))
     database.conn.close()
 
 
@@ -80,8 +91,8 @@ def main():
     started = time.perf_counter()
     seed_subscribers(env, args.subscribers)
     shape_audience(env, args.subscribers)
-    print(f"seeded {args.subscribers} subscribers and two earlier broadcasts to them in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(f"seeded {args.subscribers} subscribers, two earlier broadcasts to them and four "
+          f"scheduled in {time.perf_counter() - started:.0f} s")
     web = procfile("web", env)
     url = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

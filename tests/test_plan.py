@@ -118,6 +118,87 @@ def test_a_scheduled_broadcast_starts_the_clock_at_its_time(client):
     assert answer["seconds_to_last"] == 0.0 and finishes - starts < timedelta(seconds=1)
 
 
+def test_a_scheduled_broadcast_still_sending_when_ours_starts_is_ahead_of_it(config):
+    # Six citizens at one message a hundred seconds: the first, scheduled in two hours, takes
+    # ten minutes, and cannot go before its time. One scheduled a minute after it starts
+    # with nine minutes of it still to go.
+    app = app_with(config, SEND_RATE_LIMIT=0.01)
+    client = app.test_client()
+    subscribe(client, 6)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    first = client.post("/api/broadcasts", headers=AUTH, json={
+        "text": "Erste", "send_at": (now + timedelta(hours=2)).isoformat()}).json
+    assert first["status"] == "scheduled" and first["plan"]["seconds_to_last"] == 600.0
+    answer = plan_of(client, send_at=(now + timedelta(hours=2, minutes=1)).isoformat())
+    assert answer["seconds_to_last"] == 1140.0 and answer["queue_ahead"] == 5
+    assert plan.LONG in answer["warning_codes"]
+    # An urgent one goes before it: only its own six.
+    urgent = plan_of(client, urgent=True,
+                     send_at=(now + timedelta(hours=2, minutes=1)).isoformat())
+    assert urgent["seconds_to_last"] == 600.0 and urgent["queue_ahead"] == 0
+
+
+def test_each_scheduled_broadcast_counts_its_own_audience_at_its_own_rate(config):
+    app = app_with(config, SEND_RATE_LIMIT=1, SEND_RATE_LIMIT_MEDIA=0.5,
+                   TOPICS="baustellen=Baustellen,kultur=Kultur")
+    client = app.test_client()
+    subscribe(client, 2)
+    for words in ("Start Baustellen", "Start Baustellen", "Start Kultur", "Start Kultur"):
+        assert citizens_of(client)().send(words).status_code == 200
+    everyone = plan_of(client, urgent=True)["recipients"]
+    building = plan_of(client, topics=["baustellen"])["recipients"]
+    culture = plan_of(client, topics=["kultur"])["recipients"]
+    regular = plan_of(client)["recipients"]
+    assert (everyone, regular) == (6, 2) and building == culture == 4
+    at = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    for extra in ({"topics": ["baustellen"]}, {"topics": ["baustellen"]},
+                  {"topics": ["kultur"], "media_url": "https://kreis.example/a.jpg"},
+                  {"urgent": True}):
+        answer = client.post("/api/broadcasts", headers=AUTH,
+                             json={"text": "Geplant", "send_at": at, **extra})
+        assert answer.status_code == 202 and answer.json["status"] == "scheduled"
+    # One scheduled for tomorrow is long after ours is out.
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    assert client.post("/api/broadcasts", headers=AUTH, json={
+        "text": "Morgen", "send_at": tomorrow, "urgent": True}).status_code == 202
+    # All four start with ours and are older: 4 + 4 texts, 4 pictures at half the rate,
+    # 6 urgent texts, then our 2.
+    answer = plan_of(client, send_at=at)
+    assert answer["seconds_to_last"] == 4 + 4 + 8 + 6 + 2 and answer["queue_ahead"] == 18
+    # An urgent one waits for the urgent one alone.
+    answer = plan_of(client, send_at=at, urgent=True)
+    assert answer["seconds_to_last"] == 6 + 6 and answer["queue_ahead"] == 6
+
+
+def test_the_queue_is_worked_as_the_sender_works_it():
+    # (order, messages, seconds each): text at 10/s, pictures at 4/s.
+    text, picture = 0.1, 0.25
+    regular, urgent = (2, 5), (1, 7)
+    ours = (5.0, plan._order(False, None), 50, text)
+    # A hundred waiting drain from now; ours joins at 5 s with fifty of them left; an urgent
+    # picture broadcast joins at 7 s and goes first (5 s), then the rest of the regular one
+    # (3 s), then ours (5 s). One scheduled for after ours is out changes nothing.
+    joining = [(7.0, urgent, 20, picture), (40.0, (2, 9), 1000, text)]
+    assert plan._sending([(regular, 100, text)], joining, ours) == pytest.approx((20.0, 70.0))
+    # Nothing waits: ours alone, at its rate.
+    alone = (0.0, (2, float("inf")), 8, picture)
+    assert plan._sending([], [], alone) == pytest.approx((2.0, 0.0))
+    # A regular broadcast scheduled before ours was written goes first when its time comes,
+    # even after ours began: the sender takes the oldest.
+    late = [(3.0, (2, 4), 30, text)]
+    mine = (0.0, (2, float("inf")), 100, text)
+    assert plan._sending([], late, mine) == pytest.approx((13.0, 30.0))
+    # Answers to citizens go before everything; an urgent one waits for them and for urgent
+    # ones only (a regular one is never handed in for an urgent one, but would go after it).
+    waiting = [(plan._order(True, 0), 10, text), (urgent, 20, picture), (regular, 500, text)]
+    mine = (2.0, plan._order(True, None), 10, text)
+    later = [(9.0, (2, 3), 1000, text)]
+    assert plan._sending(waiting, later, mine) == pytest.approx((7.0, 16.0))
+    # What drained before ours starts is not ahead of it; an empty queue waits for the start.
+    assert plan._sending([(regular, 10, text)], [], (60.0, (2, float("inf")), 10,
+                                                      text)) == pytest.approx((61.0, 0.0))
+
+
 def test_long_sending_and_a_slower_picture_are_warned_of(config):
     app = app_with(config, SEND_RATE_LIMIT=0.004, SEND_RATE_LIMIT_MEDIA=0.002)
     client = app.test_client()

@@ -2,13 +2,15 @@
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from bot import create_app
-from bot.store import broadcasts, privacy
+from bot.store import broadcasts, privacy, retention
 from bot.store.db import write
 from tests.conftest import broadcast, citizens_of, database, scalar
+from tests.test_broadcast_sender import run_sender
 
 
 @pytest.fixture
@@ -255,3 +257,39 @@ def test_on_meta_the_privacy_page_and_the_letter_name_meta_as_the_carrier(config
     assert "Twilio" not in letter.output and "WhatsApp (Meta)" in letter.output
     twilio = create_app(config).test_client().get("/datenschutz").get_data(as_text=True)
     assert "Twilio Ireland" in twilio
+
+
+def test_when_we_last_sent_a_message_is_in_the_export_and_in_the_letter(app, citizen):
+    erika = citizen()
+    erika.send("Start")
+    assert privacy.export(database(app).conn, vault(app), erika.number)["last_message_at"] is None
+    broadcast(app)
+    before = datetime.now(timezone.utc)
+    run_sender(app)  # through the fake Twilio: the database keeps when it took the message
+    data = privacy.export(database(app).conn, vault(app), erika.number)
+    last = datetime.fromisoformat(data["last_message_at"].replace("Z", "+00:00"))
+    assert before - timedelta(seconds=5) <= last <= datetime.now(timezone.utc)
+    result = app.test_cli_runner().invoke(args=["privacy", "export", erika.number,
+                                                "--format", "text"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^Letzte Nachricht von uns an Sie: \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr "
+                     r"\(gespeichert, weil WhatsApp begrenzt", result.stdout, re.M), result.stdout
+    assert "Der Zeitpunkt der letzten Nachricht an Sie: bis Sie sich abmelden" in result.stdout
+
+
+def test_after_an_erasure_only_the_time_stays_and_the_cleanup_removes_it_a_day_on(app, citizen):
+    erika = citizen()
+    erika.send("Start")
+    broadcast(app)
+    run_sender(app)
+    privacy.erase(database(app).conn, vault(app), erika.number)
+    assert privacy.export(database(app).conn, vault(app), erika.number)["last_message_at"] is None
+    # WhatsApp still counts her for the rest of the day: the time alone, nothing of who.
+    assert [column[1] for column in database(app).conn.execute(
+        "PRAGMA table_info(departed_reach)")] == ["at"]
+    assert scalar(app, "SELECT count(*) FROM departed_reach") == 1
+    now = datetime.now(timezone.utc)
+    assert retention.cleanup(database(app), app.config, now=now)["departed_reach"] == 0
+    later = now + timedelta(hours=24, minutes=1)
+    assert retention.cleanup(database(app), app.config, now=later)["departed_reach"] == 1
+    assert scalar(app, "SELECT count(*) FROM departed_reach") == 0

@@ -32,8 +32,12 @@ class TokenBucket:
     # a few of its own lengths, without bursts.
     CATCH_UP = 0.25
 
-    def __init__(self, rate):
+    def __init__(self, rate, within=None):
         self.rate = rate
+        # A bucket for part of what goes out (pictures) inside the one for all of it: a hold
+        # of the whole holds the part too. Else its tokens, taken while the whole is held,
+        # would all go out together when the hold ends (with several takers at once).
+        self.within = within
         self.capacity = max(1.0, rate / 50)
         self.refill = min(self.capacity, max(1.0, rate / 200))
         self.tokens = self.capacity
@@ -80,8 +84,10 @@ class TokenBucket:
         try:
             while True:
                 now = time.monotonic()
-                if now < self.blocked_until:
-                    await asyncio.sleep(self.blocked_until - now)
+                blocked_until = max(self.blocked_until,
+                                    self.within.blocked_until if self.within else 0.0)
+                if now < blocked_until:
+                    await asyncio.sleep(blocked_until - now)
                     self.updated = time.monotonic()
                     continue
                 full = self._fill(now)

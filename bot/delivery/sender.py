@@ -50,9 +50,10 @@ class Sender:
         self.bucket = TokenBucket(rate)
         # The platform takes pictures at a lower rate than text (Twilio: 80/s, however high
         # text was raised): a picture takes a token of its own bucket too, so that pictures
-        # keep under their rate and everything together under the number's.
-        self.picture_bucket = (TokenBucket(media_rate) if media_rate and media_rate < rate
-                               else None)
+        # keep under their rate and everything together under the number's; held whenever
+        # the number is.
+        self.picture_bucket = (TokenBucket(media_rate, within=self.bucket)
+                               if media_rate and media_rate < rate else None)
         # Enough in flight for the rate at an API answering in up to ~0.4 s, within the
         # platform's concurrent-request allowance.
         self.concurrency = concurrency or int(min(400, max(8, rate * 0.4)))

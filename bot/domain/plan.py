@@ -7,7 +7,8 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
 - Time: the sender works urgent broadcasts first, then the oldest, and answers to citizens
   before any of them, all through one rate (``SEND_RATE_LIMIT``; a picture costs more of it,
   ``SEND_RATE_LIMIT_MEDIA``). So the last citizen has it after what is ahead in the queue
-  and the broadcast itself, each at its rate; a scheduled one starts the clock at its time.
+  and the broadcast itself, each at its rate. Scheduled ones join the queue at their time,
+  not before: the plan works the queue through in time order as the sender will.
 - Reach: WhatsApp lets a business reach ``MESSAGING_LIMIT_24H`` different people with
   templates in a rolling 24 hours. Recipients we already reached in that time do not count
   again; new ones fit into what is left; the rest can go once enough of the others have
@@ -21,7 +22,6 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
   (``warning_codes``, in the same order).
 """
 
-import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -85,24 +85,84 @@ def _moment(iso):
 
 
 def _time(conn, settings, fields, recipients, now, start):
-    """Seconds from the start to the last recipient: what is ahead (what is left of it by a
-    scheduled start), then the broadcast itself, each at its rate."""
+    """Seconds from the start to the last recipient, with the messages of others sent
+    meanwhile, as the sender works its queue (``_sending``)."""
     text_rate = settings["SEND_RATE_LIMIT"]
     # The number's rate caps all it sends: a picture rate above it is paced at the number's.
     picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
-    urgent_only = bool(fields["urgent"])
-    ahead = [(bool(picture), messages or 0)
-             for picture, messages in reach.waiting(conn, urgent_only)]
-    for picture, urgent, topics in reach.scheduled_until(conn, to_iso(start), urgent_only):
-        ahead.append((bool(picture), audience.count(conn, bool(urgent),
-                                                    json.loads(topics) if topics else ())))
-    ahead.append((False, replies.pending(conn)))
-    ahead_seconds = sum(messages / (picture_rate if picture else text_rate)
-                        for picture, messages in ahead)
-    ahead_seconds = max(0.0, ahead_seconds - (start - now).total_seconds())
+    urgent = bool(fields["urgent"])
     rate = picture_rate if fields.get("media_url") else text_rate
-    return {"seconds": round(ahead_seconds + recipients / rate, 1), "rate": rate,
-            "ahead": sum(messages for _, messages in ahead)}
+
+    def each(picture):
+        return 1 / (picture_rate if picture else text_rate)
+
+    # Everything ahead of ours is already written, so older: only urgent ones go before an
+    # urgent one, and the others by the sender's order.
+    waiting = [(_order(True, 0), replies.pending(conn), 1 / text_rate)]
+    waiting += [(_order(late, number), messages, each(picture))
+                for number, late, picture, messages in reach.waiting(conn, urgent)]
+    scheduled = [(max(0.0, (_moment(send_at) - now).total_seconds()), _order(late, number),
+                  reach.audience_of(late, topics), each(picture))
+                 for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
+    begins = (start - now).total_seconds()
+    ours = (begins, _order(urgent, None), recipients, 1 / rate)
+    # Only scheduled broadcasts that join before ours is out need their recipients counted,
+    # all in one pass over the subscribers. Which those are: the queue worked with each
+    # reaching every subscriber is out last; more work ahead only ever delays ours.
+    counted = {}
+    if scheduled:
+        everyone = reach.subscriber_count(conn)
+        latest, _ = _sending(waiting, [(at, order, everyone, pace)
+                                       for at, order, _, pace in scheduled], ours)
+        counted = reach.recipients(conn, {audience for at, _, audience, _ in scheduled
+                                          if at <= latest})
+    seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
+                                        for at, order, audience, pace in scheduled], ours)
+    return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
+
+
+def _order(urgent, number):
+    """Where a broadcast stands in the sender's queue (lowest first): answers to citizens
+    (``number`` 0), then urgent broadcasts, then the others, each the oldest first; one not
+    yet written (``number`` None) is the newest."""
+    return (0 if number == 0 else 1 if urgent else 2,
+            float("inf") if number is None else number)
+
+
+def _sending(waiting, joining, ours):
+    """(seconds from now to ours' last message, messages of others sent from ours' start to
+    then), the sender simulated: one message at a time, at each one's pace, always of the
+    first in its order.
+
+    ``waiting``: [(order, messages, seconds each)] in the queue now; ``joining``: [(seconds
+    from now, order, messages, seconds each)] scheduled; ``ours`` the same, last in its
+    order of all. What waits now drains from now; each scheduled one joins at its time and,
+    if it stands before ours, goes before it even after ours started. A few steps per
+    broadcast: cheap."""
+    queue = [[order, messages, seconds] for order, messages, seconds in waiting if messages]
+    joins = sorted(joining + [ours], key=lambda join: join[0])
+    clock, ahead, started = 0.0, 0.0, False
+    for at, order, messages, seconds in joins + [(float("inf"), None, None, None)]:
+        while queue and clock < at:
+            first = min(queue)
+            order_first, left, pace = first
+            if clock + left * pace <= at:
+                clock += left * pace
+                queue.remove(first)
+                if order_first == ours[1]:
+                    return clock, ahead
+            else:
+                left = (at - clock) / pace
+                first[1] -= left
+                clock = at
+            ahead += left if started and order_first != ours[1] else 0
+        if order is None:
+            break
+        clock = max(clock, at)
+        started = started or order == ours[1]
+        if messages or order == ours[1]:
+            queue.append([order, messages, seconds])
+    return clock, ahead
 
 
 def _reach(conn, settings, urgent, topics, recipients, already, start):

@@ -85,6 +85,10 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
             lines.append(f"- {when(delivery['broadcast_at'])} ({status}): {text}")
         lines.append("")
 
+    if data.get("last_message_at"):
+        lines += [f"Letzte Nachricht von uns an Sie: {when(data['last_message_at'])} "
+                  f"(gespeichert, weil WhatsApp begrenzt, wie viele verschiedene Menschen wir "
+                  f"in 24 Stunden anschreiben dürfen)", ""]
     if data["last_auto_notice_at"]:
         lines += [f"Letzter automatischer Hinweis an Sie: {when(data['last_auto_notice_at'])} "
                   f"(der Hinweis, dass dieser Kanal keine Anfragen beantwortet)", ""]
@@ -109,6 +113,8 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
         f"- Der Nachweis Ihrer Anmeldungen und Abmeldungen: {keep['consent_years']:g} Jahre "
         f"nach dem letzten Eintrag, auch nach einer Löschung (nur mit dem Prüfwert, ohne "
         f"Nummer).",
+        "- Der Zeitpunkt der letzten Nachricht an Sie: bis Sie sich abmelden; danach bleibt "
+        "er noch 24 Stunden, ohne Bezug zu Ihrer Nummer.",
         f"- Der Zeitpunkt des letzten automatischen Hinweises: {keep['notice_hours']:g} Stunden.",
         f"- Sicherungskopien: {keep['backup_days']:g} Tage.",
         "",

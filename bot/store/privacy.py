@@ -7,9 +7,10 @@ withdrawal was honoured (Art. 7(1), 5(2)), and they hold only the keyed hash, ne
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from . import retention, subscribers
-from .db import now_iso, write
+from .db import now_iso, to_iso, write
 
 KEPT_REASON = (
     "Consent and withdrawal records are kept under the keyed hash only (no phone number): "
@@ -36,7 +37,7 @@ def export(conn, vault, e164):
     conn.execute("BEGIN")
     try:
         subscriber = conn.execute(
-            "SELECT id, subscribed_at, all_topics, language FROM subscribers "
+            "SELECT id, subscribed_at, all_topics, language, reached_at FROM subscribers "
             "WHERE phone_hash = ?", (phone_hash,)).fetchone()
         consent = _rows(conn, "SELECT action, keyword, topic, at, message_sid FROM "
                               "consent_events WHERE phone_hash = ? ORDER BY at, id", phone_hash)
@@ -74,6 +75,10 @@ def export(conn, vault, e164):
         # "all": everything, also topics added later; else the topics chosen.
         "topics": topics,
         "language": (subscriber[3] or "main") if subscriber else None,
+        # When the platform last took a message to the number (kept for WhatsApp's messaging
+        # limit, which counts the people reached in 24 hours); once they leave, the time stays
+        # a day without anything that leads back to them, so it is not theirs any more.
+        "last_message_at": _iso(subscriber[4]) if subscriber and subscriber[4] else None,
         "consent_events": consent,
         "deliveries": deliveries,
         "last_auto_notice_at": throttle[0] if throttle else None,
@@ -109,6 +114,10 @@ def erase(conn, vault, e164):
                          deliveries_unlinked=unlinked, notice_throttle_removed=throttle,
                          outbox_removed=outbox, consent_records_kept=kept,
                          replies_removed=replies)
+
+
+def _iso(unix_time):
+    return to_iso(datetime.fromtimestamp(unix_time, timezone.utc))
 
 
 def _rows(conn, sql, *params):

@@ -16,6 +16,8 @@
   still verifies (``audit.prune``).
 - Failed sign-in windows that have ended are written into the audit trail, one entry each
   (``failed_signins``), so that a window nobody looked at still gets its entry.
+- When citizens who left last got a message (times alone, nothing of who: WhatsApp's
+  messaging limit counts them for the rest of their 24 hours), after those 24 hours.
 - Uploaded pictures that no broadcast shows, a day after the upload (a test send's picture, a
   compose that was given up): they may show people, and nothing needs them.
 
@@ -75,6 +77,12 @@ def cleanup(conn, settings, now=None):
         "signin_windows_closed": _in_batches(
             conn, lambda tx: failed_signins.close_due(tx, now, BATCH_SIZE)),
         "audit_entries": _in_batches(conn, lambda tx: audit.prune(tx, audit_cutoff, BATCH_SIZE)),
+        # Times alone (when someone who left last got a message): after a day they no longer
+        # count against WhatsApp's messaging limit. Each departure removes them too; this is
+        # for the days without one.
+        "departed_reach": _batched(
+            conn, "DELETE FROM departed_reach WHERE rowid IN (SELECT rowid FROM departed_reach "
+                  "WHERE at < ? LIMIT ?)", now.timestamp() - 24 * 3600),
         "media_unused": _in_batches(
             conn, lambda tx: media.forget_unused(tx, before(days=UNUSED_MEDIA_DAYS), BATCH_SIZE)),
     }

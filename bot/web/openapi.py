@@ -196,7 +196,8 @@ SCHEMAS = {
         "finishes_at": {"type": "string", "description": "starts_at + seconds_to_last."},
         "rate": {"type": "number", "minimum": 0,
                  "description": "Messages per second this broadcast goes out at."},
-        "queue_ahead": {**COUNT, "description": "Messages to send before it."},
+        "queue_ahead": {**COUNT, "description": "Messages of others sent from its start to "
+                                               "its last one."},
         "reachable_now": {**COUNT, "description": (
             "Recipients WhatsApp's messaging limit (MESSAGING_LIMIT_24H) lets us reach at the "
             "start: those we reached in the last 24 hours, and as many new ones as fit.")},
