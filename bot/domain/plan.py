@@ -5,7 +5,7 @@ One function (``of``) for every place a broadcast is decided (the API, the conso
 confirmation page, the CLI), so that they all tell the same. It reads and writes nothing.
 
 - Time: the sender works urgent broadcasts first, then the oldest, and answers to citizens
-  before any of them, all through one rate (``SEND_RATE_LIMIT``; a picture costs more of it,
+  before any of them, all through one rate (``SEND_RATE_LIMIT``; pictures also at most
   ``SEND_RATE_LIMIT_MEDIA``). So the last citizen has it after what is ahead in the queue
   and the broadcast itself, each at its rate. Scheduled ones join the queue at their time,
   not before: the plan works the queue through in time order as the sender will.
@@ -20,6 +20,9 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
 - Warnings: each a sentence a press officer understands, in German (the console shows them
   as they are; the API answers the same), with a code beside it for programs
   (``warning_codes``, in the same order).
+
+A long module, because the four answers share what they read (the audience by language, the
+start) and the plan must stay one read of the database; each answer is a function of its own.
 """
 
 from datetime import datetime, timedelta, timezone
