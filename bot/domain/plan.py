@@ -25,6 +25,7 @@ A long module, because the four answers share what they read (the audience by la
 start) and the plan must stay one read of the database; each answer is a function of its own.
 """
 
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -54,19 +55,24 @@ def of(conn, settings, fields, now=None):
     start = max(now, _moment(fields["send_at"])) if fields.get("send_at") else now
     urgent, topics = fields["urgent"], fields.get("topics") or []
     since = start.timestamp() - DAY
-    counts = reach.by_language(conn, settings["MAIN_LANGUAGE"], since, urgent, topics)
-    languages = {code: number for code, (number, _) in counts.items()}
+    # One pass over the subscribers counts all the plan asks of them: its own audience, and
+    # those of every scheduled broadcast (for the time and the month's commitments).
+    own = reach.audience_of(urgent, json.dumps(topics))
+    census = reach.census(conn, settings["MAIN_LANGUAGE"], since, own,
+                          [reach.audience_of(late, chosen)
+                           for _, late, _, chosen, _ in reach.scheduled(conn)])
+    languages = census.counts(own)
     recipients = sum(languages.values())
-    already = sum(reached for _, reached in counts.values())
-    time = _time(conn, settings, fields, recipients, now, start)
+    already = sum(census.reached.values())
+    time = _time(conn, settings, fields, recipients, now, start, census)
     reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
-                                         start)
+                                         start, census)
     cost = _cost(settings, languages)
-    month = _month(conn, settings, fields, now, cost["total"])
+    month = _month(conn, settings, fields, now, cost["total"], census)
     plan = {
         "recipients": recipients,
         "by_language": languages,
-        "by_topic": audience.by_topic(conn, topics) if topics else {},
+        "by_topic": audience.by_topic(conn, topics, census.all_topics) if topics else {},
         "seconds_to_last": time["seconds"],
         "starts_at": to_iso(start),
         "finishes_at": to_iso(start + timedelta(seconds=time["seconds"])),
@@ -87,9 +93,10 @@ def _moment(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _time(conn, settings, fields, recipients, now, start):
+def _time(conn, settings, fields, recipients, now, start, census):
     """Seconds from the start to the last recipient, with the messages of others sent
-    meanwhile, as the sender works its queue (``_sending``)."""
+    meanwhile, as the sender works its queue (``_sending``). ``census``: the scheduled
+    broadcasts' audiences counted."""
     text_rate = settings["SEND_RATE_LIMIT"]
     # The number's rate caps all it sends: a picture rate above it is paced at the number's.
     picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
@@ -114,11 +121,10 @@ def _time(conn, settings, fields, recipients, now, start):
     # reaching every subscriber is out last; more work ahead only ever delays ours.
     counted = {}
     if scheduled:
-        everyone = reach.subscriber_count(conn)
-        latest, _ = _sending(waiting, [(at, order, everyone, pace)
+        latest, _ = _sending(waiting, [(at, order, census.everyone, pace)
                                        for at, order, _, pace in scheduled], ours)
-        counted = reach.recipients(conn, {audience for at, _, audience, _ in scheduled
-                                          if at <= latest})
+        counted = {audience: census.count(audience) for at, _, audience, _ in scheduled
+                   if at <= latest}
     seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
                                         for at, order, audience, pace in scheduled], ours)
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
@@ -168,14 +174,14 @@ def _sending(waiting, joining, ours):
     return clock, ahead
 
 
-def _reach(conn, settings, urgent, topics, recipients, already, start):
+def _reach(conn, settings, urgent, topics, recipients, already, start, census):
     """(recipients WhatsApp lets us reach at the start, when the rest can go or None).
     ``already``: recipients we reached in the 24 hours before the start."""
     limit = settings["MESSAGING_LIMIT_24H"]
     if not limit or not recipients:
         return recipients, None
     since = start.timestamp() - DAY
-    reached = reach.citizens_since(conn, since)
+    reached = reach.citizens_since(conn, since, census.reached_since)
     new = recipients - already
     room = limit - reached
     if new <= room:
@@ -217,12 +223,13 @@ def _cost(settings, languages):
             "by_category": split}
 
 
-def _month(conn, settings, fields, now, total):
+def _month(conn, settings, fields, now, total, census):
     """The calendar month the broadcast goes out in (a scheduled one: its start's): what it
     has cost so far, what is committed to it and not delivered yet (sending now, scheduled
     for it), and the budget; ``after``: all that with this broadcast. The budget's verdict
     reads the same figures (``budget.standing``)."""
-    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now)
+    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now,
+                                       census=census)
     after = None if total is None else spent + committed + Decimal(str(total))
     first, _ = costs.month_bounds(settings, now=budget.start(fields.get("send_at"), now))
     return {"spent": _amount(spent), "committed": _amount(committed),
