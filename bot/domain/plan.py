@@ -188,7 +188,10 @@ def _reach(conn, settings, urgent, topics, recipients, already, start, census):
         return recipients, None
     # Each citizen who leaves the window makes room for one more; those of this broadcast
     # who were reached already stay in it (they get this one too).
-    last = reach.nth_leaving(conn, since, urgent, topics, new - room)
+    # Fewer others reached in the window than are needed (those we reached, less this
+    # broadcast's): none leaves in time, and no need to look for whom.
+    last = (reach.nth_leaving(conn, since, urgent, topics, new - room)
+            if new - room <= reached - already else None)
     at = (datetime.fromtimestamp(last, timezone.utc) + timedelta(seconds=DAY)
           if last is not None else start + timedelta(seconds=DAY))
     return already + max(0, room), max(at, start)

@@ -57,28 +57,40 @@ def census(conn, main, since, own, others=()):
     key) and the ``others`` audiences, in ONE pass over the subscribers: at 100,000 of them
     each further pass costs tens of milliseconds, and a plan needs the same few audiences
     for its reach, its time and the month's commitments. ``main``: the language of those
-    who chose none; ``since``: Unix time."""
+    who chose none; ``since``: Unix time.
+
+    Grouped by language and by whether we reached them since ``since``, so that who of an
+    audience we reached needs no column of its own; everyone (urgent) and the subscribers
+    of everything need none either: each column is a test on every subscriber."""
     keys = list(dict.fromkeys([own, *others]))
+    chosen = [key for key in keys if not key[0] and key[1]]
     columns, params = [], []
-    for key in keys:
+    for key in chosen:
         condition, more = audience.reached_by(*key)
-        columns.append(f"count(*) FILTER (WHERE {condition})")
+        columns.append(f", count(*) FILTER (WHERE {condition})")
         params += more
-    condition, more = audience.reached_by(*own)
-    columns.append(f"count(*) FILTER (WHERE reached_at >= ? AND {condition})")
-    params += [since, *more]
     rows = conn.execute(
-        "SELECT coalesce(language, ?), count(*), count(*) FILTER (WHERE reached_at >= ?), "
-        f"count(*) FILTER (WHERE all_topics = 1), {', '.join(columns)} "
-        "FROM subscribers GROUP BY 1 ORDER BY 1", (main, since, *params)).fetchall()
-    audiences = {}
-    for index, key in enumerate(keys):
-        found = [(row[0], row[4 + index]) for row in rows if row[4 + index]]
-        # The most first, as ``by_language`` answers (a stable sort: ties by code).
-        audiences[key] = dict(sorted(found, key=lambda pair: -pair[1]))
-    reached = {row[0]: row[-1] for row in rows if row[4 + keys.index(own)]}
-    return Census(audiences, reached, since, sum(row[1] for row in rows),
-                  sum(row[2] for row in rows), sum(row[3] for row in rows))
+        "SELECT coalesce(language, ?), coalesce(reached_at >= ?, 0), count(*), "
+        f"count(*) FILTER (WHERE all_topics = 1){''.join(columns)} "
+        "FROM subscribers GROUP BY 1, 2 ORDER BY 1, 2", (main, since, *params)).fetchall()
+
+    def column(key):
+        return 2 if key[0] else 3 if not key[1] else 4 + chosen.index(key)
+
+    audiences, reached = {}, {}
+    for key in keys:
+        index = column(key)
+        counts = {}
+        for row in rows:
+            counts[row[0]] = counts.get(row[0], 0) + row[index]
+            if key == own and row[1] and row[index]:
+                reached[row[0]] = row[index]
+        # The most first, as ``by_language`` answers (a stable sort: ties by code); the
+        # languages an audience has none of are left out, as there.
+        audiences[key] = dict(sorted(((code, number) for code, number in counts.items()
+                                      if number), key=lambda pair: -pair[1]))
+    return Census(audiences, reached, since, sum(row[2] for row in rows),
+                  sum(row[2] for row in rows if row[1]), sum(row[3] for row in rows))
 
 
 def reached_first(now=None):
