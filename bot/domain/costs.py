@@ -99,19 +99,34 @@ def month_committed(conn, settings, start, now=None, exclude=None, census=None):
     the subscribers counted already (``reach.census``); an audience it lacks is counted
     here."""
     now = now or datetime.now(timezone.utc)
-    first, end = month_bounds(settings, now=max(start, now))
-    this_month = first <= now < end
+    this_month, scheduled = _scheduled(conn, settings, start, now, exclude)
     counts = usage.in_flight(conn) if this_month else {}
-    # A scheduled broadcast whose time has come starts now: this month's.
     audiences = {}
-    for urgent, topics, category, others in usage.scheduled(
-            conn, None if this_month else to_iso(first), to_iso(end), exclude):
+    for urgent, topics, category, others in scheduled:
         key = (bool(urgent), topics or "", category, others or "")
         if key not in audiences:
             audiences[key] = _audience_by_category(conn, settings, *key, census)
         for each, number in audiences[key].items():
             counts[each] = counts.get(each, 0) + number
     return priced(settings, counts)
+
+
+def committed_audiences(conn, settings, start, now=None, exclude=None):
+    """The audiences (``reach.audience_of``) of the broadcasts ``month_committed`` counts:
+    what a ``reach.census`` for it must count."""
+    _, scheduled = _scheduled(conn, settings, start, now or datetime.now(timezone.utc),
+                              exclude)
+    return {reach.audience_of(urgent, topics) for urgent, topics, _, _ in scheduled}
+
+
+def _scheduled(conn, settings, start, now, exclude):
+    """(whether ``start``'s month is this one, [(urgent, topics, category, others)] of the
+    broadcasts scheduled to start in it)."""
+    first, end = month_bounds(settings, now=max(start, now))
+    this_month = first <= now < end
+    # A scheduled broadcast whose time has come starts now: this month's.
+    return this_month, usage.scheduled(conn, None if this_month else to_iso(first),
+                                       to_iso(end), exclude)
 
 
 def _audience_by_category(conn, settings, urgent, topics, category, others, census=None):

@@ -56,15 +56,16 @@ def of(conn, settings, fields, now=None):
     urgent, topics = fields["urgent"], fields.get("topics") or []
     since = start.timestamp() - DAY
     # One pass over the subscribers counts all the plan asks of them: its own audience, and
-    # those of every scheduled broadcast (for the time and the month's commitments).
+    # those of the scheduled broadcasts the time and the month's commitments need.
+    queue = _queue(conn, settings, fields, now, start)
     own = reach.audience_of(urgent, json.dumps(topics))
     census = reach.census(conn, settings["MAIN_LANGUAGE"], since, own,
-                          [reach.audience_of(late, chosen)
-                           for _, late, _, chosen, _ in reach.scheduled(conn)])
+                          _joining(conn, queue) | costs.committed_audiences(
+                              conn, settings, budget.start(fields.get("send_at"), now), now))
     languages = census.counts(own)
     recipients = sum(languages.values())
     already = sum(census.reached.values())
-    time = _time(conn, settings, fields, recipients, now, start, census)
+    time = _time(conn, queue, recipients, census)
     reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
                                          start, census)
     cost = _cost(settings, languages)
@@ -93,10 +94,10 @@ def _moment(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _time(conn, settings, fields, recipients, now, start, census):
-    """Seconds from the start to the last recipient, with the messages of others sent
-    meanwhile, as the sender works its queue (``_sending``). ``census``: the scheduled
-    broadcasts' audiences counted."""
+def _queue(conn, settings, fields, now, start):
+    """What the sender has to work through with ours, as ``_sending`` takes it: (waiting,
+    scheduled [(seconds from now, order, audience, seconds each)], ours without its number
+    of messages, ours' rate)."""
     text_rate = settings["SEND_RATE_LIMIT"]
     # The number's rate caps all it sends: a picture rate above it is paced at the number's.
     picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
@@ -115,16 +116,46 @@ def _time(conn, settings, fields, recipients, now, start, census):
                   reach.audience_of(late, topics), each(picture))
                  for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
-    ours = (begins, _order(urgent, None), recipients, 1 / rate)
-    # Only scheduled broadcasts that join before ours is out need their recipients counted,
-    # all in one pass over the subscribers. Which those are: the queue worked with each
-    # reaching every subscriber is out last; more work ahead only ever delays ours.
+    return waiting, scheduled, (begins, _order(urgent, None), None, 1 / rate), rate
+
+
+def _latest(queue, everyone, ours):
+    """Seconds from now by which ours is out at the latest: with each scheduled one reaching
+    every subscriber (more work ahead only ever delays ours)."""
+    waiting, scheduled, _, _ = queue
+    latest, _ = _sending(waiting, [(at, order, everyone, pace)
+                                   for at, order, _, pace in scheduled], ours)
+    return latest
+
+
+def _joining(conn, queue):
+    """The audiences of the scheduled broadcasts that may join before ours is out: only
+    those need their recipients counted (ours, too, reaching everyone at most)."""
+    waiting, scheduled, (begins, order, _, pace), _ = queue
+    if not scheduled:
+        return set()
+    everyone = reach.subscriber_count(conn)
+    latest = _latest(queue, everyone, (begins, order, everyone, pace))
+    return {audience for at, _, audience, _ in scheduled if at <= latest}
+
+
+def _time(conn, queue, recipients, census):
+    """Seconds from the start to the last recipient, with the messages of others sent
+    meanwhile, as the sender works its queue (``_sending``). ``census``: the scheduled
+    broadcasts' audiences counted."""
+    waiting, scheduled, (begins, order, _, pace), rate = queue
+    ours = (begins, order, recipients, pace)
+    # Only scheduled broadcasts that join before ours is out need their recipients counted.
+    # Which those are: the queue worked with each reaching every subscriber is out last.
     counted = {}
     if scheduled:
-        latest, _ = _sending(waiting, [(at, order, census.everyone, pace)
-                                       for at, order, _, pace in scheduled], ours)
-        counted = {audience: census.count(audience) for at, _, audience, _ in scheduled
-                   if at <= latest}
+        latest = _latest(queue, census.everyone, ours)
+        needed = {audience for at, _, audience, _ in scheduled if at <= latest}
+        counted = {audience: census.count(audience) for audience in needed}
+        # ``_joining`` chose them all already (ours reaching everyone is out later still);
+        # should one be missing, it is counted rather than guessed.
+        counted.update(reach.recipients(conn, [audience for audience in needed
+                                               if counted[audience] is None]))
     seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
                                         for at, order, audience, pace in scheduled], ours)
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
