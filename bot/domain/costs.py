@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from ..store import audience, broadcasts, usage
+from ..store import audience, broadcasts, reach, usage
 from ..store.db import to_iso
 
 
@@ -89,39 +89,60 @@ def month_spent(conn, settings, now=None):
     return priced(settings, usage.by_category(conn, *month_bounds(settings, now=now)))
 
 
-def month_committed(conn, settings, start, now=None, exclude=None):
+def month_committed(conn, settings, start, now=None, exclude=None, census=None):
     """What is committed to the calendar month ``start`` (an aware datetime) falls in but not
     delivered yet, estimated (a Decimal): in this month, the messages of broadcasts going out
     now that were not reported delivered yet (``usage.in_flight``), and in any month, the
     broadcasts scheduled to start in it, each to its audience as it stands now, by the
     categories it keeps. ``exclude``: a broadcast not to count (the one being judged). What
-    waits for approval is not committed: approving it checks the month again."""
+    waits for approval is not committed: approving it checks the month again. ``census``:
+    the subscribers counted already (``reach.census``); an audience it lacks is counted
+    here."""
     now = now or datetime.now(timezone.utc)
-    first, end = month_bounds(settings, now=max(start, now))
-    this_month = first <= now < end
+    this_month, scheduled = _scheduled(conn, settings, start, now, exclude)
     counts = usage.in_flight(conn) if this_month else {}
-    # A scheduled broadcast whose time has come starts now: this month's.
     audiences = {}
-    for urgent, topics, category, others in usage.scheduled(
-            conn, None if this_month else to_iso(first), to_iso(end), exclude):
+    for urgent, topics, category, others in scheduled:
         key = (bool(urgent), topics or "", category, others or "")
         if key not in audiences:
-            audiences[key] = _audience_by_category(conn, settings, *key)
+            audiences[key] = _audience_by_category(conn, settings, *key, census)
         for each, number in audiences[key].items():
             counts[each] = counts.get(each, 0) + number
     return priced(settings, counts)
 
 
-def _audience_by_category(conn, settings, urgent, topics, category, others):
+def committed_audiences(conn, settings, start, now=None, exclude=None):
+    """The audiences (``reach.audience_of``) of the broadcasts ``month_committed`` counts:
+    what a ``reach.census`` for it must count."""
+    _, scheduled = _scheduled(conn, settings, start, now or datetime.now(timezone.utc),
+                              exclude)
+    return {reach.audience_of(urgent, topics) for urgent, topics, _, _ in scheduled}
+
+
+def _scheduled(conn, settings, start, now, exclude):
+    """(whether ``start``'s month is this one, [(urgent, topics, category, others)] of the
+    broadcasts scheduled to start in it)."""
+    first, end = month_bounds(settings, now=max(start, now))
+    this_month = first <= now < end
+    # A scheduled broadcast whose time has come starts now: this month's.
+    return this_month, usage.scheduled(conn, None if this_month else to_iso(first),
+                                       to_iso(end), exclude)
+
+
+def _audience_by_category(conn, settings, urgent, topics, category, others, census=None):
     """{category: subscribers} a broadcast keeping ``category`` (its main language's) and
     ``others`` ({code: category} as JSON, where further languages' differ) reaches now."""
     chosen = json.loads(topics) if topics else ()
+    counted = census and census.counts(reach.audience_of(urgent, topics))
     if not others:
-        return {category: audience.count(conn, urgent, chosen)}
+        number = sum(counted.values()) if counted is not None else audience.count(
+            conn, urgent, chosen)
+        return {category: number}
+    if counted is None:
+        counted = audience.by_language(conn, settings["MAIN_LANGUAGE"], urgent, chosen)
     other = json.loads(others)
     counts = {}
-    for code, number in audience.by_language(conn, settings["MAIN_LANGUAGE"], urgent,
-                                             chosen).items():
+    for code, number in counted.items():
         each = other.get(code, category)
         counts[each] = counts.get(each, 0) + number
     return counts

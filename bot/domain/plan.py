@@ -25,6 +25,7 @@ A long module, because the four answers share what they read (the audience by la
 start) and the plan must stay one read of the database; each answer is a function of its own.
 """
 
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -54,19 +55,25 @@ def of(conn, settings, fields, now=None):
     start = max(now, _moment(fields["send_at"])) if fields.get("send_at") else now
     urgent, topics = fields["urgent"], fields.get("topics") or []
     since = start.timestamp() - DAY
-    counts = reach.by_language(conn, settings["MAIN_LANGUAGE"], since, urgent, topics)
-    languages = {code: number for code, (number, _) in counts.items()}
+    # One pass over the subscribers counts all the plan asks of them: its own audience, and
+    # those of the scheduled broadcasts the time and the month's commitments need.
+    queue = _queue(conn, settings, fields, now, start)
+    own = reach.audience_of(urgent, json.dumps(topics))
+    census = reach.census(conn, settings["MAIN_LANGUAGE"], since, own,
+                          _joining(conn, queue) | costs.committed_audiences(
+                              conn, settings, budget.start(fields.get("send_at"), now), now))
+    languages = census.counts(own)
     recipients = sum(languages.values())
-    already = sum(reached for _, reached in counts.values())
-    time = _time(conn, settings, fields, recipients, now, start)
+    already = sum(census.reached.values())
+    time = _time(conn, queue, recipients, census)
     reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
-                                         start)
+                                         start, census)
     cost = _cost(settings, languages)
-    month = _month(conn, settings, fields, now, cost["total"])
+    month = _month(conn, settings, fields, now, cost["total"], census)
     plan = {
         "recipients": recipients,
         "by_language": languages,
-        "by_topic": audience.by_topic(conn, topics) if topics else {},
+        "by_topic": audience.by_topic(conn, topics, census.all_topics) if topics else {},
         "seconds_to_last": time["seconds"],
         "starts_at": to_iso(start),
         "finishes_at": to_iso(start + timedelta(seconds=time["seconds"])),
@@ -87,9 +94,10 @@ def _moment(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _time(conn, settings, fields, recipients, now, start):
-    """Seconds from the start to the last recipient, with the messages of others sent
-    meanwhile, as the sender works its queue (``_sending``)."""
+def _queue(conn, settings, fields, now, start):
+    """What the sender has to work through with ours, as ``_sending`` takes it: (waiting,
+    scheduled [(seconds from now, order, audience, seconds each)], ours without its number
+    of messages, ours' rate)."""
     text_rate = settings["SEND_RATE_LIMIT"]
     # The number's rate caps all it sends: a picture rate above it is paced at the number's.
     picture_rate = min(settings["SEND_RATE_LIMIT_MEDIA"] or text_rate, text_rate)
@@ -108,17 +116,46 @@ def _time(conn, settings, fields, recipients, now, start):
                   reach.audience_of(late, topics), each(picture))
                  for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
-    ours = (begins, _order(urgent, None), recipients, 1 / rate)
-    # Only scheduled broadcasts that join before ours is out need their recipients counted,
-    # all in one pass over the subscribers. Which those are: the queue worked with each
-    # reaching every subscriber is out last; more work ahead only ever delays ours.
+    return waiting, scheduled, (begins, _order(urgent, None), None, 1 / rate), rate
+
+
+def _latest(queue, everyone, ours):
+    """Seconds from now by which ours is out at the latest: with each scheduled one reaching
+    every subscriber (more work ahead only ever delays ours)."""
+    waiting, scheduled, _, _ = queue
+    latest, _ = _sending(waiting, [(at, order, everyone, pace)
+                                   for at, order, _, pace in scheduled], ours)
+    return latest
+
+
+def _joining(conn, queue):
+    """The audiences of the scheduled broadcasts that may join before ours is out: only
+    those need their recipients counted (ours, too, reaching everyone at most)."""
+    waiting, scheduled, (begins, order, _, pace), _ = queue
+    if not scheduled:
+        return set()
+    everyone = reach.subscriber_count(conn)
+    latest = _latest(queue, everyone, (begins, order, everyone, pace))
+    return {audience for at, _, audience, _ in scheduled if at <= latest}
+
+
+def _time(conn, queue, recipients, census):
+    """Seconds from the start to the last recipient, with the messages of others sent
+    meanwhile, as the sender works its queue (``_sending``). ``census``: the scheduled
+    broadcasts' audiences counted."""
+    waiting, scheduled, (begins, order, _, pace), rate = queue
+    ours = (begins, order, recipients, pace)
+    # Only scheduled broadcasts that join before ours is out need their recipients counted.
+    # Which those are: the queue worked with each reaching every subscriber is out last.
     counted = {}
     if scheduled:
-        everyone = reach.subscriber_count(conn)
-        latest, _ = _sending(waiting, [(at, order, everyone, pace)
-                                       for at, order, _, pace in scheduled], ours)
-        counted = reach.recipients(conn, {audience for at, _, audience, _ in scheduled
-                                          if at <= latest})
+        latest = _latest(queue, census.everyone, ours)
+        needed = {audience for at, _, audience, _ in scheduled if at <= latest}
+        counted = {audience: census.count(audience) for audience in needed}
+        # ``_joining`` chose them all already (ours reaching everyone is out later still);
+        # should one be missing, it is counted rather than guessed.
+        counted.update(reach.recipients(conn, [audience for audience in needed
+                                               if counted[audience] is None]))
     seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
                                         for at, order, audience, pace in scheduled], ours)
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
@@ -168,21 +205,24 @@ def _sending(waiting, joining, ours):
     return clock, ahead
 
 
-def _reach(conn, settings, urgent, topics, recipients, already, start):
+def _reach(conn, settings, urgent, topics, recipients, already, start, census):
     """(recipients WhatsApp lets us reach at the start, when the rest can go or None).
     ``already``: recipients we reached in the 24 hours before the start."""
     limit = settings["MESSAGING_LIMIT_24H"]
     if not limit or not recipients:
         return recipients, None
     since = start.timestamp() - DAY
-    reached = reach.citizens_since(conn, since)
+    reached = reach.citizens_since(conn, since, census.reached_since)
     new = recipients - already
     room = limit - reached
     if new <= room:
         return recipients, None
     # Each citizen who leaves the window makes room for one more; those of this broadcast
     # who were reached already stay in it (they get this one too).
-    last = reach.nth_leaving(conn, since, urgent, topics, new - room)
+    # Fewer others reached in the window than are needed (those we reached, less this
+    # broadcast's): none leaves in time, and no need to look for whom.
+    last = (reach.nth_leaving(conn, since, urgent, topics, new - room)
+            if new - room <= reached - already else None)
     at = (datetime.fromtimestamp(last, timezone.utc) + timedelta(seconds=DAY)
           if last is not None else start + timedelta(seconds=DAY))
     return already + max(0, room), max(at, start)
@@ -217,12 +257,13 @@ def _cost(settings, languages):
             "by_category": split}
 
 
-def _month(conn, settings, fields, now, total):
+def _month(conn, settings, fields, now, total, census):
     """The calendar month the broadcast goes out in (a scheduled one: its start's): what it
     has cost so far, what is committed to it and not delivered yet (sending now, scheduled
     for it), and the budget; ``after``: all that with this broadcast. The budget's verdict
     reads the same figures (``budget.standing``)."""
-    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now)
+    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now,
+                                       census=census)
     after = None if total is None else spent + committed + Decimal(str(total))
     first, _ = costs.month_bounds(settings, now=budget.start(fields.get("send_at"), now))
     return {"spent": _amount(spent), "committed": _amount(committed),
