@@ -144,10 +144,13 @@ def waiting(conn, urgent_only=False):
 
 
 def scheduled(conn, urgent_only=False):
-    """[(id, urgent, picture, topics as JSON, send_at)] of the broadcasts scheduled to go,
-    soonest first: each joins the sender's queue at its time."""
+    """[(id, urgent, picture, recipients, send_at)] of the broadcasts scheduled to go,
+    soonest first: each joins the sender's queue at its time. ``recipients``: as stored when
+    it was scheduled or last edited (counting each audience again would cost a test on every
+    subscriber per scheduled broadcast)."""
     return conn.execute(
-        "SELECT id, urgent, media_url IS NOT NULL, topics, send_at FROM broadcasts "
+        "SELECT id, urgent, media_url IS NOT NULL, coalesce(recipients, 0), send_at "
+        "FROM broadcasts "
         "WHERE status = 'scheduled' AND (urgent = 1 OR NOT ?) ORDER BY send_at, id",
         (bool(urgent_only),)).fetchall()
 

@@ -67,11 +67,12 @@ def in_flight(conn):
 
 
 def scheduled(conn, since, until, exclude=None):
-    """[(urgent, topics as JSON, category, language_categories)] of broadcasts scheduled to
-    start in [``since``, ``until``) (ISO times; ``since`` None: any time before ``until``),
-    but ``exclude`` (a broadcast's id)."""
+    """[(category, language_categories, recipients)] of broadcasts scheduled to start in
+    [``since``, ``until``) (ISO times; ``since`` None: any time before ``until``), but
+    ``exclude`` (a broadcast's id). ``recipients``: as stored when it was scheduled or last
+    edited."""
     return conn.execute(
-        "SELECT urgent, topics, coalesce(category, ''), language_categories FROM broadcasts "
+        "SELECT coalesce(category, ''), language_categories, recipients FROM broadcasts "
         "WHERE status = 'scheduled' AND send_at < ? AND send_at >= coalesce(?, '') "
         "AND id IS NOT ?", (until, since, exclude)).fetchall()
 
