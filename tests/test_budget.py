@@ -351,6 +351,35 @@ def test_what_is_on_its_way_counts_by_its_category_and_leaves_once_delivered(app
     assert (month["spent"], month["committed"]) == (0.09, 0.105)
 
 
+def test_a_finished_broadcast_counts_until_its_receipts_arrive(budgeted):
+    """The sender marks a broadcast done once the platform took every message; their
+    receipts, and the charge, come later. Until then they stay committed, so that the next
+    broadcast is judged with them."""
+    app = budgeted("0.5")  # three subscribers (three answers, 0.045); a broadcast: 0.315
+    api = app.test_client()
+    first = api.post("/api/broadcasts", json={"text": "Erste"}, headers=AUTH).json
+    run_worker(app)  # the real sender against the fake platform: all taken, no receipts
+    assert scalar(app, "SELECT status FROM broadcasts WHERE id = ?", first["id"]) == "done"
+    assert plan_of(app)["committed"] == 0.315
+    second = api.post("/api/broadcasts", json={"text": "Zweite"}, headers=AUTH).json
+    assert second["over_budget"] is True
+    assert second["plan"]["month"]["committed"] == 0.315
+    # Receipts in: spent, no longer committed (the second is queued, and counts).
+    with database(app).conn as conn:
+        conn.execute("UPDATE deliveries SET receipt = 'delivered', receipt_rank = 3, "
+                     "receipt_at = ? WHERE broadcast_id = ?",
+                     ("2000-01-01T00:00:00.000000Z", first["id"]))
+    month = plan_of(app)
+    assert month["committed"] == 0.315 and month["spent"] > 0.045
+    # One finished in a month before this one is that month's, whatever it still waits for.
+    with database(app).conn as conn:
+        conn.execute("UPDATE deliveries SET receipt = NULL, receipt_rank = NULL, "
+                     "receipt_at = NULL WHERE broadcast_id = ?", (first["id"],))
+        conn.execute("UPDATE broadcasts SET finished_at = '2000-01-31T12:00:00.000000Z' "
+                     "WHERE id = ?", (first["id"],))
+    assert plan_of(app)["committed"] == 0.315
+
+
 def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
     app = budgeted("0.35")  # this month: 0.045 spent; a broadcast: 0.315
     api = app.test_client()

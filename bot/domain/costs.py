@@ -9,7 +9,8 @@ configured.
 The month's spending (``month_spent``) is estimated from what was delivered, counted by the
 database as it happens (``store.usage``): broadcast messages by the category of the template
 they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. What is on
-its way but not delivered yet (``month_committed``: sending now, or scheduled for the month)
+its way but not delivered yet (``month_committed``: sending now or awaiting receipts, or
+scheduled for the month)
 is apart: the budget counts it, the month's report does not. A category
 without a price counts as 0 there (the month's report names those messages as unpriced):
 an estimate must not stop a warning, and a missing price is the operator's to set.
@@ -92,7 +93,7 @@ def month_spent(conn, settings, now=None):
 def month_committed(conn, settings, start, now=None, exclude=None):
     """What is committed to the calendar month ``start`` (an aware datetime) falls in but not
     delivered yet, estimated (a Decimal): in this month, the messages of broadcasts going out
-    now that were not reported delivered yet (``usage.in_flight``),
+    now, or finished this month, that were not reported delivered yet (``usage.in_flight``),
     and in any month, the broadcasts scheduled to start in it, each to the recipients it
     stored when it was scheduled (or last edited), by its category. ``exclude``: a broadcast
     not to count (the one being judged). What waits for approval is not committed: approving
@@ -105,7 +106,7 @@ def month_committed(conn, settings, start, now=None, exclude=None):
     estimate that errs upwards, the safe side for a budget."""
     now = now or datetime.now(timezone.utc)
     this_month, scheduled = _scheduled(conn, settings, start, now, exclude)
-    counts = usage.in_flight(conn) if this_month else {}
+    counts = usage.in_flight(conn, *month_bounds(settings, now=now)) if this_month else {}
     for category, others, recipients in scheduled:
         each = dearest(settings, category, json.loads(others).values() if others else ())
         counts[each] = counts.get(each, 0) + (recipients or 0)
