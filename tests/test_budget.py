@@ -380,6 +380,67 @@ def test_a_finished_broadcast_counts_until_its_receipts_arrive(budgeted):
     assert plan_of(app)["committed"] == 0.315
 
 
+def test_two_broadcasts_sent_at_the_same_moment_do_not_both_pass_the_budget(budgeted,
+                                                                           monkeypatch):
+    """The plan is read before the write lock; another broadcast committed between the two
+    (sent at the same moment) is counted when this one is judged, inside the lock: its mark,
+    its answer's warning and its plan's month follow the month as it is then."""
+    from bot.domain import announcements, plan
+    from bot.web.database import get_db
+
+    app = budgeted("0.5")  # three subscribers (three answers, 0.045); a broadcast: 0.315
+    read_plan = plan.of
+    other = []
+
+    def plan_then_another_is_sent(conn, settings, fields, now=None):
+        found = read_plan(conn, settings, fields, now)
+        if not other:  # the first submit's plan is read; then the other one goes
+            other.append(None)
+            other[0] = announcements.submit(get_db(), {"text": "Gleichzeitig"}, settings,
+                                            created_by="api")
+        return found
+
+    monkeypatch.setattr(plan, "of", plan_then_another_is_sent)
+    with app.app_context():
+        answer = announcements.submit(get_db(), {"text": "Zweite"}, app.config,
+                                      created_by="api")
+    assert other[0]["over_budget"] is False and other[0]["plan"]["month"]["committed"] == 0.0
+    assert answer["over_budget"] is True
+    assert answer["plan"]["month"]["committed"] == 0.315
+    assert answer["plan"]["month"]["after"] == 0.675
+    assert "over_budget" in answer["plan"]["warning_codes"]
+    assert any("Monatsbudget" in warning for warning in answer["warnings"])
+    assert rows(app, "SELECT text, over_budget FROM broadcasts ORDER BY id") == [
+        ("Gleichzeitig", 0), ("Zweite", 1)]
+    [(_, _, details)] = audited(app, answer["id"])
+    assert details["over_budget"] is True and details["month_committed"] == "0.3150"
+
+
+def test_a_publishers_broadcast_judged_on_a_stale_month_waits_for_an_admin(budgeted,
+                                                                           monkeypatch):
+    """The same in the console: a publisher's broadcast that the month as the lock leaves
+    it takes over the budget waits for an admin, though its plan said it fitted."""
+    from bot.domain import announcements, plan
+    from bot.web.database import get_db
+
+    app = budgeted("0.5")
+    read_plan = plan.of
+    sent = []
+
+    def plan_then_another_is_sent(conn, settings, fields, now=None):
+        found = read_plan(conn, settings, fields, now)
+        if not sent and fields["text"] == "Sperrung":
+            sent.append(announcements.submit(get_db(), {"text": "Gleichzeitig"}, settings,
+                                             created_by="api"))
+        return found
+
+    monkeypatch.setattr(plan, "of", plan_then_another_is_sent)
+    with app.app_context():
+        answer = announcements.submit(get_db(), {"text": "Sperrung"}, app.config,
+                                      created_by="console:paul", admin=False)
+    assert (answer["status"], answer["over_budget"]) == ("awaiting_approval", True)
+
+
 def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
     app = budgeted("0.35")  # this month: 0.045 spent; a broadcast: 0.315
     api = app.test_client()

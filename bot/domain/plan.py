@@ -90,6 +90,24 @@ def of(conn, settings, fields, now=None):
     return plan
 
 
+def refreshed(conn, settings, fields, plan, now=None):
+    """``plan`` (``of``'s answer for ``fields``) with its month read again, as it stands at
+    ``now``: read inside the write transaction, because another broadcast may have been
+    committed to the month since the plan was made (two sent at the same moment must not
+    both pass the budget). The same dict when the month did not move, else a copy with the
+    month and the warnings as they are now. Cheap: the month is counts kept by the database
+    and the recipients each scheduled broadcast stored."""
+    now = now or datetime.now(timezone.utc)
+    month = _month(conn, settings, fields, now, plan["cost"]["total"])
+    if month == plan["month"]:
+        return plan
+    fresh = dict(plan, month=month)
+    reachable_at = plan["reachable_at"] and _moment(plan["reachable_at"])
+    fresh["warning_codes"], fresh["warnings"] = _warnings(settings, fields, fresh,
+                                                          reachable_at, now)
+    return fresh
+
+
 def _moment(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
