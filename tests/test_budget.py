@@ -468,6 +468,26 @@ def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
     assert plan_of(app)["committed"] == 0.0
 
 
+def test_a_scheduled_broadcast_counts_the_recipients_it_stored_at_its_dearest_category(
+        config):
+    """A scheduled broadcast is committed with the recipients it counted when scheduled, not
+    its audience counted again (many of them made every plan slower); one whose languages'
+    templates differ in category at the dearest of them: an estimate that errs upwards."""
+    # German (the main language, all three subscribers) at utility, English at marketing.
+    app = create_app(dict(config, **dict(PRICES, TEMPLATE_CATEGORY="utility",
+                                         TEMPLATE_CATEGORY_EN="marketing"),
+                          MONTHLY_BUDGET="100"))
+    subscribe(app)
+    api = app.test_client()
+    june = api.post("/api/broadcasts", json={"text": "Juni", "send_at": "2099-06-01T10:00"},
+                    headers=AUTH).json
+    assert june["recipients"] == 3 and june["plan"]["cost"]["total"] == 0.135
+    assert plan_of(app, send_at="2099-06-20T10:00")["committed"] == 0.315  # 3 × 0.105
+    # Three more subscribe: the stored count stands until the broadcast is edited.
+    subscribe(app)
+    assert plan_of(app, send_at="2099-06-20T10:00")["committed"] == 0.315
+
+
 def test_the_budget_mark_is_the_latest_verdict(budgeted, config):
     """Asked for over the budget; the budget raised since, a publisher may approve it, and
     the mark goes with the verdict that made it."""
