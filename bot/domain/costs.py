@@ -10,10 +10,9 @@ The month's spending (``month_spent``) is estimated from what was delivered, cou
 database as it happens (``store.usage``): broadcast messages by the category of the template
 they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. What is on
 its way but not delivered yet (``month_committed``: sending now or awaiting receipts, or
-scheduled for the month)
-is apart: the budget counts it, the month's report does not. A category
-without a price counts as 0 there (the month's report names those messages as unpriced):
-an estimate must not stop a warning, and a missing price is the operator's to set.
+scheduled for the month) is apart: the budget counts it, the month's report does not. A
+category without a price counts as 0 there (the month's report names those messages as
+unpriced): an estimate must not stop a warning, and a missing price is the operator's to set.
 """
 
 import json
