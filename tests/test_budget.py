@@ -351,6 +351,96 @@ def test_what_is_on_its_way_counts_by_its_category_and_leaves_once_delivered(app
     assert (month["spent"], month["committed"]) == (0.09, 0.105)
 
 
+def test_a_finished_broadcast_counts_until_its_receipts_arrive(budgeted):
+    """The sender marks a broadcast done once the platform took every message; their
+    receipts, and the charge, come later. Until then they stay committed, so that the next
+    broadcast is judged with them."""
+    app = budgeted("0.5")  # three subscribers (three answers, 0.045); a broadcast: 0.315
+    api = app.test_client()
+    first = api.post("/api/broadcasts", json={"text": "Erste"}, headers=AUTH).json
+    run_worker(app)  # the real sender against the fake platform: all taken, no receipts
+    assert scalar(app, "SELECT status FROM broadcasts WHERE id = ?", first["id"]) == "done"
+    assert plan_of(app)["committed"] == 0.315
+    second = api.post("/api/broadcasts", json={"text": "Zweite"}, headers=AUTH).json
+    assert second["over_budget"] is True
+    assert second["plan"]["month"]["committed"] == 0.315
+    # Receipts in: spent, no longer committed (the second is queued, and counts).
+    with database(app).conn as conn:
+        conn.execute("UPDATE deliveries SET receipt = 'delivered', receipt_rank = 3, "
+                     "receipt_at = ? WHERE broadcast_id = ?",
+                     ("2000-01-01T00:00:00.000000Z", first["id"]))
+    month = plan_of(app)
+    assert month["committed"] == 0.315 and month["spent"] > 0.045
+    # One finished in a month before this one is that month's, whatever it still waits for.
+    with database(app).conn as conn:
+        conn.execute("UPDATE deliveries SET receipt = NULL, receipt_rank = NULL, "
+                     "receipt_at = NULL WHERE broadcast_id = ?", (first["id"],))
+        conn.execute("UPDATE broadcasts SET finished_at = '2000-01-31T12:00:00.000000Z' "
+                     "WHERE id = ?", (first["id"],))
+    assert plan_of(app)["committed"] == 0.315
+
+
+def test_two_broadcasts_sent_at_the_same_moment_do_not_both_pass_the_budget(budgeted,
+                                                                           monkeypatch):
+    """The plan is read before the write lock; another broadcast committed between the two
+    (sent at the same moment) is counted when this one is judged, inside the lock: its mark,
+    its answer's warning and its plan's month follow the month as it is then."""
+    from bot.domain import announcements, plan
+    from bot.web.database import get_db
+
+    app = budgeted("0.5")  # three subscribers (three answers, 0.045); a broadcast: 0.315
+    read_plan = plan.of
+    other = []
+
+    def plan_then_another_is_sent(conn, settings, fields, now=None):
+        found = read_plan(conn, settings, fields, now)
+        if not other:  # the first submit's plan is read; then the other one goes
+            other.append(None)
+            other[0] = announcements.submit(get_db(), {"text": "Gleichzeitig"}, settings,
+                                            created_by="api")
+        return found
+
+    monkeypatch.setattr(plan, "of", plan_then_another_is_sent)
+    with app.app_context():
+        answer = announcements.submit(get_db(), {"text": "Zweite"}, app.config,
+                                      created_by="api")
+    assert other[0]["over_budget"] is False and other[0]["plan"]["month"]["committed"] == 0.0
+    assert answer["over_budget"] is True
+    assert answer["plan"]["month"]["committed"] == 0.315
+    assert answer["plan"]["month"]["after"] == 0.675
+    assert "over_budget" in answer["plan"]["warning_codes"]
+    assert any("Monatsbudget" in warning for warning in answer["warnings"])
+    assert rows(app, "SELECT text, over_budget FROM broadcasts ORDER BY id") == [
+        ("Gleichzeitig", 0), ("Zweite", 1)]
+    [(_, _, details)] = audited(app, answer["id"])
+    assert details["over_budget"] is True and details["month_committed"] == "0.3150"
+
+
+def test_a_publishers_broadcast_judged_on_a_stale_month_waits_for_an_admin(budgeted,
+                                                                           monkeypatch):
+    """The same in the console: a publisher's broadcast that the month as the lock leaves
+    it takes over the budget waits for an admin, though its plan said it fitted."""
+    from bot.domain import announcements, plan
+    from bot.web.database import get_db
+
+    app = budgeted("0.5")
+    read_plan = plan.of
+    sent = []
+
+    def plan_then_another_is_sent(conn, settings, fields, now=None):
+        found = read_plan(conn, settings, fields, now)
+        if not sent and fields["text"] == "Sperrung":
+            sent.append(announcements.submit(get_db(), {"text": "Gleichzeitig"}, settings,
+                                             created_by="api"))
+        return found
+
+    monkeypatch.setattr(plan, "of", plan_then_another_is_sent)
+    with app.app_context():
+        answer = announcements.submit(get_db(), {"text": "Sperrung"}, app.config,
+                                      created_by="console:paul", admin=False)
+    assert (answer["status"], answer["over_budget"]) == ("awaiting_approval", True)
+
+
 def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
     app = budgeted("0.35")  # this month: 0.045 spent; a broadcast: 0.315
     api = app.test_client()
@@ -376,6 +466,26 @@ def test_a_scheduled_broadcast_counts_in_the_month_it_goes_out_in(budgeted):
     assert "danach sind im Monat 06/2099 etwa 0,63 € ausgegeben oder schon verplant" in warning
     assert plan_of(app, send_at="2099-07-01T10:00")["committed"] == 0.0
     assert plan_of(app)["committed"] == 0.0
+
+
+def test_a_scheduled_broadcast_counts_the_recipients_it_stored_at_its_dearest_category(
+        config):
+    """A scheduled broadcast is committed with the recipients it counted when scheduled, not
+    its audience counted again (many of them made every plan slower); one whose languages'
+    templates differ in category at the dearest of them: an estimate that errs upwards."""
+    # German (the main language, all three subscribers) at utility, English at marketing.
+    app = create_app(dict(config, **dict(PRICES, TEMPLATE_CATEGORY="utility",
+                                         TEMPLATE_CATEGORY_EN="marketing"),
+                          MONTHLY_BUDGET="100"))
+    subscribe(app)
+    api = app.test_client()
+    june = api.post("/api/broadcasts", json={"text": "Juni", "send_at": "2099-06-01T10:00"},
+                    headers=AUTH).json
+    assert june["recipients"] == 3 and june["plan"]["cost"]["total"] == 0.135
+    assert plan_of(app, send_at="2099-06-20T10:00")["committed"] == 0.315  # 3 × 0.105
+    # Three more subscribe: the stored count stands until the broadcast is edited.
+    subscribe(app)
+    assert plan_of(app, send_at="2099-06-20T10:00")["committed"] == 0.315
 
 
 def test_the_budget_mark_is_the_latest_verdict(budgeted, config):

@@ -63,8 +63,6 @@ def test_the_census_counts_what_the_separate_queries_count(app):
         for key in AUDIENCES:
             assert census.counts(key) == audience.by_language(conn, "de", *key)
             assert census.count(key) == audience.count(conn, *key)
-        assert {key: census.count(key) for key in AUDIENCES} == reach.recipients(conn,
-                                                                               AUDIENCES)
         assert census.everyone == reach.subscriber_count(conn)
         assert reach.citizens_since(conn, since, census.reached_since) \
             == reach.citizens_since(conn, since)
@@ -74,21 +72,3 @@ def test_the_census_counts_what_the_separate_queries_count(app):
         assert audience.by_topic(conn, TOPICS, census.all_topics) \
             == audience.by_topic(conn, TOPICS)
     assert census.counts((False, ("nie gezählt",))) is None
-
-
-def test_an_audience_the_census_lacks_is_counted_for_the_month(app):
-    """The month's commitments count a scheduled broadcast the census did not count (one
-    written between the two) with a query of their own, the same figure."""
-    from bot.domain import costs
-
-    now = time.time()
-    conn = seed(app, now).conn
-    census = reach.census(conn, "de", now - 86400, (True, ()))
-    settings = app.config
-    for urgent, topics in AUDIENCES:
-        chosen = json.dumps(list(topics)) if topics else None
-        for others in (None, json.dumps({"en": "utility"})):
-            assert costs._audience_by_category(conn, settings, urgent, chosen, "marketing",
-                                               others, census) \
-                == costs._audience_by_category(conn, settings, urgent, chosen, "marketing",
-                                               others)

@@ -342,3 +342,68 @@ def test_a_message_the_messaging_limit_sent_back_reached_nobody(config, twilio_a
     with write(database(app)) as tx:
         tx.execute("UPDATE deliveries SET state = 'skipped', error_code = 'cancelled' "
                    "WHERE state = 'queued'")
+
+
+def _many_scheduled(app, number, recipients=3):
+    """``number`` broadcasts scheduled for the last hours of this month, each to another set
+    of topics, written as the press office's would be (with the recipients they stored)."""
+    import itertools
+    import json
+
+    from bot.domain import costs
+    from bot.store.db import to_iso, write
+
+    topics = [f"t{index}" for index in range(12)]
+    sets = [chosen for size in range(1, 13) for chosen in itertools.combinations(topics, size)]
+    now = datetime.now(timezone.utc)
+    _, end = costs.month_bounds(app.config, now=now)
+    at = to_iso(max(now + timedelta(minutes=5), end - timedelta(hours=1)))
+    with write(database(app)) as conn:
+        conn.executemany(
+            "INSERT INTO broadcasts (text, status, created_at, send_at, topics, recipients) "
+            "VALUES ('geplant', 'scheduled', ?, ?, ?, ?)",
+            [(to_iso(now), at, json.dumps(list(sets[index])), recipients)
+             for index in range(number)])
+
+
+def test_many_scheduled_audiences_neither_slow_nor_break_the_plan(config):
+    """Every scheduled broadcast's audience counted again made a column of the plan's census
+    each: 2,000 distinct ones and SQLite refused the query (too many columns), so that even
+    an urgent warning got a 500. Each now comes with the recipients it stored."""
+    app = app_with(config, PRICE_PER_MESSAGE="0.1", MONTHLY_BUDGET="100000",
+                   TOPICS="t0=T0,t1=T1")
+    client = app.test_client()
+    subscribe(client, 2)
+    _many_scheduled(app, 2100)
+    answer = plan_of(client)
+    assert answer["recipients"] == 2
+    assert answer["month"]["committed"] == pytest.approx(2100 * 3 * 0.1)
+    assert plan_of(client, urgent=True)["recipients"] == 2
+    created = client.post("/api/broadcasts", json={"text": "Warnung", "urgent": True},
+                          headers=AUTH)
+    assert created.status_code == 202, created.json
+    assert created.json["recipients"] == 2
+
+
+def test_the_plan_reads_the_subscribers_in_a_bounded_number_of_columns(config):
+    """However many scheduled broadcasts there are, the plan and the budget's verdict (which
+    runs inside the write lock) read the subscribers with the same few queries, each with a
+    few columns: the scheduled ones bring their stored recipients."""
+    from bot.domain import budget
+
+    app = app_with(config, PRICE_PER_MESSAGE="0.1", MONTHLY_BUDGET="100000",
+                   TOPICS="t0=T0,t1=T1", LANGUAGES="de,en",
+                   TEMPLATE_CATEGORIES="en=utility", PRICE_UTILITY="0.05")
+    client = app.test_client()
+    subscribe(client, 2)
+    _many_scheduled(app, 300)
+    conn = database(app).conn
+    statements = []
+    conn.set_trace_callback(statements.append)
+    fields = announcements.check({"text": "x", "topics": ["t0"]}, app.config)
+    plan.of(conn, app.config, fields)
+    budget.verdict(conn, app.config, False, ["t0"])
+    conn.set_trace_callback(None)
+    reading = [sql for sql in statements if "FROM subscribers" in sql]
+    assert 0 < len(reading) <= 8, reading
+    assert max(sql.count("FILTER") for sql in reading) <= 3

@@ -184,8 +184,9 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     fields = check(data, settings)
     actor = actor_of(created_by)
     # Read before the write, outside its lock, which every webhook waits for: what the queue
-    # and the month hold before this broadcast joins them (the month's spending moves only
-    # with receipts, the audience only with a Start or Stop meanwhile).
+    # and the month hold before this broadcast joins them (the audience moves only with a
+    # Start or Stop meanwhile). The month, which another broadcast may move meanwhile, is
+    # read again inside the lock (``plan.refreshed``).
     the_plan = plan.of(database.conn, settings, fields)
     total = the_plan["cost"]["total"]
     found = (None if hold == broadcasts.DRAFT else
@@ -193,6 +194,14 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
                             cost=None if total is None else Decimal(str(total)),
                             month=the_plan["month"]))
     with write(database, durable=True) as conn:
+        if found is not None:
+            # Judged again on the month as the lock leaves it: a broadcast committed since
+            # the plan was read (another sent at the same moment) counts.
+            fresh = plan.refreshed(conn, settings, fields, the_plan)
+            if fresh is not the_plan:
+                the_plan = fresh
+                found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
+                                       cost=found.cost, month=the_plan["month"])
         if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
             hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(

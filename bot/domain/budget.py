@@ -70,14 +70,15 @@ def start(send_at=None, now=None):
     return max(now, datetime.fromisoformat(send_at.replace("Z", "+00:00")))
 
 
-def standing(conn, settings, send_at=None, now=None, exclude=None, census=None):
+def standing(conn, settings, send_at=None, now=None, exclude=None):
     """(spent, committed) of the month a broadcast starting at ``send_at`` goes out in, as
-    Decimals: the one source of the plan's month and of the verdict. ``census``: the
-    subscribers counted already (``reach.census``), for the scheduled broadcasts' audiences."""
+    Decimals: the one source of the plan's month and of the verdict. Cheap (counts kept by
+    the database, recipients stored with each scheduled broadcast): a verdict reads it inside
+    the write lock."""
     now = now or datetime.now(timezone.utc)
     begins = start(send_at, now)
     return (costs.month_spent(conn, settings, begins),
-            costs.month_committed(conn, settings, begins, now, exclude, census))
+            costs.month_committed(conn, settings, begins, now, exclude))
 
 
 def verdict(conn, settings, urgent, topics, now=None, cost=None, send_at=None, exclude=None,

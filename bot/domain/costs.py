@@ -9,10 +9,10 @@ configured.
 The month's spending (``month_spent``) is estimated from what was delivered, counted by the
 database as it happens (``store.usage``): broadcast messages by the category of the template
 they went out with, answers to citizens at ``PRICE_SERVICE``, each with the fee. What is on
-its way but not delivered yet (``month_committed``: sending now, or scheduled for the month)
-is apart: the budget counts it, the month's report does not. A category
-without a price counts as 0 there (the month's report names those messages as unpriced):
-an estimate must not stop a warning, and a missing price is the operator's to set.
+its way but not delivered yet (``month_committed``: sending now or awaiting receipts, or
+scheduled for the month) is apart: the budget counts it, the month's report does not. A
+category without a price counts as 0 there (the month's report names those messages as
+unpriced): an estimate must not stop a warning, and a missing price is the operator's to set.
 """
 
 import json
@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from ..store import audience, broadcasts, reach, usage
+from ..store import audience, broadcasts, usage
 from ..store.db import to_iso
 
 
@@ -89,63 +89,48 @@ def month_spent(conn, settings, now=None):
     return priced(settings, usage.by_category(conn, *month_bounds(settings, now=now)))
 
 
-def month_committed(conn, settings, start, now=None, exclude=None, census=None):
+def month_committed(conn, settings, start, now=None, exclude=None):
     """What is committed to the calendar month ``start`` (an aware datetime) falls in but not
     delivered yet, estimated (a Decimal): in this month, the messages of broadcasts going out
-    now that were not reported delivered yet (``usage.in_flight``), and in any month, the
-    broadcasts scheduled to start in it, each to its audience as it stands now, by the
-    categories it keeps. ``exclude``: a broadcast not to count (the one being judged). What
-    waits for approval is not committed: approving it checks the month again. ``census``:
-    the subscribers counted already (``reach.census``); an audience it lacks is counted
-    here."""
+    now, or finished this month, that were not reported delivered yet (``usage.in_flight``),
+    and in any month, the broadcasts scheduled to start in it, each to the recipients it
+    stored when it was scheduled (or last edited), by its category. ``exclude``: a broadcast
+    not to count (the one being judged). What waits for approval is not committed: approving
+    it checks the month again.
+
+    The stored count rather than the audience counted again: each distinct audience would
+    cost a test on every subscriber, and many scheduled broadcasts would make every plan and
+    every verdict (inside the write lock) slower without bound. A scheduled broadcast whose
+    languages' templates differ in category is priced all at the dearest of them: an
+    estimate that errs upwards, the safe side for a budget."""
     now = now or datetime.now(timezone.utc)
     this_month, scheduled = _scheduled(conn, settings, start, now, exclude)
-    counts = usage.in_flight(conn) if this_month else {}
-    audiences = {}
-    for urgent, topics, category, others in scheduled:
-        key = (bool(urgent), topics or "", category, others or "")
-        if key not in audiences:
-            audiences[key] = _audience_by_category(conn, settings, *key, census)
-        for each, number in audiences[key].items():
-            counts[each] = counts.get(each, 0) + number
+    counts = usage.in_flight(conn, *month_bounds(settings, now=now)) if this_month else {}
+    for category, others, recipients in scheduled:
+        each = dearest(settings, category, json.loads(others).values() if others else ())
+        counts[each] = counts.get(each, 0) + (recipients or 0)
     return priced(settings, counts)
 
 
-def committed_audiences(conn, settings, start, now=None, exclude=None):
-    """The audiences (``reach.audience_of``) of the broadcasts ``month_committed`` counts:
-    what a ``reach.census`` for it must count."""
-    _, scheduled = _scheduled(conn, settings, start, now or datetime.now(timezone.utc),
-                              exclude)
-    return {reach.audience_of(urgent, topics) for urgent, topics, _, _ in scheduled}
+def dearest(settings, category, others=()):
+    """Of a broadcast's categories (``category``, its main language's, and ``others``), the
+    one whose message costs the most; one without a price counts as nothing, as in
+    ``priced``."""
+    def price(each):
+        found = category_price(settings, each)
+        return Decimal(0) if found is None else found
+
+    return max([category, *others], key=price)
 
 
 def _scheduled(conn, settings, start, now, exclude):
-    """(whether ``start``'s month is this one, [(urgent, topics, category, others)] of the
-    broadcasts scheduled to start in it)."""
+    """(whether ``start``'s month is this one, [(category, language_categories, recipients)]
+    of the broadcasts scheduled to start in it)."""
     first, end = month_bounds(settings, now=max(start, now))
     this_month = first <= now < end
     # A scheduled broadcast whose time has come starts now: this month's.
     return this_month, usage.scheduled(conn, None if this_month else to_iso(first),
                                        to_iso(end), exclude)
-
-
-def _audience_by_category(conn, settings, urgent, topics, category, others, census=None):
-    """{category: subscribers} a broadcast keeping ``category`` (its main language's) and
-    ``others`` ({code: category} as JSON, where further languages' differ) reaches now."""
-    chosen = json.loads(topics) if topics else ()
-    counted = census and census.counts(reach.audience_of(urgent, topics))
-    if not others:
-        number = sum(counted.values()) if counted is not None else audience.count(
-            conn, urgent, chosen)
-        return {category: number}
-    if counted is None:
-        counted = audience.by_language(conn, settings["MAIN_LANGUAGE"], urgent, chosen)
-    other = json.loads(others)
-    counts = {}
-    for code, number in counted.items():
-        each = other.get(code, category)
-        counts[each] = counts.get(each, 0) + number
-    return counts
 
 
 def month_so_far(conn, settings, now=None):

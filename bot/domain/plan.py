@@ -8,7 +8,8 @@ confirmation page, the CLI), so that they all tell the same. It reads and writes
   before any of them, all through one rate (``SEND_RATE_LIMIT``; pictures also at most
   ``SEND_RATE_LIMIT_MEDIA``). So the last citizen has it after what is ahead in the queue
   and the broadcast itself, each at its rate. Scheduled ones join the queue at their time,
-  not before: the plan works the queue through in time order as the sender will.
+  not before, with the recipients they stored when scheduled: the plan works the queue
+  through in time order as the sender will.
 - Reach: WhatsApp lets a business reach ``MESSAGING_LIMIT_24H`` different people with
   templates in a rolling 24 hours. Recipients we already reached in that time do not count
   again; new ones fit into what is left; the rest can go once enough of the others have
@@ -55,21 +56,20 @@ def of(conn, settings, fields, now=None):
     start = max(now, _moment(fields["send_at"])) if fields.get("send_at") else now
     urgent, topics = fields["urgent"], fields.get("topics") or []
     since = start.timestamp() - DAY
-    # One pass over the subscribers counts all the plan asks of them: its own audience, and
-    # those of the scheduled broadcasts the time and the month's commitments need.
+    # One pass over the subscribers counts what the plan asks of them: its own audience.
+    # The scheduled broadcasts come with the recipients they stored, so that however many
+    # there are the census stays one bounded query.
     queue = _queue(conn, settings, fields, now, start)
     own = reach.audience_of(urgent, json.dumps(topics))
-    census = reach.census(conn, settings["MAIN_LANGUAGE"], since, own,
-                          _joining(conn, queue) | costs.committed_audiences(
-                              conn, settings, budget.start(fields.get("send_at"), now), now))
+    census = reach.census(conn, settings["MAIN_LANGUAGE"], since, own)
     languages = census.counts(own)
     recipients = sum(languages.values())
     already = sum(census.reached.values())
-    time = _time(conn, queue, recipients, census)
+    time = _time(queue, recipients)
     reachable_now, reachable_at = _reach(conn, settings, urgent, topics, recipients, already,
                                          start, census)
     cost = _cost(settings, languages)
-    month = _month(conn, settings, fields, now, cost["total"], census)
+    month = _month(conn, settings, fields, now, cost["total"])
     plan = {
         "recipients": recipients,
         "by_language": languages,
@@ -90,13 +90,31 @@ def of(conn, settings, fields, now=None):
     return plan
 
 
+def refreshed(conn, settings, fields, plan, now=None):
+    """``plan`` (``of``'s answer for ``fields``) with its month read again, as it stands at
+    ``now``: read inside the write transaction, because another broadcast may have been
+    committed to the month since the plan was made (two sent at the same moment must not
+    both pass the budget). The same dict when the month did not move, else a copy with the
+    month and the warnings as they are now. Cheap: the month is counts kept by the database
+    and the recipients each scheduled broadcast stored."""
+    now = now or datetime.now(timezone.utc)
+    month = _month(conn, settings, fields, now, plan["cost"]["total"])
+    if month == plan["month"]:
+        return plan
+    fresh = dict(plan, month=month)
+    reachable_at = plan["reachable_at"] and _moment(plan["reachable_at"])
+    fresh["warning_codes"], fresh["warnings"] = _warnings(settings, fields, fresh,
+                                                          reachable_at, now)
+    return fresh
+
+
 def _moment(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
 def _queue(conn, settings, fields, now, start):
     """What the sender has to work through with ours, as ``_sending`` takes it: (waiting,
-    scheduled [(seconds from now, order, audience, seconds each)], ours without its number
+    scheduled [(seconds from now, order, recipients as stored, seconds each)], ours without its number
     of messages, ours' rate)."""
     text_rate = settings["SEND_RATE_LIMIT"]
     # The number's rate caps all it sends: a picture rate above it is paced at the number's.
@@ -113,51 +131,18 @@ def _queue(conn, settings, fields, now, start):
     waiting += [(_order(late, number), messages, each(picture))
                 for number, late, picture, messages in reach.waiting(conn, urgent)]
     scheduled = [(max(0.0, (_moment(send_at) - now).total_seconds()), _order(late, number),
-                  reach.audience_of(late, topics), each(picture))
-                 for number, late, picture, topics, send_at in reach.scheduled(conn, urgent)]
+                  messages, each(picture))
+                 for number, late, picture, messages, send_at in reach.scheduled(conn, urgent)]
     begins = (start - now).total_seconds()
     return waiting, scheduled, (begins, _order(urgent, None), None, 1 / rate), rate
 
 
-def _latest(queue, everyone, ours):
-    """Seconds from now by which ours is out at the latest: with each scheduled one reaching
-    every subscriber (more work ahead only ever delays ours)."""
-    waiting, scheduled, _, _ = queue
-    latest, _ = _sending(waiting, [(at, order, everyone, pace)
-                                   for at, order, _, pace in scheduled], ours)
-    return latest
-
-
-def _joining(conn, queue):
-    """The audiences of the scheduled broadcasts that may join before ours is out: only
-    those need their recipients counted (ours, too, reaching everyone at most)."""
-    waiting, scheduled, (begins, order, _, pace), _ = queue
-    if not scheduled:
-        return set()
-    everyone = reach.subscriber_count(conn)
-    latest = _latest(queue, everyone, (begins, order, everyone, pace))
-    return {audience for at, _, audience, _ in scheduled if at <= latest}
-
-
-def _time(conn, queue, recipients, census):
+def _time(queue, recipients):
     """Seconds from the start to the last recipient, with the messages of others sent
-    meanwhile, as the sender works its queue (``_sending``). ``census``: the scheduled
-    broadcasts' audiences counted."""
+    meanwhile, as the sender works its queue (``_sending``); each scheduled broadcast with
+    the recipients it stored."""
     waiting, scheduled, (begins, order, _, pace), rate = queue
-    ours = (begins, order, recipients, pace)
-    # Only scheduled broadcasts that join before ours is out need their recipients counted.
-    # Which those are: the queue worked with each reaching every subscriber is out last.
-    counted = {}
-    if scheduled:
-        latest = _latest(queue, census.everyone, ours)
-        needed = {audience for at, _, audience, _ in scheduled if at <= latest}
-        counted = {audience: census.count(audience) for audience in needed}
-        # ``_joining`` chose them all already (ours reaching everyone is out later still);
-        # should one be missing, it is counted rather than guessed.
-        counted.update(reach.recipients(conn, [audience for audience in needed
-                                               if counted[audience] is None]))
-    seconds, ahead = _sending(waiting, [(at, order, counted.get(audience, 0), pace)
-                                        for at, order, audience, pace in scheduled], ours)
+    seconds, ahead = _sending(waiting, scheduled, (begins, order, recipients, pace))
     return {"seconds": round(seconds - begins, 1), "rate": rate, "ahead": round(ahead)}
 
 
@@ -257,13 +242,12 @@ def _cost(settings, languages):
             "by_category": split}
 
 
-def _month(conn, settings, fields, now, total, census):
+def _month(conn, settings, fields, now, total):
     """The calendar month the broadcast goes out in (a scheduled one: its start's): what it
     has cost so far, what is committed to it and not delivered yet (sending now, scheduled
     for it), and the budget; ``after``: all that with this broadcast. The budget's verdict
     reads the same figures (``budget.standing``)."""
-    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now,
-                                       census=census)
+    spent, committed = budget.standing(conn, settings, fields.get("send_at"), now)
     after = None if total is None else spent + committed + Decimal(str(total))
     first, _ = costs.month_bounds(settings, now=budget.start(fields.get("send_at"), now))
     return {"spent": _amount(spent), "committed": _amount(committed),

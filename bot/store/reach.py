@@ -144,10 +144,13 @@ def waiting(conn, urgent_only=False):
 
 
 def scheduled(conn, urgent_only=False):
-    """[(id, urgent, picture, topics as JSON, send_at)] of the broadcasts scheduled to go,
-    soonest first: each joins the sender's queue at its time."""
+    """[(id, urgent, picture, recipients, send_at)] of the broadcasts scheduled to go,
+    soonest first: each joins the sender's queue at its time. ``recipients``: as stored when
+    it was scheduled or last edited (counting each audience again would cost a test on every
+    subscriber per scheduled broadcast)."""
     return conn.execute(
-        "SELECT id, urgent, media_url IS NOT NULL, topics, send_at FROM broadcasts "
+        "SELECT id, urgent, media_url IS NOT NULL, coalesce(recipients, 0), send_at "
+        "FROM broadcasts "
         "WHERE status = 'scheduled' AND (urgent = 1 OR NOT ?) ORDER BY send_at, id",
         (bool(urgent_only),)).fetchall()
 
@@ -159,21 +162,5 @@ def subscriber_count(conn):
 
 def audience_of(urgent, topics):
     """Who a broadcast reaches (``topics`` as stored, JSON), the same for broadcasts that
-    reach the same people: a key for ``recipients``."""
+    reach the same people: a key for ``census``."""
     return (True, ()) if urgent else (False, tuple(sorted(json.loads(topics or "[]"))))
-
-
-def recipients(conn, audiences):
-    """{audience (``audience_of``): how many it reaches now}, in one pass over the
-    subscribers however many there are (at 100,000 subscribers each costs a full scan of its
-    own, tens of milliseconds)."""
-    audiences = list(audiences)
-    if not audiences:
-        return {}
-    filters, params = [], []
-    for urgent, topics in audiences:
-        condition, more = audience.reached_by(urgent, topics)
-        filters.append(f"count(*) FILTER (WHERE {condition})")
-        params += more
-    counts = conn.execute(f"SELECT {', '.join(filters)} FROM subscribers", params).fetchone()
-    return dict(zip(audiences, counts))

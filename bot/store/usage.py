@@ -9,6 +9,8 @@ webhook's answer, Meta's when the worker sent them). Counts only: no number, no 
 import json
 from datetime import datetime, timezone
 
+from .db import to_iso
+
 REPLIES = 0  # the broadcast_id of answers to citizens
 SERVICE = "service"  # their category
 MAIN = ""  # the category of a broadcast written before categories were kept: today's main one
@@ -45,21 +47,29 @@ def by_broadcast(conn, start, end):
         (hour(start), hour(end))).fetchall()
 
 
-def in_flight(conn):
+def in_flight(conn, start=None, end=None):
     """{category: messages} of broadcasts going out (queued, sending or paused) still queued,
-    or sent and not yet reported delivered (nor failed): committed, not yet charged. Read from
+    or sent and not yet reported delivered (nor failed): committed, not yet charged. Also
+    those sent and not yet reported delivered of broadcasts that finished (done or
+    cancelled) in [``start``, ``end``) (aware datetimes; None: none of them): the sender is
+    done with them, but their receipts, and the charge, may come minutes later. Read from
     their counts (``delivery_counts``); only a broadcast whose languages' templates differ in
     category is split by its deliveries' own. Categories as in ``message_usage``."""
     counts = {}
+    finished = (to_iso(start), to_iso(end)) if start is not None else ("", "")
     going = conn.execute(
-        "SELECT b.id, coalesce(b.category, ''), b.language_categories, sum(c.n) "
+        "SELECT b.id, coalesce(b.category, ''), b.language_categories, "
+        "b.status IN ('done', 'cancelled'), sum(c.n) "
         "FROM broadcasts b JOIN delivery_counts c ON c.broadcast_id = b.id "
-        "WHERE b.status IN ('queued', 'sending', 'paused') AND c.bucket IN ('queued', 'sent') "
-        "GROUP BY b.id").fetchall()
-    for broadcast_id, category, others, messages in going:
+        "WHERE (b.status IN ('queued', 'sending', 'paused') AND c.bucket IN ('queued', 'sent') "
+        "  OR b.status IN ('done', 'cancelled') AND b.finished_at >= ? AND b.finished_at < ? "
+        "     AND c.bucket = 'sent') "
+        "GROUP BY b.id", finished).fetchall()
+    for broadcast_id, category, others, done, messages in going:
+        buckets = "('sent')" if done else "('queued', 'sent')"
         split = [(category, messages)] if not others else conn.execute(
             "SELECT coalesce(category, ?), count(*) FROM deliveries "
-            "WHERE broadcast_id = ? AND bucket IN ('queued', 'sent') GROUP BY 1",
+            f"WHERE broadcast_id = ? AND bucket IN {buckets} GROUP BY 1",
             (category, broadcast_id)).fetchall()
         for each, number in split:
             counts[each] = counts.get(each, 0) + number
@@ -67,11 +77,12 @@ def in_flight(conn):
 
 
 def scheduled(conn, since, until, exclude=None):
-    """[(urgent, topics as JSON, category, language_categories)] of broadcasts scheduled to
-    start in [``since``, ``until``) (ISO times; ``since`` None: any time before ``until``),
-    but ``exclude`` (a broadcast's id)."""
+    """[(category, language_categories, recipients)] of broadcasts scheduled to start in
+    [``since``, ``until``) (ISO times; ``since`` None: any time before ``until``), but
+    ``exclude`` (a broadcast's id). ``recipients``: as stored when it was scheduled or last
+    edited."""
     return conn.execute(
-        "SELECT urgent, topics, coalesce(category, ''), language_categories FROM broadcasts "
+        "SELECT coalesce(category, ''), language_categories, recipients FROM broadcasts "
         "WHERE status = 'scheduled' AND send_at < ? AND send_at >= coalesce(?, '') "
         "AND id IS NOT ?", (until, since, exclude)).fetchall()
 
