@@ -10,15 +10,11 @@ subscribers.
 import pytest
 from playwright.sync_api import expect
 
-from bot import create_app
-from bot.vault import new_key
 from tests.accessibility import check
-from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, Process, WebServer,
-                            counts_disagreeing, free_port)
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.test_browser import PHONE, browser  # noqa: F401 - the module's browser
 from tests.test_browser_console_pages import no_sideways_scroll
-from tests.test_browser_press_office import DESKTOP, PASSWORD, contexts, sign_in  # noqa: F401
+from tests.test_browser_press_office import (DESKTOP, contexts,  # noqa: F401
+                                             running_office, sign_in)
 
 ACCOUNTS = {"anna": "admin", "paul": "publisher"}
 
@@ -26,32 +22,9 @@ ACCOUNTS = {"anna": "admin", "paul": "publisher"}
 @pytest.fixture(scope="module")
 def office(tmp_path_factory, fake_twilio):
     """(environment, web server) for the module; its sender runs beside it."""
-    directory = tmp_path_factory.mktemp("budget")
-    port = free_port()
-    env = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_FROM": COUNTY_NUMBER, "TWILIO_API_URL": fake_twilio.url,
-        "PUBLIC_URL": f"http://127.0.0.1:{port}", "PORT": str(port), "ADMIN_TOKEN": ADMIN_TOKEN,
-        "DATA_KEY": new_key(), "DATABASE_PATH": str(directory / "infokanal.db"),
-        "AUTHORITY_NAME": PROCESS_AUTHORITY, "CONTACT_INFO": "Bürgertelefon 0800 123 456",
-        "PRICE_MARKETING": "0.1", "PRICE_SERVICE": "0.01", "PLATFORM_FEE": "0.005",
-        "MONTHLY_BUDGET": "0.2", "SEND_RATE_LIMIT": "500", "SENDER_POLL_SECONDS": "0.05",
-        "WEB_CONCURRENCY": "2"}
-    runner = create_app(dict(env)).test_cli_runner()
-    for name, role in ACCOUNTS.items():
-        result = runner.invoke(args=["users", "add", name, "--role", role, "--password-stdin"],
-                               input=PASSWORD + "\n")
-        assert result.exit_code == 0, result.output
-    server = WebServer(env)
-    worker = Process("worker", env)
-    try:
-        for _ in range(3):
-            assert server.citizen().send("Start").status_code == 200
-        yield env, server
-    finally:
-        worker.stop()
-        server.stop()
-    assert counts_disagreeing(env["DATABASE_PATH"]) == []
+    yield from running_office(
+        tmp_path_factory.mktemp("budget"), fake_twilio, ACCOUNTS, PRICE_MARKETING="0.1",
+        PRICE_SERVICE="0.01", PLATFORM_FEE="0.005", MONTHLY_BUDGET="0.2")
 
 
 @pytest.fixture(autouse=True)

@@ -37,10 +37,10 @@ STAFF = ["+4915190000011", "+4915190000012"]
 DESKTOP = {"width": 1280, "height": 800}
 
 
-@pytest.fixture(scope="module")
-def office(tmp_path_factory, fake_twilio):
-    """(environment, web server) for the module; its sender runs beside it."""
-    directory = tmp_path_factory.mktemp("press-office")
+def running_office(directory, fake_twilio, accounts, **settings):
+    """Yield (environment, web server) of a deployment with its sender, ``accounts`` ({name:
+    role}) made with PASSWORD and three subscribers; ``settings`` add to or replace the
+    environment. Stopped after the yield, and its counts must agree then."""
     port = free_port()
     env = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -48,11 +48,10 @@ def office(tmp_path_factory, fake_twilio):
         "PUBLIC_URL": f"http://127.0.0.1:{port}", "PORT": str(port), "ADMIN_TOKEN": ADMIN_TOKEN,
         "DATA_KEY": new_key(), "DATABASE_PATH": str(directory / "infokanal.db"),
         "AUTHORITY_NAME": PROCESS_AUTHORITY, "CONTACT_INFO": "Bürgertelefon 0800 123 456",
-        "APPROVAL_REQUIRED": "1", "TEST_RECIPIENTS": ",".join(f"whatsapp:{n}" for n in STAFF),
-        "PRICE_PER_MESSAGE": "0.045", "SEND_RATE_LIMIT": "500", "SENDER_POLL_SECONDS": "0.05",
-        "WEB_CONCURRENCY": "2"}
+        "SEND_RATE_LIMIT": "500", "SENDER_POLL_SECONDS": "0.05", "WEB_CONCURRENCY": "2",
+        **settings}
     runner = create_app(dict(env)).test_cli_runner()
-    for name, role in ACCOUNTS.items():
+    for name, role in accounts.items():
         result = runner.invoke(args=["users", "add", name, "--role", role, "--password-stdin"],
                                input=PASSWORD + "\n")
         assert result.exit_code == 0, result.output
@@ -66,6 +65,14 @@ def office(tmp_path_factory, fake_twilio):
         worker.stop()
         server.stop()
     assert counts_disagreeing(env["DATABASE_PATH"]) == []
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory, fake_twilio):
+    """(environment, web server) for the module; its sender runs beside it."""
+    yield from running_office(
+        tmp_path_factory.mktemp("press-office"), fake_twilio, ACCOUNTS, APPROVAL_REQUIRED="1",
+        TEST_RECIPIENTS=",".join(f"whatsapp:{n}" for n in STAFF), PRICE_PER_MESSAGE="0.045")
 
 
 @pytest.fixture(autouse=True)
