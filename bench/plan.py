@@ -21,25 +21,19 @@ import time
 import requests
 from common import (ADMIN_TOKEN, base_env, cpu_seconds, procfile, scratch_dir, seed_subscribers,
                     wait_http)
+from topic_post import TOPICS, choose_topics
 
 from bot.store import db
 from tests.conftest import free_port
-
-TOPICS = "baustellen=Baustellen,veranstaltungen=Veranstaltungen,stellen=Stellenangebote"
 
 
 def shape_audience(env, count):
     """Topics and languages as in topic_post.py, and two earlier broadcasts to the first four
     fifths."""
+    choose_topics(env, count)
     database = db.connect(env["DATABASE_PATH"])
     now = time.time()
     with db.write(database) as conn:
-        conn.execute("UPDATE subscribers SET all_topics = 0 WHERE id % 3 != 0")
-        conn.executemany(
-            "INSERT INTO subscriber_topics (subscriber_id, topic) VALUES (?, ?)",
-            [(i, topic) for i in range(1, count + 1) if i % 3 == 1
-             for topic in ("baustellen", "veranstaltungen")]
-            + [(i, "stellen") for i in range(1, count + 1) if i % 3 == 2])
         conn.execute("UPDATE subscribers SET language = 'en' WHERE id % 5 = 0")
         for hours_ago in (20, 4):
             broadcast_id = conn.execute(
