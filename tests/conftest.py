@@ -1,5 +1,6 @@
 """Fixtures in layers: fake Twilio → config → app → client/citizen; and Procfile processes."""
 
+import contextlib
 import itertools
 import os
 import resource
@@ -360,6 +361,22 @@ def refused_start(name, env):
     finally:
         process.stop()
     return process.proc.returncode, output
+
+
+@contextlib.contextmanager
+def time_bound(seconds):
+    """Raise TimeoutError in whatever runs inside once ``seconds`` have passed: a test that
+    starts processes ends in bounded time even if something it waits on hangs."""
+    def overtime(signum, frame):
+        raise TimeoutError(f"the test ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, overtime)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def wait_for(predicate, timeout=20, interval=0.05, message="condition"):

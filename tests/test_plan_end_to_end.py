@@ -19,7 +19,6 @@ in webhooks signed as the platform signs them.
 
 import json
 import random
-import signal
 import sqlite3
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ from bot.vault import new_key
 from tests import fake_meta
 from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, Process, WebServer,
                             audit_trail_broken, citizens_of, counts_disagreeing, free_port,
-                            reply_text, wait_for)
+                            reply_text, time_bound, wait_for)
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 # A bound on every test here (the processes start before it, each within its own 30 s).
@@ -259,14 +258,8 @@ class Deployment:
 @pytest.fixture(autouse=True)
 def bounded():
     """Every test ends within TEST_SECONDS, whatever hangs."""
-    def overtime(signum, frame):
-        raise TimeoutError(f"the test ran longer than {TEST_SECONDS} s")
-
-    previous = signal.signal(signal.SIGALRM, overtime)
-    signal.alarm(TEST_SECONDS)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with time_bound(TEST_SECONDS):
+        yield
 
 
 # -- time ----------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ from bot import vocabulary as v
 from bot.platforms import meta
 from tests import fake_meta
 from tests.conftest import (Process, WebServer, audit_trail_broken, counts_disagreeing,
-                            free_port, new_number, new_sid, reply_text, wait_for)
+                            free_port, new_number, new_sid, reply_text, time_bound,
+                            wait_for)
 from tests.test_status_callbacks_e2e import callback as twilio_status
 from tests.test_status_callbacks_e2e import post as post_twilio_status
 
@@ -406,14 +407,8 @@ def county(deployment, env, twilio_api):
 @pytest.fixture(autouse=True)
 def bounded():
     """Every test ends within TEST_SECONDS, whatever hangs."""
-    def overtime(signum, frame):
-        raise TimeoutError(f"the test ran longer than {TEST_SECONDS} s")
-
-    previous = signal.signal(signal.SIGALRM, overtime)
-    signal.alarm(TEST_SECONDS)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with time_bound(TEST_SECONDS):
+        yield
 
 
 # --- conversations -----------------------------------------------------------------------------
