@@ -32,16 +32,6 @@ def app(config):
     return create_app(dict(config, **PRICES))
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def citizen(client):
-    return citizens_of(client)
-
-
 def run_worker(app):
     with app.app_context():
         assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
