@@ -289,12 +289,3 @@ def recently_active(conn, since):
     return [row[0] for row in conn.execute(
         "SELECT id FROM broadcasts WHERE status IN ('sending', 'paused') "
         "OR (status = 'done' AND finished_at >= ?) ORDER BY id", (since,))]
-
-
-def messages_since(conn, since):
-    """How many messages went to the platform (sent, delivered or read) in broadcasts that
-    started at or after ``since`` (ISO UTC): what the month's cost estimate multiplies."""
-    return conn.execute(
-        "SELECT coalesce(sum(c.n), 0) FROM delivery_counts c JOIN broadcasts b "
-        "ON b.id = c.broadcast_id WHERE c.bucket IN ('sent', 'delivered', 'read') "
-        "AND b.started_at >= ?", (since,)).fetchone()[0]

@@ -155,11 +155,6 @@ def scheduled(conn, urgent_only=False):
         (bool(urgent_only),)).fetchall()
 
 
-def subscriber_count(conn):
-    """How many subscribers there are: the most any broadcast reaches."""
-    return conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
-
-
 def audience_of(urgent, topics):
     """Who a broadcast reaches (``topics`` as stored, JSON), the same for broadcasts that
     reach the same people: a key for ``census``."""
