@@ -309,7 +309,8 @@ def load(instance_path, test_config=None):
     for code in languages:
         if not _LANGUAGE_CODE.match(code):
             raise ConfigError(f"LANGUAGES holds {code!r}, which is not a language code "
-                              "(two or three lower-case letters, e.g. de, en, uk, tr, ar)")
+                              "(two or three lower-case letters, e.g. de, en, uk, tr, ar, or "
+                              "with a variant: de-LS for Leichte Sprache)")
     values["MAIN_LANGUAGE"], values["LANGUAGE_LIST"] = languages_of(values)
     # The approved template of each further language; the main one's is BROADCAST_CONTENT_SID
     # (Twilio) or META_TEMPLATE (Meta).
