@@ -121,23 +121,23 @@ TEXTS = {
             "{authority} schickt Ihnen jetzt wichtige Nachrichten.\n"
             "Zum Beispiel: Warnungen, gesperrte Straßen und Termine.\n"
             "Wir speichern Ihre Nummer sicher.\n"
-            "Die Mitarbeiter sehen Ihre Nummer nicht.\n"
+            "Die Mit-Arbeiter sehen Ihre Nummer nicht.\n"
             "Sie wollen keine Nachrichten mehr?\n"
             "Dann schreiben Sie: „Stopp“."
         ),
         "already_subscribed": (
-            "Sie sind schon angemeldet.\n"
+            "Sie haben sich schon angemeldet.\n"
             "Sie wollen keine Nachrichten mehr?\n"
             "Dann schreiben Sie: „Stopp“."
         ),
         "goodbye": (
-            "Sie sind jetzt abgemeldet.\n"
+            "Wir haben Sie abgemeldet.\n"
             "Sie bekommen keine Nachrichten mehr.\n"
             "Sie wollen wieder Nachrichten?\n"
             "Dann schreiben Sie: „Start Leichte Sprache“."
         ),
         "not_subscribed": (
-            "Sie sind nicht angemeldet.\n"
+            "Sie haben sich noch nicht angemeldet.\n"
             "Sie wollen Nachrichten bekommen?\n"
             "Dann schreiben Sie: „Start Leichte Sprache“."
         ),
@@ -257,7 +257,7 @@ TOPIC_TEXTS = {
             "Dann schreiben Sie: „{start}“."
         ),
         "goodbye_topics": (
-            "Sie sind jetzt abgemeldet.\n"
+            "Wir haben Sie abgemeldet.\n"
             "Sie bekommen keine Nachrichten mehr.\n"
             "Sie wollen wieder alle Nachrichten?\n"
             "Dann schreiben Sie: „{start}“.\n"

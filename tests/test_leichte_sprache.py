@@ -76,7 +76,10 @@ def test_leichte_sprache_is_chosen_by_its_name_and_joined_with_its_own_words():
 QUOTED = re.compile(r"„([^“]+)“")
 # The rules of Netzwerk Leichte Sprache, as far as a machine can check them.
 ABBREVIATIONS = re.compile(r"\b(?:z\. ?B|d\. ?h|bzw|usw|ca|Nr|ggf|evtl|u\. ?a|inkl|Tel|Info)\b\.?")
-PASSIVE = re.compile(r"\b(?:wird|werden|wurde|wurden|worden)\b", re.IGNORECASE)
+PASSIVE = re.compile(r"\b(?:wird|werden|wurde|wurden|worden)\b"
+                     # and the passive of state: "Sie sind abgemeldet", "ist gesperrt"
+                     r"|\b(?:sind|ist)\s+(?:\w+\s+)?(?:an|ab|ge)\w+(?:t|en)\b",
+                     re.IGNORECASE)
 SUBJUNCTIVE = re.compile(r"\b(?:möchten?|würden?|könnten?|sollten?|hätten?|wären?|dürften?)\b",
                          re.IGNORECASE)
 GENITIVE = re.compile(r"\b(?:des|eines|dessen|deren)\b", re.IGNORECASE)
@@ -135,7 +138,7 @@ def test_a_citizen_chooses_leichte_sprache_and_reads_every_answer_in_it(config):
     assert rows(app, "SELECT language FROM subscribers") == [(EASY,)]
     assert reply_text(person.send("Hilfe").text).startswith(
         "Landkreis Musterstadt schickt hier wichtige Nachrichten.")
-    assert reply_text(person.send("Stopp").text).startswith("Sie sind jetzt abgemeldet.")
+    assert reply_text(person.send("Stopp").text).startswith("Wir haben Sie abgemeldet.")
     other = citizens_of(app.test_client())()
     other.send("Start")
     assert reply_text(other.send("Leichte Sprache").text) == (
