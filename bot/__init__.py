@@ -78,6 +78,7 @@ def create_app(test_config=None):
         demo=mode.demo, fernet=fernet, vault=box, texts=citizen_texts,
         channel=Channel(vault=box, texts=citizen_texts, demo=mode.demo,
                         notice_window_seconds=app.config["NOTICE_WINDOW_HOURS"] * 3600,
+                        timezone=app.config["TIMEZONE"],
                         # Meta's webhook carries no answer: the worker sends each one.
                         replies_by_api=not mode.demo
                         and app.config["WHATSAPP_PLATFORM"] == "meta"),

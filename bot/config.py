@@ -309,7 +309,8 @@ def load(instance_path, test_config=None):
     for code in languages:
         if not _LANGUAGE_CODE.match(code):
             raise ConfigError(f"LANGUAGES holds {code!r}, which is not a language code "
-                              "(two or three lower-case letters, e.g. de, en, uk, tr, ar)")
+                              "(two or three lower-case letters, e.g. de, en, uk, tr, ar, or "
+                              "with a variant: de-LS for Leichte Sprache)")
     values["MAIN_LANGUAGE"], values["LANGUAGE_LIST"] = languages_of(values)
     # The approved template of each further language; the main one's is BROADCAST_CONTENT_SID
     # (Twilio) or META_TEMPLATE (Meta).
@@ -359,7 +360,7 @@ def _check_prices(values, languages, test_config):
         category = str(raw or "").strip().lower() or (
             DEFAULT_CATEGORY if code is None else None)
         if category is not None and category not in CATEGORIES:
-            name = "TEMPLATE_CATEGORY" + (f"_{code.upper()}" if code else "")
+            name = "TEMPLATE_CATEGORY" + (f"_{setting_suffix(code)}" if code else "")
             raise ConfigError(f"{name} must be marketing or utility, not {raw!r}")
         categories[code] = category
     # A further language without its own category has the main one's.
@@ -406,7 +407,7 @@ def _per_language(prefix, languages, test_config):
     """``<prefix>_<LANG>`` of each further language → {code: value}, where set."""
     found = {}
     for code in languages:
-        name = f"{prefix}_{code.upper()}"
+        name = f"{prefix}_{setting_suffix(code)}"
         raw = (test_config or {}).get(name) if test_config is not None else os.environ.get(name)
         if raw and str(raw).strip():
             found[code] = str(raw).strip()
@@ -420,7 +421,7 @@ def _paragraph_templates(kind, values, languages, test_config):
     other fits."""
     found = {}
     for code in [None] + languages:
-        name = kind.setting + (f"_{code.upper()}" if code else "")
+        name = kind.setting + (f"_{setting_suffix(code)}" if code else "")
         if code is None:
             raw = values[name]
         else:
@@ -431,7 +432,7 @@ def _paragraph_templates(kind, values, languages, test_config):
             continue
         single = values[kind.singles_key].get(code) if code else values[kind.single]
         if not single:
-            needed = f"{kind.single}_{code.upper()}" if code else kind.single
+            needed = f"{kind.single}_{setting_suffix(code)}" if code else kind.single
             raise ConfigError(f"{name} is set but {needed} is not: the single-variable "
                               "template is needed too, for texts of one paragraph")
         templates = {}
@@ -516,7 +517,14 @@ def price(value, name="PRICE_PER_MESSAGE", most=Decimal(100)):
     return amount
 
 
-_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+# A language, and optionally one variant of it: "de-LS" is German in Leichte Sprache.
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,8})?$")
+
+
+def setting_suffix(code):
+    """How a language's own settings end: ``_EN`` for en, ``_DE_LS`` for de-LS (a hyphen
+    cannot stand in an environment variable's name)."""
+    return code.upper().replace("-", "_")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 

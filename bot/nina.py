@@ -44,6 +44,7 @@ ALERT = "Alert"
 # only cost the worker memory.
 MAX_ANSWER_BYTES = 5 * 1024 * 1024
 MAX_REFERENCES = 100
+MAX_INFOS = 20
 
 
 class FeedError(Exception):
@@ -86,8 +87,20 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Info:
+    """One ``info`` block's texts: the warning in one language."""
+
+    tag: str             # the block's language, as the feed labels it, folded (de-de, de-ls)
+    headline: str
+    description: str
+    instruction: str
+    web: str
+
+
+@dataclass(frozen=True)
 class Detail:
-    """A warning in full, with the one ``info`` block that is read (see ``pick_info``)."""
+    """A warning in full, with the one ``info`` block that is read (see ``pick_info``), and the
+    blocks in other languages (``in_language``)."""
 
     id: str
     status: str          # CAP: Actual, Exercise, System, Test, Draft
@@ -100,11 +113,19 @@ class Detail:
     instruction: str
     web: str             # the source's page about it, or ""
     page_url: str        # NINA's page about it
+    others: tuple = ()   # Info of each other block that has a headline
 
     @property
     def more_url(self):
         """Where to read more: the source's own page, else NINA's."""
         return self.web or self.page_url
+
+    def in_language(self, code):
+        """The other block in the language ``code`` (one of ours: "en", "de-LS"), or None
+        when the warning has none besides the one read."""
+        tags = [info.tag for info in self.others]
+        found = _matching(tags, code)
+        return None if found is None else self.others[found]
 
 
 # -- plain text ------------------------------------------------------------------------------
@@ -303,17 +324,58 @@ def parse_dashboard(data):
     return entries
 
 
-def _language_of(info):
-    return _word(info.get("language") or "").split("-")[0].strip().lower()
+def _tag(info):
+    """An info block's language, folded: the feed writes "DE", "de-DE", "en-US", "de-LS"."""
+    return _word(info.get("language") or "").casefold().replace("_", "-")
+
+
+# How sources mark Leichte Sprache after the language: "de-LS", "de-DE-LS", "de-x-ls".
+_EASY_SUBTAGS = {"ls"}
+
+
+def _easy(parts):
+    return any(part in _EASY_SUBTAGS for part in parts[1:])
+
+
+def _matching(tags, code):
+    """The index of the tag that is in the language ``code``: the same tag, else the same
+    language (``de-DE`` for ``de``, ``en-US`` for ``en``), never Leichte Sprache for plain
+    German or the other way round; None when none is."""
+    wanted = code.casefold().replace("_", "-")
+    if wanted in tags:
+        return tags.index(wanted)
+    wanted_parts = wanted.split("-")
+    for index, tag in enumerate(tags):
+        parts = tag.split("-")
+        if parts[0] == wanted_parts[0] and _easy(parts) == _easy(wanted_parts):
+            return index
+    return None
 
 
 def pick_info(infos, language):
-    """The info block to read: the main language's, else German, else the first."""
-    for wanted in (language, "de"):
-        for info in infos:
-            if _language_of(info) == wanted:
-                return info
-    return infos[0]
+    """The info block to read: the main language's, else German, else the first that is not
+    in Leichte Sprache (a warning's standard text), else the first."""
+    tags = [_tag(info) for info in infos]
+    for wanted in (language or "de", "de"):
+        found = _matching(tags, wanted)
+        if found is not None:
+            return infos[found]
+    return next((info for info, tag in zip(infos, tags) if not _easy(tag.split("-"))),
+                infos[0])
+
+
+def _language_of(info):
+    return _tag(info).split("-")[0]
+
+
+def _info(block):
+    """A block's texts as citizens read them; None for a block without a headline."""
+    headline = " ".join(plain_text(block.get("headline"), MAX_HEADLINE_CHARS).split("\n"))
+    if not headline:
+        return None
+    return Info(tag=_tag(block), headline=headline,
+                description=plain_text(block.get("description")),
+                instruction=plain_text(block.get("instruction")), web=_link(block.get("web")))
 
 
 def _references(value):
@@ -338,20 +400,20 @@ def parse_warning(data, warning_id, language="de"):
     if not isinstance(infos, list) or not infos or not all(isinstance(i, dict) for i in infos):
         raise BadWarning(f"warning {warning_id} has no info block")
     info = pick_info(infos, language)
-    headline = " ".join(plain_text(info.get("headline"), MAX_HEADLINE_CHARS).split("\n"))
-    if not headline:
+    read = _info(info)
+    if read is None:
         raise BadWarning(f"warning {warning_id} has no headline")
+    # A warning carries a handful of languages; more blocks than this are not a warning's.
+    others = tuple(found for block in infos[:MAX_INFOS] if block is not info
+                   and (found := _info(block)) is not None)
     return Detail(
         id=warning_id, status=_word(data.get("status") or "Actual"),
         msg_type=_word(data.get("msgType") or ALERT),
         references=_references(data.get("references")),
         language=_language_of(info) or language,
         severity=_word(info.get("severity") or ""),
-        headline=headline,
-        description=plain_text(info.get("description")),
-        instruction=plain_text(info.get("instruction")),
-        web=_link(info.get("web")),
-        page_url=PAGE_URL.format(id=quote(warning_id, safe="")))
+        headline=read.headline, description=read.description, instruction=read.instruction,
+        web=read.web, page_url=PAGE_URL.format(id=quote(warning_id, safe="")), others=others)
 
 
 def same_warning(feed_id, reference):

@@ -25,7 +25,7 @@ _INVISIBLE = {"Cf"}  # format characters: RTL marks, zero-width joiners
 # Placeholders filled at start; the others a text may hold are filled when it is sent.
 _AT_START = {"authority", "contact", "contact_line"}
 _WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug"}
-ACTIONS = ("start", "stop", "help", "topics")
+ACTIONS = ("start", "stop", "help", "topics", "news")
 # Longer than this, a message is no keyword said politely; bounds the matching's work too.
 _POLITE_LENGTH = 80
 # Without topics, "Start <words>" and "Stop <words>" are still Start and Stop when the words
@@ -242,7 +242,8 @@ def load_texts(config, topics=()):
         env_value = config.get(f"KEYWORDS_{action.upper()}")
         if env_value:
             main_words[action] = _split_words(env_value)
-    main_words.setdefault("topics", list(own[main].get("topics", [])))
+    for action in ("topics", "news"):
+        main_words.setdefault(action, list(own[main].get(action, [])))
 
     keywords, owners = {}, {}
     for code in languages:

@@ -9,7 +9,7 @@ import json
 from .wording import TEXTS, TOPIC_TEXTS
 
 BUILT_IN = tuple(TEXTS)
-ACTIONS = ("start", "stop", "help", "topics")
+ACTIONS = ("start", "stop", "help", "topics", "news")
 
 
 class TextsFileError(Exception):
@@ -18,6 +18,9 @@ class TextsFileError(Exception):
 
 # Texts added after operators wrote their files: a language of the operator's own may lack them.
 OPTIONAL_KEYS = {"notice_leave"}
+# ... and of these, a language that lacks them says the main language's (or German's) words.
+BORROWED_KEYS = ("news_intro", "news_none")
+OPTIONAL_KEYS |= set(BORROWED_KEYS)
 
 
 def _text_keys(topics):
@@ -66,8 +69,8 @@ def read_texts_file(path, languages, topics):
         if not isinstance(block, dict) or not all(
                 action in ACTIONS and isinstance(words, list)
                 and all(isinstance(w, str) for w in words) for action, words in block.items()):
-            raise TextsFileError('TEXTS_FILE "keywords" must map start/stop/help/topics to '
-                                 'lists of words')
+            raise TextsFileError('TEXTS_FILE "keywords" must map start/stop/help/topics/news '
+                                 'to lists of words')
     return flat, per_language, keywords
 
 
@@ -84,6 +87,10 @@ def texts_for(language, main, flat, per_language, topics):
             raise TextsFileError(f"TEXTS_FILE gives {twice} both at the top level and under "
                                  f"{language!r}; keep one")
         texts.update(flat)
+    for key in BORROWED_KEYS:
+        if key not in texts:
+            texts[key] = (flat.get(key) if language != main else None) or \
+                per_language.get(main, {}).get(key) or TEXTS.get(main, TEXTS["de"])[key]
     missing = sorted(_text_keys(topics) - set(texts))
     if missing:
         raise TextsFileError(f"language {language!r} has no texts for {missing}: give them "

@@ -1,4 +1,5 @@
-"""What a citizen reads, built in: German and English texts, keywords and language names.
+"""What a citizen reads, built in: German, English and German in Leichte Sprache (``de-LS``):
+texts, keywords and language names.
 
 A leaf module of data only (``texts`` loads and uses it). Plain, short sentences that fit a
 phone screen without scrolling. Quotation marks are typographic, as on the public pages: German
@@ -19,9 +20,14 @@ DEFAULT_KEYWORDS = {
 # languages own ("Stop") answers in the main language, or in the citizen's own.
 KEYWORDS = {
     "de": {"start": ["Start", "Anmelden"], "stop": ["Stop", "Stopp", "Abmelden"],
-           "help": ["Hilfe", "Info"], "topics": ["Themen"]},
+           "help": ["Hilfe", "Info"], "topics": ["Themen"], "news": ["Neu", "Aktuell"]},
     "en": {"start": ["Subscribe"], "stop": ["Stop", "Unsubscribe"], "help": ["Help"],
-           "topics": ["Topics"]},
+           "topics": ["Topics"], "news": ["News"]},
+    # Leichte Sprache joins with words of its own, so that a stranger's Start says which
+    # German they read; the other words are German's.
+    "de-LS": {"start": ["Start Leichte Sprache", "Anmelden Leichte Sprache"],
+              "stop": ["Stopp", "Stop", "Abmelden"], "help": ["Hilfe"], "topics": ["Themen"],
+              "news": ["Neu", "Aktuell"]},
 }
 
 # Said around a keyword, these leave it a keyword ("Start bitte", "Abmelden, danke!"): an
@@ -34,7 +40,7 @@ POLITE_WORDS = [
 ]
 
 # Sent alone, a language's name switches a subscriber's replies and broadcasts to it.
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "de-LS": "Leichte Sprache"}
 
 TEXTS = {
     "de": {
@@ -72,6 +78,9 @@ TEXTS = {
         "warning_all_clear": "Entwarnung:",
         "warning_all_clear_text": "Die Warnung ist aufgehoben.",
         "warning_more": "Mehr Informationen:",
+        # The answer to "Neu": the latest public announcements, or that there are none yet.
+        "news_intro": "Die neuesten Meldungen:",
+        "news_none": "Es gibt noch keine Meldungen.",
     },
     "en": {
         "welcome": (
@@ -99,6 +108,66 @@ TEXTS = {
         "warning_all_clear": "All clear:",
         "warning_all_clear_text": "The warning has been lifted.",
         "warning_more": "More information:",
+        "news_intro": "The latest announcements:",
+        "news_none": "There are no announcements yet.",
+    },
+    # Leichte Sprache, after the rules of Netzwerk Leichte Sprache: one statement a sentence,
+    # each sentence on a line of its own, active voice, no genitive, no subjunctive, no
+    # abbreviations, long words split by a hyphen, numbers in digits, the same word for the
+    # same thing every time ("Nachricht", never also "Meldung").
+    "de-LS": {
+        "welcome": (
+            "Willkommen!\n"
+            "{authority} schickt Ihnen jetzt wichtige Nachrichten.\n"
+            "Zum Beispiel: Warnungen, gesperrte Straßen und Termine.\n"
+            "Wir speichern Ihre Nummer sicher.\n"
+            "Die Mit-Arbeiter sehen Ihre Nummer nicht.\n"
+            "Sie wollen keine Nachrichten mehr?\n"
+            "Dann schreiben Sie: „Stopp“."
+        ),
+        "already_subscribed": (
+            "Sie haben sich schon angemeldet.\n"
+            "Sie wollen keine Nachrichten mehr?\n"
+            "Dann schreiben Sie: „Stopp“."
+        ),
+        "goodbye": (
+            "Wir haben Sie abgemeldet.\n"
+            "Sie bekommen keine Nachrichten mehr.\n"
+            "Sie wollen wieder Nachrichten?\n"
+            "Dann schreiben Sie: „Start Leichte Sprache“."
+        ),
+        "not_subscribed": (
+            "Sie haben sich noch nicht angemeldet.\n"
+            "Sie wollen Nachrichten bekommen?\n"
+            "Dann schreiben Sie: „Start Leichte Sprache“."
+        ),
+        "help": (
+            "{authority} schickt hier wichtige Nachrichten.\n"
+            "Wir beantworten hier keine Fragen.\n"
+            "Sie wollen Nachrichten bekommen?\n"
+            "Dann schreiben Sie: „Start Leichte Sprache“.\n"
+            "Sie wollen keine Nachrichten mehr?\n"
+            "Dann schreiben Sie: „Stopp“.\n"
+            "{contact_line}"
+        ),
+        "notice": "Wir beantworten hier keine Fragen.\n{contact_line}",
+        "notice_join": (
+            "Sie wollen Nachrichten bekommen?\n"
+            "Dann schreiben Sie: „Start Leichte Sprache“."
+        ),
+        "notice_leave": "Sie wollen keine Nachrichten mehr?\nDann schreiben Sie: „Stopp“.",
+        "contact_line": "Sie haben eine Frage?\nDann melden Sie sich hier: {contact}.",
+        "language_set": "Sie bekommen die Nachrichten jetzt in Leichter Sprache.",
+        "no_topics": (
+            "Hier gibt es keine Themen.\n"
+            "Alle angemeldeten Menschen bekommen alle Nachrichten."
+        ),
+        "warning_update": "Neue Information:",
+        "warning_all_clear": "Die Gefahr ist vorbei:",
+        "warning_all_clear_text": "Die Warnung gilt nicht mehr.",
+        "warning_more": "Mehr Informationen:",
+        "news_intro": "Die neuesten Nachrichten:",
+        "news_none": "Es gibt noch keine Nachrichten.",
     },
 }
 
@@ -149,5 +218,54 @@ TOPIC_TEXTS = {
         ),
         "everything": "all announcements",
         "topic_keyword": "{name} (“{start} {slug}”)",
+    },
+    "de-LS": {
+        "welcome_topic": (
+            "Willkommen!\n"
+            "{authority} schickt Ihnen jetzt Nachrichten zu diesem Thema: {topic}.\n"
+            "Sie wollen alle Themen sehen?\n"
+            "Dann schreiben Sie: „{topics}“.\n"
+            "Sie wollen keine Nachrichten mehr?\n"
+            "Dann schreiben Sie: „{stop}“."
+        ),
+        "topic_added": (
+            "Sie bekommen jetzt auch Nachrichten zu diesem Thema: {topic}.\n"
+            "Das sind Ihre Themen: {mine}."
+        ),
+        "topic_already": "Sie bekommen schon Nachrichten zu diesem Thema: {topic}.",
+        "topic_already_all": (
+            "Sie bekommen schon alle Nachrichten.\n"
+            "Das Thema {topic} ist dabei."
+        ),
+        "now_everything": (
+            "Sie bekommen jetzt alle Nachrichten.\n"
+            "Sie bekommen Nachrichten zu jedem Thema."
+        ),
+        "topic_removed": (
+            "Sie bekommen keine Nachrichten mehr zu diesem Thema: {topic}.\n"
+            "Sie bekommen weiter Nachrichten zu: {mine}."
+        ),
+        "topic_not_mine": (
+            "Sie bekommen keine Nachrichten zu diesem Thema: {topic}.\n"
+            "Sie bekommen Nachrichten zu: {mine}."
+        ),
+        "topic_unknown": "Dieses Thema gibt es nicht.\nDiese Themen gibt es: {list}",
+        "topics_list": "Diese Themen gibt es: {list}.\nSie bekommen Nachrichten zu: {mine}.",
+        "topics_list_stranger": (
+            "Diese Themen gibt es: {list}.\n"
+            "Sie wollen alle Nachrichten?\n"
+            "Dann schreiben Sie: „{start}“."
+        ),
+        "goodbye_topics": (
+            "Wir haben Sie abgemeldet.\n"
+            "Sie bekommen keine Nachrichten mehr.\n"
+            "Sie wollen wieder alle Nachrichten?\n"
+            "Dann schreiben Sie: „{start}“.\n"
+            "Sie wollen nur Nachrichten zu 1 Thema?\n"
+            "Dann schreiben Sie: „{start} Thema“.\n"
+            "Diese Themen gibt es: „{topics}“."
+        ),
+        "everything": "alle Nachrichten",
+        "topic_keyword": "{name}: „{start} {slug}“",
     },
 }

@@ -67,8 +67,15 @@ class FakeNina:
             description="Starke Rauchentwicklung im Ortsteil Buschhausen.",
             instruction="Fenster und Türen geschlossen halten.", provider="mowas",
             infos=None, warning_id=None, msg_type="Alert", references=None, status="Actual",
-            web_url=None):
+            web_url=None, languages=None):
+        """A new warning. ``languages``: further info blocks, {language as the feed labels it
+        ("en-US", "de-LS"): (headline, description, instruction)}, after the German one."""
         prefix, _ = _PREFIX[provider]
+        if languages:
+            infos = (infos or [info_block(headline, description, instruction, severity,
+                                          web_url=web_url)]) + [
+                info_block(*texts, severity=severity, language=tag)
+                for tag, texts in languages.items()]
         warning_id = warning_id or f"{prefix}.DE-NI-OHZ-W{next(_ids):03d}-20261124-000"
         state = {"provider": provider, "version": 1, "msg_type": msg_type, "status": status,
                  "references": references, "sent": f"2026-11-24T03:{len(self.warnings):02d}:00+01:00",
@@ -78,14 +85,16 @@ class FakeNina:
             self.warnings[warning_id] = state
         return warning_id
 
-    def update(self, warning_id, msg_type="Update", **changes):
-        """A new revision: version and hash change; ``changes`` go into every info block."""
+    def update(self, warning_id, msg_type="Update", languages=None, **changes):
+        """A new revision: version and hash change; ``changes`` go into every info block,
+        ``languages`` ({language: {field: value}}) into the block of that language only."""
         with self._lock:
             state = self.warnings[warning_id]
             state["version"] += 1
             state["msg_type"] = msg_type
             for block in state["infos"]:
                 block.update(changes)
+                block.update((languages or {}).get(block["language"], {}))
 
     def cancel(self, warning_id, **changes):
         self.update(warning_id, msg_type="Cancel", **changes)
@@ -110,7 +119,10 @@ class FakeNina:
                                      "severity": info["severity"], "msgType": state["msg_type"],
                                      "transKeys": {"event": "BBK-EVC-040"},
                                      "area": {"type": "ZGEM", "data": "1+3356"}}},
-                "i18nTitle": {"de": info["headline"]}, "sent": state["sent"]}
+                # The dashboard titles each language by its primary subtag, as the real one.
+                "i18nTitle": {block["language"].split("-")[0].lower(): block["headline"]
+                              for block in reversed(state["infos"])},
+                "sent": state["sent"]}
 
     def _detail(self, warning_id, state):
         detail = {"identifier": warning_id, "sender": "DE-NI-OHZ", "sent": state["sent"],

@@ -14,6 +14,7 @@ from .. import phone
 from .. import vocabulary as v
 from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
 from ..store.db import write
+from . import news
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Channel:
     # The platform's webhook cannot carry the answer: each is queued for the worker to send
     # (``replies``), in the transaction that handled the message.
     replies_by_api: bool = False
+    timezone: str = "Europe/Berlin"  # the dates in the answer to "Neu"
 
 
 # Why a message got no reply: the only two cases. Every keyword is answered; a message that
@@ -162,6 +164,9 @@ class _Reply:
             return self._topics()
         if action == "language":
             return self._language()
+        if action == "news":
+            return news.answer(self.conn, self.texts, self.language, self.subscriber,
+                               self.channel.timezone)
         return self._notice()
 
     # -- the commands ---------------------------------------------------------------------

@@ -17,6 +17,9 @@ that cannot be relayed) leaves a warning either relayed and recorded, or neither
   bad answer must not sound the all-clear), ends the chain with one "Entwarnung:" and the
   headline, if citizens got the warning; it goes out by itself when what they got was at or
   above the threshold, and is a draft otherwise.
+- Citizens who read a further language (``LANGUAGES``) get the warning's own block in it when
+  the source sent one ("en-US", "de-LS"), with our words in their language; the others get
+  the main language's block. It is still one broadcast, one message to each citizen.
 - At most ``WARNINGS_MAX_PER_POLL`` broadcasts go out by themselves from one poll (``Budget``),
   the most severe first; the rest that would have are drafts marked as held back.
 
@@ -59,6 +62,8 @@ class Relay:
     template: bool       # the mode's text limit: template variable or free-form body
     language: str        # whose info block to read, and the language of our own words
     texts: object
+    # The further languages: a warning's own block in one of them goes to those who read it.
+    languages: tuple = ()
     max_per_poll: int = 5  # broadcasts that go out by themselves from one poll, at most
     # the configuration, for the template categories a broadcast keeps and the monthly budget
     # (which never holds a warning back, but marks one that goes over it)
@@ -70,7 +75,8 @@ class Relay:
                    send=config["WARNINGS_MODE"] == "send",
                    providers=frozenset(settings_module.providers(config["WARNINGS_PROVIDERS"])),
                    template=announcements.template_mode(config),
-                   language=config["LANGUAGE"], texts=texts,
+                   language=config.get("MAIN_LANGUAGE") or config["LANGUAGE"], texts=texts,
+                   languages=tuple(config.get("LANGUAGE_LIST", ())[1:]),
                    max_per_poll=config["WARNINGS_MAX_PER_POLL"],
                    settings=config)
 
@@ -198,14 +204,18 @@ def _take(conn, relay, entry, detail, now, budget):
     told = warnings.last_text(conn, row.thread)
     _discard_drafts(conn, row.thread)
     # Citizens who never got the warning get this revision as the warning itself.
-    text = compose(relay, kind if told is not None else warnings.ALERT, detail)
-    if told is not None and _news(relay, told) == _news(relay, text):
+    told_kind = kind if told is not None else warnings.ALERT
+    text = compose(relay, told_kind, detail)
+    texts = translations(relay, told_kind, detail)
+    if told is not None and _all_news(relay, told, warnings.last_translations(
+            conn, row.thread)) == _all_news(relay, text, texts):
         warnings.record(conn, row, now)
         return Outcome(entry.id, kind, reason="its text is what citizens already got")
     # A warning the press office cancelled is theirs to judge: its updates wait as drafts.
     by_itself = (relay.goes_out_by_itself(row.severity)
                  and not warnings.was_cancelled(conn, row.thread))
-    return _relay(conn, relay, row, text, now, *_held_back(by_itself, row.severity, budget))
+    return _relay(conn, relay, row, text, now, *_held_back(by_itself, row.severity, budget),
+                  translations=texts)
 
 
 def _held_back(by_itself, severity, budget):
@@ -258,14 +268,19 @@ def _end(conn, relay, row, latest, detail, now, budget):
     row = replace(row, severity=severity, headline=headline,
                   provider=latest.provider if latest is not None else row.provider)
     return _relay(conn, relay, row, compose_all_clear(relay, headline, detail), now,
-                  *_held_back(relay.goes_out_by_itself(severity), severity, budget))
+                  *_held_back(relay.goes_out_by_itself(severity), severity, budget),
+                  translations=all_clear_translations(
+                      relay, detail, warnings.last_translations(conn, row.thread)))
 
 
-def _relay(conn, relay, row, text, now, draft, held_back=False):
+def _relay(conn, relay, row, text, now, draft, held_back=False, translations=None):
     """Write the broadcast for a warning and record it, in the caller's transaction: the one
     place where the relay creates a broadcast. ``held_back``: it would have gone out by
-    itself, but the poll's budget was spent."""
-    fields = announcements.validate({"text": text, "urgent": True}, relay.template)
+    itself, but the poll's budget was spent. ``translations``: {language: text} for the
+    readers of further languages, in the same broadcast (each citizen gets one text)."""
+    fields = announcements.validate(
+        {"text": text, "urgent": True, "translations": translations or None}, relay.template,
+        languages=relay.languages)
     settings = relay.settings or {}
     found = None if draft else monthly_budget.verdict(conn, settings, True, ())
     broadcast_id, status, recipients = broadcasts.create(
@@ -277,6 +292,7 @@ def _relay(conn, relay, row, text, now, draft, held_back=False):
     details = {"warning": row.warning_id, "version": row.version, "kind": row.kind,
                "provider": row.provider, "severity": row.severity, "status": status,
                "recipients": recipients, "text_sha256": audit.text_hash(text),
+               **({"languages": sorted(translations)} if translations else {}),
                **monthly_budget.details(found)}
     if held_back:
         details.update(held_back=True, max_per_poll=relay.max_per_poll)
@@ -297,14 +313,47 @@ def _discard_drafts(conn, thread):
 
 # -- the text --------------------------------------------------------------------------------
 
-def compose(relay, kind, detail):
+def compose(relay, kind, detail, language=None, info=None):
     """A warning as citizens read it: headline, description (shortened to fit), what to do,
-    where to read more; an update begins with the texts' word for it ("Aktualisierung:")."""
-    headline = detail.headline
+    where to read more; an update begins with the texts' word for it ("Aktualisierung:").
+    ``info``: the warning's block in ``language`` (our words in that language too)."""
+    info = info or detail
+    headline = info.headline
     if kind == warnings.UPDATE:
-        headline = _labelled(relay, "warning_update", headline)
-    return fit(relay.limit, headline, detail.description, detail.instruction,
-               _more(relay, detail.more_url))
+        headline = _labelled(relay, "warning_update", headline, language)
+    return fit(relay.limit, headline, info.description, info.instruction,
+               _more(relay, info.web or detail.more_url, language))
+
+
+def translations(relay, kind, detail):
+    """{language: text} of the warning in each further language it has a block in; readers
+    of the others get the main text."""
+    found = {}
+    for code in relay.languages:
+        info = detail.in_language(code)
+        if info is not None:
+            found[code] = compose(relay, kind, detail, code, info)
+    return found
+
+
+def all_clear_translations(relay, detail, told):
+    """{language: text} of an all-clear: in each further language the cancellation has a
+    block in, or in which citizens got the warning (``told``: {language: text}), whose
+    headline it then names."""
+    found = {}
+    for code in relay.languages:
+        info = detail.in_language(code) if detail is not None else None
+        if info is not None:
+            found[code] = fit(relay.limit,
+                              _labelled(relay, "warning_all_clear", info.headline, code),
+                              info.description or relay.texts.get("warning_all_clear_text", code),
+                              info.instruction, _more(relay, info.web or detail.more_url, code))
+        elif code in told:
+            headline = told[code].split(SEPARATOR, 1)[0]
+            found[code] = fit(relay.limit,
+                              _labelled(relay, "warning_all_clear", headline, code),
+                              relay.texts.get("warning_all_clear_text", code), "", "")
+    return found
 
 
 def compose_all_clear(relay, headline, detail=None):
@@ -318,21 +367,21 @@ def compose_all_clear(relay, headline, detail=None):
                _more(relay, detail.more_url) if detail is not None else "")
 
 
-def _more(relay, url):
-    return f"{relay.texts.get('warning_more')} {url}"
+def _more(relay, url, language=None):
+    return f"{relay.texts.get('warning_more', language)} {url}"
 
 
-def _labelled(relay, name, headline):
+def _labelled(relay, name, headline, language=None):
     """Our word (the text ``name``) before the headline, in place of the words for an update
     or an end that the source or we put there: one "Aktualisierung:", never "Aktualisierung:
     1. AKTUALISIERUNG:", and an all-clear that names the warning, not its last update."""
-    return f"{relay.texts.get(name)} {bare_headline(relay, headline)}"
+    return f"{relay.texts.get(name, language)} {bare_headline(relay, headline, language)}"
 
 
-def bare_headline(relay, headline):
+def bare_headline(relay, headline, language=None):
     """The headline without the update or end words at its start."""
-    ours = [word for word in (relay.texts.get("warning_update"),
-                              relay.texts.get("warning_all_clear")) if word.strip()]
+    ours = [word for word in (relay.texts.get("warning_update", language),
+                              relay.texts.get("warning_all_clear", language)) if word.strip()]
     bare = headline.strip()
     for _ in range(5):  # "Entwarnung: 2. Aktualisierung: …", and no further
         label = _SOURCE_LABEL.match(bare)
@@ -344,10 +393,17 @@ def bare_headline(relay, headline):
     return bare
 
 
-def _news(relay, text):
+def _news(relay, text, language=None):
     """A text without the update word, for telling whether an update says anything new."""
-    word = relay.texts.get("warning_update")
+    word = relay.texts.get("warning_update", language)
     return text.removeprefix(word).strip()
+
+
+def _all_news(relay, text, texts):
+    """The main text and those of further languages, each without its update word: an
+    update that is new in one language is news to its readers."""
+    return {None: _news(relay, text),
+            **{code: _news(relay, other, code) for code, other in texts.items()}}
 
 
 def fit(limit, headline, description, instruction, link):

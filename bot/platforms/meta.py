@@ -450,6 +450,15 @@ def _free_form_tail(text, media_url):
     return _json_tail({"type": "text", "text": {"body": text}})
 
 
+def language_code(code):
+    """Meta's code for a template in one of our languages: Leichte Sprache (de-LS) is German
+    to WhatsApp, approved as a German template of its own; a region is written "pt_BR"."""
+    primary, _, variant = code.partition("-")
+    if not variant or variant.casefold() == "ls":
+        return primary
+    return f"{primary}_{variant.upper()}"
+
+
 def _family(name, paragraph_names):
     """((variables, name), …) of one language: its single-variable template and the others."""
     if not name:
@@ -486,7 +495,8 @@ class MetaTransport:
                                   template_language or DEFAULT_TEMPLATE_LANGUAGE)}
         for code, name in (template_names or {}).items():
             if name:
-                self._templates[code] = (_family(name, paragraph_names.get(code)), code)
+                self._templates[code] = (_family(name, paragraph_names.get(code)),
+                                         language_code(code))
         self._pool = http_client.Pool(limit=max_connections, timeout=timeout_seconds)
 
     def body(self, message):

@@ -111,6 +111,16 @@ def last_text(conn, thread):
     return row[0] if row else None
 
 
+def last_translations(conn, thread):
+    """{language: text} of the chain's last broadcast that citizens got (its texts in the
+    further languages), or {}."""
+    row = conn.execute(
+        "SELECT b.translations FROM relayed_warnings r JOIN broadcasts b "
+        f"ON b.id = r.broadcast_id WHERE r.thread = ? AND {_WENT_OUT} ORDER BY r.id DESC "
+        "LIMIT 1", (thread,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else {}
+
+
 def severities_sent(conn, thread):
     """The severities of the chain's revisions that reached citizens."""
     return [row[0] for row in conn.execute(

@@ -161,8 +161,9 @@ SCHEMAS = {
                 "type": ["object", "null"],
                 "additionalProperties": {"type": "string", "minLength": 1,
                                          "maxLength": FREEFORM_TEXT_LIMIT},
-                "description": ("The text in further languages (LANGUAGES), by code: each "
-                                "subscriber gets their language's, else text.")},
+                "description": ("The text in further languages (LANGUAGES), by code (e.g. "
+                                "en, de-LS for Leichte Sprache): each subscriber gets their "
+                                "language's, else text.")},
         },
     },
     "BroadcastCreated": _closed({
