@@ -31,6 +31,7 @@ SETTINGS = {
     "TWILIO_AUTH_TOKEN": ("", str),
     "TWILIO_WHATSAPP_FROM": ("", str),
     "TWILIO_API_URL": ("", str),
+    "TWILIO_RECEIPTS": (twilio_platform.RECEIPTS_DEFAULT, str),
     "PUBLIC_URL": ("", str),
     "ADMIN_TOKEN": ("", str),
     "METRICS_TOKEN": ("", str),
@@ -273,6 +274,11 @@ def load(instance_path, test_config=None):
     if values["WHATSAPP_PLATFORM"] not in platforms.NAMES:
         raise ConfigError(f"WHATSAPP_PLATFORM must be one of {', '.join(platforms.NAMES)}, not "
                           f"{values['WHATSAPP_PLATFORM']!r}")
+    values["TWILIO_RECEIPTS"] = values["TWILIO_RECEIPTS"].strip().lower() or \
+        twilio_platform.RECEIPTS_DEFAULT
+    if values["TWILIO_RECEIPTS"] not in twilio_platform.RECEIPTS:
+        raise ConfigError(f"TWILIO_RECEIPTS must be {' or '.join(twilio_platform.RECEIPTS)}, "
+                          f"not {values['TWILIO_RECEIPTS']!r}")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
     if values["SEND_RATE_LIMIT_MEDIA"] < 0:
