@@ -255,6 +255,16 @@ def _check_production_identity(values):
             raise ConfigError(f"{name} is not set: in production the texts need {what} (.env).")
 
 
+def instance_path(test_config=None):
+    """The folder of this county's own secrets and default database: ``INSTANCE_PATH`` from
+    the environment (one per county where several share a checkout, so that no session key or
+    database is shared), else None for Flask's ``instance/`` in the checkout."""
+    if test_config is not None:
+        return test_config.get("INSTANCE_PATH") or None
+    value = os.environ.get("INSTANCE_PATH", "").strip()
+    return os.path.abspath(value) if value else None
+
+
 def load(instance_path, test_config=None):
     """Return the settings as a dict for ``app.config``."""
     if test_config is None:

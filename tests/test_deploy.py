@@ -52,11 +52,11 @@ def substitute(text, pattern, replacement, expected=1):
     return text
 
 
-def site_for_test(port, web_port, webroot, certificate=None):
-    """The shipped site on loopback ports, in front of the test's web process. Without a
-    certificate: plain HTTP, every ``ssl_`` line out; with one: TLS as shipped, the
-    certificate paths pointing at it."""
-    text = SITE.read_text(encoding="utf-8")
+def site_for_test(port, web_port, webroot, certificate=None, text=None):
+    """The shipped site (or ``text``, a site made from it) on loopback ports, in front of the
+    test's web process. Without a certificate: plain HTTP, every ``ssl_`` line out; with one:
+    TLS as shipped, the certificate paths pointing at it."""
+    text = SITE.read_text(encoding="utf-8") if text is None else text
     text = substitute(text, r"^\s*listen \[::\]:\d+.*;\n", "", expected=2)
     text = substitute(text, r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{free_port()};")
     text = substitute(text, r"^(\s*)server 127\.0\.0\.1:8000;",
