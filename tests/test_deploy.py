@@ -208,9 +208,10 @@ def noise_png(size):
 
 def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_only():
     """The size limit of the two upload paths is the app's own (5 MB and the form around it),
-    and that of Meta's webhook the app's for its batches (3 MB)."""
+    and that of Meta's webhook and Twilio's Event Streams sink the app's for their batches
+    (3 MB, 1 MB)."""
     from bot import images
-    from bot.web import meta_webhook
+    from bot.web import meta_webhook, twilio_events
 
     text = SITE.read_text(encoding="utf-8")
     limits = re.findall(r"location = (\S+) \{\s*client_max_body_size (\d+)k;", text)
@@ -218,7 +219,9 @@ def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_o
         + [("/admin/compose", str(images.UPLOAD_BODY_LIMIT // 1024))]
     assert images.UPLOAD_BODY_LIMIT % 1024 == 0
     meta = f"{meta_webhook.BODY_LIMIT // 1024}k"
-    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", meta, "5376k", "5376k"]
+    events = f"{twilio_events.BODY_LIMIT // 1024}k"
+    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", events, meta, "5376k",
+                                                                 "5376k"]
 
 
 def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_nginx, officer):
