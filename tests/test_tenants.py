@@ -10,6 +10,7 @@ and both send at once.
 """
 
 import concurrent.futures
+import contextlib
 import os
 import re
 import shlex
@@ -186,6 +187,8 @@ class County:
             self.processes.append((subprocess.Popen(
                 argv, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True), log))
+
+    def wait_started(self):
         wait_for(self._up, timeout=30, message=f"{self.name}'s web process")
         wait_for(lambda: "Sender running" in self.log("worker"), timeout=30,
                  message=f"{self.name}'s worker")
@@ -226,14 +229,19 @@ class County:
         return requests.post(url, data=params, headers={"X-Twilio-Signature": signature},
                              timeout=10)
 
-    def stop(self):
+    def signal_stop(self):
         # gunicorn's quick shutdown (SIGQUIT) for the web process; the sender ends on SIGTERM.
-        for (process, log), sig in zip(self.processes, (signal.SIGQUIT, signal.SIGTERM)):
-            try:
+        for (process, _), sig in zip(self.processes, (signal.SIGQUIT, signal.SIGTERM)):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
+
+    def stop(self):
+        for process, log in self.processes:
+            try:
                 process.wait(15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(process.pid, signal.SIGKILL)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
             log.close()
         self.session.close()
@@ -251,8 +259,19 @@ def counties(tmp_path_factory):
                 county = County(root, name, digit, sender)
                 started.append(county)
                 county.start()
+            # Meanwhile the operator makes each county's first console account: the same
+            # name and password in both, still two accounts in two databases.
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                made = list(pool.map(lambda county: county.command(
+                    "users", "add", "presse", "--role", "admin", "--password-stdin",
+                    stdin=f"{PASSWORD}\n"), started))
+            assert [m.returncode for m in made] == [0, 0], [m.stdout + m.stderr for m in made]
+            for county in started:
+                county.wait_started()
         yield started
     finally:
+        for county in started:  # all at once, then each waited for
+            county.signal_stop()
         for county in started:
             county.stop()
 
@@ -281,12 +300,6 @@ def test_a_countys_token_opens_only_its_own_api(counties):
 
 def test_a_console_session_of_one_county_is_none_in_the_other(counties):
     sessions = {}
-    # The same name and password in both: still two accounts, in two databases.
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        made = list(pool.map(lambda county: county.command(
-            "users", "add", "presse", "--role", "admin", "--password-stdin",
-            stdin=f"{PASSWORD}\n"), counties))
-    assert [m.returncode for m in made] == [0, 0], [m.stdout + m.stderr for m in made]
     for county in counties:
         browser = requests.Session()
         form = browser.get(county.url + "/admin/login", timeout=10).text
