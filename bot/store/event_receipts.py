@@ -3,8 +3,8 @@
 The sink delivers at least once: a post not answered 2xx comes again, whole, and an event may
 come twice in different posts. Each event's id is kept (``event_receipts``); a status is
 recorded (``statuses``) only by the first post that brings its event, inside the same
-transaction, so a replay changes nothing, not even a counter. Runs inside the caller's write
-transaction.
+transaction, so a replay changes no delivery and no count; it is only counted as a duplicate
+(``/metrics``). Runs inside the caller's write transaction.
 """
 
 from . import counters, statuses

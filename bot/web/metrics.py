@@ -123,8 +123,8 @@ class Collector:
             "callbacks the web front refuses are not counted. meta: posts to Meta's webhook "
             "refused as forbidden or invalid (their messages and statuses count as above; a "
             "message skipped as unusable counts as messages invalid). events: Twilio's Event "
-            "Streams sink, counted per event (accepted, duplicate: a replay) or per refused "
-            "post (forbidden, invalid).",
+            "Streams sink: statuses stored (accepted) and events posted again (duplicate), "
+            "per event; posts refused (forbidden, invalid).",
             labels=["webhook", "outcome"])
         # The known outcomes appear from the start, at 0, so that increase() sees the first one.
         outcomes = dict.fromkeys(WEBHOOK_OUTCOMES, 0)
