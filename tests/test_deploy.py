@@ -278,6 +278,7 @@ ROUTES = [
     ("GET", "/twilio/messages", 403), ("POST", "/", 403), ("DELETE", "/healthz", 403),
     ("POST", "/twilio/messages", 403),  # unsigned: refused by the app, not by nginx
     ("DELETE", "/meta/webhook", 403), ("PUT", "/meta/webhook", 403),
+    ("GET", "/twilio/events", 403), ("POST", "/twilio/events", 403),
 ]
 
 
@@ -293,6 +294,25 @@ def test_nginx_routes_what_the_app_serves(behind_nginx):
     api = requests.get(proxy.url + "/api/stats", timeout=10, headers={
         "Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert api.status_code == 200 and api.json()["subscribers"] == 0
+
+
+def test_a_large_signed_batch_of_twilios_event_streams_passes_nginx(behind_nginx):
+    """The sink's batches may be larger than any other webhook's body (up to the app's 1 MB):
+    nginx passes them to the app, which checks the signature and answers."""
+    import json
+
+    from tests.fake_twilio import FakeTwilio
+
+    proxy, _ = behind_nginx
+    events = [{"specversion": "1.0", "id": f"EZ{n:032x}", "type": "com.twilio.example.unknown",
+               "data": {"padding": "x" * 500}} for n in range(1200)]
+    body = json.dumps(events).encode()
+    assert 512 * 1024 < len(body) < 1024 * 1024
+    url, signature = FakeTwilio().sign_events(f"http://{HOST}/twilio/events", body)
+    answer = requests.post(proxy.url + url.removeprefix(f"http://{HOST}"), data=body, headers={
+        "Host": HOST, "Content-Type": "application/json", "X-Twilio-Signature": signature},
+        timeout=10)
+    assert answer.status_code == 200, answer.text[:300]
 
 
 META_WEBHOOK_REQUESTS = [
