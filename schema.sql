@@ -631,3 +631,14 @@ BEGIN
                          (SELECT category FROM broadcasts WHERE id = NEW.broadcast_id), ''), 1)
         ON CONFLICT (hour, broadcast_id, category) DO UPDATE SET n = n + 1;
 END;
+
+-- migration: 0030_event_receipts
+-- The events of Twilio's Event Streams sink already stored, by the event's id: the sink
+-- delivers at least once (it retries a post for up to four hours until answered 2xx, and may
+-- send one twice), so a replayed event must change nothing. Kept a few days, far beyond the
+-- sink's retries (``retention``).
+CREATE TABLE IF NOT EXISTS event_receipts (
+    event_id TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_receipts_received ON event_receipts (received_at);

@@ -31,7 +31,7 @@ def create_app(test_config=None):
     from . import ops, web
 
     app = Flask(__name__, instance_relative_config=True, template_folder="web/templates",
-                static_folder="web/static")
+                static_folder="web/static", instance_path=config_module.instance_path(test_config))
     # The instance folder holds the session key and, in demo mode, the API token and data key.
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
     db.owner_only(app.instance_path, directory=True)

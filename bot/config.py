@@ -31,6 +31,7 @@ SETTINGS = {
     "TWILIO_AUTH_TOKEN": ("", str),
     "TWILIO_WHATSAPP_FROM": ("", str),
     "TWILIO_API_URL": ("", str),
+    "TWILIO_RECEIPTS": (twilio_platform.RECEIPTS_DEFAULT, str),
     "PUBLIC_URL": ("", str),
     "ADMIN_TOKEN": ("", str),
     "METRICS_TOKEN": ("", str),
@@ -254,6 +255,16 @@ def _check_production_identity(values):
             raise ConfigError(f"{name} is not set: in production the texts need {what} (.env).")
 
 
+def instance_path(test_config=None):
+    """The folder of this county's own secrets and default database: ``INSTANCE_PATH`` from
+    the environment (one per county where several share a checkout, so that no session key or
+    database is shared), else None for Flask's ``instance/`` in the checkout."""
+    if test_config is not None:
+        return test_config.get("INSTANCE_PATH") or None
+    value = os.environ.get("INSTANCE_PATH", "").strip()
+    return os.path.abspath(value) if value else None
+
+
 def load(instance_path, test_config=None):
     """Return the settings as a dict for ``app.config``."""
     if test_config is None:
@@ -273,6 +284,11 @@ def load(instance_path, test_config=None):
     if values["WHATSAPP_PLATFORM"] not in platforms.NAMES:
         raise ConfigError(f"WHATSAPP_PLATFORM must be one of {', '.join(platforms.NAMES)}, not "
                           f"{values['WHATSAPP_PLATFORM']!r}")
+    values["TWILIO_RECEIPTS"] = values["TWILIO_RECEIPTS"].strip().lower() or \
+        twilio_platform.RECEIPTS_DEFAULT
+    if values["TWILIO_RECEIPTS"] not in twilio_platform.RECEIPTS:
+        raise ConfigError(f"TWILIO_RECEIPTS must be {' or '.join(twilio_platform.RECEIPTS)}, "
+                          f"not {values['TWILIO_RECEIPTS']!r}")
     if values["SEND_RATE_LIMIT"] <= 0:
         raise ConfigError("SEND_RATE_LIMIT must be above 0")
     if values["SEND_RATE_LIMIT_MEDIA"] < 0:

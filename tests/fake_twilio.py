@@ -19,6 +19,19 @@ accepted by the REST call and then fails with a ``failed`` status callback (6301
 reports the limit; it never counts as sent. ``reached`` says whom templates reached and when,
 ``limited`` which messages the limit stopped, ``delivered`` which the fake reported delivered.
 
+Twilio's Event Streams webhook sink can stand in for the status callbacks (``event_sink``: the
+sink's destination URL, None: off): each status of ``callbacks`` becomes a CloudEvent
+(``com.twilio.messaging.message.<status>``, ``data.messageStatus`` in capitals), events are
+batched (``sink_batch_size`` or ``sink_batch_seconds``, whichever comes first) and posted as a
+JSON array, signed as Twilio signs it (``X-Twilio-Signature`` over the URL with the body's
+SHA-256 as ``bodySHA256``). A post not answered 2xx within ``sink_timeout`` (Twilio: 5 s) is
+posted again with growing pauses (``sink_backoff`` doubling up to ``sink_backoff_max``) for up
+to ``sink_retry_seconds`` (Twilio: four hours), then dropped, as Twilio drops it. At least
+once: ``sink_duplicates`` is the share of acknowledged posts sent once more. A message sent
+with a ``StatusCallback`` gets its callbacks as well, as on Twilio. ``sink_acknowledged`` holds
+the ids of the events answered 2xx, ``sink_events`` every event made, ``sink_results`` the
+answers.
+
 In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
 ``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
 steered over ``/_fake/*`` (JSON).
@@ -27,6 +40,7 @@ steered over ``/_fake/*`` (JSON).
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import random
 import secrets
@@ -115,6 +129,7 @@ class FakeTwilio:
         self.reached = {}           # "+49…" → when a template last went to them (clock)
         self.limited = []           # (message sid, "+49…") the messaging limit stopped
         self.delivered = {}         # message sid → its record, once reported delivered or read
+        self._sink_defaults()
         # Shuffles and injected faults come from a seeded generator: a failing run can be
         # replayed exactly (reset() seeds it again).
         self.seed = seed
@@ -217,8 +232,24 @@ class FakeTwilio:
             self.reached.clear()
             self.limited.clear()
             self.delivered.clear()
+            self._sink_defaults()
             self.random.seed(self.seed)
         self.release()
+
+    def _sink_defaults(self):
+        self.event_sink = None
+        self.sink_batch_size = 50
+        self.sink_batch_seconds = 0.2
+        self.sink_timeout = 5.0
+        self.sink_backoff = 1.0
+        self.sink_backoff_max = 60.0
+        self.sink_retry_seconds = 4 * 3600.0
+        self.sink_duplicates = 0.0
+        self.sink_events = []        # every event made, in order
+        self.sink_acknowledged = set()  # ids of events answered 2xx
+        self.sink_results = Counter()   # answers: status codes, "error", "expired"
+        self.sink_in_flight = 0         # batches not yet acknowledged nor dropped
+        self._sink_queue = []
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -302,6 +333,10 @@ class FakeTwilio:
         elif callback and (self.callbacks or failure):
             asyncio.get_running_loop().create_task(
                 self._send_callbacks(callback, sid, form, failure, record=record))
+        if self.event_sink and (refusal or self.callbacks or failure):
+            asyncio.get_running_loop().create_task(self._make_events(
+                sid, form, refusal[0] if refusal else failure,
+                ["failed"] if refusal else None, record=None if refusal else record))
         return web.json_response(self._resource(sid, form), status=201)
 
     def _within_limit(self, number):
@@ -383,6 +418,93 @@ class FakeTwilio:
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
                 self.callback_results["error"] += 1
 
+    # -- Event Streams' webhook sink ---------------------------------------------------------
+
+    def _statuses_for(self, failure, failure_statuses):
+        """The statuses a message goes through, and the error code of a failed one."""
+        if failure is not None:
+            return failure_statuses or ["sent", "failed"], failure
+        statuses = list(self.callbacks) * self.callback_repeat
+        if self.callback_shuffle:
+            self.random.shuffle(statuses)
+        return statuses, self.callback_error_code
+
+    async def _make_events(self, sid, form, failure=None, failure_statuses=None, record=None):
+        if self.callback_delay:
+            await asyncio.sleep(self.callback_delay)
+        statuses, error_code = self._statuses_for(failure, failure_statuses)
+        for status in statuses:
+            data = {"messageSid": sid, "messageStatus": status.upper(),
+                    "accountSid": self.account_sid, "to": form.get("To"),
+                    "from": form.get("From"), "timestamp": _now_iso(),
+                    "eventName": f"com.twilio.messaging.message.{status}"}
+            if status in ("failed", "undelivered") and error_code:
+                data["errorCode"] = int(error_code)
+            event = {"specversion": "1.0", "type": f"com.twilio.messaging.message.{status}",
+                     "source": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+                     "id": "EZ" + secrets.token_hex(16),
+                     "dataschema": "https://events-schemas.twilio.com/Messaging.MessageStatus/4",
+                     "datacontenttype": "application/json", "time": _now_iso(), "data": data}
+            with self._lock:
+                self.sink_events.append(event)
+                if status in ("delivered", "read") and record is not None:
+                    self.delivered.setdefault(sid, record)
+            self._sink_queue.append(event)
+            if len(self._sink_queue) >= self.sink_batch_size:
+                self._flush_sink()
+            elif len(self._sink_queue) == 1:
+                asyncio.get_running_loop().call_later(self.sink_batch_seconds, self._flush_sink)
+
+    def _flush_sink(self):
+        batch, self._sink_queue = self._sink_queue[:self.sink_batch_size], \
+            self._sink_queue[self.sink_batch_size:]
+        if self._sink_queue:
+            asyncio.get_running_loop().call_later(self.sink_batch_seconds, self._flush_sink)
+        if batch:
+            self.sink_in_flight += 1
+            asyncio.get_running_loop().create_task(self._deliver_batch(batch))
+
+    def sign_events(self, url, body):
+        """(the URL Twilio posts to, its X-Twilio-Signature) for a JSON ``body`` (bytes)."""
+        signed = f"{url}{'&' if '?' in url else '?'}bodySHA256=" \
+            f"{hashlib.sha256(body).hexdigest()}"
+        return signed, RequestValidator(self.auth_token).compute_signature(signed, {})
+
+    async def _post_batch(self, body):
+        url, signature = self.sign_events(self.event_sink, body)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+                    total=self.sink_timeout)) as session:
+                async with session.post(url, data=body, headers={
+                        "Content-Type": "application/json",
+                        "X-Twilio-Signature": signature}) as resp:
+                    status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            status = "error"
+        self.sink_results[status] += 1
+        return isinstance(status, int) and 200 <= status < 300
+
+    async def _deliver_batch(self, batch):
+        body = json.dumps(batch).encode()
+        deadline = time.monotonic() + self.sink_retry_seconds
+        pause = self.sink_backoff
+        try:
+            while not await self._post_batch(body):
+                if time.monotonic() + pause > deadline:
+                    self.sink_results["expired"] += 1
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.sink_backoff_max)
+            self.sink_acknowledged.update(event["id"] for event in batch)
+            if self.random.random() < self.sink_duplicates:
+                await self._post_batch(body)  # at least once: sometimes twice
+        finally:
+            self.sink_in_flight -= 1
+
+    def sink_settled(self):
+        """Whether every event made has been answered 2xx or dropped, none waiting."""
+        return not self._sink_queue and self.sink_in_flight == 0
+
     # -- steering over HTTP (benchmarks) -----------------------------------------------------
 
     async def _stats(self, request):
@@ -415,6 +537,10 @@ class FakeTwilio:
     async def _reset(self, request):
         self.reset()
         return web.json_response({"ok": True})
+
+
+def _now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
 async def post_closing(url, body, signature):

@@ -52,11 +52,11 @@ def substitute(text, pattern, replacement, expected=1):
     return text
 
 
-def site_for_test(port, web_port, webroot, certificate=None):
-    """The shipped site on loopback ports, in front of the test's web process. Without a
-    certificate: plain HTTP, every ``ssl_`` line out; with one: TLS as shipped, the
-    certificate paths pointing at it."""
-    text = SITE.read_text(encoding="utf-8")
+def site_for_test(port, web_port, webroot, certificate=None, text=None):
+    """The shipped site (or ``text``, a site made from it) on loopback ports, in front of the
+    test's web process. Without a certificate: plain HTTP, every ``ssl_`` line out; with one:
+    TLS as shipped, the certificate paths pointing at it."""
+    text = SITE.read_text(encoding="utf-8") if text is None else text
     text = substitute(text, r"^\s*listen \[::\]:\d+.*;\n", "", expected=2)
     text = substitute(text, r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{free_port()};")
     text = substitute(text, r"^(\s*)server 127\.0\.0\.1:8000;",
@@ -208,9 +208,10 @@ def noise_png(size):
 
 def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_only():
     """The size limit of the two upload paths is the app's own (5 MB and the form around it),
-    and that of Meta's webhook the app's for its batches (3 MB)."""
+    and that of Meta's webhook and Twilio's Event Streams sink the app's for their batches
+    (3 MB, 1 MB)."""
     from bot import images
-    from bot.web import meta_webhook
+    from bot.web import meta_webhook, twilio_events
 
     text = SITE.read_text(encoding="utf-8")
     limits = re.findall(r"location = (\S+) \{\s*client_max_body_size (\d+)k;", text)
@@ -218,7 +219,9 @@ def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_o
         + [("/admin/compose", str(images.UPLOAD_BODY_LIMIT // 1024))]
     assert images.UPLOAD_BODY_LIMIT % 1024 == 0
     meta = f"{meta_webhook.BODY_LIMIT // 1024}k"
-    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", meta, "5376k", "5376k"]
+    events = f"{twilio_events.BODY_LIMIT // 1024}k"
+    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", events, meta, "5376k",
+                                                                 "5376k"]
 
 
 def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_nginx, officer):
@@ -275,6 +278,7 @@ ROUTES = [
     ("GET", "/twilio/messages", 403), ("POST", "/", 403), ("DELETE", "/healthz", 403),
     ("POST", "/twilio/messages", 403),  # unsigned: refused by the app, not by nginx
     ("DELETE", "/meta/webhook", 403), ("PUT", "/meta/webhook", 403),
+    ("GET", "/twilio/events", 403), ("POST", "/twilio/events", 403),
 ]
 
 
@@ -290,6 +294,25 @@ def test_nginx_routes_what_the_app_serves(behind_nginx):
     api = requests.get(proxy.url + "/api/stats", timeout=10, headers={
         "Host": HOST, "Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert api.status_code == 200 and api.json()["subscribers"] == 0
+
+
+def test_a_large_signed_batch_of_twilios_event_streams_passes_nginx(behind_nginx):
+    """The sink's batches may be larger than any other webhook's body (up to the app's 1 MB):
+    nginx passes them to the app, which checks the signature and answers."""
+    import json
+
+    from tests.fake_twilio import FakeTwilio
+
+    proxy, _ = behind_nginx
+    events = [{"specversion": "1.0", "id": f"EZ{n:032x}", "type": "com.twilio.example.unknown",
+               "data": {"padding": "x" * 500}} for n in range(1200)]
+    body = json.dumps(events).encode()
+    assert 512 * 1024 < len(body) < 1024 * 1024
+    url, signature = FakeTwilio().sign_events(f"http://{HOST}/twilio/events", body)
+    answer = requests.post(proxy.url + url.removeprefix(f"http://{HOST}"), data=body, headers={
+        "Host": HOST, "Content-Type": "application/json", "X-Twilio-Signature": signature},
+        timeout=10)
+    assert answer.status_code == 200, answer.text[:300]
 
 
 META_WEBHOOK_REQUESTS = [

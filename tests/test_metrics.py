@@ -95,6 +95,9 @@ def test_subscribers_webhook_outcomes_and_the_queue_are_counted(app, client, cit
         (("outcome", "forbidden"), ("webhook", "messages")): 1,
         (("outcome", "invalid"), ("webhook", "messages")): 1,
         (("outcome", "accepted"), ("webhook", "status")): 0,
+        # Twilio's Event Streams sink, from the start at 0 like the others.
+        **{(("outcome", outcome), ("webhook", "events")): 0
+           for outcome in ("accepted", "duplicate", "forbidden", "invalid")},
     }
 
 

@@ -5,6 +5,8 @@ Everything else sees:
 - ``verify(...)`` for a webhook's signature, ``twiml(...)`` for the answer to one;
 - ``parse_inbound(form)`` → an ``InboundMessage``, ``parse_status(form)`` → a ``StatusUpdate``,
   both in our words, or ``InvalidWebhook`` with a reason Twilio's debugger can show;
+- ``verify_events(...)`` and ``parse_events(body)`` for a post of Event Streams' webhook sink
+  (a JSON array of CloudEvents) → ``Receipt``s;
 - ``classify_code(code)`` → an error kind of ``vocabulary``;
 - ``TwilioTransport.send(message)`` → a message id, or a ``SendError`` with a kind and the
   platform's code as an opaque string.
@@ -16,11 +18,13 @@ replaced) is here, and nowhere else.
 import asyncio
 import base64
 import functools
+import hashlib
 import hmac
 import json
 import logging
 import re
-from urllib.parse import quote_plus, urlencode
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import AsyncHttpClient
@@ -211,6 +215,95 @@ def parse_status(form):
     return StatusUpdate(message_id, status, rank, code, classify_code(code))
 
 
+# --- Event Streams --------------------------------------------------------------------------
+
+# How receipts reach us: a status callback per message (Twilio posts each once; what the web
+# process misses while it restarts is lost), or Event Streams' webhook sink (Twilio queues and
+# retries for up to four hours until answered 2xx).
+RECEIPTS_CALLBACKS = "callbacks"
+RECEIPTS_EVENT_STREAMS = "event-streams"
+RECEIPTS = (RECEIPTS_CALLBACKS, RECEIPTS_EVENT_STREAMS)
+RECEIPTS_DEFAULT = RECEIPTS_CALLBACKS
+# Where the operator points the sink (``web.twilio_events``).
+EVENTS_PATH = "/twilio/events"
+# Twilio signs a JSON body through its SHA-256, as a query parameter of the signed URL.
+BODY_HASH_PARAMETER = "bodySHA256"
+# The message statuses Event Streams reports (``com.twilio.messaging.message.<status>``).
+MESSAGE_EVENT_PREFIX = "com.twilio.messaging.message."
+_EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One event of a sink's post: its id (the same on every retry of it), and the status it
+    reports, or None for an event we do not track (inbound messages come by the webhook)."""
+
+    event_id: str
+    update: StatusUpdate = None
+
+
+def verify_events(auth_token, url, body, signature):
+    """True when ``signature`` is Twilio's for this URL (which carries ``bodySHA256``) and
+    ``body`` (bytes) is the one that hash names."""
+    if not signature or not auth_token:
+        return False
+    hashes = parse_qs(urlsplit(url).query).get(BODY_HASH_PARAMETER)
+    if not hashes or len(hashes) != 1:
+        # Unsigned: without the hash the signature would cover the URL only, not the body.
+        return False
+    # The raw bytes are hashed (the validator would hash a decoded text, and a body that is
+    # no UTF-8 could not even be tried); the URL's signature is the validator's to check.
+    digest = hashlib.sha256(body).hexdigest()
+    if not hmac.compare_digest(digest.encode(), hashes[0].encode("utf-8", "replace")):
+        return False
+    return RequestValidator(auth_token).validate(url, {}, signature)
+
+
+def parse_events(body):
+    """A sink's post (bytes) → [Receipt]. Raises InvalidWebhook when it is no JSON array of
+    CloudEvents, or a message status event names no message."""
+    try:
+        events = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidWebhook("the body is not JSON") from None
+    except RecursionError:
+        raise InvalidWebhook("the JSON is nested too deeply") from None
+    if not isinstance(events, list):
+        raise InvalidWebhook("the body is not a JSON array of events")
+    receipts = []
+    for number, event in enumerate(events, 1):
+        if not isinstance(event, dict):
+            raise InvalidWebhook(f"event {number} is not an object")
+        event_id, kind = event.get("id"), event.get("type")
+        if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+            raise InvalidWebhook(f"event {number} has no valid id")
+        if not isinstance(kind, str):
+            raise InvalidWebhook(f"event {number} has no type")
+        receipts.append(Receipt(event_id, _event_status(number, kind, event.get("data"))))
+    return receipts
+
+
+def _event_status(number, kind, data):
+    if not kind.startswith(MESSAGE_EVENT_PREFIX):
+        return None
+    if not isinstance(data, dict):
+        raise InvalidWebhook(f"event {number} has no data")
+    raw = data.get("messageStatus") or kind.removeprefix(MESSAGE_EVENT_PREFIX)
+    if not isinstance(raw, str) or raw.lower() not in _STATUS_MAP:
+        return None  # a status Twilio may add: acknowledged, not stored
+    sid = data.get("messageSid")
+    if not isinstance(sid, str) or not _SID.fullmatch(sid):
+        raise InvalidWebhook(f"event {number}: messageSid is missing or malformed")
+    status, rank = _STATUS_MAP[raw.lower()]
+    if status != v.FAILED:
+        return StatusUpdate(sid, status, rank)
+    code = data.get("errorCode")
+    # A number, as Twilio's codes are; anything else is no code we could look up or store.
+    code = str(code) if isinstance(code, (int, str)) and str(code).isascii() \
+        and str(code).isdigit() else None
+    return StatusUpdate(sid, status, rank, code, classify_code(code))
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 def classify_code(code):
@@ -386,7 +479,11 @@ STATUS_PATH = "/twilio/status"
 def transport_from(config, max_connections):
     """The transport the send loop uses, from the deployment's configuration."""
     callback = f"{config['PUBLIC_URL']}{STATUS_PATH}" if config["PUBLIC_URL"] else None
-    if callback is None:
+    if config.get("TWILIO_RECEIPTS") == RECEIPTS_EVENT_STREAMS:
+        # The receipts come from the sink: a callback per message as well would bring each
+        # twice, the second time the one that can be lost.
+        callback = None
+    elif callback is None:
         log.warning("PUBLIC_URL is not set: no delivery status callbacks will arrive")
     return TwilioTransport(
         config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],

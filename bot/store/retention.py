@@ -1,7 +1,8 @@
 """Retention: the cleanup that keeps only what is still needed, run daily by the sender.
 
 - The webhook deduplication log: the platform retries within seconds, so after
-  ``RETENTION_INBOUND_DAYS`` a message id has no use left.
+  ``RETENTION_INBOUND_DAYS`` a message id has no use left. The Event Streams sink's event ids
+  likewise after ``event_receipts.KEEP_DAYS`` (its retries end after four hours).
 - Deliveries of broadcasts finished more than ``RETENTION_DELIVERY_DAYS`` ago lose their link
   to a subscriber and their message id: the platform can tell from the id to which number it
   went, so keeping it would keep the number, one step removed. The furthest status reported
@@ -27,7 +28,7 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
-from . import audit, failed_signins, media
+from . import audit, event_receipts, failed_signins, media
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
@@ -61,6 +62,10 @@ def cleanup(conn, settings, now=None):
                   "message_status m WHERE m.updated_at < ? AND NOT EXISTS ("
                   "SELECT 1 FROM deliveries d WHERE d.sid = m.sid) LIMIT ?)", delivery_cutoff)
         + status_removed,
+        "event_receipts": _batched(
+            conn, "DELETE FROM event_receipts WHERE event_id IN (SELECT event_id FROM "
+                  "event_receipts WHERE received_at < ? LIMIT ?)",
+            before(days=event_receipts.KEEP_DAYS)),
         "notice_throttle": forget_old_notices(
             conn, settings["NOTICE_WINDOW_HOURS"] * 3600, now=now, batch_size=BATCH_SIZE),
         "signin_failures": _batched(

@@ -25,9 +25,10 @@ _WAITING = (
     "updated_at = excluded.updated_at WHERE excluded.rank > message_status.rank")
 
 
-def record_many(conn, updates):
+def record_many(conn, updates, webhook="status"):
     """``record`` for a batch (a group commit of callbacks). The order within the batch does
-    not matter: the furthest status wins either way."""
+    not matter: the furthest status wins either way. ``webhook``: the metrics' name of the
+    webhook that brought them."""
     now = now_iso()
     rows = [(u.message_id, u.rank, u.status, u.error_code, u.error_kind, now) for u in updates]
     conn.executemany(_ONTO_DELIVERY, rows)
@@ -35,7 +36,7 @@ def record_many(conn, updates):
     # Every callback stored is one the platform's status webhook brought (the front refuses
     # the others without a write, uncounted).
     if updates:
-        counters.add(conn, counters.webhook("status", "accepted"), len(updates))
+        counters.add(conn, counters.webhook(webhook, "accepted"), len(updates))
     for update in updates:
         if update.limit_reached or update.opted_out or update.error_kind == _CITIZEN_CAP:
             _consequences(conn, update)

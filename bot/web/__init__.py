@@ -11,7 +11,7 @@ from .bodies import Request
 def init_app(app):
     from . import (accounts, actions, api, audit_page, auth, compose, console, costs_page, csrf,
                    database, gate, health, media, meta_webhook, metrics, password, public, roles,
-                   security, simulator, webhook)
+                   security, simulator, twilio_events, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -22,6 +22,7 @@ def init_app(app):
     # Only the configured platform's webhooks are routes (``gate.platforms_served``).
     served = gate.platforms_served(app)
     if "twilio" in served:
+        # Event Streams' sink (``twilio_events``) is on the webhook's blueprint.
         app.register_blueprint(webhook.bp)
     if "meta" in served:
         app.register_blueprint(meta_webhook.bp)

@@ -34,7 +34,7 @@ from urllib.parse import quote, unquote_plus
 from .. import images
 from ..platforms import meta
 from ..platforms import twilio as gateway
-from . import meta_webhook, security
+from . import meta_webhook, security, twilio_events
 from .gate import Answer, Gate, SessionToCheck, serves
 from .status_writer import StatusWriter
 
@@ -57,6 +57,10 @@ UPLOAD_SECONDS = 60.0
 # body bytes.
 META_PATH = meta.WEBHOOK_PATH
 META_BODY_LIMIT = meta_webhook.BODY_LIMIT
+# Twilio's Event Streams sink batches events likewise (``twilio_events``), with the same
+# condition: the signature field first.
+EVENTS_PATH = gateway.EVENTS_PATH
+EVENTS_BODY_LIMIT = twilio_events.BODY_LIMIT
 FORM = b"application/x-www-form-urlencoded"
 
 
@@ -146,6 +150,8 @@ class Front:
         authorized = self.gate.checks_credentials(path)
         if path == META_PATH:
             limit = META_BODY_LIMIT
+        elif path == EVENTS_PATH:
+            limit = EVENTS_BODY_LIMIT
         elif not authorized:
             limit = min(limit, OPEN_BODY_LIMIT)
         size = announced(headers, limit)

@@ -23,7 +23,8 @@ bp = Blueprint("metrics", __name__)
 
 MESSAGE_STATES = ("sent", "delivered", "read", "failed", "skipped")
 WEBHOOK_OUTCOMES = [("messages", outcome) for outcome in
-                    ("accepted", "duplicate", "forbidden", "invalid")] + [("status", "accepted")]
+                    ("accepted", "duplicate", "forbidden", "invalid")] + [("status", "accepted")] \
+    + [("events", outcome) for outcome in ("accepted", "duplicate", "forbidden", "invalid")]
 
 
 @bp.get("/metrics")
@@ -121,7 +122,9 @@ class Collector:
             "replay), forbidden (bad signature), invalid. status: accepted (stored); status "
             "callbacks the web front refuses are not counted. meta: posts to Meta's webhook "
             "refused as forbidden or invalid (their messages and statuses count as above; a "
-            "message skipped as unusable counts as messages invalid).",
+            "message skipped as unusable counts as messages invalid). events: Twilio's Event "
+            "Streams sink: statuses stored (accepted) and events posted again (duplicate), "
+            "per event; posts refused (forbidden, invalid).",
             labels=["webhook", "outcome"])
         # The known outcomes appear from the start, at 0, so that increase() sees the first one.
         outcomes = dict.fromkeys(WEBHOOK_OUTCOMES, 0)
