@@ -121,7 +121,7 @@ TEXTS = {
             "{authority} schickt Ihnen jetzt wichtige Nachrichten.\n"
             "Zum Beispiel: Warnungen, gesperrte Straßen und Termine.\n"
             "Wir speichern Ihre Nummer sicher.\n"
-            "Die Mit-Arbeiter sehen Ihre Nummer nicht.\n"
+            "Unsere Mit-Arbeiter sehen Ihre Nummer nicht.\n"
             "Sie wollen keine Nachrichten mehr?\n"
             "Dann schreiben Sie: „Stopp“."
         ),
@@ -156,10 +156,10 @@ TEXTS = {
             "Dann schreiben Sie: „Start Leichte Sprache“."
         ),
         "notice_leave": "Sie wollen keine Nachrichten mehr?\nDann schreiben Sie: „Stopp“.",
-        "contact_line": "Sie haben eine Frage?\nDann melden Sie sich hier: {contact}.",
+        "contact_line": "Sie haben eine Frage?\nDann melden Sie sich hier:\n{contact}.",
         "language_set": "Sie bekommen die Nachrichten jetzt in Leichter Sprache.",
         "no_topics": (
-            "Hier gibt es keine Themen.\n"
+            "Hier können Sie keine Themen aussuchen.\n"
             "Alle angemeldeten Menschen bekommen alle Nachrichten."
         ),
         "warning_update": "Neue Information:",
@@ -222,7 +222,8 @@ TOPIC_TEXTS = {
     "de-LS": {
         "welcome_topic": (
             "Willkommen!\n"
-            "{authority} schickt Ihnen jetzt Nachrichten zu diesem Thema: {topic}.\n"
+            "{authority} schickt Ihnen jetzt Nachrichten zu 1 Thema.\n"
+            "Das Thema heißt: {topic}.\n"
             "Sie wollen alle Themen sehen?\n"
             "Dann schreiben Sie: „{topics}“.\n"
             "Sie wollen keine Nachrichten mehr?\n"
@@ -235,7 +236,7 @@ TOPIC_TEXTS = {
         "topic_already": "Sie bekommen schon Nachrichten zu diesem Thema: {topic}.",
         "topic_already_all": (
             "Sie bekommen schon alle Nachrichten.\n"
-            "Das Thema {topic} ist dabei."
+            "Darum bekommen Sie auch Nachrichten zu diesem Thema: {topic}."
         ),
         "now_everything": (
             "Sie bekommen jetzt alle Nachrichten.\n"
@@ -249,10 +250,19 @@ TOPIC_TEXTS = {
             "Sie bekommen keine Nachrichten zu diesem Thema: {topic}.\n"
             "Sie bekommen Nachrichten zu: {mine}."
         ),
-        "topic_unknown": "Dieses Thema gibt es nicht.\nDiese Themen gibt es: {list}",
-        "topics_list": "Diese Themen gibt es: {list}.\nSie bekommen Nachrichten zu: {mine}.",
+        "topic_unknown": (
+            "Dieses Thema gibt es nicht.\n"
+            "Diese Themen gibt es:\n"
+            "{list}\n"
+            "Sie wollen Nachrichten zu 1 Thema?\n"
+            "Dann schreiben Sie die Wörter hinter dem Thema."
+        ),
+        "topics_list": "Diese Themen gibt es:\n{list}\nDas sind Ihre Themen: {mine}.",
         "topics_list_stranger": (
-            "Diese Themen gibt es: {list}.\n"
+            "Diese Themen gibt es:\n"
+            "{list}\n"
+            "Sie wollen Nachrichten zu 1 Thema?\n"
+            "Dann schreiben Sie die Wörter hinter dem Thema.\n"
             "Sie wollen alle Nachrichten?\n"
             "Dann schreiben Sie: „{start}“."
         ),
@@ -262,10 +272,11 @@ TOPIC_TEXTS = {
             "Sie wollen wieder alle Nachrichten?\n"
             "Dann schreiben Sie: „{start}“.\n"
             "Sie wollen nur Nachrichten zu 1 Thema?\n"
-            "Dann schreiben Sie: „{start} Thema“.\n"
-            "Diese Themen gibt es: „{topics}“."
+            "Dann schreiben Sie: „{start}“ und das Thema.\n"
+            "Sie wollen alle Themen sehen?\n"
+            "Dann schreiben Sie: „{topics}“."
         ),
-        "everything": "alle Nachrichten",
+        "everything": "alle Themen",  # in "Das sind Ihre Themen: {mine}."
         "topic_keyword": "{name}: „{start} {slug}“",
     },
 }

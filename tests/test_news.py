@@ -101,3 +101,9 @@ def test_fit_gives_what_short_items_leave_to_the_long_ones():
     text = news.fit(200, "Neu:", [("1.1.", "x" * 500), ("2.1.", "kurz"), ("3.1.", "y" * 500)])
     assert len(text) <= 200 and "2.1.: kurz" in text
     assert text.count("…") == 2
+
+
+def test_leichte_sprache_writes_the_date_in_words_and_the_time_without_a_leading_zero():
+    assert news._when("2026-12-07T08:05:00Z", "de-LS", "Europe/Berlin") == (
+        "7. Dezember 2026, 9:05 Uhr")
+    assert news._when("2026-03-01T09:30:00Z", "de", "Europe/Berlin") == "01.03.2026, 10:30"

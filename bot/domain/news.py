@@ -17,8 +17,13 @@ from .warnings import shorten
 HOW_MANY = 3
 SEPARATOR = "\n\n"
 # Dates as the language writes them; a language of the operator's own reads them as ISO does.
-_DATE_FORMS = {"de": "%d.%m.%Y, %H:%M", "de-LS": "%d.%m.%Y, %H:%M", "en": "%d %b %Y, %H:%M"}
+_DATE_FORMS = {"de": "%d.%m.%Y, %H:%M", "en": "%d %b %Y, %H:%M"}
 _ISO_FORM = "%Y-%m-%d %H:%M"
+# Leichte Sprache writes a date in words and a time without a leading zero ("7. Dezember 2026,
+# 9:05 Uhr", not "07.12.2026, 09:05"), as the rules of Netzwerk Leichte Sprache ask. The month
+# names are our own: strftime's %B follows the server's locale.
+_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+           "Oktober", "November", "Dezember")
 
 
 def answer(conn, texts, language, subscriber, tz_name, limit=FREEFORM_TEXT_LIMIT):
@@ -57,4 +62,7 @@ def _when(iso, language, tz_name):
     if not iso:
         return ""
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(tz_name))
+    if language == "de-LS":
+        return (f"{moment.day}. {_MONTHS[moment.month - 1]} {moment.year}, "
+                f"{moment.hour}:{moment.minute:02d} Uhr")
     return moment.strftime(_DATE_FORMS.get(language, _ISO_FORM))
