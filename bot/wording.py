@@ -41,6 +41,8 @@ POLITE_WORDS = [
 
 # Sent alone, a language's name switches a subscriber's replies and broadcasts to it.
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "de-LS": "Leichte Sprache"}
+# Written one statement per line: texts said together go on lines of their own too.
+ONE_STATEMENT_PER_LINE = ("de-LS",)
 
 TEXTS = {
     "de": {

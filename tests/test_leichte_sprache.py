@@ -146,6 +146,24 @@ def test_a_citizen_chooses_leichte_sprache_and_reads_every_answer_in_it(config):
     assert rows(app, "SELECT language FROM subscribers") == [(EASY,)]
 
 
+
+def test_texts_said_together_in_leichte_sprache_stand_on_lines_of_their_own(config):
+    from bot import create_app
+    from tests.conftest import citizens_of
+
+    app = create_app(dict(config, LANGUAGES="de,en,de-LS", CONTACT_INFO="0421 123-0"))
+    person = citizens_of(app.test_client())()
+    person.send("Start Leichte Sprache")
+    notice = reply_text(person.send("Mein Ausweis ist abgelaufen").text)
+    lines = notice.split("\n")
+    # the notice's own lines, then how to leave, never run together into one line
+    assert lines[-2:] == ["Sie wollen keine Nachrichten mehr?", "Dann schreiben Sie: „Stopp“."]
+    assert all(line.count(". ") == 0 for line in lines), lines
+    german = citizens_of(app.test_client())()
+    german.send("Start")
+    assert "\n" not in reply_text(german.send("Mein Ausweis ist abgelaufen").text)
+
+
 # -- the feed's language labels ---------------------------------------------------------------
 
 def detail(*tags, language="de"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import phone
 from .. import vocabulary as v
+from .. import wording
 from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
 from ..store.db import write
 from . import news
@@ -179,8 +180,7 @@ class _Reply:
             reply = self._start_everything(phone_enc)
             if not self.command.rest:
                 return reply
-            return " ".join(filter(None, (reply, self.say("no_topics"),
-                                          self.say("contact_line"))))
+            return self._together(reply, self.say("no_topics"), self.say("contact_line"))
         if topic is None and self.command.rest:
             return self.say("topic_unknown", list=self._topic_list())  # changes nothing
         if sub is None:
@@ -242,7 +242,8 @@ class _Reply:
     def _topics(self):
         if not self.texts.topics:
             none = self.say("no_topics")
-            return none + self.say("notice_join") if self.subscriber is None else none
+            return self._together(none, self.say("notice_join")) if self.subscriber is None \
+                else none
         if self.subscriber is None:
             return self.say("topics_list_stranger", list=self._topic_list())
         return self.say("topics_list", list=self._topic_list(), mine=self._mine())
@@ -263,16 +264,25 @@ class _Reply:
             return None
         notice = self.say("notice")
         if self.subscriber is None:
-            notice += self.say("notice_join")
-        elif "notice_leave" in self.texts.messages[self.language]:  # optional in a file
-            notice += " " + self.say("notice_leave")  # someone who wants out learns how
+            return self._together(notice, self.say("notice_join"))
+        if "notice_leave" in self.texts.messages[self.language]:  # optional in a file
+            return self._together(notice, self.say("notice_leave"))  # how to get out
         return notice
 
     # -- words ------------------------------------------------------------------------------
 
+    def _line_by_line(self):
+        return self.language in wording.ONE_STATEMENT_PER_LINE
+
+    def _together(self, *parts):
+        """Texts said one after another: on one line, or, in a language written one statement
+        per line (Leichte Sprache), each on its own."""
+        return ("\n" if self._line_by_line() else " ").join(
+            part.strip() for part in parts if part)
+
     def _topic_list(self):
         start = self.texts.keyword("start", self.language)
-        return ", ".join(self.texts.get("topic_keyword", self.language, name=t.name,
+        return ("\n" if self._line_by_line() else ", ").join(self.texts.get("topic_keyword", self.language, name=t.name,
                                         slug=t.slug, start=start) for t in self.texts.topics)
 
     def _mine(self):
