@@ -6,8 +6,10 @@ drift from what the server answers (tests hold the document to the server).
 Plain Markdown tables, no plugin: the build stays offline and needs nothing beyond MkDocs.
 """
 
+import html
 import json
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,9 +26,17 @@ def _document():
     return openapi.document()
 
 
+def _prose(text):
+    """A description as Markdown: what stands outside code spans is text, never markup
+    (``PUBLIC_URL/media/<name>`` is not an HTML tag)."""
+    parts = re.split(r"(`[^`]*`)", str(text))
+    return "".join(part if part.startswith("`") else html.escape(part, quote=False)
+                   for part in parts)
+
+
 def _cell(text):
     """Text for a table cell: one line, no column separator."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _prose(" ".join(str(text).split())).replace("|", "\\|")
 
 
 def _anchor(name):
@@ -46,6 +56,8 @@ def _type(schema):
         kind = " or ".join(kind)
     if kind == "array" and "items" in schema:
         kind = f"array of {_type(schema['items'])}"
+    elif "properties" in schema:
+        kind += " with " + ", ".join(f"`{name}`" for name in schema["properties"])
     limits = []
     if "enum" in schema:
         limits.append("one of " + ", ".join(f"`{value}`" for value in schema["enum"]))
@@ -78,9 +90,9 @@ def _response(document, answer):
 def _operation(document, path, method, operation):
     lines = [f"### `{method.upper()} {path}`", ""]
     if operation.get("summary"):
-        lines += [operation["summary"], ""]
+        lines += [_prose(operation["summary"]), ""]
     if operation.get("description"):
-        lines += [operation["description"], ""]
+        lines += [_prose(operation["description"]), ""]
     token = operation.get("security", document.get("security"))
     lines += ["Token: " + ("`Authorization: Bearer <ADMIN_TOKEN>`." if token else "none."), ""]
     if operation.get("parameters"):
@@ -102,7 +114,7 @@ def _operation(document, path, method, operation):
 def _schema(name, schema):
     lines = [f"### {name} {{#{_anchor(name)}}}", ""]
     if schema.get("description"):
-        lines += [schema["description"], ""]
+        lines += [_prose(schema["description"]), ""]
     properties = schema.get("properties")
     if not properties:
         return lines + [f"Type: {_type(schema)}.", ""]
@@ -116,7 +128,7 @@ def _schema(name, schema):
 
 def render(document):
     """The reference as Markdown: every operation, then every named schema."""
-    lines = [document["info"]["description"], "", "## Endpoints", ""]
+    lines = [_prose(document["info"]["description"]), "", "## Endpoints", ""]
     for path, item in document["paths"].items():
         for method in METHODS:
             if method in item:
