@@ -1,7 +1,8 @@
 """Configuration: defaults, then the environment (and ``.env``), then a test mapping.
 
-Every name here is documented in the README's configuration table; names given by an issue are
-a public contract and never change.
+Every name here is documented in the operator's guide's configuration table
+(docs/operations/configuration.md); names given by an issue are a public contract and never
+change.
 
 It is long because it is the one place that reads and checks every setting: spread over the
 features that use them, what an operator's value must look like would be hard to find.

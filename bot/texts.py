@@ -209,7 +209,8 @@ def languages_of(config):
 
 
 def load_texts(config, topics=()):
-    """Build the deployment's Texts from configuration (see README, "Texts and keywords").
+    """Build the deployment's Texts from configuration (see the operator's guide,
+    docs/operations/configuration.md, "Texts and keywords").
 
     ``topics``: the configured Topics (``config.topics``); their slugs and names work as
     words after Start and Stop.

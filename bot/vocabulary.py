@@ -57,12 +57,12 @@ HINTS = {
     TEMPLATE_NEEDED: (
         "WhatsApp delivers free-form messages only to citizens who wrote to the number "
         "in the last 24 hours. Set BROADCAST_CONTENT_SID to an approved WhatsApp template "
-        "(README, \"Templates\") so that broadcasts reach every subscriber."),
+        "(operator's guide, \"Templates\") so that broadcasts reach every subscriber."),
     TEMPLATE_REFUSED: (
         "WhatsApp refused the template's variables. Check that BROADCAST_PARAGRAPH_TEMPLATES "
         "names each template with the number of variables its approved body has ({{1}} to "
-        "{{n}}), and that BROADCAST_CONTENT_SID's body has a single one, {{1}} (README, "
-        "\"Templates\")."),
+        "{{n}}), and that BROADCAST_CONTENT_SID's body has a single one, {{1}} (operator's "
+        "guide, \"Templates\")."),
 }
 
 

@@ -139,12 +139,13 @@ def test_copy_names_are_read_back_only_in_their_own_form():
 
 
 def test_backup_keep_days_is_documented_for_operators():
+    from tests import documentation
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "| `BACKUP_KEEP_DAYS` | `14` |" in readme
+    assert "| `BACKUP_KEEP_DAYS` | `14` |" in documentation.page(documentation.CONFIGURATION)
     assert "# BACKUP_KEEP_DAYS=14" in (ROOT / ".env.example").read_text(encoding="utf-8")
-    backup_section = readme[readme.index("### Backup\n"):readme.index("### Restore\n")]
+    backup_section = documentation.section(documentation.page(documentation.BACKUPS),
+                                           "## Backup", "## Restore")
     assert "infokanal-backup.timer" in backup_section and "BACKUP_KEEP_DAYS" in backup_section
 
 

@@ -84,9 +84,8 @@ def test_users_add_refuses_mismatch_short_password_and_duplicates(app, runner):
 
 
 def test_every_users_command_has_help_and_is_in_the_readme(runner):
-    from pathlib import Path
+    from tests.documentation import EVERYTHING as readme
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for command in ("add", "list", "remove", "password"):
         result = runner.invoke(args=["users", command, "--help"])
         assert result.exit_code == 0 and result.output.strip()

@@ -537,8 +537,10 @@ def test_cron_command_follows_crons_percent_rules():
 
 
 def test_the_readmes_crontab_line_backs_up_as_cron_runs_it(env, tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    backup = readme[readme.index("### Backup\n"):readme.index("### Restore\n")]
+    from tests import documentation
+
+    backup = documentation.section(documentation.page(documentation.BACKUPS), "## Backup",
+                                   "## Restore")
     [line] = re.findall(r"^\d+ \d+ \* \* \* .+$", backup, flags=re.M)
     folder = tmp_path / "backups"
     folder.mkdir()

@@ -245,16 +245,17 @@ def test_the_counters_start_at_zero_with_their_migration(tmp_path):
             "status_lag_count": 0}
 
 
-# --- the README ------------------------------------------------------------------------------
+# --- the operator's guide ------------------------------------------------------------------------------
 
 def test_the_readmes_scrape_job_and_alerts_name_only_metrics_that_exist(app, client):
     import re
 
     import yaml
 
-    from tests.test_operations_docs import README
+    from tests import documentation
 
-    section = README[README.index("### Monitoring"):README.index("### Logs and headers")]
+    section = documentation.section(documentation.page(documentation.MONITORING),
+                                    "## Monitoring: metrics for Prometheus", "## Logs and headers")
     scrape_config, rules = [yaml.safe_load(block) for block in
                             re.findall(r"```yaml\n(.*?)```", section, re.S)]
     job = scrape_config["scrape_configs"][0]
@@ -266,7 +267,7 @@ def test_the_readmes_scrape_job_and_alerts_name_only_metrics_that_exist(app, cli
     for rule in rules["groups"][0]["rules"]:
         used = set(re.findall(r"infokanal_\w+", rule["expr"])) - {"infokanal"}
         assert used <= exposed, rule["alert"]
-    # Every metric the README's table names is one the service exposes.
+    # Every metric the guide's table names is one the service exposes.
     documented = set(re.findall(r"^\| `(infokanal_\w+)", section, re.M))
     families = {name.removesuffix("_total") for name in exposed} | {
         name.rsplit("_", 1)[0] for name in exposed if name.endswith(("_sum", "_count"))}

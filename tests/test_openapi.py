@@ -98,3 +98,21 @@ def test_every_answer_of_the_real_server_is_as_documented(case, api_server):
         base_url=api_server.url, headers=AUTH, timeout=10,
         checks=[not_a_server_error, status_code_conformance, content_type_conformance,
                 response_schema_conformance])
+
+
+def test_the_interactive_page_needs_no_token_and_keeps_the_strict_policy(client):
+    """GET /api/docs: public like the document it shows, under the site's policy (no inline
+    script or style), with every file it loads served by this site."""
+    from bot.web.security import CONTENT_SECURITY_POLICY
+
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    html = page.get_data(as_text=True)
+    assert 'data-document="/api/openapi.json"' in html and "<script>" not in html
+    loaded = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert {"/static/swagger-ui/swagger-ui-bundle.js", "/static/swagger-ui/swagger-ui.css",
+            "/static/api-docs.js"} <= set(loaded)
+    for path in loaded:
+        assert client.get(path).status_code == 200, path

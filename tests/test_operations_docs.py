@@ -1,20 +1,25 @@
-"""The operator commands and settings of the privacy issue are documented and explain
-themselves: the README names each one, and each answers --help. The platform guide
-(docs/platforms.md) says where each setting of a Meta number comes from, and its webhook
-address is the one nginx passes on."""
+"""The operator commands and settings are documented and explain themselves: the
+documentation names each one, and each answers --help; every setting has its row in the
+operator's guide's configuration table. The platform guide (docs/platforms.md) says where each
+setting of a Meta number comes from, and its webhook address is the one nginx passes on."""
 
 import re
-from pathlib import Path
 
 import pytest
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+from bot import config
+from tests import documentation
+
+# What an operator reads: the README and the site's pages, as one text (other test modules
+# import this name, so that a section may move between README and docs/).
+README = documentation.EVERYTHING
+CONFIGURATION = documentation.page(documentation.CONFIGURATION)
 
 
 @pytest.mark.parametrize("command", [["keys", "new"], ["keys", "rotate"], ["privacy", "export"],
                                      ["privacy", "erase"], ["backup"], ["cleanup"],
                                      ["audit", "verify"], ["audit", "export"], ["users", "role"]])
-def test_command_has_help_and_is_in_the_readme(app, command):
+def test_command_has_help_and_is_documented(app, command):
     result = app.test_cli_runner().invoke(args=[*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
     assert f"scripts/flask {' '.join(command)}" in README
@@ -31,24 +36,34 @@ def test_command_has_help_and_is_in_the_readme(app, command):
                                   "META_PARAGRAPH_TEMPLATES", "META_PARAGRAPH_TEMPLATES_<LANG>",
                                   "META_DISPLAY_PHONE_NUMBER"])
 def test_setting_is_in_the_configuration_table(name):
-    assert f"| `{name}` |" in README
+    assert f"| `{name}` |" in CONFIGURATION
 
 
-def test_readme_has_the_sections_for_the_data_protection_officer():
-    assert "## Datenschutz" in README and "Verzeichnis von Verarbeitungstätigkeiten" in README
-    assert "## Operations: keys, backup and restore" in README
+# Rows that name several settings at once ("| `KEYWORDS_START`, `KEYWORDS_STOP`, … |").
+TABLE_ROW = re.compile(r"^\| (`[A-Z0-9_<>]+`(?:, `[A-Z0-9_<>]+`)*) \|", re.M)
 
 
-PLATFORM_GUIDE = (Path(__file__).resolve().parent.parent / "docs" / "platforms.md").read_text(
+@pytest.mark.parametrize("name", sorted(config.SETTINGS))
+def test_every_setting_has_a_row_in_the_configuration_table(name):
+    named = {word.strip("`") for row in TABLE_ROW.findall(CONFIGURATION)
+             for word in row.split(", ")}
+    assert name in named, f"no row | `{name}` | in docs/{documentation.CONFIGURATION}"
+
+
+def test_the_data_protection_officer_has_a_page():
+    assert documentation.DATENSCHUTZ in documentation.PAGES
+    assert "Verzeichnis von Verarbeitungstätigkeiten" in README
+    assert "datenschutz/index.md" in documentation.README
+
+
+PLATFORM_GUIDE = documentation.page(documentation.PLATFORMS)
+NGINX_SITE = (documentation.ROOT / "deploy" / "nginx" / "infokanal.conf").read_text(
     encoding="utf-8")
-NGINX_SITE = (Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "infokanal.conf"
-              ).read_text(encoding="utf-8")
 
 
 def test_the_readme_sends_the_operator_to_the_platform_guide():
-    assert "## WhatsApp platforms: Twilio or Meta" in README
-    assert "## Connecting a number to Meta's Cloud API" in README
-    assert README.count("(docs/platforms.md)") >= 2
+    assert "(docs/platforms.md)" in documentation.README
+    assert "## Connecting a number to Meta's Cloud API" in PLATFORM_GUIDE
 
 
 @pytest.mark.parametrize("name", ["WHATSAPP_PLATFORM", "META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID",

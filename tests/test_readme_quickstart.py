@@ -75,7 +75,7 @@ def readme_block(after):
 
 
 def test_the_try_it_block_works_pasted_as_it_is(fresh_clone, wheelhouse):
-    block = readme_block("### Try it")
+    block = readme_block("## Try it")
     expected = readme_block("Between the service's own log lines you then see, in this order:")
     assert "stops with `kill %1`" in README
     # The block as pasted, then (once the test has seen the broadcast arrive) the README's way

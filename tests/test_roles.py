@@ -327,8 +327,7 @@ def test_users_list_without_accounts_says_to_create_an_admin(app, runner):
 
 
 def test_the_production_steps_create_an_admin_first():
-    from tests.conftest import ROOT
+    from tests import documentation
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    steps = readme[readme.index("### nginx and systemd, step by step"):]
+    steps = documentation.page(documentation.PRODUCTION)
     assert "runuser -u infokanal -- scripts/flask users add presse --role admin" in steps

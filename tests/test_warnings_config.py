@@ -1,13 +1,12 @@
 """The warnings relay's settings: the issue's names and defaults, and a configuration that
 cannot work stops the start with the reason."""
 
-from pathlib import Path
-
 import pytest
 
 from bot import create_app
 from bot.config import SETTINGS, ConfigError
 from bot.delivery.chores import WarningRelay
+from tests import documentation
 from tests.conftest import refused_start
 
 
@@ -68,16 +67,17 @@ def test_the_worker_does_not_start_with_a_bad_regional_key(env):
     assert "WARNINGS_ARS must be the county's 12-digit regional key" in output
 
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = documentation.EVERYTHING
+CONFIGURATION = documentation.page(documentation.CONFIGURATION)
 
 
 @pytest.mark.parametrize("name", [n for n in SETTINGS if n.startswith("WARNINGS_")])
 def test_every_relay_setting_is_in_the_configuration_table(name):
-    assert f"| `{name}` |" in README
+    assert f"| `{name}` |" in CONFIGURATION
 
 
 def test_the_readme_example_is_what_citizens_receive():
-    """The README shows an example message; it must be what the relay writes for it."""
+    """The operator's guide shows an example message; it must be what the relay writes for it."""
     from bot.domain import warnings as relaying
     from tests.fake_nina import info_block
     from tests.test_warnings_text import detail, relay
@@ -90,5 +90,6 @@ def test_the_readme_example_is_what_citizens_receive():
         "Freien auf. Meiden Sie die Nähe von Bäumen.",
         severity="Extreme", web_url="https://www.wettergefahren.de"))
     assert "```\n" + relaying.compose(relay(), "alert", storm) + "\n```" in README
-    assert "## Official warnings, relayed by themselves" in README
-    assert "### Amtliche Warnungen (NINA)" in README and "keine personenbezogenen" in README
+    assert "# Official warnings, relayed by themselves" in documentation.page(
+        "operations/warnings.md")
+    assert "Amtliche Warnungen (NINA)" in README and "keine personenbezogenen" in README

@@ -100,7 +100,7 @@ def erase_command(number):
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
                + KEPT_REASON.format(years=years))
     click.echo(f"Not in this database: {service}'s own message logs; erase there separately "
-               "if the citizen asks (see README, Datenschutz).")
+               "if the citizen asks (see docs/datenschutz).")
 
 
 def init_app(app):

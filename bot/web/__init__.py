@@ -9,9 +9,9 @@ from .bodies import Request
 
 
 def init_app(app):
-    from . import (accounts, actions, api, audit_page, auth, compose, console, costs_page, csrf,
-                   database, gate, health, media, meta_webhook, metrics, password, public, roles,
-                   security, simulator, twilio_events, webhook)
+    from . import (accounts, actions, api, api_docs, audit_page, auth, compose, console,
+                   costs_page, csrf, database, gate, health, media, meta_webhook, metrics,
+                   password, public, roles, security, simulator, twilio_events, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -28,6 +28,7 @@ def init_app(app):
         app.register_blueprint(meta_webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(metrics.bp)
     public.init_app(app)
     auth.init_app(app)

@@ -340,6 +340,13 @@ PATHS = {
         "security": [],
         "responses": {"200": _answer("The OpenAPI document.", {"type": "object"})},
     }},
+    "/api/docs": {"get": {
+        "operationId": "getApiDocs",
+        "summary": "This document as an interactive page (Swagger UI), for people.",
+        "security": [],
+        "responses": {"200": {"description": "An HTML page that loads this document.",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}},
+    }},
     "/api/costs": {"get": {
         "operationId": "getMonthCosts",
         "summary": "The month in numbers: broadcasts, messages by category, answers, cost.",
