@@ -1,0 +1,156 @@
+"""The handbook's screenshots, taken of the real console on every run so that they never show
+an older one: signing in, writing, the confirmation with its plan, the approval by a second
+person, the counts of the sent broadcast, the list, the audit trail. They are written into
+``docs/handbuch/bilder/`` (each through a temporary file renamed into place, so that a docs
+build running at the same time never reads half a picture) and committed with the handbook.
+
+One deployment (web server and sender from the Procfile, with approval required, two topics,
+English beside German and a price per message), three accounts, five subscribers.
+"""
+
+import io
+import os
+import re
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from playwright.sync_api import expect
+
+from bot.web import handbook
+from tests.accessibility import check
+from tests.conftest import time_bound
+from tests.test_browser import browser  # noqa: F401 - the module's browser
+from tests.test_browser_press_office import PASSWORD, running_office
+
+PICTURES = handbook.FOLDER / handbook.PICTURES
+# Wide enough for the console's desktop layout, small enough for a page of the handbook.
+WINDOW = {"width": 1000, "height": 720}
+ACCOUNTS = {"anna": "admin", "paul": "publisher", "petra": "publisher"}
+TEXT = ("Die Kreisstraße K 12 zwischen Lilienthal und Worpswede ist von Montag, 8 Uhr, "
+        "bis Freitag gesperrt. Die Umleitung ist ausgeschildert.")
+ENGLISH = ("The county road K 12 between Lilienthal and Worpswede is closed from Monday, "
+           "8 am, until Friday. The diversion is signposted.")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory, fake_twilio):
+    yield from running_office(
+        tmp_path_factory.mktemp("handbook"), fake_twilio, ACCOUNTS, APPROVAL_REQUIRED="1",
+        PRICE_PER_MESSAGE="0.045", MONTHLY_BUDGET="500", LANGUAGES="de,en",
+        TOPICS="baustellen=Baustellen und Sperrungen,veranstaltungen=Veranstaltungen")
+
+
+def road_sign():
+    """The picture of the broadcast: a plain diversion sign, drawn here."""
+    picture = Image.new("RGB", (800, 450), (255, 204, 0))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((30, 30, 770, 420), outline=(0, 0, 0), width=12)
+    font = ImageFont.load_default(size=96)
+    draw.text((400, 225), "Umleitung", fill=(0, 0, 0), font=font, anchor="mm")
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def save(page, name):
+    """The page as ``bilder/<name>.png``: renamed into place once written whole."""
+    final = PICTURES / f"{name}.png"
+    partial = PICTURES / f".{name}.png.tmp"
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True)))
+    # A console page has few colours: a palette of 256 keeps it sharp at a third of the size.
+    shot.convert("RGB").quantize(256).save(partial, "PNG", optimize=True)
+    os.replace(partial, final)
+
+
+def person(browser):  # noqa: F811 - the module's browser
+    context = browser.new_context(viewport=WINDOW, locale="de-DE", timezone_id="Europe/Berlin")
+    context.set_default_timeout(15_000)
+    return context, context.new_page()
+
+
+def sign_in(page, server, name):
+    page.goto(server.url + "/admin")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", name="Meldungen", exact=True)).to_be_visible()
+
+
+def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  # noqa: F811
+                                                             fake_twilio):
+    env, server = office
+    fake_twilio.reset()
+    fake_twilio.callbacks = ["sent", "delivered", "read"]
+    PICTURES.mkdir(exist_ok=True)
+    # Beside the three of the deployment: one who reads English, one for a topic only.
+    assert server.citizen().send("Subscribe").status_code == 200
+    assert server.citizen().send("Start Baustellen").status_code == 200
+    opened = []
+    with time_bound(150):
+        try:
+            context, paul = person(browser)
+            opened.append(context)
+            paul.goto(server.url + "/admin/login")
+            paul.get_by_label("Name").fill("paul")
+            save(paul, "anmelden")
+            sign_in(paul, server, "paul")
+
+            paul.get_by_role("link", name="Neue Meldung schreiben").click()
+            paul.get_by_label("Text der Meldung").fill(TEXT)
+            paul.get_by_label("Text auf English (optional)").fill(ENGLISH)
+            paul.get_by_label("Baustellen und Sperrungen").check()
+            paul.get_by_label("Bild (optional)").set_input_files(
+                files=[{"name": "umleitung.png", "mimeType": "image/png",
+                        "buffer": road_sign()}])
+            expect(paul.locator("#preview-picture")).to_be_visible()
+            save(paul, "schreiben")
+
+            paul.get_by_role("button", name="Weiter zur Bestätigung").click()
+            expect(paul.get_by_role("heading", name="Meldung bestätigen")).to_be_visible()
+            expect(paul.locator("#plan-cost")).to_contain_text("€")
+            save(paul, "bestaetigen")
+            paul.get_by_role("button", name="Zur Freigabe vorlegen").click()
+            expect(paul.locator("#status")).to_have_text("wartet auf Freigabe")
+            expect(paul.locator("#second-person")).to_be_visible()
+            broadcast_id = int(re.search(r"/admin/broadcasts/(\d+)$", paul.url).group(1))
+
+            context, petra = person(browser)
+            opened.append(context)
+            sign_in(petra, server, "petra")
+            expect(petra.locator("#awaiting")).to_contain_text("angefragt von paul")
+            save(petra, "freigabe-liste")
+            petra.locator("#awaiting").get_by_role(
+                "link", name=re.compile(f"Nr. {broadcast_id}")).click()
+            expect(petra.get_by_role("button", name="Freigeben und senden")).to_be_visible()
+            save(petra, "freigabe")
+            petra.once("dialog", lambda dialog: dialog.accept())
+            petra.get_by_role("button", name="Freigeben und senden").click()
+            expect(petra.locator('[data-count="read"]')).to_have_text("5")
+            expect(petra.locator("#status")).to_have_text("gesendet")
+            expect(petra.locator("#finished")).to_be_visible()
+            save(petra, "zahlen")
+
+            petra.get_by_role("navigation", name="Konsole").get_by_role(
+                "link", name="Meldungen").click()
+            expect(petra.locator(f'[data-broadcast="{broadcast_id}"] [data-count="read"]')) \
+                .to_have_text("5")
+            save(petra, "meldungen")
+
+            context, anna = person(browser)
+            opened.append(context)
+            sign_in(anna, server, "anna")
+            anna.get_by_role("link", name="Protokoll").click()
+            expect(anna.locator("#audit")).to_contain_text("Meldung freigegeben")
+            save(anna, "protokoll")
+
+            # The help link of the page goes to its section of the handbook, served here.
+            anna.get_by_role("link", name="Hilfe").click()
+            expect(anna).to_have_url(f"{server.url}/hilfe/#protokoll")
+            expect(anna.locator("#protokoll")).to_be_visible()
+            for image in anna.locator(".handbook img").all():
+                assert image.evaluate("i => i.complete && i.naturalWidth > 0"), \
+                    image.get_attribute("src")
+            check(anna, "(handbook)")
+        finally:
+            for context in opened:
+                context.close()

@@ -1,0 +1,125 @@
+"""The press office's handbook (``docs/handbuch``) and the console's help links: every console
+page links to a section that exists, every picture the handbook shows exists and is described
+in words, every screenshot in ``bilder/`` is used, and the service serves the handbook itself
+under ``/hilfe/``. The screenshots themselves are made by
+``test_browser_handbook_screenshots``."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot import create_app
+from bot.web import handbook
+from tests.conftest import OFFICER, OFFICER_PASSWORD, Console
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT = (handbook.FOLDER / handbook.PAGE).read_text(encoding="utf-8")
+ANCHORS = set(re.findall(r"^#+ .*\{#([a-z0-9-]+)\}\s*$", TEXT, re.MULTILINE))
+# ![alt text](bilder/name.png), alone on its line (indented in a list's step).
+IMAGE = re.compile(r"^ *!\[([^\]]*)\]\((bilder/[^)]+)\)\s*$", re.MULTILINE)
+# The pages whose help link matters: what a press officer opens or a form of the console
+# answers, not the scripts' JSON; signing out only sends the browser to the sign-in page.
+HELPED = ("console.", "simulator.", "auth.login")
+
+
+def page_endpoints(app):
+    return sorted({rule.endpoint for rule in app.url_map.iter_rules()
+                   if rule.endpoint.startswith(HELPED) and not rule.rule.endswith(".json")})
+
+
+def test_every_console_page_has_a_section_of_the_handbook(config):
+    app = create_app({k: v for k, v in config.items() if not k.startswith("TWILIO_")})
+    endpoints = page_endpoints(app)
+    assert "console.compose" in endpoints and "simulator.page" in endpoints
+    assert [e for e in endpoints if e not in handbook.SECTIONS] == []
+
+
+@pytest.mark.parametrize("endpoint", sorted(handbook.SECTIONS))
+def test_each_help_link_goes_to_a_heading_of_the_handbook(endpoint):
+    assert handbook.SECTIONS[endpoint] in ANCHORS
+
+
+def test_the_handbook_starts_at_its_own_anchor():
+    assert handbook.START in ANCHORS
+    assert TEXT.startswith(f"# Handbuch für die Pressestelle {{#{handbook.START}}}\n")
+
+
+def test_the_documentation_site_gives_headings_the_anchors_the_console_links_to():
+    """``{#id}`` after a heading is Markdown's attr_list: without it in mkdocs.yml the site
+    would show the braces and have none of the anchors."""
+    site = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert re.search(r"^\s*- attr_list\s*$", site, re.MULTILINE), "mkdocs.yml: attr_list"
+    assert "attr_list" in handbook.EXTENSIONS
+
+
+def test_every_picture_exists_is_described_and_every_screenshot_is_shown():
+    shown = IMAGE.findall(TEXT)
+    assert shown, "the handbook shows the console"
+    for alt, path in shown:
+        assert (handbook.FOLDER / path).is_file(), path
+        assert len(alt) >= 10, f"{path}: alt text that says what it shows"
+    paths = [path for _, path in shown]
+    assert len(paths) == len(set(paths)), "each screenshot once"
+    files = {f"{handbook.PICTURES}/{p.name}"
+             for p in (handbook.FOLDER / handbook.PICTURES).iterdir() if not p.name.startswith(".")}
+    assert files == set(paths), "every screenshot in bilder/ is in the handbook"
+    # For those who cannot see it: a sentence right below each picture says what it shows.
+    for match in IMAGE.finditer(TEXT):
+        following = TEXT[match.end():].lstrip()
+        assert following.startswith("*Im Bild:*"), match.group(2)
+
+
+def test_no_image_or_link_of_the_handbook_leaves_its_folder():
+    """Served under /hilfe/ as well as in the site: a link to another page of the site would
+    lead nowhere from the console."""
+    for target in re.findall(r"\]\(([^)]+)\)", TEXT):
+        assert target.startswith(("bilder/", "#", "https://")), target
+
+
+@pytest.fixture
+def office(config):
+    """A demo console (simulator included) with an administrator signed in."""
+    app = create_app({k: v for k, v in config.items() if not k.startswith("TWILIO_")})
+    result = app.test_cli_runner().invoke(
+        args=["users", "add", OFFICER, "--role", "admin", "--password-stdin"],
+        input=f"{OFFICER_PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    console = Console(app.test_client())
+    assert console.sign_in().status_code == 302
+    return console
+
+
+@pytest.mark.parametrize("path,anchor", [
+    ("/admin", "meldungen"), ("/admin/compose", "schreiben"), ("/admin/audience", "reichweite"),
+    ("/admin/costs", "kosten"), ("/admin/accounts", "konten"), ("/admin/audit", "protokoll"),
+    ("/admin/password", "passwort"), ("/admin/simulator", "simulator")])
+def test_each_console_page_links_to_its_section(office, path, anchor):
+    html = office.client.get(path).get_data(as_text=True)
+    assert f'<a href="/hilfe/#{anchor}" id="help">Hilfe</a>' in html
+
+
+def test_the_sign_in_page_links_to_the_section_on_signing_in(client):
+    html = client.get("/admin/login").get_data(as_text=True)
+    assert 'href="/hilfe/#anmelden"' in html
+
+
+def test_the_service_serves_the_handbook_with_its_anchors_and_pictures(client):
+    """Public, no sign-in: it also explains how to sign in."""
+    answer = client.get("/hilfe/")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    for anchor in ANCHORS:
+        assert f'id="{anchor}"' in html
+    assert "{#" not in html
+    _, path = IMAGE.findall(TEXT)[0]
+    assert f'src="{path}"' in html
+    picture = client.get(f"/hilfe/{path}")
+    assert picture.status_code == 200 and picture.mimetype == "image/png"
+    assert picture.data.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("path", ["/hilfe/bilder/fehlt.png", "/hilfe/bilder/..%2Findex.md",
+                                  "/hilfe/bilder/index.md", "/hilfe/index.md"])
+def test_nothing_but_the_handbooks_pictures_is_served(client, path):
+    assert client.get(path).status_code == 404
