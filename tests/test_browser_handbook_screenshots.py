@@ -52,14 +52,36 @@ def road_sign():
     return out.getvalue()
 
 
+# Every time the console shows ("07.12.2026, 04:44 Uhr"), shown as one fixed time in the
+# screenshots: otherwise each run would change the committed pictures by their clock alone.
+SHOWN_TIME = "02.12.2026, 09:41 Uhr"
+FIX_TIMES = """time => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const pattern = /\\d\\d\\.\\d\\d\\.\\d{4}, \\d\\d:\\d\\d Uhr/g;
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        if (pattern.test(node.data)) node.data = node.data.replace(pattern, time);
+        pattern.lastIndex = 0;
+    }
+}"""
+
+
 def save(page, name):
-    """The page as ``bilder/<name>.png``: renamed into place once written whole."""
+    """The page as ``bilder/<name>.png``, renamed into place once written whole; left alone
+    when the picture is the same as the one there."""
+    # The whole page laid out, its pictures and fonts loaded: else the picture may be cut short.
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    page.evaluate(FIX_TIMES, SHOWN_TIME)
     final = PICTURES / f"{name}.png"
     partial = PICTURES / f".{name}.png.tmp"
     shot = Image.open(io.BytesIO(page.screenshot(full_page=True)))
     # A console page has few colours: a palette of 256 keeps it sharp at a third of the size.
     shot.convert("RGB").quantize(256).save(partial, "PNG", optimize=True)
-    os.replace(partial, final)
+    if final.exists() and final.read_bytes() == partial.read_bytes():
+        partial.unlink()
+    else:
+        os.replace(partial, final)
 
 
 def person(browser):  # noqa: F811 - the module's browser

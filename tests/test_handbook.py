@@ -77,9 +77,14 @@ def test_no_image_or_link_of_the_handbook_leaves_its_folder():
         assert target.startswith(("bilder/", "#", "https://")), target
 
 
-@pytest.fixture
-def office(config):
-    """A demo console (simulator included) with an administrator signed in."""
+PAGES = {"/admin": "meldungen", "/admin/compose": "schreiben", "/admin/audience": "reichweite",
+         "/admin/costs": "kosten", "/admin/accounts": "konten", "/admin/audit": "protokoll",
+         "/admin/password": "passwort", "/admin/simulator": "simulator"}
+
+
+def test_each_console_page_links_to_its_section(config):
+    """In a demo console (simulator included), as an administrator (every page shows); one
+    app for all the pages, since making an account hashes a password slowly on purpose."""
     app = create_app({k: v for k, v in config.items() if not k.startswith("TWILIO_")})
     result = app.test_cli_runner().invoke(
         args=["users", "add", OFFICER, "--role", "admin", "--password-stdin"],
@@ -87,16 +92,9 @@ def office(config):
     assert result.exit_code == 0, result.output
     console = Console(app.test_client())
     assert console.sign_in().status_code == 302
-    return console
-
-
-@pytest.mark.parametrize("path,anchor", [
-    ("/admin", "meldungen"), ("/admin/compose", "schreiben"), ("/admin/audience", "reichweite"),
-    ("/admin/costs", "kosten"), ("/admin/accounts", "konten"), ("/admin/audit", "protokoll"),
-    ("/admin/password", "passwort"), ("/admin/simulator", "simulator")])
-def test_each_console_page_links_to_its_section(office, path, anchor):
-    html = office.client.get(path).get_data(as_text=True)
-    assert f'<a href="/hilfe/#{anchor}" id="help">Hilfe</a>' in html
+    for path, anchor in PAGES.items():
+        html = console.client.get(path).get_data(as_text=True)
+        assert f'<a href="/hilfe/#{anchor}" id="help">Hilfe</a>' in html, path
 
 
 def test_the_sign_in_page_links_to_the_section_on_signing_in(client):
