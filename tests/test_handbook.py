@@ -70,6 +70,18 @@ def test_every_picture_exists_is_described_and_every_screenshot_is_shown():
         assert following.startswith("*Im Bild:*"), match.group(2)
 
 
+# English words a press officer would have to translate; the console says "Meldung",
+# "Schaltfläche", "hochladen", "Konto"… (checked as whole words, in any case).
+JARGON = ["Broadcast", "Button", "Upload", "Login", "Account", "Token", "Screenshot", "Queue",
+          "Dashboard", "Template", "User", "Session", "Cookie", "online", "API", "Opt-out"]
+
+
+def test_the_handbook_speaks_the_consoles_german_not_jargon():
+    found = [word for word in JARGON
+             if re.search(rf"\b{re.escape(word)}s?\b", TEXT, re.IGNORECASE)]
+    assert found == []
+
+
 def test_no_image_or_link_of_the_handbook_leaves_its_folder():
     """Served under /hilfe/ as well as in the site: a link to another page of the site would
     lead nowhere from the console."""
