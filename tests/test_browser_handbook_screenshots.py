@@ -1,5 +1,5 @@
 """The handbook's screenshots, taken of the real console on every run so that they never show
-an older one: signing in, writing, the confirmation with its plan, the approval by a second
+an older one, on the way of the handbook's quick start (its labels, ``QUICK_START``): signing in, writing, the confirmation with its plan, the approval by a second
 person, the counts of the sent broadcast, the list, the audit trail. They are written into
 ``docs/handbuch/bilder/`` (each through a temporary file renamed into place, so that a docs
 build running at the same time never reads half a picture) and committed with the handbook.
@@ -21,6 +21,7 @@ from tests.accessibility import check
 from tests.conftest import time_bound
 from tests.test_browser import browser  # noqa: F401 - the module's browser
 from tests.test_browser_press_office import PASSWORD, running_office
+from tests.test_handbook import QUICK_START as STEP
 
 PICTURES = handbook.FOLDER / handbook.PICTURES
 # Wide enough for the console's desktop layout, small enough for a page of the handbook.
@@ -94,7 +95,7 @@ def sign_in(page, server, name):
     page.goto(server.url + "/admin")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmelden").click()
+    page.get_by_role("button", name=STEP["sign_in"]).click()
     expect(page.get_by_role("heading", name="Meldungen", exact=True)).to_be_visible()
 
 
@@ -117,8 +118,8 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             save(paul, "anmelden")
             sign_in(paul, server, "paul")
 
-            paul.get_by_role("link", name="Neue Meldung schreiben").click()
-            paul.get_by_label("Text der Meldung").fill(TEXT)
+            paul.get_by_role("link", name=STEP["new"]).click()
+            paul.get_by_label(STEP["text"]).fill(TEXT)
             paul.get_by_label("Text auf English (optional)").fill(ENGLISH)
             paul.get_by_label("Baustellen und Sperrungen").check()
             paul.get_by_label("Bild (optional)").set_input_files(
@@ -127,11 +128,11 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             expect(paul.locator("#preview-picture")).to_be_visible()
             save(paul, "schreiben")
 
-            paul.get_by_role("button", name="Weiter zur Bestätigung").click()
+            paul.get_by_role("button", name=STEP["confirm"]).click()
             expect(paul.get_by_role("heading", name="Meldung bestätigen")).to_be_visible()
             expect(paul.locator("#plan-cost")).to_contain_text("€")
             save(paul, "bestaetigen")
-            paul.get_by_role("button", name="Zur Freigabe vorlegen").click()
+            paul.get_by_role("button", name=STEP["request"]).click()
             expect(paul.locator("#status")).to_have_text("wartet auf Freigabe")
             expect(paul.locator("#second-person")).to_be_visible()
             broadcast_id = int(re.search(r"/admin/broadcasts/(\d+)$", paul.url).group(1))
@@ -143,10 +144,10 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             save(petra, "freigabe-liste")
             petra.locator("#awaiting").get_by_role(
                 "link", name=re.compile(f"Nr. {broadcast_id}")).click()
-            expect(petra.get_by_role("button", name="Freigeben und senden")).to_be_visible()
+            expect(petra.get_by_role("button", name=STEP["approve"])).to_be_visible()
             save(petra, "freigabe")
             petra.once("dialog", lambda dialog: dialog.accept())
-            petra.get_by_role("button", name="Freigeben und senden").click()
+            petra.get_by_role("button", name=STEP["approve"]).click()
             expect(petra.locator('[data-count="read"]')).to_have_text("5")
             expect(petra.locator("#status")).to_have_text("gesendet")
             expect(petra.locator("#finished")).to_be_visible()

@@ -40,6 +40,24 @@ def test_each_help_link_goes_to_a_heading_of_the_handbook(endpoint):
     assert handbook.SECTIONS[endpoint] in ANCHORS
 
 
+# The console's words a first-time reader follows in "Das Wichtigste in Kürze" to send a
+# broadcast with approval; the screenshot test signs in, writes and approves by these labels.
+QUICK_START = {"sign_in": "Anmelden", "new": "Neue Meldung schreiben", "text": "Text der Meldung",
+               "confirm": "Weiter zur Bestätigung", "request": "Zur Freigabe vorlegen",
+               "approve": "Freigeben und senden"}
+
+
+def section_text(anchor):
+    start = re.search(rf"^#+ .*\{{#{anchor}\}}$", TEXT, re.MULTILINE).end()
+    following = re.search(r"^#+ ", TEXT[start:], re.MULTILINE)
+    return TEXT[start:start + following.start()] if following else TEXT[start:]
+
+
+def test_the_quick_start_names_each_step_by_the_consoles_label():
+    quick = re.sub(r"\s+", " ", section_text("kurz"))
+    assert [label for label in QUICK_START.values() if f"„{label}“" not in quick] == []
+
+
 def test_the_handbook_starts_at_its_own_anchor():
     assert handbook.START in ANCHORS
     assert TEXT.startswith(f"# Handbuch für die Pressestelle {{#{handbook.START}}}\n")
