@@ -140,6 +140,8 @@ def test_the_service_serves_the_handbook_with_its_anchors_and_pictures(client):
     for anchor in ANCHORS:
         assert f'id="{anchor}"' in html
     assert "{#" not in html
+    # The site's Content-Security-Policy allows no inline style or script.
+    assert " style=" not in html and "<script" not in html
     _, path = IMAGE.findall(TEXT)[0]
     assert f'src="{path}"' in html
     picture = client.get(f"/hilfe/{path}")
