@@ -1,6 +1,7 @@
 """The handbook's screenshots, taken of the real console on every run so that they never show
 an older one, on the way of the handbook's quick start (its labels, ``QUICK_START``): signing in, writing, the confirmation with its plan, the approval by a second
-person, the counts of the sent broadcast, the list, the audit trail. They are written into
+person, the counts of the sent broadcast, the list, the audit trail, a broadcast paused
+because the platform refused the county's credentials. They are written into
 ``docs/handbuch/bilder/`` (each through a temporary file renamed into place, so that a docs
 build running at the same time never reads half a picture) and committed with the handbook.
 
@@ -18,7 +19,7 @@ from playwright.sync_api import expect
 
 from bot.web import handbook
 from tests.accessibility import check
-from tests.conftest import time_bound
+from tests.conftest import time_bound, wait_for
 from tests.test_browser import browser  # noqa: F401 - the module's browser
 from tests.test_browser_press_office import PASSWORD, running_office
 from tests.test_handbook import QUICK_START as STEP
@@ -29,6 +30,7 @@ WINDOW = {"width": 1000, "height": 720}
 ACCOUNTS = {"anna": "admin", "paul": "publisher", "petra": "publisher"}
 TEXT = ("Die Kreisstraße K 12 zwischen Lilienthal und Worpswede ist von Montag, 8 Uhr, "
         "bis Freitag gesperrt. Die Umleitung ist ausgeschildert.")
+PAUSED_TEXT = "Probealarm: Am Samstag um 12 Uhr heulen im ganzen Landkreis die Sirenen."
 ENGLISH = ("The county road K 12 between Lilienthal and Worpswede is closed from Monday, "
            "8 am, until Friday. The diversion is signposted.")
 
@@ -174,6 +176,22 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
                 assert image.evaluate("i => i.complete && i.naturalWidth > 0"), \
                     image.get_attribute("src")
             check(anna, "(handbook)")
+
+            # The platform refuses the county's credentials: the broadcast pauses and waits
+            # for the IT, who fixes them and resumes it (here: through the API, as they would).
+            fake_twilio.error_queue = [(401, 20003)] * 5
+            paused = server.api("POST", "/api/broadcasts", json={
+                "text": PAUSED_TEXT, "public": False}).json()["id"]
+            wait_for(lambda: server.api("GET", f"/api/broadcasts/{paused}").json()["status"]
+                     == "paused", message="the broadcast pauses")
+            anna.goto(f"{server.url}/admin/broadcasts/{paused}")
+            expect(anna.locator("#status")).to_have_text("pausiert")
+            expect(anna.get_by_role("status").filter(has_text="Pausiert")).to_contain_text(
+                "Zugangsdaten")
+            save(anna, "pausiert")
+            fake_twilio.error_queue.clear()
+            assert server.api("POST", f"/api/broadcasts/{paused}/resume").status_code == 200
+            expect(anna.locator("#status")).to_have_text("gesendet")
         finally:
             for context in opened:
                 context.close()
