@@ -10,8 +10,8 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, api_docs, audit_page, auth, compose, console,
-                   costs_page, csrf, database, gate, health, media, meta_webhook, metrics,
-                   password, public, roles, security, simulator, twilio_events, webhook)
+                   costs_page, csrf, database, gate, handbook, health, media, meta_webhook,
+                   metrics, password, public, roles, security, simulator, twilio_events, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -39,6 +39,7 @@ def init_app(app):
     # imported above, before it is registered.
     app.register_blueprint(console.bp)
     app.register_blueprint(simulator.bp)
+    app.register_blueprint(handbook.bp)
 
     @app.errorhandler(413)
     def too_large(error):
