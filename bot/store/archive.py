@@ -1,8 +1,11 @@
 """The public archive: the broadcasts that went out (shown by ``web.public``, also as a feed).
 
-Only what a subscriber saw is public: text, picture link, time. Never who got it, never counts.
+Only what a subscriber saw is public: text, picture link, time, and which correction
+("Berichtigung") corrects which broadcast. Never who got it, never counts.
 A broadcast the press office kept off the public page (``public`` = 0) is not here at all.
 """
+
+import json
 
 
 def published(conn, limit=20, before_id=None):
@@ -13,12 +16,43 @@ def published(conn, limit=20, before_id=None):
     paused after some citizens got it is shown too: what reached citizens is public.
     """
     rows = conn.execute(
-        "SELECT id, text, media_url, urgent, coalesce(started_at, send_at, created_at) "
-        "FROM broadcasts b WHERE id < ? AND public = 1 AND ("
-        "  (status IN ('sending', 'done') AND (started_at IS NOT NULL OR recipients = 0))"
-        "  OR (status IN ('cancelled', 'paused') AND started_at IS NOT NULL AND EXISTS ("
-        "      SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id AND d.state = 'sent'))) "
-        "ORDER BY id DESC LIMIT ?",
+        f"SELECT id, text, media_url, urgent, coalesce(started_at, send_at, created_at), "
+        f"corrects FROM broadcasts b WHERE id < ? AND {_SHOWN} ORDER BY id DESC LIMIT ?",
         (before_id if before_id is not None else 2**62, limit)).fetchall()
-    return [dict(id=row[0], text=row[1], media_url=row[2], urgent=bool(row[3]),
-                 published_at=row[4]) for row in rows]
+    found = [dict(id=row[0], text=row[1], media_url=row[2], urgent=bool(row[3]),
+                  published_at=row[4], corrects=row[5], corrected_by=[]) for row in rows]
+    _link_corrections(conn, found)
+    return found
+
+
+# What the archive shows of the broadcasts (``b``).
+_SHOWN = (
+    "b.public = 1 AND ("
+    "  (b.status IN ('sending', 'done') AND (b.started_at IS NOT NULL OR b.recipients = 0))"
+    "  OR (b.status IN ('cancelled', 'paused') AND b.started_at IS NOT NULL AND EXISTS ("
+    "      SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id AND d.state = 'sent')))")
+
+
+def _link_corrections(conn, found):
+    """A correction and the broadcast it corrects name each other, where both are shown:
+    ``corrects`` (None unless the original is in the archive too) and ``corrected_by``
+    [{"id", "published_at"}], oldest first."""
+    ids = json.dumps([entry["id"] for entry in found])
+    shown = {row[0]: row[1] for row in conn.execute(
+        f"SELECT id, coalesce(started_at, send_at, created_at) FROM broadcasts b WHERE {_SHOWN} "
+        "AND (id IN (SELECT value FROM json_each(?)) OR corrects IN (SELECT value FROM "
+        "json_each(?)) OR id IN (SELECT corrects FROM broadcasts WHERE id IN (SELECT value "
+        "FROM json_each(?))))", (ids, ids, ids))}
+    by_original = {}
+    for correction, original in conn.execute(
+            "SELECT id, corrects FROM broadcasts WHERE corrects IN (SELECT value FROM "
+            "json_each(?)) ORDER BY id", (ids,)):
+        if correction in shown:
+            by_original.setdefault(original, []).append(
+                {"id": correction, "published_at": shown[correction]})
+    for entry in found:
+        if entry["corrects"] is not None:
+            original = entry["corrects"]
+            entry["corrects"] = ({"id": original, "published_at": shown[original]}
+                                 if original in shown else None)
+        entry["corrected_by"] = by_original.get(entry["id"], [])
