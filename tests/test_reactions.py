@@ -168,3 +168,13 @@ def test_the_retention_cleanup_unlinks_reactions_with_the_deliveries(
     assert counted(client, broadcast_id) == {"👍": 1}
     assert reactions.broadcast_of(conn.conn, sids[erika.number],
                                   app.extensions["infokanal"].vault.hash(erika.number)) is None
+
+
+def test_the_letter_to_the_citizen_names_their_reactions(app, client, citizen, twilio_api,
+                                                         runner):
+    (erika,), broadcast_id, sids = sent_broadcast(app, citizen, twilio_api, 1)
+    react(erika, sids[erika.number], "👍")
+    result = runner.invoke(args=["privacy", "export", erika.number, "--format", "text"])
+    assert result.exit_code == 0, result.output
+    assert "Ihre Reaktionen mit einem Emoji auf Meldungen (1;" in result.output
+    assert f"👍 auf Meldung Nr. {broadcast_id}" in result.output
