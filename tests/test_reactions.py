@@ -128,6 +128,10 @@ def test_the_console_page_shows_the_reactions(app, client, citizen, twilio_api, 
     assert '<span class="reaction">👍 2</span><span aria-hidden="true"> · </span>' \
            '<span class="reaction">❤️ 1</span>' in page
     assert "3 Reaktionen mit einem Emoji, anonym gezählt" in page
+    # A public broadcast shows them on the public page too, as a channel's post does.
+    public = client.get("/").get_data(as_text=True)
+    assert 'Reaktionen: <span>👍 2</span><span aria-hidden="true"> · </span><span>❤️ 1</span>' \
+        in public
 
 
 def test_export_lists_reactions_and_erasure_keeps_the_counts_without_the_hash(

@@ -1,7 +1,8 @@
 """The public archive: the broadcasts that went out (shown by ``web.public``, also as a feed).
 
-Only what a subscriber saw is public: text, picture link, time, and which correction
-("Berichtigung") corrects which broadcast. Never who got it, never counts.
+Only what a subscriber saw is public: text, picture link, time, which correction
+("Berichtigung") corrects which broadcast, and how many reacted with which emoji. Never who got
+it or who reacted, never delivery counts.
 A broadcast the press office kept off the public page (``public`` = 0) is not here at all.
 """
 
@@ -22,7 +23,21 @@ def published(conn, limit=20, before_id=None):
     found = [dict(id=row[0], text=row[1], media_url=row[2], urgent=bool(row[3]),
                   published_at=row[4], corrects=row[5], corrected_by=[]) for row in rows]
     _link_corrections(conn, found)
+    _with_reactions(conn, found)
     return found
+
+
+def _with_reactions(conn, found):
+    """Each entry's ``reactions``: [(emoji, how many)], the most frequent first; counts only,
+    as citizens see them under a channel's post on WhatsApp."""
+    per_broadcast = {}
+    for broadcast_id, emoji, number in conn.execute(
+            "SELECT broadcast_id, emoji, count(*) AS n FROM reactions WHERE broadcast_id IN "
+            "(SELECT value FROM json_each(?)) GROUP BY broadcast_id, emoji "
+            "ORDER BY broadcast_id, n DESC, emoji", (json.dumps([e["id"] for e in found]),)):
+        per_broadcast.setdefault(broadcast_id, []).append((emoji, number))
+    for entry in found:
+        entry["reactions"] = per_broadcast.get(entry["id"], [])
 
 
 # What the archive shows of the broadcasts (``b``).
