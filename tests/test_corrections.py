@@ -167,9 +167,9 @@ def test_quote_keeps_the_first_words_on_one_line():
 @pytest.fixture
 def county(config, accounts_database, twilio_api):  # noqa: F811 - the imported fixture
     """An app with one account per role, three subscribers, and a broadcast they all got."""
-    def make(mode="off"):
+    def make(mode="off", **settings):
         shutil.copy(accounts_database, config["DATABASE_PATH"])
-        app = create_app(dict(config, DATA_KEY=DATA_KEY, APPROVAL_REQUIRED=mode))
+        app = create_app(dict(config, DATA_KEY=DATA_KEY, APPROVAL_REQUIRED=mode, **settings))
         citizen = citizens_of(app.test_client())
         for _ in range(3):
             citizen().send("Start")
@@ -244,3 +244,18 @@ def test_the_form_is_only_on_a_page_of_a_broadcast_that_went_out(county):
         as_text=True)
     assert re.search(r'id="correction"', paul.client.get(
         f"/admin/broadcasts/{original_id}").get_data(as_text=True))
+
+
+def test_over_the_budget_a_publishers_correction_waits_for_an_admin(county, twilio_api):
+    app, original_id = county(PRICE_PER_MESSAGE="0.045", MONTHLY_BUDGET="0.10")
+    response = correct_in_console(signed_in(app, "paul"), original_id, "Erst ab Dienstag.")
+    correction_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert rows(app, "SELECT status, over_budget FROM broadcasts WHERE id = ?",
+                correction_id) == [("awaiting_approval", 1)]
+    # An admin's goes, marked; so does the token's.
+    response = correct_in_console(signed_in(app, "anna"), original_id, "Erst ab Mittwoch.")
+    correction_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert rows(app, "SELECT status, over_budget FROM broadcasts WHERE id = ?",
+                correction_id) == [("queued", 1)]
+    answer = post_correction(app.test_client(), original_id, {"text": "Erst ab Donnerstag."})
+    assert answer.status_code == 202 and answer.get_json()["over_budget"] is True

@@ -4,13 +4,14 @@ first words so that the reader knows which message it corrects.
 
 A correction follows the rules of any broadcast: the API's token sends it at once; in the
 console it waits for a second publisher's approval when a new broadcast of that urgency would
-(``approval.must_wait``: an editor's always). It is as urgent as the original, as public, for
-the same topics. The audit trail's entry names the original.
+(``approval.must_wait``: an editor's always), and for an admin's when it would take the month
+over its budget (``budget``, with its cost for those it reaches). It is as urgent as the
+original, as public, for the same topics. The audit trail's entry names the original.
 """
 
-from ..store import audit, broadcasts, corrections
+from ..store import approvals, audit, broadcasts, corrections
 from ..store.db import write
-from . import announcements
+from . import announcements, budget, costs
 
 PREFIX = "Berichtigung:"
 # How much of the original the correction quotes: enough to recognise it.
@@ -91,10 +92,11 @@ def check_correctable(conn, original):
     return reached
 
 
-def correct(database, original_id, data, settings, created_by, hold=None):
+def correct(database, original_id, data, settings, created_by, hold=None, admin=None):
     """Write the correction of broadcast ``original_id`` (``data``: ``{"text": …}``): sent at
     once, or waiting for approval (``hold`` = ``broadcasts.AWAITING``, asked for by the
-    actor). Returns the answer dict. Raises BroadcastNotFound, CannotCorrect, InvalidBroadcast.
+    actor; so it does over the budget when ``admin``, whether the console account is one, is
+    False). Returns the answer dict. Raises BroadcastNotFound, CannotCorrect, InvalidBroadcast.
     """
     if not isinstance(data, dict):
         raise announcements.InvalidBroadcast('expected a JSON object with a "text" field')
@@ -107,16 +109,25 @@ def correct(database, original_id, data, settings, created_by, hold=None):
     with write(database, durable=True) as conn:
         original = broadcasts.get(conn, original_id)
         text = _checked_text(data.get("text"), original["text"], settings)
-        check_correctable(conn, original)
+        reached = check_correctable(conn, original)
         fields = {"text": text, "urgent": original["urgent"], "public": original["public"],
                   "topics": original["topics"]}
+        # Priced at the main language's category: a correction goes in the main language.
+        found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
+                               cost=costs.priced(settings, {
+                                   settings["TEMPLATE_CATEGORIES"][None]: reached}))
+        if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
+            hold = broadcasts.AWAITING
         broadcast_id, status, recipients = broadcasts.create(
             conn, created_by=created_by, corrects=original_id,
             awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
             categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
         audit.record(conn, actor, "broadcast_corrected", f"broadcast:{broadcast_id}",
                      announcements.summary(fields, status=status, recipients=recipients,
-                                           corrects=original_id))
+                                           corrects=original_id, **budget.details(found)))
     return {"id": broadcast_id, "status": status, "recipients": recipients,
             "corrects": original_id, "text": text, "urgent": fields["urgent"],
-            "public": fields["public"], "topics": fields["topics"]}
+            "public": fields["public"], "topics": fields["topics"],
+            "over_budget": budget.over(found)}

@@ -3,15 +3,16 @@
 console's blueprint, and what the page's ``console/_feedback.html`` part shows).
 
 Every role may write a correction; who may send it at once is decided as for a new broadcast
-(``approval.must_wait``): otherwise it waits for a second publisher's approval.
+(``approval.must_wait``): otherwise it waits for a second publisher's approval, and over the
+monthly budget for an admin's.
 """
 
 from flask import current_app, flash, g, redirect, request, url_for
 
 from ..domain import announcements, approval, corrections
-from ..store import broadcasts, reactions
+from ..store import broadcasts, reactions, users
 from ..store import corrections as correction_store
-from . import labels
+from . import costs_page, labels
 from .console import bp, broadcast_or_404, detail_page
 from .database import get_db
 
@@ -52,12 +53,15 @@ def correct(broadcast_id):
     try:
         answer = corrections.correct(get_db(), broadcast_id, {"text": text}, current_app.config,
                                      created_by=f"console:{g.user}",
-                                     hold=broadcasts.AWAITING if waits else None)
+                                     hold=broadcasts.AWAITING if waits else None,
+                                     admin=users.at_least(g.role, users.ADMIN))
     except corrections.CannotCorrect as exc:
         return detail_page(original, status=409, error=_german(str(exc)))
     except announcements.InvalidBroadcast as exc:
         return detail_page(original, status=400, error=_german(str(exc)))
-    if answer["status"] == broadcasts.AWAITING:
+    if answer["status"] == broadcasts.AWAITING and answer["over_budget"]:
+        flash(costs_page.BUDGET_HOLD)
+    elif answer["status"] == broadcasts.AWAITING:
         flash("Die Berichtigung wartet jetzt auf Freigabe durch eine zweite Person mit der Rolle "
               "„Veröffentlichen“. Sie geht dann an alle, die die Meldung erreicht hat.")
     else:

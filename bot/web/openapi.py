@@ -320,6 +320,7 @@ SCHEMAS = {
         "public": PUBLIC,
         "topics": {"type": "array", "items": {"type": "string"}},
         "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
     }),
     "BroadcastList": _closed({"broadcasts": {
         "type": "array", "items": {"$ref": "#/components/schemas/Broadcast"}}}),
