@@ -632,6 +632,32 @@ BEGIN
         ON CONFLICT (hour, broadcast_id, category) DO UPDATE SET n = n + 1;
 END;
 
+-- migration: 0025_reactions_corrections
+-- Citizens' emoji reactions to broadcasts: one per citizen and broadcast (a new emoji replaces
+-- the old one, taking it back removes the row), under the citizen's keyed lookup hash, never the
+-- number. The hash goes (NULL) when the citizen leaves or is erased, and when the broadcast's
+-- deliveries are forgotten (bot/store/retention.py): the emoji stays, so the counts do not move,
+-- but nothing leads back to who reacted. SQLite's unique index lets any number of such rows be.
+CREATE TABLE reactions (
+    id INTEGER PRIMARY KEY,
+    broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+    phone_hash TEXT,
+    emoji TEXT NOT NULL,
+    reacted_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX reactions_one_each ON reactions (broadcast_id, phone_hash);
+CREATE INDEX reactions_phone_hash ON reactions (phone_hash) WHERE phone_hash IS NOT NULL;
+-- Whoever leaves (Stop, an opt-out at the platform, an erasure) is no longer linked to their
+-- reactions, as they are no longer linked to their deliveries; the counts stay.
+CREATE TRIGGER subscribers_reactions_unlinked AFTER DELETE ON subscribers
+BEGIN
+    UPDATE reactions SET phone_hash = NULL WHERE phone_hash = old.phone_hash;
+END;
+-- A correction ("Berichtigung") is a broadcast of its own that names the one it corrects: it
+-- goes to exactly those whom that one reached, and the archive shows the two together.
+ALTER TABLE broadcasts ADD COLUMN corrects INTEGER REFERENCES broadcasts (id);
+CREATE INDEX broadcasts_corrects ON broadcasts (corrects) WHERE corrects IS NOT NULL;
+
 -- migration: 0030_event_receipts
 -- The events of Twilio's Event Streams sink already stored, by the event's id: the sink
 -- delivers at least once (it retries a post for up to four hours until answered 2xx, and may

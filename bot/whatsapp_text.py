@@ -74,3 +74,26 @@ def variables(text, counts=(1,)):
                          f"{VARIABLE_LIMIT})")
     return values
 
+
+
+# What an emoji reaction holds: one emoji, which may be several code points (a skin tone, a
+# flag of two regional indicators, people joined by zero-width joiners, a keycap).
+REACTION_LIMIT = 32
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f\u20e3")
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+_TAGS = range(0xE0020, 0xE0080)  # the tag letters of subdivision flags
+
+
+def emoji_only(text):
+    """Whether ``text`` (surrounding white space aside) is nothing but emoji, short enough to
+    be a reaction: what WhatsApp sends when someone reacts, as opposed to a written message."""
+    text = (text or "").strip()
+    if not text or len(text) > REACTION_LIMIT:
+        return False
+    symbols = 0
+    for char in text:
+        if unicodedata.category(char) == "So":
+            symbols += 1
+        elif not (char in _JOINERS or ord(char) in _SKIN_TONES or ord(char) in _TAGS):
+            return False
+    return symbols > 0

@@ -5,7 +5,8 @@ The webhooks and demo mode's citizen simulator all come through here, so the sim
 exactly what a citizen on WhatsApp would get, and, when nothing is sent back, why: ``handle``
 for one text (a webhook that answers with the reply itself), ``handle_events`` for everything
 one webhook request carried (messages of every kind and status reports), all of it in one
-transaction.
+transaction. It is long because each keyword's answer (``_Reply``) stands here beside the rules
+that choose it; reactions, the news and the texts themselves live in modules of their own.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from .. import phone
 from .. import vocabulary as v
 from .. import wording
-from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
+from ..store import (counters, inbound, outbox, reactions, replies, statuses, subscribers,
+                     usage)
 from ..store.db import write
 from . import news
 
@@ -50,10 +52,10 @@ class Outcome:
     window_seconds: float = 0  # for NOTICE_ALREADY_SENT: the window it was sent within
 
 
-def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT):
-    """Handle a citizen's message once (a text, or ``kind``: a tap on a button, a reaction);
-    the Outcome says what to answer, or why nothing."""
-    message = _prepare(channel, e164, body, message_id, kind)
+def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT, replied_to=None):
+    """Handle a citizen's message once (a text, or ``kind``: a tap on a button, a reaction to
+    the message ``replied_to``); the Outcome says what to answer, or why nothing."""
+    message = _prepare(channel, e164, body, message_id, kind, replied_to)
     with write(database) as conn:
         return _handle(conn, channel, message)
 
@@ -68,7 +70,8 @@ def handle_events(database, channel, events, invalid=0):
     that is no phone number, before anything is written.
     """
     prepared = [_prepare(channel, phone.e164(message.sender), message.body,
-                         message.message_id, message.kind) for message in events.messages]
+                         message.message_id, message.kind, message.replied_to)
+                for message in events.messages]
     with write(database) as conn:
         if invalid:
             counters.add(conn, counters.webhook("messages", "invalid"), invalid)
@@ -88,9 +91,11 @@ class _Message:
     keyword: str
     message_id: str
     kind: str
+    replied_to: str = None  # the message a reaction is about
+    emoji: str = None       # a reaction's; empty when it was taken back
 
 
-def _prepare(channel, e164, body, message_id, kind):
+def _prepare(channel, e164, body, message_id, kind, replied_to=None):
     # A reaction is never a request, whatever its emoji; a button's text may be a keyword.
     command = None if kind == v.INBOUND_REACTION else channel.texts.parse(body)
     # Our keyword and topic, never the citizen's words: consent records are kept for years
@@ -103,14 +108,19 @@ def _prepare(channel, e164, body, message_id, kind):
     needs_number = answerable and (command.action == "start" or channel.replies_by_api)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if needs_number else None
+    reaction = kind == v.INBOUND_REACTION
     return _Message(e164, channel.vault.hash(e164), phone_enc, command, keyword, message_id,
-                    kind)
+                    kind, replied_to if reaction else None, body if reaction else None)
 
 
 def _handle(conn, channel, message):
     """One message inside the caller's write transaction."""
     if not inbound.record_inbound(conn, message.message_id):
         return Outcome(silence=REPLAYED)
+    if message.kind == v.INBOUND_REACTION:
+        # Counted for its broadcast when it names one that went to this citizen; never answered.
+        reactions.react(conn, message.phone_hash, message.replied_to, message.emoji)
+        return Outcome(silence=NOT_A_REQUEST)
     command = message.command
     if command is None or message.kind == v.INBOUND_BUTTON and not command.action:
         return Outcome(silence=NOT_A_REQUEST)

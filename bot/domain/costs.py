@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from ..store import audience, broadcasts, usage
+from ..store import broadcasts, usage
 from ..store.db import to_iso
 
 
@@ -51,7 +51,7 @@ def messages_for(conn, broadcast):
     held (a draft, one waiting for approval), those it would reach if it went out now."""
     if broadcast["recipients"] or broadcast["status"] not in broadcasts.HELD:
         return broadcast["recipients"]
-    return audience.count(conn, broadcast["urgent"], broadcast["topics"])
+    return broadcasts.would_reach(conn, broadcast["id"])  # a correction: its original's
 
 
 def month_bounds(settings, month=None, now=None):

@@ -85,6 +85,13 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
             lines.append(f"- {when(delivery['broadcast_at'])} ({status}): {text}")
         lines.append("")
 
+    if data.get("reactions"):
+        lines.append(f"Ihre Reaktionen mit einem Emoji auf Meldungen ({len(data['reactions'])}; "
+                     "gezählt, ohne dass jemand sieht, wer reagiert hat):")
+        lines += [f"- {when(reaction['reacted_at'])}: {reaction['emoji']} auf Meldung Nr. "
+                  f"{reaction['broadcast_id']}" for reaction in data["reactions"]]
+        lines.append("")
+
     if data.get("last_message_at"):
         lines += [f"Letzte Nachricht von uns an Sie: {when(data['last_message_at'])} "
                   f"(gespeichert, weil WhatsApp begrenzt, wie viele verschiedene Menschen wir "

@@ -84,6 +84,7 @@ def erase_command(number):
         "notice_records_removed": report.notice_throttle_removed,
         "outbox_removed": report.outbox_removed,
         "replies_removed": report.replies_removed,
+        "reactions_unlinked": report.reactions_unlinked,
         "consent_records_kept": report.consent_records_kept})
     if report.was_subscribed:
         click.echo("Unsubscribed and removed the encrypted number; no further broadcast will "
@@ -95,7 +96,9 @@ def erase_command(number):
                f"at {service} (the broadcast counts stay, without the link), "
                f"{report.notice_throttle_removed} auto-notice records, "
                f"{report.replies_removed} answers not sent yet, "
-               f"{report.outbox_removed} demo outbox messages.")
+               f"{report.outbox_removed} demo outbox messages; "
+               f"{report.reactions_unlinked} emoji reactions are no longer linked to the "
+               "number (they still count).")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
                + KEPT_REASON.format(years=years))

@@ -193,10 +193,19 @@ def parse_inbound(form):
     if kind is None and form.get("ButtonPayload"):
         kind = v.INBOUND_BUTTON
     body = form.get("Body", "")
+    replied_to = form.get("OriginalRepliedMessageSid") or None
+    if replied_to and not _SID.fullmatch(replied_to):
+        replied_to = None  # looked up among our message ids: only what can be one
+    # Whether and how Twilio passes a reaction on is not documented: besides MessageType
+    # "reaction", a message that is nothing but an emoji and names the message it answers is
+    # taken for one (a written reply has words). An emoji alone, naming nothing, is a text.
+    if kind is None and replied_to and not media and whatsapp_text.emoji_only(body):
+        kind = v.INBOUND_REACTION
     if kind == v.INBOUND_BUTTON:
         body = form.get("ButtonText") or body
-    return InboundMessage(message_id, sender, body, media, kind or v.INBOUND_TEXT,
-                          form.get("OriginalRepliedMessageSid") or None)
+    if kind == v.INBOUND_REACTION:
+        body = body.strip()
+    return InboundMessage(message_id, sender, body, media, kind or v.INBOUND_TEXT, replied_to)
 
 
 def parse_status(form):

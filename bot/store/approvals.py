@@ -14,8 +14,7 @@ from .db import now_iso
 def request_approval(conn, broadcast_id, account):
     """A draft waits for a publisher's approval; returns how many it would reach now."""
     broadcasts.check_draft(conn, broadcast_id)
-    urgent, topics = broadcasts.columns(conn, broadcast_id, ("urgent", "topics"))
-    recipients = audience.count(conn, urgent, json.loads(topics) if topics else ())
+    recipients = broadcasts.would_reach(conn, broadcast_id)
     conn.execute("UPDATE broadcasts SET status = ?, requested_by = ?, requested_at = ?, "
                  "recipients = ? WHERE id = ?",
                  (broadcasts.AWAITING, account, now_iso(), recipients, broadcast_id))

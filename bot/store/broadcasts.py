@@ -5,12 +5,12 @@ sender's queue), which also keeps the furthest status the platform reported for 
 are kept by the database itself (``delivery_counts``, a trigger on deliveries), so reading
 them costs the same for ten recipients as for a hundred thousand. Validation of what a
 broadcast may say is the domain's (``domain.announcements``); nothing here knows Flask or
-Twilio.
+Twilio. It is long because every change of a broadcast's row, and who it reaches, is here.
 """
 
 import json
 
-from . import audience, reach, usage, warnings
+from . import audience, corrections, reach, usage, warnings
 from .db import now_iso
 
 # Every status a broadcast can have (schema.sql's CHECK holds the same list).
@@ -49,14 +49,15 @@ class Expired(Exception):
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
            created_by=None, draft=False, topics=(), translations=None, public=True,
-           awaiting_approval_of=None, categories=None):
+           awaiting_approval_of=None, categories=None, corrects=None):
     """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
     account ``awaiting_approval_of``), also one delivery per subscriber it reaches
     (``audience.reached_by``). ``categories``: each language's template category now.
 
     Returns (id, status, recipients): for a scheduled broadcast or one awaiting approval, how
     many it would reach now. The caller holds the write transaction, so the broadcast and all
-    its deliveries become durable together.
+    its deliveries become durable together. ``corrects``: the broadcast this one corrects,
+    whose recipients it goes to (``corrections``).
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
@@ -65,17 +66,18 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
     broadcast_id = conn.execute(
         "INSERT INTO broadcasts (text, media_url, status, urgent, created_at, send_at, "
         "expires_at, created_by, topics, translations, public, requested_by, requested_at, "
-        f"category, language_categories) VALUES ({', '.join('?' * 15)}) RETURNING id",
+        f"category, language_categories, corrects) VALUES ({', '.join('?' * 16)}) RETURNING id",
         (text, media_url, status, int(bool(urgent)), now, send_at, expires_at, created_by,
          json.dumps(list(topics)) if topics else None,
          json.dumps(translations, ensure_ascii=False) if translations else None,
          int(bool(public)), awaiting_approval_of or None,
-         now if awaiting_approval_of else None, *usage.categories_columns(categories)),
+         now if awaiting_approval_of else None, *usage.categories_columns(categories),
+         corrects),
     ).fetchone()[0]
     if draft:
         return broadcast_id, status, 0
     if scheduled or awaiting_approval_of:
-        recipients = audience.count(conn, urgent, topics)
+        recipients = would_reach(conn, broadcast_id)
     else:
         recipients = materialize(conn, broadcast_id)
     conn.execute("UPDATE broadcasts SET recipients = ? WHERE id = ?", (recipients, broadcast_id))
@@ -84,8 +86,8 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
 
 def materialize(conn, broadcast_id):
     """One delivery per recipient, those reached in the last 24 hours first; how many."""
-    urgent, topics, others = _row(conn, "urgent, topics, language_categories", broadcast_id)
-    condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
+    others = _row(conn, "language_categories", broadcast_id)[0]
+    condition, params = _audience(conn, broadcast_id)
     category, category_params = usage.delivery_category(others)  # where it differs
     created = sum(conn.execute(
         "INSERT INTO deliveries (broadcast_id, subscriber_id, category) "
@@ -98,6 +100,24 @@ def materialize(conn, broadcast_id):
             "ON CONFLICT (broadcast_id, bucket, code, kind) DO UPDATE SET n = n + excluded.n",
             (broadcast_id, created))
     return created
+
+
+def _audience(conn, broadcast_id):
+    """(SQL condition on subscribers, parameters) for who gets the broadcast: those of its
+    topics (everyone when urgent); of a correction, only those its original reached."""
+    urgent, topics, corrects = _row(conn, "urgent, topics, corrects", broadcast_id)
+    condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
+    if corrects is None:
+        return condition, params
+    only, only_params = corrections.reached_by(corrects)
+    return f"{condition} AND {only}", (*params, *only_params)
+
+
+def would_reach(conn, broadcast_id):
+    """How many the broadcast would reach if it went out now."""
+    condition, params = _audience(conn, broadcast_id)
+    return conn.execute(f"SELECT count(*) FROM subscribers WHERE {condition}",
+                        params).fetchone()[0]
 
 
 def _row(conn, columns, broadcast_id):
@@ -169,13 +189,12 @@ def send_draft(conn, broadcast_id):
 def release(conn, broadcast_id):
     """A held broadcast goes out: scheduled when its time is still to come, else queued with
     its deliveries. Returns (status, recipients). Expired when it can no longer go out."""
-    send_at, expires_at, urgent, topics = _row(
-        conn, "send_at, expires_at, urgent, topics", broadcast_id)
+    send_at, expires_at = _row(conn, "send_at, expires_at", broadcast_id)
     now = now_iso()
     if expires_at is not None and expires_at <= now:
         raise Expired(broadcast_id)
     if send_at is not None and send_at > now:
-        recipients = audience.count(conn, urgent, json.loads(topics) if topics else ())
+        recipients = would_reach(conn, broadcast_id)
         status = "scheduled"
     else:
         recipients = materialize(conn, broadcast_id)
@@ -215,7 +234,7 @@ _COLUMNS = ("id", "text", "media_url", "status", "urgent", "created_at", "send_a
             "expires_at", "started_at", "finished_at", "recipients", "pause_reason",
             "resume_at", "retries_unknown", "topics", "translations", "public", "created_by",
             "requested_by", "requested_at", "approved_by", "approved_at", "edited_by",
-            "edited_at", "retries_citizen_cap", "over_budget")
+            "edited_at", "retries_citizen_cap", "over_budget", "corrects")
 # Who wrote, asked, approved and changed: for the console and the audit trail, not the API's
 # answer.
 ACCOUNT_COLUMNS = ("created_by", "requested_by", "requested_at", "approved_by", "approved_at",

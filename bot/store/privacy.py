@@ -9,7 +9,7 @@ withdrawal was honoured (Art. 7(1), 5(2)), and they hold only the keyed hash, ne
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import retention, subscribers
+from . import reactions, retention, subscribers
 from .db import now_iso, to_iso, write
 
 KEPT_REASON = (
@@ -27,6 +27,7 @@ class ErasureReport:
     outbox_removed: int
     consent_records_kept: int
     replies_removed: int = 0  # answers still waiting for the worker (on Meta)
+    reactions_unlinked: int = 0  # emoji reactions kept, counted, no longer theirs
 
 
 def export(conn, vault, e164):
@@ -59,11 +60,12 @@ def export(conn, vault, e164):
                              "WHERE to_hash = ? ORDER BY id", phone_hash)
         replies = _rows(conn, "SELECT body, created_at FROM replies WHERE phone_hash = ? "
                               "ORDER BY id", phone_hash)
+        reacted = reactions.of_citizen(conn, phone_hash)
     finally:
         conn.rollback()
     # Nothing at all under the number's hash: either true, or the number was mistyped; the
     # command says so plainly instead of leaving the operator to read it from empty fields.
-    nothing_stored = not (subscriber or consent or throttle or outbox or replies)
+    nothing_stored = not (subscriber or consent or throttle or outbox or replies or reacted)
     return {
         "number": e164,
         "exported_at": now_iso(),
@@ -85,6 +87,8 @@ def export(conn, vault, e164):
         "demo_outbox": outbox,
         # Answers to the citizen's own messages not sent yet (kept only until they are).
         "replies_waiting": replies,
+        # Emoji reactions to broadcasts, counted anonymously; while subscribed, still theirs.
+        "reactions": reacted,
     }
 
 
@@ -102,6 +106,8 @@ def erase(conn, vault, e164):
             # The platform can tell from a message id which number it went to; the counts keep
             # the status without it (a later receipt for a message still under way is lost).
             retention.forget_sids(tx, delivery_ids)
+        # Before the Stop below, which unlinks them too: the report counts them.
+        unlinked_reactions = reactions.unlink_citizen(tx, phone_hash)
         # The same path as a Stop, so the withdrawal is recorded like any other.
         result = subscribers.unsubscribe(tx, phone_hash, "erasure", None)
         throttle = tx.execute("DELETE FROM notice_throttle WHERE phone_hash = ?",
@@ -113,7 +119,7 @@ def erase(conn, vault, e164):
     return ErasureReport(was_subscribed=result == subscribers.REMOVED,
                          deliveries_unlinked=unlinked, notice_throttle_removed=throttle,
                          outbox_removed=outbox, consent_records_kept=kept,
-                         replies_removed=replies)
+                         replies_removed=replies, reactions_unlinked=unlinked_reactions)
 
 
 def _iso(unix_time):

@@ -8,6 +8,8 @@
   went, so keeping it would keep the number, one step removed. The furthest status reported
   for it stays on the delivery itself (``receipt``), so the broadcast's counts stay exactly as
   they were. Reports that never found their delivery go too.
+- Citizens' reactions to those broadcasts lose the hash of who reacted, at the same time; the
+  emoji stays, so the counts stay as they were.
 - The auto-notice throttle: an entry older than ``NOTICE_WINDOW_HOURS`` no longer throttles.
 - Failed sign-ins to the console: after ``SIGNIN_LOCK_MINUTES`` they no longer lock anything.
 - Consent records of people who are no longer subscribed, ``RETENTION_CONSENT_YEARS`` after
@@ -28,7 +30,7 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
-from . import audit, event_receipts, failed_signins, media
+from . import audit, event_receipts, failed_signins, media, reactions
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
@@ -52,6 +54,8 @@ def cleanup(conn, settings, now=None):
     counts = {
         "deliveries_unlinked": unlinked,
         "delivery_sids_removed": sids_removed,
+        "reactions_unlinked": _in_batches(
+            conn, lambda tx: reactions.forget_finished(tx, delivery_cutoff, BATCH_SIZE)),
         "inbound_messages": _batched(
             conn, "DELETE FROM inbound_messages WHERE message_sid IN (SELECT message_sid FROM "
                   "inbound_messages WHERE received_at < ? LIMIT ?)",

@@ -10,8 +10,9 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import images, vocabulary
-from ..domain import announcements, costs, month_report
-from ..store import audience, audit, broadcasts, subscribers
+from ..domain import announcements, corrections, costs, month_report
+from ..store import audience, audit, broadcasts, reactions, subscribers
+from ..store import corrections as correction_store
 from . import openapi, security
 from .database import get_db
 from .media import store_upload
@@ -75,6 +76,9 @@ def broadcast_json(broadcast):
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
     data["estimated_cost"] = costs.estimate(costs.messages_for(get_db().conn, broadcast),
                                             current_app.config)
+    # Citizens' emoji reactions, {emoji: count}, and the corrections sent of it (ids).
+    data["reactions"] = reactions.counts(get_db().conn, broadcast["id"])
+    data["corrections"] = correction_store.of(get_db().conn, broadcast["id"])
     return data
 
 
@@ -197,6 +201,27 @@ def cancel_broadcast(broadcast_id):
 @token_required
 def resume_broadcast(broadcast_id):
     return _change(broadcast_id, announcements.resume)
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/correct")
+@token_required
+def correct_broadcast(broadcast_id):
+    """A correction ("Berichtigung") of a broadcast that went out, to exactly those it
+    reached."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return error("the body must be JSON (Content-Type: application/json)", 400)
+    try:
+        answer = corrections.correct(get_db(), broadcast_id, data, current_app.config,
+                                     created_by=audit.API)
+    except broadcasts.BroadcastNotFound:
+        return error(f"no broadcast {broadcast_id}", 404)
+    except corrections.CannotCorrect as exc:
+        return error(str(exc), 409)
+    except announcements.InvalidBroadcast as exc:
+        return error(str(exc), 400)
+    answer["estimated_cost"] = costs.estimate(answer["recipients"], current_app.config)
+    return jsonify(answer), 202
 
 
 @bp.patch("/broadcasts/<int:broadcast_id>")

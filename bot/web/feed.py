@@ -46,6 +46,11 @@ def atom_feed(entries, base_url, authority, updated_fallback):
         sub(item, "published", entry["published_at"])
         sub(item, "link", rel="alternate", href=link, type="text/html")
         sub(item, "content", entry["text"], type="text")
+        # A correction and what it corrects point at each other, where both are in the archive.
+        for other in ([entry["corrects"]] if entry.get("corrects") else []) + list(
+                entry.get("corrected_by") or []):
+            sub(item, "link", rel="related", href=f"{base_url}/#meldung-{other['id']}",
+                type="text/html")
         if entry["media_url"]:
             sub(item, "link", rel="enclosure", href=entry["media_url"])
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

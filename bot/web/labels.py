@@ -76,6 +76,7 @@ AUDIT_ACTIONS = {
     "broadcast_discarded": "Entwurf verworfen",
     "broadcast_archive_removed": "Aus dem Archiv entfernt",
     "broadcast_archive_restored": "Wieder im Archiv",
+    "broadcast_corrected": "Berichtigung erstellt",
     "warning_relayed": "Amtliche Warnung weitergegeben",
     "user_added": "Konto angelegt",
     "user_removed": "Konto gelöscht",

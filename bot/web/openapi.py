@@ -294,6 +294,34 @@ SCHEMAS = {
         "edited": {"type": "boolean", "description": (
             "Changed by someone other than its author: e.g. a relayed warning's draft whose "
             "text is no longer the authority's own.")},
+        "reactions": {"type": "object", "additionalProperties": {**COUNT, "minimum": 1},
+                      "description": (
+            "Citizens' emoji reactions to it on WhatsApp, {emoji: how many}, the most "
+            "frequent first: one per citizen (a changed reaction counts once, with its new "
+            "emoji; one taken back not at all), anonymous. An object rather than a list, "
+            "so that a count is read by its emoji; {} when there are none.")},
+        "corrects": {"type": ["integer", "null"], "description": (
+            "For a correction (\"Berichtigung\"): the broadcast it corrects; else null.")},
+        "corrections": {"type": "array", "items": {"type": "integer"}, "description": (
+            "The ids of its corrections, oldest first.")},
+    }),
+    "Correction": _closed({"text": {"type": "string", "minLength": 1, "description": (
+        "What is right. The message begins with \"Berichtigung:\" and the corrected "
+        "broadcast's first words, then this text; together within the limit of a broadcast "
+        "(1,024 characters with the text template, 1,600 free-form).")}}),
+    "CorrectionCreated": _closed({
+        "id": {"type": "integer"},
+        "status": {"enum": ["queued"]},
+        "recipients": {**COUNT, "description": (
+            "Those the corrected broadcast reached (sent, delivered or read) who are still "
+            "subscribed: nobody else.")},
+        "corrects": {"type": "integer"},
+        "text": {"type": "string", "description": "The message as it goes out."},
+        "urgent": {"type": "boolean", "description": "As the corrected broadcast."},
+        "public": PUBLIC,
+        "topics": {"type": "array", "items": {"type": "string"}},
+        "estimated_cost": ESTIMATED_COST,
+        "over_budget": OVER_BUDGET,
     }),
     "BroadcastList": _closed({"broadcasts": {
         "type": "array", "items": {"$ref": "#/components/schemas/Broadcast"}}}),
@@ -485,6 +513,29 @@ PATHS = {
             "401": {"$ref": "#/components/responses/Unauthorized"},
             "404": _error("No such broadcast."),
             "409": _error("Not a draft."),
+        },
+    }},
+    "/api/broadcasts/{broadcast_id}/correct": {"post": {
+        "operationId": "correctBroadcast",
+        "summary": "Send a correction (\"Berichtigung\") of a broadcast that went out.",
+        "description": (
+            "A new broadcast, to exactly the citizens the corrected one reached (sent, "
+            "delivered or read) and who are still subscribed: not to anyone who joined later "
+            "or left since. As urgent and as public as the corrected one; the public page and "
+            "the feed link the two, the audit trail names the corrected one. Sent at once: "
+            "the token never waits for approval."),
+        "parameters": [BROADCAST_ID],
+        "requestBody": {"required": True, "content": _json(
+            {"$ref": "#/components/schemas/Correction"})},
+        "responses": {
+            "202": _answer("Queued; the sender delivers it.",
+                           {"$ref": "#/components/schemas/CorrectionCreated"}),
+            "400": _error("Not JSON, no text, a text too long, or fields besides text."),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": _error("No such broadcast."),
+            "409": _error("Not sent yet (a draft, waiting for approval, planned), still "
+                          "going out, or it reached nobody who is still subscribed."),
+            "413": _error("The request is larger than 256 KiB."),
         },
     }},
     "/api/broadcasts/{broadcast_id}/discard": _broadcast_change(

@@ -1,0 +1,133 @@
+"""Correcting a broadcast that went out ("Berichtigung"): a new broadcast, to exactly those the
+original reached (``store.corrections``), beginning with "Berichtigung:" and the original's
+first words so that the reader knows which message it corrects.
+
+A correction follows the rules of any broadcast: the API's token sends it at once; in the
+console it waits for a second publisher's approval when a new broadcast of that urgency would
+(``approval.must_wait``: an editor's always), and for an admin's when it would take the month
+over its budget (``budget``, with its cost for those it reaches). It is as urgent as the
+original, as public, for the same topics. The audit trail's entry names the original.
+"""
+
+from ..store import approvals, audit, broadcasts, corrections
+from ..store.db import write
+from . import announcements, budget, costs
+
+PREFIX = "Berichtigung:"
+# How much of the original the correction quotes: enough to recognise it.
+QUOTE_WORDS = 8
+QUOTE_CHARACTERS = 60
+# Statuses of a broadcast that has finished going out: what it reached is settled.
+FINISHED = ("done", "cancelled")
+
+
+class CannotCorrect(Exception):
+    """The broadcast cannot be corrected now; the message says why, in plain words."""
+
+
+def quote(text):
+    """The original's first words, on one line, shortened with "…"."""
+    words = text.split()
+    taken = []
+    for word in words[:QUOTE_WORDS]:
+        if len(" ".join(taken + [word])) > QUOTE_CHARACTERS:
+            break
+        taken.append(word)
+    if not taken:  # one very long word
+        return words[0][:QUOTE_CHARACTERS - 1] + "…"
+    return " ".join(taken) + ("…" if len(taken) < len(words) else "")
+
+
+def head(original_text):
+    """What every correction of this text begins with."""
+    return f"{PREFIX} „{quote(original_text)}“ – "
+
+
+def compose(original_text, text):
+    """The correction's text: the head, then what the press office wrote (without a
+    "Berichtigung:" of its own, which the head already says)."""
+    text = text.strip()
+    if text.casefold().startswith(PREFIX.casefold()):
+        text = text[len(PREFIX):].strip()
+    return head(original_text) + text
+
+
+def _checked_text(value, original_text, settings):
+    if not isinstance(value, str) or not value.strip() or (
+            value.strip().casefold() == PREFIX.casefold()):
+        raise announcements.InvalidBroadcast("text is missing or empty: write what is right")
+    template = announcements.template_mode(settings)
+    limit = announcements.text_limit(template)
+    full = compose(original_text, value)
+    if len(full) > limit:
+        room = limit - len(head(original_text))
+        mode = "template variable" if template else "free-form message"
+        raise announcements.InvalidBroadcast(
+            f"text is too long: a correction begins with {head(original_text).strip()!r}, so "
+            f"{room} characters are left for the text of the {limit} a {mode} holds "
+            f"(this one is {len(compose(original_text, value)) - len(head(original_text))})")
+    # The checks every broadcast's text gets (NUL, broken Unicode).
+    return announcements.validate({"text": full}, template, settings["TIMEZONE"])["text"]
+
+
+def check_correctable(conn, original):
+    """Raise CannotCorrect when the broadcast (``broadcasts.get``) cannot be corrected now;
+    else how many a correction would reach."""
+    number, status = original["id"], original["status"]
+    if status in (*broadcasts.HELD, "scheduled"):
+        raise CannotCorrect(f"broadcast {number} has not been sent yet ({status}): change it "
+                            "instead of correcting it")
+    if status == broadcasts.DISCARDED:
+        raise CannotCorrect(f"broadcast {number} was discarded and never sent")
+    if status not in FINISHED:
+        raise CannotCorrect(
+            f"broadcast {number} is still going out ({status}): a correction goes to those it "
+            "reached, so wait until it is done, or cancel it first")
+    reached = corrections.reached(conn, number)
+    if not reached:
+        raise CannotCorrect(
+            f"broadcast {number} reached no one who is still subscribed (or its deliveries are "
+            "older than RETENTION_DELIVERY_DAYS and no longer say whom): nobody to correct it "
+            "for")
+    return reached
+
+
+def correct(database, original_id, data, settings, created_by, hold=None, admin=None):
+    """Write the correction of broadcast ``original_id`` (``data``: ``{"text": …}``): sent at
+    once, or waiting for approval (``hold`` = ``broadcasts.AWAITING``, asked for by the
+    actor; so it does over the budget when ``admin``, whether the console account is one, is
+    False). Returns the answer dict. Raises BroadcastNotFound, CannotCorrect, InvalidBroadcast.
+    """
+    if not isinstance(data, dict):
+        raise announcements.InvalidBroadcast('expected a JSON object with a "text" field')
+    unknown = sorted(set(data) - {"text"})
+    if unknown:
+        raise announcements.InvalidBroadcast(
+            f"a correction takes only its text, not {unknown}: it goes when, to whom and as "
+            "urgently as the broadcast it corrects")
+    actor = announcements.actor_of(created_by)
+    with write(database, durable=True) as conn:
+        original = broadcasts.get(conn, original_id)
+        text = _checked_text(data.get("text"), original["text"], settings)
+        reached = check_correctable(conn, original)
+        fields = {"text": text, "urgent": original["urgent"], "public": original["public"],
+                  "topics": original["topics"]}
+        # Priced at the main language's category: a correction goes in the main language.
+        found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
+                               cost=costs.priced(settings, {
+                                   settings["TEMPLATE_CATEGORIES"][None]: reached}))
+        if hold is None and budget.needs_admin(found, fields["urgent"], created_by, admin):
+            hold = broadcasts.AWAITING
+        broadcast_id, status, recipients = broadcasts.create(
+            conn, created_by=created_by, corrects=original_id,
+            awaiting_approval_of=actor if hold == broadcasts.AWAITING else None,
+            categories=settings.get("TEMPLATE_CATEGORIES"), **fields)
+        if budget.over(found):
+            approvals.mark_over_budget(conn, broadcast_id)
+        audit.record(conn, actor, "broadcast_corrected", f"broadcast:{broadcast_id}",
+                     announcements.summary(fields, status=status, recipients=recipients,
+                                           corrects=original_id, **budget.details(found)))
+    return {"id": broadcast_id, "status": status, "recipients": recipients,
+            "corrects": original_id, "text": text, "urgent": fields["urgent"],
+            "public": fields["public"], "topics": fields["topics"],
+            "over_budget": budget.over(found)}
