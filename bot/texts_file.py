@@ -17,7 +17,7 @@ class TextsFileError(Exception):
 
 
 # Texts added after operators wrote their files: a language of the operator's own may lack them.
-OPTIONAL_KEYS = {"notice_leave"}
+OPTIONAL_KEYS = {"notice_leave", "poll_thanks", "poll_closed"}
 
 
 def _text_keys(topics):

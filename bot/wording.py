@@ -72,6 +72,9 @@ TEXTS = {
         "warning_all_clear": "Entwarnung:",
         "warning_all_clear_text": "Die Warnung ist aufgehoben.",
         "warning_more": "Mehr Informationen:",
+        # After a citizen's first tap on a poll's answer; and once after a tap on a closed one.
+        "poll_thanks": "Danke, Ihre Antwort ist gezählt.",
+        "poll_closed": "Die Umfrage ist beendet.",
     },
     "en": {
         "welcome": (
@@ -99,6 +102,8 @@ TEXTS = {
         "warning_all_clear": "All clear:",
         "warning_all_clear_text": "The warning has been lifted.",
         "warning_more": "More information:",
+        "poll_thanks": "Thank you, your answer has been counted.",
+        "poll_closed": "The poll has ended.",
     },
 }
 

@@ -10,10 +10,14 @@ transaction.
 
 from dataclasses import dataclass
 
+import time
+
 from .. import phone
 from .. import vocabulary as v
 from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
+from ..store import polls as poll_votes
 from ..store.db import write
+from . import polls
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,11 @@ class Outcome:
     window_seconds: float = 0  # for NOTICE_ALREADY_SENT: the window it was sent within
 
 
-def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT):
+def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT, payload=None,
+           replied_to=None):
     """Handle a citizen's message once (a text, or ``kind``: a tap on a button, a reaction);
     the Outcome says what to answer, or why nothing."""
-    message = _prepare(channel, e164, body, message_id, kind)
+    message = _prepare(channel, e164, body, message_id, kind, payload, replied_to)
     with write(database) as conn:
         return _handle(conn, channel, message)
 
@@ -65,7 +70,8 @@ def handle_events(database, channel, events, invalid=0):
     that is no phone number, before anything is written.
     """
     prepared = [_prepare(channel, phone.e164(message.sender), message.body,
-                         message.message_id, message.kind) for message in events.messages]
+                         message.message_id, message.kind, message.payload, message.replied_to)
+                for message in events.messages]
     with write(database) as conn:
         if invalid:
             counters.add(conn, counters.webhook("messages", "invalid"), invalid)
@@ -85,9 +91,18 @@ class _Message:
     keyword: str
     message_id: str
     kind: str
+    vote: tuple = None      # (broadcast id, answer index) of a tap on a poll's button
+    body: str = ""
+    replied_to: str = None  # the platform's id of the message this one quotes
 
 
-def _prepare(channel, e164, body, message_id, kind):
+def _prepare(channel, e164, body, message_id, kind, payload=None, replied_to=None):
+    vote = polls.parse_payload(payload) if kind == v.INBOUND_BUTTON else None
+    if vote is not None:
+        # A tap on a poll's answer is a vote, whatever the button says.
+        return _Message(e164, channel.vault.hash(e164),
+                        channel.vault.encrypt(e164) if channel.replies_by_api else None,
+                        None, None, message_id, kind, vote)
     # A reaction is never a request, whatever its emoji; a button's text may be a keyword.
     command = None if kind == v.INBOUND_REACTION else channel.texts.parse(body)
     # Our keyword and topic, never the citizen's words: consent records are kept for years
@@ -101,19 +116,32 @@ def _prepare(channel, e164, body, message_id, kind):
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if needs_number else None
     return _Message(e164, channel.vault.hash(e164), phone_enc, command, keyword, message_id,
-                    kind)
+                    kind, body=body, replied_to=replied_to)
 
 
 def _handle(conn, channel, message):
     """One message inside the caller's write transaction."""
     if not inbound.record_inbound(conn, message.message_id):
         return Outcome(silence=REPLAYED)
+    if message.vote is not None:
+        return _vote(conn, channel, message)
     command = message.command
     if command is None or message.kind == v.INBOUND_BUTTON and not command.action:
+        return Outcome(silence=NOT_A_REQUEST)
+    if not command.action and message.kind == v.INBOUND_TEXT and _answers_a_poll(conn, message):
         return Outcome(silence=NOT_A_REQUEST)
     replier = _Reply(conn, channel, command, message.phone_hash, message.keyword,
                      message.message_id)
     reply = replier.text(message.phone_enc)
+    _answer(conn, channel, message, reply)
+    if replier.silence == NOTICE_ALREADY_SENT:
+        return Outcome(silence=NOTICE_ALREADY_SENT,
+                       window_seconds=channel.notice_window_seconds)
+    return Outcome(reply)
+
+
+def _answer(conn, channel, message, reply):
+    """Send ``reply`` (if any) the way the platform takes answers."""
     if reply and channel.demo:
         outbox.add(conn, message.e164, message.phone_hash, reply, "reply")
     if reply and channel.replies_by_api:
@@ -121,10 +149,28 @@ def _handle(conn, channel, message):
     elif reply:
         # Answered in the webhook's response (TwiML): it goes with this transaction's answer.
         usage.reply_sent(conn)
-    if replier.silence == NOTICE_ALREADY_SENT:
-        return Outcome(silence=NOTICE_ALREADY_SENT,
-                       window_seconds=channel.notice_window_seconds)
+
+
+def _vote(conn, channel, message):
+    """A tap on a poll's answer: counted (once per citizen, the latest tap), thanked the
+    first time; on a closed poll, told so once. Never the notice."""
+    broadcast_id, answer = message.vote
+    subscriber = subscribers.find(conn, message.phone_hash)
+    outcome = poll_votes.vote(conn, broadcast_id, answer, message.phone_hash,
+                              subscriber.id if subscriber else None)
+    reply = polls.answer_text(channel.texts, outcome, subscriber.language if subscriber
+                              else None)
+    if reply is None:
+        return Outcome(silence=NOT_A_REQUEST)
+    _answer(conn, channel, message, reply)
     return Outcome(reply)
+
+
+def _answers_a_poll(conn, message):
+    """A typed "Ja" to a poll is no vote (only a tap counts), and no request either."""
+    subscriber = subscribers.find(conn, message.phone_hash)
+    return poll_votes.typed_reply(conn, subscriber.id if subscriber else None,
+                                  message.replied_to, message.body, time.time())
 
 
 class _Reply:

@@ -84,6 +84,7 @@ def erase_command(number):
         "notice_records_removed": report.notice_throttle_removed,
         "outbox_removed": report.outbox_removed,
         "replies_removed": report.replies_removed,
+        "poll_votes_anonymised": report.poll_votes_anonymised,
         "consent_records_kept": report.consent_records_kept})
     if report.was_subscribed:
         click.echo("Unsubscribed and removed the encrypted number; no further broadcast will "
@@ -95,7 +96,9 @@ def erase_command(number):
                f"at {service} (the broadcast counts stay, without the link), "
                f"{report.notice_throttle_removed} auto-notice records, "
                f"{report.replies_removed} answers not sent yet, "
-               f"{report.outbox_removed} demo outbox messages.")
+               f"{report.outbox_removed} demo outbox messages; "
+               f"{report.poll_votes_anonymised} poll votes no longer linked to the number "
+               "(still counted).")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
                + KEPT_REASON.format(years=years))

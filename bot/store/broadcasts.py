@@ -10,7 +10,7 @@ Twilio.
 
 import json
 
-from . import audience, reach, usage, warnings
+from . import audience, polls, reach, usage, warnings
 from .db import now_iso
 
 # Every status a broadcast can have (schema.sql's CHECK holds the same list).
@@ -49,14 +49,14 @@ class Expired(Exception):
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
            created_by=None, draft=False, topics=(), translations=None, public=True,
-           awaiting_approval_of=None, categories=None):
+           awaiting_approval_of=None, categories=None, answers=()):
     """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
     account ``awaiting_approval_of``), also one delivery per subscriber it reaches
     (``audience.reached_by``). ``categories``: each language's template category now.
 
     Returns (id, status, recipients): for a scheduled broadcast or one awaiting approval, how
     many it would reach now. The caller holds the write transaction, so the broadcast and all
-    its deliveries become durable together.
+    its deliveries become durable together. ``answers``: a poll's, its buttons in order.
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
@@ -72,6 +72,8 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
          int(bool(public)), awaiting_approval_of or None,
          now if awaiting_approval_of else None, *usage.categories_columns(categories)),
     ).fetchone()[0]
+    if answers:
+        polls.create(conn, broadcast_id, answers)
     if draft:
         return broadcast_id, status, 0
     if scheduled or awaiting_approval_of:

@@ -9,7 +9,7 @@ withdrawal was honoured (Art. 7(1), 5(2)), and they hold only the keyed hash, ne
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import retention, subscribers
+from . import polls, retention, subscribers
 from .db import now_iso, to_iso, write
 
 KEPT_REASON = (
@@ -27,6 +27,7 @@ class ErasureReport:
     outbox_removed: int
     consent_records_kept: int
     replies_removed: int = 0  # answers still waiting for the worker (on Meta)
+    poll_votes_anonymised: int = 0  # still counted, no longer theirs
 
 
 def export(conn, vault, e164):
@@ -59,11 +60,12 @@ def export(conn, vault, e164):
                              "WHERE to_hash = ? ORDER BY id", phone_hash)
         replies = _rows(conn, "SELECT body, created_at FROM replies WHERE phone_hash = ? "
                               "ORDER BY id", phone_hash)
+        votes = polls.votes_of(conn, phone_hash)
     finally:
         conn.rollback()
     # Nothing at all under the number's hash: either true, or the number was mistyped; the
     # command says so plainly instead of leaving the operator to read it from empty fields.
-    nothing_stored = not (subscriber or consent or throttle or outbox or replies)
+    nothing_stored = not (subscriber or consent or throttle or outbox or replies or votes)
     return {
         "number": e164,
         "exported_at": now_iso(),
@@ -85,6 +87,8 @@ def export(conn, vault, e164):
         "demo_outbox": outbox,
         # Answers to the citizen's own messages not sent yet (kept only until they are).
         "replies_waiting": replies,
+        # Answers given to polls, by tapping a button (kept under the keyed hash).
+        "poll_votes": votes,
     }
 
 
@@ -108,12 +112,13 @@ def erase(conn, vault, e164):
                               (phone_hash,)).rowcount
         outbox = tx.execute("DELETE FROM outbox WHERE to_hash = ?", (phone_hash,)).rowcount
         replies = tx.execute("DELETE FROM replies WHERE phone_hash = ?", (phone_hash,)).rowcount
+        votes = polls.forget_voter(tx, phone_hash)
         kept = tx.execute("SELECT count(*) FROM consent_events WHERE phone_hash = ?",
                           (phone_hash,)).fetchone()[0]
     return ErasureReport(was_subscribed=result == subscribers.REMOVED,
                          deliveries_unlinked=unlinked, notice_throttle_removed=throttle,
                          outbox_removed=outbox, consent_records_kept=kept,
-                         replies_removed=replies)
+                         replies_removed=replies, poll_votes_anonymised=votes)
 
 
 def _iso(unix_time):
