@@ -228,8 +228,8 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
-              "translations": fields["translations"], "public": fields["public"],
-              "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
+              "translations": fields["translations"], "answers": fields["answers"],
+              "public": fields["public"], "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
               "plan": the_plan}
     if budget.over(found) and plan.OVER_BUDGET not in the_plan["warning_codes"]:
         # The plan cannot tell without a price for every recipient; the budget counts those

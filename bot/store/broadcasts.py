@@ -267,6 +267,7 @@ def _with_counts(conn, broadcast):
     if broadcast["status"] == "scheduled":
         counts["queued"] = broadcast["recipients"]
     broadcast["counts"] = counts
+    broadcast["poll"] = polls.results(conn, broadcast["id"])  # None: it asks nothing
     delivered = counts["delivered"] + counts["read"]  # reached: every stage a message passed
     broadcast["reached"] = {"sent": counts["sent"] + delivered, "delivered": delivered,
                             "read": counts["read"]}  # sent >= delivered >= read; failures apart

@@ -10,8 +10,8 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, audit_page, auth, compose, console, costs_page, csrf,
-                   database, gate, health, media, meta_webhook, metrics, password, public, roles,
-                   security, simulator, webhook)
+                   database, gate, health, media, meta_webhook, metrics, password, poll_page,
+                   public, roles, security, simulator, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -32,7 +32,8 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
-    # The views of compose, actions, accounts, audit_page, costs_page and password are on the
+    # The views of compose, actions, accounts, audit_page, costs_page, password and poll_page
+    # are on the
     # console's blueprint:
     # imported above, before it is registered.
     app.register_blueprint(console.bp)
