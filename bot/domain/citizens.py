@@ -10,12 +10,9 @@ transaction.
 
 from dataclasses import dataclass
 
-import time
-
 from .. import phone
 from .. import vocabulary as v
 from ..store import counters, inbound, outbox, replies, statuses, subscribers, usage
-from ..store import polls as poll_votes
 from ..store.db import write
 from . import polls
 
@@ -97,14 +94,10 @@ class _Message:
 
 
 def _prepare(channel, e164, body, message_id, kind, payload=None, replied_to=None):
+    # A tap on a poll's answer is a vote, whatever the button says; a reaction is never a
+    # request, whatever its emoji; another button's text may be a keyword.
     vote = polls.parse_payload(payload) if kind == v.INBOUND_BUTTON else None
-    if vote is not None:
-        # A tap on a poll's answer is a vote, whatever the button says.
-        return _Message(e164, channel.vault.hash(e164),
-                        channel.vault.encrypt(e164) if channel.replies_by_api else None,
-                        None, None, message_id, kind, vote)
-    # A reaction is never a request, whatever its emoji; a button's text may be a keyword.
-    command = None if kind == v.INBOUND_REACTION else channel.texts.parse(body)
+    command = None if kind == v.INBOUND_REACTION or vote else channel.texts.parse(body)
     # Our keyword and topic, never the citizen's words: consent records are kept for years
     # ("Anmelden Gewerbe" is kept as "anmelden", "Start Baustellen!" as "start baustellen").
     keyword = None
@@ -112,11 +105,12 @@ def _prepare(channel, e164, body, message_id, kind, payload=None, replied_to=Non
         keyword = (f"{command.keyword} {command.topic.slug}" if command.topic
                    else command.keyword)
     answerable = command is not None and (kind != v.INBOUND_BUTTON or command.action)
-    needs_number = answerable and (command.action == "start" or channel.replies_by_api)
+    needs_number = (answerable or vote) and (
+        vote is None and command.action == "start" or channel.replies_by_api)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if needs_number else None
     return _Message(e164, channel.vault.hash(e164), phone_enc, command, keyword, message_id,
-                    kind, body=body, replied_to=replied_to)
+                    kind, vote, body, replied_to)
 
 
 def _handle(conn, channel, message):
@@ -124,11 +118,15 @@ def _handle(conn, channel, message):
     if not inbound.record_inbound(conn, message.message_id):
         return Outcome(silence=REPLAYED)
     if message.vote is not None:
-        return _vote(conn, channel, message)
+        # A tap on a poll's answer: counted, thanked once, never the notice.
+        reply = polls.tap(conn, channel.texts, message.phone_hash, *message.vote)
+        _answer(conn, channel, message, reply)
+        return Outcome(reply, silence=None if reply else NOT_A_REQUEST)
     command = message.command
     if command is None or message.kind == v.INBOUND_BUTTON and not command.action:
         return Outcome(silence=NOT_A_REQUEST)
-    if not command.action and message.kind == v.INBOUND_TEXT and _answers_a_poll(conn, message):
+    if not command.action and message.kind == v.INBOUND_TEXT and polls.typed_answer(
+            conn, message.phone_hash, message.replied_to, message.body):
         return Outcome(silence=NOT_A_REQUEST)
     replier = _Reply(conn, channel, command, message.phone_hash, message.keyword,
                      message.message_id)
@@ -149,28 +147,6 @@ def _answer(conn, channel, message, reply):
     elif reply:
         # Answered in the webhook's response (TwiML): it goes with this transaction's answer.
         usage.reply_sent(conn)
-
-
-def _vote(conn, channel, message):
-    """A tap on a poll's answer: counted (once per citizen, the latest tap), thanked the
-    first time; on a closed poll, told so once. Never the notice."""
-    broadcast_id, answer = message.vote
-    subscriber = subscribers.find(conn, message.phone_hash)
-    outcome = poll_votes.vote(conn, broadcast_id, answer, message.phone_hash,
-                              subscriber.id if subscriber else None)
-    reply = polls.answer_text(channel.texts, outcome, subscriber.language if subscriber
-                              else None)
-    if reply is None:
-        return Outcome(silence=NOT_A_REQUEST)
-    _answer(conn, channel, message, reply)
-    return Outcome(reply)
-
-
-def _answers_a_poll(conn, message):
-    """A typed "Ja" to a poll is no vote (only a tap counts), and no request either."""
-    subscriber = subscribers.find(conn, message.phone_hash)
-    return poll_votes.typed_reply(conn, subscriber.id if subscriber else None,
-                                  message.replied_to, message.body, time.time())
 
 
 class _Reply:

@@ -9,8 +9,9 @@ templates have a text body, and the answers belong next to the question.
 """
 
 import re
+import time
 
-from ..store import audit, broadcasts, polls
+from ..store import audit, broadcasts, polls, subscribers
 from ..store.db import write
 from ..wording import TEXTS
 
@@ -98,6 +99,24 @@ def answer_text(texts, outcome, language):
     # A language of the operator's own, written before polls existed, may lack these.
     return (texts.messages.get(texts.language_of(language), {}).get(key)
             or texts.messages[texts.main].get(key) or TEXTS["de"][key])
+
+
+def tap(conn, texts, voter, broadcast_id, answer):
+    """A citizen's tap on a poll's answer, inside the caller's write transaction: counted
+    (once per citizen, the latest tap), thanked the first time; on a closed poll, told so once.
+    Returns the answer's text, or None for nothing to say."""
+    subscriber = subscribers.find(conn, voter)
+    outcome = polls.vote(conn, broadcast_id, answer, voter, subscriber.id if subscriber else None)
+    return answer_text(texts, outcome, subscriber.language if subscriber else None)
+
+
+def typed_answer(conn, voter, replied_to, body):
+    """Whether a citizen's typed message answers a poll (a quote of it, or one of the answers
+    of a poll they got in the last 24 hours): no vote, since only a tap counts, and no request
+    either, so no notice."""
+    subscriber = subscribers.find(conn, voter)
+    return polls.typed_reply(conn, subscriber.id if subscriber else None, replied_to, body,
+                             time.time())
 
 
 def close(database, broadcast_id, actor):

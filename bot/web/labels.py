@@ -1,7 +1,8 @@
 """The German words the console and the public page show for codes and statuses.
 
 Kept in one place so that the press office's vocabulary stays consistent and a
-translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``.
+translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``. It is long
+for that reason: every status, code and refusal the press office may meet is worded here.
 """
 
 import re
