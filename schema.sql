@@ -654,3 +654,5 @@ CREATE TABLE poll_votes (
 );
 CREATE UNIQUE INDEX poll_votes_voter ON poll_votes (broadcast_id, voter);
 CREATE INDEX poll_votes_by_voter ON poll_votes (voter);
+-- The results are counted from this index alone, however many voted.
+CREATE INDEX poll_votes_answers ON poll_votes (broadcast_id, answer);
