@@ -361,3 +361,34 @@ def test_the_console_composes_a_poll_shows_its_results_and_closes_it(poll_app, p
     assert closed.status_code == 302
     detail = client.get(f"/admin/broadcasts/{broadcast_id}").get_data(as_text=True)
     assert "(beendet)" in detail and 'id="close-poll"' not in detail
+
+
+def test_a_forwarded_text_without_a_quoted_id_is_still_a_message():
+    """Meta gives a forwarded text a context without an id: no reply to anything, and no
+    reason to refuse the whole webhook."""
+    fake = fake_meta.FakeMeta()
+    body = fake.inbound_body("4915100000009", "Weitergeleitet")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["context"] = {"forwarded": True}
+    parsed = meta.parse(json.dumps(body)).messages[0]
+    assert parsed.body == "Weitergeleitet" and parsed.replied_to is None
+    message["context"] = {"from": fake_meta.DISPLAY_PHONE_NUMBER, "id": "wamid.HBgLNDk="}
+    assert meta.parse(json.dumps(body)).messages[0].replied_to == meta.opaque_id("wamid.HBgLNDk=")
+
+
+def test_a_draft_poll_keeps_its_answers_and_its_limit_when_edited(api, poll_app, people):
+    from bot.domain import announcements
+    from bot.store import broadcasts
+    from bot.web.database import get_db
+
+    anna = joined(people, 1)[0]
+    with poll_app.app_context():   # saved as a draft, as the console's "Als Entwurf speichern"
+        broadcast_id = announcements.submit(
+            get_db(), {"text": QUESTION, "answers": ["Ja", "Nein"]}, poll_app.config,
+            created_by="console:presse", hold=broadcasts.DRAFT)["id"]
+    too_long = api("PATCH", f"/api/broadcasts/{broadcast_id}", json={"text": "Frage " * 200})
+    assert too_long.status_code == 400 and "a poll's text" in too_long.get_json()["error"]
+    assert api("POST", f"/api/broadcasts/{broadcast_id}/send").status_code == 202
+    run_sender(poll_app)
+    assert tap(anna, broadcast_id, 2, "Nein") == "Danke, Ihre Antwort ist gezählt."
+    assert poll_of(api, broadcast_id)["votes"] == 1

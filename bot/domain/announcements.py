@@ -287,6 +287,7 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
         current = _draft(conn, broadcast_id)
         merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
         fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
+        _check_poll(conn, broadcast_id, fields, current, settings)
         if (fields["text"], fields["urgent"]) == (current["text"], current["urgent"]):
             return []
         # Checked on the row read in this transaction: what decides is who wrote it now.
@@ -364,12 +365,7 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
-        answers = stored_polls.answers_of(conn, broadcast_id)
-        try:
-            polls.check_sendable(answers, dict(fields, translations=current["translations"]
-                                               or {}), settings, config.Mode.of(settings).demo)
-        except polls.InvalidAnswers as exc:
-            raise InvalidBroadcast(str(exc)) from None
+        _check_poll(conn, broadcast_id, fields, current, settings)
         found = budget.verdict(conn, settings, fields["urgent"], current["topics"],
                                send_at=fields["send_at"], exclude=broadcast_id)
         if budget.needs_admin(found, fields["urgent"], current["created_by"], admin):
@@ -387,6 +383,16 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
                              status=status, **more, **budget.details(found)))
     return status, dropped
+
+
+def _check_poll(conn, broadcast_id, fields, current, settings):
+    """A changed poll must still be one that can go out (no picture, a short enough text)."""
+    answers = stored_polls.answers_of(conn, broadcast_id)
+    try:
+        polls.check_sendable(answers, dict(fields, translations=current["translations"] or {}),
+                             settings, config.Mode.of(settings).demo)
+    except polls.InvalidAnswers as exc:
+        raise InvalidBroadcast(str(exc)) from None
 
 
 def set_public(database, broadcast_id, public, actor):

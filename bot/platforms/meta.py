@@ -272,6 +272,15 @@ def _replied_to(message):
     return _message_id(_object(context, "context").get("id"), "context.id")
 
 
+def _quoted(message):
+    """The message a text quotes, when its context names one that can be an id; else None."""
+    context = message.get("context")
+    quoted = context.get("id") if isinstance(context, dict) else None
+    if isinstance(quoted, str) and _MESSAGE_ID.fullmatch(quoted):
+        return opaque_id(quoted)
+    return None
+
+
 def _message(message):
     """One of ``value.messages`` → InboundMessage, or None for one no citizen wrote."""
     kind = _string(message.get("type"), "type")
@@ -284,9 +293,10 @@ def _message(message):
     sender = "+" + sender
     if kind == "text":
         text = _object(message.get("text"), "text")
-        # A text quoting one of our messages names it (context): a typed answer to a poll.
+        # A text quoting one of our messages names it (context): a typed answer to a poll. A
+        # forwarded text has a context without an id: nothing is quoted, nothing is wrong.
         return InboundMessage(message_id, sender, _string(text.get("body"), "text.body"),
-                              replied_to=_replied_to(message))
+                              replied_to=_quoted(message))
     if kind == "button":
         button = _object(message.get("button"), "button")
         body = _string(button.get("text"), "button.text", "")
