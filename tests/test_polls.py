@@ -392,3 +392,27 @@ def test_a_draft_poll_keeps_its_answers_and_its_limit_when_edited(api, poll_app,
     run_sender(poll_app)
     assert tap(anna, broadcast_id, 2, "Nein") == "Danke, Ihre Antwort ist gezählt."
     assert poll_of(api, broadcast_id)["votes"] == 1
+
+
+def test_a_test_send_of_a_poll_shows_the_staff_its_buttons(config, twilio_api):
+    from tests.conftest import OFFICER, OFFICER_PASSWORD, Console, csrf_from
+
+    staff = "+4915190000021"
+    twilio_api.quick_replies.update({POLL_TWO: 2})
+    app = create_app(dict(config, POLL_CONTENT_SID=f"2={POLL_TWO}",
+                          TEST_RECIPIENTS=f"whatsapp:{staff}"))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--role", "editor",
+                                       "--password-stdin"], input=OFFICER_PASSWORD + "\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    form = {"text": QUESTION, "answer_1": "Ja", "answer_2": "Nein"}
+    html = console.post("/admin/compose", form).get_data(as_text=True)
+    nonce = html.split('name="nonce" value="')[1].split('"')[0]
+    tested = console.client.post("/admin/compose", data=dict(
+        form, csrf_token=csrf_from(html), nonce=nonce, action="test"))
+    assert "Probeversand an 1 Testnummer gesendet" in tested.get_data(as_text=True)
+    [sent] = twilio_api.messages
+    assert sent["To"] == f"whatsapp:{staff}" and sent["ContentSid"] == POLL_TWO
+    assert json.loads(sent["ContentVariables"]) == {
+        "1": QUESTION, "2": "Ja", "3": "Nein", "4": "poll:0:1", "5": "poll:0:2"}
+    assert not twilio_api.refused

@@ -431,11 +431,13 @@ def send_now(messages, config, timeout_seconds=15):
         config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
         content_sid=config["BROADCAST_CONTENT_SID"] or None,
         content_sids=config.get("CONTENT_SIDS") or {},
-        paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds)
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds,
+        poll_sids=config.get("POLL_CONTENT_SIDS") or {})
 
 
 def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
-                  content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None):
+                  content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None,
+                  poll_sids=None):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
@@ -443,4 +445,4 @@ def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAU
     return send_each(lambda: TwilioTransport(
         account_sid, auth_token, from_address, api_url=api_url, content_sid=content_sid,
         content_sids=content_sids, paragraph_sids=paragraph_sids, max_connections=8,
-        timeout_seconds=timeout_seconds), messages)
+        timeout_seconds=timeout_seconds, poll_sids=poll_sids), messages)
