@@ -1,6 +1,7 @@
 """A poll in the console, in Debian's Chromium against the Procfile's processes: composed with
 two answers, sent, tapped by citizens (signed webhooks), its results on the broadcast's page as
-numbers and bars that read without colour, then closed from there; axe-core at each step, on a
+numbers and bars that read without colour (following the taps without a reload), then closed
+from there; axe-core at each step, on a
 desk and on a phone.
 """
 
@@ -54,6 +55,12 @@ def test_a_poll_is_composed_its_results_shown_and_closed(office, contexts, fake_
                 title, MessageType="button", ButtonText=title,
                 ButtonPayload=f"poll:{broadcast_id}:{answer}")
             assert response.status_code == 200 and "Danke" in response.text
+
+        # The page that was open all along follows the taps by itself.
+        live = page.locator("#poll")
+        expect(live).to_contain_text("3 Antworten", timeout=15_000)
+        expect(live.get_by_role("row", name=re.compile("^Ja"))).to_contain_text("67 %")
+        assert page.locator("meter").first.evaluate("m => m.value") == 67
 
         for viewport in (DESKTOP, PHONE):
             shown = contexts(viewport)
