@@ -1,8 +1,7 @@
 """A poll in the console, in Debian's Chromium against the Procfile's processes: composed with
 two answers, sent, tapped by citizens (signed webhooks), its results on the broadcast's page as
 numbers and bars that read without colour (following the taps without a reload), then closed
-from there; axe-core at each step, on a
-desk and on a phone.
+from there; axe-core at each step, on a desk and on a phone.
 """
 
 import re
