@@ -416,3 +416,12 @@ def test_a_test_send_of_a_poll_shows_the_staff_its_buttons(config, twilio_api):
     assert json.loads(sent["ContentVariables"]) == {
         "1": QUESTION, "2": "Ja", "3": "Nein", "4": "poll:0:1", "5": "poll:0:2"}
     assert not twilio_api.refused
+
+
+def test_the_broadcast_command_asks_a_poll_too(poll_app):
+    runner = poll_app.test_cli_runner()
+    result = runner.invoke(args=["broadcast", QUESTION, "--answer", "Ja", "--answer", "Nein"])
+    assert result.exit_code == 0, result.output
+    assert rows(poll_app, "SELECT answers FROM polls") == [('["Ja", "Nein"]',)]
+    refused = runner.invoke(args=["broadcast", QUESTION, "--answer", "Ja"])
+    assert refused.exit_code != 0 and "two or three answers, not 1" in refused.output
