@@ -658,6 +658,31 @@ END;
 ALTER TABLE broadcasts ADD COLUMN corrects INTEGER REFERENCES broadcasts (id);
 CREATE INDEX broadcasts_corrects ON broadcasts (corrects) WHERE corrects IS NOT NULL;
 
+-- migration: 0026_polls
+-- A broadcast that asks a question: its two or three answers (a JSON list of texts, in the
+-- order of the buttons), and when the press office closed it (NULL: still open).
+CREATE TABLE polls (
+    broadcast_id INTEGER PRIMARY KEY REFERENCES broadcasts (id),
+    answers TEXT NOT NULL,
+    closed_at TEXT
+);
+-- One vote per citizen per poll, under the citizen's keyed lookup hash (never the number); a
+-- later tap changes the answer. ``voter`` becomes NULL when the citizen's data is erased or the
+-- broadcast's deliveries are forgotten (retention): the vote still counts, nobody's it is.
+-- ``closed_told``: the citizen was told once that the poll is closed.
+CREATE TABLE poll_votes (
+    id INTEGER PRIMARY KEY,
+    broadcast_id INTEGER NOT NULL REFERENCES polls (broadcast_id),
+    voter TEXT,
+    answer INTEGER,
+    voted_at TEXT,
+    closed_told INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX poll_votes_voter ON poll_votes (broadcast_id, voter);
+CREATE INDEX poll_votes_by_voter ON poll_votes (voter);
+-- The results are counted from this index alone, however many voted.
+CREATE INDEX poll_votes_answers ON poll_votes (broadcast_id, answer);
+
 -- migration: 0030_event_receipts
 -- The events of Twilio's Event Streams sink already stored, by the event's id: the sink
 -- delivers at least once (it retries a post for up to four hours until answered 2xx, and may

@@ -104,6 +104,8 @@ SETTINGS = {
     "META_TEMPLATE_LANGUAGE": (meta_platform.DEFAULT_TEMPLATE_LANGUAGE, str),
     "META_PARAGRAPH_TEMPLATES": ("", str),
     "META_DISPLAY_PHONE_NUMBER": ("", str),
+    "POLL_CONTENT_SID": ("", str),
+    "META_POLL_TEMPLATE": ("", str),
 }
 
 # What each platform needs for production; none of them set is demo mode (``Mode.of``).
@@ -196,10 +198,12 @@ _CHECKED_FOR_PLACEHOLDERS = (
     "ADMIN_TOKEN", "METRICS_TOKEN", "DATA_KEY", "SECRET_KEY", *_IDENTITY,
     "DATA_PROTECTION_OFFICER", "TEST_RECIPIENTS", "BROADCAST_CONTENT_SID",
     "BROADCAST_PARAGRAPH_TEMPLATES", *CREDENTIALS["meta"], "META_API_URL", "META_TEMPLATE",
-    "META_PARAGRAPH_TEMPLATES", "META_DISPLAY_PHONE_NUMBER")
+    "META_PARAGRAPH_TEMPLATES", "META_DISPLAY_PHONE_NUMBER", "POLL_CONTENT_SID",
+    "META_POLL_TEMPLATE")
 # The per-language settings, read from the environment apart from SETTINGS (``_per_language``).
 _LANGUAGE_PREFIXES = ("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_",
-                      "META_TEMPLATE_", "META_PARAGRAPH_TEMPLATES_")
+                      "META_TEMPLATE_", "META_PARAGRAPH_TEMPLATES_", "POLL_CONTENT_SID_",
+                      "META_POLL_TEMPLATE_")
 # The example staff phone of .env.example, in whatever list it was left.
 _EXAMPLE_VALUES = {"TEST_RECIPIENTS": "+4915100000000"}
 
@@ -337,6 +341,10 @@ def load(instance_path, test_config=None):
     values["META_TEMPLATE_NAMES"] = _per_language("META_TEMPLATE", languages, test_config)
     values["META_PARAGRAPH_NAMES"] = _paragraph_templates(_META_TEMPLATES, values, languages,
                                                           test_config)
+    values["POLL_CONTENT_SIDS"] = _poll_templates(_TWILIO_TEMPLATES, "POLL_CONTENT_SID",
+                                                  values, languages, test_config)
+    values["META_POLL_TEMPLATES"] = _poll_templates(_META_TEMPLATES, "META_POLL_TEMPLATE",
+                                                    values, languages, test_config)
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_platform.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
@@ -461,6 +469,39 @@ def _paragraph_templates(kind, values, languages, test_config):
                     f"{name} holds {item.strip()!r}: write each template as <number of "
                     f"paragraphs>={kind.example} (numbers from 2 to {MOST_PARAGRAPHS}, "
                     f"each once)")
+            templates[int(count)] = template
+        found[code] = templates
+    return found
+
+
+# How many answers a poll may have (one quick-reply template for each number).
+POLL_ANSWERS = (2, 3)
+
+
+def _poll_templates(kind, setting, values, languages, test_config):
+    """POLL_CONTENT_SID or META_POLL_TEMPLATE (and ``_<LANG>``), ``2=…,3=…`` → {None (the
+    main language) or code: {number of answers: template}}: the approved quick-reply template
+    with as many buttons for each number of answers a poll may have."""
+    found = {}
+    for code in [None] + languages:
+        name = setting + (f"_{code.upper()}" if code else "")
+        if code is None:
+            raw = values[name]
+        else:
+            raw = (test_config or {}).get(name) if test_config is not None \
+                else os.environ.get(name)
+        raw = str(raw or "").strip()
+        if not raw:
+            continue
+        templates = {}
+        for item in raw.split(","):
+            count, _, template = (part.strip() for part in item.partition("="))
+            if not (count.isdigit() and int(count) in POLL_ANSWERS) or not template \
+                    or not kind.name_pattern.fullmatch(template) or int(count) in templates:
+                raise ConfigError(
+                    f"{name} holds {item.strip()!r}: write each approved quick-reply "
+                    "template as <number of answers>=<its content SID or name>, for 2 and 3 "
+                    "answers, each once (e.g. 2=HX…,3=HX… or 2=umfrage_2,3=umfrage_3)")
             templates[int(count)] = template
         found[code] = templates
     return found

@@ -83,6 +83,9 @@ TEXTS = {
         # The answer to "Neu": the latest public announcements, or that there are none yet.
         "news_intro": "Die neuesten Meldungen:",
         "news_none": "Es gibt noch keine Meldungen.",
+        # After a citizen's first tap on a poll's answer; and once after a tap on a closed one.
+        "poll_thanks": "Danke, Ihre Antwort ist gezählt.",
+        "poll_closed": "Die Umfrage ist beendet.",
     },
     "en": {
         "welcome": (
@@ -112,6 +115,8 @@ TEXTS = {
         "warning_more": "More information:",
         "news_intro": "The latest announcements:",
         "news_none": "There are no announcements yet.",
+        "poll_thanks": "Thank you, your answer has been counted.",
+        "poll_closed": "The poll has ended.",
     },
     # Leichte Sprache, after the rules of Netzwerk Leichte Sprache: one statement a sentence,
     # each sentence on a line of its own, active voice, no genitive, no subjunctive, no
@@ -170,6 +175,8 @@ TEXTS = {
         "warning_more": "Mehr Informationen:",
         "news_intro": "Die neuesten Nachrichten:",
         "news_none": "Es gibt noch keine Nachrichten.",
+        "poll_thanks": "Danke.\nWir haben Ihre Antwort gezählt.",
+        "poll_closed": "Die Umfrage ist vorbei.",
     },
 }
 

@@ -73,7 +73,11 @@ SINGLE_LINE = "Param text cannot have new-line/tab characters or more than 4 con
 _LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _VERSION = re.compile(r"v\d+\.\d+")
 _DIGITS = re.compile(r"\d{6,15}")
-MESSAGE_TYPES = ("text", "template", "image", "video", "document")
+MESSAGE_TYPES = ("text", "template", "image", "video", "document", "interactive")
+# An interactive reply-button message: its body, its buttons, a button's title and id at most.
+INTERACTIVE_BODY_LIMIT, MOST_BUTTONS, TITLE_LIMIT, BUTTON_ID_LIMIT = 1024, 3, 20, 256
+# A template's quick-reply button payload at most.
+PAYLOAD_LIMIT = 256
 
 # Titles Meta gives its codes (error bodies and the ``errors`` of a failed status).
 TITLES = {
@@ -135,6 +139,7 @@ SETTINGS = {
     "retry_for": 600.0,         # a webhook still not answered 200 after this is given up
     # name → {"language": "de", "parameters": n}; "languages": ["de", "en"] or {"de": n, …}
     # for several languages; a bare number means German with that many parameters.
+    # "buttons": n gives the template n quick-reply buttons (their payloads are parameters).
     "templates": DEFAULT_TEMPLATES,
     "template_category": "utility",  # the pricing category of template messages
     # How long after a citizen's last message free-form messages to them go out (Meta: 24 h);
@@ -481,6 +486,8 @@ class FakeMeta:
             setattr(self, ALIASES.get(key, key), copy.deepcopy(value))
         self._templates = {name: template_languages(spec)
                            for name, spec in self.templates.items()}
+        self._template_buttons = {name: spec.get("buttons", 0) if isinstance(spec, dict) else 0
+                                  for name, spec in self.templates.items()}
 
     def _clear_records(self):
         self.messages = []          # accepted messages in order, see _record
@@ -698,7 +705,7 @@ class FakeMeta:
                                         and isinstance(context.get("message_id"), str)):
             raise invalid("context must be an object with a message_id")
         record = {"to": to, "type": kind, "text": None, "template": None, "language": None,
-                  "parameters": None, "link": None, "caption": None}
+                  "parameters": None, "link": None, "caption": None, "buttons": None}
         if kind == "text":
             text = content.get("body")
             if not isinstance(text, str) or not text:
@@ -711,6 +718,8 @@ class FakeMeta:
             record["text"] = text
         elif kind == "template":
             record.update(self._check_template(content))
+        elif kind == "interactive":
+            record.update(self._check_interactive(content))
         else:
             link = content.get("link")
             if not isinstance(link, str) or not re.fullmatch(r"https?://[^\s/]+\S*", link):
@@ -725,6 +734,42 @@ class FakeMeta:
                 raise invalid("document.filename must be a string")
             record.update(link=link, caption=caption)
         return record
+
+    @staticmethod
+    def _check_interactive(interactive):
+        """Reply buttons, as Meta takes them: a body of at most 1,024 characters, one to three
+        buttons, each a reply with an id (at most 256) and a title (at most 20), both unique."""
+        def invalid(details):
+            return Refusal(400, INVALID_PARAMETER, details)
+
+        if interactive.get("type") != "button":
+            raise invalid("interactive.type must be 'button' (this fake knows reply buttons)")
+        body = interactive.get("body")
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text or len(text) > INTERACTIVE_BODY_LIMIT:
+            raise invalid(f"interactive.body.text must be a string of 1 to "
+                          f"{INTERACTIVE_BODY_LIMIT} characters")
+        action = interactive.get("action")
+        buttons = action.get("buttons") if isinstance(action, dict) else None
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= MOST_BUTTONS:
+            raise invalid(f"interactive.action.buttons must hold 1 to {MOST_BUTTONS} buttons")
+        ids, titles = [], []
+        for index, button in enumerate(buttons):
+            reply = button.get("reply") if isinstance(button, dict) else None
+            if not isinstance(button, dict) or button.get("type") != "reply" \
+                    or not isinstance(reply, dict):
+                raise invalid(f"button {index} must be {{\"type\": \"reply\", \"reply\": …}}")
+            button_id, title = reply.get("id"), reply.get("title")
+            if not isinstance(button_id, str) or not button_id.strip() \
+                    or len(button_id) > BUTTON_ID_LIMIT:
+                raise invalid(f"button {index}: id must be 1 to {BUTTON_ID_LIMIT} characters")
+            if not isinstance(title, str) or not title.strip() or len(title) > TITLE_LIMIT:
+                raise invalid(f"button {index}: title must be 1 to {TITLE_LIMIT} characters")
+            ids.append(button_id)
+            titles.append(title)
+        if len(set(ids)) != len(ids) or len(set(titles)) != len(titles):
+            raise invalid("buttons must have unique ids and titles")
+        return {"text": text, "buttons": list(zip(ids, titles))}
 
     def _check_template(self, template):
         def invalid(details):
@@ -747,9 +792,15 @@ class FakeMeta:
         if not isinstance(components, list):
             raise invalid("template.components must be a list")
         parameters = None
+        buttons = self._template_buttons.get(name, 0)
+        payloads = {}
         for component in components:
+            if isinstance(component, dict) and component.get("type") == "button" and buttons:
+                payloads.update(self._check_button(component, buttons, payloads))
+                continue
             if not isinstance(component, dict) or component.get("type") != "body":
-                # The templates this fake knows have a body and nothing else to fill in.
+                # The templates this fake knows have a body (and quick-reply buttons where
+                # configured) and nothing else to fill in.
                 raise Refusal(400, PARAMETER_COUNT, "Only body parameters are expected "
                               f"for template {name}")
             if parameters is not None:
@@ -774,7 +825,32 @@ class FakeMeta:
             reason = parameter_refusal(text)
             if reason:
                 raise invalid(reason)
-        return {"template": name, "language": code, "parameters": texts}
+        return {"template": name, "language": code, "parameters": texts,
+                "buttons": [payloads[index] for index in sorted(payloads)] if buttons else None}
+
+    @staticmethod
+    def _check_button(component, buttons, seen):
+        """One quick-reply button's parameter of a template: {index: payload}."""
+        def invalid(details):
+            return Refusal(400, INVALID_PARAMETER, details)
+
+        if component.get("sub_type") != "quick_reply":
+            raise invalid("button.sub_type must be 'quick_reply' for this template's buttons")
+        index = component.get("index")
+        if isinstance(index, str) and index.isdigit():
+            index = int(index)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < buttons:
+            raise invalid(f"button.index must be 0 to {buttons - 1}")
+        if index in seen:
+            raise invalid(f"button {index} is given twice")
+        parameters = component.get("parameters")
+        if not isinstance(parameters, list) or len(parameters) != 1 \
+                or not isinstance(parameters[0], dict) or parameters[0].get("type") != "payload" \
+                or not isinstance(parameters[0].get("payload"), str) \
+                or not parameters[0]["payload"] or len(parameters[0]["payload"]) > PAYLOAD_LIMIT:
+            raise invalid(f"button {index}: parameters must be one {{\"type\": \"payload\", "
+                          f"\"payload\": string of at most {PAYLOAD_LIMIT}}}")
+        return {index: parameters[0]["payload"]}
 
     # -- statuses posted back ----------------------------------------------------------------
 
@@ -987,7 +1063,7 @@ class FakeMeta:
     # -- inbound messages --------------------------------------------------------------------
 
     def inbound_body(self, from_digits, text=None, kind="text", replied_to=None, emoji=None,
-                     message_id=None, name="Erika Mustermann"):
+                     message_id=None, name="Erika Mustermann", payload=None):
         """A messages webhook as Meta posts it for one message from a citizen."""
         from_digits = str(from_digits).removeprefix("+")
         if not _DIGITS.fullmatch(from_digits):
@@ -998,10 +1074,11 @@ class FakeMeta:
         if kind == "text":
             message["text"] = {"body": text or ""}
         elif kind == "button":
-            message["button"] = {"payload": text, "text": text}
+            # A template's quick-reply button: the payload we gave it (its text without one).
+            message["button"] = {"payload": payload or text, "text": text}
         elif kind == "interactive":
-            message["interactive"] = {"type": "button_reply",
-                                      "button_reply": {"id": f"button-{text}", "title": text}}
+            message["interactive"] = {"type": "button_reply", "button_reply": {
+                "id": payload or f"button-{text}", "title": text}}
         elif kind == "reaction":
             # Taking a reaction back sends the same without an emoji.
             message["reaction"] = {"message_id": replied_to}
@@ -1050,11 +1127,11 @@ class FakeMeta:
         return record["id"], await answered
 
     def post_inbound(self, from_digits, text=None, kind="text", replied_to=None, emoji=None,
-                     message_id=None, name="Erika Mustermann"):
+                     message_id=None, name="Erika Mustermann", payload=None):
         """Post one citizen's message to ``webhook_url``, signed, and return the HTTP status of
         the first answer ("error"/"timeout" if none); it is posted again until answered 200."""
         fields = dict(from_digits=from_digits, text=text, kind=kind, replied_to=replied_to,
-                      emoji=emoji, message_id=message_id, name=name)
+                      emoji=emoji, message_id=message_id, name=name, payload=payload)
         future = asyncio.run_coroutine_threadsafe(self._post_inbound(**fields), self._loop)
         return future.result(self.webhook_timeout + 10)[1]
 

@@ -10,7 +10,11 @@ variable with a line break or a tab, more than four spaces in a row, nothing in 
 than 1,024 characters, and variables that are not the ones the template takes, are accepted by
 the REST call and then fail with a ``failed`` status callback (63013, 63028); variables that are
 not a JSON object of strings are refused at once (21656). ``templates`` says how many variables
-each content SID takes; one it does not name takes one (``{{1}}``).
+each content SID takes; one it does not name takes one (``{{1}}``). A quick-reply content
+(``quick_replies``: content SID → number of buttons) takes ``{{1}}`` for its text, then each
+button's title, then each button's id (``1 + 2 × buttons`` variables): WhatsApp refuses a title
+longer than 20 characters and an id longer than 200 (63013), and more than three buttons in a
+session message (so a fake quick-reply content has at most three).
 
 WhatsApp's messaging limit can be set (``messaging_limit``, off unless set): template messages
 reach at most that many different numbers within ``messaging_limit_seconds`` (24 hours, rolling),
@@ -57,6 +61,8 @@ ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-not-a-real-one"
 # WhatsApp's limit for one template variable.
 VARIABLE_LIMIT = 1024
+# Twilio's quick-reply content: a button's title and id at most, and buttons in a session.
+TITLE_LIMIT, BUTTON_ID_LIMIT, SESSION_BUTTONS = 20, 200, 3
 CHANNEL_POLICY = 63013      # a variable WhatsApp refuses
 PARAMETER_COUNT = 63028     # not the variables the template takes
 INVALID_VARIABLES = 21656   # ContentVariables is not a JSON object of strings
@@ -80,6 +86,26 @@ def template_refusal(variables, expected):
             return CHANNEL_POLICY, f"variable {name} holds more than four spaces in a row"
         if len(value) > VARIABLE_LIMIT:
             return CHANNEL_POLICY, f"variable {name} has {len(value)} characters"
+    return None
+
+
+def quick_reply_refusal(variables, buttons):
+    """Why WhatsApp refuses these variables of a quick-reply content with ``buttons``
+    buttons (text, titles, ids), or None; the count and single-line rule come first."""
+    if not 1 <= buttons <= SESSION_BUTTONS:
+        return CHANNEL_POLICY, f"a quick-reply content with {buttons} buttons"
+    refusal = template_refusal(variables, 1 + 2 * buttons)
+    if refusal:
+        return refusal
+    for number in range(2, 2 + buttons):
+        if len(variables[str(number)]) > TITLE_LIMIT:
+            return CHANNEL_POLICY, f"button title {{{{{number}}}}} is longer than {TITLE_LIMIT}"
+    for number in range(2 + buttons, 2 + 2 * buttons):
+        if len(variables[str(number)]) > BUTTON_ID_LIMIT:
+            return CHANNEL_POLICY, f"button id {{{{{number}}}}} is longer than {BUTTON_ID_LIMIT}"
+    ids = [variables[str(number)] for number in range(2 + buttons, 2 + 2 * buttons)]
+    if len(set(ids)) != len(ids):
+        return CHANNEL_POLICY, "two buttons with the same id"
     return None
 
 
@@ -113,6 +139,7 @@ class FakeTwilio:
         self.callback_failures = []
         self.callback_results = Counter()
         self.templates = {}         # content SID → how many variables it takes (else one)
+        self.quick_replies = {}     # content SID → its buttons (a quick-reply content)
         self.refused = []           # (message sid, error code, reason) of refused templates
         # Seconds between accepting a message and posting its callbacks, as the platform takes
         # a moment to deliver; and whether those posts reuse connections (keep-alive). The
@@ -224,6 +251,7 @@ class FakeTwilio:
             self.callback_failures = []
             self.callback_results.clear()
             self.templates.clear()
+            self.quick_replies.clear()
             self.refused.clear()
             self.callback_delay = 0.0
             self.messaging_limit = None
@@ -307,7 +335,9 @@ class FakeTwilio:
                     or not all(isinstance(value, str) for value in variables.values()):
                 return self._error(400, INVALID_VARIABLES,
                                    "The ContentVariables Parameter is invalid.")
-            refusal = template_refusal(variables, self.templates.get(form["ContentSid"], 1))
+            buttons = self.quick_replies.get(form["ContentSid"])
+            refusal = (quick_reply_refusal(variables, buttons) if buttons is not None
+                       else template_refusal(variables, self.templates.get(form["ContentSid"], 1)))
         sid = "SM" + secrets.token_hex(16)
         record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
                   for key in form.keys()}

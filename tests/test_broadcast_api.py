@@ -260,7 +260,7 @@ EVERY_FIELD = {"id", "text", "media_url", "status", "urgent", "created_at", "sen
                "expires_at", "started_at", "finished_at", "recipients", "counts", "errors",
                "pause_reason", "resume_at", "retries_unknown", "hints", "topics", "translations",
                "source", "public", "estimated_cost", "edited", "reached", "retries_citizen_cap",
-               "over_budget", "reactions", "corrects", "corrections"}
+               "over_budget", "reactions", "corrects", "corrections", "poll"}
 
 
 def fail_all(app, broadcast_id, code):

@@ -25,6 +25,7 @@ import random
 import time
 
 from .. import vocabulary as v
+from ..domain import polls
 from ..platforms import base as platform
 from ..store import broadcasts, citizen_cap, deliveries, replies
 from ..store.db import now_iso, write
@@ -421,7 +422,9 @@ class Sender:
             return
         message = platform.OutgoingMessage(
             to=to, body=content.text_in(row[2]), media_url=content.media_url,
-            broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2])
+            broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2],
+            buttons=polls.buttons(item.broadcast_id, content.answers) if content.answers
+            else ())
         try:
             message_id = await self.transport.send(message)
         except platform.SendError as error:

@@ -29,8 +29,12 @@ class OutboxTransport:
         self._waiting = {}  # message id → receipts not reported yet
 
     async def send(self, message):
+        body = message.body
+        if message.buttons:
+            # The demo shows the buttons a citizen would see under the text.
+            body += "\n\n" + "  ".join(f"[{title}]" for _, title in message.buttons)
         with write(self.database) as conn:
-            message_id = outbox.add(conn, message.to, message.to_hash, message.body,
+            message_id = outbox.add(conn, message.to, message.to_hash, body,
                                     "reply" if message.reply else "broadcast",
                                     message.media_url, message.broadcast_id)
         if message.broadcast_id is not None:

@@ -17,9 +17,11 @@ from decimal import Decimal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from .. import config
 from ..store import approvals, audit, broadcasts
+from ..store import polls as stored_polls
 from ..store.db import now_iso, to_iso, write
-from . import authorship, budget, plan
+from . import authorship, budget, plan, polls
 
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
@@ -86,10 +88,15 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     expires_at = _parse_time(data.get("expires_at"), "expires_at", tz_name)
     if expires_at is not None and expires_at <= max(now, send_at or now):
         raise InvalidBroadcast("expires_at must be in the future and after send_at")
+    try:
+        answers = polls.check_answers(data.get("answers"))
+    except polls.InvalidAnswers as exc:
+        raise InvalidBroadcast(str(exc)) from None
     return {"text": text, "media_url": media_url, "send_at": send_at,
             "expires_at": expires_at, "urgent": urgent, "public": public,
             "topics": _topics(data.get("topics"), topics),
-            "translations": _translations(data.get("translations"), languages, template)}
+            "translations": _translations(data.get("translations"), languages, template),
+            "answers": answers}
 
 
 def _text(value, name, template):
@@ -159,10 +166,15 @@ def _parse_time(value, name, tz_name):
 
 def check(data, settings):
     """``validate`` with what the configuration allows (template mode, time zone, topics,
-    languages)."""
-    return validate(data, template_mode(settings), settings["TIMEZONE"],
-                    topics=[t.slug for t in settings["TOPIC_LIST"]],
-                    languages=settings["LANGUAGE_LIST"][1:])
+    languages, the templates a poll needs)."""
+    fields = validate(data, template_mode(settings), settings["TIMEZONE"],
+                      topics=[t.slug for t in settings["TOPIC_LIST"]],
+                      languages=settings["LANGUAGE_LIST"][1:])
+    try:
+        polls.check_sendable(fields["answers"], fields, settings, config.Mode.of(settings).demo)
+    except polls.InvalidAnswers as exc:
+        raise InvalidBroadcast(str(exc)) from None
+    return fields
 
 
 def actor_of(created_by):
@@ -216,8 +228,8 @@ def submit(database, data, settings, created_by, hold=None, admin=None):
     answer = {"id": broadcast_id, "status": status, "recipients": recipients,
               "urgent": fields["urgent"], "send_at": fields["send_at"],
               "expires_at": fields["expires_at"], "topics": fields["topics"],
-              "translations": fields["translations"], "public": fields["public"],
-              "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
+              "translations": fields["translations"], "answers": fields["answers"],
+              "public": fields["public"], "over_budget": budget.over(found), "warnings": list(the_plan["warnings"]),
               "plan": the_plan}
     if budget.over(found) and plan.OVER_BUDGET not in the_plan["warning_codes"]:
         # The plan cannot tell without a price for every recipient; the budget counts those
@@ -244,6 +256,8 @@ def summary(fields, **more):
         kept["topics"] = list(fields["topics"])
     if fields.get("translations"):
         kept["languages"] = sorted(fields["translations"])
+    if fields.get("answers"):
+        kept["poll_answers"] = len(fields["answers"])
     kept.update(more)
     return kept
 
@@ -273,6 +287,7 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
         current = _draft(conn, broadcast_id)
         merged = {name: data.get(name, current[name]) for name in DRAFT_FIELDS}
         fields = validate(merged, template_mode(settings), settings["TIMEZONE"])
+        _check_poll(conn, broadcast_id, fields, current, settings)
         if (fields["text"], fields["urgent"]) == (current["text"], current["urgent"]):
             return []
         # Checked on the row read in this transaction: what decides is who wrote it now.
@@ -350,6 +365,7 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        _check_poll(conn, broadcast_id, fields, current, settings)
         found = budget.verdict(conn, settings, fields["urgent"], current["topics"],
                                send_at=fields["send_at"], exclude=broadcast_id)
         if budget.needs_admin(found, fields["urgent"], current["created_by"], admin):
@@ -367,6 +383,16 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
                      summary(dict(fields, topics=current["topics"], public=current["public"]),
                              status=status, **more, **budget.details(found)))
     return status, dropped
+
+
+def _check_poll(conn, broadcast_id, fields, current, settings):
+    """A changed poll must still be one that can go out (no picture, a short enough text)."""
+    answers = stored_polls.answers_of(conn, broadcast_id)
+    try:
+        polls.check_sendable(answers, dict(fields, translations=current["translations"] or {}),
+                             settings, config.Mode.of(settings).demo)
+    except polls.InvalidAnswers as exc:
+        raise InvalidBroadcast(str(exc)) from None
 
 
 def set_public(database, broadcast_id, public, actor):

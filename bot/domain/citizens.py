@@ -17,7 +17,7 @@ from .. import wording
 from ..store import (counters, inbound, outbox, reactions, replies, statuses, subscribers,
                      usage)
 from ..store.db import write
-from . import news
+from . import news, polls
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,11 @@ class Outcome:
     window_seconds: float = 0  # for NOTICE_ALREADY_SENT: the window it was sent within
 
 
-def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT, replied_to=None):
+def handle(database, channel, e164, body, message_id, kind=v.INBOUND_TEXT, payload=None,
+           replied_to=None):
     """Handle a citizen's message once (a text, or ``kind``: a tap on a button, a reaction to
     the message ``replied_to``); the Outcome says what to answer, or why nothing."""
-    message = _prepare(channel, e164, body, message_id, kind, replied_to)
+    message = _prepare(channel, e164, body, message_id, kind, payload, replied_to)
     with write(database) as conn:
         return _handle(conn, channel, message)
 
@@ -70,7 +71,7 @@ def handle_events(database, channel, events, invalid=0):
     that is no phone number, before anything is written.
     """
     prepared = [_prepare(channel, phone.e164(message.sender), message.body,
-                         message.message_id, message.kind, message.replied_to)
+                         message.message_id, message.kind, message.payload, message.replied_to)
                 for message in events.messages]
     with write(database) as conn:
         if invalid:
@@ -91,13 +92,17 @@ class _Message:
     keyword: str
     message_id: str
     kind: str
-    replied_to: str = None  # the message a reaction is about
+    vote: tuple = None      # (broadcast id, answer index) of a tap on a poll's button
+    body: str = ""
+    replied_to: str = None  # the platform's id of the message this one quotes or reacts to
     emoji: str = None       # a reaction's; empty when it was taken back
 
 
-def _prepare(channel, e164, body, message_id, kind, replied_to=None):
-    # A reaction is never a request, whatever its emoji; a button's text may be a keyword.
-    command = None if kind == v.INBOUND_REACTION else channel.texts.parse(body)
+def _prepare(channel, e164, body, message_id, kind, payload=None, replied_to=None):
+    # A tap on a poll's answer is a vote, whatever the button says; a reaction is never a
+    # request, whatever its emoji; another button's text may be a keyword.
+    vote = polls.parse_payload(payload) if kind == v.INBOUND_BUTTON else None
+    command = None if kind == v.INBOUND_REACTION or vote else channel.texts.parse(body)
     # Our keyword and topic, never the citizen's words: consent records are kept for years
     # ("Anmelden Gewerbe" is kept as "anmelden", "Start Baustellen!" as "start baustellen").
     keyword = None
@@ -105,12 +110,13 @@ def _prepare(channel, e164, body, message_id, kind, replied_to=None):
         keyword = (f"{command.keyword} {command.topic.slug}" if command.topic
                    else command.keyword)
     answerable = command is not None and (kind != v.INBOUND_BUTTON or command.action)
-    needs_number = answerable and (command.action == "start" or channel.replies_by_api)
+    needs_number = (answerable or vote) and (
+        vote is None and command.action == "start" or channel.replies_by_api)
     # Encrypt before taking the write lock: every other webhook waits while it is held.
     phone_enc = channel.vault.encrypt(e164) if needs_number else None
     reaction = kind == v.INBOUND_REACTION
     return _Message(e164, channel.vault.hash(e164), phone_enc, command, keyword, message_id,
-                    kind, replied_to if reaction else None, body if reaction else None)
+                    kind, vote, body, replied_to, body if reaction else None)
 
 
 def _handle(conn, channel, message):
@@ -121,12 +127,29 @@ def _handle(conn, channel, message):
         # Counted for its broadcast when it names one that went to this citizen; never answered.
         reactions.react(conn, message.phone_hash, message.replied_to, message.emoji)
         return Outcome(silence=NOT_A_REQUEST)
+    if message.vote is not None:
+        # A tap on a poll's answer: counted, thanked once, never the notice.
+        reply = polls.tap(conn, channel.texts, message.phone_hash, *message.vote)
+        _answer(conn, channel, message, reply)
+        return Outcome(reply, silence=None if reply else NOT_A_REQUEST)
     command = message.command
     if command is None or message.kind == v.INBOUND_BUTTON and not command.action:
+        return Outcome(silence=NOT_A_REQUEST)
+    if not command.action and message.kind == v.INBOUND_TEXT and polls.typed_answer(
+            conn, message.phone_hash, message.replied_to, message.body):
         return Outcome(silence=NOT_A_REQUEST)
     replier = _Reply(conn, channel, command, message.phone_hash, message.keyword,
                      message.message_id)
     reply = replier.text(message.phone_enc)
+    _answer(conn, channel, message, reply)
+    if replier.silence == NOTICE_ALREADY_SENT:
+        return Outcome(silence=NOTICE_ALREADY_SENT,
+                       window_seconds=channel.notice_window_seconds)
+    return Outcome(reply)
+
+
+def _answer(conn, channel, message, reply):
+    """Send ``reply`` (if any) the way the platform takes answers."""
     if reply and channel.demo:
         outbox.add(conn, message.e164, message.phone_hash, reply, "reply")
     if reply and channel.replies_by_api:
@@ -134,10 +157,6 @@ def _handle(conn, channel, message):
     elif reply:
         # Answered in the webhook's response (TwiML): it goes with this transaction's answer.
         usage.reply_sent(conn)
-    if replier.silence == NOTICE_ALREADY_SENT:
-        return Outcome(silence=NOTICE_ALREADY_SENT,
-                       window_seconds=channel.notice_window_seconds)
-    return Outcome(reply)
 
 
 class _Reply:

@@ -10,6 +10,7 @@ message its id or the ``SendError``): the platform, or demo mode's outbox.
 from ..store import audit
 from ..store.db import write
 from ..platforms.base import OutgoingMessage
+from . import polls
 from .announcements import summary
 
 
@@ -23,8 +24,14 @@ def send(database, fields, settings, actor, deliver, broadcast_id=None):
     numbers = settings["TEST_RECIPIENT_LIST"]
     if not numbers:
         raise NoTestRecipients()
-    messages = [OutgoingMessage(to=number, body=fields["text"],
-                                media_url=fields.get("media_url")) for number in numbers]
+    # A poll's buttons too, as citizens will see them; a tap on them counts for nothing (the
+    # staff phones are no recipients of the broadcast).
+    poll = fields.get("poll")
+    answers = fields.get("answers") or [answer["text"] for answer in (poll or {}).get(
+        "answers", ())]
+    buttons = polls.buttons(broadcast_id or 0, answers) if answers else ()
+    messages = [OutgoingMessage(to=number, body=fields["text"], media_url=fields.get("media_url"),
+                                buttons=buttons) for number in numbers]
     results = deliver(messages)
     failed = [result for result in results if not isinstance(result, str)]
     with write(database) as conn:

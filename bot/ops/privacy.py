@@ -85,6 +85,7 @@ def erase_command(number):
         "outbox_removed": report.outbox_removed,
         "replies_removed": report.replies_removed,
         "reactions_unlinked": report.reactions_unlinked,
+        "poll_votes_anonymised": report.poll_votes_anonymised,
         "consent_records_kept": report.consent_records_kept})
     if report.was_subscribed:
         click.echo("Unsubscribed and removed the encrypted number; no further broadcast will "
@@ -97,8 +98,9 @@ def erase_command(number):
                f"{report.notice_throttle_removed} auto-notice records, "
                f"{report.replies_removed} answers not sent yet, "
                f"{report.outbox_removed} demo outbox messages; "
-               f"{report.reactions_unlinked} emoji reactions are no longer linked to the "
-               "number (they still count).")
+               f"{report.reactions_unlinked} emoji reactions and "
+               f"{report.poll_votes_anonymised} poll votes are no longer linked to the number "
+               "(they still count).")
     years = current_app.config["RETENTION_CONSENT_YEARS"]
     click.echo(f"Kept: {report.consent_records_kept} consent records. "
                + KEPT_REASON.format(years=years))

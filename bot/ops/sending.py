@@ -40,12 +40,14 @@ def worker_command(until_idle):
 @click.option("--send-at", default=None, help="ISO-8601 time to send (default: now).")
 @click.option("--expires-at", default=None, help="ISO-8601 time after which to skip it.")
 @click.option("--media-url", default=None, help="An image to attach (free-form mode only).")
+@click.option("--answer", "answers", multiple=True,
+              help="An answer of a poll (give two or three: --answer Ja --answer Nein).")
 @click.option("--plan", "plan_only", is_flag=True,
               help="Print the plan (time, reach today, cost, the month) and send nothing.")
-def broadcast_command(text, urgent, send_at, expires_at, media_url, plan_only):
+def broadcast_command(text, urgent, send_at, expires_at, media_url, answers, plan_only):
     """Queue a broadcast to all active subscribers (the worker sends it)."""
     data = {"text": text, "urgent": urgent, "send_at": send_at, "expires_at": expires_at,
-            "media_url": media_url}
+            "media_url": media_url, "answers": list(answers)}
     try:
         with database() as db:
             if plan_only:

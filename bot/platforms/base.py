@@ -31,6 +31,9 @@ class OutgoingMessage:
     to_hash: str = None
     language: str = None  # the recipient's, None for the main one
     reply: bool = False   # an answer to a citizen who just wrote (inside the 24-hour window)
+    # Quick-reply buttons under the text, ((payload, title), …): what a tap sends back as
+    # ``InboundMessage.payload``. Two or three; a title holds at most 20 characters.
+    buttons: tuple = ()
 
 
 @dataclass
@@ -41,6 +44,7 @@ class InboundMessage:
     media: list = field(default_factory=list)   # [(url, content type)]
     kind: str = v.INBOUND_TEXT  # vocabulary.INBOUND_KINDS
     replied_to: str = None      # the message a reaction or button reply is about
+    payload: str = None         # a tapped button's payload, as we sent it (OutgoingMessage)
 
 
 @dataclass

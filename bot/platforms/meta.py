@@ -272,6 +272,15 @@ def _replied_to(message):
     return _message_id(_object(context, "context").get("id"), "context.id")
 
 
+def _quoted(message):
+    """The message a text quotes, when its context names one that can be an id; else None."""
+    context = message.get("context")
+    quoted = context.get("id") if isinstance(context, dict) else None
+    if isinstance(quoted, str) and _MESSAGE_ID.fullmatch(quoted):
+        return opaque_id(quoted)
+    return None
+
+
 def _message(message):
     """One of ``value.messages`` → InboundMessage, or None for one no citizen wrote."""
     kind = _string(message.get("type"), "type")
@@ -284,22 +293,28 @@ def _message(message):
     sender = "+" + sender
     if kind == "text":
         text = _object(message.get("text"), "text")
-        return InboundMessage(message_id, sender, _string(text.get("body"), "text.body"))
+        # A text quoting one of our messages names it (context): a typed answer to a poll. A
+        # forwarded text has a context without an id: nothing is quoted, nothing is wrong.
+        return InboundMessage(message_id, sender, _string(text.get("body"), "text.body"),
+                              replied_to=_quoted(message))
     if kind == "button":
         button = _object(message.get("button"), "button")
         body = _string(button.get("text"), "button.text", "")
+        payload = button.get("payload")
         return InboundMessage(message_id, sender, body, kind=v.INBOUND_BUTTON,
-                              replied_to=_replied_to(message))
+                              replied_to=_replied_to(message),
+                              payload=payload if isinstance(payload, str) else None)
     if kind == "interactive":
         interactive = _object(message.get("interactive"), "interactive")
         reply_type = interactive.get("type")
-        body = ""
+        body, payload = "", None
         if reply_type in _INTERACTIVE_REPLIES:
             reply = _object(interactive.get(reply_type), f"interactive.{reply_type}")
             body = _string(reply.get("title"), f"interactive.{reply_type}.title", "")
+            payload = reply.get("id") if isinstance(reply.get("id"), str) else None
         # Any other interactive answer (a form, …) is still a tap on something we sent.
         return InboundMessage(message_id, sender, body, kind=v.INBOUND_BUTTON,
-                              replied_to=_replied_to(message))
+                              replied_to=_replied_to(message), payload=payload)
     if kind == "reaction":
         reaction = _object(message.get("reaction"), "reaction")
         # Taking a reaction back sends the same without an emoji.
@@ -459,6 +474,30 @@ def language_code(code):
     return f"{primary}_{variant.upper()}"
 
 
+@functools.lru_cache(maxsize=256)
+def _poll_template_tail(text, buttons, name, language):
+    """A poll as its quick-reply template: the body's parameters are the text on one line and
+    then each answer (the approved template's buttons carry fixed titles, so the answers are
+    in its body); each button's parameter is its payload, in the buttons' order."""
+    values = whatsapp_text.variables(text, [1]) + [title for _, title in buttons]
+    components = [{"type": "body", "parameters": [
+        {"type": "text", "text": value} for value in values]}]
+    components += [{"type": "button", "sub_type": "quick_reply", "index": str(index),
+                    "parameters": [{"type": "payload", "payload": payload}]}
+                   for index, (payload, _) in enumerate(buttons)]
+    return _json_tail({"type": "template", "template": {
+        "name": name, "language": {"code": language}, "components": components}})
+
+
+@functools.lru_cache(maxsize=256)
+def _interactive_tail(text, buttons):
+    """A poll inside the window: an interactive message with a reply button per answer."""
+    return _json_tail({"type": "interactive", "interactive": {
+        "type": "button", "body": {"text": text},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": payload, "title": title}}
+                               for payload, title in buttons]}}})
+
+
 def _family(name, paragraph_names):
     """((variables, name), …) of one language: its single-variable template and the others."""
     if not name:
@@ -479,13 +518,20 @@ class MetaTransport:
     one's. A text never goes out as a parameter with a line break in it (``whatsapp_text``).
     Without ``template``, and for replies to a citizen who just wrote (inside the window): a
     free-form text, or a picture by its address.
+
+    A message with buttons (a poll) goes out as the quick-reply template of ``poll_names``
+    ({language or None: {number of answers: name}}) where broadcasts go out as templates, and
+    as an interactive message with reply buttons where they go free-form (inside the window).
     """
 
     def __init__(self, access_token, phone_number_id, api_url=DEFAULT_API_URL,
                  api_version=DEFAULT_API_VERSION, template=None,
                  template_language=DEFAULT_TEMPLATE_LANGUAGE, template_names=None,
-                 paragraph_names=None, max_connections=256, timeout_seconds=15):
+                 paragraph_names=None, max_connections=256, timeout_seconds=15,
+                 poll_names=None):
         base = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.poll_names = poll_names or {}
+        self.template_language = template_language or DEFAULT_TEMPLATE_LANGUAGE
         self.url = f"{base}/{api_version or DEFAULT_API_VERSION}/{phone_number_id}/messages"
         self._headers = {"Authorization": f"Bearer {access_token}",
                          "Content-Type": "application/json"}
@@ -504,7 +550,9 @@ class MetaTransport:
         match = _E164.fullmatch(message.to or "")
         if not match:
             raise SendError(v.INVALID_NUMBER, None, "not a number in international form")
-        if self.template and not message.reply:
+        if message.buttons:
+            tail = self._poll_tail(message)
+        elif self.template and not message.reply:
             family, language = self._templates.get(message.language) or self._templates[None]
             try:
                 tail = _template_tail(message.body, family, language)
@@ -515,6 +563,21 @@ class MetaTransport:
         else:
             raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)
+
+    def _poll_tail(self, message):
+        buttons = tuple(message.buttons)
+        if not self.template or message.reply:
+            return _interactive_tail(message.body, buttons)
+        language = message.language if message.language in self.poll_names else None
+        name = (self.poll_names.get(language) or {}).get(len(buttons))
+        if name is None:
+            raise SendError(v.REJECTED, None, f"no poll template (META_POLL_TEMPLATE) for "
+                                              f"{len(buttons)} answers")
+        try:
+            return _poll_template_tail(message.body, buttons, name,
+                                       language or self.template_language)
+        except whatsapp_text.Unsendable as exc:
+            raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
 
     async def send(self, message):
         body = self.body(message)
@@ -558,6 +621,7 @@ def _settings(config):
         "template_language": config.get("META_TEMPLATE_LANGUAGE") or DEFAULT_TEMPLATE_LANGUAGE,
         "template_names": config.get("META_TEMPLATE_NAMES") or {},
         "paragraph_names": config.get("META_PARAGRAPH_NAMES") or {},
+        "poll_names": config.get("META_POLL_TEMPLATES") or {},
     }
 
 

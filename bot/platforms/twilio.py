@@ -201,11 +201,14 @@ def parse_inbound(form):
     # taken for one (a written reply has words). An emoji alone, naming nothing, is a text.
     if kind is None and replied_to and not media and whatsapp_text.emoji_only(body):
         kind = v.INBOUND_REACTION
+    payload = None
     if kind == v.INBOUND_BUTTON:
         body = form.get("ButtonText") or body
+        payload = form.get("ButtonPayload") or None
     if kind == v.INBOUND_REACTION:
         body = body.strip()
-    return InboundMessage(message_id, sender, body, media, kind or v.INBOUND_TEXT, replied_to)
+    return InboundMessage(message_id, sender, body, media, kind or v.INBOUND_TEXT, replied_to,
+                          payload)
 
 
 def parse_status(form):
@@ -407,6 +410,26 @@ def form_body(data):
     return "&".join(pairs)
 
 
+def _poll_content(message, poll_sids):
+    """The quick-reply template and its variables for a poll: ``{{1}}`` the text on one line,
+    then each answer (the buttons' titles), then each button's payload, in the buttons' order.
+    ``poll_sids``: {language or None: {number of answers: content SID}}; a language without
+    its own uses the main one's."""
+    sids = poll_sids.get(message.language) or poll_sids.get(None) or {}
+    sid = sids.get(len(message.buttons))
+    if sid is None:
+        raise SendError(v.REJECTED, None, f"no poll template (POLL_CONTENT_SID) for "
+                                          f"{len(message.buttons)} answers")
+    try:
+        values = whatsapp_text.variables(message.body, [1])
+    except whatsapp_text.Unsendable as exc:
+        raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
+    values += [title for _, title in message.buttons]
+    values += [payload for payload, _ in message.buttons]
+    return sid, json.dumps({str(number): value for number, value in enumerate(values, 1)},
+                           ensure_ascii=False)
+
+
 @functools.lru_cache(maxsize=256)
 def _content(text, templates):
     """The template and its variables for a text: ``templates`` are ((variables, sid), …) of
@@ -431,8 +454,9 @@ class TwilioTransport:
 
     def __init__(self, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
                  status_callback=None, content_sid=None, max_connections=256,
-                 timeout_seconds=15, content_sids=None, paragraph_sids=None):
+                 timeout_seconds=15, content_sids=None, paragraph_sids=None, poll_sids=None):
         self.from_address = from_address
+        self.poll_sids = poll_sids or {}
         self.status_callback = status_callback
         self.content_sid = content_sid
         self.content_sids = content_sids or {}
@@ -450,7 +474,10 @@ class TwilioTransport:
         kwargs = {"to": address(message.to), "from_": self.from_address}
         if self.status_callback:
             kwargs["status_callback"] = self.status_callback
-        if self.content_sid:
+        if message.buttons:
+            kwargs["content_sid"], kwargs["content_variables"] = _poll_content(
+                message, self.poll_sids)
+        elif self.content_sid:
             templates = self._templates.get(message.language) or self._templates[None]
             try:
                 kwargs["content_sid"], kwargs["content_variables"] = _content(
@@ -500,7 +527,8 @@ def transport_from(config, max_connections):
         status_callback=callback, content_sid=config["BROADCAST_CONTENT_SID"] or None,
         max_connections=max_connections, timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
         content_sids=config.get("CONTENT_SIDS") or {},
-        paragraph_sids=config.get("PARAGRAPH_SIDS") or {})
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {},
+        poll_sids=config.get("POLL_CONTENT_SIDS") or {})
 
 
 def send_now(messages, config, timeout_seconds=15):
@@ -510,11 +538,13 @@ def send_now(messages, config, timeout_seconds=15):
         config["TWILIO_WHATSAPP_FROM"], api_url=config["TWILIO_API_URL"],
         content_sid=config["BROADCAST_CONTENT_SID"] or None,
         content_sids=config.get("CONTENT_SIDS") or {},
-        paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds)
+        paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds,
+        poll_sids=config.get("POLL_CONTENT_SIDS") or {})
 
 
 def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
-                  content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None):
+                  content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None,
+                  poll_sids=None):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
@@ -522,4 +552,4 @@ def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAU
     return send_each(lambda: TwilioTransport(
         account_sid, auth_token, from_address, api_url=api_url, content_sid=content_sid,
         content_sids=content_sids, paragraph_sids=paragraph_sids, max_connections=8,
-        timeout_seconds=timeout_seconds), messages)
+        timeout_seconds=timeout_seconds, poll_sids=poll_sids), messages)

@@ -10,7 +10,7 @@ Twilio. It is long because every change of a broadcast's row, and who it reaches
 
 import json
 
-from . import audience, corrections, reach, usage, warnings
+from . import audience, corrections, polls, reach, usage, warnings
 from .db import now_iso
 
 # Every status a broadcast can have (schema.sql's CHECK holds the same list).
@@ -49,7 +49,7 @@ class Expired(Exception):
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
            created_by=None, draft=False, topics=(), translations=None, public=True,
-           awaiting_approval_of=None, categories=None, corrects=None):
+           awaiting_approval_of=None, categories=None, corrects=None, answers=()):
     """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
     account ``awaiting_approval_of``), also one delivery per subscriber it reaches
     (``audience.reached_by``). ``categories``: each language's template category now.
@@ -58,6 +58,7 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
     many it would reach now. The caller holds the write transaction, so the broadcast and all
     its deliveries become durable together. ``corrects``: the broadcast this one corrects,
     whose recipients it goes to (``corrections``).
+    ``answers``: a poll's, its buttons in order.
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
@@ -74,6 +75,8 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
          now if awaiting_approval_of else None, *usage.categories_columns(categories),
          corrects),
     ).fetchone()[0]
+    if answers:
+        polls.create(conn, broadcast_id, answers)
     if draft:
         return broadcast_id, status, 0
     if scheduled or awaiting_approval_of:
@@ -284,6 +287,7 @@ def _with_counts(conn, broadcast):
     if broadcast["status"] == "scheduled":
         counts["queued"] = broadcast["recipients"]
     broadcast["counts"] = counts
+    broadcast["poll"] = polls.results(conn, broadcast["id"])  # None: it asks nothing
     delivered = counts["delivered"] + counts["read"]  # reached: every stage a message passed
     broadcast["reached"] = {"sent": counts["sent"] + delivered, "delivered": delivered,
                             "read": counts["read"]}  # sent >= delivered >= read; failures apart

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from .. import vocabulary
-from . import audience, citizen_cap, subscribers
+from . import audience, citizen_cap, polls, subscribers
 from .broadcasts import materialize
 from .db import now_iso
 
@@ -141,6 +141,7 @@ class Content:
     urgent: bool
     topics: list
     translations: dict
+    answers: list = None  # a poll's answers, the same in every language
 
     def text_in(self, language):
         return self.translations.get(language) or self.text
@@ -151,7 +152,8 @@ def broadcast_content(conn, broadcast_id):
         "SELECT text, media_url, urgent, topics, translations FROM broadcasts WHERE id = ?",
         (broadcast_id,)).fetchone()
     return Content(text, media_url, bool(urgent), json.loads(topics) if topics else [],
-                   json.loads(translations) if translations else {})
+                   json.loads(translations) if translations else {},
+                   polls.answers_of(conn, broadcast_id))
 
 
 def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):

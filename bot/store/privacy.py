@@ -9,7 +9,7 @@ withdrawal was honoured (Art. 7(1), 5(2)), and they hold only the keyed hash, ne
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import reactions, retention, subscribers
+from . import polls, reactions, retention, subscribers
 from .db import now_iso, to_iso, write
 
 KEPT_REASON = (
@@ -28,6 +28,7 @@ class ErasureReport:
     consent_records_kept: int
     replies_removed: int = 0  # answers still waiting for the worker (on Meta)
     reactions_unlinked: int = 0  # emoji reactions kept, counted, no longer theirs
+    poll_votes_anonymised: int = 0  # still counted, no longer theirs
 
 
 def export(conn, vault, e164):
@@ -61,11 +62,13 @@ def export(conn, vault, e164):
         replies = _rows(conn, "SELECT body, created_at FROM replies WHERE phone_hash = ? "
                               "ORDER BY id", phone_hash)
         reacted = reactions.of_citizen(conn, phone_hash)
+        votes = polls.votes_of(conn, phone_hash)
     finally:
         conn.rollback()
     # Nothing at all under the number's hash: either true, or the number was mistyped; the
     # command says so plainly instead of leaving the operator to read it from empty fields.
-    nothing_stored = not (subscriber or consent or throttle or outbox or replies or reacted)
+    nothing_stored = not (subscriber or consent or throttle or outbox or replies or reacted
+                          or votes)
     return {
         "number": e164,
         "exported_at": now_iso(),
@@ -89,6 +92,8 @@ def export(conn, vault, e164):
         "replies_waiting": replies,
         # Emoji reactions to broadcasts, counted anonymously; while subscribed, still theirs.
         "reactions": reacted,
+        # Answers given to polls, by tapping a button (kept under the keyed hash).
+        "poll_votes": votes,
     }
 
 
@@ -114,12 +119,14 @@ def erase(conn, vault, e164):
                               (phone_hash,)).rowcount
         outbox = tx.execute("DELETE FROM outbox WHERE to_hash = ?", (phone_hash,)).rowcount
         replies = tx.execute("DELETE FROM replies WHERE phone_hash = ?", (phone_hash,)).rowcount
+        votes = polls.forget_voter(tx, phone_hash)
         kept = tx.execute("SELECT count(*) FROM consent_events WHERE phone_hash = ?",
                           (phone_hash,)).fetchone()[0]
     return ErasureReport(was_subscribed=result == subscribers.REMOVED,
                          deliveries_unlinked=unlinked, notice_throttle_removed=throttle,
                          outbox_removed=outbox, consent_records_kept=kept,
-                         replies_removed=replies, reactions_unlinked=unlinked_reactions)
+                         replies_removed=replies, reactions_unlinked=unlinked_reactions,
+                         poll_votes_anonymised=votes)
 
 
 def _iso(unix_time):

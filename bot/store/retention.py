@@ -21,6 +21,8 @@
   (``failed_signins``), so that a window nobody looked at still gets its entry.
 - When citizens who left last got a message (times alone, nothing of who: WhatsApp's
   messaging limit counts them for the rest of their 24 hours), after those 24 hours.
+- Who voted in a poll, with the broadcast's deliveries: the votes stay counted without the
+  hash.
 - Uploaded pictures that no broadcast shows, a day after the upload (a test send's picture, a
   compose that was given up): they may show people, and nothing needs them.
 
@@ -30,7 +32,7 @@ Every step works in short batches, so webhooks never wait long for the write loc
 import json
 from datetime import datetime, timedelta, timezone
 
-from . import audit, event_receipts, failed_signins, media, reactions
+from . import audit, event_receipts, failed_signins, media, polls, reactions
 from .db import to_iso, write
 from .inbound import forget_old_notices
 
@@ -92,6 +94,8 @@ def cleanup(conn, settings, now=None):
         "departed_reach": _batched(
             conn, "DELETE FROM departed_reach WHERE rowid IN (SELECT rowid FROM departed_reach "
                   "WHERE at < ? LIMIT ?)", now.timestamp() - 24 * 3600),
+        "poll_voters_forgotten": _in_batches(
+            conn, lambda tx: polls.forget_old_voters(tx, delivery_cutoff, BATCH_SIZE)),
         "media_unused": _in_batches(
             conn, lambda tx: media.forget_unused(tx, before(days=UNUSED_MEDIA_DAYS), BATCH_SIZE)),
     }

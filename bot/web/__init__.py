@@ -11,8 +11,8 @@ from .bodies import Request
 def init_app(app):
     from . import (accounts, actions, api, api_docs, audit_page, auth, compose, console,
                    corrections, costs_page, csrf, database, gate, handbook, health, media,
-                   meta_webhook, metrics, password, public, roles, security, simulator,
-                   twilio_events, webhook)
+                   meta_webhook, metrics, password, poll_page, public, roles, security,
+                   simulator, twilio_events, webhook)
 
     database.init_app(app)
     security.init_app(app)
@@ -35,8 +35,8 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
-    # The views of compose, actions, corrections, accounts, audit_page, costs_page and password
-    # are on the console's blueprint:
+    # The views of compose, actions, corrections, accounts, audit_page, costs_page, password and
+    # poll_page are on the console's blueprint:
     # imported above, before it is registered.
     app.register_blueprint(console.bp)
     app.register_blueprint(simulator.bp)

@@ -10,9 +10,10 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import images, vocabulary
-from ..domain import announcements, corrections, costs, month_report
+from ..domain import announcements, corrections, costs, month_report, polls
 from ..store import audience, audit, broadcasts, reactions, subscribers
 from ..store import corrections as correction_store
+from ..store import polls as stored_polls
 from . import openapi, security
 from .database import get_db
 from .media import store_upload
@@ -222,6 +223,20 @@ def correct_broadcast(broadcast_id):
         return error(str(exc), 400)
     answer["estimated_cost"] = costs.estimate(answer["recipients"], current_app.config)
     return jsonify(answer), 202
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/poll/close")
+@token_required
+def close_poll(broadcast_id):
+    try:
+        polls.close(get_db(), broadcast_id, audit.API)
+    except broadcasts.BroadcastNotFound:
+        return error(f"no broadcast {broadcast_id}", 404)
+    except stored_polls.NotAPoll:
+        return error(f"broadcast {broadcast_id} asks nothing: it has no poll to close", 404)
+    except stored_polls.AlreadyClosed as exc:
+        return error(f"the poll of broadcast {broadcast_id} was closed at {exc}", 409)
+    return jsonify(broadcast_json(broadcasts.get(get_db().conn, broadcast_id)))
 
 
 @bp.patch("/broadcasts/<int:broadcast_id>")

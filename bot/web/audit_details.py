@@ -134,6 +134,7 @@ KNOWN = {
     "deliveries_unlinked": ("Zustellungen von der Nummer getrennt", _count, _TEXT),
     "notice_records_removed": ("Hinweis-Einträge gelöscht", _count, _TEXT),
     "outbox_removed": ("wartende Nachrichten gelöscht", _count, _TEXT),
+    "poll_votes_anonymised": ("Umfrage-Stimmen von der Nummer getrennt", _count, _TEXT),
     "consent_records_kept": ("Einwilligungsnachweise behalten", _count, _TEXT),
     "reactions_unlinked": ("Reaktionen von der Nummer getrennt", _count, _TEXT),
     "rotated": ("neu verschlüsselt", _count, _TEXT),

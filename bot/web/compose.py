@@ -15,7 +15,7 @@ from .. import images
 from ..domain import announcements, approval, budget
 from ..domain import plan as plans
 from ..store import broadcasts, users
-from . import costs_page, labels, plan_labels, roles, trial
+from . import costs_page, labels, plan_labels, poll_page, roles, trial
 from .console import FOREIGN_PICTURE, bp, foreign_picture, template_mode, text_limit
 from .database import get_db
 from .media import store_upload
@@ -42,7 +42,8 @@ def _form_data(form):
             "send_at": data["send_at"].strip() or None,
             "expires_at": data["expires_at"].strip() or None,
             "urgent": form.get("urgent") == "1", "public": form.get("public") == "1",
-            "topics": list(form.get("topics", [])), "translations": translations}
+            "topics": list(form.get("topics", [])), "translations": translations,
+            "answers": poll_page.answers_of(form)}
 
 
 def _form(request_form):

@@ -228,7 +228,8 @@ def counts(broadcast_id):
         can_cancel=can_cancel(broadcast),
         finished=local_time(broadcast["finished_at"]) if broadcast["finished_at"] else None,
         failed=[{"reason": label, "count": n} for label, n, _ in failed],
-        skipped=[{"reason": label, "count": n} for label, n, _ in skipped])
+        skipped=[{"reason": label, "count": n} for label, n, _ in skipped],
+        poll=broadcast["poll"])
 
 
 @bp.get("/audience")

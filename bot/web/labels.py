@@ -1,7 +1,8 @@
 """The German words the console and the public page show for codes and statuses.
 
 Kept in one place so that the press office's vocabulary stays consistent and a
-translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``.
+translation touches one file. Citizen-facing WhatsApp texts live in ``texts.py``. It is long
+for that reason: every status, code and refusal the press office may meet is worded here.
 """
 
 import re
@@ -276,6 +277,20 @@ _INVALID = [
     (re.compile(r"^translations\.(\w+) contains a NUL"),
      "Die Übersetzung ({0}) enthält ein unzulässiges Steuerzeichen."),
     (re.compile(r"^unknown topic"), "Dieses Thema gibt es nicht (mehr)."),
+    (re.compile(r"^a poll has two or three answers, not (\d+)"),
+     "Eine Umfrage hat zwei oder drei Antworten, nicht {0}."),
+    (re.compile(r"^answer (\d+) is (\d+) characters"),
+     "Antwort {0} hat {1} Zeichen; ein Knopf fasst höchstens 20."),
+    (re.compile(r"^answer (\d+) holds a control"),
+     "Antwort {0} enthält ein unzulässiges Steuerzeichen."),
+    (re.compile(r"^the answers must differ"), "Die Antworten müssen sich unterscheiden."),
+    (re.compile(r"^a poll goes out without a picture"),
+     "Eine Umfrage geht ohne Bild: Senden Sie das Bild als eigene Meldung."),
+    (re.compile(r"^(?:text|translations\.\w+) is (\d+) characters; a poll's text holds at most "
+                r"(\d+)"), "Der Text einer Umfrage hat {0} Zeichen; erlaubt sind höchstens {1}."),
+    (re.compile(r"^a poll of (\d+) answers needs its approved quick-reply template: set (\w+)"),
+     "Für eine Umfrage mit {0} Antworten fehlt die freigegebene WhatsApp-Vorlage mit Knöpfen "
+     "({1}); bitte wenden Sie sich an den Betrieb."),
     (re.compile(r"^media_url is not a valid URL"),
      "Die Bild-Adresse ist keine gültige Internet-Adresse."),
     (re.compile(r"^media_url must be"),

@@ -10,7 +10,7 @@ It is long because it is one document: splitting a description of one API across
 only make it harder to see that it is whole.
 """
 
-from ..domain import plan
+from ..domain import plan, polls
 from ..domain.announcements import FREEFORM_TEXT_LIMIT, TEMPLATE_TEXT_LIMIT
 from ..images import MAX_BYTES
 from ..store.broadcasts import AWAITING, COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
@@ -164,7 +164,34 @@ SCHEMAS = {
                 "description": ("The text in further languages (LANGUAGES), by code (e.g. "
                                 "en, de-LS for Leichte Sprache): each subscriber gets their "
                                 "language's, else text.")},
+            "answers": {
+                "type": ["array", "null"], "minItems": polls.FEWEST_ANSWERS,
+                "maxItems": polls.MOST_ANSWERS,
+                "items": {"type": "string", "minLength": 1, "maxLength": polls.ANSWER_LIMIT},
+                "description": (
+                    "Makes the broadcast a poll: two or three different answers of at most "
+                    f"{polls.ANSWER_LIMIT} characters, sent as WhatsApp quick-reply buttons "
+                    "(the same answers in every language). A poll carries no picture and a "
+                    f"text (and translations) of at most {polls.TEXT_LIMIT} characters; in "
+                    "production it needs the approved quick-reply template for as many "
+                    "answers (POLL_CONTENT_SID on Twilio, META_POLL_TEMPLATE on Meta), else "
+                    "400. A tap counts once per citizen, the latest one; results in poll.")},
         },
+    },
+    "Poll": {
+        "type": ["object", "null"],
+        "description": "A poll's results; null for a broadcast that asks nothing. Counts only.",
+        "properties": {
+            "answers": {"type": "array", "items": _closed({
+                "text": {"type": "string"}, "votes": COUNT,
+                "percent": {"type": "integer", "minimum": 0, "maximum": 100,
+                            "description": "Of all votes, rounded; 0 without votes."}})},
+            "votes": {**COUNT, "description": "Citizens who answered (each once)."},
+            "closed_at": {**NULLABLE_TIME, "description": (
+                "When the press office closed it (ISO-8601, UTC); null while open.")},
+        },
+        "required": ["answers", "votes", "closed_at"],
+        "additionalProperties": False,
     },
     "BroadcastCreated": _closed({
         "id": {"type": "integer"},
@@ -175,6 +202,8 @@ SCHEMAS = {
         "expires_at": NULLABLE_TIME,
         "topics": {"type": "array", "items": {"type": "string"}},
         "translations": {"type": "object", "additionalProperties": {"type": "string"}},
+        "answers": {"type": "array", "items": {"type": "string"},
+                    "description": "A poll's answers; empty for a broadcast that asks nothing."},
         "public": PUBLIC,
         "estimated_cost": ESTIMATED_COST,
         "over_budget": OVER_BUDGET,
@@ -304,6 +333,7 @@ SCHEMAS = {
             "For a correction (\"Berichtigung\"): the broadcast it corrects; else null.")},
         "corrections": {"type": "array", "items": {"type": "integer"}, "description": (
             "The ids of its corrections, oldest first.")},
+        "poll": {"$ref": "#/components/schemas/Poll"},
     }),
     "Correction": _closed({"text": {"type": "string", "minLength": 1, "description": (
         "What is right. The message begins with \"Berichtigung:\" and the corrected "
@@ -544,6 +574,20 @@ PATHS = {
         "Cancel what has not been sent yet.", "Already done or cancelled."),
     "/api/broadcasts/{broadcast_id}/resume": _broadcast_change(
         "Resume a broadcast paused for bad credentials, after fixing them.", "Not paused."),
+    "/api/broadcasts/{broadcast_id}/poll/close": {"post": {
+        "operationId": "closePoll",
+        "summary": "Close a broadcast's poll: later taps no longer count.",
+        "description": ("A citizen who taps an answer afterwards is told once that the poll "
+                        "has ended. Recorded in the audit trail."),
+        "parameters": [BROADCAST_ID],
+        "responses": {
+            "200": _answer("The broadcast with its final results (poll).",
+                           {"$ref": "#/components/schemas/Broadcast"}),
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "404": _error("No such broadcast, or it asks nothing (no poll)."),
+            "409": _error("The poll is already closed."),
+        },
+    }},
 }
 
 

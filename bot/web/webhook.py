@@ -81,7 +81,7 @@ def inbound():
         return _plain(f"bad request: From {exc}", 400)
     channel = current_app.extensions["infokanal"].channel
     outcome = citizens.handle(get_db(), channel, number, message.body, message.message_id,
-                              message.kind, message.replied_to)
+                              message.kind, message.payload, message.replied_to)
     return _twiml(outcome.reply)
 
 

@@ -125,6 +125,23 @@
     });
   }
 
+  // A poll's results move with every tap: votes, shares (text and bar) and the total.
+  function renderPoll(poll) {
+    var box = document.getElementById("poll");
+    if (!box || !poll) return;
+    var total = box.querySelector("[data-poll-total]");
+    if (total) total.textContent = number(poll.votes) + (poll.votes === 1 ? " Antwort"
+                                                                           : " Antworten");
+    poll.answers.forEach(function (answer, index) {
+      var votes = box.querySelector('[data-poll-votes="' + index + '"]');
+      if (votes) votes.textContent = number(answer.votes);
+      box.querySelectorAll('[data-poll-percent="' + index + '"]').forEach(function (part) {
+        if (part.tagName === "METER") part.value = answer.percent;
+        part.textContent = answer.percent + "\u00a0%";
+      });
+    });
+  }
+
   function setupCounts() {
     var box = document.getElementById("counts");
     if (!box) return;
@@ -153,6 +170,7 @@
             document.getElementById("finished-at").textContent = data.finished;
             finished.hidden = false;
           }
+          renderPoll(data.poll);
           renderReasons(document.getElementById("failed-reasons"), data.failed, "Keine Fehler.");
           renderReasons(document.getElementById("skipped-reasons"), data.skipped,
                         "Nichts übersprungen.");
