@@ -631,3 +631,28 @@ BEGIN
                          (SELECT category FROM broadcasts WHERE id = NEW.broadcast_id), ''), 1)
         ON CONFLICT (hour, broadcast_id, category) DO UPDATE SET n = n + 1;
 END;
+
+-- migration: 0027_media_kinds
+-- Besides pictures, a broadcast may carry one video (MP4: H.264 and AAC, written anew without
+-- its metadata) or one PDF (rebuilt from its pages without author, producer and XMP). A
+-- video keeps its first frame as a JPEG (poster) for the console's preview and its length; a
+-- PDF the name it was uploaded as (filename, what the citizen's phone shows) and its page
+-- count. Width and height are a picture's or a video's, none for a PDF. SQLite cannot change
+-- a CHECK constraint in place, so the table is rebuilt (nothing refers to it).
+CREATE TABLE media_kinds (
+    name TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL CHECK (content_type IN
+        ('image/jpeg', 'image/png', 'video/mp4', 'application/pdf')),
+    data BLOB NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    created_at TEXT NOT NULL,
+    filename TEXT,
+    pages INTEGER,
+    seconds REAL,
+    poster BLOB
+);
+INSERT INTO media_kinds (name, content_type, data, width, height, created_at)
+SELECT name, content_type, data, width, height, created_at FROM media;
+DROP TABLE media;
+ALTER TABLE media_kinds RENAME TO media;

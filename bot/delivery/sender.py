@@ -421,7 +421,8 @@ class Sender:
             return
         message = platform.OutgoingMessage(
             to=to, body=content.text_in(row[2]), media_url=content.media_url,
-            broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2])
+            broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2],
+            media_type=content.media_type, media_filename=content.media_filename)
         try:
             message_id = await self.transport.send(message)
         except platform.SendError as error:

@@ -7,7 +7,7 @@ The messages go out through whatever ``send`` the caller passes (``send(messages
 message its id or the ``SendError``): the platform, or demo mode's outbox.
 """
 
-from ..store import audit
+from ..store import audit, media
 from ..store.db import write
 from ..platforms.base import OutgoingMessage
 from .announcements import summary
@@ -23,8 +23,10 @@ def send(database, fields, settings, actor, deliver, broadcast_id=None):
     numbers = settings["TEST_RECIPIENT_LIST"]
     if not numbers:
         raise NoTestRecipients()
-    messages = [OutgoingMessage(to=number, body=fields["text"],
-                                media_url=fields.get("media_url")) for number in numbers]
+    media_type, media_filename = media.kind_of_url(database.conn, fields.get("media_url"))
+    messages = [OutgoingMessage(to=number, body=fields["text"], media_url=fields.get("media_url"),
+                                media_type=media_type, media_filename=media_filename)
+                for number in numbers]
     results = deliver(messages)
     failed = [result for result in results if not isinstance(result, str)]
     with write(database) as conn:

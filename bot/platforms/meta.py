@@ -438,15 +438,22 @@ def _template_tail(text, family, language):
             {"type": "text", "text": value} for value in values]}]}})
 
 
+# Meta's message type for what we send besides pictures (and the default: a picture).
+_MEDIA_TYPES = {"video/mp4": "video", "application/pdf": "document"}
+
+
 @functools.lru_cache(maxsize=256)
-def _free_form_tail(text, media_url):
-    """A free-form message's part of the body: a text, or a picture by its address with the
-    text as its caption."""
+def _free_form_tail(text, media_url, media_type=None, filename=None):
+    """A free-form message's part of the body: a text, or a picture, video or document by its
+    address with the text as its caption (a document also with the name the phone shows)."""
     if media_url:
-        image = {"link": media_url}
+        kind = _MEDIA_TYPES.get(media_type, "image")
+        media = {"link": media_url}
         if text:
-            image["caption"] = text
-        return _json_tail({"type": "image", "image": image})
+            media["caption"] = text
+        if kind == "document" and filename:
+            media["filename"] = filename
+        return _json_tail({"type": kind, kind: media})
     return _json_tail({"type": "text", "text": {"body": text}})
 
 
@@ -469,7 +476,7 @@ class MetaTransport:
     A language with its own template uses its own templates only; one without uses the main
     one's. A text never goes out as a parameter with a line break in it (``whatsapp_text``).
     Without ``template``, and for replies to a citizen who just wrote (inside the window): a
-    free-form text, or a picture by its address.
+    free-form text, or a picture, video or document by its address.
     """
 
     def __init__(self, access_token, phone_number_id, api_url=DEFAULT_API_URL,
@@ -501,7 +508,8 @@ class MetaTransport:
             except whatsapp_text.Unsendable as exc:
                 raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
         elif message.body or message.media_url:
-            tail = _free_form_tail(message.body, message.media_url or None)
+            tail = _free_form_tail(message.body, message.media_url or None, message.media_type,
+                                   message.media_filename)
         else:
             raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from .. import vocabulary
-from . import audience, citizen_cap, subscribers
+from . import audience, citizen_cap, media, subscribers
 from .broadcasts import materialize
 from .db import now_iso
 
@@ -141,6 +141,9 @@ class Content:
     urgent: bool
     topics: list
     translations: dict
+    # what media_url is when it is one of our stored files (``media.kind_of_url``)
+    media_type: str = None
+    media_filename: str = None
 
     def text_in(self, language):
         return self.translations.get(language) or self.text
@@ -150,8 +153,10 @@ def broadcast_content(conn, broadcast_id):
     text, media_url, urgent, topics, translations = conn.execute(
         "SELECT text, media_url, urgent, topics, translations FROM broadcasts WHERE id = ?",
         (broadcast_id,)).fetchone()
+    media_type, media_filename = media.kind_of_url(conn, media_url)
     return Content(text, media_url, bool(urgent), json.loads(topics) if topics else [],
-                   json.loads(translations) if translations else {})
+                   json.loads(translations) if translations else {}, media_type,
+                   media_filename)
 
 
 def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):

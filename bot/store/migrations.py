@@ -168,6 +168,7 @@ _sql("0021_replies")
 _sql("0022_citizen_cap_retries")
 _sql("0023_recent_reach")
 _sql("0024_message_usage")
+_sql("0027_media_kinds")
 
 
 def apply(db):
