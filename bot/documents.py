@@ -86,8 +86,8 @@ def safe_filename(name):
     path, control characters or quotes, at most 100 characters, ending in .pdf."""
     name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in "\"<>|:*?")
-    name = re.sub(r"\s+", " ", name).strip(" .")
-    stem = re.sub(r"\.pdf$", "", name, flags=re.IGNORECASE).strip(" .")[:96]
+    name = re.sub(r"\s+", " ", name).strip()
+    stem = re.sub(r"\.pdf$", "", name, flags=re.IGNORECASE).strip(" .")[:96].strip(" .")
     return f"{stem}.pdf" if stem else DEFAULT_FILENAME
 
 

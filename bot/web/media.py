@@ -10,6 +10,8 @@ video and a picture to be shown where they are.
 """
 
 import re
+import unicodedata
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 
@@ -77,7 +79,7 @@ def serve(name):
     content_type, data, filename = found
     response = Response(data, mimetype=content_type)
     if filename:
-        response.headers.set("Content-Disposition", "inline", filename=filename)
+        response.headers["Content-Disposition"] = disposition(filename)
     elif content_type == videos.CONTENT_TYPE:
         response.headers.set("Content-Disposition", "inline")
     response.cache_control.public = True
@@ -85,6 +87,16 @@ def serve(name):
     response.cache_control.immutable = True
     # A browser's video player asks for parts (and Safari's plays nothing otherwise).
     return response.make_conditional(request, accept_ranges=True, complete_length=len(data))
+
+
+def disposition(filename):
+    """RFC 6266: the name in ASCII for every client, and as it is (RFC 8187) for those that
+    read it; a header field carries no other characters."""
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    plain = plain.replace("\\", "").replace('"', "") or "Dokument.pdf"
+    if plain == filename:
+        return f'inline; filename="{plain}"'
+    return f"inline; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def allow_uploads():
