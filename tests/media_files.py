@@ -64,8 +64,8 @@ def _raw_pdf(objects):
         len(objects) + 1, xref)
 
 
-def pdf_bomb(megabytes=300):
-    """A PDF of some 300 KB whose one page's content unpacks to ``megabytes`` of zeros."""
+def pdf_bomb(megabytes=100):
+    """A PDF of some 100 KB whose one page's content unpacks to ``megabytes`` of zeros."""
     packer = zlib.compressobj(9)
     chunk = b"\0" * (1 << 20)
     packed = b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
