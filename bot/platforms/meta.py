@@ -98,6 +98,7 @@ _CODE_KINDS = {
     132012: v.TEMPLATE_REFUSED,  # a parameter's format does not match the template
     132018: v.TEMPLATE_REFUSED,  # a parameter Meta cannot take (line breaks, tabs, spaces)
     100: v.REJECTED,            # an invalid parameter
+    131053: v.REJECTED,         # the media behind a link could not be fetched or is not taken
     # Meta's own trouble: whether the message went out is not known; retried and counted.
     1: v.UNKNOWN, 2: v.UNKNOWN, 131000: v.UNKNOWN, 131016: v.UNKNOWN,
 }
