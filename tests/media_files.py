@@ -64,8 +64,8 @@ def _raw_pdf(objects):
         len(objects) + 1, xref)
 
 
-def pdf_bomb(megabytes=100):
-    """A PDF of some 100 KB whose one page's content unpacks to ``megabytes`` of zeros."""
+def pdf_bomb(megabytes=80):
+    """A PDF of some 80 KB whose one page's content unpacks to ``megabytes`` of zeros."""
     packer = zlib.compressobj(9)
     chunk = b"\0" * (1 << 20)
     packed = b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
@@ -87,9 +87,9 @@ def pdf_of_ten_billion_pages():
 
 
 def pdf_that_hides_its_pages():
-    """The same tree of a million pages, each node claiming to hold one."""
+    """A tree of 10,000 pages, each node claiming to hold one."""
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
-    for level in range(6):
+    for level in range(4):
         objects.append(b"<< /Type /Pages /Kids [" + b" ".join([b"%d 0 R" % (level + 3)] * 10)
                        + b"] /Count 1 >>")
     objects.append(b"<< /Type /Page /MediaBox [0 0 10 10] >>")
