@@ -171,3 +171,18 @@ def test_the_console_explains_a_refused_video_in_german(console, tmp_path):
         content_type="multipart/form-data")
     assert page.status_code == 400
     assert "H.264-Bild und AAC-Ton" in page.get_data(as_text=True)
+
+
+def test_on_meta_a_broadcast_with_media_is_refused_not_sent_as_text_alone(config, video):
+    """Every broadcast goes out on Meta as the text template (META_TEMPLATE), which carries no
+    media: a video, PDF or picture is refused with the reason, and the console offers no
+    upload, instead of sending the text without it."""
+    from bot import create_app
+    from tests.test_meta_webhook import meta_settings
+
+    meta = create_app(meta_settings(config)).test_client()
+    url = upload(meta, video, "Einsatz.mp4").json["url"]
+    response = meta.post("/api/broadcasts", json={"text": "Mit Video", "media_url": url},
+                         headers=AUTH)
+    assert response.status_code == 400
+    assert "on Meta every broadcast goes out as that template" in response.json["error"]

@@ -5,9 +5,9 @@ reported delivered. Files the checks refuse are refused through the same process
 reasons, a 17 MB one before its body is read. One deployment, shared by the module's tests.
 
 On Meta every broadcast goes out as the text template (META_TEMPLATE is required there), which
-carries no media: a video or PDF (or a picture) would need an approved template with a media
-header, which is not built. What Meta is sent in free-form mode is tested on the transport's
-request body (test_media_kinds.py)."""
+carries no media: one with a video or PDF (or a picture) is refused with the reason
+(test_media_kinds.py); sending them would need an approved template with a media header, which
+is not built. What Meta is sent in free-form mode is tested on the transport's request body."""
 
 import requests
 import pytest

@@ -159,10 +159,23 @@ def _parse_time(value, name, tz_name):
 
 def check(data, settings):
     """``validate`` with what the configuration allows (template mode, time zone, topics,
-    languages)."""
-    return validate(data, template_mode(settings), settings["TIMEZONE"],
-                    topics=[t.slug for t in settings["TOPIC_LIST"]],
-                    languages=settings["LANGUAGE_LIST"][1:])
+    languages, media)."""
+    fields = validate(data, template_mode(settings), settings["TIMEZONE"],
+                      topics=[t.slug for t in settings["TOPIC_LIST"]],
+                      languages=settings["LANGUAGE_LIST"][1:])
+    if fields["media_url"] and not media_allowed(settings):
+        # Said, not dropped: the broadcast would go out as text alone.
+        raise InvalidBroadcast(
+            "media_url cannot be sent with the text template (META_TEMPLATE): on Meta every "
+            "broadcast goes out as that template, which carries no picture, video or PDF; "
+            "send the text alone")
+    return fields
+
+
+def media_allowed(settings):
+    """Whether a broadcast may carry a picture, video or PDF: only free-form messages carry
+    one, and on Meta every broadcast goes out as the text template."""
+    return not template_mode(settings) and settings.get("WHATSAPP_PLATFORM") != "meta"
 
 
 def actor_of(created_by):
