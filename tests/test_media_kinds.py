@@ -186,3 +186,18 @@ def test_on_meta_a_broadcast_with_media_is_refused_not_sent_as_text_alone(config
                          headers=AUTH)
     assert response.status_code == 400
     assert "on Meta every broadcast goes out as that template" in response.json["error"]
+
+
+def test_the_public_page_names_a_video_and_a_pdf_as_what_they_are(app, client, citizen, video):
+    citizen().send("Start")
+    for data, name, shown in ((video, "Einsatz.mp4", "Video zur Meldung ansehen</a> (0:01 "
+                               "Minuten"),
+                              (media_files.pdf(pages=1), "Aushang.pdf",
+                               "PDF zur Meldung: Aushang.pdf</a> (1 Seite, ")):
+        url = upload(client, data, name).json["url"]
+        answer = client.post("/api/broadcasts", json={"text": f"Mit {name}", "media_url": url},
+                             headers=AUTH)
+        assert answer.status_code == 202, answer.json
+        with app.app_context():
+            assert app.test_cli_runner().invoke(args=["worker", "--until-idle"]).exit_code == 0
+        assert shown in client.get("/").get_data(as_text=True)
