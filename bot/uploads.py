@@ -27,6 +27,7 @@ CHECK_MEMORY = 768 * 1024 * 1024
 CHECK_CPU_SECONDS = 20
 CHECK_SECONDS = 30.0
 
+_STILL_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 VIDEO = "video"
 PDF = "pdf"
 PICTURE = "picture"
@@ -49,7 +50,9 @@ def kind_of(data):
     """Which kind of file ``data`` claims to be by its first bytes (the name it was uploaded
     under says nothing): VIDEO for an ISO media file (MP4), PDF, else PICTURE (``images``
     decides whether it is one)."""
-    if data[4:8] == b"ftyp":
+    # HEIC and AVIF pictures are ISO media files too (a phone's photos): pictures, which
+    # ``images`` refuses with its reason.
+    if data[4:8] == b"ftyp" and data[8:12] not in _STILL_BRANDS:
         return VIDEO
     # A PDF may have a few bytes before its header; readers look within the first kilobyte.
     if b"%PDF-" in data[:1024]:

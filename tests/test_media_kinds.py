@@ -95,6 +95,13 @@ def test_anything_else_is_400_with_the_reason_and_nothing_stored(app, client, tm
     assert scalar(app, "SELECT count(*) FROM media") == 0
 
 
+def test_a_phone_photo_in_heic_is_told_apart_from_a_video(client):
+    heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200
+    response = upload(client, heic, "IMG_0001.HEIC")
+    assert response.status_code == 400
+    assert response.json["error"].startswith("the file is not a JPEG or PNG picture")
+
+
 def test_a_truncated_mp4_says_the_file_is_incomplete(client, video):
     response = upload(client, video[:-3000], "kurz.mp4")
     assert response.status_code == 400
