@@ -18,6 +18,11 @@ citizen's window reach at most that many different numbers within ``messaging_li
 (24 hours, rolling); someone reached within that time does not count again. A template to one
 more is accepted and then only a ``failed`` status with 131048 follows (``limited``).
 
+A picture, video or document is fetched by its link after the message was taken, as Meta does,
+when the link lies on loopback (``fake_media``): a type the message's kind does not take, more
+than its limit (5 MB, 16 MB, 100 MB) or a link that cannot be fetched fail it with a ``failed``
+status (131053).
+
 It posts signed webhooks back (``X-Hub-Signature-256``): the statuses of each accepted message,
 one per POST or several to a POST, spread over several entries and changes if asked, and
 inbound messages (text, button replies, reactions, pictures). As Meta does, it posts again,

@@ -19,6 +19,11 @@ accepted by the REST call and then fails with a ``failed`` status callback (6301
 reports the limit; it never counts as sent. ``reached`` says whom templates reached and when,
 ``limited`` which messages the limit stopped, ``delivered`` which the fake reported delivered.
 
+A message's media (``MediaUrl``) is fetched after the REST call took it, as Twilio does, when
+it lies on loopback (``fake_media``): more than one file, a type WhatsApp does not take, more
+than its size limit or an address that cannot be fetched fail it with a ``failed`` status
+callback (12300, 11751, 63019).
+
 In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
 ``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
 steered over ``/_fake/*`` (JSON).
