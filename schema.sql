@@ -683,6 +683,31 @@ CREATE INDEX poll_votes_by_voter ON poll_votes (voter);
 -- The results are counted from this index alone, however many voted.
 CREATE INDEX poll_votes_answers ON poll_votes (broadcast_id, answer);
 
+-- migration: 0027_media_kinds
+-- Besides pictures, a broadcast may carry one video (MP4: H.264 and AAC, written anew without
+-- its metadata) or one PDF (rebuilt from its pages without author, producer and XMP). A
+-- video keeps its first frame as a JPEG (poster) for the console's preview and its length; a
+-- PDF the name it was uploaded as (filename, what the citizen's phone shows) and its page
+-- count. Width and height are a picture's or a video's, none for a PDF. SQLite cannot change
+-- a CHECK constraint in place, so the table is rebuilt (nothing refers to it).
+CREATE TABLE media_kinds (
+    name TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL CHECK (content_type IN
+        ('image/jpeg', 'image/png', 'video/mp4', 'application/pdf')),
+    data BLOB NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    created_at TEXT NOT NULL,
+    filename TEXT,
+    pages INTEGER,
+    seconds REAL,
+    poster BLOB
+);
+INSERT INTO media_kinds (name, content_type, data, width, height, created_at)
+SELECT name, content_type, data, width, height, created_at FROM media;
+DROP TABLE media;
+ALTER TABLE media_kinds RENAME TO media;
+
 -- migration: 0030_event_receipts
 -- The events of Twilio's Event Streams sink already stored, by the event's id: the sink
 -- delivers at least once (it retries a post for up to four hours until answered 2xx, and may

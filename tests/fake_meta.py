@@ -18,6 +18,11 @@ citizen's window reach at most that many different numbers within ``messaging_li
 (24 hours, rolling); someone reached within that time does not count again. A template to one
 more is accepted and then only a ``failed`` status with 131048 follows (``limited``).
 
+A picture, video or document is fetched by its link after the message was taken, as Meta does,
+when the link lies on loopback (``fake_media``): a type the message's kind does not take, more
+than its limit (5 MB, 16 MB, 100 MB) or a link that cannot be fetched fail it with a ``failed``
+status (131053).
+
 It posts signed webhooks back (``X-Hub-Signature-256``): the statuses of each accepted message,
 one per POST or several to a POST, spread over several entries and changes if asked, and
 inbound messages (text, button replies, reactions, pictures). As Meta does, it posts again,
@@ -47,6 +52,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from tests import fake_media
+
 ACCESS_TOKEN = "test-meta-access-token-not-a-real-one"
 PHONE_NUMBER_ID = "106540352242922"
 APP_SECRET = "test-meta-app-secret-not-a-real-one"
@@ -68,6 +75,9 @@ PAIR_LIMIT = 131056
 # is reached is the spam rate limit's, which the sender treats as the limit (a pause).
 MESSAGING_LIMIT = 131048
 TEMPLATE_MISSING = 132001
+# The media behind a link could not be fetched, is not of a type the message's kind takes, or
+# is larger than its limit.
+MEDIA_UPLOAD = 131053
 SINGLE_LINE = "Param text cannot have new-line/tab characters or more than 4 consecutive spaces"
 # Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
 _LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
@@ -99,6 +109,7 @@ TITLES = {
     131050: "Unable to deliver the message. This recipient has chosen to stop receiving "
             "marketing messages on WhatsApp from your business.",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131053: "Media upload error",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
     133010: "Account not registered",
@@ -360,6 +371,7 @@ class FakeMeta:
         self._timer = None
         self._outbox = []
         self._scheduled = set()
+        self._media_tasks = set()
         self._apply(self._defaults)
         self._clear_records()
 
@@ -492,6 +504,8 @@ class FakeMeta:
     def _clear_records(self):
         self.messages = []          # accepted messages in order, see _record
         self.by_id = {}             # wamid → the same record
+        # (type, link) → why Meta would not deliver it (``fake_media``), or None
+        self.media_verdicts = {}
         self.requests = 0           # every messages request, accepted or not
         self.per_second = Counter()  # accepted messages by whole second (time.time())
         self.refused = []           # {"status", "code", "details", "to"} of refused requests
@@ -626,7 +640,13 @@ class FakeMeta:
         self.type_counts[record["type"]] += 1
         if record["limited"]:
             self.limited.append(wamid)
-        self._schedule_statuses(record)
+        if record["link"]:
+            # As Meta: taken now, fetched after, and failed when it is not what it claims.
+            task = self._loop.create_task(self._judge_media(record))
+            self._media_tasks.add(task)
+            task.add_done_callback(self._media_tasks.discard)
+        else:
+            self._schedule_statuses(record)
         return web.json_response({"messaging_product": "whatsapp",
                                   "contacts": [{"input": body["to"], "wa_id": to}],
                                   "messages": [{"id": wamid}]})
@@ -732,7 +752,7 @@ class FakeMeta:
                               "characters")
             if kind == "document" and not isinstance(content.get("filename", ""), str):
                 raise invalid("document.filename must be a string")
-            record.update(link=link, caption=caption)
+            record.update(link=link, caption=caption, filename=content.get("filename"))
         return record
 
     @staticmethod
@@ -854,11 +874,20 @@ class FakeMeta:
 
     # -- statuses posted back ----------------------------------------------------------------
 
+    async def _judge_media(self, record):
+        key = (record["type"], record["link"])
+        if key not in self.media_verdicts:
+            self.media_verdicts[key] = await fake_media.meta_refusal(*key)
+        record["media_refused"] = self.media_verdicts[key]
+        self._schedule_statuses(record)
+
     def _schedule_statuses(self, record):
         to = record["to"]
         if record.get("outside_window"):
             # Meta takes it and reports it failed: re-engagement needs a template.
             names, code = ["failed"], OUTSIDE_WINDOW
+        elif record.get("media_refused"):
+            names, code = ["failed"], MEDIA_UPLOAD
         elif record.get("limited"):
             names, code = ["failed"], MESSAGING_LIMIT
         elif to in self.recipient_failures:

@@ -36,6 +36,11 @@ with a ``StatusCallback`` gets its callbacks as well, as on Twilio. ``sink_ackno
 the ids of the events answered 2xx, ``sink_events`` every event made, ``sink_results`` the
 answers.
 
+A message's media (``MediaUrl``) is fetched after the REST call took it, as Twilio does, when
+it lies on loopback (``fake_media``): more than one file, a type WhatsApp does not take, more
+than its size limit or an address that cannot be fetched fail it with a ``failed`` status
+callback (12300, 11751, 63019).
+
 In tests: ``FakeTwilio(...).start()`` runs it in a thread. For benchmarks:
 ``python -m tests.fake_twilio --port 8790 --latency 0.15`` runs it as its own process; it is then
 steered over ``/_fake/*`` (JSON).
@@ -57,6 +62,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests import fake_media
+
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-not-a-real-one"
 # WhatsApp's limit for one template variable.
@@ -68,6 +75,10 @@ PARAMETER_COUNT = 63028     # not the variables the template takes
 INVALID_VARIABLES = 21656   # ContentVariables is not a JSON object of strings
 MESSAGING_LIMIT = 63018     # WhatsApp's limit of different people reached per 24 hours
 DAY = 86400.0
+# Why Twilio fails a WhatsApp message for its media (``fake_media``): it could not be fetched
+# (63019), it is of a type WhatsApp does not take (12300), or it is larger than allowed (11751).
+MEDIA_CODES = {fake_media.UNREACHABLE: 63019, fake_media.WRONG_TYPE: 12300,
+               fake_media.TOO_LARGE: 11751}
 # Every way of breaking a line (Python's own list, which holds WhatsApp's newline), and a tab.
 _LINE_BREAKS = frozenset("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
@@ -140,7 +151,10 @@ class FakeTwilio:
         self.callback_results = Counter()
         self.templates = {}         # content SID → how many variables it takes (else one)
         self.quick_replies = {}     # content SID → its buttons (a quick-reply content)
-        self.refused = []           # (message sid, error code, reason) of refused templates
+        self.refused = []           # (message sid, error code, reason) of refused messages
+        # the MediaUrl values (a tuple) → why WhatsApp would not take them (``fake_media``)
+        self.media_verdicts = {}
+        self._media_tasks = set()
         # Seconds between accepting a message and posting its callbacks, as the platform takes
         # a moment to deliver; and whether those posts reuse connections (keep-alive). The
         # tests' default closes each one, so no idle connection holds up a server's shutdown.
@@ -250,6 +264,7 @@ class FakeTwilio:
             self.callback_error_code = None
             self.callback_failures = []
             self.callback_results.clear()
+            self.media_verdicts.clear()
             self.templates.clear()
             self.quick_replies.clear()
             self.refused.clear()
@@ -356,7 +371,14 @@ class FakeTwilio:
             else:
                 failure = self.callback_failures.pop(0) if self.callback_failures else None
         callback = form.get("StatusCallback")
-        if callback and refusal:
+        if callback and not refusal and record.get("MediaUrl"):
+            # As Twilio: taken now, the media fetched after, and the message failed when
+            # WhatsApp would not take it.
+            task = asyncio.get_running_loop().create_task(
+                self._judge_media(callback, sid, form, record, failure))
+            self._media_tasks.add(task)
+            task.add_done_callback(self._media_tasks.discard)
+        elif callback and refusal:
             # WhatsApp refuses the message after Twilio took it: it never counts as sent.
             asyncio.get_running_loop().create_task(
                 self._send_callbacks(callback, sid, form, refusal[0], ["failed"]))
@@ -368,6 +390,19 @@ class FakeTwilio:
                 sid, form, refusal[0] if refusal else failure,
                 ["failed"] if refusal else None, record=None if refusal else record))
         return web.json_response(self._resource(sid, form), status=201)
+
+    async def _judge_media(self, callback, sid, form, record, failure):
+        key = tuple(record["MediaUrl"])
+        if key not in self.media_verdicts:
+            self.media_verdicts[key] = await fake_media.twilio_refusal(list(key))
+        refused = self.media_verdicts[key]
+        if refused:
+            code = MEDIA_CODES[refused]
+            with self._lock:
+                self.refused.append((sid, code, refused))
+            await self._send_callbacks(callback, sid, form, code, ["failed"])
+        elif self.callbacks or failure:
+            await self._send_callbacks(callback, sid, form, failure, record=record)
 
     def _within_limit(self, number):
         """Whether WhatsApp's messaging limit lets a template reach ``number`` now; if so, it

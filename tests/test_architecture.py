@@ -18,7 +18,8 @@ META = "bot.platforms.meta"
 PLATFORM_MODULES = {SEAM, "bot.platforms.base", TWILIO, META}
 LEAVES = {"bot.config", "bot.texts", "bot.phone", "bot.vault", "bot.logs", "bot.vocabulary",
           "bot.process", "bot.wording", "bot.texts_file", "bot.nina", "bot.images",
-          "bot.http_client", "bot.whatsapp_text", *PLATFORM_MODULES}
+          "bot.http_client", "bot.whatsapp_text", "bot.uploads", "bot.videos",
+          "bot.documents", *PLATFORM_MODULES}
 # Which layer may import which (besides itself and the leaves).
 MAY_IMPORT = {
     "store": set(),

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from bot import create_app
 from bot.vault import new_key
-from tests import accessibility
+from tests import accessibility, media_files
 from tests.accessibility import check
 from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, ROOT, Process,
                             WebServer, counts_disagreeing, free_port)
@@ -121,7 +121,7 @@ def compose(page, server, text, picture=None, urgent=False):
     page.goto(server.url + "/admin/compose")
     page.get_by_label("Text der Meldung").fill(text)
     if picture is not None:
-        page.get_by_label("Bild (optional)").set_input_files(
+        page.get_by_label("Bild, Video oder PDF (optional)").set_input_files(
             files=[{"name": "foto.jpg", "mimeType": "image/jpeg", "buffer": picture}])
         expect(page.locator("#preview-picture")).to_be_visible()
     if urgent:
@@ -223,6 +223,35 @@ def test_a_second_publisher_approves_and_the_picture_arrives_without_its_metadat
     expect(public.locator(f"#meldung-{broadcast_id}")).to_contain_text("Wümmewiesen")
     check(public, "(public page)")
     assert paul.missing == [] and petra.missing == [] and public.missing == []
+
+
+def test_a_video_and_a_pdf_are_previewed_before_sending(office, contexts, tmp_path):
+    """The confirmation shows the video with its first frame as poster, and the PDF by its name,
+    pages and size; both pass axe."""
+    env, server = office
+    paul = contexts(DESKTOP)
+    sign_in(paul, server, "paul")
+    for data, name, mime, shown in (
+            (media_files.mp4(tmp_path), "Einsatz.mp4", "video/mp4", "#preview-video"),
+            (media_files.pdf(pages=3), "Aushang Kreis.pdf", "application/pdf",
+             "#preview-document")):
+        paul.goto(server.url + "/admin/compose")
+        paul.get_by_label("Text der Meldung").fill("Mit Anhang")
+        paul.get_by_label("Bild, Video oder PDF (optional)").set_input_files(
+            files=[{"name": name, "mimeType": mime, "buffer": data}])
+        # Not taken for a picture before it is uploaded.
+        expect(paul.locator("#preview-picture")).to_have_count(0)
+        paul.get_by_role("button", name="Weiter zur Bestätigung").click()
+        expect(paul.get_by_role("heading", name="Meldung bestätigen")).to_be_visible()
+        expect(paul.locator(shown)).to_be_visible()
+        check(paul, f"(confirmation with {mime})")
+        if mime == "video/mp4":
+            # Shown, so fetched: a missing poster would be in paul.missing.
+            poster = paul.locator(shown).get_attribute("poster")
+    expect(paul.locator("#preview-document")).to_contain_text("Aushang Kreis.pdf")
+    expect(paul.locator("#preview-document")).to_contain_text("PDF, 3 Seiten, ")
+    assert poster.endswith("-poster.jpg")
+    assert paul.missing == []
 
 
 def test_a_publisher_takes_a_sent_broadcast_off_the_public_page(office, contexts):

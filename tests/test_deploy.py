@@ -206,22 +206,22 @@ def noise_png(size):
     return out.getvalue()
 
 
-def test_nginx_allows_pictures_up_to_the_apps_upload_limit_on_the_upload_paths_only():
-    """The size limit of the two upload paths is the app's own (5 MB and the form around it),
-    and that of Meta's webhook and Twilio's Event Streams sink the app's for their batches
-    (3 MB, 1 MB)."""
-    from bot import images
+def test_nginx_allows_uploads_up_to_the_apps_upload_limit_on_the_upload_paths_only():
+    """The size limit of the two upload paths is the app's own (16 MB for a video or PDF and
+    the form around it), and that of Meta's webhook and Twilio's Event Streams sink the app's
+    for their batches (3 MB, 1 MB)."""
+    from bot import uploads
     from bot.web import meta_webhook, twilio_events
 
     text = SITE.read_text(encoding="utf-8")
     limits = re.findall(r"location = (\S+) \{\s*client_max_body_size (\d+)k;", text)
-    assert limits == [("/api/media", str(images.UPLOAD_BODY_LIMIT // 1024))] \
-        + [("/admin/compose", str(images.UPLOAD_BODY_LIMIT // 1024))]
-    assert images.UPLOAD_BODY_LIMIT % 1024 == 0
+    assert limits == [("/api/media", str(uploads.UPLOAD_BODY_LIMIT // 1024))] \
+        + [("/admin/compose", str(uploads.UPLOAD_BODY_LIMIT // 1024))]
+    assert uploads.UPLOAD_BODY_LIMIT % 1024 == 0
     meta = f"{meta_webhook.BODY_LIMIT // 1024}k"
     events = f"{twilio_events.BODY_LIMIT // 1024}k"
-    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", events, meta, "5376k",
-                                                                 "5376k"]
+    assert re.findall(r"client_max_body_size (\w+);", text) == ["256k", events, meta, "16640k",
+                                                                 "16640k"]
 
 
 def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_nginx, officer):
@@ -247,10 +247,15 @@ def test_a_5_mb_picture_goes_through_nginx_to_the_api_and_the_console(behind_ngi
     assert page.status_code == 200, page.text[:300]
     assert re.search(r'id="preview-picture" alt="Bild der Meldung" src="/media/[0-9a-f]{32}\.png"',
                      page.text)
-    # Anything larger is refused by nginx already, and every other path keeps its 256 KB.
+    # A picture larger than 5 MB is the app's to refuse (a video or PDF may be 16 MB), with
+    # the reason; anything larger than the largest upload is refused by nginx already, and
+    # every other path keeps its 256 KB.
+    large = requests.post(proxy.url + "/api/media", headers=headers, timeout=30,
+                          files={"file": ("gross.png", picture + b"\0" * 700_000)})
+    assert large.status_code == 400 and "5 MB" in large.json()["error"], large.text[:300]
     too_large = requests.post(proxy.url + "/api/media", headers=headers, timeout=30,
-                              files={"file": ("zu-gross.png", picture + b"\0" * 700_000)})
-    assert too_large.status_code == 413 and "nginx" in too_large.text
+                              files={"file": ("zu-gross.mp4", b"\0" * (17 * 1024 * 1024))})
+    assert too_large.status_code == 413 and "nginx" in too_large.text, too_large.text[:300]
     elsewhere = requests.post(proxy.url + "/admin/login", headers={"Host": HOST}, timeout=10,
                               files={"image": ("gross.png", picture, "image/png")})
     assert elsewhere.status_code == 413 and "nginx" in elsewhere.text

@@ -74,7 +74,8 @@ def test_the_same_picture_twice_is_stored_once(app, client):
 
 @pytest.mark.parametrize("data, name, reason", [
     (b"", "leer.jpg", "empty"),
-    (b"%PDF-1.7 ein Dokument", "brief.pdf", "not a JPEG or PNG"),
+    (b"MZ\x90\x00\x03" + b"\0" * 200, "brief.pdf", "not a JPEG or PNG picture, an MP4 video or a PDF"),
+    (b"%PDF-1.7 ein Dokument", "brief.pdf", "the PDF cannot be read"),
     (b"\xff\xd8\xff\xe0" + b"kaputt" * 20, "kaputt.jpg", "cannot be read"),
 ])
 def test_a_file_that_is_not_such_a_picture_is_400_with_the_reason(app, client, data, name,
@@ -118,7 +119,7 @@ def test_gif_and_other_formats_are_refused(client):
     out = io.BytesIO()
     Image.new("RGB", (10, 10)).save(out, "GIF")
     response = upload(client, out.getvalue(), "bild.gif")
-    assert response.status_code == 400 and "JPEG and PNG" in response.json["error"]
+    assert response.status_code == 400 and "not a JPEG or PNG" in response.json["error"]
 
 
 def test_a_picture_over_5_mb_is_refused(client):

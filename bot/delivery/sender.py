@@ -423,6 +423,7 @@ class Sender:
         message = platform.OutgoingMessage(
             to=to, body=content.text_in(row[2]), media_url=content.media_url,
             broadcast_id=item.broadcast_id, to_hash=row[1], language=row[2],
+            media_type=content.media_type, media_filename=content.media_filename,
             buttons=polls.buttons(item.broadcast_id, content.answers) if content.answers
             else ())
         try:

@@ -166,7 +166,7 @@ def _parse_time(value, name, tz_name):
 
 def check(data, settings):
     """``validate`` with what the configuration allows (template mode, time zone, topics,
-    languages, the templates a poll needs)."""
+    languages, media, the templates a poll needs)."""
     fields = validate(data, template_mode(settings), settings["TIMEZONE"],
                       topics=[t.slug for t in settings["TOPIC_LIST"]],
                       languages=settings["LANGUAGE_LIST"][1:])
@@ -174,7 +174,23 @@ def check(data, settings):
         polls.check_sendable(fields["answers"], fields, settings, config.Mode.of(settings).demo)
     except polls.InvalidAnswers as exc:
         raise InvalidBroadcast(str(exc)) from None
+    if fields["media_url"] and not media_allowed(settings):
+        # Said, not dropped: the broadcast would go out as text alone.
+        raise InvalidBroadcast(
+            "media_url cannot be sent with the text template (META_TEMPLATE): on Meta every "
+            "broadcast goes out as that template, which carries no picture, video or PDF; "
+            "send the text alone")
     return fields
+
+
+def media_allowed(settings):
+    """Whether a broadcast may carry a picture, video or PDF: only free-form messages carry
+    one. On Twilio that is without BROADCAST_CONTENT_SID; on Meta without META_TEMPLATE (the
+    demo, and a number whose citizens all wrote within the day), since with it every
+    broadcast goes out as the text template."""
+    if settings.get("WHATSAPP_PLATFORM") == "meta":
+        return not settings.get("META_TEMPLATE")
+    return not template_mode(settings)
 
 
 def actor_of(created_by):

@@ -7,7 +7,7 @@ The messages go out through whatever ``send`` the caller passes (``send(messages
 message its id or the ``SendError``): the platform, or demo mode's outbox.
 """
 
-from ..store import audit
+from ..store import audit, media
 from ..store.db import write
 from ..platforms.base import OutgoingMessage
 from . import polls
@@ -30,7 +30,9 @@ def send(database, fields, settings, actor, deliver, broadcast_id=None):
     answers = fields.get("answers") or [answer["text"] for answer in (poll or {}).get(
         "answers", ())]
     buttons = polls.buttons(broadcast_id or 0, answers) if answers else ()
+    media_type, media_filename = media.kind_of_url(database.conn, fields.get("media_url"))
     messages = [OutgoingMessage(to=number, body=fields["text"], media_url=fields.get("media_url"),
+                                media_type=media_type, media_filename=media_filename,
                                 buttons=buttons) for number in numbers]
     results = deliver(messages)
     failed = [result for result in results if not isinstance(result, str)]

@@ -31,6 +31,10 @@ class OutgoingMessage:
     to_hash: str = None
     language: str = None  # the recipient's, None for the main one
     reply: bool = False   # an answer to a citizen who just wrote (inside the 24-hour window)
+    # What media_url is ("video/mp4", "application/pdf"; None: a picture) and, for a document,
+    # the name the citizen's phone shows.
+    media_type: str = None
+    media_filename: str = None
     # Quick-reply buttons under the text, ((payload, title), …): what a tap sends back as
     # ``InboundMessage.payload``. Two or three; a title holds at most 20 characters.
     buttons: tuple = ()

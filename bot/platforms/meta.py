@@ -98,6 +98,7 @@ _CODE_KINDS = {
     132012: v.TEMPLATE_REFUSED,  # a parameter's format does not match the template
     132018: v.TEMPLATE_REFUSED,  # a parameter Meta cannot take (line breaks, tabs, spaces)
     100: v.REJECTED,            # an invalid parameter
+    131053: v.REJECTED,         # the media behind a link could not be fetched or is not taken
     # Meta's own trouble: whether the message went out is not known; retried and counted.
     1: v.UNKNOWN, 2: v.UNKNOWN, 131000: v.UNKNOWN, 131016: v.UNKNOWN,
 }
@@ -453,15 +454,22 @@ def _template_tail(text, family, language):
             {"type": "text", "text": value} for value in values]}]}})
 
 
+# Meta's message type for what we send besides pictures (and the default: a picture).
+_MEDIA_TYPES = {"video/mp4": "video", "application/pdf": "document"}
+
+
 @functools.lru_cache(maxsize=256)
-def _free_form_tail(text, media_url):
-    """A free-form message's part of the body: a text, or a picture by its address with the
-    text as its caption."""
+def _free_form_tail(text, media_url, media_type=None, filename=None):
+    """A free-form message's part of the body: a text, or a picture, video or document by its
+    address with the text as its caption (a document also with the name the phone shows)."""
     if media_url:
-        image = {"link": media_url}
+        kind = _MEDIA_TYPES.get(media_type, "image")
+        media = {"link": media_url}
         if text:
-            image["caption"] = text
-        return _json_tail({"type": "image", "image": image})
+            media["caption"] = text
+        if kind == "document" and filename:
+            media["filename"] = filename
+        return _json_tail({"type": kind, kind: media})
     return _json_tail({"type": "text", "text": {"body": text}})
 
 
@@ -517,7 +525,7 @@ class MetaTransport:
     A language with its own template uses its own templates only; one without uses the main
     one's. A text never goes out as a parameter with a line break in it (``whatsapp_text``).
     Without ``template``, and for replies to a citizen who just wrote (inside the window): a
-    free-form text, or a picture by its address.
+    free-form text, or a picture, video or document by its address.
 
     A message with buttons (a poll) goes out as the quick-reply template of ``poll_names``
     ({language or None: {number of answers: name}}) where broadcasts go out as templates, and
@@ -559,7 +567,8 @@ class MetaTransport:
             except whatsapp_text.Unsendable as exc:
                 raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
         elif message.body or message.media_url:
-            tail = _free_form_tail(message.body, message.media_url or None)
+            tail = _free_form_tail(message.body, message.media_url or None, message.media_type,
+                                   message.media_filename)
         else:
             raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)

@@ -67,6 +67,8 @@ _CODE_KINDS = {
     63013: v.TEMPLATE_REFUSED,  # channel policy: in template mode, a variable WhatsApp refuses
     63028: v.TEMPLATE_REFUSED,  # not as many variables as the template has
     21656: v.TEMPLATE_REFUSED,  # ContentVariables unreadable
+    # The media: not fetched, of a type WhatsApp does not take, or larger than it takes.
+    63019: v.REJECTED, 12300: v.REJECTED, 11751: v.REJECTED,
 }
 
 # Twilio's message statuses → ours, ranked (see vocabulary): queued, accepted and sending come

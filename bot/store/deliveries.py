@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from .. import vocabulary
-from . import audience, citizen_cap, polls, subscribers
+from . import audience, citizen_cap, media, polls, subscribers
 from .broadcasts import materialize
 from .db import now_iso
 
@@ -141,6 +141,9 @@ class Content:
     urgent: bool
     topics: list
     translations: dict
+    # what media_url is when it is one of our stored files (``media.kind_of_url``)
+    media_type: str = None
+    media_filename: str = None
     answers: list = None  # a poll's answers, the same in every language
 
     def text_in(self, language):
@@ -151,9 +154,10 @@ def broadcast_content(conn, broadcast_id):
     text, media_url, urgent, topics, translations = conn.execute(
         "SELECT text, media_url, urgent, topics, translations FROM broadcasts WHERE id = ?",
         (broadcast_id,)).fetchone()
+    media_type, media_filename = media.kind_of_url(conn, media_url)
     return Content(text, media_url, bool(urgent), json.loads(topics) if topics else [],
-                   json.loads(translations) if translations else {},
-                   polls.answers_of(conn, broadcast_id))
+                   json.loads(translations) if translations else {}, media_type,
+                   media_filename, polls.answers_of(conn, broadcast_id))
 
 
 def record_outcomes(conn, sent, failed, skipped, retry, unknown_retries, counted_retry=()):

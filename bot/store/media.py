@@ -1,36 +1,81 @@
-"""Pictures for broadcasts, as stored after ``images.clean`` re-encoded them: in the database,
-so that a backup holds them with the broadcasts that show them, and every web worker serves the
-same. Named by a hash of their bytes: the same picture is stored once, and a name never comes
-to mean another picture.
+"""Pictures, videos and PDFs for broadcasts, as stored after ``images``, ``videos`` or
+``documents`` wrote them anew: in the database, so that a backup holds them with the broadcasts
+that show them, and every web worker serves the same. Named by a hash of their bytes: the same
+file is stored once, and a name never comes to mean another file. A video's poster frame is
+served beside it, under its name with ``-poster.jpg`` for ``.mp4``.
 """
 
 import hashlib
 
 from .db import now_iso
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
+              "application/pdf": "pdf"}
 PATH = "/media/"
+POSTER_SUFFIX = "-poster.jpg"
 
 
 def name_for(data, content_type):
     return f"{hashlib.sha256(data).hexdigest()[:32]}.{EXTENSIONS[content_type]}"
 
 
-def add(conn, image):
-    """Store a cleaned image (``images.Cleaned``); returns its name. The caller holds the write
-    transaction."""
-    name = name_for(image.data, image.content_type)
+def add(conn, cleaned):
+    """Store a cleaned file (``images.Cleaned``, ``videos.Cleaned``, ``documents.Cleaned``);
+    returns its name. The caller holds the write transaction."""
+    name = name_for(cleaned.data, cleaned.content_type)
     conn.execute(
-        "INSERT INTO media (name, content_type, data, width, height, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-        (name, image.content_type, image.data, image.width, image.height, now_iso()))
+        "INSERT INTO media (name, content_type, data, width, height, created_at, filename, "
+        "pages, seconds, poster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (name) DO NOTHING",
+        (name, cleaned.content_type, cleaned.data, getattr(cleaned, "width", None),
+         getattr(cleaned, "height", None), now_iso(), getattr(cleaned, "filename", None),
+         getattr(cleaned, "pages", None), getattr(cleaned, "seconds", None),
+         getattr(cleaned, "poster", None)))
     return name
 
 
 def get(conn, name):
-    """(content type, bytes) of a stored picture, or None."""
-    row = conn.execute("SELECT content_type, data FROM media WHERE name = ?", (name,)).fetchone()
-    return None if row is None else (row[0], bytes(row[1]))
+    """(content type, bytes) of a stored file, or of a video's poster frame, or None."""
+    found = served(conn, name)
+    return None if found is None else found[:2]
+
+
+def served(conn, name):
+    """(content type, bytes, file name or None) of a stored file or a video's poster frame, or
+    None."""
+    if name.endswith(POSTER_SUFFIX):
+        row = conn.execute("SELECT poster FROM media WHERE name = ? AND poster IS NOT NULL",
+                           (name.removesuffix(POSTER_SUFFIX) + ".mp4",)).fetchone()
+        return None if row is None else ("image/jpeg", bytes(row[0]), None)
+    row = conn.execute("SELECT content_type, data, filename FROM media WHERE name = ?",
+                       (name,)).fetchone()
+    return None if row is None else (row[0], bytes(row[1]), row[2])
+
+
+def describe(conn, name):
+    """What the console's preview shows of a stored file, without its bytes: a dict with
+    content_type, size, width, height, seconds, pages, filename and poster (its name or None);
+    None for no such file."""
+    row = conn.execute(
+        "SELECT content_type, length(data), width, height, seconds, pages, filename, "
+        "poster IS NOT NULL FROM media WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    keys = ("content_type", "size", "width", "height", "seconds", "pages", "filename")
+    found = dict(zip(keys, row[:7]))
+    found["poster"] = name.rsplit(".", 1)[0] + POSTER_SUFFIX if row[7] else None
+    return found
+
+
+def kind_of_url(conn, url):
+    """(content type, file name or None) of the stored file a /media/ address names, for the
+    platform to send it as what it is; (None, None) for any other address (a picture, as
+    before)."""
+    if not url or PATH not in url:
+        return None, None
+    row = conn.execute("SELECT content_type, filename FROM media WHERE name = ?",
+                       (url.rsplit("/", 1)[-1],)).fetchone()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def is_ours(url, base_url):

@@ -170,6 +170,7 @@ _sql("0023_recent_reach")
 _sql("0024_message_usage")
 _sql("0025_reactions_corrections")
 _sql("0026_polls")
+_sql("0027_media_kinds")
 _sql("0030_event_receipts")
 
 

@@ -44,11 +44,15 @@ def init_app(app):
 
     @app.errorhandler(413)
     def too_large(error):
+        if request.path == "/api/media":
+            return jsonify(error="the file is too large: at most 16 MB for a video or a PDF, "
+                                 "5 MB for a picture"), 413
         if request.path.startswith(("/api/", "/twilio/", "/meta/")):
             return jsonify(error="request too large"), 413
         return render_template("error.html", title="Zu groß",
                                message="Was Sie senden wollten, ist zu groß. Ein Bild darf "
-                                       "höchstens 5 MB haben."), 413
+                                       "höchstens 5 MB haben, ein Video oder PDF höchstens "
+                                       "16 MB."), 413
 
     # JSON that parses but cannot be used is a 400 with its reason, on every endpoint.
     app.request_class = Request

@@ -9,14 +9,14 @@ from functools import wraps
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .. import images, vocabulary
+from .. import vocabulary
 from ..domain import announcements, corrections, costs, month_report, polls
 from ..store import audience, audit, broadcasts, reactions, subscribers
 from ..store import corrections as correction_store
 from ..store import polls as stored_polls
 from . import openapi, security
 from .database import get_db
-from .media import store_upload
+from .media import InvalidUpload, store_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -157,14 +157,14 @@ def month_costs():
 @bp.post("/media")
 @token_required
 def upload_media():
-    """A picture for broadcasts (multipart, field ``file``), checked and re-encoded without its
-    metadata; answers its public URL, for ``media_url``."""
+    """A picture, video or PDF for broadcasts (multipart, field ``file``), checked and written
+    anew without its metadata; answers its public URL, for ``media_url``."""
     upload = request.files.get("file")
     if upload is None:
-        return error("send the picture as multipart/form-data in the field \"file\"", 400)
+        return error("send the file as multipart/form-data in the field \"file\"", 400)
     try:
         url = store_upload(upload)
-    except images.InvalidImage as exc:
+    except InvalidUpload as exc:
         return error(str(exc), 400)
     return jsonify(url=url), 201
 

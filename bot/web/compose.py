@@ -11,14 +11,15 @@ from decimal import Decimal
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
-from .. import images
+from .. import images, uploads
 from ..domain import announcements, approval, budget
 from ..domain import plan as plans
 from ..store import broadcasts, users
 from . import costs_page, labels, plan_labels, poll_page, roles, trial
+from .attachment_labels import upload_error
 from .console import FOREIGN_PICTURE, bp, foreign_picture, template_mode, text_limit
 from .database import get_db
-from .media import store_upload
+from .media import InvalidUpload, store_upload
 
 COMPOSE_FIELDS = ("text", "media_url", "send_at", "expires_at")
 # What the confirmation's buttons do; "send" also where none was named (an older page).
@@ -60,9 +61,11 @@ def _compose_page(form, error=None, status=200):
     texts = current_app.extensions["infokanal"].texts
     return render_template("console/compose.html", form=form, limit=text_limit(),
                            template=template_mode(), error=error, topics=texts.topics,
+                           media_allowed=announcements.media_allowed(current_app.config),
                            languages=_further_languages(),
                            language_names=texts.language_names,
-                           max_image_mb=images.MAX_BYTES // (1024 * 1024)), status
+                           max_image_mb=images.MAX_BYTES // (1024 * 1024),
+                           max_file_mb=uploads.MAX_BYTES // (1024 * 1024)), status
 
 
 @bp.get("/compose")
@@ -82,8 +85,8 @@ def compose_post():
     if upload is not None and upload.filename:
         try:
             form["media_url"] = store_upload(upload)
-        except images.InvalidImage as exc:
-            return _compose_error(form, _image_error(str(exc)))
+        except InvalidUpload as exc:
+            return _compose_error(form, upload_error(str(exc), exc.kind))
     if request.form.get("remove_image") == "1":
         form["media_url"] = ""
     data = _form_data(form)
@@ -108,18 +111,6 @@ def compose_post():
     # same broadcast twice.
     session["compose_nonce"] = secrets.token_urlsafe(16)
     return _confirm_page(form, fields, nonce=session["compose_nonce"])
-
-
-def _image_error(message):
-    if message.startswith("the file has"):
-        return f"Das Bild ist zu groß: höchstens {images.MAX_BYTES // (1024 * 1024)} MB."
-    if message.startswith("the picture has"):
-        megapixels = images.MAX_PIXELS // 1_000_000
-        return (f"Das Bild hat zu viele Bildpunkte: höchstens {megapixels} Megapixel sind "
-                "möglich. Bitte verkleinern Sie es und laden Sie es erneut hoch.")
-    if message.startswith("only JPEG"):
-        return "Nur Bilder im Format JPEG (JPG) oder PNG sind möglich."
-    return "Die Datei ist kein Bild im Format JPEG oder PNG, oder sie ist beschädigt."
 
 
 def _confirm_page(form, fields, nonce, notice=None):

@@ -15,7 +15,7 @@ from .. import config, nina
 from ..domain import announcements, approval, authorship, budget, costs
 from ..store import audience, broadcasts, media, subscribers, users
 from ..store.db import now_iso
-from . import charts, labels
+from . import attachment_labels, charts, labels
 from .auth import login_required
 from .database import get_db
 from .public import local_input, local_time
@@ -74,9 +74,23 @@ def foreign_picture(url, kept=None):
 bp.add_app_template_filter(labels.number, "number")
 
 
+def own_media_info(url):
+    """What the preview shows of one of our stored files (``media.describe``, with its path),
+    or None for any other URL."""
+    name = media.is_ours(url, base_url())
+    found = media.describe(get_db().conn, name) if name else None
+    if found is None:
+        return None
+    return {**found, "path": media.PATH + name,
+            "poster_path": media.PATH + found["poster"] if found["poster"] else None,
+            "size_text": attachment_labels.size_text(found["size"]),
+            "length_text": attachment_labels.length_text(found["seconds"]),
+            "pages_text": attachment_labels.pages_text(found["pages"])}
+
+
 @bp.app_context_processor
 def media_helpers():
-    return {"own_media": own_media}
+    return {"own_media": own_media, "own_media_info": own_media_info}
 
 
 @bp.get("/")

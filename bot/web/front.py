@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from urllib.parse import quote, unquote_plus
 
-from .. import images
+from .. import uploads
 from ..platforms import meta
 from ..platforms import twilio as gateway
 from . import meta_webhook, security, twilio_events
@@ -47,10 +47,11 @@ BODY_SECONDS = 10.0
 # platform's webhooks (a message is at most 1,600 characters, a few kilobytes as a form) and
 # the sign-in form.
 OPEN_BODY_LIMIT = 64 * 1024
-# Where a request may carry a picture (the API's upload, the console's compose form): up to
-# what WhatsApp accepts, and a little more time for it to arrive.
+# Where a request may carry a picture, video or PDF (the API's upload, the console's compose
+# form): up to what WhatsApp accepts (16 MB), and time for it to arrive (16 MB in three
+# minutes is some 90 KB a second, the rate a 5 MB picture needed in one).
 UPLOAD_PATHS = ("/api/media", "/admin/compose")
-UPLOAD_SECONDS = 60.0
+UPLOAD_SECONDS = 180.0
 # Meta batches many messages and status reports into one post, up to 3 MB (its webhooks
 # reference): refused larger, each post would come again and again, and its receipts never.
 # Still only with the signature field present (``gate``), and within the worker's budget of
@@ -62,6 +63,8 @@ META_BODY_LIMIT = meta_webhook.BODY_LIMIT
 EVENTS_PATH = gateway.EVENTS_PATH
 EVENTS_BODY_LIMIT = twilio_events.BODY_LIMIT
 FORM = b"application/x-www-form-urlencoded"
+TOO_LARGE_UPLOAD = (b'{"error": "the file is too large: at most 16 MB for a video or a PDF, 5 MB '
+                    b'for a picture"}\n')
 
 
 SIGNATURE = gateway.SIGNATURE_FIELD
@@ -145,7 +148,7 @@ class Front:
         if hosts > 1 or not hosts and scope["http_version"] == "1.1":
             return await self._refuse(send, connection, NO_HOST)
         upload = path in UPLOAD_PATHS
-        limit, seconds = ((images.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if upload
+        limit, seconds = ((uploads.UPLOAD_BODY_LIMIT, UPLOAD_SECONDS) if upload
                           else (BODY_LIMIT, BODY_SECONDS))
         authorized = self.gate.checks_credentials(path)
         if path == META_PATH:
@@ -201,8 +204,11 @@ class Front:
 
     async def _too_large(self, send, connection, path):
         if path.startswith("/admin"):  # a press officer's browser
-            answer = Answer(413, ("Zu groß: höchstens 5 MB.\n" if path in UPLOAD_PATHS
+            answer = Answer(413, ("Zu groß: ein Bild höchstens 5 MB, ein Video oder PDF "
+                                  "höchstens 16 MB.\n" if path in UPLOAD_PATHS
                                   else "Zu groß.\n").encode())
+        elif path in UPLOAD_PATHS:
+            answer = Answer(413, TOO_LARGE_UPLOAD, b"application/json")
         else:
             answer = Answer(413, b'{"error": "request too large"}\n', b"application/json")
         await self._refuse(send, connection, answer)

@@ -13,6 +13,7 @@ only make it harder to see that it is whole.
 from ..domain import plan, polls
 from ..domain.announcements import FREEFORM_TEXT_LIMIT, TEMPLATE_TEXT_LIMIT
 from ..images import MAX_BYTES
+from ..uploads import MAX_BYTES as UPLOAD_MAX_BYTES
 from ..store.broadcasts import AWAITING, COUNT_KEYS, DISCARDED, DRAFT, SQLITE_INT_MAX, STATUSES
 
 VERSION = "1"
@@ -141,7 +142,9 @@ SCHEMAS = {
                                 "on in one line; a line break inside one becomes a space.")},
             "media_url": {
                 "type": ["string", "null"], "format": "uri", "maxLength": 2000,
-                "description": "An http(s) image URL; free-form mode only."},
+                "description": ("An http(s) URL of a picture, or of a video or PDF uploaded "
+                                "with POST /api/media (sent as what it is); free-form mode "
+                                "only.")},
             "send_at": {
                 "type": ["string", "null"], "format": "date-time",
                 "description": ("ISO-8601, between the years 2000 and 2100; later than now "
@@ -358,7 +361,10 @@ SCHEMAS = {
     "MediaUpload": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "format": "binary", "description": (
-            f"A JPEG or PNG picture of at most {MAX_BYTES} bytes (5 MB).")}},
+            f"A JPEG or PNG picture of at most {MAX_BYTES} bytes (5 MB); or an MP4 video "
+            "(H.264 video, at most one AAC audio track) or a PDF (at most 500 pages) of at "
+            f"most {UPLOAD_MAX_BYTES} bytes (16 MB). Its kind is told by its content, not "
+            "its name; a PDF keeps the name it was uploaded as.")}},
     },
     "Media": _closed({"url": {"type": "string", "format": "uri", "description": (
         "PUBLIC_URL/media/<name>: public, for media_url (the platform fetches it).")}}),
@@ -478,17 +484,24 @@ PATHS = {
     }},
     "/api/media": {"post": {
         "operationId": "uploadMedia",
-        "summary": "Upload a picture for broadcasts.",
-        "description": ("Checked and re-encoded: EXIF, GPS and camera data are dropped. The "
-                        "answer's URL is served publicly, so that the platform can fetch it; "
-                        "give it as media_url."),
+        "summary": "Upload a picture, a video or a PDF for broadcasts.",
+        "description": ("Checked and written anew: a picture's EXIF, GPS and camera data, a "
+                        "video's tags (place, time, device) and a PDF's author, producer, "
+                        "creator and XMP are dropped. The answer's URL is served publicly "
+                        "(a PDF with its name in Content-Disposition, a video inline, with a "
+                        "poster frame at <name>-poster.jpg), so that the platform can fetch "
+                        "it; give it as media_url."),
         "requestBody": {"required": True, "content": {"multipart/form-data": {
             "schema": {"$ref": "#/components/schemas/MediaUpload"}}}},
         "responses": {
             "201": _answer("Stored.", {"$ref": "#/components/schemas/Media"}),
-            "400": _error("No field file, or not a JPEG or PNG picture of at most 5 MB."),
+            "400": _error("No field file, or not a JPEG or PNG picture of at most 5 MB, an "
+                          "MP4 (H.264/AAC) or a PDF of at most 16 MB that can be read "
+                          "within bounded time and memory (a renamed program, a truncated "
+                          "video, a PDF that unpacks far beyond its size): the reason."),
             "401": {"$ref": "#/components/responses/Unauthorized"},
-            "413": _error("The request is larger than the picture may be."),
+            "413": _error("The request is larger than a 16 MB file may make it; refused "
+                          "before it is read."),
         },
     }},
     "/api/topics": {"get": {

@@ -77,7 +77,8 @@
     input.addEventListener("change", function () {
       var picture = document.getElementById("preview-picture");
       var file = input.files && input.files[0];
-      if (!file) {
+      // A video or PDF is previewed once uploaded (poster frame, name and pages).
+      if (!file || !/^image\//.test(file.type)) {
         if (picture) picture.hidden = true;
         return;
       }
