@@ -72,7 +72,7 @@ def _supervise(command, config, check_lease):
     """Run Litestream until SIGTERM (then stop it and exit 0) or until it ends (then exit with
     its code). With ``check_lease``, stop it and stay idle once the lease names another
     machine: a replaced primary must not write to the copy the standby now owns."""
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, env=replication.environment(config))
     every = config["REPLICA_LEASE_SECONDS"] / 3
     try:
         with _stoppable():

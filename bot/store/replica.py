@@ -155,9 +155,19 @@ def behind_since(conn):
     return row[0] if row else None
 
 
+def environment(config):
+    """The environment Litestream runs in. Litestream 0.5.17 cannot start an S3 client at all
+    while AWS_CA_BUNDLE is set ("unable to add custom RootCAs HTTPClient"); towards a plain
+    http:// endpoint no certificate is checked anyway, so there it is left out."""
+    env = dict(os.environ)
+    if (config.get("REPLICA_S3_ENDPOINT") or "").startswith("http://"):
+        env.pop("AWS_CA_BUNDLE", None)
+    return env
+
+
 def _litestream(config, *args, timeout=60):
     return subprocess.run([binary(), *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, env=environment(config))
 
 
 def replica_position(config):
