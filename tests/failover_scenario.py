@@ -29,7 +29,7 @@ from tests.conftest import (ADMIN_TOKEN, COUNTY_NUMBER, PROCESS_AUTHORITY, ROOT,
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 BUCKET = "infokanal-replica"
-LEASE_SECONDS = 10      # short, since the test waits it out once; the refusal comes first
+LEASE_SECONDS = 8       # short, since the test waits it out once; the refusal comes first
 TEXT = "Unwetterwarnung: Sturmböen bis 110 km/h, bitte Fenster und Türen schließen"
 AWS = {"AWS_ACCESS_KEY_ID": "testing-not-a-real-key", "AWS_SECRET_ACCESS_KEY": "testing",
        "AWS_REGION": "us-east-1"}
@@ -209,8 +209,12 @@ def broadcast_count(fake):
     return sum(1 for m in list(fake.messages) if m.get("ContentSid"))
 
 
-def run(kind, root, storm_total, recipients, rate, s3=None, report=print):
-    """The whole scenario; returns the figures (and asserts what must hold)."""
+def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=True):
+    """The whole scenario; returns the figures (and asserts what must hold).
+
+    ``hold``: the fake holds the broadcast at half until the kill, so that the kill comes
+    halfway on any machine (the suite); without it the kill comes when half was sent, with
+    the sends in flight that a real kill meets (the benchmark: the possibly-twice count)."""
     fake = FakeTwilio().start()
     county = county_settings(fake, replica_settings(kind, root, s3), rate)
     primary, standby = Site(root, "primary", county), Site(root, "standby", county)
@@ -225,12 +229,14 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print):
             start_new_session=True)
         # The broadcast stops at half (the fake holds every further send) while the storm goes
         # on, so the kill comes halfway through both on any machine.
-        fake.hold(recipients // 2)
+        if hold:
+            fake.hold(recipients // 2)
         answer = primary.web.api("POST", "/api/broadcasts", json={"text": TEXT})
         assert answer.status_code == 202, answer.text
         storm = Storm(primary.web, storm_total).start()
         wait_for(lambda: broadcast_count(fake) >= recipients // 2
-                 and len(storm.answered) >= storm_total // 2, timeout=300, interval=0.01,
+                 and (not hold or len(storm.answered) >= storm_total // 2), timeout=300,
+                 interval=0.01,
                  message="half the broadcast and half the storm")
         killed_at = time.time()
         primary.kill()
