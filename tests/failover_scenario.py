@@ -295,10 +295,22 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
                f"kill → promoted {figures['kill_to_promoted']:.1f} s, kill → first message "
                f"from the standby {figures['kill_to_first_standby_message']:.1f} s")
 
+        # The promoted standby replicates to the same store from now on.
+        wait_for(lambda: "the replica is 0 transactions behind"
+                 in standby.cli("replica", "status").stdout, timeout=60, interval=1,
+                 message="the new primary's changes in the replica")
+
         # The old primary comes back: it refuses to send and to replicate.
         standby.stop()
         old = primary.cli("worker", timeout=60)
         assert old.returncode != 0 and "names another machine" in old.stderr, old.stderr
+        replica = Process("replica", primary.env)
+        try:
+            wait_for(lambda: "not replicating" in replica.output()
+                     or replica.proc.poll() is not None, timeout=30, message="the old replica")
+            assert replica.proc.poll() is None and "took over in a failover" in replica.output()
+        finally:
+            replica.stop()
         return figures
     finally:
         if follower is not None and follower.poll() is None:

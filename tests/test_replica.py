@@ -21,8 +21,8 @@ from bot import create_app
 from bot.store import db, lease
 from bot.store import replica as replication
 from tests import failover_scenario
-from tests.conftest import (ADMIN_TOKEN, Console, Process, citizens_of, reply_text, time_bound,
-                            wait_for)
+from tests.conftest import (ADMIN_TOKEN, Console, Process, citizens_of, free_port, reply_text,
+                            time_bound, wait_for)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,6 +118,17 @@ def test_the_lease_object_beside_an_s3_replica_with_conditional_writes(s3, monke
                              "REPLICA_S3_ENDPOINT": s3.url})
     assert store.describe() == f"s3://{failover_scenario.BUCKET}/unit.lease"
     lease_story(store)
+
+
+def test_an_s3_store_that_does_not_answer_is_said_plainly(monkeypatch):
+    for name, value in failover_scenario.AWS.items():
+        monkeypatch.setenv(name, value)
+    store = lease.store_for({"REPLICA_URL": "s3://bucket/kreis",
+                             "REPLICA_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(OSError, match="reading s3://bucket/kreis.lease"):
+        store.read()
+    with pytest.raises(OSError, match="writing s3://bucket/kreis.lease"):
+        store.write(lease.Holder("me", 1, time.time(), time.time() + 5), None)
 
 
 # --- answered although the replica does not confirm -------------------------------------------

@@ -72,7 +72,10 @@ def _supervise(command, config, check_lease):
     """Run Litestream until SIGTERM (then stop it and exit 0) or until it ends (then exit with
     its code). With ``check_lease``, stop it and stay idle once the lease names another
     machine: a replaced primary must not write to the copy the standby now owns."""
-    child = subprocess.Popen(command, env=replication.environment(config))
+    # In a session of its own: a SIGTERM to this process group (foreman, a terminal's Ctrl+C)
+    # reaches Litestream once, from here; a second one would cut its last sync short.
+    child = subprocess.Popen(command, env=replication.environment(config),
+                             start_new_session=True)
     every = config["REPLICA_LEASE_SECONDS"] / 3
     try:
         with _stoppable():
@@ -121,7 +124,11 @@ def run_command():
     try:
         holder = _lease_owner_elsewhere(config)
     except OSError as exc:
-        raise click.ClickException(f"the replica store cannot be read: {exc}") from None
+        # Litestream retries a store that does not answer; the lease is checked again while
+        # it runs. Exiting would stop every process of the Procfile with it.
+        log.warning("The sender's lease cannot be read (%s); replicating, and checking it "
+                    "again while replicating", exc)
+        holder = None
     if holder is not None:
         _idle(f"not replicating: the sender's lease names {holder.owner}, which took over in "
               "a failover. This machine's database is older than the copy it restored; set "

@@ -146,18 +146,21 @@ class S3Store:
         return self._client
 
     def read(self):
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             answer = self.client().get_object(Bucket=self.bucket, Key=self.key)
+            data = answer["Body"].read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None, None
             raise OSError(f"reading {self.describe()}: {exc}") from None
-        return Holder.from_json(answer["Body"].read()), answer["ETag"]
+        except BotoCoreError as exc:  # the store does not answer
+            raise OSError(f"reading {self.describe()}: {exc}") from None
+        return Holder.from_json(data), answer["ETag"]
 
     def write(self, holder, tag):
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         condition = {"IfNoneMatch": "*"} if tag is None else {"IfMatch": tag}
         try:
@@ -165,9 +168,11 @@ class S3Store:
                                               Body=holder.to_json(), **condition)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict") \
-                    or status in (409, 412):
+            if status in (409, 412) or exc.response["Error"]["Code"] in (
+                    "PreconditionFailed", "ConditionalRequestConflict"):
                 raise Conflict(self.describe()) from None
+            raise OSError(f"writing {self.describe()}: {exc}") from None
+        except BotoCoreError as exc:
             raise OSError(f"writing {self.describe()}: {exc}") from None
         return answer["ETag"]
 
