@@ -5,7 +5,8 @@ Only one sender may work on a database: a second one would hand the first one's 
 flight back to the queue (they look like a crash's leftovers to it) and citizens would get the
 message twice. So a sender first takes an exclusive lock on ``<DATABASE_PATH>-sender.lock``;
 the kernel releases it when the process ends however it ends, so a sender that was killed is
-replaced by the next start at once.
+replaced by the next start at once. With ``REPLICA_URL`` it also holds the lease in the replica
+store (``fencing``), so that a standby promoted by a failover and this machine never both send.
 """
 
 import asyncio
