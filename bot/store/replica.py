@@ -8,6 +8,7 @@ from the settings and holds no secret: the store's credentials stay in the envir
 """
 
 import contextlib
+import fcntl
 import http.client
 import json
 import math
@@ -16,6 +17,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -112,16 +115,74 @@ def control(config, method, path, body=None, timeout=5.0):
         conn.close()
 
 
+class _Syncs:
+    """One sync-and-wait at a time per process, shared by every thread that committed before
+    it began: during a storm the web's threads each wait for the next sync instead of asking
+    Litestream for one each (it would do them one after another anyway)."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._tickets = 0       # changes committed and waiting for a sync
+        self._covered = 0       # tickets the last finished sync covered
+        self._running = False
+        self._result = False
+
+    def wait(self, config):
+        deadline = time.monotonic() + config["REPLICA_WAIT_SECONDS"]
+        with self._changed:
+            self._tickets += 1
+            ticket = self._tickets
+            while self._covered < ticket:
+                if not self._running:
+                    self._running = True
+                    covers = self._tickets
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            else:
+                return self._result
+        result = False
+        try:
+            result = _sync_and_wait(config, max(0.05, deadline - time.monotonic()))
+        finally:
+            with self._changed:
+                self._running = False
+                self._covered, self._result = covers, result
+                self._changed.notify_all()
+        return result
+
+
+_syncs = {}  # database path → _Syncs
+_syncs_made = threading.Lock()
+
+
 def sync_and_wait(config):
     """Ask Litestream to ship every committed change to the replica now and wait until the
-    replica has it. True when it did within ``REPLICA_WAIT_SECONDS``."""
-    seconds = config["REPLICA_WAIT_SECONDS"]
+    replica has it. True when it did within ``REPLICA_WAIT_SECONDS`` (waiting for another
+    process's sync to end first may add up to that again)."""
+    path = database_path(config)
+    with _syncs_made:
+        syncs = _syncs.setdefault(path, _Syncs())
+    return syncs.wait(config)
+
+
+def _sync_and_wait(config, seconds):
+    # One sync at a time across the service's processes: Litestream 0.5.17 answers concurrent
+    # syncs of one database with a replica that restores with missing index entries
+    # (integrity_check fails); one after another, every restore checked ok. The lock is held
+    # at most for one sync's timeout.
+    fd = os.open(f"{database_path(config)}-litestream.synclock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         answer = control(config, "POST", "/sync",
                          {"path": database_path(config), "wait": True,
                           "timeout": max(1, math.ceil(seconds))}, timeout=seconds)
     except (OSError, ValueError):
         return False
+    finally:
+        os.close(fd)
     return answer.get("status") in ("synced", "no_change")
 
 
