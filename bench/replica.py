@@ -32,10 +32,11 @@ from tests.conftest import Citizen, wait_for
 CITIZENS = 4
 
 
-def group_cpu(session_ids):
-    """CPU seconds (user + system) of every process in the given sessions (/proc)."""
-    total = 0.0
+def tree_cpu(root):
+    """CPU seconds (user + system) of a process and all its descendants (/proc): gunicorn's
+    workers, and Litestream, which runs in a session of its own."""
     ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -43,8 +44,16 @@ def group_cpu(session_ids):
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[3]) in session_ids:
-            total += (int(fields[11]) + int(fields[12])) / ticks
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    for pid, seconds in cpu.items():
+        ancestor = pid
+        while ancestor > 1 and ancestor != root:
+            ancestor = parent.get(ancestor, 0)
+        if ancestor == root:
+            total += seconds
     return total
 
 
@@ -94,10 +103,10 @@ def webhook_costs(count, s3):
                 wait_for(lambda: os.path.exists(f"{env['DATABASE_PATH']}-litestream.sock"),
                          timeout=30, message="Litestream")
             starts(web.url, 100, 0)  # warm up
-            web_before, replica_before = group_cpu({web.pid}), group_cpu({process.pid})
+            web_before, replica_before = tree_cpu(web.pid), tree_cpu(process.pid)
             latencies = starts(web.url, count, 1000)
-            web_cpu = group_cpu({web.pid}) - web_before
-            replica_cpu = group_cpu({process.pid}) - replica_before
+            web_cpu = tree_cpu(web.pid) - web_before
+            replica_cpu = tree_cpu(process.pid) - replica_before
             cuts = statistics.quantiles(latencies, n=100)
             print(f"   {kind:<8} {cuts[49] * 1000:>7.1f} {cuts[98] * 1000:>7.1f} "
                   f"{web_cpu / len(latencies) * 1000:>17.2f} "
