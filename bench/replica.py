@@ -11,8 +11,8 @@
 2. The failover at the storm night's sizes (tests/failover_scenario.py): 2,000 Starts and Stops
    and a 5,000-recipient broadcast, kill -9 halfway, failover, the broadcast finished from the
    standby; for a file and an S3 replica. Prints the figures, among them the time from the kill
-   to the first message the standby sent (with the scenario's 8-second lease; with the default
-   REPLICA_LEASE_SECONDS=30 add 22 seconds).
+   to the first message the standby sent (with the scenario's 15-second lease; with the default
+   REPLICA_LEASE_SECONDS=30 add 15 seconds).
 """
 
 import argparse
