@@ -241,6 +241,10 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
                  message="half the broadcast and half the storm")
         killed_at = time.time()
         primary.kill()
+        # Litestream went with its process (the kernel kills it when its parent dies): no
+        # sync happens after the kill.
+        wait_for(lambda: not litestreams_of(primary.env["DATABASE_PATH"]), timeout=5,
+                 message="the primary's Litestream to be gone")
         fake.release()
         # Refused while the primary's lease is valid: says why and how long to wait.
         refused = standby.cli("failover")
@@ -321,6 +325,24 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
         for site in (primary, standby):
             site.stop()
         fake.stop()
+
+
+def litestreams_of(database_path):
+    """Litestream processes still running for this database (their command line names its
+    generated configuration)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and command and command[0].endswith(b"litestream") \
+                and f"{database_path}-litestream.yml".encode() in command:
+            found.append(int(entry.name))
+    return found
 
 
 def consent_disagreeing(site):

@@ -68,14 +68,26 @@ def _lease_owner_elsewhere(config):
     return None
 
 
+def _die_with_parent():
+    """In the child before it runs Litestream: SIGKILL when this process ends (Linux)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _supervise(command, config, check_lease):
     """Run Litestream until SIGTERM (then stop it and exit 0) or until it ends (then exit with
     its code). With ``check_lease``, stop it and stay idle once the lease names another
     machine: a replaced primary must not write to the copy the standby now owns."""
     # In a session of its own: a SIGTERM to this process group (foreman, a terminal's Ctrl+C)
-    # reaches Litestream once, from here; a second one would cut its last sync short.
+    # reaches Litestream once, from here; a second one would cut its last sync short. Should
+    # this process die without stopping it (SIGKILL, a crash), the kernel kills it too: a
+    # Litestream left behind would go on writing to the replica unsupervised.
     child = subprocess.Popen(command, env=replication.environment(config),
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=_die_with_parent)
     every = config["REPLICA_LEASE_SECONDS"] / 3
     try:
         with _stoppable():
