@@ -64,6 +64,7 @@ def create_app(test_config=None):
             app, "secret-key", lambda: secrets.token_urlsafe(32))
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
 
+    db.leave_checkpoints_to_litestream(bool(app.config["REPLICA_URL"]))
     fernet = vault.parse_data_key(app.config["DATA_KEY"])
     try:
         lookup_key = db.init_db(app.config["DATABASE_PATH"], fernet)

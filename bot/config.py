@@ -106,6 +106,10 @@ SETTINGS = {
     "META_DISPLAY_PHONE_NUMBER": ("", str),
     "POLL_CONTENT_SID": ("", str),
     "META_POLL_TEMPLATE": ("", str),
+    "REPLICA_URL": ("", str),
+    "REPLICA_S3_ENDPOINT": ("", str),
+    "REPLICA_WAIT_SECONDS": (2.0, float),
+    "REPLICA_LEASE_SECONDS": (30.0, float),
 }
 
 # What each platform needs for production; none of them set is demo mode (``Mode.of``).
@@ -350,6 +354,7 @@ def load(instance_path, test_config=None):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
     _check_meta(values)
     _check_warnings(values)
+    _check_replica(values)
     values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
     values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
     _check_prices(values, languages, test_config)
@@ -638,6 +643,32 @@ def _check_warnings(values):
             f"WARNINGS_MAX_PER_POLL must be a whole number of at least 1 (how many official "
             f"warnings may go out by themselves from one poll of the feed), not "
             f"{values['WARNINGS_MAX_PER_POLL']}")
+
+
+REPLICA_SCHEMES = ("file", "s3", "sftp")
+
+
+def _check_replica(values):
+    """REPLICA_URL names where Litestream keeps the database's copy; the other REPLICA_
+    settings only matter with it."""
+    url = values["REPLICA_URL"]
+    if url:
+        scheme, _, rest = url.partition("://")
+        if scheme not in REPLICA_SCHEMES or not rest.strip("/"):
+            raise ConfigError(f"REPLICA_URL must look like file:///path, s3://bucket/path or "
+                              f"sftp://user@host/path, not {url!r}")
+        if scheme == "file" and not rest.startswith("/"):
+            raise ConfigError("REPLICA_URL file:// needs an absolute path (three slashes: "
+                              "file:///srv/replica/infokanal)")
+    endpoint = values["REPLICA_S3_ENDPOINT"]
+    if endpoint and not re.match(r"https?://[^/\s]+", endpoint):
+        raise ConfigError(f"REPLICA_S3_ENDPOINT must be an http(s) URL, not {endpoint!r}")
+    if values["REPLICA_WAIT_SECONDS"] <= 0:
+        raise ConfigError("REPLICA_WAIT_SECONDS must be above 0")
+    # The sender renews the lease three times per period: shorter ones would be lost to one
+    # slow request to the store.
+    if values["REPLICA_LEASE_SECONDS"] < 5:
+        raise ConfigError("REPLICA_LEASE_SECONDS must be at least 5")
 
 
 def providers(setting):

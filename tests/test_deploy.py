@@ -388,7 +388,8 @@ def test_a_missing_nginx_fails_where_it_is_required_and_skips_elsewhere(monkeypa
 
 # --- systemd ---------------------------------------------------------------------------------
 
-UNIT_FILES = {"web": UNITS / "infokanal-web.service", "worker": UNITS / "infokanal-worker.service"}
+UNIT_FILES = {"web": UNITS / "infokanal-web.service", "worker": UNITS / "infokanal-worker.service",
+              "replica": UNITS / "infokanal-replica.service"}
 CHECKOUT = "/opt/infokanal"
 
 

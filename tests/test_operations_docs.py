@@ -18,7 +18,8 @@ CONFIGURATION = documentation.page(documentation.CONFIGURATION)
 
 @pytest.mark.parametrize("command", [["keys", "new"], ["keys", "rotate"], ["privacy", "export"],
                                      ["privacy", "erase"], ["backup"], ["cleanup"],
-                                     ["audit", "verify"], ["audit", "export"], ["users", "role"]])
+                                     ["audit", "verify"], ["audit", "export"], ["users", "role"],
+                                     ["replica", "follow"], ["replica", "status"], ["failover"]])
 def test_command_has_help_and_is_documented(app, command):
     result = app.test_cli_runner().invoke(args=[*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -34,7 +35,8 @@ def test_command_has_help_and_is_documented(app, command):
                                   "META_VERIFY_TOKEN", "META_API_URL", "META_API_VERSION",
                                   "META_TEMPLATE", "META_TEMPLATE_LANGUAGE", "META_TEMPLATE_<LANG>",
                                   "META_PARAGRAPH_TEMPLATES", "META_PARAGRAPH_TEMPLATES_<LANG>",
-                                  "META_DISPLAY_PHONE_NUMBER"])
+                                  "META_DISPLAY_PHONE_NUMBER", "REPLICA_URL", "REPLICA_S3_ENDPOINT",
+                                  "REPLICA_WAIT_SECONDS", "REPLICA_LEASE_SECONDS"])
 def test_setting_is_in_the_configuration_table(name):
     assert f"| `{name}` |" in CONFIGURATION
 

@@ -5,7 +5,8 @@ Only one sender may work on a database: a second one would hand the first one's 
 flight back to the queue (they look like a crash's leftovers to it) and citizens would get the
 message twice. So a sender first takes an exclusive lock on ``<DATABASE_PATH>-sender.lock``;
 the kernel releases it when the process ends however it ends, so a sender that was killed is
-replaced by the next start at once.
+replaced by the next start at once. With ``REPLICA_URL`` it also holds the lease in the replica
+store (``fencing``), so that a standby promoted by a failover and this machine never both send.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from .. import platforms
 from ..process import tune_gc
 from ..store.db import connect
 from .chores import Chores, WarningRelay
+from .fencing import Fenced, LeaseKeeper
 from .sender import Sender
 from .transports import OutboxTransport
 
@@ -81,12 +83,15 @@ async def serve(config, vault, demo, until_idle=False):
     """
     lock = take_sender_lock(config)
     try:
-        return await _serve(config, vault, demo, until_idle)
+        keeper = LeaseKeeper.from_settings(config)
+        if keeper is not None:
+            await asyncio.to_thread(keeper.take)
+        return await _serve(config, vault, demo, until_idle, keeper)
     finally:
         os.close(lock)
 
 
-async def _serve(config, vault, demo, until_idle):
+async def _serve(config, vault, demo, until_idle, keeper=None):
     sender = build(config, vault, demo)
     relay = None if until_idle else WarningRelay.from_settings(config)
     loop = asyncio.get_running_loop()
@@ -95,15 +100,20 @@ async def _serve(config, vault, demo, until_idle):
     log.info("Sender running at up to %.0f messages/s (%s)", sender.bucket.rate,
              "demo outbox" if demo else config["WHATSAPP_PLATFORM"])
     relaying = asyncio.create_task(relay.run(sender.stopping)) if relay else None
+    leasing = asyncio.create_task(keeper.run(sender)) if keeper else None
     try:
         await sender.run(until_idle=until_idle)
     finally:
         sender.stop()
         if relaying is not None:
             await relaying
+        if leasing is not None:
+            await leasing
         await sender.transport.close()
         sender.database.conn.close()
     log.info("Sender stopped after %d messages", sender.sent_total)
+    if keeper is not None and keeper.fenced:
+        raise Fenced(keeper.fenced)
     return sender.sent_total
 
 

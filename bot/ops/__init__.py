@@ -15,7 +15,9 @@ def database():
 
 
 def init_app(app):
-    from . import audit, backup, cleanup, costs, demo, keys, privacy, schema, sending, users
+    from . import (audit, backup, cleanup, costs, demo, keys, privacy, replica, schema, sending,
+                   users)
 
-    for module in (schema, sending, users, keys, privacy, cleanup, backup, audit, costs, demo):
+    for module in (schema, sending, users, keys, privacy, cleanup, backup, audit, costs, demo,
+                   replica):
         module.init_app(app)

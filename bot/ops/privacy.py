@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from .. import platforms
 from ..phone import InvalidAddress, e164_from_input
+from ..store import replica
 from ..store.privacy import KEPT_REASON, erase, export
 from . import database
 from .access_report import german_report
@@ -78,6 +79,9 @@ def erase_command(number):
     e164 = _number(number)
     with database() as db:
         report = erase(db.conn, current_app.extensions["infokanal"].vault, e164)
+        if not replica.confirm(db, current_app.config):
+            click.echo("The replica did not confirm the erasure in time; it follows once the "
+                       "replica store answers (scripts/flask replica status).", err=True)
     # Counts only: nothing in the trail leads back to the number that was erased.
     record("privacy_erase", details={
         "was_subscribed": report.was_subscribed, "deliveries_unlinked": report.deliveries_unlinked,

@@ -29,7 +29,7 @@ def worker_command(until_idle):
     try:
         worker.run(dict(current_app.config), services.vault, services.demo,
                    until_idle=until_idle)
-    except worker.SenderRunning as exc:
+    except (worker.SenderRunning, worker.Fenced) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -19,6 +19,20 @@ from .. import vault
 
 BUSY_TIMEOUT_MS = 10_000
 WAL_PAGES = 1000  # SQLite's default: about 4 MB of WAL between checkpoints
+# While Litestream replicates, it checkpoints itself (PASSIVE, from 1,000 pages on, after it
+# copied them); SQLite's own checkpoint then only steps in should Litestream fall behind.
+REPLICATED_WAL_PAGES = 10_000
+_wal_pages = WAL_PAGES
+
+
+def leave_checkpoints_to_litestream(replicated):
+    """Connections opened from now on in this process checkpoint at REPLICATED_WAL_PAGES
+    (``replicated``) or at WAL_PAGES. At SQLite's default of 1,000 pages, the service's own
+    checkpoints ran beside Litestream's: at 2,000 Starts and a 5,000-recipient broadcast the
+    replica then restored with index entries missing (once of two runs on S3); with them left
+    to Litestream it restored intact."""
+    global _wal_pages
+    _wal_pages = REPLICATED_WAL_PAGES if replicated else WAL_PAGES
 
 
 def now_iso(delta_seconds=0):
@@ -46,7 +60,7 @@ def connect(path):
     # checkpoint reaches the end of the WAL, and the next writer starts it again from the
     # beginning. Checkpoints run after the lock was released could never catch up with
     # writers in other processes, and the WAL grew without end (to 2 GB in an hour's load).
-    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {_wal_pages}")
     # A WAL that did grow (a long read held a checkpoint back) shrinks to this on its next
     # reset instead of keeping its largest size on disk.
     conn.execute(f"PRAGMA journal_size_limit = {WAL_PAGES * 4096 * 2}")

@@ -6,7 +6,7 @@ deliveries the database holds.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import counters, replies
+from . import counters, replica, replies
 from .broadcasts import AWAITING, STATUSES
 from .retention import LAST_RUN as CLEANUP_LAST_RUN
 
@@ -23,6 +23,7 @@ class Snapshot:
     warnings_polled_at: float = None   # Unix time, or None: never (or no relay)
     cleanup_last_run: float = None
     replies_waiting: int = 0  # answers to citizens queued for the worker, or in flight
+    replica_behind_since: float = None  # Unix time, or None: the replica confirms every change
 
 
 def snapshot(conn):
@@ -46,6 +47,7 @@ def snapshot(conn):
         cleanup_last_run=_meta_time(conn, CLEANUP_LAST_RUN),
         # A row lives only until its answer is sent or given up: the table is what waits.
         replies_waiting=replies.pending(conn),
+        replica_behind_since=_meta_time(conn, replica.BEHIND_SINCE),
     )
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from ..domain import citizens
 from ..phone import InvalidAddress, e164, mask
 from ..platforms import meta
-from ..store import counters
+from ..store import counters, replica
 from .bodies import encodable
 from .database import get_db
 
@@ -65,6 +65,9 @@ def events():
         return _plain(f"bad request: {exc}", 400)
     kept, skipped = handleable(carried)
     citizens.handle_events(get_db(), services.channel, kept, invalid=skipped)
+    if kept.messages:
+        # Acknowledged once the copy off the box has the citizens' changes (or the wait is over).
+        replica.confirm(get_db(), current_app.config)
     # Replies, where there are any, are queued for the worker: Meta's webhook carries none.
     return Response(b"", status=200, mimetype="text/plain")
 

@@ -16,7 +16,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     SummaryMetricFamily)
 
-from ..store import counters, metrics, replies
+from ..store import counters, metrics, replica, replies
 from .database import get_db
 
 bp = Blueprint("metrics", __name__)
@@ -150,3 +150,18 @@ class Collector:
         if s.cleanup_last_run is not None:
             cleaned.add_metric([], s.cleanup_last_run)
         yield cleaned
+
+        yield CounterMetricFamily(
+            "infokanal_replica_unconfirmed",
+            "Citizens' changes (Start, Stop, topics, language) and erasures answered before the "
+            "replica confirmed them within REPLICA_WAIT_SECONDS: kept here, they replicate once "
+            "the store answers. 0 without REPLICA_URL.",
+            value=values.get(replica.UNCONFIRMED, 0))
+
+        behind = GaugeMetricFamily(
+            "infokanal_replica_behind_since_timestamp_seconds",
+            "Since when the replica has not confirmed a change (Unix time); no sample while it "
+            "confirms every one.")
+        if s.replica_behind_since is not None:
+            behind.add_metric([], s.replica_behind_since)
+        yield behind

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from ..platforms import twilio as gateway
 from ..domain import citizens
 from ..phone import InvalidAddress, e164
-from ..store import counters, statuses
+from ..store import counters, replica, statuses
 from ..store.db import write
 from .database import get_db
 
@@ -82,6 +82,8 @@ def inbound():
     channel = current_app.extensions["infokanal"].channel
     outcome = citizens.handle(get_db(), channel, number, message.body, message.message_id,
                               message.kind, message.payload, message.replied_to)
+    # A Start or Stop is answered once the copy off the box has it (or the wait is over).
+    replica.confirm(get_db(), current_app.config)
     return _twiml(outcome.reply)
 
 
