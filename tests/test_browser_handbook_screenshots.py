@@ -1,12 +1,13 @@
 """The handbook's screenshots, taken of the real console on every run so that they never show
 an older one, on the way of the handbook's quick start (its labels, ``QUICK_START``): signing in, writing, the confirmation with its plan, the approval by a second
-person, the counts of the sent broadcast, the list, the audit trail, a broadcast paused
-because the platform refused the county's credentials. They are written into
+person, the counts of the sent broadcast, its reactions and the correction form (appearing
+without a reload once it is sent), the list, the audit trail, a poll's results, a broadcast
+paused because the platform refused the county's credentials. They are written into
 ``docs/handbuch/bilder/`` (each through a temporary file renamed into place, so that a docs
 build running at the same time never reads half a picture) and committed with the handbook.
 
 One deployment (web server and sender from the Procfile, with approval required, two topics,
-English beside German and a price per message), three accounts, five subscribers.
+English beside German, polls and a price per message), three accounts, five subscribers.
 """
 
 import io
@@ -32,6 +33,9 @@ ACCOUNTS = {"anna": "admin", "paul": "publisher", "petra": "publisher"}
 TEXT = ("Die Kreisstraße K 12 zwischen Lilienthal und Worpswede ist von Montag, 8 Uhr, "
         "bis Freitag gesperrt. Die Umleitung ist ausgeschildert.")
 PAUSED_TEXT = "Probealarm: Am Samstag um 12 Uhr heulen im ganzen Landkreis die Sirenen."
+POLL_TWO = "HX" + "7" * 32
+POLL_TEXT = "Soll der Wochenmarkt in Lilienthal künftig auch samstags öffnen?"
+CORRECTION = "Die Sperrung beginnt erst am Dienstag, 8 Uhr."
 ENGLISH = ("The county road K 12 between Lilienthal and Worpswede is closed from Monday, "
            "8 am, until Friday. The diversion is signposted.")
 
@@ -40,6 +44,7 @@ ENGLISH = ("The county road K 12 between Lilienthal and Worpswede is closed from
 def office(tmp_path_factory, fake_twilio):
     yield from running_office(
         tmp_path_factory.mktemp("handbook"), fake_twilio, ACCOUNTS, APPROVAL_REQUIRED="1",
+        POLL_CONTENT_SID=f"2={POLL_TWO}",
         PRICE_PER_MESSAGE="0.045", MONTHLY_BUDGET="500", LANGUAGES="de,en",
         TOPICS="baustellen=Baustellen und Sperrungen,veranstaltungen=Veranstaltungen")
 
@@ -71,16 +76,24 @@ FIX_TIMES = """time => {
 }"""
 
 
-def save(page, name):
-    """The page as ``bilder/<name>.png``, renamed into place once written whole; left alone
-    when the picture is the same as the one there."""
+def save(page, name, *parts):
+    """The page as ``bilder/<name>.png`` (or only the stretch of it from the first of
+    ``parts``, locators, to the last), renamed into place once written whole; left alone when
+    the picture is the same as the one there."""
     # The whole page laid out, its pictures and fonts loaded: else the picture may be cut short.
     page.wait_for_load_state("load")
     page.evaluate("document.fonts.ready.then(() => true)")
     page.evaluate(FIX_TIMES, SHOWN_TIME)
     final = PICTURES / f"{name}.png"
     partial = PICTURES / f".{name}.png.tmp"
-    shot = Image.open(io.BytesIO(page.screenshot(full_page=True)))
+    clip = None
+    if parts:
+        page.evaluate("window.scrollTo(0, 0)")
+        top, bottom = parts[0].bounding_box(), parts[-1].bounding_box()
+        margin = 16
+        clip = {"x": 0, "y": max(top["y"] - margin, 0), "width": WINDOW["width"],
+                "height": bottom["y"] + bottom["height"] - top["y"] + 2 * margin}
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True, clip=clip)))
     # A console page has few colours: a palette of 256 keeps it sharp at a third of the size.
     shot.convert("RGB").quantize(256).save(partial, "PNG", optimize=True)
     if final.exists() and final.read_bytes() == partial.read_bytes():
@@ -108,6 +121,7 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
     env, server = office
     fake_twilio.reset()
     fake_twilio.callbacks = ["sent", "delivered", "read"]
+    fake_twilio.quick_replies[POLL_TWO] = 2
     PICTURES.mkdir(exist_ok=True)
     # Beside the three of the deployment: one who reads English, one for a topic only.
     assert server.citizen().send("Subscribe").status_code == 200
@@ -126,7 +140,7 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             paul.get_by_label(STEP["text"]).fill(TEXT)
             paul.get_by_label("Text auf English (optional)").fill(ENGLISH)
             paul.get_by_label("Baustellen und Sperrungen").check()
-            paul.get_by_label("Bild (optional)").set_input_files(
+            paul.get_by_label("Bild, Video oder PDF (optional)").set_input_files(
                 files=[{"name": "umleitung.png", "mimeType": "image/png",
                         "buffer": road_sign()}])
             expect(paul.locator("#preview-picture")).to_be_visible()
@@ -155,7 +169,23 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             expect(petra.locator('[data-count="read"]')).to_have_text("5")
             expect(petra.locator("#status")).to_have_text("gesendet")
             expect(petra.locator("#finished")).to_be_visible()
+            # Once sent, the page offers the correction by itself: no reload needed.
+            correction = petra.get_by_role("region", name="Berichtigung")
+            expect(correction).to_be_visible()
             save(petra, "zahlen")
+
+            sent = [(m["To"].removeprefix("whatsapp:"), m["sid"])
+                    for m in list(fake_twilio.messages)
+                    if "K 12" in m.get("Body", "")]
+            for (number, sid), emoji in zip(sent, ("👍", "👍", "👍", "❤️")):
+                assert server.citizen(number).send(emoji, MessageType="reaction",
+                                                   OriginalRepliedMessageSid=sid).status_code == 200
+            petra.reload()
+            expect(petra.locator("#reactions")).to_have_text("👍 3 · ❤️ 1")
+            correction.get_by_label("Was ist richtig?").fill(CORRECTION)
+            expect(correction.get_by_role("button", name="Berichtigung zur Freigabe vorlegen")) \
+                .to_be_visible()
+            save(petra, "berichtigung", petra.get_by_role("region", name="Reaktionen"), correction)
 
             petra.get_by_role("navigation", name="Konsole").get_by_role(
                 "link", name="Meldungen").click()
@@ -170,7 +200,27 @@ def test_the_handbooks_screenshots_show_the_console_of_today(office, browser,  #
             expect(anna.locator("#audit")).to_contain_text("Meldung freigegeben")
             save(anna, "protokoll")
 
-            # The help link of the page goes to its section of the handbook, served here.
+            # A poll, sent through the API as the IT would, tapped by three citizens.
+            before = len(fake_twilio.messages)
+            poll = server.api("POST", "/api/broadcasts", json={
+                "text": POLL_TEXT, "answers": ["Ja", "Nein"], "public": False}).json()["id"]
+            wait_for(lambda: server.api("GET", f"/api/broadcasts/{poll}").json()["status"]
+                     == "done", message="the poll sent")
+            voters = [m["To"].removeprefix("whatsapp:")
+                      for m in list(fake_twilio.messages)[before:]]
+            for number, answer in zip(voters, (1, 1, 2)):
+                title = ("Ja", "Nein")[answer - 1]
+                assert server.citizen(number).send(
+                    title, MessageType="button", ButtonText=title,
+                    ButtonPayload=f"poll:{poll}:{answer}").status_code == 200
+            anna.goto(f"{server.url}/admin/broadcasts/{poll}")
+            results = anna.locator("#poll")
+            expect(results).to_contain_text("3 Antworten")
+            save(anna, "umfrage", results)
+
+            # The help link of the page goes to its section of the handbook, served here
+            # (every picture there, the poll's too).
+            anna.get_by_role("link", name="Protokoll").click()
             anna.get_by_role("link", name="Hilfe").click()
             expect(anna).to_have_url(f"{server.url}/hilfe/#protokoll")
             expect(anna.locator("#protokoll")).to_be_visible()
@@ -221,6 +271,9 @@ def test_the_handbooks_simulator_screenshot_shows_a_citizen_joining(office, brow
                 page.get_by_role("button", name="Senden", exact=True).click()
                 expect(page.locator("#chat li.mine").last).to_contain_text(body)
             expect(page.locator("#chat li.theirs").first).to_contain_text("Willkommen")
+            # Reloading the page goes somewhere: a link that looks like one, not a button.
+            refresh = page.get_by_role("link", name="Aktualisieren")
+            expect(refresh).not_to_have_class(re.compile(r"\bbutton\b"))
             save(page, "simulator")
         finally:
             context.close()

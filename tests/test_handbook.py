@@ -1,8 +1,9 @@
 """The press office's handbook (``docs/handbuch``) and the console's help links: every console
 page links to a section that exists, every picture the handbook shows exists and is described
 in words, every screenshot in ``bilder/`` is used, and the service serves the handbook itself
-under ``/hilfe/``. The screenshots themselves are made by
-``test_browser_handbook_screenshots``."""
+under ``/hilfe/``; and that it uses the console's own words where a newcomer stumbled: the
+notice after asking for approval, the newer labels, what citizens write, the cost categories.
+The screenshots themselves are made by ``test_browser_handbook_screenshots``."""
 
 import re
 from pathlib import Path
@@ -153,3 +154,67 @@ def test_the_service_serves_the_handbook_with_its_anchors_and_pictures(client):
                                   "/hilfe/bilder/index.md", "/hilfe/index.md"])
 def test_nothing_but_the_handbooks_pictures_is_served(client, path):
     assert client.get(path).status_code == 404
+
+
+def plain(html):
+    """Text as a reader sees it: no tags, entities resolved, spaces as one."""
+    import html as entities
+    return re.sub(r"\s+", " ", entities.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def test_the_handbook_quotes_what_the_console_says_after_asking_for_approval(config):
+    """What a publisher reads on the broadcast's page once they clicked "Zur Freigabe
+    vorlegen": the notice at the top and the sentence in the "Wartet auf Freigabe" box."""
+    from tests.conftest import csrf_from, signed_in_demo_console
+    console = signed_in_demo_console(config, APPROVAL_REQUIRED="1")
+    confirm = console.post("/admin/compose", {"text": "Die Brücke ist wieder offen."})
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and 'value="request"' in html, html
+    nonce = re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+    asked = console.client.post("/admin/compose", data={
+        "text": "Die Brücke ist wieder offen.", "nonce": nonce, "action": "request",
+        "csrf_token": csrf_from(html)}, follow_redirects=True)
+    page = asked.get_data(as_text=True)
+    notice = plain(re.search(r'<p class="notice" role="status">(.*?)</p>', page, re.S).group(1))
+    second = plain(re.search(r'<p id="second-person">(.*?)</p>', page, re.S).group(1))
+    assert notice.startswith("Die Meldung wartet jetzt auf Freigabe")
+    section = re.sub(r"\s+", " ", section_text("freigabe"))
+    assert [said for said in (notice, second) if f"„{said}“" not in section] == []
+
+
+# The console's words for what it gained lately, each explained in the handbook: the page
+# templates must still show them (else the handbook names a label that is gone).
+NEW_LABELS = {"meldungen": ["Adressiert"],
+              "bild": ["Bild, Video oder PDF (optional)", "Anhang entfernen"],
+              "umfrage": ["Umfrage (optional)", "Umfrage beenden"],
+              "berichtigung": ["Reaktionen", "Noch keine Reaktionen.", "Berichtigung",
+                               "Was ist richtig?", "Berichtigung zur Freigabe vorlegen",
+                               "Berichtigung senden"]}
+
+
+@pytest.mark.parametrize("anchor", sorted(NEW_LABELS))
+def test_the_handbook_explains_the_consoles_newer_labels(anchor):
+    templates = "".join(p.read_text(encoding="utf-8") for p in
+                        (ROOT / "bot" / "web" / "templates" / "console").glob("*.html"))
+    section = re.sub(r"\s+", " ", section_text(anchor))
+    for label in NEW_LABELS[anchor]:
+        assert label in templates, f"the console no longer says {label!r}"
+        assert f"„{label}“" in section, f"#{anchor} does not explain „{label}“"
+
+
+def test_the_handbook_tells_what_citizens_write():
+    """Press officers answer citizens' questions about the channel: every German keyword,
+    the topics' Start/Stop with a keyword, and Leichte Sprache's own Start."""
+    from bot import wording
+    section = re.sub(r"\s+", " ", section_text("buerger"))
+    words = [w for words in wording.KEYWORDS["de"].values() for w in words]
+    words += wording.KEYWORDS["de-LS"]["start"][:1] + ["Start baustellen", "Stop baustellen"]
+    assert [w for w in words if f"„{w}“" not in section] == []
+
+
+def test_the_handbook_explains_the_cost_categories_the_costs_page_shows():
+    from bot.web import costs_page
+    section = re.sub(r"\s+", " ", section_text("kosten"))
+    names = list(costs_page.CATEGORY_NAMES.values()) + ["Gebühr der Plattform",
+                                                         "Kategorie der Vorlage"]
+    assert [n for n in names if f"„{n}“" not in section] == []

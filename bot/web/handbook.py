@@ -41,6 +41,8 @@ SECTIONS = {
     "console.edit_scheduled": "planen",
     "console.cancel": "stoerungen",
     "console.archive": "zahlen",
+    "console.correct": "berichtigung",
+    "console.close_poll": "umfrage",
     "console.audience_page": "reichweite",
     "console.costs_page": "kosten",
     "console.accounts_page": "konten",

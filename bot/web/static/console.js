@@ -31,7 +31,21 @@
   // Every text field with a limit (the text, and one per further language) has its own
   // counter and preview.
   function setupCompose() {
-    var fields = document.querySelectorAll("textarea[data-limit]");
+    setupCounters(document);
+    // The server's objection was to what the form held when it was sent: once the text is
+    // changed it no longer applies, and leaving it on screen says the new text is wrong too.
+    var error = document.getElementById("server-error");
+    if (error) {
+      Array.prototype.forEach.call(document.querySelectorAll("form textarea, form input"),
+        function (field) {
+          field.addEventListener("input", function () { error.hidden = true; });
+        });
+    }
+    setupPicture();
+  }
+
+  function setupCounters(root) {
+    var fields = root.querySelectorAll("textarea[data-limit]");
     Array.prototype.forEach.call(fields, function (text) {
       var counter = document.getElementById(text.getAttribute("data-counter") || "counter");
       if (!counter) return;
@@ -56,16 +70,6 @@
       if (media) media.addEventListener("input", update);
       update();
     });
-    // The server's objection was to what the form held when it was sent: once the text is
-    // changed it no longer applies, and leaving it on screen says the new text is wrong too.
-    var error = document.getElementById("server-error");
-    if (error) {
-      Array.prototype.forEach.call(document.querySelectorAll("form textarea, form input"),
-        function (field) {
-          field.addEventListener("input", function () { error.hidden = true; });
-        });
-    }
-    setupPicture();
   }
 
   // The chosen picture in the preview, before it is uploaded (read as a data: URL, which the
@@ -98,15 +102,15 @@
     });
   }
 
-  function setupConfirmations() {
-    var forms = document.querySelectorAll("form[data-confirm]");
+  function setupConfirmations(root) {
+    var forms = root.querySelectorAll("form[data-confirm]");
     Array.prototype.forEach.call(forms, function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
       });
     });
     // A form with several buttons asks only for the one that needs it ("send", not "save").
-    var buttons = document.querySelectorAll("button[data-confirm]");
+    var buttons = root.querySelectorAll("button[data-confirm]");
     Array.prototype.forEach.call(buttons, function (button) {
       button.addEventListener("click", function (event) {
         if (!window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
@@ -141,6 +145,41 @@
         part.textContent = answer.percent + "\u00a0%";
       });
     });
+  }
+
+  // A broadcast that went out while its page was open can now be corrected: the page's
+  // "Berichtigung" part (and its reactions as of now) is taken from the page as the server
+  // shows it now, so that nobody has to reload to find it. Tried a few times only: a
+  // broadcast that reached nobody has none.
+  var correctionTries = 3;
+  function showCorrection() {
+    if (correctionTries <= 0 || document.getElementById("correction-heading")) return;
+    var reactions = document.getElementById("reactions-heading");
+    if (!reactions || !window.DOMParser) return;
+    correctionTries -= 1;
+    fetch(window.location.pathname,
+          { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var heading = page.getElementById("correction-heading");
+        if (!heading || document.getElementById("correction-heading")) return;
+        var section = document.importNode(heading.closest("section"), true);
+        var old = reactions.closest("section");
+        var fresh = page.getElementById("reactions-heading");
+        if (fresh) {
+          var updated = document.importNode(fresh.closest("section"), true);
+          old.parentNode.replaceChild(updated, old);
+          old = updated;
+        }
+        old.parentNode.insertBefore(section, old.nextSibling);
+        setupCounters(section);
+        setupConfirmations(section);
+      })
+      .catch(function () { /* the next poll of the counts tries again */ });
   }
 
   function setupCounts() {
@@ -180,6 +219,7 @@
           // while, then less often.
           var over = data.status === "done" || data.status === "cancelled";
           if (over && overSince === null) overSince = Date.now();
+          if (over) showCorrection();
           if (Date.now() - started < 15 * 60 * 1000) {
             window.setTimeout(poll, over && Date.now() - overSince > SETTLING ? 5000 : 1000);
           }
@@ -242,7 +282,7 @@
   }
 
   setupCompose();
-  setupConfirmations();
+  setupConfirmations(document);
   setupCounts();
   setupListCounts();
 })();
