@@ -182,6 +182,25 @@ def test_meta_sends_a_poll_as_its_quick_reply_template_or_as_reply_buttons():
     assert record["type"] == "interactive" and record["buttons"] == list(buttons)
 
 
+def test_a_languages_poll_templates_are_read_and_sent_as_its_text_templates_are(config):
+    """POLL_CONTENT_SID_DE_LS / META_POLL_TEMPLATE_DE_LS (the hyphen cannot stand in a
+    setting's name), and Leichte Sprache's poll template goes out in German (de) to Meta."""
+    values = create_app(dict(
+        config, LANGUAGES="de,de-LS", POLL_CONTENT_SID=f"2={POLL_TWO}",
+        POLL_CONTENT_SID_DE_LS="2=HX" + "5" * 32, META_POLL_TEMPLATE_DE_LS="2=umfrage_ls_2")).config
+    assert values["POLL_CONTENT_SIDS"]["de-LS"] == {2: "HX" + "5" * 32}
+    assert values["META_POLL_TEMPLATES"]["de-LS"] == {2: "umfrage_ls_2"}
+    fake = fake_meta.FakeMeta(templates={
+        fake_meta.TEMPLATE: {"language": "de", "parameters": 1},
+        "umfrage_ls_2": {"language": "de", "parameters": 3, "buttons": 2}})
+    transport = meta.MetaTransport("token", "123", template=fake_meta.TEMPLATE,
+                                   poll_names={None: {2: "umfrage_2"},
+                                               "de-LS": {2: "umfrage_ls_2"}})
+    record = fake._check(meta_body(transport, body=QUESTION, language="de-LS", broadcast_id=7,
+                                   buttons=(("poll:7:1", "Ja"), ("poll:7:2", "Nein"))))
+    assert (record["template"], record["language"]) == ("umfrage_ls_2", "de")
+
+
 @pytest.mark.parametrize("change, refusal", [
     (lambda b: b["action"]["buttons"].append(
         {"type": "reply", "reply": {"id": "x", "title": "x"}}) or
