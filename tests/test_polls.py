@@ -337,6 +337,45 @@ def test_the_export_lists_a_citizens_votes_and_erasure_keeps_only_the_count(poll
     assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE voter IS NULL") == 1
 
 
+def test_whoever_leaves_is_no_longer_linked_to_their_vote_and_the_count_stays(poll_app, api,
+                                                                              people):
+    (anna, ben), broadcast_id = sent_poll(poll_app, api, people, n=2)
+    tap(anna, broadcast_id, 1)
+    assert api("POST", f"/api/broadcasts/{broadcast_id}/poll/close").status_code == 200
+    tap(ben, broadcast_id, 1)               # only told that the poll is closed
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE answer IS NULL") == 1
+    assert anna.send("Stop").status_code == 200 and ben.send("Stop").status_code == 200
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE voter IS NOT NULL") == 0
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes") == 1   # the notice row went
+    assert poll_of(api, broadcast_id)["votes"] == 1
+    # Back again, the former subscription's vote is not in the export.
+    anna.send("Start")
+    from tests.conftest import database
+
+    vault = poll_app.extensions["infokanal"].vault
+    assert privacy.export(database(poll_app).conn, vault, anna.number)["poll_votes"] == []
+
+
+def test_a_vote_keeps_only_its_day_and_the_letter_to_the_citizen_names_it(poll_app, api,
+                                                                          people):
+    """A time to the second would find the tap's own message id in the deduplication log."""
+    from bot.ops.access_report import german_report
+    from tests.conftest import database
+
+    (anna,), broadcast_id = sent_poll(poll_app, api, people, n=1)
+    tap(anna, broadcast_id, 2, "Nein")
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert [r[0] for r in rows(poll_app, "SELECT voted_at FROM poll_votes")] == [today]
+    data = privacy.export(database(poll_app).conn, poll_app.extensions["infokanal"].vault,
+                          anna.number)
+    letter = german_report(data, authority="Landkreis", contact="", dpo="",
+                           timezone="Europe/Berlin", topic_names={}, language_names={},
+                           main_language="de", keep={"delivery_days": 30, "consent_years": 3,
+                                                     "notice_hours": 24, "backup_days": 7})
+    day = datetime.now(timezone.utc).strftime("%d.%m.%Y")
+    assert f"- {day}: „Nein“ auf Umfrage Nr. {broadcast_id}" in letter
+
+
 def test_who_voted_is_forgotten_with_the_broadcasts_deliveries(poll_app, api, people):
     (anna,), broadcast_id = sent_poll(poll_app, api, people, n=1)
     tap(anna, broadcast_id, 1)
