@@ -738,3 +738,8 @@ UPDATE poll_votes SET voter = NULL WHERE voter IS NOT NULL
 -- platform resolves to the number, long after the hash went.
 UPDATE reactions SET reacted_at = substr(reacted_at, 1, 10);
 UPDATE poll_votes SET voted_at = substr(voted_at, 1, 10) WHERE voted_at IS NOT NULL;
+-- A broadcast may leave out the readers of some languages (``skipped_languages``, a JSON list
+-- of codes, '' for those who read the main language): an update of an official warning whose
+-- text changed in one language only goes to that language's readers, not again to the others
+-- with the text they already have. NULL: nobody is left out.
+ALTER TABLE broadcasts ADD COLUMN skipped_languages TEXT;
