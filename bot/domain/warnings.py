@@ -303,7 +303,9 @@ def _relay(conn, relay, row, text, now, draft, held_back=False, translations=Non
     if held_back:
         details.update(held_back=True, max_per_poll=relay.max_per_poll)
     audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", details)
-    reason = ("sent to every subscriber" if not draft
+    reason = ("sent to the readers whose language's text changed" if not draft
+              and skipped_languages
+              else "sent to every subscriber" if not draft
               else f"a draft: more than WARNINGS_MAX_PER_POLL ({relay.max_per_poll}) would "
                    "have gone out from this poll" if held_back
               else "a draft for the press office")
