@@ -87,7 +87,7 @@ def test_answers_that_cannot_make_a_poll_are_refused_with_the_reason(api, poll_a
     assert scalar(poll_app, "SELECT count(*) FROM broadcasts") == 0
 
 
-def test_a_poll_goes_without_a_picture_and_within_1024_characters(api, poll_app):
+def test_a_poll_goes_without_a_picture_and_leaves_its_template_room_for_the_answers(api, poll_app):
     # Broadcasts go free-form here (no BROADCAST_CONTENT_SID): a picture could go, a poll's not.
     picture = api("POST", "/api/broadcasts", json={
         "text": QUESTION, "answers": ["Ja", "Nein"],
@@ -96,7 +96,7 @@ def test_a_poll_goes_without_a_picture_and_within_1024_characters(api, poll_app)
     long_text = api("POST", "/api/broadcasts", json={"text": "Frage " * 200,
                                                       "answers": ["Ja", "Nein"]})
     assert long_text.status_code == 400
-    assert "a poll's text holds at most 1024" in long_text.get_json()["error"]
+    assert "a poll's text holds at most 824" in long_text.get_json()["error"]
 
 
 def test_in_production_a_poll_needs_its_template_and_in_the_demo_it_works(config, twilio_api):
@@ -151,14 +151,28 @@ def test_a_poll_goes_out_as_the_quick_reply_content_with_the_answers_and_payload
         "6": f"poll:{broadcast_id}:2", "7": f"poll:{broadcast_id}:3"}
 
 
-def test_the_twilio_fake_refuses_a_button_title_longer_than_whatsapp_takes(twilio_api):
-    from tests.fake_twilio import CHANNEL_POLICY, quick_reply_refusal
+def test_the_twilio_fake_holds_whatsapps_rules_for_an_approved_quick_reply_content(twilio_api):
+    """WhatsApp approves no variable in a quick-reply button's title: the answers stand in
+    the body, whose fixed words and the text, as sent, hold at most 1,024 characters."""
+    from bot.domain import polls
+    from tests.fake_twilio import CHANNEL_POLICY, QuickReply, quick_reply_refusal
 
-    good = {"1": "Frage", "2": "Ja", "3": "Nein", "4": "poll:1:1", "5": "poll:1:2"}
-    assert quick_reply_refusal(good, 2) is None
-    assert quick_reply_refusal(dict(good, **{"2": "x" * 21}), 2)[0] == CHANNEL_POLICY
-    assert quick_reply_refusal(dict(good, **{"5": "poll:1:1"}), 2)[0] == CHANNEL_POLICY
-    assert quick_reply_refusal({"1": "Frage"}, 2) is not None  # the variables it takes
+    for wrong in (dict(titles=["{{2}}", "{{3}}"]), dict(body="{{1}} Antworten: {{2}}, {{3}}"),
+                  dict(titles=["Ja"])):
+        with pytest.raises(ValueError):
+            QuickReply(2, **wrong)
+    content = QuickReply(3)
+    good = {"1": "Frage", "2": "Ja", "3": "Nein", "4": "Egal", "5": "poll:1:1",
+            "6": "poll:1:2", "7": "poll:1:3"}
+    assert quick_reply_refusal(good, content) is None
+    assert content.rendered(good).startswith("Frage des Landkreises: Frage\n\nAntworten: "
+                                             "1 = Ja, 2 = Nein, 3 = Egal.")
+    assert quick_reply_refusal(dict(good, **{"6": "poll:1:1"}), content)[0] == CHANNEL_POLICY
+    assert quick_reply_refusal({"1": "Frage"}, content) is not None  # the variables it takes
+    longest = dict(good, **{"1": "x" * polls.TEXT_LIMIT, "2": "j" * 20, "3": "n" * 20,
+                            "4": "e" * 20})
+    assert quick_reply_refusal(longest, content) is None
+    assert quick_reply_refusal(dict(longest, **{"1": "x" * 1024}), content)[0] == CHANNEL_POLICY
 
 
 def meta_body(transport, **message):
