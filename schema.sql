@@ -718,3 +718,28 @@ CREATE TABLE IF NOT EXISTS event_receipts (
     received_at TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_receipts_received ON event_receipts (received_at);
+
+-- migration: 0031_privacy_links
+-- Whoever leaves (Stop, an opt-out at the platform, an erasure) is no longer linked to their
+-- poll votes, as to their reactions: the votes stay counted, nobody's they are; a mere "the
+-- poll is closed" notice row goes. Votes of those who already left are unlinked here.
+CREATE TRIGGER subscribers_votes_unlinked AFTER DELETE ON subscribers
+BEGIN
+    DELETE FROM poll_votes WHERE voter = old.phone_hash AND answer IS NULL;
+    UPDATE poll_votes SET voter = NULL WHERE voter = old.phone_hash;
+END;
+DELETE FROM poll_votes WHERE answer IS NULL AND voter IS NOT NULL
+    AND voter NOT IN (SELECT phone_hash FROM subscribers);
+UPDATE poll_votes SET voter = NULL WHERE voter IS NOT NULL
+    AND voter NOT IN (SELECT phone_hash FROM subscribers);
+-- A reaction or vote keeps only its day (UTC, "2026-12-07"): nothing needs more than the
+-- privacy export's date, and a time to the second would find the reaction's own message id in
+-- the deduplication log (inbound_messages, which holds ids and times only, no hash), which the
+-- platform resolves to the number, long after the hash went.
+UPDATE reactions SET reacted_at = substr(reacted_at, 1, 10);
+UPDATE poll_votes SET voted_at = substr(voted_at, 1, 10) WHERE voted_at IS NOT NULL;
+-- A broadcast may leave out the readers of some languages (``skipped_languages``, a JSON list
+-- of codes, '' for those who read the main language): an update of an official warning whose
+-- text changed in one language only goes to that language's readers, not again to the others
+-- with the text they already have. NULL: nobody is left out.
+ALTER TABLE broadcasts ADD COLUMN skipped_languages TEXT;

@@ -489,7 +489,7 @@ def _poll_templates(kind, setting, values, languages, test_config):
     with as many buttons for each number of answers a poll may have."""
     found = {}
     for code in [None] + languages:
-        name = setting + (f"_{code.upper()}" if code else "")
+        name = setting + (f"_{setting_suffix(code)}" if code else "")
         if code is None:
             raw = values[name]
         else:

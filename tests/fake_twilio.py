@@ -11,10 +11,12 @@ than 1,024 characters, and variables that are not the ones the template takes, a
 the REST call and then fail with a ``failed`` status callback (63013, 63028); variables that are
 not a JSON object of strings are refused at once (21656). ``templates`` says how many variables
 each content SID takes; one it does not name takes one (``{{1}}``). A quick-reply content
-(``quick_replies``: content SID → number of buttons) takes ``{{1}}`` for its text, then each
-button's title, then each button's id (``1 + 2 × buttons`` variables): WhatsApp refuses a title
-longer than 20 characters and an id longer than 200 (63013), and more than three buttons in a
-session message (so a fake quick-reply content has at most three).
+(``quick_replies``: content SID → its number of buttons, or a ``QuickReply``) is held to what
+WhatsApp approves: the buttons' titles are fixed at approval (no variable in a title, at most
+20 characters), so the answers stand in the body, which is ``{{1}}`` (the text), then each
+answer, in fixed words; then each button's id is a variable (``1 + 2 × buttons`` variables).
+The body as sent holds at most 1,024 characters, an id at most 200 (63013), and a content at
+most three buttons (a session message takes no more).
 
 WhatsApp's messaging limit can be set (``messaging_limit``, off unless set): template messages
 reach at most that many different numbers within ``messaging_limit_seconds`` (24 hours, rolling),
@@ -52,6 +54,7 @@ import base64
 import hashlib
 import json
 import random
+import re
 import secrets
 import threading
 import time
@@ -100,17 +103,47 @@ def template_refusal(variables, expected):
     return None
 
 
-def quick_reply_refusal(variables, buttons):
-    """Why WhatsApp refuses these variables of a quick-reply content with ``buttons``
-    buttons (text, titles, ids), or None; the count and single-line rule come first."""
-    if not 1 <= buttons <= SESSION_BUTTONS:
-        return CHANNEL_POLICY, f"a quick-reply content with {buttons} buttons"
+class QuickReply:
+    """An approved quick-reply content: ``body`` with ``{{1}}`` … ``{{1 + buttons}}`` (the
+    text, then the answers) among fixed words, and the buttons' fixed ``titles``. WhatsApp
+    approves no variable in a button's title, nor a body that begins or ends with one: such a
+    content cannot be made (ValueError), as it never gets approved."""
+
+    def __init__(self, buttons, body=None, titles=None):
+        self.titles = list(titles or [str(number) for number in range(1, buttons + 1)])
+        self.body = body or ("Frage des Landkreises: {{1}}\n\nAntworten: " + ", ".join(
+            f"{number} = {{{{{number + 1}}}}}" for number in range(1, buttons + 1))
+            + ". Bitte tippen Sie auf die Nummer Ihrer Antwort.")
+        if not 1 <= buttons <= SESSION_BUTTONS or len(self.titles) != buttons:
+            raise ValueError(f"a quick-reply content with {buttons} buttons")
+        for title in self.titles:
+            if "{{" in title or not title.strip() or len(title) > TITLE_LIMIT:
+                raise ValueError(f"button title {title!r}: WhatsApp approves only fixed titles "
+                                 f"of at most {TITLE_LIMIT} characters")
+        stripped = self.body.strip()
+        if stripped.startswith("{{") or stripped.endswith("}}"):
+            raise ValueError("WhatsApp approves no body that begins or ends with a variable")
+        self.buttons = buttons
+
+    def rendered(self, variables):
+        """The body as the citizen reads it."""
+        return re.sub(r"\{\{(\d+)\}\}", lambda m: variables.get(m.group(1), m.group(0)),
+                      self.body)
+
+
+def quick_reply_refusal(variables, content):
+    """Why WhatsApp refuses these variables of a quick-reply ``content`` (a QuickReply, or its
+    number of buttons): text and answers in the body, then the ids; or None. The count and
+    single-line rule come first."""
+    if not isinstance(content, QuickReply):
+        content = QuickReply(content)
+    buttons = content.buttons
     refusal = template_refusal(variables, 1 + 2 * buttons)
     if refusal:
         return refusal
-    for number in range(2, 2 + buttons):
-        if len(variables[str(number)]) > TITLE_LIMIT:
-            return CHANNEL_POLICY, f"button title {{{{{number}}}}} is longer than {TITLE_LIMIT}"
+    body = content.rendered(variables)
+    if len(body) > VARIABLE_LIMIT:
+        return CHANNEL_POLICY, f"the body as sent has {len(body)} characters"
     for number in range(2 + buttons, 2 + 2 * buttons):
         if len(variables[str(number)]) > BUTTON_ID_LIMIT:
             return CHANNEL_POLICY, f"button id {{{{{number}}}}} is longer than {BUTTON_ID_LIMIT}"
@@ -150,7 +183,7 @@ class FakeTwilio:
         self.callback_failures = []
         self.callback_results = Counter()
         self.templates = {}         # content SID → how many variables it takes (else one)
-        self.quick_replies = {}     # content SID → its buttons (a quick-reply content)
+        self.quick_replies = {}     # content SID → its buttons, or a QuickReply
         self.refused = []           # (message sid, error code, reason) of refused messages
         # the MediaUrl values (a tuple) → why WhatsApp would not take them (``fake_media``)
         self.media_verdicts = {}

@@ -260,6 +260,45 @@ def test_a_warning_goes_out_as_one_broadcast_with_each_language_s_own_block(coun
     assert translations[EASY].startswith("Neue Information: Straßen sind gesperrt\n\n")
 
 
+def test_an_update_goes_only_to_the_readers_whose_text_it_changes(county, nina_api):
+    """Readers of German (and of Leichte Sprache, who get German while the warning has no
+    block in it) already have the German text: an update of the English block alone is for
+    the English readers; one of the German text too goes to everyone, once each."""
+    from bot.store.db import connect, write
+    from tests.conftest import citizens_of
+
+    client = county.test_client()
+    people = {language: citizens_of(client)() for language in ("de", "en", EASY)}
+    people["de"].send("Start")
+    people["en"].send("Start")
+    people["en"].send("English")
+    people[EASY].send("Start Leichte Sprache")
+    assert sorted(rows(county, "SELECT coalesce(language, '') FROM subscribers")) == [
+        ("",), (EASY,), ("en",)]
+    warning_id = nina_api.add(languages={"en-US": LANGUAGE_BLOCKS["en-US"]})
+    poll(county, 2)
+    with write(connect(county.config["DATABASE_PATH"])) as conn:
+        conn.execute("UPDATE broadcasts SET status = 'done', started_at = created_at")
+
+    def readers(broadcast_id):
+        return sorted(rows(county, "SELECT coalesce(s.language, '') FROM deliveries d "
+                                   "JOIN subscribers s ON s.id = d.subscriber_id "
+                                   "WHERE d.broadcast_id = ?", broadcast_id))
+
+    nina_api.update(warning_id, languages={"en-US": {"description": "Smoke in Ahrensfelde."}})
+    poll(county, 1)
+    english_only = rows(county, "SELECT max(broadcast_id) FROM relayed_warnings")[0][0]
+    assert readers(english_only) == [("en",)]
+    assert rows(county, "SELECT recipients FROM broadcasts WHERE id = ?",
+                english_only) == [(1,)]
+    with write(connect(county.config["DATABASE_PATH"])) as conn:
+        conn.execute("UPDATE broadcasts SET status = 'done', started_at = created_at")
+    nina_api.update(warning_id, languages={"de-DE": {"headline": "Großbrand: Straßen gesperrt"}})
+    poll(county, 1)
+    everyone = rows(county, "SELECT max(broadcast_id) FROM relayed_warnings")[0][0]
+    assert readers(everyone) == [("",), (EASY,)], "the English block did not change"
+
+
 def test_an_all_clear_of_a_vanished_warning_names_it_in_each_reader_s_language(
         county, nina_api):
     from bot.store.db import connect, write

@@ -244,3 +244,29 @@ def test_what_was_delivered_before_the_upgrade_counts_in_its_month(tmp_path, con
     assert costs.month_spent(db.conn, settings, now=november) == 4 * Decimal("0.105")
     assert costs.month_spent(db.conn, settings, now=datetime(2026, 10, 20, tzinfo=timezone.utc)) \
         == Decimal("0.105")
+
+
+def test_the_upgrade_unlinks_votes_of_those_who_left_and_keeps_only_days(tmp_path):
+    """Votes cast before leaving unlinked itself lose their hash; reactions and votes keep only
+    their day, which finds no message id in the deduplication log."""
+    path = tmp_path / "old.db"
+    db = connect(path)
+    migrations.migrations.apply(db, stop_before="0031_privacy_links")
+    db.conn.execute("INSERT INTO subscribers (id, phone_hash, phone_enc, subscribed_at) "
+                    "VALUES (1, 'stayed', 'x', '2026-12-01T08:00:00.000000Z')")
+    db.conn.execute("INSERT INTO broadcasts (id, text, status, created_at) "
+                    "VALUES (1, 'Frage', 'done', '2026-12-01T09:00:00.000000Z')")
+    db.conn.execute("INSERT INTO polls (broadcast_id, answers) VALUES (1, '[\"Ja\", \"Nein\"]')")
+    db.conn.executemany(
+        "INSERT INTO poll_votes (broadcast_id, voter, answer, voted_at, closed_told) "
+        "VALUES (1, ?, ?, ?, ?)",
+        [("stayed", 0, "2026-12-01T09:10:11.123456Z", 0),
+         ("left", 1, "2026-12-01T09:12:13.654321Z", 0),
+         ("left-told", None, None, 1)])
+    db.conn.execute("INSERT INTO reactions (broadcast_id, phone_hash, emoji, reacted_at) "
+                    "VALUES (1, NULL, '👍', '2026-12-01T09:11:12.345678Z')")
+    db.conn.commit()
+    migrations.migrations.apply(db)
+    assert db.conn.execute("SELECT voter, answer, voted_at FROM poll_votes ORDER BY answer")\
+        .fetchall() == [("stayed", 0, "2026-12-01"), (None, 1, "2026-12-01")]
+    assert db.conn.execute("SELECT reacted_at FROM reactions").fetchall() == [("2026-12-01",)]

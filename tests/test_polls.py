@@ -87,7 +87,7 @@ def test_answers_that_cannot_make_a_poll_are_refused_with_the_reason(api, poll_a
     assert scalar(poll_app, "SELECT count(*) FROM broadcasts") == 0
 
 
-def test_a_poll_goes_without_a_picture_and_within_1024_characters(api, poll_app):
+def test_a_poll_goes_without_a_picture_and_leaves_its_template_room_for_the_answers(api, poll_app):
     # Broadcasts go free-form here (no BROADCAST_CONTENT_SID): a picture could go, a poll's not.
     picture = api("POST", "/api/broadcasts", json={
         "text": QUESTION, "answers": ["Ja", "Nein"],
@@ -96,7 +96,7 @@ def test_a_poll_goes_without_a_picture_and_within_1024_characters(api, poll_app)
     long_text = api("POST", "/api/broadcasts", json={"text": "Frage " * 200,
                                                       "answers": ["Ja", "Nein"]})
     assert long_text.status_code == 400
-    assert "a poll's text holds at most 1024" in long_text.get_json()["error"]
+    assert "a poll's text holds at most 824" in long_text.get_json()["error"]
 
 
 def test_in_production_a_poll_needs_its_template_and_in_the_demo_it_works(config, twilio_api):
@@ -151,14 +151,28 @@ def test_a_poll_goes_out_as_the_quick_reply_content_with_the_answers_and_payload
         "6": f"poll:{broadcast_id}:2", "7": f"poll:{broadcast_id}:3"}
 
 
-def test_the_twilio_fake_refuses_a_button_title_longer_than_whatsapp_takes(twilio_api):
-    from tests.fake_twilio import CHANNEL_POLICY, quick_reply_refusal
+def test_the_twilio_fake_holds_whatsapps_rules_for_an_approved_quick_reply_content(twilio_api):
+    """WhatsApp approves no variable in a quick-reply button's title: the answers stand in
+    the body, whose fixed words and the text, as sent, hold at most 1,024 characters."""
+    from bot.domain import polls
+    from tests.fake_twilio import CHANNEL_POLICY, QuickReply, quick_reply_refusal
 
-    good = {"1": "Frage", "2": "Ja", "3": "Nein", "4": "poll:1:1", "5": "poll:1:2"}
-    assert quick_reply_refusal(good, 2) is None
-    assert quick_reply_refusal(dict(good, **{"2": "x" * 21}), 2)[0] == CHANNEL_POLICY
-    assert quick_reply_refusal(dict(good, **{"5": "poll:1:1"}), 2)[0] == CHANNEL_POLICY
-    assert quick_reply_refusal({"1": "Frage"}, 2) is not None  # the variables it takes
+    for wrong in (dict(titles=["{{2}}", "{{3}}"]), dict(body="{{1}} Antworten: {{2}}, {{3}}"),
+                  dict(titles=["Ja"])):
+        with pytest.raises(ValueError):
+            QuickReply(2, **wrong)
+    content = QuickReply(3)
+    good = {"1": "Frage", "2": "Ja", "3": "Nein", "4": "Egal", "5": "poll:1:1",
+            "6": "poll:1:2", "7": "poll:1:3"}
+    assert quick_reply_refusal(good, content) is None
+    assert content.rendered(good).startswith("Frage des Landkreises: Frage\n\nAntworten: "
+                                             "1 = Ja, 2 = Nein, 3 = Egal.")
+    assert quick_reply_refusal(dict(good, **{"6": "poll:1:1"}), content)[0] == CHANNEL_POLICY
+    assert quick_reply_refusal({"1": "Frage"}, content) is not None  # the variables it takes
+    longest = dict(good, **{"1": "x" * polls.TEXT_LIMIT, "2": "j" * 20, "3": "n" * 20,
+                            "4": "e" * 20})
+    assert quick_reply_refusal(longest, content) is None
+    assert quick_reply_refusal(dict(longest, **{"1": "x" * 1024}), content)[0] == CHANNEL_POLICY
 
 
 def meta_body(transport, **message):
@@ -180,6 +194,25 @@ def test_meta_sends_a_poll_as_its_quick_reply_template_or_as_reply_buttons():
     free_form = meta.MetaTransport("token", "123")
     record = fake._check(meta_body(free_form, body=QUESTION, buttons=buttons))
     assert record["type"] == "interactive" and record["buttons"] == list(buttons)
+
+
+def test_a_languages_poll_templates_are_read_and_sent_as_its_text_templates_are(config):
+    """POLL_CONTENT_SID_DE_LS / META_POLL_TEMPLATE_DE_LS (the hyphen cannot stand in a
+    setting's name), and Leichte Sprache's poll template goes out in German (de) to Meta."""
+    values = create_app(dict(
+        config, LANGUAGES="de,de-LS", POLL_CONTENT_SID=f"2={POLL_TWO}",
+        POLL_CONTENT_SID_DE_LS="2=HX" + "5" * 32, META_POLL_TEMPLATE_DE_LS="2=umfrage_ls_2")).config
+    assert values["POLL_CONTENT_SIDS"]["de-LS"] == {2: "HX" + "5" * 32}
+    assert values["META_POLL_TEMPLATES"]["de-LS"] == {2: "umfrage_ls_2"}
+    fake = fake_meta.FakeMeta(templates={
+        fake_meta.TEMPLATE: {"language": "de", "parameters": 1},
+        "umfrage_ls_2": {"language": "de", "parameters": 3, "buttons": 2}})
+    transport = meta.MetaTransport("token", "123", template=fake_meta.TEMPLATE,
+                                   poll_names={None: {2: "umfrage_2"},
+                                               "de-LS": {2: "umfrage_ls_2"}})
+    record = fake._check(meta_body(transport, body=QUESTION, language="de-LS", broadcast_id=7,
+                                   buttons=(("poll:7:1", "Ja"), ("poll:7:2", "Nein"))))
+    assert (record["template"], record["language"]) == ("umfrage_ls_2", "de")
 
 
 @pytest.mark.parametrize("change, refusal", [
@@ -316,6 +349,45 @@ def test_the_export_lists_a_citizens_votes_and_erasure_keeps_only_the_count(poll
     assert privacy.export(database(poll_app).conn, vault, anna.number)["poll_votes"] == []
     assert poll_of(api, broadcast_id)["votes"] == 2
     assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE voter IS NULL") == 1
+
+
+def test_whoever_leaves_is_no_longer_linked_to_their_vote_and_the_count_stays(poll_app, api,
+                                                                              people):
+    (anna, ben), broadcast_id = sent_poll(poll_app, api, people, n=2)
+    tap(anna, broadcast_id, 1)
+    assert api("POST", f"/api/broadcasts/{broadcast_id}/poll/close").status_code == 200
+    tap(ben, broadcast_id, 1)               # only told that the poll is closed
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE answer IS NULL") == 1
+    assert anna.send("Stop").status_code == 200 and ben.send("Stop").status_code == 200
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes WHERE voter IS NOT NULL") == 0
+    assert scalar(poll_app, "SELECT count(*) FROM poll_votes") == 1   # the notice row went
+    assert poll_of(api, broadcast_id)["votes"] == 1
+    # Back again, the former subscription's vote is not in the export.
+    anna.send("Start")
+    from tests.conftest import database
+
+    vault = poll_app.extensions["infokanal"].vault
+    assert privacy.export(database(poll_app).conn, vault, anna.number)["poll_votes"] == []
+
+
+def test_a_vote_keeps_only_its_day_and_the_letter_to_the_citizen_names_it(poll_app, api,
+                                                                          people):
+    """A time to the second would find the tap's own message id in the deduplication log."""
+    from bot.ops.access_report import german_report
+    from tests.conftest import database
+
+    (anna,), broadcast_id = sent_poll(poll_app, api, people, n=1)
+    tap(anna, broadcast_id, 2, "Nein")
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert [r[0] for r in rows(poll_app, "SELECT voted_at FROM poll_votes")] == [today]
+    data = privacy.export(database(poll_app).conn, poll_app.extensions["infokanal"].vault,
+                          anna.number)
+    letter = german_report(data, authority="Landkreis", contact="", dpo="",
+                           timezone="Europe/Berlin", topic_names={}, language_names={},
+                           main_language="de", keep={"delivery_days": 30, "consent_years": 3,
+                                                     "notice_hours": 24, "backup_days": 7})
+    day = datetime.now(timezone.utc).strftime("%d.%m.%Y")
+    assert f"- {day}: „Nein“ auf Umfrage Nr. {broadcast_id}" in letter
 
 
 def test_who_voted_is_forgotten_with_the_broadcasts_deliveries(poll_app, api, people):

@@ -182,3 +182,21 @@ def test_the_letter_to_the_citizen_names_their_reactions(app, client, citizen, t
     assert result.exit_code == 0, result.output
     assert "Ihre Reaktionen mit einem Emoji auf Meldungen (1;" in result.output
     assert f"👍 auf Meldung Nr. {broadcast_id}" in result.output
+
+
+def test_a_reaction_keeps_only_its_day_not_a_time_that_finds_its_message_id(
+        app, citizen, twilio_api, runner):
+    """The deduplication log keeps each inbound message's id with its time to the microsecond,
+    and no hash: a reaction's time to the second, left after the erasure, would find its own
+    message id there, which the platform resolves to the number."""
+    (erika, max_), broadcast_id, sids = sent_broadcast(app, citizen, twilio_api)
+    react(erika, sids[erika.number], "👍")
+    react(max_, sids[max_.number], "🙏")
+    privacy.erase(database(app).conn, app.extensions["infokanal"].vault, erika.number)
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert rows(app, "SELECT reacted_at FROM reactions") == [(today,), (today,)]
+    logged = {at for (at,) in rows(app, "SELECT received_at FROM inbound_messages")}
+    assert not logged & {at for (at,) in rows(app, "SELECT reacted_at FROM reactions")}
+    result = runner.invoke(args=["privacy", "export", max_.number, "--format", "text"])
+    day = datetime.now(timezone.utc).strftime("%d.%m.%Y")
+    assert f"- {day}: 🙏 auf Meldung Nr. {broadcast_id}" in result.output

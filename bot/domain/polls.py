@@ -18,9 +18,11 @@ from ..wording import TEXTS
 MOST_ANSWERS, FEWEST_ANSWERS = 3, 2
 # WhatsApp's limit for a reply button's title.
 ANSWER_LIMIT = 20
-# A poll's text travels where WhatsApp allows 1,024 characters: a template variable, or the
-# body of an interactive message.
-TEXT_LIMIT = 1024
+# A poll's approved quick-reply template holds in its body of 1,024 characters the text, the
+# answers (WhatsApp approves no variable in a button's title, so they stand in the body) and
+# its own words: 200 are left for up to three answers and those words.
+BODY_LIMIT = 1024
+TEXT_LIMIT = BODY_LIMIT - 200
 _PAYLOAD = re.compile(r"poll:([0-9]{1,18}):([1-9])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 

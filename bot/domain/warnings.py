@@ -19,7 +19,8 @@ that cannot be relayed) leaves a warning either relayed and recorded, or neither
   above the threshold, and is a draft otherwise.
 - Citizens who read a further language (``LANGUAGES``) get the warning's own block in it when
   the source sent one ("en-US", "de-LS"), with our words in their language; the others get
-  the main language's block. It is still one broadcast, one message to each citizen.
+  the main language's block. It is still one broadcast, one message to each citizen; an
+  update goes only to the readers of the languages whose text it changes.
 - At most ``WARNINGS_MAX_PER_POLL`` broadcasts go out by themselves from one poll (``Budget``),
   the most severe first; the rest that would have are drafts marked as held back.
 
@@ -207,15 +208,16 @@ def _take(conn, relay, entry, detail, now, budget):
     told_kind = kind if told is not None else warnings.ALERT
     text = compose(relay, told_kind, detail)
     texts = translations(relay, told_kind, detail)
-    if told is not None and _all_news(relay, told, warnings.last_translations(
-            conn, row.thread)) == _all_news(relay, text, texts):
+    unchanged = () if told is None else _unchanged_languages(
+        relay, told, warnings.last_translations(conn, row.thread), text, texts)
+    if len(unchanged) == len(relay.languages) + 1:
         warnings.record(conn, row, now)
         return Outcome(entry.id, kind, reason="its text is what citizens already got")
     # A warning the press office cancelled is theirs to judge: its updates wait as drafts.
     by_itself = (relay.goes_out_by_itself(row.severity)
                  and not warnings.was_cancelled(conn, row.thread))
     return _relay(conn, relay, row, text, now, *_held_back(by_itself, row.severity, budget),
-                  translations=texts)
+                  translations=texts, skipped_languages=unchanged)
 
 
 def _held_back(by_itself, severity, budget):
@@ -273,11 +275,13 @@ def _end(conn, relay, row, latest, detail, now, budget):
                       relay, detail, warnings.last_translations(conn, row.thread)))
 
 
-def _relay(conn, relay, row, text, now, draft, held_back=False, translations=None):
+def _relay(conn, relay, row, text, now, draft, held_back=False, translations=None,
+           skipped_languages=()):
     """Write the broadcast for a warning and record it, in the caller's transaction: the one
     place where the relay creates a broadcast. ``held_back``: it would have gone out by
     itself, but the poll's budget was spent. ``translations``: {language: text} for the
-    readers of further languages, in the same broadcast (each citizen gets one text)."""
+    readers of further languages, in the same broadcast (each citizen gets one text);
+    ``skipped_languages``: whose readers it leaves out ('' for the main language's)."""
     fields = announcements.validate(
         {"text": text, "urgent": True, "translations": translations or None}, relay.template,
         languages=relay.languages)
@@ -285,7 +289,7 @@ def _relay(conn, relay, row, text, now, draft, held_back=False, translations=Non
     found = None if draft else monthly_budget.verdict(conn, settings, True, ())
     broadcast_id, status, recipients = broadcasts.create(
         conn, created_by=ACTOR, draft=draft, categories=settings.get("TEMPLATE_CATEGORIES"),
-        **fields)
+        skipped_languages=skipped_languages, **fields)
     if monthly_budget.over(found):
         approvals.mark_over_budget(conn, broadcast_id)
     warnings.record(conn, replace(row, broadcast_id=broadcast_id), now, held_back=held_back)
@@ -293,11 +297,15 @@ def _relay(conn, relay, row, text, now, draft, held_back=False, translations=Non
                "provider": row.provider, "severity": row.severity, "status": status,
                "recipients": recipients, "text_sha256": audit.text_hash(text),
                **({"languages": sorted(translations)} if translations else {}),
+               **({"skipped_languages": sorted(skipped_languages)} if skipped_languages
+                  else {}),
                **monthly_budget.details(found)}
     if held_back:
         details.update(held_back=True, max_per_poll=relay.max_per_poll)
     audit.record(conn, ACTOR, "warning_relayed", f"broadcast:{broadcast_id}", details)
-    reason = ("sent to every subscriber" if not draft
+    reason = ("sent to the readers whose language's text changed" if not draft
+              and skipped_languages
+              else "sent to every subscriber" if not draft
               else f"a draft: more than WARNINGS_MAX_PER_POLL ({relay.max_per_poll}) would "
                    "have gone out from this poll" if held_back
               else "a draft for the press office")
@@ -399,11 +407,19 @@ def _news(relay, text, language=None):
     return text.removeprefix(word).strip()
 
 
-def _all_news(relay, text, texts):
-    """The main text and those of further languages, each without its update word: an
-    update that is new in one language is news to its readers."""
-    return {None: _news(relay, text),
-            **{code: _news(relay, other, code) for code, other in texts.items()}}
+def _unchanged_languages(relay, told, told_texts, text, texts):
+    """The languages whose readers an update would tell nothing new ('' for the main
+    language's): each reader gets their language's own text, else the main one, and an update
+    that is new in one language is news to its readers only."""
+    def news(code, main, others):
+        own = others.get(code)
+        return _news(relay, own, code) if own else _news(relay, main)
+
+    unchanged = [code for code in relay.languages
+                 if news(code, told, told_texts) == news(code, text, texts)]
+    if _news(relay, told) == _news(relay, text):
+        unchanged.append("")
+    return tuple(unchanged)
 
 
 def fit(limit, headline, description, instruction, link):

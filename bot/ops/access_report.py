@@ -39,6 +39,10 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
         return moment.strftime("%d.%m.%Y, %H:%M Uhr")
 
+    def day(iso):
+        # Reactions and votes keep only their day (see store.reactions).
+        return datetime.fromisoformat(iso[:10]).strftime("%d.%m.%Y")
+
     lines = ["Auskunft nach Art. 15 DSGVO",
              f"Infokanal von {authority} auf WhatsApp",
              "",
@@ -88,8 +92,16 @@ def german_report(data, *, authority, contact, dpo, timezone, topic_names, langu
     if data.get("reactions"):
         lines.append(f"Ihre Reaktionen mit einem Emoji auf Meldungen ({len(data['reactions'])}; "
                      "gezählt, ohne dass jemand sieht, wer reagiert hat):")
-        lines += [f"- {when(reaction['reacted_at'])}: {reaction['emoji']} auf Meldung Nr. "
+        lines += [f"- {day(reaction['reacted_at'])}: {reaction['emoji']} auf Meldung Nr. "
                   f"{reaction['broadcast_id']}" for reaction in data["reactions"]]
+        lines.append("")
+
+    answered = [vote for vote in data.get("poll_votes") or [] if vote["answer"] is not None]
+    if answered:
+        lines.append(f"Ihre Antworten auf Umfragen ({len(answered)}; gezählt, ohne dass jemand "
+                     "sieht, wer wie geantwortet hat):")
+        lines += [f"- {day(vote['voted_at'])}: „{vote['answer']}“ auf Umfrage Nr. "
+                  f"{vote['broadcast_id']}" for vote in answered]
         lines.append("")
 
     if data.get("last_message_at"):

@@ -583,8 +583,11 @@ class MetaTransport:
             raise SendError(v.REJECTED, None, f"no poll template (META_POLL_TEMPLATE) for "
                                               f"{len(buttons)} answers")
         try:
+            # Leichte Sprache is German to WhatsApp, a region is written "pt_BR": the same
+            # code as the language's text template.
             return _poll_template_tail(message.body, buttons, name,
-                                       language or self.template_language)
+                                       language_code(language) if language
+                                       else self.template_language)
         except whatsapp_text.Unsendable as exc:
             raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
 

@@ -414,7 +414,9 @@ def form_body(data):
 
 def _poll_content(message, poll_sids):
     """The quick-reply template and its variables for a poll: ``{{1}}`` the text on one line,
-    then each answer (the buttons' titles), then each button's payload, in the buttons' order.
+    then each answer, then each button's payload, in the buttons' order. The answers stand in
+    the template's body, beside fixed button titles ("1", "2", "3"): WhatsApp approves no
+    variable in a quick-reply button's title.
     ``poll_sids``: {language or None: {number of answers: content SID}}; a language without
     its own uses the main one's."""
     sids = poll_sids.get(message.language) or poll_sids.get(None) or {}

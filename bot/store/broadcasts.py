@@ -49,7 +49,8 @@ class Expired(Exception):
 
 def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=False,
            created_by=None, draft=False, topics=(), translations=None, public=True,
-           awaiting_approval_of=None, categories=None, corrects=None, answers=()):
+           awaiting_approval_of=None, categories=None, corrects=None, answers=(),
+           skipped_languages=()):
     """Write a broadcast; unless scheduled, a draft or awaiting approval (asked for by the
     account ``awaiting_approval_of``), also one delivery per subscriber it reaches
     (``audience.reached_by``). ``categories``: each language's template category now.
@@ -58,7 +59,8 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
     many it would reach now. The caller holds the write transaction, so the broadcast and all
     its deliveries become durable together. ``corrects``: the broadcast this one corrects,
     whose recipients it goes to (``corrections``).
-    ``answers``: a poll's, its buttons in order.
+    ``answers``: a poll's, its buttons in order. ``skipped_languages``: the readers of these
+    languages ('' for the main one) are left out (a warning's update they have already).
     """
     now = now_iso()
     scheduled = send_at is not None and send_at > now
@@ -77,6 +79,9 @@ def create(conn, text, media_url=None, send_at=None, expires_at=None, urgent=Fal
     ).fetchone()[0]
     if answers:
         polls.create(conn, broadcast_id, answers)
+    if skipped_languages:
+        conn.execute("UPDATE broadcasts SET skipped_languages = ? WHERE id = ?",
+                     (json.dumps(sorted(skipped_languages)), broadcast_id))
     if draft:
         return broadcast_id, status, 0
     if scheduled or awaiting_approval_of:
@@ -107,9 +112,15 @@ def materialize(conn, broadcast_id):
 
 def _audience(conn, broadcast_id):
     """(SQL condition on subscribers, parameters) for who gets the broadcast: those of its
-    topics (everyone when urgent); of a correction, only those its original reached."""
-    urgent, topics, corrects = _row(conn, "urgent, topics, corrects", broadcast_id)
+    topics (everyone when urgent) but the readers of its skipped languages; of a correction,
+    only those its original reached."""
+    urgent, topics, corrects, skipped = _row(conn, "urgent, topics, corrects, skipped_languages",
+                                             broadcast_id)
     condition, params = audience.reached_by(urgent, json.loads(topics) if topics else ())
+    if skipped:
+        condition = (f"{condition} AND coalesce(subscribers.language, '') NOT IN "
+                     "(SELECT value FROM json_each(?))")
+        params = (*params, skipped)
     if corrects is None:
         return condition, params
     only, only_params = corrections.reached_by(corrects)

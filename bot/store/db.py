@@ -43,6 +43,11 @@ def now_iso(delta_seconds=0):
     return to_iso(moment)
 
 
+def today_iso():
+    """Today's date in UTC, ``2026-11-24``: for what must not be placed closer in time."""
+    return now_iso()[:10]
+
+
 def to_iso(moment):
     """``2026-11-24T03:12:55.123456Z``. isoformat() is C and a webhook calls this several
     times; strftime costs several times more for the same text."""

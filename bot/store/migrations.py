@@ -172,6 +172,7 @@ _sql("0025_reactions_corrections")
 _sql("0026_polls")
 _sql("0027_media_kinds")
 _sql("0030_event_receipts")
+_sql("0031_privacy_links")
 
 
 def apply(db):

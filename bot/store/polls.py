@@ -1,14 +1,15 @@
 """Polls: a broadcast's answers, the citizens' votes, counted, and whether it is closed.
 
 A vote is kept under the citizen's keyed lookup hash, never the number, one per citizen per
-poll (a unique index proves it); a later tap changes it. Erasure and retention take the hash
-away and leave the vote: the count stays, whose it was does not. Everything here runs inside a
+poll (a unique index proves it); a later tap changes it. Leaving (a trigger on subscribers,
+schema.sql), erasure and retention take the hash away and leave the vote: the count stays,
+whose it was does not. A vote keeps only its day, as a reaction does (``reactions``). Everything here runs inside a
 write transaction the caller holds, except the reads. Nothing here knows Flask or a platform.
 """
 
 import json
 
-from .db import now_iso
+from .db import now_iso, today_iso
 
 # What a tap came to (``vote``): the first vote of this citizen (thank them), a changed one
 # (nothing to say), a tap on a closed poll (tell them once, then nothing), or a tap that counts
@@ -102,7 +103,7 @@ def vote(conn, broadcast_id, answer, voter, subscriber_id):
     conn.execute(
         "INSERT INTO poll_votes (broadcast_id, voter, answer, voted_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (broadcast_id, voter) DO UPDATE SET answer = excluded.answer, "
-        "voted_at = excluded.voted_at", (broadcast_id, voter, answer, now_iso()))
+        "voted_at = excluded.voted_at", (broadcast_id, voter, answer, today_iso()))
     return FIRST if earlier is None or earlier[0] is None else CHANGED
 
 

@@ -113,13 +113,13 @@ def erase(conn, vault, e164):
             retention.forget_sids(tx, delivery_ids)
         # Before the Stop below, which unlinks them too: the report counts them.
         unlinked_reactions = reactions.unlink_citizen(tx, phone_hash)
+        votes = polls.forget_voter(tx, phone_hash)
         # The same path as a Stop, so the withdrawal is recorded like any other.
         result = subscribers.unsubscribe(tx, phone_hash, "erasure", None)
         throttle = tx.execute("DELETE FROM notice_throttle WHERE phone_hash = ?",
                               (phone_hash,)).rowcount
         outbox = tx.execute("DELETE FROM outbox WHERE to_hash = ?", (phone_hash,)).rowcount
         replies = tx.execute("DELETE FROM replies WHERE phone_hash = ?", (phone_hash,)).rowcount
-        votes = polls.forget_voter(tx, phone_hash)
         kept = tx.execute("SELECT count(*) FROM consent_events WHERE phone_hash = ?",
                           (phone_hash,)).fetchone()[0]
     return ErasureReport(was_subscribed=result == subscribers.REMOVED,

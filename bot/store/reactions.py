@@ -5,11 +5,13 @@ very citizen who reacted (the platform's message id of their delivery): one per 
 broadcast, replaced by a new emoji, gone when taken back. It is kept under the citizen's keyed
 lookup hash only while that links to anything: the hash goes when the citizen leaves or is
 erased (a trigger on subscribers, schema.sql) and when the broadcast's deliveries are forgotten
-(``forget``, from the retention cleanup), and the emoji stays, so the counts never move.
+(``forget``, from the retention cleanup), and the emoji stays, so the counts never move. It
+keeps only its day: a finer time would find the reaction's own message id in the webhook
+deduplication log, which the platform resolves to the number.
 Nothing here knows a platform or Flask.
 """
 
-from .db import now_iso
+from .db import today_iso
 
 # What a reaction came to (for the caller's log and the tests).
 COUNTED, CHANGED, REMOVED, UNCHANGED, NO_BROADCAST = (
@@ -47,7 +49,7 @@ def react(conn, phone_hash, message_id, emoji):
     conn.execute(
         "INSERT INTO reactions (broadcast_id, phone_hash, emoji, reacted_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (broadcast_id, phone_hash) DO UPDATE SET emoji = excluded.emoji, "
-        "reacted_at = excluded.reacted_at", (broadcast_id, phone_hash, emoji, now_iso()))
+        "reacted_at = excluded.reacted_at", (broadcast_id, phone_hash, emoji, today_iso()))
     return CHANGED if before is not None else COUNTED
 
 
