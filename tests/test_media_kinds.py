@@ -65,6 +65,20 @@ def test_a_pdf_is_served_with_its_name_without_author_producer_or_xmp(client):
     assert len(reader.pages) == 2 and reader.metadata is None and reader.xmp_metadata is None
 
 
+def test_a_pdf_keeps_its_web_links_but_no_comments_attachments_beads_or_thumbnail(client):
+    original = media_files.pdf(pages=1)
+    assert all(trace in original for trace in (b"Interne Notiz", b"0151 2345678", b"/Thumb"))
+    answer = served(client, upload(client, original, "Sperrung.pdf").json["url"])
+    assert not [trace for trace in media_files.TRACES if trace in answer.data]
+    page = pypdf.PdfReader(io.BytesIO(answer.data)).pages[0]
+    assert "/B" not in page and "/Thumb" not in page
+    annotations = [a.get_object() for a in page["/Annots"]]
+    assert [(a["/Subtype"], a["/A"]["/S"], a["/A"]["/URI"]) for a in annotations] == [
+        ("/Link", "/URI", media_files.PDF_LINK)]
+    assert not {"/T", "/Contents", "/Popup"} & set(annotations[0])
+    assert b"/EmbeddedFile" not in answer.data and b"/JavaScript" not in answer.data
+
+
 def test_a_pdf_name_outside_ascii_is_given_as_rfc_5987(client):
     response = upload(client, media_files.pdf(pages=1), "Straßensperrung.pdf")
     disposition = served(client, response.json["url"]).headers["Content-Disposition"]
