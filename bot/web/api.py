@@ -217,6 +217,9 @@ def correct_broadcast(broadcast_id):
                                      created_by=audit.API)
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
+    except corrections.AlreadyCorrected as exc:
+        # A client's retry after a lost answer learns which correction already went.
+        return jsonify(error=str(exc), existing=exc.existing), 409
     except corrections.CannotCorrect as exc:
         return error(str(exc), 409)
     except announcements.InvalidBroadcast as exc:
