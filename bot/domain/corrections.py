@@ -33,6 +33,8 @@ REPEAT_SECONDS = 10 * 60
 class CannotCorrect(Exception):
     """The broadcast cannot be corrected now; the message says why, in plain words."""
 
+    fields = {}  # what an API answer tells besides the reason
+
 
 class AlreadyCorrected(CannotCorrect):
     """The same correction was written moments ago: ``existing`` is its id."""
@@ -40,6 +42,7 @@ class AlreadyCorrected(CannotCorrect):
     def __init__(self, message, existing):
         super().__init__(message)
         self.existing = existing
+        self.fields = {"existing": existing}
 
 
 def quote(text):
