@@ -56,11 +56,12 @@ _NONCES_KEPT = 10
 
 
 def _new_nonce(broadcast_id):
-    """A one-time token for this broadcast's correction form, kept in the session."""
+    """The one-time token of this broadcast's correction form, kept in the session until it is
+    used: the same page open twice carries the same, so only one of them sends."""
     nonces = dict(session.get("correction_nonces") or {})
-    nonces.pop(str(broadcast_id), None)
-    nonces[str(broadcast_id)] = secrets.token_urlsafe(16)
-    session["correction_nonces"] = dict(list(nonces.items())[-_NONCES_KEPT:])
+    if str(broadcast_id) not in nonces:
+        nonces[str(broadcast_id)] = secrets.token_urlsafe(16)
+        session["correction_nonces"] = dict(list(nonces.items())[-_NONCES_KEPT:])
     return nonces[str(broadcast_id)]
 
 
@@ -82,7 +83,8 @@ def correct(broadcast_id):
     approval as a new broadcast of the same urgency would."""
     original = broadcast_or_404(broadcast_id)
     if not _used_nonce(broadcast_id, request.form.get("nonce", "")):
-        flash("Diese Berichtigung wurde schon abgeschickt.")
+        flash("Diese Berichtigung wurde schon abgeschickt (oder die Seite war veraltet). Unter "
+              "„Berichtigt durch“ sehen Sie, was gesendet wurde.")
         return redirect(url_for("console.detail", broadcast_id=broadcast_id))
     text = _form_text("correction")
     translations = {code: _form_text(f"correction_{code}")
