@@ -5,8 +5,13 @@ A PDF names its author, the program that made it and the one that converted it (
 information dictionary, and the same again as XMP); a county's PDF would tell anyone the
 officer's name and the office's software. The PDF is rebuilt from its pages: what the catalog
 held besides them (the information dictionary, XMP, scripts run on opening, attachments)
-is not carried over, and each page loses its own metadata, private application data and
-actions.
+is not carried over, and each page loses its own metadata, private application data,
+actions, article beads (/B) and thumbnail (/Thumb).
+
+A page's annotations are where an office program keeps reviewers' comments (their author in
+/T, their text in /Contents and a /Popup), files attached to the page (FileAttachment), form
+fields and sounds: of them only links to a web address are kept (a /Link whose action is a
+/URI), rebuilt with nothing but where they are and where they point.
 
 Reading a PDF means following its objects and unpacking its streams, which a hostile file can
 make endless: streams that unpack a thousandfold, a page tree that promises a million pages,
@@ -37,7 +42,9 @@ MAX_UNPACKED = 200 * 1024 * 1024
 MAX_FORM_DEPTH = 8
 DEFAULT_FILENAME = "Dokument.pdf"
 # The page entries that say who made it or what it runs, not what it shows.
-_PAGE_KEYS_DROPPED = ("/Metadata", "/PieceInfo", "/AA", "/LastModified")
+_PAGE_KEYS_DROPPED = ("/Metadata", "/PieceInfo", "/AA", "/LastModified", "/B", "/Thumb")
+# What a kept link keeps: where it is drawn and how; never who wrote it or a comment.
+_LINK_KEYS_KEPT = ("/Rect", "/QuadPoints", "/Border", "/BS", "/C", "/H", "/F")
 _ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger(__name__)
@@ -118,9 +125,12 @@ def _check(source, target):
             unpacked += _unpacked_size(page, MAX_UNPACKED - unpacked)
         writer = pypdf.PdfWriter()
         for page in pages:
-            added = writer.add_page(page)
+            # Dropped from the page before it is copied, so that what they point to (an
+            # attached file, a comment's popup) is never written at all.
             for key in _PAGE_KEYS_DROPPED:
-                added.pop(NameObject(key), None)
+                page.pop(NameObject(key), None)
+            _keep_web_links(page)
+            writer.add_page(page)
         writer.metadata = None
         writer.xmp_metadata = None
         writer.write(target)
@@ -141,6 +151,40 @@ def _check(source, target):
 
 class _Bomb(Exception):
     pass
+
+
+def _keep_web_links(page):
+    """Replace the page's annotations by new ones for its links to web addresses only."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    annotations = page.get("/Annots")
+    page.pop(NameObject("/Annots"), None)
+    kept = ArrayObject()
+    for reference in (annotations.get_object() if annotations is not None else None) or []:
+        annotation = reference.get_object()
+        if not isinstance(annotation, DictionaryObject) or annotation.get("/Subtype") != "/Link":
+            continue
+        action = annotation.get("/A")
+        action = action.get_object() if action is not None else None
+        if not isinstance(action, DictionaryObject) or action.get("/S") != "/URI":
+            continue
+        uri = action.get("/URI")
+        uri = uri.get_object() if uri is not None else None
+        if not isinstance(uri, (str, bytes)):
+            continue
+        if isinstance(uri, bytes):
+            uri = uri.decode("latin-1")
+        link = DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/A"): DictionaryObject({NameObject("/S"): NameObject("/URI"),
+                                                NameObject("/URI"): TextStringObject(str(uri))})})
+        for key in _LINK_KEYS_KEPT:
+            if key in annotation:
+                link[NameObject(key)] = annotation[key]
+        if "/Rect" in link:
+            kept.append(link)
+    if kept:
+        page[NameObject("/Annots")] = kept
 
 
 def _unpacked_size(page, allowed):

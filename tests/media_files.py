@@ -11,7 +11,10 @@ from PIL import Image
 
 # What a phone and an office program write into the file, and must not reach citizens.
 TRACES = (b"Erika Presse", b"+53.0420+008.7911", b"Handyhersteller", b"Amtsdrucker 3000",
-          b"Textwerk Kreis")
+          b"Textwerk Kreis", b"Interne Notiz", b"0151 2345678", b"vermerk")
+# The one link on the PDF's first page that is to survive cleaning.
+PDF_LINK = "https://www.landkreis-musterstadt.de/sperrung"
+
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\0" * 48 + b"This program " \
       b"cannot be run in DOS mode." + b"\0" * 400
 
@@ -33,10 +36,14 @@ def mp4(tmp_path, seconds=1, audio="aac", name="clip.mp4", faststart=True):
 
 
 def pdf(pages=2):
-    """A small PDF with a picture on its first page, with author, producer, creator and XMP."""
+    """A small PDF with a picture on its first page, with author, producer, creator and XMP,
+    and on its first page what an office program's review leaves: a comment with its author
+    and popup, an attached file, a link to a web address (the only thing to keep) and one
+    that runs a script, article beads and a thumbnail."""
     out = io.BytesIO()
     Image.new("RGB", (200, 100), (200, 30, 30)).save(out, "PDF")
     writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(out.getvalue())))
+    _review_traces(writer, writer.pages[0])
     for _ in range(pages - 1):
         writer.add_blank_page(200, 100)
     writer.add_metadata({"/Author": "Erika Presse", "/Producer": "Amtsdrucker 3000",
@@ -49,6 +56,44 @@ def pdf(pages=2):
     result = io.BytesIO()
     writer.write(result)
     return result.getvalue()
+
+
+def _review_traces(writer, page):
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject,
+                               NameObject, TextStringObject)
+
+    def name(value):
+        return NameObject(value)
+
+    def add(entries):
+        return writer._add_object(DictionaryObject(
+            {name(k): v for k, v in entries.items()}))
+
+    rect = ArrayObject([FloatObject(10), FloatObject(10), FloatObject(60), FloatObject(30)])
+    attached = DecodedStreamObject()
+    attached.set_data(b"Interne Notiz: Sachbearbeiter 0151 2345678")
+    attached[name("/Type")] = name("/EmbeddedFile")
+    filespec = add({"/Type": name("/Filespec"), "/F": TextStringObject("vermerk.txt"),
+                    "/EF": DictionaryObject({name("/F"): writer._add_object(attached)})})
+    popup = add({"/Type": name("/Annot"), "/Subtype": name("/Popup"), "/Rect": rect})
+    author = TextStringObject("Erika Presse")
+    page[name("/Annots")] = ArrayObject([
+        add({"/Type": name("/Annot"), "/Subtype": name("/Text"), "/Rect": rect, "/T": author,
+             "/Contents": TextStringObject("Interne Notiz: erst nach Freigabe"),
+             "/Popup": popup}),
+        popup,
+        add({"/Type": name("/Annot"), "/Subtype": name("/FileAttachment"), "/Rect": rect,
+             "/FS": filespec, "/T": author}),
+        add({"/Type": name("/Annot"), "/Subtype": name("/Link"), "/Rect": rect, "/T": author,
+             "/Contents": TextStringObject("Interne Notiz zum Link"), "/Popup": popup,
+             "/A": DictionaryObject({name("/S"): name("/URI"),
+                                     name("/URI"): TextStringObject(PDF_LINK)})}),
+        add({"/Type": name("/Annot"), "/Subtype": name("/Link"), "/Rect": rect,
+             "/A": DictionaryObject({name("/S"): name("/JavaScript"),
+                                     name("/JS"): TextStringObject("app.alert('Interne Notiz')")})}),
+    ])
+    page[name("/B")] = ArrayObject([add({"/T": author})])
+    page[name("/Thumb")] = writer._add_object(attached)
 
 
 def _raw_pdf(objects):

@@ -13,7 +13,8 @@ from bot import create_app
 from bot.domain import corrections
 from bot.store import broadcasts
 from bot.store.db import write
-from tests.conftest import ADMIN_TOKEN, broadcast, citizens_of, database, rows, scalar
+from tests.conftest import (ADMIN_TOKEN, broadcast, citizens_of, csrf_from, database, rows,
+                            scalar)
 from tests.test_approval import approve
 from tests.test_broadcast_sender import run_sender
 from tests.test_roles import DATA_KEY, accounts_database, signed_in  # noqa: F401 - fixture
@@ -179,9 +180,18 @@ def county(config, accounts_database, twilio_api):  # noqa: F811 - the imported 
     return make
 
 
-def correct_in_console(console, original_id, text):
-    page = f"/admin/broadcasts/{original_id}"
-    return console.post(f"{page}/correct", {"correction": text}, token_page=page)
+def correction_form(console, original_id):
+    """The hidden fields of the broadcast page's correction form (CSRF and one-time token)."""
+    html = console.client.get(f"/admin/broadcasts/{original_id}").get_data(as_text=True)
+    return {"csrf_token": csrf_from(html),
+            "nonce": re.search(r'name="nonce" value="([^"]+)"', html).group(1)}
+
+
+def correct_in_console(console, original_id, text, form=None, **translations):
+    """Send the correction form as a press officer does: the page, then the form."""
+    fields = dict(form or correction_form(console, original_id), correction=text)
+    fields.update({f"correction_{code}": value for code, value in translations.items()})
+    return console.client.post(f"/admin/broadcasts/{original_id}/correct", data=fields)
 
 
 def test_a_publisher_corrects_from_the_broadcasts_page(county, twilio_api):
@@ -259,3 +269,126 @@ def test_over_the_budget_a_publishers_correction_waits_for_an_admin(county, twil
                 correction_id) == [("queued", 1)]
     answer = post_correction(app.test_client(), original_id, {"text": "Erst ab Donnerstag."})
     assert answer.status_code == 202 and answer.get_json()["over_budget"] is True
+
+
+# --- sent once: the console's one-time token, the same text again refused ---------------------
+
+def test_a_double_click_on_the_correction_form_sends_it_once(county, twilio_api):
+    app, original_id = county()
+    paul = signed_in(app, "paul")
+    form = correction_form(paul, original_id)
+    first = correct_in_console(paul, original_id, "Erst ab Dienstag.", form)
+    again = correct_in_console(paul, original_id, "Erst ab Dienstag.", form)  # the second click
+    assert first.status_code == 302 and again.status_code == 302
+    assert again.headers["Location"].endswith(f"/admin/broadcasts/{original_id}")
+    assert "schon abgeschickt" in paul.client.get(again.headers["Location"]).get_data(
+        as_text=True)
+    assert scalar(app, "SELECT count(*) FROM broadcasts WHERE corrects = ?", original_id) == 1
+    run_sender(app)
+    got = [m["To"] for m in twilio_api.messages if m.get("Body", "").startswith("Berichtigung:")]
+    assert len(got) == 3 == len(set(got))
+
+
+def test_the_same_correction_again_from_a_fresh_page_is_refused_naming_the_first(county):
+    app, original_id = county()
+    paul = signed_in(app, "paul")
+    first = correct_in_console(paul, original_id, "Erst ab Dienstag.")
+    correction_id = int(first.headers["Location"].rsplit("/", 1)[1])
+    again = correct_in_console(paul, original_id, "Erst ab Dienstag.")
+    assert again.status_code == 409
+    assert f"(Meldung Nr. {correction_id})" in again.get_data(as_text=True)
+    assert scalar(app, "SELECT count(*) FROM broadcasts WHERE corrects = ?", original_id) == 1
+
+
+def test_an_api_retry_of_the_same_correction_is_refused_naming_the_first(app, client, reached):
+    original_id, _ = reached
+    first = post_correction(client, original_id, {"text": "Erst ab Dienstag."})
+    assert first.status_code == 202
+    retry = post_correction(client, original_id, {"text": "Erst ab Dienstag."})
+    assert retry.status_code == 409
+    assert retry.get_json()["existing"] == first.get_json()["id"]
+    assert f"(broadcast {first.get_json()['id']})" in retry.get_json()["error"]
+    assert scalar(app, "SELECT count(*) FROM broadcasts WHERE corrects = ?", original_id) == 1
+    # Another text is another correction; the same text later is a correction on purpose.
+    assert post_correction(client, original_id, {"text": "Erst ab Mittwoch."}).status_code == 202
+    rows(app, "UPDATE broadcasts SET created_at = ? WHERE corrects = ?",
+         "2000-01-01T00:00:00.000000Z", original_id)
+    assert post_correction(client, original_id, {"text": "Erst ab Dienstag."}).status_code == 202
+
+
+# --- in the reader's language -----------------------------------------------------------------
+
+@pytest.fixture
+def three_languages(config, accounts_database, twilio_api):  # noqa: F811 - the fixture
+    """Erika reads German, John English, Lea Leichte Sprache; the original went out in German
+    and English. Returns (app, original id, {name: citizen})."""
+    shutil.copy(accounts_database, config["DATABASE_PATH"])
+    app = create_app(dict(config, DATA_KEY=DATA_KEY, LANGUAGES="de,en,de-LS"))
+    person = citizens_of(app.test_client())
+    people = {name: person() for name in ("erika", "john", "lea")}
+    people["erika"].send("Start")
+    people["john"].send("Subscribe")
+    people["lea"].send("Start")
+    people["lea"].send("Leichte Sprache")
+    original = app.test_client().post("/api/broadcasts", headers=AUTH, json={
+        "text": ORIGINAL, "translations": {"en": "County road 12 is closed from Monday."}})
+    run_sender(app)
+    return app, original.get_json()["id"], people
+
+
+def test_a_correction_goes_in_each_readers_language_quoting_what_they_read(
+        three_languages, twilio_api):
+    app, original_id, people = three_languages
+    response = post_correction(app.test_client(), original_id, {
+        "text": "Die Sperrung beginnt erst am Dienstag.",
+        "translations": {"en": "The closure starts on Tuesday.",
+                         "de-LS": "Die Straße ist erst ab Dienstag zu."}})
+    assert response.status_code == 202, response.get_json()
+    run_sender(app)
+    got = texts_to(twilio_api, "Berichtigung:")
+    assert got[people["erika"].number] == (
+        "Berichtigung: „Die Kreisstraße 12 zwischen Adorf und Bedorf ist…“ – Die Sperrung "
+        "beginnt erst am Dienstag.")
+    assert got[people["john"].number] == (
+        "Berichtigung: „County road 12 is closed from Monday.“ – The closure starts on Tuesday.")
+    # Lea got the original's main text, so that is what her correction quotes.
+    assert got[people["lea"].number] == (
+        "Berichtigung: „Die Kreisstraße 12 zwischen Adorf und Bedorf ist…“ – Die Straße ist "
+        "erst ab Dienstag zu.")
+
+
+def test_without_a_translation_a_reader_gets_the_main_correction(three_languages, twilio_api):
+    app, original_id, people = three_languages
+    answer = post_correction(app.test_client(), original_id,
+                             {"text": "Erst ab Dienstag."}).get_json()
+    run_sender(app)
+    got = texts_to(twilio_api, "Berichtigung:")
+    assert set(got.values()) == {answer["text"]} and len(got) == 3
+
+
+@pytest.mark.parametrize("translations, reason", [
+    ({"fr": "Mardi."}, "translation into 'fr'"),
+    ({"en": ""}, "translations.en is missing or empty"),
+    ({"en": "x" * 1590}, "translations.en is too long"),
+    (["en"], "translations must be an object"),
+])
+def test_bad_translations_of_a_correction_are_refused(three_languages, translations, reason):
+    app, original_id, _ = three_languages
+    response = post_correction(app.test_client(), original_id,
+                               {"text": "Erst ab Dienstag.", "translations": translations})
+    assert response.status_code == 400 and reason in response.get_json()["error"]
+    assert scalar(app, "SELECT count(*) FROM broadcasts WHERE corrects = ?", original_id) == 0
+
+
+def test_the_console_form_takes_a_translation_per_language(three_languages, twilio_api):
+    app, original_id, people = three_languages
+    paul = signed_in(app, "paul")
+    page = paul.client.get(f"/admin/broadcasts/{original_id}").get_data(as_text=True)
+    assert 'name="correction_en"' in page and 'name="correction_de-LS"' in page
+    response = correct_in_console(paul, original_id, "Erst ab Dienstag.",
+                                  en="Only from Tuesday.")
+    assert response.status_code == 302
+    run_sender(app)
+    got = texts_to(twilio_api, "Berichtigung:")
+    assert got[people["john"].number].endswith("– Only from Tuesday.")
+    assert got[people["lea"].number].endswith("– Erst ab Dienstag.")

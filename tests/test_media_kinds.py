@@ -13,7 +13,7 @@ from bot import documents, uploads, videos
 from bot.platforms.base import OutgoingMessage
 from bot.platforms.meta import MetaTransport
 from tests import media_files
-from tests.conftest import ADMIN_TOKEN, PUBLIC_URL, scalar
+from tests.conftest import ADMIN_TOKEN, PUBLIC_URL, rows, scalar
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -63,6 +63,41 @@ def test_a_pdf_is_served_with_its_name_without_author_producer_or_xmp(client):
     assert not [trace for trace in media_files.TRACES if trace in answer.data]
     reader = pypdf.PdfReader(io.BytesIO(answer.data))
     assert len(reader.pages) == 2 and reader.metadata is None and reader.xmp_metadata is None
+
+
+def test_the_same_pdf_uploaded_under_two_names_is_served_under_each(client, app):
+    pdf = media_files.pdf(pages=1)
+    first = upload(client, pdf, "Entwurf intern Herr Meier.pdf").json["url"]
+    second = upload(client, pdf, "Flyer Wochenmarkt.pdf").json["url"]
+    again = upload(client, pdf, "Flyer Wochenmarkt.pdf").json["url"]
+    assert first != second == again  # the same file under the same name is stored once
+    assert served(client, first).headers["Content-Disposition"] == \
+        'inline; filename="Entwurf intern Herr Meier.pdf"'
+    assert served(client, second).headers["Content-Disposition"] == \
+        'inline; filename="Flyer Wochenmarkt.pdf"'
+    # A file stored under a name made of its bytes alone (before names were hashed too) is
+    # served by that name as before, with its own file name.
+    older = "0123456789abcdef0123456789abcdef.pdf"
+    data = served(client, second).data
+    rows(app, "INSERT INTO media (name, content_type, data, created_at, filename, pages) "
+              "VALUES (?, 'application/pdf', ?, '2026-01-01T00:00:00Z', 'Alt.pdf', 1)",
+         older, data)
+    assert served(client, PUBLIC_URL + "/media/" + older).headers["Content-Disposition"] == \
+        'inline; filename="Alt.pdf"'
+
+
+def test_a_pdf_keeps_its_web_links_but_no_comments_attachments_beads_or_thumbnail(client):
+    original = media_files.pdf(pages=1)
+    assert all(trace in original for trace in (b"Interne Notiz", b"0151 2345678", b"/Thumb"))
+    answer = served(client, upload(client, original, "Sperrung.pdf").json["url"])
+    assert not [trace for trace in media_files.TRACES if trace in answer.data]
+    page = pypdf.PdfReader(io.BytesIO(answer.data)).pages[0]
+    assert "/B" not in page and "/Thumb" not in page
+    annotations = [a.get_object() for a in page["/Annots"]]
+    assert [(a["/Subtype"], a["/A"]["/S"], a["/A"]["/URI"]) for a in annotations] == [
+        ("/Link", "/URI", media_files.PDF_LINK)]
+    assert not {"/T", "/Contents", "/Popup"} & set(annotations[0])
+    assert b"/EmbeddedFile" not in answer.data and b"/JavaScript" not in answer.data
 
 
 def test_a_pdf_name_outside_ascii_is_given_as_rfc_5987(client):

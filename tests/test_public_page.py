@@ -229,3 +229,13 @@ def test_missing_privacy_file_stops_the_start_with_a_clear_message(config, tmp_p
 
     with pytest.raises(ConfigError, match="PRIVACY_TEXT_FILE"):
         create_app(dict(config, PRIVACY_TEXT_FILE=str(tmp_path / "fehlt.txt")))
+
+
+def test_privacy_notice_tells_of_reactions_and_poll_answers(client):
+    """Emoji reactions and poll answers are kept under the keyed hash: the citizens' notice
+    says so, and no longer that nothing of their messages is kept."""
+    page = client.get("/datenschutz").get_data(as_text=True)
+    assert "Den Inhalt Ihrer Nachrichten an uns speichern wir nicht" not in page
+    for words in ("Emoji", "Umfrage", "gewählte Antwort", "nie mit der Nummer selbst", "„Stop“",
+                  "Löschung", "spätestens 30 Tage nach dem Versand der Meldung"):
+        assert words in page, words

@@ -95,7 +95,7 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
     return {"text": text, "media_url": media_url, "send_at": send_at,
             "expires_at": expires_at, "urgent": urgent, "public": public,
             "topics": _topics(data.get("topics"), topics),
-            "translations": _translations(data.get("translations"), languages, template),
+            "translations": check_translations(data.get("translations"), languages, template),
             "answers": answers}
 
 
@@ -130,7 +130,7 @@ def _topics(value, configured):
     return list(dict.fromkeys(value))
 
 
-def _translations(value, languages, template):
+def check_translations(value, languages, template):
     """{language: text} in further languages the channel speaks, each within the limit."""
     if value in (None, {}):
         return {}

@@ -1,6 +1,12 @@
 """Correcting a broadcast that went out ("Berichtigung"): a new broadcast, to exactly those the
 original reached (``store.corrections``), beginning with "Berichtigung:" and the original's
-first words so that the reader knows which message it corrects.
+first words so that the reader knows which message it corrects. It may come in the channel's
+further languages as a broadcast may (``translations``): who got the original in one of them
+gets the correction in it, quoting the original as they read it; the others get the main text.
+
+The same correction written again soon after (a double click, a browser's resend, an API
+client's retry after a lost answer) is not a second correction: it is refused, naming the
+first, so that nobody gets it twice.
 
 A correction follows the rules of any broadcast: the API's token sends it at once; in the
 console it waits for a second publisher's approval when a new broadcast of that urgency would
@@ -10,7 +16,7 @@ original, as public, for the same topics. The audit trail's entry names the orig
 """
 
 from ..store import approvals, audit, broadcasts, corrections
-from ..store.db import write
+from ..store.db import now_iso, write
 from . import announcements, budget, costs
 
 PREFIX = "Berichtigung:"
@@ -19,10 +25,24 @@ QUOTE_WORDS = 8
 QUOTE_CHARACTERS = 60
 # Statuses of a broadcast that has finished going out: what it reached is settled.
 FINISHED = ("done", "cancelled")
+# How long the same text again is taken for a resend of the same correction. Longer than any
+# client's retries; short enough that repeating a correction on purpose stays possible.
+REPEAT_SECONDS = 10 * 60
 
 
 class CannotCorrect(Exception):
     """The broadcast cannot be corrected now; the message says why, in plain words."""
+
+    fields = {}  # what an API answer tells besides the reason
+
+
+class AlreadyCorrected(CannotCorrect):
+    """The same correction was written moments ago: ``existing`` is its id."""
+
+    def __init__(self, message, existing):
+        super().__init__(message)
+        self.existing = existing
+        self.fields = {"existing": existing}
 
 
 def quote(text):
@@ -52,10 +72,10 @@ def compose(original_text, text):
     return head(original_text) + text
 
 
-def _checked_text(value, original_text, settings):
+def _checked_text(value, original_text, settings, name="text"):
     if not isinstance(value, str) or not value.strip() or (
             value.strip().casefold() == PREFIX.casefold()):
-        raise announcements.InvalidBroadcast("text is missing or empty: write what is right")
+        raise announcements.InvalidBroadcast(f"{name} is missing or empty: write what is right")
     template = announcements.template_mode(settings)
     limit = announcements.text_limit(template)
     full = compose(original_text, value)
@@ -63,11 +83,24 @@ def _checked_text(value, original_text, settings):
         room = limit - len(head(original_text))
         mode = "template variable" if template else "free-form message"
         raise announcements.InvalidBroadcast(
-            f"text is too long: a correction begins with {head(original_text).strip()!r}, so "
+            f"{name} is too long: a correction begins with {head(original_text).strip()!r}, so "
             f"{room} characters are left for the text of the {limit} a {mode} holds "
             f"(this one is {len(compose(original_text, value)) - len(head(original_text))})")
     # The checks every broadcast's text gets (NUL, broken Unicode).
-    return announcements.validate({"text": full}, template, settings["TIMEZONE"])["text"]
+    try:
+        return announcements.validate({"text": full}, template, settings["TIMEZONE"])["text"]
+    except announcements.InvalidBroadcast as exc:
+        raise announcements.InvalidBroadcast(str(exc).replace("text", name, 1)) from None
+
+
+def _checked_translations(value, original, settings):
+    """{language: full correction text}: each quotes the original as its readers got it
+    (its translation into that language, else its main text)."""
+    template = announcements.template_mode(settings)
+    given = announcements.check_translations(value, settings["LANGUAGE_LIST"][1:], template)
+    return {code: _checked_text(text, (original["translations"] or {}).get(code)
+                                or original["text"], settings, f"translations.{code}")
+            for code, text in given.items()}
 
 
 def check_correctable(conn, original):
@@ -93,26 +126,35 @@ def check_correctable(conn, original):
 
 
 def correct(database, original_id, data, settings, created_by, hold=None, admin=None):
-    """Write the correction of broadcast ``original_id`` (``data``: ``{"text": …}``): sent at
-    once, or waiting for approval (``hold`` = ``broadcasts.AWAITING``, asked for by the
-    actor; so it does over the budget when ``admin``, whether the console account is one, is
-    False). Returns the answer dict. Raises BroadcastNotFound, CannotCorrect, InvalidBroadcast.
+    """Write the correction of broadcast ``original_id`` (``data``: ``{"text": …}``, and
+    optionally ``"translations": {language: text}``): sent at once, or waiting for approval
+    (``hold`` = ``broadcasts.AWAITING``, asked for by the actor; so it does over the budget
+    when ``admin``, whether the console account is one, is False). Returns the answer dict.
+    Raises BroadcastNotFound, CannotCorrect (AlreadyCorrected for the same text again within
+    REPEAT_SECONDS), InvalidBroadcast.
     """
     if not isinstance(data, dict):
         raise announcements.InvalidBroadcast('expected a JSON object with a "text" field')
-    unknown = sorted(set(data) - {"text"})
+    unknown = sorted(set(data) - {"text", "translations"})
     if unknown:
         raise announcements.InvalidBroadcast(
-            f"a correction takes only its text, not {unknown}: it goes when, to whom and as "
-            "urgently as the broadcast it corrects")
+            f"a correction takes only its text and translations, not {unknown}: it goes when, "
+            "to whom and as urgently as the broadcast it corrects")
     actor = announcements.actor_of(created_by)
     with write(database, durable=True) as conn:
         original = broadcasts.get(conn, original_id)
         text = _checked_text(data.get("text"), original["text"], settings)
+        translations = _checked_translations(data.get("translations"), original, settings)
         reached = check_correctable(conn, original)
+        earlier = corrections.same_since(conn, original_id, text, now_iso(-REPEAT_SECONDS))
+        if earlier is not None:
+            raise AlreadyCorrected(
+                f"broadcast {original_id} was corrected with this same text minutes ago "
+                f"(broadcast {earlier}): nothing was sent again. To repeat it on purpose, wait "
+                f"{REPEAT_SECONDS // 60} minutes or change the text", earlier)
         fields = {"text": text, "urgent": original["urgent"], "public": original["public"],
-                  "topics": original["topics"]}
-        # Priced at the main language's category: a correction goes in the main language.
+                  "topics": original["topics"], "translations": translations or None}
+        # Priced at the main language's category, as its original would be for most readers.
         found = budget.verdict(conn, settings, fields["urgent"], fields["topics"],
                                cost=costs.priced(settings, {
                                    settings["TEMPLATE_CATEGORIES"][None]: reached}))
@@ -128,6 +170,7 @@ def correct(database, original_id, data, settings, created_by, hold=None, admin=
                      announcements.summary(fields, status=status, recipients=recipients,
                                            corrects=original_id, **budget.details(found)))
     return {"id": broadcast_id, "status": status, "recipients": recipients,
-            "corrects": original_id, "text": text, "urgent": fields["urgent"],
+            "corrects": original_id, "text": text, "translations": translations,
+            "urgent": fields["urgent"],
             "public": fields["public"], "topics": fields["topics"],
             "over_budget": budget.over(found)}

@@ -31,3 +31,13 @@ def of(conn, broadcast_id):
     """The ids of the corrections of a broadcast, oldest first (any status)."""
     return [row[0] for row in conn.execute(
         "SELECT id FROM broadcasts WHERE corrects = ? ORDER BY id", (broadcast_id,))]
+
+
+def same_since(conn, original_id, text, since):
+    """The id of the latest correction of ``original_id`` with exactly ``text`` written at or
+    after ``since`` (ISO time) and not discarded, or None."""
+    row = conn.execute(
+        "SELECT id FROM broadcasts WHERE corrects = ? AND text = ? AND created_at >= ? "
+        "AND status != 'discarded' ORDER BY id DESC LIMIT 1",
+        (original_id, text, since)).fetchone()
+    return None if row is None else row[0]

@@ -1,7 +1,10 @@
 """Pictures, videos and PDFs for broadcasts, as stored after ``images``, ``videos`` or
 ``documents`` wrote them anew: in the database, so that a backup holds them with the broadcasts
-that show them, and every web worker serves the same. Named by a hash of their bytes: the same
-file is stored once, and a name never comes to mean another file. A video's poster frame is
+that show them, and every web worker serves the same. Named by a hash of their bytes, and for
+a file that is sent with a name (a PDF) of that name too: the same file uploaded again is
+stored once, a name never comes to mean another file, and the same PDF uploaded under two names
+is served under each upload's own. (Names stored before the file name was hashed stay as they
+are: a name is only ever looked up, never worked out again.) A video's poster frame is
 served beside it, under its name with ``-poster.jpg`` for ``.mp4``.
 """
 
@@ -15,14 +18,19 @@ PATH = "/media/"
 POSTER_SUFFIX = "-poster.jpg"
 
 
-def name_for(data, content_type):
-    return f"{hashlib.sha256(data).hexdigest()[:32]}.{EXTENSIONS[content_type]}"
+def name_for(data, content_type, filename=None):
+    digest = hashlib.sha256(data)
+    if filename is not None:
+        # The bytes are of fixed meaning once hashed; the name follows a separator that no
+        # file name holds (``documents.safe_filename`` drops control characters).
+        digest.update(b"\0" + filename.encode("utf-8"))
+    return f"{digest.hexdigest()[:32]}.{EXTENSIONS[content_type]}"
 
 
 def add(conn, cleaned):
     """Store a cleaned file (``images.Cleaned``, ``videos.Cleaned``, ``documents.Cleaned``);
     returns its name. The caller holds the write transaction."""
-    name = name_for(cleaned.data, cleaned.content_type)
+    name = name_for(cleaned.data, cleaned.content_type, getattr(cleaned, "filename", None))
     conn.execute(
         "INSERT INTO media (name, content_type, data, width, height, created_at, filename, "
         "pages, seconds, poster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

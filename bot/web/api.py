@@ -21,8 +21,8 @@ from .media import InvalidUpload, store_upload
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def error(message, status):
-    return jsonify(error=message), status
+def error(message, status, **fields):
+    return jsonify(error=message, **fields), status
 
 
 def token_required(view):
@@ -218,7 +218,7 @@ def correct_broadcast(broadcast_id):
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
     except corrections.CannotCorrect as exc:
-        return error(str(exc), 409)
+        return error(str(exc), 409, **exc.fields)  # a retry learns which correction went
     except announcements.InvalidBroadcast as exc:
         return error(str(exc), 400)
     answer["estimated_cost"] = costs.estimate(answer["recipients"], current_app.config)

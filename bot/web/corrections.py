@@ -4,10 +4,13 @@ console's blueprint, and what the page's ``console/_feedback.html`` part shows).
 
 Every role may write a correction; who may send it at once is decided as for a new broadcast
 (``approval.must_wait``): otherwise it waits for a second publisher's approval, and over the
-monthly budget for an admin's.
+monthly budget for an admin's. The form carries a one-time token, as compose's confirmation
+does: a double click, a reload of the answer or a browser's resend cannot send it twice.
 """
 
-from flask import current_app, flash, g, redirect, request, url_for
+import secrets
+
+from flask import current_app, flash, g, redirect, request, session, url_for
 
 from ..domain import announcements, approval, corrections
 from ..store import broadcasts, reactions, users
@@ -31,6 +34,8 @@ def feedback_of(broadcast):
         reached = correction_store.reached(conn, broadcast["id"])
     settings = current_app.config
     head = corrections.head(broadcast["text"])
+    texts = current_app.extensions["infokanal"].texts
+    further = settings["LANGUAGE_LIST"][1:]
     return {
         "reactions": list(counted.items()), "reactions_total": sum(counted.values()),
         "corrections": correction_store.of(conn, broadcast["id"]),
@@ -40,7 +45,36 @@ def feedback_of(broadcast):
         "waits": approval.must_wait(settings, g.role, broadcast["urgent"]),
         "text": request.form.get("correction", "") if request.endpoint == "console.correct"
         else "",
+        "languages": [(code, texts.language_names[code], _form_text(f"correction_{code}")
+                       if request.endpoint == "console.correct" else "") for code in further],
+        "nonce": _new_nonce(broadcast["id"]) if reached > 0 else None,
     }
+
+
+# How many broadcasts' correction forms, open in several tabs, keep a valid token each.
+_NONCES_KEPT = 10
+
+
+def _new_nonce(broadcast_id):
+    """The one-time token of this broadcast's correction form, kept in the session until it is
+    used: the same page open twice carries the same, so only one of them sends."""
+    nonces = dict(session.get("correction_nonces") or {})
+    if str(broadcast_id) not in nonces:
+        nonces[str(broadcast_id)] = secrets.token_urlsafe(16)
+        session["correction_nonces"] = dict(list(nonces.items())[-_NONCES_KEPT:])
+    return nonces[str(broadcast_id)]
+
+
+def _used_nonce(broadcast_id, given):
+    """Whether ``given`` is the broadcast's one-time token; it is spent either way."""
+    nonces = dict(session.get("correction_nonces") or {})
+    expected = nonces.pop(str(broadcast_id), None)
+    session["correction_nonces"] = nonces
+    return bool(expected) and secrets.compare_digest(given, expected)
+
+
+def _form_text(name):
+    return request.form.get(name, "")[:5000].replace("\r\n", "\n")
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/correct")
@@ -48,13 +82,25 @@ def correct(broadcast_id):
     """Write a correction of a broadcast that went out: sent at once, or waiting for
     approval as a new broadcast of the same urgency would."""
     original = broadcast_or_404(broadcast_id)
-    text = request.form.get("correction", "")[:5000].replace("\r\n", "\n")
+    if not _used_nonce(broadcast_id, request.form.get("nonce", "")):
+        flash("Diese Berichtigung wurde schon abgeschickt (oder die Seite war veraltet). Unter "
+              "„Berichtigt durch“ sehen Sie, was gesendet wurde.")
+        return redirect(url_for("console.detail", broadcast_id=broadcast_id))
+    text = _form_text("correction")
+    translations = {code: _form_text(f"correction_{code}")
+                    for code in current_app.config["LANGUAGE_LIST"][1:]
+                    if _form_text(f"correction_{code}").strip()}
+    data = {"text": text, "translations": translations} if translations else {"text": text}
     waits = approval.must_wait(current_app.config, g.role, original["urgent"])
     try:
-        answer = corrections.correct(get_db(), broadcast_id, {"text": text}, current_app.config,
+        answer = corrections.correct(get_db(), broadcast_id, data, current_app.config,
                                      created_by=f"console:{g.user}",
                                      hold=broadcasts.AWAITING if waits else None,
                                      admin=users.at_least(g.role, users.ADMIN))
+    except corrections.AlreadyCorrected as exc:
+        return detail_page(original, status=409, error=(
+            f"Genau diese Berichtigung wurde eben schon geschrieben (Meldung Nr. {exc.existing})."
+            " Sie wurde nicht noch einmal gesendet."))
     except corrections.CannotCorrect as exc:
         return detail_page(original, status=409, error=_german(str(exc)))
     except announcements.InvalidBroadcast as exc:
@@ -72,6 +118,9 @@ def correct(broadcast_id):
 
 def _german(reason):
     """The refusal in the console's words."""
+    if reason.startswith("translations."):
+        return ("Eine Übersetzung der Berichtigung ist leer, zu lang oder enthält Zeichen, die "
+                "nicht gesendet werden können. Es wurde nichts gesendet.")
     if "missing or empty" in reason:
         return "Bitte schreiben Sie, was richtig ist. Es wurde nichts gesendet."
     if "too long" in reason:

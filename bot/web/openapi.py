@@ -338,10 +338,27 @@ SCHEMAS = {
             "The ids of its corrections, oldest first.")},
         "poll": {"$ref": "#/components/schemas/Poll"},
     }),
-    "Correction": _closed({"text": {"type": "string", "minLength": 1, "description": (
-        "What is right. The message begins with \"Berichtigung:\" and the corrected "
-        "broadcast's first words, then this text; together within the limit of a broadcast "
-        "(1,024 characters with the text template, 1,600 free-form).")}}),
+    "Correction": _closed({
+        "text": {"type": "string", "minLength": 1, "description": (
+            "What is right. The message begins with \"Berichtigung:\" and the corrected "
+            "broadcast's first words, then this text; together within the limit of a broadcast "
+            "(1,024 characters with the text template, 1,600 free-form).")},
+        "translations": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "string", "minLength": 1,
+                                     "maxLength": FREEFORM_TEXT_LIMIT},
+            "description": (
+                "The correction in further languages (LANGUAGES), by code, as a broadcast's "
+                "translations. A subscriber of such a language gets it, beginning with the "
+                "first words of the original as they got it (its translation, else its text); "
+                "the others get text. Within the same limit as text.")}},
+        required=["text"]),
+    "CorrectionRefused": _closed({
+        "error": {"type": "string", "description": "The reason, in plain words."},
+        "existing": {"type": "integer", "description": (
+            "When the same correction (the same text, of the same broadcast) was written "
+            "less than ten minutes ago: its id. Nothing was sent again.")}},
+        required=["error"]),
     "CorrectionCreated": _closed({
         "id": {"type": "integer"},
         "status": {"enum": ["queued"]},
@@ -350,6 +367,8 @@ SCHEMAS = {
             "subscribed: nobody else.")},
         "corrects": {"type": "integer"},
         "text": {"type": "string", "description": "The message as it goes out."},
+        "translations": {"type": "object", "additionalProperties": {"type": "string"},
+                         "description": "The message as it goes out in further languages."},
         "urgent": {"type": "boolean", "description": "As the corrected broadcast."},
         "public": PUBLIC,
         "topics": {"type": "array", "items": {"type": "string"}},
@@ -566,18 +585,25 @@ PATHS = {
             "delivered or read) and who are still subscribed: not to anyone who joined later "
             "or left since. As urgent and as public as the corrected one; the public page and "
             "the feed link the two, the audit trail names the corrected one. Sent at once: "
-            "the token never waits for approval."),
+            "the token never waits for approval. With translations, a subscriber of a further "
+            "language gets the correction in it. The same text for the same broadcast again "
+            "within ten minutes (a retry after a lost answer) is refused with 409 and the "
+            "first correction's id in existing: nobody gets it twice."),
         "parameters": [BROADCAST_ID],
         "requestBody": {"required": True, "content": _json(
             {"$ref": "#/components/schemas/Correction"})},
         "responses": {
             "202": _answer("Queued; the sender delivers it.",
                            {"$ref": "#/components/schemas/CorrectionCreated"}),
-            "400": _error("Not JSON, no text, a text too long, or fields besides text."),
+            "400": _error("Not JSON, no text, a text or translation too long, a language "
+                          "the channel does not speak, or fields besides text and "
+                          "translations."),
             "401": {"$ref": "#/components/responses/Unauthorized"},
             "404": _error("No such broadcast."),
-            "409": _error("Not sent yet (a draft, waiting for approval, planned), still "
-                          "going out, or it reached nobody who is still subscribed."),
+            "409": _answer("Not sent yet (a draft, waiting for approval, planned), still "
+                           "going out, or it reached nobody who is still subscribed; or the "
+                           "same correction was written less than ten minutes ago (existing "
+                           "names it).", {"$ref": "#/components/schemas/CorrectionRefused"}),
             "413": _error("The request is larger than 256 KiB."),
         },
     }},

@@ -53,9 +53,19 @@ Fragen zum Datenschutz beantwortet die oder der Datenschutzbeauftragte: {dpo}.
 Wenn Sie „Start“ schreiben, speichern wir Ihre Telefonnummer verschlüsselt, damit wir Ihnen \
 Meldungen senden können. Wir halten fest, wann Sie sich an- und abgemeldet haben, damit wir \
 Ihre Einwilligung nachweisen können; dieser Nachweis enthält Ihre Nummer nicht im Klartext. Zu \
-jeder Meldung speichern wir, ob sie angekommen ist. Den Inhalt Ihrer Nachrichten an uns \
-speichern wir nicht. Niemand in unserer Verwaltung sieht Ihre Nummer, und andere \
+jeder Meldung speichern wir, ob sie angekommen ist. Den Wortlaut Ihrer Nachrichten an uns \
+speichern wir nicht, mit zwei Ausnahmen (siehe unten): Ihre Reaktion mit einem Emoji und Ihre \
+Antwort auf eine Umfrage. Niemand in unserer Verwaltung sieht Ihre Nummer, und andere \
 Abonnentinnen und Abonnenten sehen sie auch nicht.
+
+Wenn Sie auf eine Meldung mit einem Emoji reagieren oder bei einer Umfrage eine Antwort \
+wählen, speichern wir das Emoji oder die gewählte Antwort und den Zeitpunkt. Damit zählen \
+wir, wie viele so reagiert oder geantwortet haben; wer es war, sieht niemand. Damit eine neue \
+Reaktion oder Antwort die alte ersetzt, ist sie mit einem Prüfwert verknüpft, der aus Ihrer \
+Nummer und einem geheimen Schlüssel berechnet wird, nie mit der Nummer selbst. Diese \
+Verknüpfung endet, wenn Sie „Stop“ schreiben oder die Löschung verlangen, spätestens \
+{delivery_days} Tage nach dem Versand der Meldung. Danach bleibt nur die Zahl, ohne Bezug zu \
+Ihnen.
 
 ## Auf welcher Rechtsgrundlage?
 
