@@ -230,3 +230,28 @@ def test_fake_meta_takes_a_header_of_the_templates_kind_and_refuses_one_on_a_tex
     assert (record["header"], record["link"]) == ("video", "https://x.de/a.mp4")
     answer = post_to_meta(fake_meta, media_template(header, name="meldung"))
     assert answer.status_code == 400 and answer.json()["error"]["code"] == 132000
+
+
+# --- the console offers what can be sent ----------------------------------------------------
+
+def compose_page(config, **settings):
+    from bot import create_app
+    from tests.conftest import OFFICER, OFFICER_PASSWORD, Console
+
+    app = create_app(dict(config, **settings))
+    app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                                 input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    assert console.sign_in().status_code == 302
+    return console.client.get("/admin/compose").get_data(as_text=True)
+
+
+def test_the_console_offers_only_the_kinds_of_file_with_a_media_template(config):
+    page = compose_page(config, BROADCAST_CONTENT_SID="HXtext",
+                        BROADCAST_MEDIA_CONTENT_SID=f"video={VIDEO_SID},document={DOCUMENT_SID}")
+    assert 'accept="video/mp4,application/pdf"' in page
+    assert ("Mit den eingerichteten WhatsApp-Vorlagen möglich:\n    ein Video (MP4 mit "
+            "H.264-Bild und AAC-Ton, höchstens 16 MB); ein PDF (höchstens 16 MB).") in page
+    assert 'id="image"' not in compose_page(config, BROADCAST_CONTENT_SID="HXtext")
+    free_form = compose_page(config)
+    assert 'accept="image/jpeg,image/png,video/mp4,application/pdf"' in free_form

@@ -198,10 +198,17 @@ def media_allowed(settings, kind=None):
     the text template (BROADCAST_CONTENT_SID on Twilio, META_TEMPLATE on Meta), only an
     approved template with a media header of the file's kind carries it
     (BROADCAST_MEDIA_CONTENT_SID, META_MEDIA_TEMPLATE)."""
-    if not _templated(settings):
-        return True
-    kinds = (settings.get(_media_settings(settings)[2]) or {}).get(None) or {}
+    kinds = media_kinds(settings)
     return bool(kinds) if kind is None else kind in kinds
+
+
+def media_kinds(settings):
+    """The kinds of file a broadcast may carry (image, video, document), for the console to
+    offer only those: all in free-form mode, else those with a media template."""
+    if not _templated(settings):
+        return media.KINDS
+    configured = (settings.get(_media_settings(settings)[2]) or {}).get(None) or {}
+    return tuple(kind for kind in media.KINDS if kind in configured)
 
 
 def check_media(media_url, settings):
