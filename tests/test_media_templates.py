@@ -255,3 +255,19 @@ def test_the_console_offers_only_the_kinds_of_file_with_a_media_template(config)
     assert 'id="image"' not in compose_page(config, BROADCAST_CONTENT_SID="HXtext")
     free_form = compose_page(config)
     assert 'accept="image/jpeg,image/png,video/mp4,application/pdf"' in free_form
+
+
+def test_a_language_with_media_templates_of_its_own_needs_the_files_kind_too(config, video):
+    """Its citizens get the media template of their language: a kind it lacks is refused
+    before anything is sent, naming that language's setting."""
+    from bot import create_app
+
+    client = create_app(dict(
+        config, LANGUAGES="de,en", BROADCAST_CONTENT_SID="HXtext",
+        BROADCAST_MEDIA_CONTENT_SID=f"video={VIDEO_SID},document={DOCUMENT_SID}",
+        BROADCAST_CONTENT_SID_EN="HXen", BROADCAST_MEDIA_CONTENT_SID_EN="video=HXenvideo",
+    )).test_client()
+    assert post(client, "Mit Video", upload(client, video, "Einsatz.mp4")).status_code == 202
+    pdf = post(client, "Mit PDF", upload(client, media_files.pdf(), "Aushang.pdf"))
+    assert pdf.status_code == 400
+    assert "set BROADCAST_MEDIA_CONTENT_SID_EN with document=…" in pdf.json["error"]

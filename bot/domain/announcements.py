@@ -204,11 +204,25 @@ def media_allowed(settings, kind=None):
 
 def media_kinds(settings):
     """The kinds of file a broadcast may carry (image, video, document), for the console to
-    offer only those: all in free-form mode, else those with a media template."""
+    offer only those: all in free-form mode, else those with a media template in the main
+    language and in every further language that has media templates of its own (a language
+    without uses the main one's)."""
     if not _templated(settings):
         return media.KINDS
-    configured = (settings.get(_media_settings(settings)[2]) or {}).get(None) or {}
-    return tuple(kind for kind in media.KINDS if kind in configured)
+    return tuple(kind for kind in media.KINDS if not _lacking(settings, kind))
+
+
+def _lacking(settings, kind):
+    """The setting that would need ``kind`` for a broadcast with such a file to reach every
+    language; None when none does."""
+    setting = _media_settings(settings)[1]
+    configured = settings.get(_media_settings(settings)[2]) or {}
+    if kind not in (configured.get(None) or {}):
+        return setting
+    for code, kinds in configured.items():
+        if code is not None and kind not in kinds:
+            return f"{setting}_{config.setting_suffix(code)}"
+    return None
 
 
 def check_media(media_url, settings):
@@ -225,11 +239,12 @@ def check_media(media_url, settings):
             "media_url must be a file uploaded here (POST /api/media) to be sent with the "
             f"media template ({media_setting}), whose address is PUBLIC_URL/media/…")
     kind = (media.kind_of_name(media_url) if ours else None) or "image"
-    if not media_allowed(settings, kind):
+    lacking = _lacking(settings, kind)
+    if lacking:
         what = {"image": "picture", "video": "video", "document": "PDF"}[kind]
         raise InvalidBroadcast(
             f"media_url cannot be sent with the text template ({text_setting}), which "
-            f"carries no {what}: set {media_setting} with {kind}=… (an approved template "
+            f"carries no {what}: set {lacking} with {kind}=… (an approved template "
             f"with a {kind} header), or send the text alone")
 
 
