@@ -52,6 +52,7 @@ SETTINGS = {
     "NOTICE_WINDOW_HOURS": (24.0, float),
     "BROADCAST_CONTENT_SID": ("", str),
     "BROADCAST_PARAGRAPH_TEMPLATES": ("", str),
+    "BROADCAST_MEDIA_CONTENT_SID": ("", str),
     "SEND_RATE_LIMIT": (80.0, float),
     "SEND_CONCURRENCY": (0, int),
     "SEND_BATCH_SIZE": (200, int),
@@ -103,6 +104,7 @@ SETTINGS = {
     "META_TEMPLATE": ("", str),
     "META_TEMPLATE_LANGUAGE": (meta_platform.DEFAULT_TEMPLATE_LANGUAGE, str),
     "META_PARAGRAPH_TEMPLATES": ("", str),
+    "META_MEDIA_TEMPLATE": ("", str),
     "META_DISPLAY_PHONE_NUMBER": ("", str),
     "POLL_CONTENT_SID": ("", str),
     "META_POLL_TEMPLATE": ("", str),
@@ -203,11 +205,12 @@ _CHECKED_FOR_PLACEHOLDERS = (
     "DATA_PROTECTION_OFFICER", "TEST_RECIPIENTS", "BROADCAST_CONTENT_SID",
     "BROADCAST_PARAGRAPH_TEMPLATES", *CREDENTIALS["meta"], "META_API_URL", "META_TEMPLATE",
     "META_PARAGRAPH_TEMPLATES", "META_DISPLAY_PHONE_NUMBER", "POLL_CONTENT_SID",
-    "META_POLL_TEMPLATE")
+    "META_POLL_TEMPLATE", "BROADCAST_MEDIA_CONTENT_SID", "META_MEDIA_TEMPLATE")
 # The per-language settings, read from the environment apart from SETTINGS (``_per_language``).
 _LANGUAGE_PREFIXES = ("BROADCAST_CONTENT_SID_", "BROADCAST_PARAGRAPH_TEMPLATES_",
                       "META_TEMPLATE_", "META_PARAGRAPH_TEMPLATES_", "POLL_CONTENT_SID_",
-                      "META_POLL_TEMPLATE_")
+                      "META_POLL_TEMPLATE_", "BROADCAST_MEDIA_CONTENT_SID_",
+                      "META_MEDIA_TEMPLATE_")
 # The example staff phone of .env.example, in whatever list it was left.
 _EXAMPLE_VALUES = {"TEST_RECIPIENTS": "+4915100000000"}
 
@@ -349,6 +352,11 @@ def load(instance_path, test_config=None):
                                                   values, languages, test_config)
     values["META_POLL_TEMPLATES"] = _poll_templates(_META_TEMPLATES, "META_POLL_TEMPLATE",
                                                     values, languages, test_config)
+    values["MEDIA_CONTENT_SIDS"] = _media_templates(_TWILIO_TEMPLATES,
+                                                    "BROADCAST_MEDIA_CONTENT_SID", values,
+                                                    languages, test_config)
+    values["META_MEDIA_TEMPLATES"] = _media_templates(_META_TEMPLATES, "META_MEDIA_TEMPLATE",
+                                                      values, languages, test_config)
     sender = values["TWILIO_WHATSAPP_FROM"]
     if sender and not twilio_platform.is_sender_address(sender):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
@@ -508,6 +516,52 @@ def _poll_templates(kind, setting, values, languages, test_config):
                     "template as <number of answers>=<its content SID or name>, for 2 and 3 "
                     "answers, each once (e.g. 2=HX…,3=HX… or 2=umfrage_2,3=umfrage_3)")
             templates[int(count)] = template
+        found[code] = templates
+    return found
+
+
+MEDIA_KINDS = ("image", "video", "document")
+
+
+def _media_templates(kind, setting, values, languages, test_config):
+    """BROADCAST_MEDIA_CONTENT_SID or META_MEDIA_TEMPLATE (and ``_<LANG>``),
+    ``image=…,video=…,document=…`` → {None (the main language) or code: {media kind:
+    template}}: the approved templates with a media header of that kind (WhatsApp approves a
+    template for one kind of header) and the text as their body's one variable. Each belongs
+    to the text template of the same language, which broadcasts without a file use."""
+    found = {}
+    for code in [None] + languages:
+        name = setting + (f"_{setting_suffix(code)}" if code else "")
+        if code is None:
+            raw = values[name]
+        else:
+            raw = (test_config or {}).get(name) if test_config is not None \
+                else os.environ.get(name)
+        raw = str(raw or "").strip()
+        if not raw:
+            continue
+        single = values[kind.singles_key].get(code) if code else values[kind.single]
+        if not single:
+            needed = f"{kind.single}_{setting_suffix(code)}" if code else kind.single
+            raise ConfigError(f"{name} is set but {needed} is not: a media template is used "
+                              "only where broadcasts go out as templates; set the text "
+                              "template too")
+        templates = {}
+        for item in raw.split(","):
+            media_kind, _, template = (part.strip() for part in item.partition("="))
+            if media_kind not in MEDIA_KINDS or not template \
+                    or not kind.name_pattern.fullmatch(template) or media_kind in templates:
+                raise ConfigError(
+                    f"{name} holds {item.strip()!r}: write each approved template with a "
+                    "media header as <kind>=<its content SID or name>, the kind image, video "
+                    "or document, each once (e.g. image=HX…,video=HX…,document=HX… or "
+                    "image=infokanal_bild,video=infokanal_video)")
+            templates[media_kind] = template
+        if setting == "BROADCAST_MEDIA_CONTENT_SID" and not values["PUBLIC_URL"]:
+            # Twilio's media template names the file by a variable after a fixed address,
+            # which is ours: PUBLIC_URL/media/{{2}}.
+            raise ConfigError(f"{name} is set but PUBLIC_URL is not: the media template's "
+                              "address is PUBLIC_URL/media/{{2}}")
         found[code] = templates
     return found
 

@@ -61,8 +61,9 @@ HINTS = {
     TEMPLATE_REFUSED: (
         "WhatsApp refused the template's variables. Check that BROADCAST_PARAGRAPH_TEMPLATES "
         "names each template with the number of variables its approved body has ({{1}} to "
-        "{{n}}), and that BROADCAST_CONTENT_SID's body has a single one, {{1}} (operator's "
-        "guide, \"Templates\")."),
+        "{{n}}), that BROADCAST_CONTENT_SID's body has a single one, {{1}}, and for a "
+        "broadcast with a file that each of BROADCAST_MEDIA_CONTENT_SID or META_MEDIA_TEMPLATE "
+        "names a template approved for that kind of header (operator's guide, \"Templates\")."),
 }
 
 

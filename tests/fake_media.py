@@ -70,9 +70,16 @@ async def meta_refusal(kind, link):
     return TOO_LARGE if size > limit else None
 
 
-async def twilio_refusal(urls):
+# What a WhatsApp media template's header of each kind takes on Twilio: the kind it was
+# approved for (Twilio's twilio/media and twilio/card: "Only one type of media can be sent per
+# approved variable WhatsApp media template").
+TWILIO_HEADER_TYPES = {"image": {"image/jpeg", "image/png"}, "video": {"video/mp4"},
+                       "document": {"application/pdf"}}
+
+
+async def twilio_refusal(urls, header=None):
     """Why Twilio would not deliver these MediaUrl values on WhatsApp (a reason above), or
-    None."""
+    None. ``header``: the media template's header kind the file must be of."""
     if len(urls) > 1:
         return WRONG_TYPE  # WhatsApp takes one file per message
     fetched = await fetch(urls[0], 16 * MB)
@@ -82,5 +89,7 @@ async def twilio_refusal(urls):
     if content_type is None:
         return UNREACHABLE
     if content_type not in TWILIO_MEDIA:
+        return WRONG_TYPE
+    if header and content_type not in TWILIO_HEADER_TYPES[header]:
         return WRONG_TYPE
     return TOO_LARGE if size > TWILIO_MEDIA[content_type] else None

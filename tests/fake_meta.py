@@ -69,6 +69,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 INVALID_PARAMETER = 100
 PARAMETER_COUNT = 132000
+# A parameter's format does not match the template's (a header of another kind than approved).
+PARAMETER_FORMAT = 132012
 OUTSIDE_WINDOW = 131047
 PAIR_LIMIT = 131056
 # Meta documents no code of its own for the messaging limit; what the platforms answer when it
@@ -151,6 +153,8 @@ SETTINGS = {
     # name → {"language": "de", "parameters": n}; "languages": ["de", "en"] or {"de": n, …}
     # for several languages; a bare number means German with that many parameters.
     # "buttons": n gives the template n quick-reply buttons (their payloads are parameters).
+    # "header": "image" | "video" | "document" gives it a media header of that kind, which
+    # every message of it must fill with a file of that kind by its link.
     "templates": DEFAULT_TEMPLATES,
     "template_category": "utility",  # the pricing category of template messages
     # How long after a citizen's last message free-form messages to them go out (Meta: 24 h);
@@ -500,6 +504,8 @@ class FakeMeta:
                            for name, spec in self.templates.items()}
         self._template_buttons = {name: spec.get("buttons", 0) if isinstance(spec, dict) else 0
                                   for name, spec in self.templates.items()}
+        self._template_headers = {name: spec.get("header") if isinstance(spec, dict) else None
+                                  for name, spec in self.templates.items()}
 
     def _clear_records(self):
         self.messages = []          # accepted messages in order, see _record
@@ -813,10 +819,17 @@ class FakeMeta:
             raise invalid("template.components must be a list")
         parameters = None
         buttons = self._template_buttons.get(name, 0)
+        header = self._template_headers.get(name)
+        media = None
         payloads = {}
         for component in components:
             if isinstance(component, dict) and component.get("type") == "button" and buttons:
                 payloads.update(self._check_button(component, buttons, payloads))
+                continue
+            if isinstance(component, dict) and component.get("type") == "header" and header:
+                if media is not None:
+                    raise invalid("template.components holds more than one header")
+                media = self._check_header(component, header, name)
                 continue
             if not isinstance(component, dict) or component.get("type") != "body":
                 # The templates this fake knows have a body (and quick-reply buttons where
@@ -845,8 +858,43 @@ class FakeMeta:
             reason = parameter_refusal(text)
             if reason:
                 raise invalid(reason)
+        if header and media is None:
+            raise Refusal(400, PARAMETER_COUNT, f"header: number of parameters (0) does not "
+                          f"match the expected number of params (1): template {name} has a "
+                          f"{header} header")
+        if media is not None:
+            # Fetched and judged as a message of the header's kind would be.
+            return {"template": name, "language": code, "parameters": texts, "buttons": None,
+                    "header": header, "link": media["link"],
+                    "filename": media.get("filename")}
         return {"template": name, "language": code, "parameters": texts,
                 "buttons": [payloads[index] for index in sorted(payloads)] if buttons else None}
+
+    @staticmethod
+    def _check_header(component, header, name):
+        """A media header's parameter: exactly one, of the template's header kind, with a
+        link (a document also with an optional filename). → the media object."""
+        parameters = component.get("parameters")
+        if not isinstance(parameters, list) or len(parameters) != 1 \
+                or not isinstance(parameters[0], dict):
+            raise Refusal(400, PARAMETER_COUNT, f"header: number of parameters does not match "
+                          f"the expected number of params (1) for template {name}")
+        parameter = parameters[0]
+        kind = parameter.get("type")
+        if kind != header:
+            raise Refusal(400, PARAMETER_FORMAT, f"header: parameter of type {kind!r} does not "
+                          f"match the format of template {name} ({header.upper()})")
+        media = parameter.get(kind)
+        link = media.get("link") if isinstance(media, dict) else None
+        if not isinstance(link, str) or not re.fullmatch(r"https?://[^\s/]+\S*", link):
+            raise Refusal(400, PARAMETER_COUNT, f"header: the {kind} parameter needs a link "
+                          "(an http or https URL; this fake has no uploaded media ids)")
+        if set(media) - {"link", "filename"} or (
+                "filename" in media and (kind != "document"
+                                         or not isinstance(media["filename"], str))):
+            raise Refusal(400, INVALID_PARAMETER, f"header: {kind} takes a link"
+                          + (" and a filename" if kind == "document" else ""))
+        return media
 
     @staticmethod
     def _check_button(component, buttons, seen):
@@ -875,7 +923,7 @@ class FakeMeta:
     # -- statuses posted back ----------------------------------------------------------------
 
     async def _judge_media(self, record):
-        key = (record["type"], record["link"])
+        key = (record.get("header") or record["type"], record["link"])
         if key not in self.media_verdicts:
             self.media_verdicts[key] = await fake_media.meta_refusal(*key)
         record["media_refused"] = self.media_verdicts[key]

@@ -10,7 +10,10 @@ variable with a line break or a tab, more than four spaces in a row, nothing in 
 than 1,024 characters, and variables that are not the ones the template takes, are accepted by
 the REST call and then fail with a ``failed`` status callback (63013, 63028); variables that are
 not a JSON object of strings are refused at once (21656). ``templates`` says how many variables
-each content SID takes; one it does not name takes one (``{{1}}``). A quick-reply content
+each content SID takes; one it does not name takes one (``{{1}}``). A media content
+(``media_contents``: content SID → (header kind, its address with ``{{2}}``)) takes the text as
+``{{1}}`` and the file's name as ``{{2}}``; the completed address is fetched as a MediaUrl
+would be and fails the message when the file is not of the header's kind. A quick-reply content
 (``quick_replies``: content SID → its number of buttons, or a ``QuickReply``) is held to what
 WhatsApp approves: the buttons' titles are fixed at approval (no variable in a title, at most
 20 characters), so the answers stand in the body, which is ``{{1}}`` (the text), then each
@@ -184,6 +187,9 @@ class FakeTwilio:
         self.callback_results = Counter()
         self.templates = {}         # content SID → how many variables it takes (else one)
         self.quick_replies = {}     # content SID → its buttons, or a QuickReply
+        # content SID → (header kind, media address with {{2}}): a twilio/media content with
+        # the text as {{1}} and the file's name as {{2}}, approved for that kind of header
+        self.media_contents = {}
         self.refused = []           # (message sid, error code, reason) of refused messages
         # the MediaUrl values (a tuple) → why WhatsApp would not take them (``fake_media``)
         self.media_verdicts = {}
@@ -300,6 +306,7 @@ class FakeTwilio:
             self.media_verdicts.clear()
             self.templates.clear()
             self.quick_replies.clear()
+            self.media_contents.clear()
             self.refused.clear()
             self.callback_delay = 0.0
             self.messaging_limit = None
@@ -384,11 +391,23 @@ class FakeTwilio:
                 return self._error(400, INVALID_VARIABLES,
                                    "The ContentVariables Parameter is invalid.")
             buttons = self.quick_replies.get(form["ContentSid"])
+            header = self.media_contents.get(form["ContentSid"])
+            if header is not None and form.get("MediaUrl"):
+                # The content holds its media address: a MediaUrl besides it is not Twilio's
+                # way, and would be sent in place of the approved header.
+                return self._error(400, 21619, "MediaUrl cannot be combined with a ContentSid "
+                                   "whose content holds media.")
             refusal = (quick_reply_refusal(variables, buttons) if buttons is not None
+                       else template_refusal(variables, 2) if header is not None
                        else template_refusal(variables, self.templates.get(form["ContentSid"], 1)))
         sid = "SM" + secrets.token_hex(16)
         record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
                   for key in form.keys()}
+        header = self.media_contents.get(form.get("ContentSid") or "")
+        if header is not None and not refusal:
+            # The media address the approved content names, completed by the variable.
+            record["MediaUrl"] = [header[1].replace("{{2}}", variables["2"])]
+            record["header"] = header[0]
         record["sid"] = sid
         record["received_at"] = time.time()
         with self._lock:
@@ -425,9 +444,9 @@ class FakeTwilio:
         return web.json_response(self._resource(sid, form), status=201)
 
     async def _judge_media(self, callback, sid, form, record, failure):
-        key = tuple(record["MediaUrl"])
+        key = (tuple(record["MediaUrl"]), record.get("header"))
         if key not in self.media_verdicts:
-            self.media_verdicts[key] = await fake_media.twilio_refusal(list(key))
+            self.media_verdicts[key] = await fake_media.twilio_refusal(list(key[0]), key[1])
         refused = self.media_verdicts[key]
         if refused:
             code = MEDIA_CODES[refused]

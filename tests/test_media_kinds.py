@@ -217,8 +217,9 @@ def test_the_console_explains_a_refused_video_in_german(console, tmp_path):
 
 def test_on_meta_a_broadcast_with_media_is_refused_not_sent_as_text_alone(config, video):
     """Every broadcast goes out on Meta as the text template (META_TEMPLATE), which carries no
-    media: a video, PDF or picture is refused with the reason, and the console offers no
-    upload, instead of sending the text without it."""
+    media: without a media template of its kind (META_MEDIA_TEMPLATE) a video is refused with
+    the setting to set, instead of sending the text without it (test_media_templates.py has
+    the rest)."""
     from bot import create_app
     from tests.test_meta_webhook import meta_settings
 
@@ -227,7 +228,7 @@ def test_on_meta_a_broadcast_with_media_is_refused_not_sent_as_text_alone(config
     response = meta.post("/api/broadcasts", json={"text": "Mit Video", "media_url": url},
                          headers=AUTH)
     assert response.status_code == 400
-    assert "on Meta every broadcast goes out as that template" in response.json["error"]
+    assert "set META_MEDIA_TEMPLATE with video=…" in response.json["error"]
 
 
 def test_the_public_page_names_a_video_and_a_pdf_as_what_they_are(app, client, citizen, video):

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from .. import config
-from ..store import approvals, audit, broadcasts
+from ..store import approvals, audit, broadcasts, media
 from ..store import polls as stored_polls
 from ..store.db import now_iso, to_iso, write
 from . import authorship, budget, plan, polls
@@ -70,10 +70,8 @@ def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
                 from None
         if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media_url.strip():
             raise InvalidBroadcast("media_url must be an http(s) URL")
-        if template:
-            raise InvalidBroadcast(
-                "media_url cannot be sent with the text template (BROADCAST_CONTENT_SID); "
-                "send the text alone")
+        # Whether the configuration can send it (a media template of its kind) is
+        # ``check_media``'s to say.
         media_url = media_url.strip()
     urgent = data.get("urgent", False)
     if not isinstance(urgent, bool):
@@ -174,23 +172,80 @@ def check(data, settings):
         polls.check_sendable(fields["answers"], fields, settings, config.Mode.of(settings).demo)
     except polls.InvalidAnswers as exc:
         raise InvalidBroadcast(str(exc)) from None
-    if fields["media_url"] and not media_allowed(settings):
-        # Said, not dropped: the broadcast would go out as text alone.
-        raise InvalidBroadcast(
-            "media_url cannot be sent with the text template (META_TEMPLATE): on Meta every "
-            "broadcast goes out as that template, which carries no picture, video or PDF; "
-            "send the text alone")
+    check_media(fields["media_url"], settings)
     return fields
 
 
-def media_allowed(settings):
-    """Whether a broadcast may carry a picture, video or PDF: only free-form messages carry
-    one. On Twilio that is without BROADCAST_CONTENT_SID; on Meta without META_TEMPLATE (the
-    demo, and a number whose citizens all wrote within the day), since with it every
-    broadcast goes out as the text template."""
-    if settings.get("WHATSAPP_PLATFORM") == "meta":
-        return not settings.get("META_TEMPLATE")
-    return not template_mode(settings)
+# Per platform: the text template's setting, the media templates' setting and their loaded
+# {language or None: {kind: template}}.
+_MEDIA_SETTINGS = {"meta": ("META_TEMPLATE", "META_MEDIA_TEMPLATE", "META_MEDIA_TEMPLATES"),
+                   None: ("BROADCAST_CONTENT_SID", "BROADCAST_MEDIA_CONTENT_SID",
+                          "MEDIA_CONTENT_SIDS")}
+
+
+def _media_settings(settings):
+    return _MEDIA_SETTINGS.get(settings.get("WHATSAPP_PLATFORM"), _MEDIA_SETTINGS[None])
+
+
+def _templated(settings):
+    """Whether broadcasts go out as the text template on this platform."""
+    return bool(settings.get(_media_settings(settings)[0]))
+
+
+def media_allowed(settings, kind=None):
+    """Whether a broadcast may carry a picture, video or PDF (``kind``: image, video or
+    document; None: any of them). Free-form messages carry any; where broadcasts go out as
+    the text template (BROADCAST_CONTENT_SID on Twilio, META_TEMPLATE on Meta), only an
+    approved template with a media header of the file's kind carries it
+    (BROADCAST_MEDIA_CONTENT_SID, META_MEDIA_TEMPLATE)."""
+    kinds = media_kinds(settings)
+    return bool(kinds) if kind is None else kind in kinds
+
+
+def media_kinds(settings):
+    """The kinds of file a broadcast may carry (image, video, document), for the console to
+    offer only those: all in free-form mode, else those with a media template in the main
+    language and in every further language that has media templates of its own (a language
+    without uses the main one's)."""
+    if not _templated(settings):
+        return media.KINDS
+    return tuple(kind for kind in media.KINDS if not _lacking(settings, kind))
+
+
+def _lacking(settings, kind):
+    """The setting that would need ``kind`` for a broadcast with such a file to reach every
+    language; None when none does."""
+    setting = _media_settings(settings)[1]
+    configured = settings.get(_media_settings(settings)[2]) or {}
+    if kind not in (configured.get(None) or {}):
+        return setting
+    for code, kinds in configured.items():
+        if code is not None and kind not in kinds:
+            return f"{setting}_{config.setting_suffix(code)}"
+    return None
+
+
+def check_media(media_url, settings):
+    """InvalidBroadcast when the configuration cannot send this file with the broadcast: said,
+    not dropped, since the broadcast would otherwise go out as text alone."""
+    if not media_url or not _templated(settings):
+        return
+    text_setting, media_setting, _ = _media_settings(settings)
+    ours = media.is_ours(media_url, settings.get("PUBLIC_URL") or "")
+    if media_setting == "BROADCAST_MEDIA_CONTENT_SID" and not ours:
+        # Twilio's media template holds a fixed address with the file's name as its
+        # variable: only files uploaded here fit it.
+        raise InvalidBroadcast(
+            "media_url must be a file uploaded here (POST /api/media) to be sent with the "
+            f"media template ({media_setting}), whose address is PUBLIC_URL/media/…")
+    kind = (media.kind_of_name(media_url) if ours else None) or "image"
+    lacking = _lacking(settings, kind)
+    if lacking:
+        what = {"image": "picture", "video": "video", "document": "PDF"}[kind]
+        raise InvalidBroadcast(
+            f"media_url cannot be sent with the text template ({text_setting}), which "
+            f"carries no {what}: set {lacking} with {kind}=… (an approved template "
+            f"with a {kind} header), or send the text alone")
 
 
 def actor_of(created_by):

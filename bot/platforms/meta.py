@@ -473,6 +473,21 @@ def _free_form_tail(text, media_url, media_type=None, filename=None):
     return _json_tail({"type": "text", "text": {"body": text}})
 
 
+@functools.lru_cache(maxsize=256)
+def _media_template_tail(text, kind, link, filename, name, language):
+    """A broadcast with a file, as the approved template with a media header of its kind: the
+    header's parameter is the file by its address (a document also with the name the phone
+    shows), the body's one parameter the text on one line."""
+    media = {"link": link}
+    if kind == "document" and filename:
+        media["filename"] = filename
+    values = whatsapp_text.variables(text, [1])
+    return _json_tail({"type": "template", "template": {
+        "name": name, "language": {"code": language}, "components": [
+            {"type": "header", "parameters": [{"type": kind, kind: media}]},
+            {"type": "body", "parameters": [{"type": "text", "text": values[0]}]}]}})
+
+
 def language_code(code):
     """Meta's code for a template in one of our languages: Leichte Sprache (de-LS) is German
     to WhatsApp, approved as a German template of its own; a region is written "pt_BR"."""
@@ -530,14 +545,20 @@ class MetaTransport:
     A message with buttons (a poll) goes out as the quick-reply template of ``poll_names``
     ({language or None: {number of answers: name}}) where broadcasts go out as templates, and
     as an interactive message with reply buttons where they go free-form (inside the window).
+
+    A broadcast with a file, where broadcasts go out as templates, goes out as the template
+    with a media header of its kind from ``media_names`` ({language or None: {"image" |
+    "video" | "document": name}}); a language with its own uses its own, one without the main
+    one's.
     """
 
     def __init__(self, access_token, phone_number_id, api_url=DEFAULT_API_URL,
                  api_version=DEFAULT_API_VERSION, template=None,
                  template_language=DEFAULT_TEMPLATE_LANGUAGE, template_names=None,
                  paragraph_names=None, max_connections=256, timeout_seconds=15,
-                 poll_names=None):
+                 poll_names=None, media_names=None):
         base = (api_url or DEFAULT_API_URL).rstrip("/")
+        self.media_names = media_names or {}
         self.poll_names = poll_names or {}
         self.template_language = template_language or DEFAULT_TEMPLATE_LANGUAGE
         self.url = f"{base}/{api_version or DEFAULT_API_VERSION}/{phone_number_id}/messages"
@@ -560,6 +581,8 @@ class MetaTransport:
             raise SendError(v.INVALID_NUMBER, None, "not a number in international form")
         if message.buttons:
             tail = self._poll_tail(message)
+        elif self.template and not message.reply and message.media_url:
+            tail = self._media_tail(message)
         elif self.template and not message.reply:
             family, language = self._templates.get(message.language) or self._templates[None]
             try:
@@ -572,6 +595,20 @@ class MetaTransport:
         else:
             raise SendError(v.REJECTED, None, "not sent: the text is empty")
         return b'%b%b",%b' % (_HEAD, match.group(1).encode(), tail)
+
+    def _media_tail(self, message):
+        kind = _MEDIA_TYPES.get(message.media_type, "image")
+        language = message.language if message.language in self.media_names else None
+        name = (self.media_names.get(language) or {}).get(kind)
+        if name is None:
+            raise SendError(v.REJECTED, None, f"no media template (META_MEDIA_TEMPLATE) for "
+                                              f"a {kind}")
+        code = language_code(language) if language else self.template_language
+        try:
+            return _media_template_tail(message.body, kind, message.media_url,
+                                        message.media_filename, name, code)
+        except whatsapp_text.Unsendable as exc:
+            raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
 
     def _poll_tail(self, message):
         buttons = tuple(message.buttons)
@@ -634,6 +671,7 @@ def _settings(config):
         "template_names": config.get("META_TEMPLATE_NAMES") or {},
         "paragraph_names": config.get("META_PARAGRAPH_NAMES") or {},
         "poll_names": config.get("META_POLL_TEMPLATES") or {},
+        "media_names": config.get("META_MEDIA_TEMPLATES") or {},
     }
 
 

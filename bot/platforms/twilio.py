@@ -443,6 +443,21 @@ def _content(text, templates):
     return sid, json.dumps({str(number): value for number, value in enumerate(values, 1)})
 
 
+# The media a message carries, by its content type, as the kind of header WhatsApp approved the
+# media template for (a picture otherwise).
+_MEDIA_KINDS = {"video/mp4": "video", "application/pdf": "document"}
+
+
+@functools.lru_cache(maxsize=256)
+def _media_content(text, sid, name):
+    """A media template's variables: ``{{1}}`` the text on one line (its body's only
+    variable), ``{{2}}`` the file's name, which the template's media address ends in
+    (``PUBLIC_URL/media/{{2}}``: Twilio takes a variable only as the suffix of a fixed
+    address)."""
+    values = whatsapp_text.variables(text, [1])
+    return sid, json.dumps({"1": values[0], "2": name})
+
+
 class TwilioTransport:
     """Sends through Twilio's REST API with the real client, asynchronously.
 
@@ -454,12 +469,20 @@ class TwilioTransport:
     template uses its own templates only; one without uses the main one's. A text never goes
     out as a variable with a line break in it (``whatsapp_text``). Without ``content_sid``: a
     free-form body.
+
+    ``media_sids`` ({language or None: {"image"|"video"|"document": sid}}): the approved
+    templates with a media header, for a broadcast that carries a file where broadcasts go
+    out as templates; their media address is ``media_base`` (``PUBLIC_URL/media/``) and the
+    file's name. A language with its own uses its own, one without the main one's.
     """
 
     def __init__(self, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
                  status_callback=None, content_sid=None, max_connections=256,
-                 timeout_seconds=15, content_sids=None, paragraph_sids=None, poll_sids=None):
+                 timeout_seconds=15, content_sids=None, paragraph_sids=None, poll_sids=None,
+                 media_sids=None, media_base=None):
         self.from_address = from_address
+        self.media_sids = media_sids or {}
+        self.media_base = media_base
         self.poll_sids = poll_sids or {}
         self.status_callback = status_callback
         self.content_sid = content_sid
@@ -481,6 +504,8 @@ class TwilioTransport:
         if message.buttons:
             kwargs["content_sid"], kwargs["content_variables"] = _poll_content(
                 message, self.poll_sids)
+        elif self.content_sid and message.media_url:
+            kwargs["content_sid"], kwargs["content_variables"] = self._media_content(message)
         elif self.content_sid:
             templates = self._templates.get(message.language) or self._templates[None]
             try:
@@ -500,6 +525,22 @@ class TwilioTransport:
                 raise
             raise error from exc
         return created.sid
+
+    def _media_content(self, message):
+        kind = _MEDIA_KINDS.get(message.media_type, "image")
+        sids = self.media_sids.get(message.language) or self.media_sids.get(None) or {}
+        sid = sids.get(kind)
+        if sid is None:
+            raise SendError(v.REJECTED, None, f"no media template (BROADCAST_MEDIA_CONTENT_SID) "
+                                              f"for a {kind}")
+        name = message.media_url.removeprefix(self.media_base or "\0")
+        if not self.media_base or name == message.media_url or not name or "/" in name:
+            raise SendError(v.REJECTED, None, "the media template takes only files uploaded "
+                                              "here (PUBLIC_URL/media/…)")
+        try:
+            return _media_content(message.body, sid, name)
+        except whatsapp_text.Unsendable as exc:
+            raise SendError(v.REJECTED, None, f"not sent as a template: {exc}") from None
 
     async def close(self):
         await self._http.close()
@@ -532,7 +573,12 @@ def transport_from(config, max_connections):
         max_connections=max_connections, timeout_seconds=config["SEND_TIMEOUT_SECONDS"],
         content_sids=config.get("CONTENT_SIDS") or {},
         paragraph_sids=config.get("PARAGRAPH_SIDS") or {},
-        poll_sids=config.get("POLL_CONTENT_SIDS") or {})
+        poll_sids=config.get("POLL_CONTENT_SIDS") or {}, **_media_settings(config))
+
+
+def _media_settings(config):
+    return {"media_sids": config.get("MEDIA_CONTENT_SIDS") or {},
+            "media_base": f"{config['PUBLIC_URL']}/media/" if config.get("PUBLIC_URL") else None}
 
 
 def send_now(messages, config, timeout_seconds=15):
@@ -543,12 +589,12 @@ def send_now(messages, config, timeout_seconds=15):
         content_sid=config["BROADCAST_CONTENT_SID"] or None,
         content_sids=config.get("CONTENT_SIDS") or {},
         paragraph_sids=config.get("PARAGRAPH_SIDS") or {}, timeout_seconds=timeout_seconds,
-        poll_sids=config.get("POLL_CONTENT_SIDS") or {})
+        poll_sids=config.get("POLL_CONTENT_SIDS") or {}, **_media_settings(config))
 
 
 def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAULT_API_URL,
                   content_sid=None, content_sids=None, timeout_seconds=15, paragraph_sids=None,
-                  poll_sids=None):
+                  poll_sids=None, media_sids=None, media_base=None):
     """Send a few messages at once, outside the send loop (a test send to staff phones), from
     a thread that runs no event loop. Returns, per message, its id or the ``SendError``. No
     status callbacks: there is no delivery to put them on."""
@@ -556,4 +602,5 @@ def send_messages(messages, account_sid, auth_token, from_address, api_url=DEFAU
     return send_each(lambda: TwilioTransport(
         account_sid, auth_token, from_address, api_url=api_url, content_sid=content_sid,
         content_sids=content_sids, paragraph_sids=paragraph_sids, max_connections=8,
-        timeout_seconds=timeout_seconds, poll_sids=poll_sids), messages)
+        timeout_seconds=timeout_seconds, poll_sids=poll_sids, media_sids=media_sids,
+        media_base=media_base), messages)

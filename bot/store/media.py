@@ -86,6 +86,26 @@ def kind_of_url(conn, url):
     return (None, None) if row is None else (row[0], row[1])
 
 
+# The kind of media header a file goes out under, by its content type (a picture otherwise).
+KINDS = ("image", "video", "document")
+_KIND_OF_TYPE = {"video/mp4": "video", "application/pdf": "document"}
+
+
+def kind_of_type(content_type):
+    """"image", "video" or "document": the WhatsApp media kind of a content type."""
+    return _KIND_OF_TYPE.get(content_type, "image")
+
+
+def kind_of_name(url):
+    """The media kind of one of our /media/ addresses by its name, which ends in its stored
+    type's extension (``name_for``): no need to read the file. None for any other address."""
+    if not url or PATH not in url:
+        return None
+    extension = url.rsplit("/", 1)[-1].rpartition(".")[2]
+    types = {ext: content_type for content_type, ext in EXTENSIONS.items()}
+    return kind_of_type(types[extension]) if extension in types else None
+
+
 def is_ours(url, base_url):
     """The stored picture's name when ``url`` is one of our /media/ addresses, else None."""
     prefix = base_url.rstrip("/") + PATH

@@ -143,8 +143,11 @@ SCHEMAS = {
             "media_url": {
                 "type": ["string", "null"], "format": "uri", "maxLength": 2000,
                 "description": ("An http(s) URL of a picture, or of a video or PDF uploaded "
-                                "with POST /api/media (sent as what it is); free-form mode "
-                                "only.")},
+                                "with POST /api/media (sent as what it is). With the text "
+                                "template it goes as the approved template with a media "
+                                "header of its kind (BROADCAST_MEDIA_CONTENT_SID, "
+                                "META_MEDIA_TEMPLATE): a kind without one is a 400 naming "
+                                "the setting; on Twilio only uploaded files.")},
             "send_at": {
                 "type": ["string", "null"], "format": "date-time",
                 "description": ("ISO-8601, between the years 2000 and 2100; later than now "
