@@ -452,22 +452,29 @@ def _per_language(prefix, languages, test_config):
     return found
 
 
-def _paragraph_templates(kind, values, languages, test_config):
-    """BROADCAST_PARAGRAPH_TEMPLATES or META_PARAGRAPH_TEMPLATES (and ``_<LANG>``),
-    ``2=…,3=…`` → {None (the main language) or code: {variables: template}}. Each belongs to a
-    single-variable template of the same language: the text falls back to that one when no
-    other fits."""
-    found = {}
+def _set_per_language(setting, values, languages, test_config):
+    """``setting`` and its ``_<LANG>`` variants that are set: (None or code, name, value). The
+    main one comes loaded in ``values``; a language's from the environment (or the test
+    configuration), since SETTINGS cannot list every language's name."""
     for code in [None] + languages:
-        name = kind.setting + (f"_{setting_suffix(code)}" if code else "")
+        name = setting + (f"_{setting_suffix(code)}" if code else "")
         if code is None:
             raw = values[name]
         else:
             raw = (test_config or {}).get(name) if test_config is not None \
                 else os.environ.get(name)
         raw = str(raw or "").strip()
-        if not raw:
-            continue
+        if raw:
+            yield code, name, raw
+
+
+def _paragraph_templates(kind, values, languages, test_config):
+    """BROADCAST_PARAGRAPH_TEMPLATES or META_PARAGRAPH_TEMPLATES (and ``_<LANG>``),
+    ``2=…,3=…`` → {None (the main language) or code: {variables: template}}. Each belongs to a
+    single-variable template of the same language: the text falls back to that one when no
+    other fits."""
+    found = {}
+    for code, name, raw in _set_per_language(kind.setting, values, languages, test_config):
         single = values[kind.singles_key].get(code) if code else values[kind.single]
         if not single:
             needed = f"{kind.single}_{setting_suffix(code)}" if code else kind.single
@@ -496,16 +503,7 @@ def _poll_templates(kind, setting, values, languages, test_config):
     main language) or code: {number of answers: template}}: the approved quick-reply template
     with as many buttons for each number of answers a poll may have."""
     found = {}
-    for code in [None] + languages:
-        name = setting + (f"_{setting_suffix(code)}" if code else "")
-        if code is None:
-            raw = values[name]
-        else:
-            raw = (test_config or {}).get(name) if test_config is not None \
-                else os.environ.get(name)
-        raw = str(raw or "").strip()
-        if not raw:
-            continue
+    for code, name, raw in _set_per_language(setting, values, languages, test_config):
         templates = {}
         for item in raw.split(","):
             count, _, template = (part.strip() for part in item.partition("="))
@@ -530,16 +528,7 @@ def _media_templates(kind, setting, values, languages, test_config):
     template for one kind of header) and the text as their body's one variable. Each belongs
     to the text template of the same language, which broadcasts without a file use."""
     found = {}
-    for code in [None] + languages:
-        name = setting + (f"_{setting_suffix(code)}" if code else "")
-        if code is None:
-            raw = values[name]
-        else:
-            raw = (test_config or {}).get(name) if test_config is not None \
-                else os.environ.get(name)
-        raw = str(raw or "").strip()
-        if not raw:
-            continue
+    for code, name, raw in _set_per_language(setting, values, languages, test_config):
         single = values[kind.singles_key].get(code) if code else values[kind.single]
         if not single:
             needed = f"{kind.single}_{setting_suffix(code)}" if code else kind.single
