@@ -12,8 +12,7 @@ from werkzeug.exceptions import HTTPException
 from .. import vocabulary
 from ..domain import announcements, corrections, costs, month_report, polls
 from ..store import audience, audit, broadcasts, reactions, subscribers
-from ..store import corrections as correction_store
-from ..store import polls as stored_polls
+from ..store import corrections as correction_store, polls as stored_polls
 from . import openapi, security
 from .database import get_db
 from .media import InvalidUpload, store_upload
@@ -23,6 +22,16 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 def error(message, status, **fields):
     return jsonify(error=message, **fields), status
+
+
+def json_body(view):
+    """The view gets the request's JSON body first; a body that is no JSON is a 400."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        data = request.get_json(silent=True)
+        return view(data, *args, **kwargs) if data is not None else error(
+            "the body must be JSON (Content-Type: application/json)", 400)
+    return wrapper
 
 
 def token_required(view):
@@ -70,14 +79,14 @@ def _unauthorized():
 
 def broadcast_json(broadcast):
     """A stored broadcast as the API shows it: its fields, counts, errors, what the operator
-    can do about its failures, and what its messages cost (estimated)."""
+    can do about its failures, what its messages cost (estimated), citizens' emoji reactions
+    ({emoji: count}) and the corrections sent of it (ids)."""
     data = {key: value for key, value in broadcast.items()
             if key != "failures" and key not in broadcasts.ACCOUNT_COLUMNS}
     data["edited"] = bool(broadcast["edited_by"])
     data["hints"] = vocabulary.hints_for(broadcast["failures"])
     data["estimated_cost"] = costs.estimate(costs.messages_for(get_db().conn, broadcast),
                                             current_app.config)
-    # Citizens' emoji reactions, {emoji: count}, and the corrections sent of it (ids).
     data["reactions"] = reactions.counts(get_db().conn, broadcast["id"])
     data["corrections"] = correction_store.of(get_db().conn, broadcast["id"])
     return data
@@ -113,10 +122,8 @@ def topics():
 
 @bp.post("/broadcasts")
 @token_required
-def create_broadcast():
-    data = request.get_json(silent=True)
-    if data is None:
-        return error("the body must be JSON (Content-Type: application/json)", 400)
+@json_body
+def create_broadcast(data):
     try:
         answer = announcements.submit(get_db(), data, current_app.config, created_by=audit.API)
     except announcements.InvalidBroadcast as exc:
@@ -127,12 +134,10 @@ def create_broadcast():
 
 @bp.post("/broadcasts/plan")
 @token_required
-def plan_broadcast():
+@json_body
+def plan_broadcast(data):
     """What ``POST /api/broadcasts`` with this body would do (time, reach today, cost, the
     month's budget, warnings), creating nothing."""
-    data = request.get_json(silent=True)
-    if data is None:
-        return error("the body must be JSON (Content-Type: application/json)", 400)
     try:
         return jsonify(announcements.plan_of(get_db(), data, current_app.config))
     except announcements.InvalidBroadcast as exc:
@@ -206,12 +211,10 @@ def resume_broadcast(broadcast_id):
 
 @bp.post("/broadcasts/<int:broadcast_id>/correct")
 @token_required
-def correct_broadcast(broadcast_id):
+@json_body
+def correct_broadcast(data, broadcast_id):
     """A correction ("Berichtigung") of a broadcast that went out, to exactly those it
     reached."""
-    data = request.get_json(silent=True)
-    if data is None:
-        return error("the body must be JSON (Content-Type: application/json)", 400)
     try:
         answer = corrections.correct(get_db(), broadcast_id, data, current_app.config,
                                      created_by=audit.API)
@@ -241,10 +244,8 @@ def close_poll(broadcast_id):
 
 @bp.patch("/broadcasts/<int:broadcast_id>")
 @token_required
-def edit_draft(broadcast_id):
-    data = request.get_json(silent=True)
-    if data is None:
-        return error("the body must be JSON (Content-Type: application/json)", 400)
+@json_body
+def edit_draft(data, broadcast_id):
     return _draft_change(broadcast_id, lambda: announcements.edit_draft(
         get_db(), broadcast_id, data, current_app.config))
 

@@ -136,20 +136,13 @@ class Collector:
             webhooks.add_metric(list(labels), number)
         yield webhooks
 
-        polled = GaugeMetricFamily(
+        yield _moment(
             "infokanal_warnings_poll_last_success_timestamp_seconds",
             "When the official warnings feed was last read successfully (Unix time); no sample "
-            "before the first success or without the relay.")
-        if s.warnings_polled_at is not None:
-            polled.add_metric([], s.warnings_polled_at)
-        yield polled
+            "before the first success or without the relay.", s.warnings_polled_at)
 
-        cleaned = GaugeMetricFamily(
-            "infokanal_cleanup_last_run_timestamp_seconds",
-            "When the retention cleanup last ran (Unix time).")
-        if s.cleanup_last_run is not None:
-            cleaned.add_metric([], s.cleanup_last_run)
-        yield cleaned
+        yield _moment("infokanal_cleanup_last_run_timestamp_seconds",
+                      "When the retention cleanup last ran (Unix time).", s.cleanup_last_run)
 
         yield CounterMetricFamily(
             "infokanal_replica_unconfirmed",
@@ -158,10 +151,15 @@ class Collector:
             "the store answers. 0 without REPLICA_URL.",
             value=values.get(replica.UNCONFIRMED, 0))
 
-        behind = GaugeMetricFamily(
+        yield _moment(
             "infokanal_replica_behind_since_timestamp_seconds",
             "Since when the replica has not confirmed a change (Unix time); no sample while it "
-            "confirms every one.")
-        if s.replica_behind_since is not None:
-            behind.add_metric([], s.replica_behind_since)
-        yield behind
+            "confirms every one.", s.replica_behind_since)
+
+
+def _moment(name, documentation, unix_time):
+    """A gauge of one moment (Unix time), with no sample while there is none."""
+    gauge = GaugeMetricFamily(name, documentation)
+    if unix_time is not None:
+        gauge.add_metric([], unix_time)
+    return gauge
