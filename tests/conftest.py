@@ -211,10 +211,20 @@ def submit_broadcast(data, created_by="test"):
     return announcements.submit(get_db(), data, current_app.config, created_by=created_by)
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port free now and not handed out before in this test process: the kernel may
+    give a just-closed port again, and two servers of one test on one port would be one server
+    (nginx then answers both names' requests from whichever block comes first)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def procfile_command(name):
