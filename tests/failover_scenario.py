@@ -318,6 +318,25 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
             assert replica.proc.poll() is None and "took over in a failover" in replica.output()
         finally:
             replica.stop()
+        # Its web process, still reachable until the host name moves, takes no change either:
+        # a Start answered there would exist only in a database nobody sends from.
+        old_web = WebServer(primary.env)
+        try:
+            with primary.database() as conn:
+                before = conn.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
+            citizen = old_web.citizen("+4917099000001")
+            refused = citizen.post_signed("/twilio/messages", citizen.params("Start"))
+            assert refused.status_code == 503, refused.text
+            assert "replaced in a failover" in refused.json()["error"]
+            assert old_web.api("POST", "/api/broadcasts", json={"text": "Nur hier"}
+                               ).status_code == 503
+            health = old_web.session.get(old_web.url + "/healthz", timeout=10)
+            assert health.status_code == 503 and health.json()["status"] == "replaced"
+            with primary.database() as conn:
+                after = conn.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
+            assert after == before
+        finally:
+            old_web.stop()
         return figures
     finally:
         if follower is not None and follower.poll() is None:

@@ -221,6 +221,38 @@ def test_a_start_is_answered_after_the_wait_when_the_replica_does_not_confirm(re
     assert 'id="replica-behind"' not in client.get("/admin/").get_data(as_text=True)
 
 
+def test_a_machine_replaced_in_a_failover_takes_no_change_but_can_still_be_read(replicated,
+                                                                                  officer):
+    client = replicated.test_client()
+    console = Console(client)
+    assert console.sign_in().status_code == 302
+    lease.mark_replaced(replicated.config["DATABASE_PATH"], "standby/2")
+
+    refused = citizens_of(client)().send("Start")
+    assert refused.status_code == 503
+    assert "replaced in a failover by standby/2" in refused.get_json()["error"]
+    api = client.post("/api/broadcasts", json={"text": "Nur hier gespeichert"},
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.status_code == 503 and api.get_json()["replaced_by"] == "standby/2"
+    form = console.post("/admin/compose", {"text": "Nur hier gespeichert"})
+    assert form.status_code == 503 and "Dieser Server wurde ersetzt" in form.text
+    with db.opened(replicated.config["DATABASE_PATH"]) as database:
+        conn = database.conn
+        assert conn.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM broadcasts").fetchone()[0] == 0
+    # Unconfirmed changes were never even tried.
+    assert unconfirmed(replicated) == (0, None)
+
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "replaced"
+    assert health.get_json()["replaced_by"] == "standby/2"
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert 'id="replica-replaced"' in page.get_data(as_text=True)
+    assert client.get("/").status_code == 200
+
+
 def test_without_replica_url_no_wait_and_nothing_counted(app, client):
     assert citizens_of(client)().send("Start").status_code == 200
     assert unconfirmed(app) == (0, None)
@@ -265,6 +297,9 @@ def test_a_running_sender_stops_once_a_failover_took_its_lease(env, short_dir):
             worker.stop()
     assert worker.proc.returncode != 0
     assert "Sending stopped" in said and "standby/1" in said
+    # ... and noted it, so that this machine's web process takes no change any more.
+    with db.opened(env["DATABASE_PATH"]) as database:
+        assert lease.replaced_by(database.conn)["owner"] == "standby/1"
 
 
 # --- checkpoints while replicating ------------------------------------------------------------

@@ -4,11 +4,13 @@ With ``REPLICA_URL`` set, the worker takes the lease before its first message an
 three times per ``REPLICA_LEASE_SECONDS``. It stops sending when the lease names another
 machine (a failover happened), and also when it could not renew it for so long that the lease
 is about to lapse: the standby may then take over, and from that moment this machine's sends
-would be the second sender.
+would be the second sender. When the lease names another machine, it also notes that in the
+database, so that this machine's web process takes no change any more (``bot/web/fence.py``).
 """
 
 import asyncio
 import logging
+import sqlite3
 import time
 
 from ..store import lease
@@ -25,10 +27,11 @@ class Fenced(Exception):
 
 
 class LeaseKeeper:
-    def __init__(self, store, owner, seconds):
+    def __init__(self, store, owner, seconds, database_path=None):
         self.store = store
         self.owner = owner
         self.seconds = seconds
+        self.database_path = database_path  # where to note a failover for the web process
         self.renewed = None  # monotonic time of the last successful renewal
         self.fenced = None   # why sending stopped, once it did
 
@@ -44,7 +47,8 @@ class LeaseKeeper:
                         "second machine from sending. Use file:// or s3:// for a standby.",
                         config["REPLICA_URL"].split("://")[0] + "://…")
             return None
-        return cls(store, lease.identity(config), config["REPLICA_LEASE_SECONDS"])
+        return cls(store, lease.identity(config), config["REPLICA_LEASE_SECONDS"],
+                   config["DATABASE_PATH"])
 
     def take(self):
         """Take or renew the lease before the first message. Fenced when another machine
@@ -52,6 +56,7 @@ class LeaseKeeper:
         try:
             lease.hold(self.store, self.owner, self.seconds)
         except lease.LeaseTaken as exc:
+            self._replaced(exc.holder)
             raise Fenced(f"Not sending: {exc}") from None
         except OSError as exc:
             raise Fenced(f"Not sending: the sender's lease in {self.store.describe()} could "
@@ -73,6 +78,7 @@ class LeaseKeeper:
                 await asyncio.to_thread(lease.hold, self.store, self.owner, self.seconds)
                 self.renewed = time.monotonic()
             except lease.LeaseTaken as exc:
+                await asyncio.to_thread(self._replaced, exc.holder)
                 self._fence(f"Sending stopped: {exc}")
                 sender.stop()
                 return
@@ -87,6 +93,15 @@ class LeaseKeeper:
                     return
                 log.warning("Could not renew the sender's lease (%s); %.0f s until sending "
                             "stops", exc, left)
+
+    def _replaced(self, holder):
+        """Another machine took over: this one's web process must take no change either."""
+        if self.database_path is None:
+            return
+        try:
+            lease.mark_replaced(self.database_path, holder.owner)
+        except sqlite3.Error as exc:
+            log.error("Could not note the failover in the database (%s)", exc)
 
     def _fence(self, why):
         self.fenced = why

@@ -22,6 +22,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .db import now_iso, opened, write
+
+
+# meta: the machine that took this one over in a failover ({"owner", "at"}); set on the
+# replaced machine only.
+REPLACED_BY = "replaced_by"
+
 
 class LeaseHeld(Exception):
     """Another machine holds a valid lease; ``holder`` says who and until when."""
@@ -254,3 +261,19 @@ def take_over(store, owner, seconds):
                         "the primary renewed it. Run this again once it lapsed.",
                         holder) from None
     return mine
+
+
+def mark_replaced(path, owner):
+    """Note in this machine's own database that ``owner`` took it over in a failover: its web
+    process then takes no change any more (``bot/web/fence.py``). Written only after this
+    machine stopped replicating, so the note never reaches the copy the new primary runs on."""
+    with opened(path) as database, write(database) as conn:
+        conn.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                     "DO UPDATE SET value = excluded.value",
+                     (REPLACED_BY, json.dumps({"owner": owner, "at": now_iso()})))
+
+
+def replaced_by(conn):
+    """{"owner", "at"} once a failover replaced this machine, else None."""
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (REPLACED_BY,)).fetchone()
+    return json.loads(row[0]) if row else None

@@ -10,11 +10,12 @@ from .bodies import Request
 
 def init_app(app):
     from . import (accounts, actions, api, api_docs, audit_page, auth, compose, console,
-                   corrections, costs_page, csrf, database, gate, handbook, health, media,
+                   corrections, costs_page, csrf, database, fence, gate, handbook, health, media,
                    meta_webhook, metrics, password, poll_page, public, roles, security,
                    simulator, twilio_events, webhook)
 
     database.init_app(app)
+    fence.init_app(app)
     security.init_app(app)
     csrf.init_app(app)
     # Before the CSRF check reads a form: an upload's request may be larger than any other.

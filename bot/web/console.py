@@ -13,7 +13,7 @@ from flask import (Blueprint, abort, current_app, g, jsonify, make_response, ren
 
 from .. import config, nina
 from ..domain import announcements, approval, authorship, budget, costs
-from ..store import audience, broadcasts, media, replica, subscribers, users
+from ..store import audience, broadcasts, lease, media, replica, subscribers, users
 from ..store.db import now_iso
 from . import attachment_labels, charts, labels
 from .auth import login_required
@@ -107,6 +107,8 @@ def index():
                            count_keys=broadcasts.COUNT_KEYS,
                            active=subscribers.count_active(conn),
                            replica_behind=replica.behind_since(conn)
+                           if current_app.config.get("REPLICA_URL") else None,
+                           replaced_by=lease.replaced_by(conn)
                            if current_app.config.get("REPLICA_URL") else None)
 
 
