@@ -44,6 +44,12 @@ LANGUAGE_NAMES = {"de": "Deutsch", "en": "English", "de-LS": "Leichte Sprache"}
 # Written one statement per line: texts said together go on lines of their own too.
 ONE_STATEMENT_PER_LINE = ("de-LS",)
 
+
+def html_lang(code):
+    """A page's ``lang`` for one of our languages. BCP 47 has no subtag for Leichte Sprache
+    ("de-LS" would be German as spoken in Lesotho): a screen reader reads it as German."""
+    return "de" if code == "de-LS" else code
+
 TEXTS = {
     "de": {
         "welcome": (

@@ -316,3 +316,12 @@ def test_an_all_clear_of_a_vanished_warning_names_it_in_each_reader_s_language(
     assert text.startswith("Entwarnung: Großbrand in Osterholz-Scharmbeck")
     assert translations == {EASY: "Die Gefahr ist vorbei: Großes Feuer in "
                                   "Osterholz-Scharmbeck\n\nDie Warnung gilt nicht mehr."}
+
+
+def test_the_public_page_marks_leichte_sprache_as_german_for_screen_readers(config):
+    from bot import create_app
+
+    app = create_app(dict(config, LANGUAGES="de,en,de-LS"))
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert '<li lang="de">Leichte Sprache: „Start Leichte Sprache“</li>' in page
+    assert '<li lang="en">' in page and 'lang="de-LS"' not in page

@@ -67,8 +67,8 @@ def draft(broadcast_id):
             if broadcasts.get(database.conn, broadcast_id)["over_budget"]:
                 flash(costs_page.BUDGET_HOLD)
             else:
-                flash("Die Meldung wartet jetzt auf Freigabe durch eine Person mit der Rolle "
-                      "„Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
+                flash("Die Meldung wartet jetzt auf Freigabe durch eine zweite Person mit der "
+                      "Rolle „Veröffentlichen“. Sie wird erst nach der Freigabe gesendet.")
         elif action == "test":
             broadcast = broadcasts.get(database.conn, broadcast_id)
             return detail_page(broadcast, notice=trial.send(broadcast, broadcast_id))

@@ -14,6 +14,7 @@ import segno
 from flask import (Blueprint, Response, abort, current_app, render_template, request,
                    send_from_directory, url_for)
 
+from .. import wording
 from ..config import ConfigError
 from ..platforms import twilio as twilio_platform
 from ..store import archive
@@ -162,6 +163,7 @@ def init_app(app):
                    for code in texts.languages] if len(texts.languages) > 1 else [],
         privacy=paragraphs(privacy_source))
     app.add_template_filter(local_time)
+    app.add_template_filter(wording.html_lang, "html_lang")
 
 
 def _number(value):
