@@ -53,6 +53,7 @@ SETTINGS = {
     "BROADCAST_CONTENT_SID": ("", str),
     "BROADCAST_PARAGRAPH_TEMPLATES": ("", str),
     "BROADCAST_MEDIA_CONTENT_SID": ("", str),
+    "TEMPLATE_FIXED_CHARACTERS": (100, int),
     "SEND_RATE_LIMIT": (80.0, float),
     "SEND_CONCURRENCY": (0, int),
     "SEND_BATCH_SIZE": (200, int),
@@ -362,6 +363,7 @@ def load(instance_path, test_config=None):
         raise ConfigError(f"TWILIO_WHATSAPP_FROM {twilio_platform.SENDER_ADDRESS_FORM}")
     _check_meta(values)
     _check_warnings(values)
+    _check_template_words(values)
     _check_replica(values)
     values["APPROVAL_REQUIRED"] = approval_mode(values["APPROVAL_REQUIRED"])
     values["TEST_RECIPIENT_LIST"] = test_recipients(values["TEST_RECIPIENTS"])
@@ -686,6 +688,23 @@ def _check_warnings(values):
             f"WARNINGS_MAX_PER_POLL must be a whole number of at least 1 (how many official "
             f"warnings may go out by themselves from one poll of the feed), not "
             f"{values['WARNINGS_MAX_PER_POLL']}")
+
+
+# WhatsApp takes a template's body as sent (its own words, the variables filled in) up to this.
+TEMPLATE_BODY_LIMIT = 1024
+# What a broadcast's text keeps at least, whatever the templates' own words take.
+_LEAST_TEXT_ROOM = 124
+
+
+def _check_template_words(values):
+    """TEMPLATE_FIXED_CHARACTERS: what the approved broadcast templates' own words take of the
+    1,024 characters WhatsApp allows their body as sent; the text gets the rest."""
+    fixed = values["TEMPLATE_FIXED_CHARACTERS"]
+    most = TEMPLATE_BODY_LIMIT - _LEAST_TEXT_ROOM
+    if not 0 <= fixed <= most:
+        raise ConfigError(
+            f"TEMPLATE_FIXED_CHARACTERS must be a whole number from 0 to {most} (the characters "
+            f"of the longest broadcast template's own words, without its variables), not {fixed}")
 
 
 REPLICA_SCHEMES = ("file", "s3", "sftp")

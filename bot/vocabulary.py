@@ -63,7 +63,9 @@ HINTS = {
         "names each template with the number of variables its approved body has ({{1}} to "
         "{{n}}), that BROADCAST_CONTENT_SID's body has a single one, {{1}}, and for a "
         "broadcast with a file that each of BROADCAST_MEDIA_CONTENT_SID or META_MEDIA_TEMPLATE "
-        "names a template approved for that kind of header (operator's guide, \"Templates\")."),
+        "names a template approved for that kind of header, and that TEMPLATE_FIXED_CHARACTERS "
+        "is at least the count of the templates' own words: WhatsApp takes a template's body "
+        "as sent up to 1,024 characters (operator's guide, \"Templates\")."),
 }
 
 

@@ -143,17 +143,51 @@ def test_body_that_is_not_json_is_400(app, client):
     assert count(app, "broadcasts") == 0
 
 
-def test_template_mode_limits_text_to_1024_and_refuses_media(config):
+def test_template_mode_leaves_the_text_what_the_templates_own_words_leave_and_refuses_media(
+        config):
     from bot import create_app
 
     client = create_app(dict(config, BROADCAST_CONTENT_SID="HX" + "1" * 32)).test_client()
-    too_long = client.post("/api/broadcasts", json={"text": "x" * 1025}, headers=AUTH)
-    assert too_long.status_code == 400 and "1024" in too_long.json["error"]
+    too_long = client.post("/api/broadcasts", json={"text": "x" * 925}, headers=AUTH)
+    assert too_long.status_code == 400
+    assert too_long.json["error"] == (
+        "text is 925 characters; sent as the approved template it may have at most 924 "
+        "(WhatsApp takes 1024 with the template's own words, which take 100: "
+        "TEMPLATE_FIXED_CHARACTERS)")
     media = client.post("/api/broadcasts", json={"text": "x", "media_url": "https://a.de/b.jpg"},
                         headers=AUTH)
     assert media.status_code == 400
-    assert client.post("/api/broadcasts", json={"text": "x" * 1024},
+    assert client.post("/api/broadcasts", json={"text": "x" * 924},
                        headers=AUTH).status_code == 202
+    # A template with few words of its own leaves the text more.
+    roomy = create_app(dict(config, BROADCAST_CONTENT_SID="HX" + "1" * 32,
+                            TEMPLATE_FIXED_CHARACTERS=24)).test_client()
+    assert roomy.post("/api/broadcasts", json={"text": "x" * 1000},
+                      headers=AUTH).status_code == 202
+    assert roomy.post("/api/broadcasts", json={"text": "x" * 1001},
+                      headers=AUTH).status_code == 400
+
+
+def test_on_meta_the_template_limits_the_text_as_on_twilio(config):
+    """Meta's broadcasts go out as META_TEMPLATE: a text of free-form length would be taken
+    here and then refused by WhatsApp for every citizen."""
+    from bot import create_app
+    from tests.test_meta_webhook import meta_settings
+
+    client = create_app(meta_settings(config)).test_client()
+    too_long = client.post("/api/broadcasts", json={"text": "x" * 1500}, headers=AUTH)
+    assert too_long.status_code == 400 and "at most 924" in too_long.json["error"]
+    assert client.post("/api/broadcasts", json={"text": "x" * 924},
+                       headers=AUTH).status_code == 202
+
+
+@pytest.mark.parametrize("value", ["-1", "901", "viel"])
+def test_template_words_beyond_what_leaves_a_text_room_stop_the_start(config, value):
+    from bot import create_app
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match="TEMPLATE_FIXED_CHARACTERS"):
+        create_app(dict(config, TEMPLATE_FIXED_CHARACTERS=value))
 
 
 def test_broadcast_api_needs_the_token(client):

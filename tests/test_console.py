@@ -307,14 +307,14 @@ def test_invalid_compose_is_explained_in_german_without_5xx(app, console, fields
     assert rows(app, "SELECT count(*) FROM broadcasts") == [(0,)]
 
 
-def test_template_mode_limits_the_counter_to_1024(config, officer):
+def test_template_mode_limits_the_counter_to_what_the_template_leaves(config, officer):
     app = create_app(dict(config, BROADCAST_CONTENT_SID="HX" + "0" * 32))
     app.test_cli_runner().invoke(args=["users", "add", OFFICER, "--password-stdin"],
                                  input=f"{OFFICER_PASSWORD}\n")
     console = Console(app.test_client())
     console.sign_in()
     page = console.client.get("/admin/compose").get_data(as_text=True)
-    assert 'data-limit="1024"' in page and 'id="media_url"' not in page
+    assert 'data-limit="924"' in page and 'id="media_url"' not in page
 
 
 # --- list, detail, cancel --------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_a_draft_too_long_for_the_template_is_refused_when_sent(config, citizen)
     client = app.test_client()
     broadcast_id = draft(app, text="Sturm. " * 200)
     response = client.post(f"/api/broadcasts/{broadcast_id}/send", headers=AUTH)
-    assert response.status_code == 400 and "at most 1024" in response.json["error"]
+    assert response.status_code == 400 and "at most 924" in response.json["error"]
     assert client.get(f"/api/broadcasts/{broadcast_id}", headers=AUTH).json["status"] == "draft"
 
 

@@ -105,8 +105,8 @@ def test_on_twilio_a_file_goes_with_the_text_template_when_its_kind_has_a_media_
     assert foreign.status_code == 400
     assert foreign.json["error"].startswith("media_url must be a file uploaded here")
     # The template variable's limit still holds for the text.
-    long = post(client, "x" * 1025, upload(client, video, "Einsatz.mp4"))
-    assert long.status_code == 400 and "holds at most 1024" in long.json["error"]
+    long = post(client, "x" * 925, upload(client, video, "Einsatz.mp4"))
+    assert long.status_code == 400 and "may have at most 924" in long.json["error"]
 
 
 def test_on_meta_a_file_goes_with_the_text_template_when_its_kind_has_a_media_template(

@@ -194,7 +194,7 @@ def test_without_a_web_page_of_its_own_the_link_is_ninas_page():
     assert detail(dict(FIRE, web="siehe Homepage")).more_url == bare.page_url
 
 
-@pytest.mark.parametrize("template, limit", [(True, 1024), (False, 1600)])
+@pytest.mark.parametrize("template, limit", [(True, 924), (False, 1600)])
 def test_a_long_description_is_shortened_to_the_modes_limit(template, limit):
     long_text = " ".join(f"Abschnitt {n}: Der Pegel der Wümme steigt weiter an." for n in range(200))
     flood = detail(dict(STORM, headline="Hochwasser an der Wümme", description=long_text,
@@ -209,10 +209,20 @@ def test_a_long_description_is_shortened_to_the_modes_limit(template, limit):
     assert link == "Mehr Informationen: https://www.pegelonline.wsv.de/gast/stammdaten?pegelnr=4940010"
 
 
+def test_on_meta_a_warning_is_shortened_to_what_the_template_leaves():
+    settings = config_module.load("/nonexistent", {
+        "LANGUAGE": "de", "WHATSAPP_PLATFORM": "meta", "META_TEMPLATE": "infokanal_meldung",
+        "TEMPLATE_FIXED_CHARACTERS": "150"})
+    meta = relaying.Relay.of(settings, texts.load_texts(settings))
+    long_text = " ".join(f"Abschnitt {n}: Der Pegel steigt weiter an." for n in range(200))
+    text = relaying.compose(meta, "alert", detail(dict(STORM, description=long_text)))
+    assert 874 - 60 < len(text) <= 874
+
+
 def test_an_overlong_instruction_gives_way_after_the_description():
     wordy = detail(dict(STORM, description="Kurz. " * 300, instruction="Bleiben Sie drinnen. " * 100))
     text = relaying.compose(relay(template=True), "alert", wordy)
-    assert len(text) <= 1024
+    assert len(text) <= 924
     parts = text.split("\n\n")
     assert parts[0] == STORM["headline"] and parts[-1].startswith("Mehr Informationen: https://")
     assert parts[1].startswith("Bleiben Sie drinnen.") and parts[1].endswith("…")

@@ -26,8 +26,9 @@ from . import authorship, budget, plan, polls
 # What neither SQLite nor the platform can take as UTF-8: a lone surrogate, as JSON can spell it
 # ("\ud800") and as a command-line argument in bytes that are not UTF-8 arrives.
 _NOT_UNICODE = re.compile("[\ud800-\udfff]")
-# WhatsApp's limits: a template variable holds 1,024 characters, a free-form body 1,600.
-TEMPLATE_TEXT_LIMIT = 1024
+# WhatsApp's limits: a template's body as sent (its own words and the variables) holds 1,024
+# characters, a free-form body 1,600.
+TEMPLATE_TEXT_LIMIT = config.TEMPLATE_BODY_LIMIT
 FREEFORM_TEXT_LIMIT = 1600
 
 
@@ -36,12 +37,21 @@ class InvalidBroadcast(Exception):
 
 
 def template_mode(settings):
-    """Broadcasts go out as the approved template (text as its variable), not free-form."""
-    return bool(settings["BROADCAST_CONTENT_SID"])
+    """0 when broadcasts go out free-form; else they go out as the approved template
+    (BROADCAST_CONTENT_SID on Twilio, META_TEMPLATE on Meta), and this is how many characters
+    their text may have: the 1,024 WhatsApp allows the template's body as sent, less its own
+    words (TEMPLATE_FIXED_CHARACTERS). A longer text would pass every check here and then be
+    refused by WhatsApp for every citizen."""
+    if not _templated(settings):
+        return 0
+    return TEMPLATE_TEXT_LIMIT - settings["TEMPLATE_FIXED_CHARACTERS"]
 
 
 def text_limit(template):
-    return TEMPLATE_TEXT_LIMIT if template else FREEFORM_TEXT_LIMIT
+    """The most characters of a text; ``template``: what ``template_mode`` answered."""
+    if isinstance(template, bool):
+        raise TypeError("text_limit takes template_mode's answer, not a bool")
+    return template or FREEFORM_TEXT_LIMIT
 
 
 def validate(data, template, tz_name="Europe/Berlin", topics=(), languages=()):
@@ -108,9 +118,13 @@ def _text(value, name, template):
                                "that are not UTF-8)")
     limit = text_limit(template)
     if len(value) > limit:
-        mode = "template variable" if template else "free-form message"
+        if template:
+            raise InvalidBroadcast(
+                f"{name} is {len(value)} characters; sent as the approved template it may have "
+                f"at most {limit} (WhatsApp takes {TEMPLATE_TEXT_LIMIT} with the template's own "
+                f"words, which take {TEMPLATE_TEXT_LIMIT - limit}: TEMPLATE_FIXED_CHARACTERS)")
         raise InvalidBroadcast(
-            f"{name} is {len(value)} characters; a {mode} holds at most {limit}")
+            f"{name} is {len(value)} characters; a free-form message holds at most {limit}")
     return value
 
 

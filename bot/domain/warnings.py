@@ -60,7 +60,7 @@ class Relay:
     min_severity: str
     send: bool           # WARNINGS_MODE=send: at or above the threshold goes out by itself
     providers: frozenset
-    template: bool       # the mode's text limit: template variable or free-form body
+    template: int        # announcements.template_mode: a template's room for text, 0 free-form
     language: str        # whose info block to read, and the language of our own words
     texts: object
     # The further languages: a warning's own block in one of them goes to those who read it.

@@ -66,6 +66,9 @@ _CODE_KINDS = {
     63016: v.TEMPLATE_NEEDED,
     63013: v.TEMPLATE_REFUSED,  # channel policy: in template mode, a variable WhatsApp refuses
     63028: v.TEMPLATE_REFUSED,  # not as many variables as the template has
+    # The template's words and its variables together are longer than WhatsApp's 1,024 (or a
+    # media header WhatsApp cannot take).
+    63021: v.TEMPLATE_REFUSED,
     21656: v.TEMPLATE_REFUSED,  # ContentVariables unreadable
     # The media: not fetched, of a type WhatsApp does not take, or larger than it takes.
     63019: v.REJECTED, 12300: v.REJECTED, 11751: v.REJECTED,

@@ -62,6 +62,9 @@ def _compose_page(form, error=None, status=200):
     return render_template("console/compose.html", form=form, limit=text_limit(),
                            template=template_mode(), error=error, topics=texts.topics,
                            media_allowed=announcements.media_allowed(current_app.config),
+                           paragraphs_kept=bool(current_app.config["PARAGRAPH_SIDS"].get(None)
+                                                or current_app.config["META_PARAGRAPH_NAMES"]
+                                                .get(None)),
                            media_kinds=announcements.media_kinds(current_app.config),
                            languages=_further_languages(),
                            language_names=texts.language_names,

@@ -134,9 +134,10 @@ SCHEMAS = {
                 "type": "string", "minLength": 1, "maxLength": FREEFORM_TEXT_LIMIT,
                 "pattern": r"\S",
                 "description": (f"The message; surrounding spaces are removed. At most "
-                                f"{TEMPLATE_TEXT_LIMIT} characters when broadcasts go out as a "
-                                f"template (BROADCAST_CONTENT_SID), {FREEFORM_TEXT_LIMIT} "
-                                "free-form. No NUL character. As a template, paragraphs "
+                                f"{TEMPLATE_TEXT_LIMIT} characters less the template's own "
+                                "words (TEMPLATE_FIXED_CHARACTERS, default 100) when "
+                                "broadcasts go out as a template (BROADCAST_CONTENT_SID), "
+                                f"{FREEFORM_TEXT_LIMIT} free-form. No NUL character. As a template, paragraphs "
                                 "(separated by a blank line) go out one per variable of the "
                                 "paragraph templates (BROADCAST_PARAGRAPH_TEMPLATES), or run "
                                 "on in one line; a line break inside one becomes a space.")},
