@@ -282,9 +282,10 @@ class Process:
 
 
 class WebServer(Process):
-    def __init__(self, env, open_files=None):
+    def __init__(self, env, open_files=None, ready_status=200):
         # A test that needs Twilio's callbacks to reach this server picks the port itself and
-        # sets PUBLIC_URL to match.
+        # sets PUBLIC_URL to match. ``ready_status``: what /healthz answers once it serves (503
+        # on a machine a failover replaced).
         self.port = int(env.get("PORT") or free_port())
         self.public_url = env.get("PUBLIC_URL", PUBLIC_URL)
         env = dict(env, PORT=self.port, HOST="127.0.0.1")
@@ -295,7 +296,8 @@ class WebServer(Process):
         deadline = time.monotonic() + 30
         while True:
             try:
-                if self.session.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if self.session.get(self.url + "/healthz",
+                                    timeout=1).status_code == ready_status:
                     break
             except requests.RequestException:
                 pass

@@ -320,7 +320,7 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
             replica.stop()
         # Its web process, still reachable until the host name moves, takes no change either:
         # a Start answered there would exist only in a database nobody sends from.
-        old_web = WebServer(primary.env)
+        old_web = WebServer(primary.env, ready_status=503)
         try:
             with primary.database() as conn:
                 before = conn.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
