@@ -227,6 +227,10 @@ def test_a_machine_replaced_in_a_failover_takes_no_change_but_can_still_be_read(
     console = Console(client)
     assert console.sign_in().status_code == 302
     lease.mark_replaced(replicated.config["DATABASE_PATH"], "standby/2")
+    with db.opened(replicated.config["DATABASE_PATH"]) as database:
+        first = lease.replaced_by(database.conn)
+    time.sleep(1.1)
+    lease.mark_replaced(replicated.config["DATABASE_PATH"], "standby/2")  # noted again
 
     refused = citizens_of(client)().send("Start")
     assert refused.status_code == 503
@@ -244,7 +248,7 @@ def test_a_machine_replaced_in_a_failover_takes_no_change_but_can_still_be_read(
     assert unconfirmed(replicated) == (0, None)
 
     health = client.get("/healthz")
-    assert health.status_code == 503
+    assert health.status_code == 503 and health.get_json()["since"] == first["at"]
     assert health.get_json()["status"] == "replaced"
     assert health.get_json()["replaced_by"] == "standby/2"
     page = client.get("/admin/")

@@ -268,8 +268,11 @@ def mark_replaced(path, owner):
     process then takes no change any more (``bot/web/fence.py``). Written only after this
     machine stopped replicating, so the note never reaches the copy the new primary runs on."""
     with opened(path) as database, write(database) as conn:
+        # A sender restarted by systemd notes it again: the first time stays, unless another
+        # failover named another owner since.
         conn.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
-                     "DO UPDATE SET value = excluded.value",
+                     "DO UPDATE SET value = excluded.value WHERE json_extract(value, '$.owner')"
+                     " IS NOT json_extract(excluded.value, '$.owner')",
                      (REPLACED_BY, json.dumps({"owner": owner, "at": now_iso()})))
 
 
