@@ -12,6 +12,7 @@ variable a paragraph of its own (``default_body``), and for a poll the question,
 answers, in fixed words (``poll_body``).
 """
 
+import functools
 import re
 
 BODY_LIMIT = 1024
@@ -24,6 +25,7 @@ def placeholder(number):
     return f"{{{{{number}}}}}"
 
 
+@functools.cache  # asked for each message a benchmark's fake takes
 def default_body(variables):
     """A text template taking ``variables`` of them: each a paragraph between the county's
     words (for more than one, the paragraph templates of the docs)."""
