@@ -8,6 +8,14 @@ body parameters, and WhatsApp's single-line rule for each parameter), answers wi
 ids or Graph-shaped errors, and can be told to be slow, to hang, to drop connections, and to
 answer 130429, 5xx or a given code for given recipients.
 
+A template's body as sent (its own words with the parameters filled in) holds at most 1,024
+characters: a longer one is refused at once with 132005 (after the checks of each parameter,
+which are more specific). A template's body is the ``"body"`` of its spec in ``templates`` (its
+own words with ``{{1}}``…; a string, or {language code: string}), else the one the operator docs
+recommend: ``Infokanal Landkreis Musterstadt:`` and ``Abmelden: „Stop“ senden.`` around its
+parameters, each a paragraph of its own; a template with quick-reply buttons has the poll's,
+the question and then the answers in fixed words (``template_bodies``).
+
 As on Meta, a free-form message (text, image, …) goes out only inside the 24-hour
 customer-service window: to a number that wrote to us (``post_inbound``) within the last
 ``service_window_seconds``. Outside it the message is accepted and then only a ``failed``
@@ -52,7 +60,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from tests import fake_media
+from tests import fake_media, template_bodies
 
 ACCESS_TOKEN = "test-meta-access-token-not-a-real-one"
 PHONE_NUMBER_ID = "106540352242922"
@@ -69,6 +77,8 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 INVALID_PARAMETER = 100
 PARAMETER_COUNT = 132000
+# The template's body with its parameters filled in is longer than WhatsApp sends.
+BODY_TOO_LONG = 132005
 # A parameter's format does not match the template's (a header of another kind than approved).
 PARAMETER_FORMAT = 132012
 OUTSIDE_WINDOW = 131047
@@ -114,6 +124,7 @@ TITLES = {
     131053: "Media upload error",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
+    132005: "Template Hydrated Text Too Long",
     133010: "Account not registered",
 }
 
@@ -155,6 +166,7 @@ SETTINGS = {
     # "buttons": n gives the template n quick-reply buttons (their payloads are parameters).
     # "header": "image" | "video" | "document" gives it a media header of that kind, which
     # every message of it must fill with a file of that kind by its link.
+    # "body": its approved body, own words with {{1}}… (or {language: body}); else the docs'.
     "templates": DEFAULT_TEMPLATES,
     "template_category": "utility",  # the pricing category of template messages
     # How long after a citizen's last message free-form messages to them go out (Meta: 24 h);
@@ -193,6 +205,30 @@ def template_languages(spec):
     if isinstance(languages, str):
         languages = [languages]
     return {code: spec.get("parameters", 1) for code in languages}
+
+
+def template_body(spec, code, parameters):
+    """The approved body of a template (its spec in ``templates``) in language ``code`` taking
+    ``parameters``: its ``"body"``, else the docs' (a poll's for one with quick-reply buttons).
+    ValueError for a body WhatsApp would not approve for it."""
+    spec = spec if isinstance(spec, dict) else {}
+    body = spec.get("body")
+    if isinstance(body, dict):
+        body = body.get(code)
+    if body is None:
+        buttons = spec.get("buttons", 0)
+        return (template_bodies.poll_body(buttons) if buttons and parameters == buttons + 1
+                else template_bodies.default_body(parameters))
+    template_bodies.check_body(body, range(1, parameters + 1))
+    return body
+
+
+def template_bodies_of(templates):
+    """{(name, language code): approved body} of every template of ``templates``; ValueError
+    for a body WhatsApp would not approve."""
+    return {(name, code): template_body(spec, code, parameters)
+            for name, spec in templates.items()
+            for code, parameters in template_languages(spec).items()}
 
 
 def parameter_refusal(text):
@@ -506,6 +542,7 @@ class FakeMeta:
                                   for name, spec in self.templates.items()}
         self._template_headers = {name: spec.get("header") if isinstance(spec, dict) else None
                                   for name, spec in self.templates.items()}
+        self._template_bodies = template_bodies_of(self.templates)
 
     def _clear_records(self):
         self.messages = []          # accepted messages in order, see _record
@@ -862,6 +899,12 @@ class FakeMeta:
             raise Refusal(400, PARAMETER_COUNT, f"header: number of parameters (0) does not "
                           f"match the expected number of params (1): template {name} has a "
                           f"{header} header")
+        # The whole body as sent, after each parameter's own rules (the header is no part).
+        reason = template_bodies.too_long(
+            self._template_bodies[name, code],
+            {str(number): text for number, text in enumerate(texts, 1)})
+        if reason:
+            raise Refusal(400, BODY_TOO_LONG, f"template {name}: {reason}")
         if media is not None:
             # Fetched and judged as a message of the header's kind would be.
             return {"template": name, "language": code, "parameters": texts, "buttons": None,
@@ -1258,9 +1301,8 @@ class FakeMeta:
         connections = settings.get("webhook_connections", self.webhook_connections)
         hold_after = settings.pop("hold_after", self.hold_after)
         try:
-            {name: template_languages(spec)
-             for name, spec in settings.get("templates", {}).items()}
-        except (AttributeError, TypeError) as error:
+            template_bodies_of(settings.get("templates", {}))
+        except (AttributeError, TypeError, ValueError) as error:
             return web.json_response({"error": f"templates: {error}"}, status=400)
         self._apply(settings)
         if connections != self._poster.limit:

@@ -18,8 +18,18 @@ would be and fails the message when the file is not of the header's kind. A quic
 WhatsApp approves: the buttons' titles are fixed at approval (no variable in a title, at most
 20 characters), so the answers stand in the body, which is ``{{1}}`` (the text), then each
 answer, in fixed words; then each button's id is a variable (``1 + 2 × buttons`` variables).
-The body as sent holds at most 1,024 characters, an id at most 200 (63013), and a content at
-most three buttons (a session message takes no more).
+An id holds at most 200 characters (63013), and a content at most three buttons (a session
+message takes no more).
+
+Every template's body as sent (its own words with the variables filled in) holds at most 1,024
+characters: a longer one is accepted by the REST call and then fails with a ``failed`` status
+callback (63021, "Channel invalid content error"), after the checks of each variable above,
+which are more specific. A text or media content's body is ``template_bodies[sid]`` (its own
+words with its variables; a media content's holds the text's ``{{1}}``, as the file's ``{{2}}``
+stands in the header's address), else the one the operator docs recommend:
+``Infokanal Landkreis Musterstadt:`` and ``Abmelden: „Stop“ senden.`` around its variables,
+each a paragraph of its own (``default_body``, 60 characters of its own words for one
+variable); a quick-reply content's is its ``QuickReply.body``.
 
 WhatsApp's messaging limit can be set (``messaging_limit``, off unless set): template messages
 reach at most that many different numbers within ``messaging_limit_seconds`` (24 hours, rolling),
@@ -57,7 +67,6 @@ import base64
 import hashlib
 import json
 import random
-import re
 import secrets
 import threading
 import time
@@ -68,7 +77,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from tests import fake_media
+from tests import fake_media, template_bodies
+from tests.template_bodies import check_body, default_body
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-not-a-real-one"
@@ -77,6 +87,9 @@ VARIABLE_LIMIT = 1024
 # Twilio's quick-reply content: a button's title and id at most, and buttons in a session.
 TITLE_LIMIT, BUTTON_ID_LIMIT, SESSION_BUTTONS = 20, 200, 3
 CHANNEL_POLICY = 63013      # a variable WhatsApp refuses
+# The body as sent (the template's own words and its variables) is longer than WhatsApp takes.
+# Like 63013 it fails every message of that text the same way: never worth a retry.
+BODY_LENGTH = 63021
 PARAMETER_COUNT = 63028     # not the variables the template takes
 INVALID_VARIABLES = 21656   # ContentVariables is not a JSON object of strings
 MESSAGING_LIMIT = 63018     # WhatsApp's limit of different people reached per 24 hours
@@ -106,6 +119,13 @@ def template_refusal(variables, expected):
     return None
 
 
+def body_refusal(body, variables):
+    """(63021, reason) when ``body`` with these variables is longer than WhatsApp sends, or
+    None."""
+    reason = template_bodies.too_long(body, variables)
+    return (BODY_LENGTH, reason) if reason else None
+
+
 class QuickReply:
     """An approved quick-reply content: ``body`` with ``{{1}}`` … ``{{1 + buttons}}`` (the
     text, then the answers) among fixed words, and the buttons' fixed ``titles``. WhatsApp
@@ -114,24 +134,19 @@ class QuickReply:
 
     def __init__(self, buttons, body=None, titles=None):
         self.titles = list(titles or [str(number) for number in range(1, buttons + 1)])
-        self.body = body or ("Frage des Landkreises: {{1}}\n\nAntworten: " + ", ".join(
-            f"{number} = {{{{{number + 1}}}}}" for number in range(1, buttons + 1))
-            + ". Bitte tippen Sie auf die Nummer Ihrer Antwort.")
+        self.body = body or template_bodies.poll_body(buttons)
         if not 1 <= buttons <= SESSION_BUTTONS or len(self.titles) != buttons:
             raise ValueError(f"a quick-reply content with {buttons} buttons")
         for title in self.titles:
             if "{{" in title or not title.strip() or len(title) > TITLE_LIMIT:
                 raise ValueError(f"button title {title!r}: WhatsApp approves only fixed titles "
                                  f"of at most {TITLE_LIMIT} characters")
-        stripped = self.body.strip()
-        if stripped.startswith("{{") or stripped.endswith("}}"):
-            raise ValueError("WhatsApp approves no body that begins or ends with a variable")
+        check_body(self.body, range(1, 2 + buttons), required=[1])
         self.buttons = buttons
 
     def rendered(self, variables):
         """The body as the citizen reads it."""
-        return re.sub(r"\{\{(\d+)\}\}", lambda m: variables.get(m.group(1), m.group(0)),
-                      self.body)
+        return template_bodies.rendered(self.body, variables)
 
 
 def quick_reply_refusal(variables, content):
@@ -144,9 +159,9 @@ def quick_reply_refusal(variables, content):
     refusal = template_refusal(variables, 1 + 2 * buttons)
     if refusal:
         return refusal
-    body = content.rendered(variables)
-    if len(body) > VARIABLE_LIMIT:
-        return CHANNEL_POLICY, f"the body as sent has {len(body)} characters"
+    refusal = body_refusal(content.body, variables)
+    if refusal:
+        return refusal
     for number in range(2 + buttons, 2 + 2 * buttons):
         if len(variables[str(number)]) > BUTTON_ID_LIMIT:
             return CHANNEL_POLICY, f"button id {{{{{number}}}}} is longer than {BUTTON_ID_LIMIT}"
@@ -186,6 +201,9 @@ class FakeTwilio:
         self.callback_failures = []
         self.callback_results = Counter()
         self.templates = {}         # content SID → how many variables it takes (else one)
+        # content SID → the approved body of a text or media content, its own words with
+        # {{1}}…; one not named has default_body (the operator docs' template)
+        self.template_bodies = {}
         self.quick_replies = {}     # content SID → its buttons, or a QuickReply
         # content SID → (header kind, media address with {{2}}): a twilio/media content with
         # the text as {{1}} and the file's name as {{2}}, approved for that kind of header
@@ -305,6 +323,7 @@ class FakeTwilio:
             self.callback_results.clear()
             self.media_verdicts.clear()
             self.templates.clear()
+            self.template_bodies.clear()
             self.quick_replies.clear()
             self.media_contents.clear()
             self.refused.clear()
@@ -397,9 +416,12 @@ class FakeTwilio:
                 # way, and would be sent in place of the approved header.
                 return self._error(400, 21619, "MediaUrl cannot be combined with a ContentSid "
                                    "whose content holds media.")
-            refusal = (quick_reply_refusal(variables, buttons) if buttons is not None
-                       else template_refusal(variables, 2) if header is not None
-                       else template_refusal(variables, self.templates.get(form["ContentSid"], 1)))
+            if buttons is not None:
+                refusal = quick_reply_refusal(variables, buttons)
+            else:
+                taken = 2 if header is not None else self.templates.get(form["ContentSid"], 1)
+                refusal = template_refusal(variables, taken) or body_refusal(
+                    self.body_of(form["ContentSid"]), variables)
         sid = "SM" + secrets.token_hex(16)
         record = {key: form.getall(key) if key == "MediaUrl" else form.get(key)
                   for key in form.keys()}
@@ -455,6 +477,19 @@ class FakeTwilio:
             await self._send_callbacks(callback, sid, form, code, ["failed"])
         elif self.callbacks or failure:
             await self._send_callbacks(callback, sid, form, failure, record=record)
+
+    def body_of(self, sid):
+        """The approved body of a text or media content: ``template_bodies[sid]``, else the
+        docs' one for its variables (a media content's body takes the text alone, ``{{1}}``).
+        A body WhatsApp would not approve for the content is the test's mistake: ValueError."""
+        media = sid in self.media_contents
+        taken = 1 if media else self.templates.get(sid, 1)
+        body = self.template_bodies.get(sid)
+        if body is None:
+            return default_body(taken)
+        check_body(body, (1, 2) if media else range(1, taken + 1),
+                   required=[1] if media else None)
+        return body
 
     def _within_limit(self, number):
         """Whether WhatsApp's messaging limit lets a template reach ``number`` now; if so, it
@@ -641,7 +676,7 @@ class FakeTwilio:
         data = await request.json()
         for key in ("latency", "rate_429", "rate_500", "rate_drop", "callbacks",
                     "callback_shuffle", "callback_repeat", "callback_error_code",
-                    "callback_failures", "callback_delay", "templates",
+                    "callback_failures", "callback_delay", "templates", "template_bodies",
                     "messaging_limit", "messaging_limit_seconds"):
             if key in data:
                 setattr(self, key, data[key])

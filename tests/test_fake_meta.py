@@ -162,7 +162,8 @@ def test_accepts_a_text_and_answers_with_a_message_id(meta):
 
 
 def test_accepts_a_template_and_records_its_parameters(meta):
-    longest = "x" * 1024
+    # The longest third paragraph the template takes: 1,024 characters as sent with its own 64.
+    longest = "x" * (1024 - 64 - len("eins") - len("zwei    vier"))
     answer = send(meta, template("eins", "zwei    vier", longest, name="infokanal_paragraphs_3",
                                  code="en"))
     assert answer.status_code == 200, answer.text
@@ -252,6 +253,87 @@ def test_refuses_what_meta_refuses(meta, what, request_keywords, status, code):
     assert error["code"] == code and error["type"] == "OAuthException"
     assert error["message"] and error["fbtrace_id"]
     assert meta.messages == [] and meta.refused[-1]["code"] == code
+
+
+def test_a_template_whose_body_as_sent_is_1024_goes_out_and_one_of_1025_is_refused(meta):
+    """The docs' template: 60 characters of its own around the text."""
+    assert send(meta, template("x" * (1024 - 60))).status_code == 200
+    answer = send(meta, template("x" * (1025 - 60)))
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 132005
+    assert error["message"] == "(#132005) Template Hydrated Text Too Long"
+    assert "1025 characters" in error["error_data"]["details"]
+    assert len(meta.messages) == 1 and meta.refused[-1]["code"] == 132005
+
+
+def test_a_parameter_over_its_own_limit_is_refused_for_it_before_the_body_is_counted(meta):
+    assert send(meta, template("x" * 1025)).json()["error"]["code"] == 100
+
+
+def test_a_paragraph_template_counts_its_separators(meta):
+    """Three paragraphs: the county's words and a blank line before, between and after each
+    (64 characters of the template's own), in each of its languages."""
+    fitting = ["a" * 320, "b" * 320, "c" * (1024 - 64 - 640)]
+    for code in ("de", "en"):
+        assert send(meta, template(*fitting, name="infokanal_paragraphs_3",
+                                   code=code)).status_code == 200
+        answer = send(meta, template(*fitting[:2], fitting[2] + "c",
+                                     name="infokanal_paragraphs_3", code=code))
+        assert answer.json()["error"]["code"] == 132005
+
+
+def test_a_body_of_its_own_counts_its_own_words(meta):
+    body = "Landkreis: {{1}} Stop = abmelden."
+    own = len(body) - len("{{1}}")
+    answer = requests.post(f"{meta.url}/_fake/config", timeout=TIMEOUT, json={"templates": {
+        TEMPLATE: {"language": "de", "parameters": 1, "body": body},
+        "zweisprachig": {"languages": ["de", "en"], "parameters": 1,
+                         "body": {"en": "County: {{1}} (Stop to leave)"}}}})
+    assert answer.status_code == 200, answer.text
+    assert send(meta, template("x" * (1024 - own))).status_code == 200
+    assert send(meta, template("x" * (1025 - own))).json()["error"]["code"] == 132005
+    # A body per language; one not given is the docs'.
+    english = len("County:  (Stop to leave)")
+    assert send(meta, template("x" * (1024 - english), name="zweisprachig",
+                               code="en")).status_code == 200
+    assert send(meta, template("x" * (1024 - english), name="zweisprachig",
+                               code="de")).json()["error"]["code"] == 132005
+
+
+def test_a_media_templates_body_is_counted_and_not_its_header(meta):
+    requests.post(f"{meta.url}/_fake/config", timeout=TIMEOUT, json={"templates": {
+        "bild": {"language": "de", "parameters": 1, "header": "image"}}}).raise_for_status()
+    picture = {"type": "header", "parameters": [
+        {"type": "image", "image": {"link": "https://infokanal.example.de/media/" + "n" * 200}}]}
+    for length, status in ((1024 - 60, 200), (1025 - 60, 400)):
+        body = template("x" * length, name="bild")
+        body["template"]["components"].insert(0, picture)
+        assert send(meta, body).status_code == status
+
+
+def test_a_poll_templates_body_holds_the_answers_in_fixed_words(meta):
+    requests.post(f"{meta.url}/_fake/config", timeout=TIMEOUT, json={"templates": {
+        "umfrage_2": {"language": "de", "parameters": 3, "buttons": 2}}}).raise_for_status()
+    buttons = [{"type": "button", "sub_type": "quick_reply", "index": index,
+                "parameters": [{"type": "payload", "payload": f"poll:1:{index + 1}"}]}
+               for index in range(2)]
+    own = len("Frage des Landkreises: \n\nAntworten: 1 = , 2 = . Bitte tippen Sie auf die "
+              "Nummer Ihrer Antwort.")
+    for length, status in ((1024 - own - 6, 200), (1025 - own - 6, 400)):
+        body = template("x" * length, "Ja", "Nein", name="umfrage_2")
+        body["template"]["components"] += buttons
+        assert send(meta, body).status_code == status
+
+
+@pytest.mark.parametrize("body", ["{{1}} am Anfang", "Am Ende {{1}}", "Zwei: {{1}} {{2}}.",
+                                  "Keiner.", 42])
+def test_a_body_whatsapp_would_not_approve_is_refused_as_configuration(meta, body):
+    answer = requests.post(f"{meta.url}/_fake/config", timeout=TIMEOUT, json={"templates": {
+        TEMPLATE: {"language": "de", "parameters": 1, "body": body}}})
+    assert answer.status_code == 400 and "templates" in answer.json()["error"]
+    with pytest.raises(ValueError):
+        FakeMeta(templates={TEMPLATE: {"language": "de", "parameters": 1, "body": body}})
 
 
 def test_says_why_a_parameter_is_not_single_line(meta):

@@ -155,7 +155,7 @@ def test_the_twilio_fake_holds_whatsapps_rules_for_an_approved_quick_reply_conte
     """WhatsApp approves no variable in a quick-reply button's title: the answers stand in
     the body, whose fixed words and the text, as sent, hold at most 1,024 characters."""
     from bot.domain import polls
-    from tests.fake_twilio import CHANNEL_POLICY, QuickReply, quick_reply_refusal
+    from tests.fake_twilio import BODY_LENGTH, CHANNEL_POLICY, QuickReply, quick_reply_refusal
 
     for wrong in (dict(titles=["{{2}}", "{{3}}"]), dict(body="{{1}} Antworten: {{2}}, {{3}}"),
                   dict(titles=["Ja"])):
@@ -172,7 +172,7 @@ def test_the_twilio_fake_holds_whatsapps_rules_for_an_approved_quick_reply_conte
     longest = dict(good, **{"1": "x" * polls.TEXT_LIMIT, "2": "j" * 20, "3": "n" * 20,
                             "4": "e" * 20})
     assert quick_reply_refusal(longest, content) is None
-    assert quick_reply_refusal(dict(longest, **{"1": "x" * 1024}), content)[0] == CHANNEL_POLICY
+    assert quick_reply_refusal(dict(longest, **{"1": "x" * 1024}), content)[0] == BODY_LENGTH
 
 
 def meta_body(transport, **message):
