@@ -462,8 +462,21 @@ def verified_by_systemd(tmp_path, units, rated):
         assert exposure and float(exposure.group(1)) <= 2.0, security.stdout[-2000:]
 
 
+FOLLOW_UNIT = UNITS / "infokanal-follow.service"
+
+
+def test_the_standby_unit_follows_the_replica_hardened_as_the_replica_unit():
+    follow, replica = parse_unit(FOLLOW_UNIT), parse_unit(UNIT_FILES["replica"])
+    assert follow["Service"]["ExecStart"] == [f"{CHECKOUT}/.venv/bin/flask --app wsgi replica "
+                                              "follow"]
+    # Everything else as the primary's replica unit: account, folder, hardening, stopping.
+    del follow["Service"]["ExecStart"], replica["Service"]["ExecStart"]
+    assert follow["Service"] == replica["Service"] and follow["Install"] == replica["Install"]
+
+
 def test_systemd_accepts_the_units(tmp_path):
-    verified_by_systemd(tmp_path, UNIT_FILES.values(), UNIT_FILES.values())
+    units = [*UNIT_FILES.values(), FOLLOW_UNIT]
+    verified_by_systemd(tmp_path, units, units)
 
 
 # --- the backup timer ----------------------------------------------------------------------------
