@@ -30,7 +30,8 @@ from tests.fake_twilio import FakeTwilio
 from tests.test_deploy import (CHECKOUT, MAIN, UNIT_FILES, UNITS, nginx_binary, parse_unit,
                                site_for_test)
 
-TEMPLATES = {name: UNITS / f"infokanal-{name}@.service" for name in ("web", "worker", "replica")}
+TEMPLATES = {name: UNITS / f"infokanal-{name}@.service"
+             for name in ("web", "worker", "replica", "follow")}
 STATE = "/var/lib/infokanal"
 PASSWORD = "ein-langes-Passwort-1"
 TEST_SECONDS = 120
@@ -77,6 +78,8 @@ def test_the_templates_run_the_procfile_commands_for_one_county_each():
                 f"--config {CHECKOUT}/gunicorn.conf.py --bind 127.0.0.1:${{PORT}}")
         elif name == "replica":
             expected = "flask --app wsgi replica run"  # the Procfile's "replica:" line
+        elif name == "follow":
+            expected = "flask --app wsgi replica follow"  # the standby's, instead of the three
         else:
             expected = procfile_command(name)
         assert command == expected
@@ -86,7 +89,7 @@ def test_the_templates_run_the_procfile_commands_for_one_county_each():
         assert f"INSTANCE_PATH={STATE}/%i" in service["Environment"]
         assert service["User"] == ["infokanal-%i"] and service["Group"] == ["infokanal-%i"]
         # As hardened as the single county's units, writing nowhere but its own folder.
-        reference = single.get(name, single["worker"])
+        reference = single.get(name, single["replica" if name == "follow" else "worker"])
         for key, values in reference.items():
             if key not in ("ExecStart", "WorkingDirectory", "User", "Group", "ReadWritePaths"):
                 assert service.get(key) == values, (path.name, key)
