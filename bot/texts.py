@@ -24,7 +24,8 @@ _LEADING = re.compile(r"^[\s.!?,;:(\-–—…]+")
 _INVISIBLE = {"Cf"}  # format characters: RTL marks, zero-width joiners
 # Placeholders filled at start; the others a text may hold are filled when it is sent.
 _AT_START = {"authority", "contact", "contact_line"}
-_WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug"}
+_WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug",
+              "quote"}
 ACTIONS = ("start", "stop", "help", "topics", "news")
 # Longer than this, a message is no keyword said politely; bounds the matching's work too.
 _POLITE_LENGTH = 80

@@ -19,7 +19,7 @@ class TextsFileError(Exception):
 # Texts added after operators wrote their files: a language of the operator's own may lack them.
 OPTIONAL_KEYS = {"notice_leave", "poll_thanks", "poll_closed"}
 # ... and of these, a language that lacks them says the main language's (or German's) words.
-BORROWED_KEYS = ("news_intro", "news_none")
+BORROWED_KEYS = ("news_intro", "news_none", "correction_head")
 OPTIONAL_KEYS |= set(BORROWED_KEYS)
 
 

@@ -1,7 +1,8 @@
 """What a citizen reads, built in: German, English and German in Leichte Sprache (``de-LS``):
 texts, keywords and language names.
 
-A leaf module of data only (``texts`` loads and uses it). Plain, short sentences that fit a
+A leaf module of data only (``texts`` loads and uses it), long because it holds every text
+in three languages. Plain, short sentences that fit a
 phone screen without scrolling. Quotation marks are typographic, as on the public pages: German
 „Stop“, English “Stop”. Operators replace any of them with ``TEXTS_FILE``; other
 languages come entirely from that file.
@@ -89,6 +90,8 @@ TEXTS = {
         # The answer to "Neu": the latest public announcements, or that there are none yet.
         "news_intro": "Die neuesten Meldungen:",
         "news_none": "Es gibt noch keine Meldungen.",
+        # What a correction of a broadcast begins with; {quote}: the original's first words.
+        "correction_head": "Berichtigung: „{quote}“ –",
         # After a citizen's first tap on a poll's answer; and once after a tap on a closed one.
         "poll_thanks": "Danke, Ihre Antwort ist gezählt.",
         "poll_closed": "Die Umfrage ist beendet.",
@@ -121,6 +124,7 @@ TEXTS = {
         "warning_more": "More information:",
         "news_intro": "The latest announcements:",
         "news_none": "There are no announcements yet.",
+        "correction_head": "Correction: “{quote}” –",
         "poll_thanks": "Thank you, your answer has been counted.",
         "poll_closed": "The poll has ended.",
     },
@@ -181,6 +185,7 @@ TEXTS = {
         "warning_more": "Mehr Informationen:",
         "news_intro": "Die neuesten Nachrichten:",
         "news_none": "Es gibt noch keine Nachrichten.",
+        "correction_head": "Achtung, Fehler in der Nachricht „{quote}“. Richtig ist:",
         "poll_thanks": "Danke.\nWir haben Ihre Antwort gezählt.",
         "poll_closed": "Die Umfrage ist vorbei.",
     },

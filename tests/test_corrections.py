@@ -29,8 +29,13 @@ def post_correction(client, broadcast_id, body):
     return client.post(f"/api/broadcasts/{broadcast_id}/correct", headers=AUTH, **kwargs)
 
 
+# How a correction begins in German, English and Leichte Sprache.
+HEADS = ("Berichtigung:", "Correction:", "Achtung, Fehler in der Nachricht")
+
+
 def texts_to(twilio_api, prefix):
-    """{number: text} of what the fake Twilio took whose text begins with ``prefix``."""
+    """{number: text} of what the fake Twilio took whose text begins with ``prefix`` (a
+    string, or a tuple of them)."""
     return {m["To"].removeprefix("whatsapp:"): m["Body"] for m in twilio_api.messages
             if m.get("Body", "").startswith(prefix)}
 
@@ -345,16 +350,17 @@ def test_a_correction_goes_in_each_readers_language_quoting_what_they_read(
                          "de-LS": "Die Straße ist erst ab Dienstag zu."}})
     assert response.status_code == 202, response.get_json()
     run_sender(app)
-    got = texts_to(twilio_api, "Berichtigung:")
+    got = texts_to(twilio_api, HEADS)
     assert got[people["erika"].number] == (
         "Berichtigung: „Die Kreisstraße 12 zwischen Adorf und Bedorf ist…“ – Die Sperrung "
         "beginnt erst am Dienstag.")
+    # Each in the words of the reader's language.
     assert got[people["john"].number] == (
-        "Berichtigung: „County road 12 is closed from Monday.“ – The closure starts on Tuesday.")
+        "Correction: “County road 12 is closed from Monday.” – The closure starts on Tuesday.")
     # Lea got the original's main text, so that is what her correction quotes.
     assert got[people["lea"].number] == (
-        "Berichtigung: „Die Kreisstraße 12 zwischen Adorf und Bedorf ist…“ – Die Straße ist "
-        "erst ab Dienstag zu.")
+        "Achtung, Fehler in der Nachricht „Die Kreisstraße 12 zwischen Adorf und Bedorf ist…“. "
+        "Richtig ist: Die Straße ist erst ab Dienstag zu.")
 
 
 def test_without_a_translation_a_reader_gets_the_main_correction(three_languages, twilio_api):
@@ -389,6 +395,7 @@ def test_the_console_form_takes_a_translation_per_language(three_languages, twil
                                   en="Only from Tuesday.")
     assert response.status_code == 302
     run_sender(app)
-    got = texts_to(twilio_api, "Berichtigung:")
-    assert got[people["john"].number].endswith("– Only from Tuesday.")
+    got = texts_to(twilio_api, HEADS)
+    assert got[people["john"].number].startswith("Correction: “County road 12")
+    assert got[people["john"].number].endswith("” – Only from Tuesday.")
     assert got[people["lea"].number].endswith("– Erst ab Dienstag.")

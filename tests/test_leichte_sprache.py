@@ -90,7 +90,7 @@ NUMBER_WORDS = re.compile(r"\b(?:eins|zwei|drei|vier|fünf|sechs|sieben|acht|neu
 def easy_texts():
     texts = loaded(TOPICS)
     fields = dict(topic="Baustellen und Sperrungen", mine="Veranstaltungen", list="Z",
-                  name="N", slug="s", start=texts.keyword("start", EASY),
+                  name="N", slug="s", quote="X", start=texts.keyword("start", EASY),
                   stop=texts.keyword("stop", EASY), topics=texts.keyword("topics", EASY))
     return texts, {key: texts.get(key, EASY, **fields)
                    for key in set(TEXTS[EASY]) | set(TOPIC_TEXTS[EASY])}

@@ -17,9 +17,12 @@ original, as public, for the same topics. The audit trail's entry names the orig
 
 from ..store import approvals, audit, broadcasts, corrections
 from ..store.db import now_iso, write
+from ..wording import TEXTS
 from . import announcements, budget, costs
 
 PREFIX = "Berichtigung:"
+# What a correction begins with where no channel's texts are at hand (``wording``'s German).
+HEAD = TEXTS["de"]["correction_head"]
 # How much of the original the correction quotes: enough to recognise it.
 QUOTE_WORDS = 8
 QUOTE_CHARACTERS = 60
@@ -58,34 +61,50 @@ def quote(text):
     return " ".join(taken) + ("…" if len(taken) < len(words) else "")
 
 
-def head(original_text):
-    """What every correction of this text begins with."""
-    return f"{PREFIX} „{quote(original_text)}“ – "
+def head(original_text, form=HEAD):
+    """What every correction of this text begins with, in the language of ``form`` (the
+    channel's ``correction_head`` text)."""
+    return form.format(quote=quote(original_text)) + " "
 
 
-def compose(original_text, text):
-    """The correction's text: the head, then what the press office wrote (without a
-    "Berichtigung:" of its own, which the head already says)."""
+def _own_words(text, form):
+    """The text without a "Berichtigung:" (or the form's own first word, "Correction:") the
+    press office wrote before it: the head says it already."""
     text = text.strip()
-    if text.casefold().startswith(PREFIX.casefold()):
-        text = text[len(PREFIX):].strip()
-    return head(original_text) + text
+    word, colon, _ = form.partition(":")
+    for marker in (PREFIX, word + colon if colon and " " not in word else PREFIX):
+        if text.casefold().startswith(marker.casefold()):
+            return text[len(marker):].strip()
+    return text
 
 
-def _checked_text(value, original_text, settings, name="text"):
-    if not isinstance(value, str) or not value.strip() or (
-            value.strip().casefold() == PREFIX.casefold()):
+def compose(original_text, text, form=HEAD):
+    """The correction's text: the head, then what the press office wrote."""
+    return head(original_text, form) + _own_words(text, form)
+
+
+def heads(texts):
+    """{None (the main language) or code: the correction's head form} of the channel's texts;
+    without texts the built-in German for every language."""
+    if texts is None:
+        return {}
+    return {None if code == texts.main else code: texts.messages[code]["correction_head"]
+            for code in texts.languages}
+
+
+def _checked_text(value, original_text, settings, name="text", form=HEAD):
+    if not isinstance(value, str) or not _own_words(value, form):
         raise announcements.InvalidBroadcast(f"{name} is missing or empty: write what is right")
     template = announcements.template_mode(settings)
     limit = announcements.text_limit(template)
-    full = compose(original_text, value)
+    full = compose(original_text, value, form)
     if len(full) > limit:
-        room = limit - len(head(original_text))
-        mode = "template variable" if template else "free-form message"
+        start = head(original_text, form)
+        mode = "sent as the approved template" if template else "as a free-form message"
         raise announcements.InvalidBroadcast(
-            f"{name} is too long: a correction begins with {head(original_text).strip()!r}, so "
-            f"{room} characters are left for the text of the {limit} a {mode} holds "
-            f"(this one is {len(compose(original_text, value)) - len(head(original_text))})")
+            f"{name} is too long: a correction begins with {start.strip()!r}, so "
+            f"{limit - len(start)} characters are left for the text of the {limit} it may have "
+            f"{mode} (this one is {len(full) - len(start)})")
     # The checks every broadcast's text gets (NUL, broken Unicode).
     try:
         return announcements.validate({"text": full}, template, settings["TIMEZONE"])["text"]
@@ -93,13 +112,14 @@ def _checked_text(value, original_text, settings, name="text"):
         raise announcements.InvalidBroadcast(str(exc).replace("text", name, 1)) from None
 
 
-def _checked_translations(value, original, settings):
+def _checked_translations(value, original, settings, forms):
     """{language: full correction text}: each quotes the original as its readers got it
-    (its translation into that language, else its main text)."""
+    (its translation into that language, else its main text), in that language's words."""
     template = announcements.template_mode(settings)
     given = announcements.check_translations(value, settings["LANGUAGE_LIST"][1:], template)
     return {code: _checked_text(text, (original["translations"] or {}).get(code)
-                                or original["text"], settings, f"translations.{code}")
+                                or original["text"], settings, f"translations.{code}",
+                                forms.get(code, HEAD))
             for code, text in given.items()}
 
 
@@ -125,11 +145,14 @@ def check_correctable(conn, original):
     return reached
 
 
-def correct(database, original_id, data, settings, created_by, hold=None, admin=None):
+def correct(database, original_id, data, settings, created_by, hold=None, admin=None,
+            texts=None):
     """Write the correction of broadcast ``original_id`` (``data``: ``{"text": …}``, and
     optionally ``"translations": {language: text}``): sent at once, or waiting for approval
     (``hold`` = ``broadcasts.AWAITING``, asked for by the actor; so it does over the budget
-    when ``admin``, whether the console account is one, is False). Returns the answer dict.
+    when ``admin``, whether the console account is one, is False). ``texts``: the channel's
+    texts, whose ``correction_head`` each language's correction begins with (without them, the
+    built-in German). Returns the answer dict.
     Raises BroadcastNotFound, CannotCorrect (AlreadyCorrected for the same text again within
     REPEAT_SECONDS), InvalidBroadcast.
     """
@@ -143,8 +166,11 @@ def correct(database, original_id, data, settings, created_by, hold=None, admin=
     actor = announcements.actor_of(created_by)
     with write(database, durable=True) as conn:
         original = broadcasts.get(conn, original_id)
-        text = _checked_text(data.get("text"), original["text"], settings)
-        translations = _checked_translations(data.get("translations"), original, settings)
+        forms = heads(texts)
+        text = _checked_text(data.get("text"), original["text"], settings,
+                             form=forms.get(None, HEAD))
+        translations = _checked_translations(data.get("translations"), original, settings,
+                                             forms)
         reached = check_correctable(conn, original)
         earlier = corrections.same_since(conn, original_id, text, now_iso(-REPEAT_SECONDS))
         if earlier is not None:

@@ -213,11 +213,11 @@ def resume_broadcast(broadcast_id):
 @token_required
 @json_body
 def correct_broadcast(data, broadcast_id):
-    """A correction ("Berichtigung") of a broadcast that went out, to exactly those it
-    reached."""
+    """A correction ("Berichtigung") of a broadcast, to exactly those it reached."""
     try:
         answer = corrections.correct(get_db(), broadcast_id, data, current_app.config,
-                                     created_by=audit.API)
+                                     created_by=audit.API,
+                                     texts=current_app.extensions["infokanal"].texts)
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
     except corrections.CannotCorrect as exc:

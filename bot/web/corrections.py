@@ -33,8 +33,8 @@ def feedback_of(broadcast):
     if broadcast["status"] in corrections.FINISHED:
         reached = correction_store.reached(conn, broadcast["id"])
     settings = current_app.config
-    head = corrections.head(broadcast["text"])
     texts = current_app.extensions["infokanal"].texts
+    head = corrections.head(broadcast["text"], texts.messages[texts.main]["correction_head"])
     further = settings["LANGUAGE_LIST"][1:]
     return {
         "reactions": list(counted.items()), "reactions_total": sum(counted.values()),
@@ -96,7 +96,8 @@ def correct(broadcast_id):
         answer = corrections.correct(get_db(), broadcast_id, data, current_app.config,
                                      created_by=f"console:{g.user}",
                                      hold=broadcasts.AWAITING if waits else None,
-                                     admin=users.at_least(g.role, users.ADMIN))
+                                     admin=users.at_least(g.role, users.ADMIN),
+                                     texts=current_app.extensions["infokanal"].texts)
     except corrections.AlreadyCorrected as exc:
         return detail_page(original, status=409, error=(
             f"Genau diese Berichtigung wurde eben schon geschrieben (Meldung Nr. {exc.existing})."

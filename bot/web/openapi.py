@@ -344,9 +344,10 @@ SCHEMAS = {
     }),
     "Correction": _closed({
         "text": {"type": "string", "minLength": 1, "description": (
-            "What is right. The message begins with \"Berichtigung:\" and the corrected "
-            "broadcast's first words, then this text; together within the limit of a broadcast "
-            "(1,024 characters with the text template, 1,600 free-form).")},
+            "What is right. The message begins with \"Berichtigung:\" (in each reader's "
+            "language: the text correction_head) and the corrected broadcast's first words, "
+            "then this text; together within the limit of a broadcast (1,024 characters less "
+            "the template's own words with a template, 1,600 free-form).")},
         "translations": {
             "type": ["object", "null"],
             "additionalProperties": {"type": "string", "minLength": 1,
