@@ -550,6 +550,42 @@ def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
     assert "Meldung ·" in chat and "Probealarm: nur ein Test" in chat
 
 
+def test_the_simulated_citizen_taps_a_polls_answer_and_it_counts(config):
+    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
+    app = create_app(demo)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "add", OFFICER, "--password-stdin"],
+                  input=f"{OFFICER_PASSWORD}\n")
+    console = Console(app.test_client())
+    console.sign_in()
+    console.post("/admin/simulator", {"body": "Start"}, token_page="/admin/simulator")
+    token = {"Authorization": f"Bearer {config['ADMIN_TOKEN']}"}
+    poll = console.client.post("/api/broadcasts", headers=token, json={
+        "text": "Soll der Markt am Sonntag öffnen?", "answers": ["Ja", "Nein"]})
+    assert poll.status_code == 202, poll.get_json()
+    poll_id = poll.get_json()["id"]
+    with app.app_context():
+        assert runner.invoke(args=["worker", "--until-idle"]).exit_code == 0
+    page = console.client.get("/admin/simulator").get_data(as_text=True)
+    chat = page[page.index('id="chat"'):page.index('id="eingabe"')]
+    assert f'name="payload" value="poll:{poll_id}:1">Ja</button>' in chat
+    assert "[Ja]  [Nein]" not in chat  # buttons to tap, not their text
+    tapped = console.post("/admin/simulator/tap", {"payload": f"poll:{poll_id}:1"},
+                          token_page="/admin/simulator")
+    assert tapped.status_code == 302
+    page = console.client.get("/admin/simulator").get_data(as_text=True)
+    assert "[Ja]" in page and "Danke, Ihre Antwort ist gezählt." in page
+    results = console.client.get(f"/api/broadcasts/{poll_id}", headers=token).get_json()["poll"]
+    assert [a["votes"] for a in results["answers"]] == [1, 0]
+    # A payload of no poll, or of an answer it does not have, is refused and counts nothing.
+    for payload in ("poll:999:1", f"poll:{poll_id}:3", "Ja"):
+        refused = console.post("/admin/simulator/tap", {"payload": payload},
+                               token_page="/admin/simulator")
+        assert refused.status_code == 400, payload
+    results = console.client.get(f"/api/broadcasts/{poll_id}", headers=token).get_json()["poll"]
+    assert results["votes"] == 1
+
+
 # --- pause reasons ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("error, german", [

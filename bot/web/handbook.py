@@ -56,6 +56,7 @@ SECTIONS = {
     "simulator.page": "simulator",
     "simulator.send": "simulator",
     "simulator.new_citizen": "simulator",
+    "simulator.tap": "simulator",
 }
 # What a page without a section of its own links to: the start of the handbook.
 START = "inhalt"

@@ -1,5 +1,5 @@
 """Demo mode's citizen simulator (``/admin/simulator``): write as a citizen, read the replies,
-and, where the channel answers nothing, why.
+tap a poll's answer buttons, and, where the channel answers nothing, why.
 
 It exists only in demo mode: with Twilio credentials every route here answers 404, because a
 simulated citizen must never reach a real subscriber list that sends to WhatsApp.
@@ -10,9 +10,11 @@ import secrets
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, \
     url_for
 
-from ..domain import citizens
+from .. import vocabulary as v
+from ..domain import citizens, polls
 from ..phone import mask
 from ..store import outbox
+from ..store import polls as poll_store
 from ..store.db import now_iso
 from .auth import login_required
 from .database import get_db
@@ -78,8 +80,8 @@ def page():
     chat = [{"at": sent[0], "mine": True, "body": sent[1],
              "silence": sent[2] if len(sent) > 2 else None}
             for sent in session.get("sim_sent", [])]
-    chat += [{"at": item["created_at"], "mine": False, "body": item["body"],
-              "kind": item["kind"], "media_url": item["media_url"]} for item in received]
+    chat += [dict(_with_buttons(conn, item), at=item["created_at"], mine=False)
+             for item in received]
     chat.sort(key=lambda item: item["at"])
     return render_template("console/simulator.html", masked=mask(number), chat=chat[-HISTORY:],
                            outbox=outbox.recent(conn, HISTORY))
@@ -96,6 +98,37 @@ def send():
                                   number, body, "sim" + secrets.token_hex(14))
         session["sim_sent"] = (session.get("sim_sent", [])
                                + [[sent_at, body, silence_reason(outcome)]])[-HISTORY:]
+    return redirect(url_for("simulator.page") + "#eingabe")
+
+
+def _with_buttons(conn, item):
+    """A message the simulated citizen received, with a poll's answer buttons to tap (the
+    outbox keeps them as text under the message: "[Ja]  [Nein]")."""
+    answers = poll_store.answers_of(conn, item["broadcast_id"]) if item["broadcast_id"] else None
+    buttons = polls.buttons(item["broadcast_id"], answers) if answers else ()
+    body = item["body"]
+    if buttons:
+        body = body.removesuffix("\n\n" + "  ".join(f"[{title}]" for _, title in buttons))
+    return {"body": body, "kind": item["kind"], "media_url": item["media_url"],
+            "buttons": buttons}
+
+
+@bp.post("/tap")
+def tap():
+    """A tap on one of a poll's buttons, as WhatsApp reports it: the button's payload and its
+    title as the text."""
+    number = _number()
+    parsed = polls.parse_payload(request.form.get("payload"))
+    answers = poll_store.answers_of(get_db().conn, parsed[0]) if parsed else None
+    if not answers or parsed[1] >= len(answers):
+        abort(400, "Diese Schaltfläche gehört zu keiner Umfrage.")
+    title = answers[parsed[1]]
+    sent_at = now_iso()
+    outcome = citizens.handle(get_db(), current_app.extensions["infokanal"].channel, number,
+                              title, "sim" + secrets.token_hex(14), kind=v.INBOUND_BUTTON,
+                              payload=request.form["payload"])
+    session["sim_sent"] = (session.get("sim_sent", [])
+                           + [[sent_at, f"[{title}]", silence_reason(outcome)]])[-HISTORY:]
     return redirect(url_for("simulator.page") + "#eingabe")
 
 
