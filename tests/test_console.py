@@ -533,7 +533,9 @@ def test_simulator_needs_a_session_and_a_csrf_token(config):
     assert client.post("/admin/simulator", data={"body": "Start"}).status_code == 400
 
 
-def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
+def simulated_citizen_subscribed(config):
+    """A demo app, an officer signed in to its console, and the simulator's citizen joined:
+    (app, its CLI runner, the console)."""
     demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
     app = create_app(demo)
     runner = app.test_cli_runner()
@@ -542,6 +544,11 @@ def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
     console = Console(app.test_client())
     console.sign_in()
     console.post("/admin/simulator", {"body": "Start"}, token_page="/admin/simulator")
+    return app, runner, console
+
+
+def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
+    app, runner, console = simulated_citizen_subscribed(config)
     send_from_console(console, "Probealarm: nur ein Test")
     with app.app_context():  # the worker command is a plain click command
         assert runner.invoke(args=["worker", "--until-idle"]).exit_code == 0
@@ -551,14 +558,7 @@ def test_simulator_shows_broadcasts_arriving_in_the_outbox(config):
 
 
 def test_the_simulated_citizen_taps_a_polls_answer_and_it_counts(config):
-    demo = {k: v for k, v in config.items() if not k.startswith("TWILIO_")}
-    app = create_app(demo)
-    runner = app.test_cli_runner()
-    runner.invoke(args=["users", "add", OFFICER, "--password-stdin"],
-                  input=f"{OFFICER_PASSWORD}\n")
-    console = Console(app.test_client())
-    console.sign_in()
-    console.post("/admin/simulator", {"body": "Start"}, token_page="/admin/simulator")
+    app, runner, console = simulated_citizen_subscribed(config)
     token = {"Authorization": f"Bearer {config['ADMIN_TOKEN']}"}
     poll = console.client.post("/api/broadcasts", headers=token, json={
         "text": "Soll der Markt am Sonntag öffnen?", "answers": ["Ja", "Nein"]})

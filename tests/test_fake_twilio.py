@@ -5,16 +5,12 @@ and then fails with 63021, as Twilio reports it.
 The real twilio client against the fake on loopback, and signed status callbacks received by a
 small server of the test's."""
 
-import json
-
 import pytest
 import requests
-from twilio.rest import Client
 
-from tests.fake_twilio import (ACCOUNT_SID, AUTH_TOKEN, BODY_LENGTH, CHANNEL_POLICY, QuickReply,
-                               quick_reply_refusal)
+from tests.fake_twilio import BODY_LENGTH, CHANNEL_POLICY, QuickReply, quick_reply_refusal
 from tests.template_bodies import default_body
-from tests.test_template_paragraphs_e2e import Callbacks
+from tests.test_template_paragraphs_e2e import callbacks, send_template  # noqa: F401
 
 TEXT = "HX" + "1" * 32
 PARAGRAPHS_3 = "HX" + "3" * 32
@@ -22,24 +18,11 @@ PICTURE = "HX" + "9" * 32
 OWN_WORDS = 60  # the docs' text template around one variable
 
 
-@pytest.fixture
-def callbacks():
-    server = Callbacks()
-    yield server
-    server.close()
-
-
 def send(fake, callbacks, variables, content_sid=TEXT, n=1):
     """A template message sent with the real client; its first ``n`` signed callbacks as
     (status, error code)."""
-    client = Client(ACCOUNT_SID, AUTH_TOKEN)
-    client.api.base_url = fake.url
-    created = client.messages.create(to="whatsapp:+4915100000001", from_="whatsapp:+4930901820",
-                                     content_sid=content_sid, status_callback=callbacks.url,
-                                     content_variables=json.dumps(variables))
-    assert created.status == "queued"  # the REST call takes it; WhatsApp refuses it later
     return [(form["MessageStatus"], form.get("ErrorCode"))
-            for form in callbacks.of(created.sid, n)]
+            for form in send_template(fake, callbacks, variables, content_sid, n)]
 
 
 def test_the_docs_text_template_has_sixty_characters_of_its_own():
