@@ -4,7 +4,8 @@ speaks.
 A leaf module (the built-in words are in ``wording``). Operators override any text or keyword
 list with a JSON file (``TEXTS_FILE``) or the ``KEYWORDS_*`` variables, and give whole other
 languages through the file. ``load_texts`` checks all of it at start: a file that cannot be
-meant stops the start with the reason.
+meant stops the start with the reason. Long because reading what a citizen typed (keywords,
+topics, politeness) and checking what an operator wrote belong with the texts they concern.
 """
 
 import re
@@ -24,8 +25,10 @@ _LEADING = re.compile(r"^[\s.!?,;:(\-–—…]+")
 _INVISIBLE = {"Cf"}  # format characters: RTL marks, zero-width joiners
 # Placeholders filled at start; the others a text may hold are filled when it is sent.
 _AT_START = {"authority", "contact", "contact_line"}
-_WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug",
-              "quote"}
+_WHEN_SENT = {"topic", "mine", "list", "start", "stop", "topics", "name", "slug"}
+# The beginning of a correction has a send-time placeholder of its own, {quote}: the corrected
+# message's first words. It must be there, and none of the others may be.
+_CORRECTION_HEAD = "correction_head"
 ACTIONS = ("start", "stop", "help", "topics", "news")
 # Longer than this, a message is no keyword said politely; bounds the matching's work too.
 _POLITE_LENGTH = 80
@@ -165,8 +168,12 @@ _HELD = re.compile("\x00([a-z_]+)\x00")
 class _KeepWhenSent(dict):
     """Fills the start-time placeholders and holds the send-time ones for ``Texts.get``."""
 
+    def __init__(self, *args, held=_WHEN_SENT, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.held = held
+
     def __missing__(self, key):
-        if key in _WHEN_SENT:
+        if key in self.held:
             return f"\x00{key}\x00"
         raise KeyError(key)
 
@@ -184,12 +191,21 @@ def _fill(messages, authority, contact):
         contact_line = messages["contact_line"].format(contact=contact) if contact else ""
         values = _KeepWhenSent(authority=authority, contact=contact, contact_line=contact_line)
         for key, text in messages.items():
-            out[key] = _template(text, values)
+            if key == _CORRECTION_HEAD:
+                out[key] = _template(text, _KeepWhenSent(values, held={"quote"}))
+                if "quote" not in {field for _, field, _, _ in
+                                   string.Formatter().parse(out[key]) if field}:
+                    raise TextsFileError(
+                        "the text correction_head must hold {quote}, where a correction names "
+                        f"the message it corrects by its first words, not {text!r}")
+            else:
+                out[key] = _template(text, values)
     except (KeyError, IndexError, ValueError) as exc:
         # An operator's typo in a placeholder must stop the start with a clear message.
         raise TextsFileError(
             f"a text has a placeholder other than {{authority}}, {{contact}} or "
-            f"{{contact_line}} (or, in topic texts, {sorted(_WHEN_SENT)}), or a stray brace "
+            f"{{contact_line}} (or, in topic texts, {sorted(_WHEN_SENT)}; in correction_head, "
+            f"{{quote}}), or a stray brace "
             f"({exc!r}); write literal braces as {{{{ }}}}") from None
     out["notice_join"] = " " + out["notice_join"]
     # Said on its own too (after "Start <words>"): empty where there is no contact to give.

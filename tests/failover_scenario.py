@@ -331,12 +331,25 @@ def run(kind, root, storm_total, recipients, rate, s3=None, report=print, hold=T
             assert old_web.api("POST", "/api/broadcasts", json={"text": "Nur hier"}
                                ).status_code == 503
             health = old_web.session.get(old_web.url + "/healthz", timeout=10)
-            assert health.status_code == 503 and health.json()["status"] == "replaced"
+            assert health.json() == {"status": "replaced", "since": health.json()["since"]}
+            assert health.status_code == 503
             with primary.database() as conn:
                 after = conn.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
             assert after == before
         finally:
             old_web.stop()
+        if kind == "file":
+            # Failing back: once the standby's lease lapsed, a failover here makes this machine
+            # the primary again, and its web process takes changes again.
+            wait_for(lambda: primary.cli("failover", timeout=120).returncode == 0, timeout=60,
+                     interval=2, message="the failover back to the old primary")
+            back = WebServer(primary.env)
+            try:
+                citizen = back.citizen("+4917099000001")
+                assert citizen.post_signed("/twilio/messages",
+                                           citizen.params("Start")).status_code == 200
+            finally:
+                back.stop()
         return figures
     finally:
         if follower is not None and follower.poll() is None:

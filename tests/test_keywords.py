@@ -121,6 +121,8 @@ def test_every_keyword_a_text_quotes_works(settings):
     checked = 0
     for language in languages:
         for key in DEFAULT_TEXTS["de"]:
+            if key == "correction_head":
+                continue  # its quotation marks hold the corrected message, not a keyword
             allowed = INVITES.get(key, {"start", "stop", "help"})
             for word in quoted(texts.get(key, language)):
                 assert texts.classify(word)[0] in allowed, (

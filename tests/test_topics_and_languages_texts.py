@@ -98,8 +98,8 @@ def test_the_keywords_own_language_answers_a_stranger():
 
 
 def test_further_languages_come_whole_from_the_texts_file(tmp_path):
-    ukrainian = {key: f"[uk] {key}" for key in
-                 set(load_texts(BASE).messages["de"]) - {"contact_line", "notice_join"}}
+    ukrainian = {key: f"[uk] {key}" for key in set(load_texts(BASE).messages["de"])
+                 - {"contact_line", "notice_join", "correction_head"}}
     ukrainian.update(contact_line="{contact}", notice_join="Старт", language_name="Українська",
                      keywords={"start": ["Старт"], "stop": ["Стоп"]})
     path = tmp_path / "texts.json"
@@ -108,10 +108,36 @@ def test_further_languages_come_whole_from_the_texts_file(tmp_path):
     assert (loaded.parse("старт").action, loaded.parse("старт").language) == ("start", "uk")
     assert loaded.parse("Українська").language == "uk"
     assert loaded.get("welcome", "uk") == "[uk] welcome"
+    # A text a language of its own may leave out: the main language's.
+    assert loaded.get("correction_head", "uk", quote="B 74") == "Berichtigung: „B 74“ –"
     del ukrainian["goodbye"], ukrainian["help"]
     path.write_text(json.dumps({"uk": ukrainian}), encoding="utf-8")
     with pytest.raises(TextsFileError, match=r"'uk' has no texts for \['goodbye', 'help'\]"):
         load_texts(dict(BASE, LANGUAGES="de,uk", TEXTS_FILE=str(path)))
+
+
+@pytest.mark.parametrize("head, refused", [
+    ("Korrektur zu „{quote}“:", None),
+    ("Korrektur:", "must hold {quote}"),
+    ("Korrektur zu {name}:", "a stray brace"),
+    ("Korrektur {{quote}}", "must hold {quote}"),
+])
+def test_the_beginning_of_a_correction_names_the_corrected_message(tmp_path, head, refused):
+    path = tmp_path / "texts.json"
+    path.write_text(json.dumps({"correction_head": head}), encoding="utf-8")
+    if refused is None:
+        loaded = load_texts(dict(BASE, TEXTS_FILE=str(path)))
+        assert loaded.get("correction_head", quote="B 74") == "Korrektur zu „B 74“:"
+    else:
+        with pytest.raises(TextsFileError, match=re.escape(refused)):
+            load_texts(dict(BASE, TEXTS_FILE=str(path)))
+
+
+def test_quote_belongs_to_the_correction_alone(tmp_path):
+    path = tmp_path / "texts.json"
+    path.write_text(json.dumps({"welcome": "Willkommen {quote}"}), encoding="utf-8")
+    with pytest.raises(TextsFileError, match="a stray brace"):
+        load_texts(dict(BASE, TEXTS_FILE=str(path)))
 
 
 def test_a_language_that_is_neither_built_in_nor_in_the_texts_file_stops_the_start():

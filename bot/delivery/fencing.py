@@ -10,7 +10,6 @@ database, so that this machine's web process takes no change any more (``bot/web
 
 import asyncio
 import logging
-import sqlite3
 import time
 
 from ..store import lease
@@ -100,8 +99,8 @@ class LeaseKeeper:
             return
         try:
             lease.mark_replaced(self.database_path, holder.owner)
-        except sqlite3.Error as exc:
-            log.error("Could not note the failover in the database (%s)", exc)
+        except OSError as exc:
+            log.error("Could not note the failover beside the database (%s)", exc)
 
     def _fence(self, why):
         self.fenced = why

@@ -4,14 +4,26 @@ One module per concern; each registers its commands in ``init_app``. Nothing her
 by the web, the domain, storage or the sender.
 """
 
+import click
 from flask import current_app
 
+from ..store import lease
 from ..store.db import opened
 
 
 def database():
     """The app's database for one command, closed when the command is done with it."""
     return opened(current_app.config["DATABASE_PATH"])
+
+
+def refuse_when_replaced():
+    """A command that would change something stops on a machine a failover replaced: what it
+    wrote would exist only in a database nobody sends from or copies."""
+    by = lease.replaced_by(current_app.config["DATABASE_PATH"])
+    if by is not None:
+        raise click.ClickException(
+            f"this machine was replaced in a failover by {by['owner']} ({by['at'][:16]} UTC): "
+            "it takes no changes any more. Run this on the new primary.")
 
 
 def init_app(app):

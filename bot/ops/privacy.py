@@ -10,7 +10,7 @@ from .. import platforms
 from ..phone import InvalidAddress, e164_from_input
 from ..store import replica
 from ..store.privacy import KEPT_REASON, erase, export
-from . import database
+from . import database, refuse_when_replaced
 from .access_report import german_report
 from .audit import record
 
@@ -76,6 +76,7 @@ def _letter(data, texts):
 @click.argument("number", nargs=-1, required=True)
 def erase_command(number):
     """Erase everything stored about NUMBER, except the consent proof (and say why)."""
+    refuse_when_replaced()
     e164 = _number(number)
     with database() as db:
         report = erase(db.conn, current_app.extensions["infokanal"].vault, e164)

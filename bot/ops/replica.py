@@ -72,8 +72,8 @@ def _mark_replaced(config, holder):
     """Tell this machine's web process that it was replaced (it then refuses changes)."""
     try:
         lease.mark_replaced(config["DATABASE_PATH"], holder.owner)
-    except sqlite3.Error as exc:
-        log.error("Could not note the failover in %s (%s): its web process still takes "
+    except OSError as exc:
+        log.error("Could not note the failover beside %s (%s): its web process still takes "
                   "changes; stop it", config["DATABASE_PATH"], exc)
 
 
@@ -268,6 +268,7 @@ def failover(config):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(f"{target}{suffix}")
         os.replace(restoring, target)
+        lease.clear_replaced(target)
         # Litestream's own bookkeeping of the replaced file: the next `replica run` starts
         # afresh from the restored database.
         directory, name = os.path.split(target)

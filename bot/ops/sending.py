@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from .. import config
 from ..delivery import worker
 from ..domain import announcements
-from . import database
+from . import database, refuse_when_replaced
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ def worker_command(until_idle):
               help="Print the plan (time, reach today, cost, the month) and send nothing.")
 def broadcast_command(text, urgent, send_at, expires_at, media_url, answers, plan_only):
     """Queue a broadcast to all active subscribers (the worker sends it)."""
+    if not plan_only:
+        refuse_when_replaced()
     data = {"text": text, "urgent": urgent, "send_at": send_at, "expires_at": expires_at,
             "media_url": media_url, "answers": list(answers)}
     try:

@@ -13,7 +13,7 @@ from ..store.audit import CLI
 from ..store.users import (ADMIN, DEFAULT_ROLE, MIN_PASSWORD_LENGTH, ROLES, InvalidUser,
                            UserExists, UserNotFound, check_name, check_password, count_admins,
                            names)
-from . import database
+from . import database, refuse_when_replaced
 
 ROLE_HELP = ("editor: writes and previews, saves drafts, asks for approval, never sends; "
              "publisher: also sends, cancels, approves; admin: also accounts and the audit trail.")
@@ -61,6 +61,7 @@ def _existing_name(ctx, param, name):
               help="Read the password from the first line of standard input (for scripts).")
 def add_command(name, role, password_stdin):
     """Create an account NAME; asks for the password (hidden), then again."""
+    refuse_when_replaced()
     try:
         check_name(name)
     except InvalidUser as exc:
@@ -86,6 +87,7 @@ def add_command(name, role, password_stdin):
 @click.argument("role", type=click.Choice(ROLES))
 def role_command(name, role):
     """Give NAME the ROLE (editor, publisher or admin); it counts from NAME's next click."""
+    refuse_when_replaced()
     try:
         with database() as db:
             before = accounts.set_role(db, CLI, name, role)
@@ -100,6 +102,7 @@ def role_command(name, role):
               help="Read the new password from the first line of standard input.")
 def password_command(name, password_stdin):
     """Set a new password for NAME; signs out every open session of NAME."""
+    refuse_when_replaced()
     password = _read_password(password_stdin)
     try:
         with database() as db:
@@ -113,6 +116,7 @@ def password_command(name, password_stdin):
 @click.argument("name", callback=_existing_name)
 def remove_command(name):
     """Delete the account NAME; its open sessions end with the next request."""
+    refuse_when_replaced()
     try:
         with database() as db:
             accounts.remove(db, CLI, name)

@@ -22,12 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .db import now_iso, opened, write
-
-
-# meta: the machine that took this one over in a failover ({"owner", "at"}); set on the
-# replaced machine only.
-REPLACED_BY = "replaced_by"
+from .db import now_iso
 
 
 class LeaseHeld(Exception):
@@ -263,20 +258,35 @@ def take_over(store, owner, seconds):
     return mine
 
 
-def mark_replaced(path, owner):
-    """Note in this machine's own database that ``owner`` took it over in a failover: its web
-    process then takes no change any more (``bot/web/fence.py``). Written only after this
-    machine stopped replicating, so the note never reaches the copy the new primary runs on."""
-    with opened(path) as database, write(database) as conn:
-        # A sender restarted by systemd notes it again: the first time stays, unless another
-        # failover named another owner since.
-        conn.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
-                     "DO UPDATE SET value = excluded.value WHERE json_extract(value, '$.owner')"
-                     " IS NOT json_extract(excluded.value, '$.owner')",
-                     (REPLACED_BY, json.dumps({"owner": owner, "at": now_iso()})))
+def _note_path(database_path):
+    return f"{os.path.realpath(database_path)}-replaced"
 
 
-def replaced_by(conn):
+def mark_replaced(database_path, owner):
+    """Note beside this machine's database (``<DATABASE_PATH>-replaced``, never in it, so that
+    Litestream cannot copy it to the store the new primary restores from) that ``owner`` took
+    it over in a failover: its web process and commands then take no change any more
+    (``bot/web/fence.py``). A sender restarted again and again keeps the first time, unless
+    another failover named another owner since. ``failover`` on this machine removes it."""
+    if (replaced_by(database_path) or {}).get("owner") == owner:
+        return
+    path = _note_path(database_path)
+    fd = os.open(f"{path}.new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"owner": owner, "at": now_iso()}, fh)
+    os.replace(f"{path}.new", path)
+
+
+def replaced_by(database_path):
     """{"owner", "at"} once a failover replaced this machine, else None."""
-    row = conn.execute("SELECT value FROM meta WHERE name = ?", (REPLACED_BY,)).fetchone()
-    return json.loads(row[0]) if row else None
+    try:
+        with open(_note_path(database_path), encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return None
+
+
+def clear_replaced(database_path):
+    """This machine is the primary again (``failover`` restored the replica here)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(_note_path(database_path))

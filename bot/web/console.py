@@ -108,7 +108,7 @@ def index():
                            active=subscribers.count_active(conn),
                            replica_behind=replica.behind_since(conn)
                            if current_app.config.get("REPLICA_URL") else None,
-                           replaced_by=lease.replaced_by(conn)
+                           replaced_by=lease.replaced_by(current_app.config["DATABASE_PATH"])
                            if current_app.config.get("REPLICA_URL") else None)
 
 
