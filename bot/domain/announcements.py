@@ -439,11 +439,21 @@ def cancel(database, broadcast_id, actor):
                      {"was": status})
 
 
-def resume(database, broadcast_id, actor):
-    """Resume a broadcast paused for bad credentials. Raises BroadcastNotFound,
-    BroadcastClosed."""
+def resume(database, broadcast_id, actor, settings=None):
+    """Resume a paused broadcast (bad credentials fixed, a text shortened). With ``settings``
+    its text and translations are checked against the limit now first: one held for a text
+    too long stays held until it fits. Raises BroadcastNotFound, BroadcastClosed,
+    InvalidBroadcast."""
     with write(database) as conn:
-        broadcasts.resume(conn, broadcast_id)
+        if settings is not None:
+            current = broadcasts.get(conn, broadcast_id)
+            if current["status"] == "paused":
+                check_stored(current, settings)
+        try:
+            broadcasts.resume(conn, broadcast_id)
+        except broadcasts.Expired:
+            raise InvalidBroadcast("expires_at has passed: the broadcast can no longer go out") \
+                from None
         audit.record(conn, actor, "broadcast_resumed", f"broadcast:{broadcast_id}")
 
 
