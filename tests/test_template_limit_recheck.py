@@ -149,6 +149,7 @@ def test_a_planned_broadcast_over_todays_limit_is_paused_when_due_and_goes_out_o
     html = petra.client.get(page).get_data(as_text=True)
     assert "Der Text ist 1.000 Zeichen lang" in html and "höchstens 924" in html
     assert 'id="save-changes"' in html
+    assert 'id="send_at" name="send_at" type="datetime-local" value=""' in html, "time past"
     edited = petra.post(f"{page}/edit", {"text": "Kürzer", "send_at": "", "expires_at": "",
                                          "media_url": "", "urgent": "1"}, token_page=page)
     assert edited.status_code == 302, edited.get_data(as_text=True)[:400]

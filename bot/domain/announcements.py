@@ -405,8 +405,9 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
 def send_draft(database, broadcast_id, settings, actor=audit.API):
     """Queue a draft for every subscriber now (or schedule it, when it has a time still to
     come); its text and translations are checked again, since the mode's limit may have
-    changed since they were written. Returns how many it reaches. Over the budget it goes all the same, marked: the
-    console asks ``budget.needs_admin`` before it sends one (``approval.request`` instead)."""
+    changed since they were written. Returns how many it reaches. Over the budget it goes all
+    the same, marked: the console asks ``budget.needs_admin`` before it sends one
+    (``approval.request`` instead)."""
     with write(database, durable=True) as conn:
         current = _draft(conn, broadcast_id)
         check_stored(current, settings)
