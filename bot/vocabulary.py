@@ -50,6 +50,9 @@ RANK = {SENT: 2, DELIVERED: 3, READ: 4, FAILED: 9}
 PAUSE_DATA_KEY = "data key"
 PAUSE_CREDENTIALS = "credentials"
 PAUSE_MESSAGING_LIMIT = "messaging limit"
+# A planned broadcast whose text or a translation, written under a larger limit, is longer than
+# the template's room now: held when it became due, before anything went out.
+PAUSE_TEXT_TOO_LONG = "text too long"
 
 # What the operator can do about failures of a kind, in plain English (the API's "hints", the
 # sender's log).
@@ -80,6 +83,12 @@ def hints_for(failures):
             codes_by_kind.setdefault(kind, set()).add(code or kind)
     return [f"{', '.join(sorted(codes))}: {HINTS[kind]}"
             for kind, codes in sorted(codes_by_kind.items())]
+
+
+def too_long_reason(field, length, limit):
+    """The reason stored with a broadcast held for a text over the limit (``field``: text or
+    translations.<code>), in plain words for the API."""
+    return f"{PAUSE_TEXT_TOO_LONG} ({field} is {length} characters, at most {limit})"
 
 
 def pause_reason(word, code=None):

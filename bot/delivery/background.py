@@ -53,11 +53,12 @@ def claim_replies(database, limit, now):
         return sorted(replies.claim(conn, limit, now))
 
 
-def claim(database, batch_size, limit_pause_seconds):
+def claim(database, batch_size, limit_pause_seconds, text_limit=None):
     """Housekeeping, then up to ``batch_size`` due deliveries of the first broadcast that has
-    any (urgent first), with their recipients: a ``Batch``."""
+    any (urgent first), with their recipients: a ``Batch``. ``text_limit``: the most
+    characters a broadcast's text may have now (``deliveries.housekeeping``)."""
     with write(database) as conn:
-        limit_paused = deliveries.housekeeping(conn, limit_pause_seconds)
+        limit_paused = deliveries.housekeeping(conn, limit_pause_seconds, text_limit)
         order = deliveries.active_order(conn)
         claimed = []
         for broadcast_id in order:
@@ -73,7 +74,7 @@ def claim(database, batch_size, limit_pause_seconds):
     return batch
 
 
-def write_then_claim(database, out, batch_size, limit_pause_seconds):
+def write_then_claim(database, out, batch_size, limit_pause_seconds, text_limit=None):
     if out is not None:
         write_outcomes(database, out)
-    return claim(database, batch_size, limit_pause_seconds)
+    return claim(database, batch_size, limit_pause_seconds, text_limit)

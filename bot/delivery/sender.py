@@ -43,7 +43,8 @@ class Sender:
                  max_attempts=8, poll_seconds=0.5, limit_pause_seconds=3600.0,
                  throttle_backoff_cap=30.0, chores=None, reply_poll_seconds=0.05,
                  citizen_cap_seconds=citizen_cap.RETRY_SECONDS,
-                 reply_hold_seconds=60.0, pair_limit_seconds=(6.0, 10.0), media_rate=None):
+                 reply_hold_seconds=60.0, pair_limit_seconds=(6.0, 10.0), media_rate=None,
+                 text_limit=None):
         self.database = database
         self.conn = database.conn
         self.vault = vault
@@ -64,6 +65,9 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self.limit_pause_seconds = limit_pause_seconds
+        # The most characters a broadcast's text may have now: a planned one written under a
+        # larger limit is held when it becomes due, not refused by the platform for everyone.
+        self.text_limit = text_limit
         # "Too many requests" never fails a delivery; it slows the whole sender down, more the
         # longer it goes on, and a successful send ends that.
         self.throttle_backoff_cap = throttle_backoff_cap
@@ -230,13 +234,13 @@ class Sender:
         broadcasts first: the loop's steps done at once, on its own connection."""
         self.flush()
         return self._apply(background.claim(self.database, self.batch_size,
-                                            self.limit_pause_seconds))
+                                            self.limit_pause_seconds, self.text_limit))
 
     def _claim_soon(self):
         """What came back so far is written, then the next batch claimed, in the background."""
         return asyncio.ensure_future(self.background.run(
             background.write_then_claim, self._take_outcomes(), self.batch_size,
-            self.limit_pause_seconds))
+            self.limit_pause_seconds, self.text_limit))
 
     def _overtaken(self, batch):
         """A batch claimed ahead while an urgent broadcast came in goes back to the queue: the
@@ -260,6 +264,11 @@ class Sender:
         self.departures = batch.departures
         self.recipients = batch.recipients
         for broadcast_id, reason in batch.limit_paused:
+            if reason.startswith(v.PAUSE_TEXT_TOO_LONG):
+                log.error("Broadcast %d is due but was written under a larger limit: %s. "
+                          "Paused before anything went out; shorten it, then resume it.",
+                          broadcast_id, reason)
+                continue
             log.warning("WhatsApp messaging limit reached (%s, reported in a status callback): "
                         "broadcast %d paused for %d minutes; the refused messages go out again "
                         "then", reason, broadcast_id, self.limit_pause_seconds // 60)

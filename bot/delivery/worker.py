@@ -18,6 +18,7 @@ import signal
 import uvloop
 
 from .. import platforms
+from ..domain import announcements
 from ..process import tune_gc
 from ..store.db import connect
 from .chores import Chores, WarningRelay
@@ -72,6 +73,7 @@ def build(config, vault, demo):
         concurrency=config["SEND_CONCURRENCY"], batch_size=config["SEND_BATCH_SIZE"],
         max_attempts=config["SEND_MAX_ATTEMPTS"], poll_seconds=config["SENDER_POLL_SECONDS"],
         limit_pause_seconds=config["LIMIT_PAUSE_MINUTES"] * 60,
+        text_limit=announcements.text_limit(announcements.template_mode(config)),
         chores=Chores(database, config))
 
 

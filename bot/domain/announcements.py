@@ -128,6 +128,18 @@ def _text(value, name, template):
     return value
 
 
+def check_stored(broadcast, settings):
+    """InvalidBroadcast when a stored broadcast's text or one of its translations is longer
+    than the current limit allows, with the reason a new one would get. A draft, one waiting
+    for approval or a planned one may have been written under a larger limit (before
+    TEMPLATE_FIXED_CHARACTERS was raised, or when broadcasts went out free-form); sent as
+    it is, WhatsApp would refuse it for every reader of that language."""
+    template = template_mode(settings)
+    _text(broadcast["text"], "text", template)
+    for code, text in sorted((broadcast.get("translations") or {}).items()):
+        _text(text, f"translations.{code}", template)
+
+
 def _topics(value, configured):
     """The slugs a broadcast is for, each one configured; [] for the subscribers of
     everything."""
@@ -392,13 +404,13 @@ def edit_draft(database, broadcast_id, data, settings, actor=audit.API, publishe
 
 def send_draft(database, broadcast_id, settings, actor=audit.API):
     """Queue a draft for every subscriber now (or schedule it, when it has a time still to
-    come); its text is checked again, since the mode's limit may have changed since it was
-    written. Returns how many it reaches. Over the budget it goes all the same, marked: the
-    console asks ``budget.needs_admin`` before it sends one (``approval.request`` instead)."""
+    come); its text and translations are checked again, since the mode's limit may have
+    changed since they were written. Returns how many it reaches. Over the budget it goes all
+    the same, marked: the console asks ``budget.needs_admin`` before it sends one
+    (``approval.request`` instead)."""
     with write(database, durable=True) as conn:
         current = _draft(conn, broadcast_id)
-        validate({name: current[name] for name in DRAFT_FIELDS}, template_mode(settings),
-                 settings["TIMEZONE"])
+        check_stored(current, settings)
         found = budget.verdict(conn, settings, current["urgent"], current["topics"],
                                send_at=current["send_at"])
         try:
@@ -428,11 +440,21 @@ def cancel(database, broadcast_id, actor):
                      {"was": status})
 
 
-def resume(database, broadcast_id, actor):
-    """Resume a broadcast paused for bad credentials. Raises BroadcastNotFound,
-    BroadcastClosed."""
+def resume(database, broadcast_id, actor, settings=None):
+    """Resume a paused broadcast (bad credentials fixed, a text shortened). With ``settings``
+    its text and translations are checked against the limit now first: one held for a text
+    too long stays held until it fits. Raises BroadcastNotFound, BroadcastClosed,
+    InvalidBroadcast."""
     with write(database) as conn:
-        broadcasts.resume(conn, broadcast_id)
+        if settings is not None:
+            current = broadcasts.get(conn, broadcast_id)
+            if current["status"] == "paused":
+                check_stored(current, settings)
+        try:
+            broadcasts.resume(conn, broadcast_id)
+        except broadcasts.Expired:
+            raise InvalidBroadcast("expires_at has passed: the broadcast can no longer go out") \
+                from None
         audit.record(conn, actor, "broadcast_resumed", f"broadcast:{broadcast_id}")
 
 
@@ -450,6 +472,10 @@ def edit_scheduled(database, broadcast_id, data, settings, actor, needs_approval
     fields = check({name: data.get(name) for name in SCHEDULED_FIELDS}, settings)
     with write(database, durable=True) as conn:
         current = broadcasts.get(conn, broadcast_id)
+        if fields["text"] == current["text"]:
+            # The translations stay with an unchanged text (a changed one drops them): they
+            # must fit the limit as it is now, not as it was when they were written.
+            check_stored(dict(current, text=fields["text"]), settings)
         _check_poll(conn, broadcast_id, fields, current, settings)
         found = budget.verdict(conn, settings, fields["urgent"], current["topics"],
                                send_at=fields["send_at"], exclude=broadcast_id)

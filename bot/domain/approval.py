@@ -107,9 +107,9 @@ def approve(database, broadcast_id, actor, settings, seen, role=users.PUBLISHER)
         if budget.needs_admin(found, current["urgent"], current["created_by"],
                               users.at_least(role, users.ADMIN)):
             raise AdminNeeded(broadcast_id)
-        # The text is checked again: the mode's limit may have changed while it waited.
-        announcements.validate({"text": current["text"], "urgent": current["urgent"]},
-                               announcements.template_mode(settings), settings["TIMEZONE"])
+        # The text and translations are checked again: the mode's limit may have changed
+        # while it waited.
+        announcements.check_stored(current, settings)
         try:
             status, recipients = approvals.approve(conn, broadcast_id, actor)
         except broadcasts.Expired:

@@ -8,6 +8,7 @@ import json
 
 from . import audience, broadcasts
 from .broadcasts import WrongStatus
+from .. import vocabulary
 from .db import now_iso
 
 
@@ -51,8 +52,14 @@ def edit_scheduled(conn, broadcast_id, fields, awaiting_approval_of=None, edited
     approval again, since what was approved is not what will go out; ``edited_by``: who
     changed what someone else wrote (kept, with the time). Returns its status."""
     status = broadcasts.status_of(conn, broadcast_id)
-    if status != "scheduled":
+    if status != "scheduled" and not held_too_long(conn, broadcast_id):
         raise WrongStatus(status)
+    if status != "scheduled":
+        # Held at its time for a text too long: changed, it is planned (or goes out) again,
+        # as a planned one edited then would.
+        conn.execute("UPDATE broadcasts SET status = 'scheduled', pause_reason = NULL, "
+                     "resume_at = NULL WHERE id = ?", (broadcast_id,))
+        status = "scheduled"
     topics = broadcasts.columns(conn, broadcast_id, ("topics",))[0]
     recipients = audience.count(conn, fields["urgent"], json.loads(topics) if topics else ())
     conn.execute(
@@ -71,6 +78,14 @@ def edit_scheduled(conn, broadcast_id, fields, awaiting_approval_of=None, edited
     if fields["send_at"] is None or fields["send_at"] <= now_iso():
         return broadcasts.release(conn, broadcast_id)[0]
     return status
+
+
+def held_too_long(conn, broadcast_id):
+    """Whether the broadcast was paused at its time for a text over the limit, before it
+    started: it may be changed as a planned one."""
+    status, reason = broadcasts.columns(conn, broadcast_id, ("status", "pause_reason"))
+    return (status == "paused" and (reason or "").startswith(vocabulary.PAUSE_TEXT_TOO_LONG)
+            and not broadcasts.started(conn, broadcast_id))
 
 
 def set_public(conn, broadcast_id, public):

@@ -228,12 +228,35 @@ def discard_draft(conn, broadcast_id):
 
 
 def resume(conn, broadcast_id):
-    """Resume a paused broadcast by hand (after the operator fixed the credentials)."""
+    """Resume a paused broadcast by hand (after the operator fixed the credentials, or the
+    press office shortened its text). One held before it started gets its deliveries now, as
+    at its time (Expired when it can no longer go out)."""
     status = status_of(conn, broadcast_id)
     if status != "paused":
         raise BroadcastClosed(status)
     conn.execute("UPDATE broadcasts SET status = 'sending', pause_reason = NULL, "
                  "resume_at = NULL WHERE id = ?", (broadcast_id,))
+    if not started(conn, broadcast_id):
+        release(conn, broadcast_id)
+
+
+def started(conn, broadcast_id):
+    """Whether the broadcast has deliveries (a planned one has none before its time)."""
+    return conn.execute("SELECT 1 FROM deliveries WHERE broadcast_id = ? LIMIT 1",
+                        (broadcast_id,)).fetchone() is not None
+
+
+def too_long(conn, broadcast_id, limit):
+    """(field, length) of the broadcast's longest text over ``limit`` characters (``text`` or
+    ``translations.<code>``), or None when all fit. SQLite's length() counts characters, as
+    the platform does."""
+    return conn.execute(
+        "SELECT field, n FROM ("
+        "  SELECT 'text' AS field, length(text) AS n FROM broadcasts WHERE id = ? "
+        "  UNION ALL SELECT 'translations.' || t.key, length(t.value) "
+        "  FROM broadcasts, json_each(coalesce(broadcasts.translations, '{}')) AS t "
+        "  WHERE broadcasts.id = ?) WHERE n > ? ORDER BY n DESC, field LIMIT 1",
+        (broadcast_id, broadcast_id, limit)).fetchone()
 
 
 def pause(conn, broadcast_id, reason, resume_at=None):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .. import vocabulary
 from . import audience, citizen_cap, media, polls, subscribers
-from .broadcasts import materialize
+from .broadcasts import materialize, too_long
 from .db import now_iso
 
 
@@ -44,11 +44,16 @@ def recover_in_flight(conn):
 _LIMIT_PAUSED = vocabulary.PAUSE_MESSAGING_LIMIT + " (%"
 
 
-def housekeeping(conn, limit_pause_seconds=3600.0):
+def housekeeping(conn, limit_pause_seconds=3600.0, text_limit=None):
     """Start due broadcasts, resume paused ones whose time has come, expire, finish.
 
+    A due broadcast with a text or translation over ``text_limit`` characters (the limit now;
+    None: not checked) is paused instead, before any delivery: written under a larger limit,
+    it would be refused by the platform for every reader.
+
     Returns [(id, pause_reason)] of broadcasts that a status callback paused for the messaging
-    limit and that now got their resume time (``limit_pause_seconds`` from now).
+    limit and that now got their resume time (``limit_pause_seconds`` from now), and of those
+    paused for a text too long.
     """
     now = now_iso()
     limit_paused = conn.execute(
@@ -58,6 +63,13 @@ def housekeeping(conn, limit_pause_seconds=3600.0):
     due = conn.execute("SELECT id FROM broadcasts WHERE status = 'scheduled' AND send_at <= ?",
                        (now,)).fetchall()
     for (broadcast_id,) in due:
+        over = text_limit and too_long(conn, broadcast_id, text_limit)
+        if over:
+            reason = vocabulary.too_long_reason(*over, text_limit)
+            conn.execute("UPDATE broadcasts SET status = 'paused', pause_reason = ?, "
+                         "resume_at = NULL WHERE id = ?", (reason, broadcast_id))
+            limit_paused.append((broadcast_id, reason))
+            continue
         recipients = materialize(conn, broadcast_id)
         conn.execute("UPDATE broadcasts SET status = 'queued', recipients = ? WHERE id = ?",
                      (recipients, broadcast_id))

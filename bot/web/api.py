@@ -1,10 +1,11 @@
 """The protected JSON API under ``/api`` (bearer token ``ADMIN_TOKEN``).
 
-Counts only: no answer of this API ever contains a phone number.
+Counts only: no answer of this API ever contains a phone number. It is long because it is
+every route of the API, each a few lines over the domain, and the errors they answer.
 """
 
 import hmac
-from functools import wraps
+from functools import partial, wraps
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -206,7 +207,7 @@ def cancel_broadcast(broadcast_id):
 @bp.post("/broadcasts/<int:broadcast_id>/resume")
 @token_required
 def resume_broadcast(broadcast_id):
-    return _change(broadcast_id, announcements.resume)
+    return _change(broadcast_id, partial(announcements.resume, settings=current_app.config))
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/correct")
@@ -282,6 +283,8 @@ def _change(broadcast_id, action):
         action(get_db(), broadcast_id, audit.API)
     except broadcasts.BroadcastNotFound:
         return error(f"no broadcast {broadcast_id}", 404)
+    except announcements.InvalidBroadcast as exc:
+        return error(str(exc), 400)  # resuming a text too long for the limit now
     except broadcasts.BroadcastClosed as exc:
         if str(exc) == broadcasts.DRAFT:
             return error(f"broadcast {broadcast_id} is a draft and was never sent: discard it "

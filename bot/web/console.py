@@ -228,7 +228,10 @@ def detail_page(broadcast, form=None, error=None, status=200, notice=None):
 def _form_of(broadcast):
     return {"text": broadcast["text"], "urgent": "1" if broadcast["urgent"] else "",
             "media_url": broadcast["media_url"] or "",
-            "send_at": local_input(broadcast["send_at"]),
+            # Held at its time for a text too long: the time has passed; empty sends it once
+            # shortened.
+            "send_at": ("" if labels.held_too_long(broadcast)
+                        else local_input(broadcast["send_at"])),
             "expires_at": local_input(broadcast["expires_at"])}
 
 

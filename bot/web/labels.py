@@ -144,6 +144,12 @@ _PAUSE_REASONS = [
     (re.compile(rf"^{v.PAUSE_CREDENTIALS} \((\w+)\)$"),
      "{service} hat die Zugangsdaten oder die Absendernummer abgelehnt (Code {0}). Die IT muss "
      "die Einstellungen prüfen; danach kann die Meldung fortgesetzt werden."),
+    (re.compile(rf"^{v.PAUSE_TEXT_TOO_LONG} \((\S+) is (\d+) characters, at most (\d+)\)$"),
+     lambda field, length, limit, service: (
+         f"{_field(field)} ist {number(int(length))} Zeichen lang; als freigegebene "
+         f"WhatsApp-Vorlage sind jetzt höchstens {number(int(limit))} erlaubt. Nichts wurde "
+         "gesendet. Bitte kürzen Sie den Text und speichern Sie die Änderung; dann geht die "
+         "Meldung wieder hinaus.")),
     (re.compile(rf"^{v.PAUSE_MESSAGING_LIMIT} \((\w+)\)$"),
      "Das Tageslimit von WhatsApp für diese Nummer ist erreicht (Code {0}). Der Versand geht "
      "später von selbst weiter."),
@@ -156,12 +162,28 @@ def service():
     return platforms.display_name(name)
 
 
+def _field(field):
+    """Which text of a broadcast (``text``, ``translations.<code>``), for the press office."""
+    if field.startswith("translations."):
+        return f"Die Übersetzung ({field.removeprefix('translations.')})"
+    return "Der Text"
+
+
+def held_too_long(broadcast):
+    """Whether the broadcast was held at its time for a text too long: the press office
+    changes it as a planned one (the store lets only one that has not started be changed)."""
+    return broadcast["status"] == "paused" and (
+        broadcast["pause_reason"] or "").startswith(v.PAUSE_TEXT_TOO_LONG)
+
+
 def pause_reason(reason):
     if not reason:
         return "Kein Grund angegeben."
     for pattern, german in _PAUSE_REASONS:
         match = pattern.match(reason)
         if match:
+            if callable(german):
+                return german(*match.groups(), service=service())
             return german.format(*match.groups(), service=service())
     # A reason added to the sender later still shows, rather than nothing.
     return f"Ein technisches Problem beim Versand ({reason}). Bitte wenden Sie sich an die IT."
@@ -271,6 +293,13 @@ _INVALID = [
     (re.compile(r"^text is missing or empty"), "Bitte geben Sie einen Text ein."),
     (re.compile(r"^text is (\d+) characters; a .* holds at most (\d+)"),
      "Der Text hat {0} Zeichen; erlaubt sind höchstens {1}."),
+    (re.compile(r"^text is (\d+) characters; sent as the approved template it may have at "
+                r"most (\d+)"),
+     "Der Text hat {0} Zeichen; als freigegebene WhatsApp-Vorlage sind höchstens {1} erlaubt."),
+    (re.compile(r"^translations\.(\w+) is (\d+) characters; sent as the approved template it "
+                r"may have at most (\d+)"),
+     "Die Übersetzung ({0}) hat {1} Zeichen; als freigegebene WhatsApp-Vorlage sind höchstens "
+     "{2} erlaubt. Bitte kürzen Sie sie."),
     (re.compile(r"^text contains a NUL"), "Der Text enthält ein unzulässiges Steuerzeichen."),
     (re.compile(r"^translations\.(\w+) is (\d+) characters; a .* holds at most (\d+)"),
      "Die Übersetzung ({0}) hat {1} Zeichen; erlaubt sind höchstens {2}."),

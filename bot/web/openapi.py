@@ -406,8 +406,8 @@ BROADCAST_ID = {
 }
 
 
-def _broadcast_change(summary, conflict):
-    return {"post": {
+def _broadcast_change(summary, conflict, invalid=None):
+    answers = {"post": {
         "operationId": summary.split()[0].lower() + "Broadcast",
         "summary": summary,
         "parameters": [BROADCAST_ID],
@@ -419,6 +419,9 @@ def _broadcast_change(summary, conflict):
             "409": _error(conflict),
         },
     }}
+    if invalid:
+        answers["post"]["responses"]["400"] = _error(invalid)
+    return answers
 
 
 PATHS = {
@@ -617,7 +620,9 @@ PATHS = {
     "/api/broadcasts/{broadcast_id}/cancel": _broadcast_change(
         "Cancel what has not been sent yet.", "Already done or cancelled."),
     "/api/broadcasts/{broadcast_id}/resume": _broadcast_change(
-        "Resume a broadcast paused for bad credentials, after fixing them.", "Not paused."),
+        "Resume a paused broadcast: credentials fixed, data key set, or a text shortened.",
+        "Not paused.", invalid="Its text or a translation is longer than the limit allows now "
+        "(as the pause reason `text too long` said): shorten it first."),
     "/api/broadcasts/{broadcast_id}/poll/close": {"post": {
         "operationId": "closePoll",
         "summary": "Close a broadcast's poll: later taps no longer count.",
