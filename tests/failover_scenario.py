@@ -73,6 +73,20 @@ def replica_settings(kind, root, s3=None):
             **AWS}
 
 
+def start_replica(env):
+    """The Procfile's replica process, once Litestream's control socket is there."""
+    replica = Process("replica", env)
+    socket = Path(f"{env['DATABASE_PATH']}-litestream.sock")
+    try:
+        wait_for(lambda: socket.exists() or replica.proc.poll() is not None, timeout=30,
+                 message="Litestream's control socket")
+        assert replica.proc.poll() is None, replica.output()
+    except BaseException:
+        replica.stop(signal.SIGKILL)
+        raise
+    return replica
+
+
 class Site:
     """One machine: its directory, port and Procfile processes."""
 
@@ -86,11 +100,7 @@ class Site:
 
     def start(self):
         self.web = WebServer(self.env)
-        self.replica = Process("replica", self.env)
-        socket = Path(f"{self.env['DATABASE_PATH']}-litestream.sock")
-        wait_for(lambda: socket.exists() or self.replica.proc.poll() is not None, timeout=30,
-                 message="Litestream's control socket")
-        assert self.replica.proc.poll() is None, self.replica.output()
+        self.replica = start_replica(self.env)
         self.worker = Process("worker", self.env)
         wait_for(lambda: "Sender running" in self.worker.output()
                  or self.worker.proc.poll() is not None, timeout=30, message="the worker")

@@ -3,18 +3,17 @@ citizen's language: configuration, the built-in texts against the rules of Netzw
 Sprache, the feed's language labels, and the relay's one broadcast with several texts (polled
 in the test's own process against the fake feed, citizens through signed webhooks)."""
 
-import asyncio
 import re
 
 import pytest
 
 from bot import config as settings, nina
 from bot.config import ConfigError
-from bot.delivery.chores import WarningRelay
 from bot.texts import load_texts
 from bot.wording import TEXTS, TOPIC_TEXTS
 from tests.conftest import ADMIN_TOKEN, reply_text, rows
 from tests.fake_nina import ARS, fake_nina, info_block, nina_api  # noqa: F401
+from tests.test_warnings_relay import poll
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 EASY = "de-LS"
@@ -204,18 +203,6 @@ def county(config, nina_api):
     return create_app(dict(config, LANGUAGES="de,en,de-LS", WARNINGS_ARS=ARS,
                            WARNINGS_API_URL=nina_api.url, WARNINGS_POLL_SECONDS=0.2,
                            WARNINGS_TIMEOUT_SECONDS=0.5))
-
-
-def poll(app, times=1):
-    relay = WarningRelay.from_settings(app.config)
-
-    async def run():
-        try:
-            return [await relay.poll() for _ in range(times)]
-        finally:
-            await relay.close()
-
-    return asyncio.run(run())
 
 
 LANGUAGE_BLOCKS = {

@@ -346,11 +346,8 @@ def test_the_wal_stays_bounded_and_writers_never_stall_while_litestream_replicat
 
     db.init_db(path, vault.parse_data_key(fernet_key))
     with time_bound(120):
-        replica = Process("replica", env)
+        replica = failover_scenario.start_replica(env)
         try:
-            wait_for(lambda: os.path.exists(f"{path}-litestream.sock")
-                     or replica.proc.poll() is not None, timeout=30, message="Litestream")
-            assert replica.proc.poll() is None, replica.output()
             database = db.connect(path)
             with db.write(database) as conn:
                 conn.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)")
@@ -425,11 +422,8 @@ def test_confirmations_from_several_processes_leave_a_replica_that_restores_inta
                      "w INTEGER)")
         conn.execute("CREATE INDEX churn_w ON churn (w)")
     with time_bound(150):
-        replica = Process("replica", env)
+        replica = failover_scenario.start_replica(env)
         try:
-            wait_for(lambda: os.path.exists(f"{path}-litestream.sock")
-                     or replica.proc.poll() is not None, timeout=30, message="Litestream")
-            assert replica.proc.poll() is None, replica.output()
             writers = [multiprocessing.get_context("fork").Process(
                 target=_write_and_confirm, args=(path, 20, seed)) for seed in range(3)]
             for writer in writers:

@@ -95,12 +95,8 @@ class LeaseKeeper:
 
     def _replaced(self, holder):
         """Another machine took over: this one's web process must take no change either."""
-        if self.database_path is None:
-            return
-        try:
+        if self.database_path is not None:
             lease.mark_replaced(self.database_path, holder.owner)
-        except OSError as exc:
-            log.error("Could not note the failover beside the database (%s)", exc)
 
     def _fence(self, why):
         self.fenced = why

@@ -440,16 +440,14 @@ def cancel(database, broadcast_id, actor):
                      {"was": status})
 
 
-def resume(database, broadcast_id, actor, settings=None):
-    """Resume a paused broadcast (bad credentials fixed, a text shortened). With ``settings``
-    its text and translations are checked against the limit now first: one held for a text
-    too long stays held until it fits. Raises BroadcastNotFound, BroadcastClosed,
-    InvalidBroadcast."""
+def resume(database, broadcast_id, actor, settings):
+    """Resume a paused broadcast (bad credentials fixed, a text shortened). Its text and
+    translations are checked against the limit now first: one held for a text too long stays
+    held until it fits. Raises BroadcastNotFound, BroadcastClosed, InvalidBroadcast."""
     with write(database) as conn:
-        if settings is not None:
-            current = broadcasts.get(conn, broadcast_id)
-            if current["status"] == "paused":
-                check_stored(current, settings)
+        current = broadcasts.get(conn, broadcast_id)
+        if current["status"] == "paused":
+            check_stored(current, settings)
         try:
             broadcasts.resume(conn, broadcast_id)
         except broadcasts.Expired:

@@ -72,7 +72,8 @@ def _own_words(text, form):
     press office wrote before it: the head says it already."""
     text = text.strip()
     word, colon, _ = form.partition(":")
-    for marker in (PREFIX, word + colon if colon and " " not in word else PREFIX):
+    markers = {PREFIX} | ({word + colon} if colon and " " not in word else set())
+    for marker in markers:
         if text.casefold().startswith(marker.casefold()):
             return text[len(marker):].strip()
     return text

@@ -68,15 +68,6 @@ def _lease_owner_elsewhere(config):
     return None
 
 
-def _mark_replaced(config, holder):
-    """Tell this machine's web process that it was replaced (it then refuses changes)."""
-    try:
-        lease.mark_replaced(config["DATABASE_PATH"], holder.owner)
-    except OSError as exc:
-        log.error("Could not note the failover beside %s (%s): its web process still takes "
-                  "changes; stop it", config["DATABASE_PATH"], exc)
-
-
 def _die_with_parent():
     """In the child before it runs Litestream: SIGKILL when this process ends (Linux)."""
     import ctypes
@@ -116,7 +107,7 @@ def _supervise(command, config, check_lease):
                     if holder is not None:
                         child.terminate()
                         child.wait(timeout=30)
-                        _mark_replaced(config, holder)
+                        lease.mark_replaced(config["DATABASE_PATH"], holder.owner)
                         _idle(f"replication stopped: the lease names {holder.owner}, which "
                               "took over in a failover. This machine must not write to the "
                               "replica any more.")
@@ -152,7 +143,7 @@ def run_command():
                     "again while replicating", exc)
         holder = None
     if holder is not None:
-        _mark_replaced(config, holder)
+        lease.mark_replaced(config["DATABASE_PATH"], holder.owner)
         _idle(f"not replicating: the sender's lease names {holder.owner}, which took over in "
               "a failover. This machine's database is older than the copy it restored; set "
               "this machine up again as a standby.")

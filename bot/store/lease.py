@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .db import now_iso
+
+log = logging.getLogger(__name__)
 
 
 class LeaseHeld(Exception):
@@ -271,10 +274,15 @@ def mark_replaced(database_path, owner):
     if (replaced_by(database_path) or {}).get("owner") == owner:
         return
     path = _note_path(database_path)
-    fd = os.open(f"{path}.new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"owner": owner, "at": now_iso()}, fh)
-    os.replace(f"{path}.new", path)
+    try:
+        fd = os.open(f"{path}.new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"owner": owner, "at": now_iso()}, fh)
+        os.replace(f"{path}.new", path)
+    except OSError as exc:
+        # The caller stops sending or replicating all the same; only the web is not fenced.
+        log.error("Could not note the failover in %s (%s): this machine's web process still "
+                  "takes changes; stop it", path, exc)
 
 
 def replaced_by(database_path):
